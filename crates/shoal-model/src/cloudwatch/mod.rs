@@ -1,0 +1,1 @@
+//! CloudWatch: metric data points, statistics over periods and alarm evaluation.

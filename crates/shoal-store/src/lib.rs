@@ -1,0 +1,3 @@
+//! # shoal-store
+//!
+//! Durable state in SQLite (WAL, synchronous commits), with schema migrations.

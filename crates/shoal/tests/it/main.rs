@@ -1,0 +1,1 @@
+//! The one integration-test binary: each module starts a real Shoal daemon on loopback.
