@@ -1,0 +1,114 @@
+//! Machine images (AMIs).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::filter::Filterable;
+use crate::tags::Tag;
+use crate::{AwsError, AwsResult};
+
+/// An AMI: a snapshot of an instance's root directory. `pending` while the snapshot is
+/// copied, then `available`; CreateImage works on running and stopped instances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub owner_id: String,
+    /// `amazon` for the built-in base image, none for the user's own.
+    pub owner_alias: Option<String>,
+    pub state: ImageState,
+    pub creation_date: DateTime<Utc>,
+    pub source_instance_id: Option<String>,
+    pub public: bool,
+    pub tags: Vec<Tag>,
+}
+
+/// `ImageState` values Shoal goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageState {
+    Pending,
+    Available,
+    Failed,
+}
+
+impl ImageState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageState::Pending => "pending",
+            ImageState::Available => "available",
+            ImageState::Failed => "failed",
+        }
+    }
+}
+
+/// The base image's name, in the shape of Amazon Linux 2023's.
+pub const BASE_IMAGE_NAME: &str = "al2023-ami-shoal-base-kernel-default-x86_64";
+
+/// The SSM public parameter that resolves to the base image.
+pub const BASE_IMAGE_PARAMETER: &str =
+    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+/// AMI names: 3–128 characters of letters, digits, `()[]./-'@_` and space
+/// (`InvalidAMIName.Malformed`).
+pub fn validate_name(name: &str) -> AwsResult<()> {
+    let ok_len = (3..=128).contains(&name.chars().count());
+    let ok_chars =
+        name.chars().all(|c| c.is_ascii_alphanumeric() || "()[]./-'@_ ".contains(c));
+    if ok_len && ok_chars {
+        Ok(())
+    } else {
+        Err(AwsError::new(
+            "InvalidAMIName.Malformed",
+            "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'",
+        ))
+    }
+}
+
+/// An owner may not reuse an AMI name (`InvalidAMIName.Duplicate`).
+pub fn check_name_free<'a>(name: &str, owner_id: &str, existing: impl IntoIterator<Item = &'a Image>) -> AwsResult<()> {
+    match existing.into_iter().find(|i| i.name == name && i.owner_id == owner_id) {
+        Some(other) => Err(AwsError::new(
+            "InvalidAMIName.Duplicate",
+            format!("AMI name {name} is already in use by AMI {}", other.id),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl Filterable for Image {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        let one = |s: &str| Some(vec![s.to_string()]);
+        match name {
+            "image-id" => one(&self.id),
+            "name" => one(&self.name),
+            "state" => one(self.state.name()),
+            "owner-id" => one(&self.owner_id),
+            "owner-alias" => Some(self.owner_alias.iter().cloned().collect()),
+            "is-public" => one(&self.public.to_string()),
+            "architecture" => one("x86_64"),
+            "image-type" => one("machine"),
+            "platform-details" => one("Linux/UNIX"),
+            "root-device-type" => one("ebs"),
+            "virtualization-type" => one("hvm"),
+            "description" => Some(self.description.iter().cloned().collect()),
+            _ => None,
+        }
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("exercise-image").is_ok());
+        assert!(validate_name("ab").is_err());
+        assert!(validate_name("bad*name").is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! Instances and the EC2 instance state machine.
+
+use std::net::Ipv4Addr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::filter::Filterable;
+use crate::tags::Tag;
+use crate::{AwsError, AwsResult};
+
+/// EC2's instance states with their documented codes (`InstanceState.Code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    ShuttingDown,
+    Terminated,
+    Stopping,
+    Stopped,
+}
+
+impl InstanceState {
+    /// The numeric code AWS reports: 0 pending, 16 running, 32 shutting-down,
+    /// 48 terminated, 64 stopping, 80 stopped.
+    pub fn code(self) -> u16 {
+        match self {
+            InstanceState::Pending => 0,
+            InstanceState::Running => 16,
+            InstanceState::ShuttingDown => 32,
+            InstanceState::Terminated => 48,
+            InstanceState::Stopping => 64,
+            InstanceState::Stopped => 80,
+        }
+    }
+
+    /// The state's name as AWS spells it (`shutting-down`).
+    pub fn name(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+        }
+    }
+
+    /// Parses a state name as used in `instance-state-name` filters.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            InstanceState::Pending,
+            InstanceState::Running,
+            InstanceState::ShuttingDown,
+            InstanceState::Terminated,
+            InstanceState::Stopping,
+            InstanceState::Stopped,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
+    /// An instance whose processes should exist (pending boots them, running keeps them).
+    pub fn wants_processes(self) -> bool {
+        matches!(self, InstanceState::Pending | InstanceState::Running)
+    }
+}
+
+/// Why an instance is in its state (`StateReason`), e.g.
+/// `Client.UserInitiatedShutdown` / "Client.UserInitiatedShutdown: User initiated shutdown".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateReason {
+    pub code: String,
+    pub message: String,
+}
+
+impl StateReason {
+    /// StopInstances / TerminateInstances by a user.
+    pub fn user_initiated_shutdown() -> Self {
+        Self::new("Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown")
+    }
+
+    /// The instance's processes were found dead (Shoal's daemon restarted and could
+    /// not re-adopt them): AWS's wording for a host failure.
+    pub fn internal_error() -> Self {
+        Self::new("Server.InternalError", "Server.InternalError: Internal error on launch")
+    }
+
+    /// The instance shut itself down (its init exited on its own).
+    pub fn instance_initiated_shutdown() -> Self {
+        Self::new(
+            "Client.InstanceInitiatedShutdown",
+            "Client.InstanceInitiatedShutdown: Instance initiated shutdown",
+        )
+    }
+
+    fn new(code: &str, message: &str) -> Self {
+        StateReason { code: code.into(), message: message.into() }
+    }
+}
+
+/// The process that is an instance's "init" (the root of its process tree), recorded so
+/// a restarted daemon can re-adopt it. `start_ticks` (field 22 of `/proc/PID/stat`)
+/// guards against PID reuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    pub pid: u32,
+    pub start_ticks: u64,
+}
+
+/// An EC2 instance. Its intent is `state`; the runtime makes the world match it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    pub reservation_id: String,
+    pub image_id: String,
+    pub instance_type: String,
+    pub key_name: Option<String>,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub availability_zone: String,
+    /// The address inside its subnet, as AWS assigns it (`PrivateIpAddress`).
+    pub private_ip: Ipv4Addr,
+    /// The real loopback address its processes bind and the load balancer connects to.
+    pub loopback_ip: Ipv4Addr,
+    pub security_group_ids: Vec<String>,
+    pub state: InstanceState,
+    /// `StateTransitionReason`, e.g. "User initiated (2026-11-25 10:00:00 GMT)".
+    pub state_transition_reason: String,
+    pub state_reason: Option<StateReason>,
+    pub launch_time: DateTime<Utc>,
+    pub ami_launch_index: u32,
+    /// User data exactly as given (base64), returned by DescribeInstanceAttribute.
+    pub user_data: Option<String>,
+    pub launch_template: Option<LaunchTemplateRef>,
+    pub client_token: Option<String>,
+    pub tags: Vec<Tag>,
+    /// How many times the instance has booted; user data runs on the first boot only.
+    pub boot_count: u32,
+    /// The running init process, when there is one.
+    pub process: Option<ProcessRecord>,
+    /// When the instance reached `terminated` (AWS keeps it visible for about an hour).
+    pub terminated_at: Option<DateTime<Utc>>,
+}
+
+/// The launch template an instance came from (`aws:ec2launchtemplate:*` tags in AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateRef {
+    pub id: String,
+    pub version: u64,
+}
+
+/// The state changes StartInstances/StopInstances/TerminateInstances/RebootInstances
+/// ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Start,
+    Stop,
+    Terminate,
+    Reboot,
+}
+
+/// The result of asking for a transition: the state to record now (AWS answers with
+/// previous and current state) — `None` when the request is a no-op.
+pub fn transition(id: &str, from: InstanceState, action: Transition) -> AwsResult<Option<InstanceState>> {
+    use InstanceState::*;
+    let incorrect = |verb: &str| {
+        AwsError::new(
+            "IncorrectInstanceState",
+            format!("The instance '{id}' is not in a state from which it can be {verb}."),
+        )
+    };
+    Ok(match (action, from) {
+        (Transition::Terminate, Terminated | ShuttingDown) => None,
+        (Transition::Terminate, _) => Some(ShuttingDown),
+        (Transition::Stop, Stopped | Stopping) => None,
+        (Transition::Stop, Pending | Running) => Some(Stopping),
+        (Transition::Stop, _) => return Err(incorrect("stopped")),
+        (Transition::Start, Pending | Running) => None,
+        (Transition::Start, Stopped) => Some(Pending),
+        (Transition::Start, _) => return Err(incorrect("started")),
+        (Transition::Reboot, Running | Pending) => None,
+        (Transition::Reboot, _) => return Err(incorrect("rebooted")),
+    })
+}
+
+/// `StateTransitionReason` as AWS writes it for a user action.
+pub fn user_initiated_reason(now: DateTime<Utc>) -> String {
+    format!("User initiated ({})", now.format("%Y-%m-%d %H:%M:%S GMT"))
+}
+
+impl Filterable for Instance {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        let one = |s: &str| Some(vec![s.to_string()]);
+        match name {
+            "instance-id" => one(&self.id),
+            "instance-state-name" => one(self.state.name()),
+            "instance-state-code" => one(&self.state.code().to_string()),
+            "instance-type" => one(&self.instance_type),
+            "image-id" => one(&self.image_id),
+            "availability-zone" | "placement.availability-zone" => one(&self.availability_zone),
+            "subnet-id" => one(&self.subnet_id),
+            "vpc-id" => one(&self.vpc_id),
+            "key-name" => Some(self.key_name.iter().cloned().collect()),
+            "private-ip-address" | "network-interface.addresses.private-ip-address" => {
+                one(&self.private_ip.to_string())
+            }
+            "reservation-id" => one(&self.reservation_id),
+            "instance.group-id" | "group-id" => Some(self.security_group_ids.clone()),
+            "launch-time" => one(&crate::ec2::format_time(self.launch_time)),
+            "ami-launch-index" => one(&self.ami_launch_index.to_string()),
+            "client-token" => Some(self.client_token.iter().cloned().collect()),
+            "architecture" => one("x86_64"),
+            "root-device-type" => one("ebs"),
+            "virtualization-type" => one("hvm"),
+            _ => None,
+        }
+    }
+
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InstanceState::*;
+    use super::*;
+
+    #[test]
+    fn state_codes() {
+        let codes: Vec<_> =
+            [Pending, Running, ShuttingDown, Terminated, Stopping, Stopped].map(|s| s.code()).into();
+        assert_eq!(codes, vec![0, 16, 32, 48, 64, 80]);
+        assert_eq!(InstanceState::parse("shutting-down"), Some(ShuttingDown));
+    }
+
+    #[test]
+    fn transitions() {
+        let cases = [
+            (Running, Transition::Stop, Ok(Some(Stopping))),
+            (Stopped, Transition::Stop, Ok(None)),
+            (Stopped, Transition::Start, Ok(Some(Pending))),
+            (Running, Transition::Start, Ok(None)),
+            (Running, Transition::Terminate, Ok(Some(ShuttingDown))),
+            (Stopped, Transition::Terminate, Ok(Some(ShuttingDown))),
+            (Terminated, Transition::Terminate, Ok(None)),
+            (Terminated, Transition::Start, Err("IncorrectInstanceState")),
+            (Terminated, Transition::Stop, Err("IncorrectInstanceState")),
+            (Stopped, Transition::Reboot, Err("IncorrectInstanceState")),
+            (Running, Transition::Reboot, Ok(None)),
+        ];
+        for (from, action, want) in cases {
+            let got = transition("i-1", from, action).map_err(|e| e.code);
+            assert_eq!(got.as_ref().map_err(|c| c.as_str()), want.as_ref().map_err(|c| *c), "{from:?} {action:?}");
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Launch templates and their numbered versions.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::filter::Filterable;
+use crate::tags::Tag;
+use crate::{AwsError, AwsResult};
+
+/// A launch template: an immutable name and a list of versions 1, 2, 3…, one of them
+/// the default (`DefaultVersionNumber`), the highest the latest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchTemplate {
+    pub id: String,
+    pub name: String,
+    pub create_time: DateTime<Utc>,
+    pub created_by: String,
+    pub default_version: u64,
+    pub latest_version: u64,
+    pub tags: Vec<Tag>,
+}
+
+/// One version's launch parameters (`LaunchTemplateData`). Every field is optional:
+/// RunInstances' own parameters fill or override them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LaunchTemplateData {
+    pub image_id: Option<String>,
+    pub instance_type: Option<String>,
+    pub key_name: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// Group names (EC2-Classic style `SecurityGroup.N`), resolved in the default VPC.
+    pub security_groups: Vec<String>,
+    pub user_data: Option<String>,
+    pub tag_specifications: Vec<TagSpecification>,
+    pub subnet_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub monitoring_enabled: Option<bool>,
+}
+
+/// Tags to apply to resources of one type at launch (`instance`, `volume`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagSpecification {
+    pub resource_type: String,
+    pub tags: Vec<Tag>,
+}
+
+/// A stored version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchTemplateVersion {
+    pub template_id: String,
+    pub template_name: String,
+    pub number: u64,
+    pub description: Option<String>,
+    pub create_time: DateTime<Utc>,
+    pub created_by: String,
+    pub data: LaunchTemplateData,
+}
+
+/// A version selector as AWS accepts it: a number, `$Latest` or `$Default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSelector {
+    Number(u64),
+    Latest,
+    Default,
+}
+
+impl VersionSelector {
+    /// Parses a version string; anything else is `InvalidLaunchTemplateId.VersionNotFound`
+    /// for a malformed number, as EC2 answers.
+    pub fn parse(text: &str, template_id: &str) -> AwsResult<Self> {
+        match text {
+            "$Latest" => Ok(VersionSelector::Latest),
+            "$Default" => Ok(VersionSelector::Default),
+            n => n.parse::<u64>().ok().filter(|n| *n > 0).map(VersionSelector::Number).ok_or_else(|| {
+                AwsError::new(
+                    "InvalidLaunchTemplateId.VersionNotFound",
+                    format!("Could not find launch template version {n} for template {template_id}"),
+                )
+            }),
+        }
+    }
+
+    /// The concrete version number this selector names for `template`.
+    pub fn resolve(self, template: &LaunchTemplate) -> AwsResult<u64> {
+        let n = match self {
+            VersionSelector::Latest => template.latest_version,
+            VersionSelector::Default => template.default_version,
+            VersionSelector::Number(n) => n,
+        };
+        if n == 0 || n > template.latest_version {
+            return Err(version_not_found(template, n));
+        }
+        Ok(n)
+    }
+}
+
+/// `InvalidLaunchTemplateId.VersionNotFound` for a version that does not exist (or was
+/// deleted).
+pub fn version_not_found(template: &LaunchTemplate, n: u64) -> AwsError {
+    AwsError::new(
+        "InvalidLaunchTemplateId.VersionNotFound",
+        format!("Could not find launch template version {n} for template {}", template.id),
+    )
+}
+
+/// Names: 3–128 characters of `[a-zA-Z0-9().\-/_]`.
+pub fn validate_name(name: &str) -> AwsResult<()> {
+    let ok = (3..=128).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "().-/_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(AwsError::invalid_parameter_value(format!(
+            "Launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.' (got '{name}')"
+        )))
+    }
+}
+
+/// `InvalidLaunchTemplateName.AlreadyExistsException` for a name in use.
+pub fn check_name_free<'a>(name: &str, existing: impl IntoIterator<Item = &'a LaunchTemplate>) -> AwsResult<()> {
+    if existing.into_iter().any(|t| t.name == name) {
+        return Err(AwsError::new(
+            "InvalidLaunchTemplateName.AlreadyExistsException",
+            format!("Launch template name already in use."),
+        ));
+    }
+    Ok(())
+}
+
+/// The errors for a template that is not there, by name or by id.
+pub fn not_found_by_name(name: &str) -> AwsError {
+    AwsError::new(
+        "InvalidLaunchTemplateName.NotFoundException",
+        format!("The specified launch template, with template name {name}, does not exist."),
+    )
+}
+
+pub fn not_found_by_id(id: &str) -> AwsError {
+    AwsError::new(
+        "InvalidLaunchTemplateId.NotFound",
+        format!("The specified launch template, with template ID {id}, does not exist."),
+    )
+}
+
+/// CreateLaunchTemplateVersion with `SourceVersion`: the source's data, with each
+/// field the request gives replacing the source's (AWS's "source template").
+pub fn overlay(source: &LaunchTemplateData, overrides: &LaunchTemplateData) -> LaunchTemplateData {
+    fn pick<T: Clone>(over: &Option<T>, base: &Option<T>) -> Option<T> {
+        over.clone().or_else(|| base.clone())
+    }
+    fn pick_vec<T: Clone>(over: &[T], base: &[T]) -> Vec<T> {
+        if over.is_empty() { base.to_vec() } else { over.to_vec() }
+    }
+    LaunchTemplateData {
+        image_id: pick(&overrides.image_id, &source.image_id),
+        instance_type: pick(&overrides.instance_type, &source.instance_type),
+        key_name: pick(&overrides.key_name, &source.key_name),
+        security_group_ids: pick_vec(&overrides.security_group_ids, &source.security_group_ids),
+        security_groups: pick_vec(&overrides.security_groups, &source.security_groups),
+        user_data: pick(&overrides.user_data, &source.user_data),
+        tag_specifications: pick_vec(&overrides.tag_specifications, &source.tag_specifications),
+        subnet_id: pick(&overrides.subnet_id, &source.subnet_id),
+        availability_zone: pick(&overrides.availability_zone, &source.availability_zone),
+        monitoring_enabled: pick(&overrides.monitoring_enabled, &source.monitoring_enabled),
+    }
+}
+
+impl Filterable for LaunchTemplate {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        match name {
+            "launch-template-name" => Some(vec![self.name.clone()]),
+            "launch-template-id" => Some(vec![self.id.clone()]),
+            "create-time" => Some(vec![crate::ec2::format_time(self.create_time)]),
+            _ => None,
+        }
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(default_version: u64, latest_version: u64) -> LaunchTemplate {
+        LaunchTemplate {
+            id: "lt-1".into(),
+            name: "exercise-launch-template".into(),
+            create_time: DateTime::UNIX_EPOCH,
+            created_by: "arn:aws:iam::123456789012:root".into(),
+            default_version,
+            latest_version,
+            tags: vec![],
+        }
+    }
+
+    #[test]
+    fn selectors() {
+        let t = template(1, 3);
+        let resolve = |s: &str| VersionSelector::parse(s, "lt-1").and_then(|v| v.resolve(&t)).map_err(|e| e.code);
+        assert_eq!(resolve("$Latest"), Ok(3));
+        assert_eq!(resolve("$Default"), Ok(1));
+        assert_eq!(resolve("2"), Ok(2));
+        assert_eq!(resolve("4").unwrap_err(), "InvalidLaunchTemplateId.VersionNotFound");
+        assert_eq!(resolve("0").unwrap_err(), "InvalidLaunchTemplateId.VersionNotFound");
+        assert_eq!(resolve("x").unwrap_err(), "InvalidLaunchTemplateId.VersionNotFound");
+    }
+
+    #[test]
+    fn overlay_changes_only_given_fields() {
+        let source = LaunchTemplateData {
+            image_id: Some("ami-a".into()),
+            instance_type: Some("t2.micro".into()),
+            key_name: Some("exercise-key".into()),
+            security_group_ids: vec!["sg-web".into(), "sg-ssh".into()],
+            ..Default::default()
+        };
+        let beta = overlay(&source, &LaunchTemplateData { image_id: Some("ami-b".into()), ..Default::default() });
+        assert_eq!(beta.image_id.as_deref(), Some("ami-b"));
+        assert_eq!(beta.instance_type.as_deref(), Some("t2.micro"));
+        assert_eq!(beta.security_group_ids, source.security_group_ids);
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("exercise-launch-template-beta").is_ok());
+        assert!(validate_name("no").is_err());
+        assert!(validate_name("has space").is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! Metric datapoints: one row per sample, keyed by namespace, metric name and a
+//! canonical (sorted) dimension string.
+
+use rusqlite::{params, Connection};
+
+/// A metric's identity. `dimensions` are kept sorted by name so one series has one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricKey {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl MetricKey {
+    pub fn new(namespace: &str, name: &str, dimensions: &[(&str, &str)]) -> Self {
+        let mut dimensions: Vec<(String, String)> =
+            dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        dimensions.sort();
+        MetricKey { namespace: namespace.into(), name: name.into(), dimensions }
+    }
+
+    fn dimension_text(&self) -> String {
+        serde_json::to_string(&self.dimensions).unwrap_or_default()
+    }
+}
+
+/// One sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Datapoint {
+    pub ts_ms: i64,
+    pub value: f64,
+    pub unit: &'static str,
+}
+
+pub(crate) fn insert(conn: &Connection, points: &[(MetricKey, Datapoint)]) -> crate::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO metric_data (namespace, metric, dimensions, ts_ms, value, unit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for (key, point) in points {
+        stmt.execute(params![
+            key.namespace,
+            key.name,
+            key.dimension_text(),
+            point.ts_ms,
+            point.value,
+            point.unit
+        ])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn query(conn: &Connection, key: &MetricKey, start_ms: i64, end_ms: i64) -> crate::Result<Vec<Datapoint>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts_ms, value, unit FROM metric_data
+         WHERE namespace = ?1 AND metric = ?2 AND dimensions = ?3 AND ts_ms >= ?4 AND ts_ms < ?5
+         ORDER BY ts_ms",
+    )?;
+    let rows = stmt.query_map(
+        params![key.namespace, key.name, key.dimension_text(), start_ms, end_ms],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?, row.get::<_, String>(2)?)),
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (ts_ms, value, unit) = row?;
+        out.push(Datapoint { ts_ms, value, unit: static_unit(&unit) });
+    }
+    Ok(out)
+}
+
+pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<MetricKey>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT namespace, metric, dimensions FROM metric_data WHERE ts_ms >= ?1
+         ORDER BY namespace, metric, dimensions",
+    )?;
+    let rows = stmt.query_map(params![since_ms], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (namespace, name, dims) = row?;
+        let dimensions = serde_json::from_str(&dims).unwrap_or_default();
+        out.push(MetricKey { namespace, name, dimensions });
+    }
+    Ok(out)
+}
+
+/// CloudWatch's unit names; anything else reads back as `None`.
+pub const UNITS: &[&str] = &[
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+];
+
+/// Maps a stored unit name back to its static spelling.
+pub fn static_unit(unit: &str) -> &'static str {
+    UNITS.iter().find(|u| **u == unit).copied().unwrap_or("None")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    #[test]
+    fn datapoints_round_trip_by_series() {
+        let mut store = Store::in_memory().unwrap();
+        let cpu_a = MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-a")]);
+        let cpu_b = MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-b")]);
+        let p = |ts_ms, value| Datapoint { ts_ms, value, unit: "Percent" };
+        store
+            .write(|w| w.put_datapoints(&[(cpu_a.clone(), p(1000, 50.0)), (cpu_b.clone(), p(1000, 7.0)), (cpu_a.clone(), p(2000, 90.0))]))
+            .unwrap();
+        let got = store.metric_data(&cpu_a, 0, 5000).unwrap();
+        assert_eq!(got, vec![p(1000, 50.0), p(2000, 90.0)]);
+        assert_eq!(store.metric_data(&cpu_a, 1500, 5000).unwrap(), vec![p(2000, 90.0)]);
+        assert_eq!(store.metric_keys(0).unwrap().len(), 2);
+        store.write(|w| w.prune_datapoints(1500)).unwrap();
+        assert_eq!(store.metric_data(&cpu_a, 0, 5000).unwrap(), vec![p(2000, 90.0)]);
+    }
+}
