@@ -15,6 +15,7 @@
 
 mod metrics;
 mod migrations;
+mod records;
 
 use std::path::Path;
 
@@ -80,8 +81,9 @@ impl Store {
 
     /// Every document of a kind, in id order.
     pub fn load_all<R: Record>(&self) -> Result<Vec<R>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT id, doc FROM resources WHERE kind = ?1 ORDER BY id")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, doc FROM resources WHERE kind = ?1 ORDER BY id")?;
         let rows = stmt.query_map(params![R::KIND], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })?;
@@ -119,7 +121,12 @@ impl Store {
     }
 
     /// Datapoints of one metric between two epoch-millisecond bounds (start inclusive).
-    pub fn metric_data(&self, key: &MetricKey, start_ms: i64, end_ms: i64) -> Result<Vec<Datapoint>> {
+    pub fn metric_data(
+        &self,
+        key: &MetricKey,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<Datapoint>> {
         metrics::query(&self.conn, key, start_ms, end_ms)
     }
 

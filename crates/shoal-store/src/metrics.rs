@@ -50,7 +50,12 @@ pub(crate) fn insert(conn: &Connection, points: &[(MetricKey, Datapoint)]) -> cr
     Ok(())
 }
 
-pub(crate) fn query(conn: &Connection, key: &MetricKey, start_ms: i64, end_ms: i64) -> crate::Result<Vec<Datapoint>> {
+pub(crate) fn query(
+    conn: &Connection,
+    key: &MetricKey,
+    start_ms: i64,
+    end_ms: i64,
+) -> crate::Result<Vec<Datapoint>> {
     let mut stmt = conn.prepare_cached(
         "SELECT ts_ms, value, unit FROM metric_data
          WHERE namespace = ?1 AND metric = ?2 AND dimensions = ?3 AND ts_ms >= ?4 AND ts_ms < ?5
@@ -87,11 +92,33 @@ pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<Metric
 
 /// CloudWatch's unit names; anything else reads back as `None`.
 pub const UNITS: &[&str] = &[
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
-    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
-    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
-    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
-    "Terabits/Second", "Count/Second", "None",
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
 ];
 
 /// Maps a stored unit name back to its static spelling.
@@ -111,7 +138,13 @@ mod tests {
         let cpu_b = MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-b")]);
         let p = |ts_ms, value| Datapoint { ts_ms, value, unit: "Percent" };
         store
-            .write(|w| w.put_datapoints(&[(cpu_a.clone(), p(1000, 50.0)), (cpu_b.clone(), p(1000, 7.0)), (cpu_a.clone(), p(2000, 90.0))]))
+            .write(|w| {
+                w.put_datapoints(&[
+                    (cpu_a.clone(), p(1000, 50.0)),
+                    (cpu_b.clone(), p(1000, 7.0)),
+                    (cpu_a.clone(), p(2000, 90.0)),
+                ])
+            })
             .unwrap();
         let got = store.metric_data(&cpu_a, 0, 5000).unwrap();
         assert_eq!(got, vec![p(1000, 50.0), p(2000, 90.0)]);

@@ -6,10 +6,9 @@
 use rusqlite::{params, Connection};
 
 /// (version, SQL). Append only: never edit a step that has shipped.
-const STEPS: &[(i64, &str)] = &[
-    (
-        1,
-        "CREATE TABLE resources (
+const STEPS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE resources (
             kind   TEXT NOT NULL,
             id     TEXT NOT NULL,
             name   TEXT,
@@ -28,15 +27,16 @@ const STEPS: &[(i64, &str)] = &[
             unit       TEXT NOT NULL
         );
         CREATE INDEX metric_data_by_series ON metric_data (namespace, metric, dimensions, ts_ms);",
-    ),
-];
+)];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)",
     )?;
     let applied: i64 =
-        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })?;
     for (version, sql) in STEPS.iter().filter(|(v, _)| *v > applied) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

@@ -54,8 +54,7 @@ pub const BASE_IMAGE_PARAMETER: &str =
 /// (`InvalidAMIName.Malformed`).
 pub fn validate_name(name: &str) -> AwsResult<()> {
     let ok_len = (3..=128).contains(&name.chars().count());
-    let ok_chars =
-        name.chars().all(|c| c.is_ascii_alphanumeric() || "()[]./-'@_ ".contains(c));
+    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || "()[]./-'@_ ".contains(c));
     if ok_len && ok_chars {
         Ok(())
     } else {
@@ -67,7 +66,11 @@ pub fn validate_name(name: &str) -> AwsResult<()> {
 }
 
 /// An owner may not reuse an AMI name (`InvalidAMIName.Duplicate`).
-pub fn check_name_free<'a>(name: &str, owner_id: &str, existing: impl IntoIterator<Item = &'a Image>) -> AwsResult<()> {
+pub fn check_name_free<'a>(
+    name: &str,
+    owner_id: &str,
+    existing: impl IntoIterator<Item = &'a Image>,
+) -> AwsResult<()> {
     match existing.into_iter().find(|i| i.name == name && i.owner_id == owner_id) {
         Some(other) => Err(AwsError::new(
             "InvalidAMIName.Duplicate",

@@ -78,7 +78,10 @@ pub struct StateReason {
 impl StateReason {
     /// StopInstances / TerminateInstances by a user.
     pub fn user_initiated_shutdown() -> Self {
-        Self::new("Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown")
+        Self::new(
+            "Client.UserInitiatedShutdown",
+            "Client.UserInitiatedShutdown: User initiated shutdown",
+        )
     }
 
     /// The instance's processes were found dead (Shoal's daemon restarted and could
@@ -163,7 +166,11 @@ pub enum Transition {
 
 /// The result of asking for a transition: the state to record now (AWS answers with
 /// previous and current state) — `None` when the request is a no-op.
-pub fn transition(id: &str, from: InstanceState, action: Transition) -> AwsResult<Option<InstanceState>> {
+pub fn transition(
+    id: &str,
+    from: InstanceState,
+    action: Transition,
+) -> AwsResult<Option<InstanceState>> {
     use InstanceState::*;
     let incorrect = |verb: &str| {
         AwsError::new(
@@ -230,8 +237,9 @@ mod tests {
 
     #[test]
     fn state_codes() {
-        let codes: Vec<_> =
-            [Pending, Running, ShuttingDown, Terminated, Stopping, Stopped].map(|s| s.code()).into();
+        let codes: Vec<_> = [Pending, Running, ShuttingDown, Terminated, Stopping, Stopped]
+            .map(|s| s.code())
+            .into();
         assert_eq!(codes, vec![0, 16, 32, 48, 64, 80]);
         assert_eq!(InstanceState::parse("shutting-down"), Some(ShuttingDown));
     }
@@ -253,7 +261,11 @@ mod tests {
         ];
         for (from, action, want) in cases {
             let got = transition("i-1", from, action).map_err(|e| e.code);
-            assert_eq!(got.as_ref().map_err(|c| c.as_str()), want.as_ref().map_err(|c| *c), "{from:?} {action:?}");
+            assert_eq!(
+                got.as_ref().map_err(|c| c.as_str()),
+                want.as_ref().map_err(|c| *c),
+                "{from:?} {action:?}"
+            );
         }
     }
 }

@@ -54,7 +54,9 @@ pub fn lookup(name: &str) -> Option<&'static InstanceType> {
 /// `InvalidParameterValue` "Invalid value 'x' for InstanceType."
 pub fn resolve(name: &str) -> crate::AwsResult<&'static InstanceType> {
     lookup(name).ok_or_else(|| {
-        crate::AwsError::invalid_parameter_value(format!("Invalid value '{name}' for InstanceType."))
+        crate::AwsError::invalid_parameter_value(format!(
+            "Invalid value '{name}' for InstanceType."
+        ))
     })
 }
 

@@ -21,7 +21,10 @@ pub struct KeyPair {
 }
 
 /// Key names are 1–255 ASCII characters and unique (`InvalidKeyPair.Duplicate`).
-pub fn validate_new_name<'a>(name: &str, existing: impl IntoIterator<Item = &'a KeyPair>) -> AwsResult<()> {
+pub fn validate_new_name<'a>(
+    name: &str,
+    existing: impl IntoIterator<Item = &'a KeyPair>,
+) -> AwsResult<()> {
     if name.is_empty() || name.len() > 255 || !name.is_ascii() {
         return Err(AwsError::invalid_parameter_value(format!(
             "Value ({name}) for parameter keyName is invalid. Key names must be 1-255 ASCII characters."

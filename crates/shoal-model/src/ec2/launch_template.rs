@@ -47,6 +47,8 @@ pub struct TagSpecification {
 /// A stored version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LaunchTemplateVersion {
+    /// `<template id>:<number>`: one key per version for storage and lookups.
+    pub key: String,
     pub template_id: String,
     pub template_name: String,
     pub number: u64,
@@ -54,6 +56,11 @@ pub struct LaunchTemplateVersion {
     pub create_time: DateTime<Utc>,
     pub created_by: String,
     pub data: LaunchTemplateData,
+}
+
+/// The storage key of a template's version.
+pub fn version_key(template_id: &str, number: u64) -> String {
+    format!("{template_id}:{number}")
 }
 
 /// A version selector as AWS accepts it: a number, `$Latest` or `$Default`.
@@ -71,12 +78,16 @@ impl VersionSelector {
         match text {
             "$Latest" => Ok(VersionSelector::Latest),
             "$Default" => Ok(VersionSelector::Default),
-            n => n.parse::<u64>().ok().filter(|n| *n > 0).map(VersionSelector::Number).ok_or_else(|| {
-                AwsError::new(
-                    "InvalidLaunchTemplateId.VersionNotFound",
-                    format!("Could not find launch template version {n} for template {template_id}"),
-                )
-            }),
+            n => n.parse::<u64>().ok().filter(|n| *n > 0).map(VersionSelector::Number).ok_or_else(
+                || {
+                    AwsError::new(
+                        "InvalidLaunchTemplateId.VersionNotFound",
+                        format!(
+                            "Could not find launch template version {n} for template {template_id}"
+                        ),
+                    )
+                },
+            ),
         }
     }
 
@@ -103,25 +114,30 @@ pub fn version_not_found(template: &LaunchTemplate, n: u64) -> AwsError {
     )
 }
 
-/// Names: 3–128 characters of `[a-zA-Z0-9().\-/_]`.
+/// Names: 3–128 characters of `[a-zA-Z0-9().\-/_]`
+/// (`InvalidLaunchTemplateName.MalformedException`).
 pub fn validate_name(name: &str) -> AwsResult<()> {
     let ok = (3..=128).contains(&name.len())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || "().-/_".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(AwsError::invalid_parameter_value(format!(
-            "Launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.' (got '{name}')"
-        )))
+        Err(AwsError::new(
+            "InvalidLaunchTemplateName.MalformedException",
+            "A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.'",
+        ))
     }
 }
 
 /// `InvalidLaunchTemplateName.AlreadyExistsException` for a name in use.
-pub fn check_name_free<'a>(name: &str, existing: impl IntoIterator<Item = &'a LaunchTemplate>) -> AwsResult<()> {
+pub fn check_name_free<'a>(
+    name: &str,
+    existing: impl IntoIterator<Item = &'a LaunchTemplate>,
+) -> AwsResult<()> {
     if existing.into_iter().any(|t| t.name == name) {
         return Err(AwsError::new(
             "InvalidLaunchTemplateName.AlreadyExistsException",
-            format!("Launch template name already in use."),
+            "Launch template name already in use.",
         ));
     }
     Ok(())
@@ -149,7 +165,11 @@ pub fn overlay(source: &LaunchTemplateData, overrides: &LaunchTemplateData) -> L
         over.clone().or_else(|| base.clone())
     }
     fn pick_vec<T: Clone>(over: &[T], base: &[T]) -> Vec<T> {
-        if over.is_empty() { base.to_vec() } else { over.to_vec() }
+        if over.is_empty() {
+            base.to_vec()
+        } else {
+            over.to_vec()
+        }
     }
     LaunchTemplateData {
         image_id: pick(&overrides.image_id, &source.image_id),
@@ -198,7 +218,9 @@ mod tests {
     #[test]
     fn selectors() {
         let t = template(1, 3);
-        let resolve = |s: &str| VersionSelector::parse(s, "lt-1").and_then(|v| v.resolve(&t)).map_err(|e| e.code);
+        let resolve = |s: &str| {
+            VersionSelector::parse(s, "lt-1").and_then(|v| v.resolve(&t)).map_err(|e| e.code)
+        };
         assert_eq!(resolve("$Latest"), Ok(3));
         assert_eq!(resolve("$Default"), Ok(1));
         assert_eq!(resolve("2"), Ok(2));
@@ -216,7 +238,10 @@ mod tests {
             security_group_ids: vec!["sg-web".into(), "sg-ssh".into()],
             ..Default::default()
         };
-        let beta = overlay(&source, &LaunchTemplateData { image_id: Some("ami-b".into()), ..Default::default() });
+        let beta = overlay(
+            &source,
+            &LaunchTemplateData { image_id: Some("ami-b".into()), ..Default::default() },
+        );
         assert_eq!(beta.image_id.as_deref(), Some("ami-b"));
         assert_eq!(beta.instance_type.as_deref(), Some("t2.micro"));
         assert_eq!(beta.security_group_ids, source.security_group_ids);

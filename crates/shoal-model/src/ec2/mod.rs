@@ -26,11 +26,14 @@ pub fn format_id(prefix: &str, random: u128) -> String {
 /// True when `id` has the shape `<prefix>-<8 or 17 hex digits>`, as EC2 checks before
 /// looking an id up (`InvalidInstanceID.Malformed` and friends).
 pub fn is_well_formed_id(prefix: &str, id: &str) -> bool {
-    id.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| {
-            (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+    id.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// Timestamps as the EC2 and Query APIs write them: ISO 8601 UTC with milliseconds.
+pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 #[cfg(test)]
@@ -46,9 +49,4 @@ mod tests {
         assert!(!is_well_formed_id("i", "i-xyz"));
         assert!(!is_well_formed_id("i", "ami-00000000000000abc"));
     }
-}
-
-/// Timestamps as the EC2 and Query APIs write them: ISO 8601 UTC with milliseconds.
-pub fn format_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }

@@ -187,7 +187,12 @@ mod tests {
     use super::*;
 
     fn vpc(cidr: &str) -> Vpc {
-        Vpc { id: "vpc-1".into(), cidr: validate_vpc_cidr(cidr).unwrap(), is_default: false, tags: vec![] }
+        Vpc {
+            id: "vpc-1".into(),
+            cidr: validate_vpc_cidr(cidr).unwrap(),
+            is_default: false,
+            tags: vec![],
+        }
     }
 
     fn subnet(cidr: &str) -> Subnet {
@@ -216,7 +221,11 @@ mod tests {
         ];
         for (text, want) in cases {
             let got = validate_vpc_cidr(text).map(|_| ()).map_err(|e| e.code);
-            assert_eq!(got.as_ref().map_err(|c| c.as_str()), want.as_ref().map_err(|c| *c), "{text}");
+            assert_eq!(
+                got.as_ref().map_err(|c| c.as_str()),
+                want.as_ref().map_err(|c| *c),
+                "{text}"
+            );
         }
     }
 
@@ -225,9 +234,18 @@ mod tests {
         let v = vpc("10.0.0.0/16");
         let a = subnet("10.0.1.0/24");
         assert!(validate_subnet_cidr("10.0.2.0/24", &v, &[&a]).is_ok());
-        assert_eq!(validate_subnet_cidr("10.1.0.0/24", &v, &[]).unwrap_err().code, "InvalidSubnet.Range");
-        assert_eq!(validate_subnet_cidr("10.0.1.128/25", &v, &[&a]).unwrap_err().code, "InvalidSubnet.Conflict");
-        assert_eq!(validate_subnet_cidr("10.0.0.0/16", &v, &[&a]).unwrap_err().code, "InvalidSubnet.Conflict");
+        assert_eq!(
+            validate_subnet_cidr("10.1.0.0/24", &v, &[]).unwrap_err().code,
+            "InvalidSubnet.Range"
+        );
+        assert_eq!(
+            validate_subnet_cidr("10.0.1.128/25", &v, &[&a]).unwrap_err().code,
+            "InvalidSubnet.Conflict"
+        );
+        assert_eq!(
+            validate_subnet_cidr("10.0.0.0/16", &v, &[&a]).unwrap_err().code,
+            "InvalidSubnet.Conflict"
+        );
     }
 
     #[test]
@@ -236,7 +254,10 @@ mod tests {
         let first = allocate_private_ip(&s, &[]).unwrap();
         assert_eq!(first, Ipv4Addr::new(10, 0, 1, 4));
         let used: Vec<_> = (4..15).map(|n| s.cidr.nth(n)).collect();
-        assert_eq!(allocate_private_ip(&s, &used).unwrap_err().code, "InsufficientFreeAddressesInSubnet");
+        assert_eq!(
+            allocate_private_ip(&s, &used).unwrap_err().code,
+            "InsufficientFreeAddressesInSubnet"
+        );
         assert_eq!(usable_addresses(s.cidr), 11);
     }
 

@@ -66,14 +66,16 @@ impl Permission {
 }
 
 /// Group names are 1–255 characters, unique per VPC, and may not start with `sg-`.
-pub fn validate_new_group<'a>(name: &str, vpc_id: &str, existing: impl IntoIterator<Item = &'a SecurityGroup>) -> AwsResult<()> {
+pub fn validate_new_group<'a>(
+    name: &str,
+    vpc_id: &str,
+    existing: impl IntoIterator<Item = &'a SecurityGroup>,
+) -> AwsResult<()> {
     if name.is_empty() || name.len() > 255 {
         return Err(AwsError::invalid_parameter_value("Group name must be 1-255 characters"));
     }
     if name.starts_with("sg-") {
-        return Err(AwsError::invalid_parameter_value(
-            "Group names may not be in the format sg-*",
-        ));
+        return Err(AwsError::invalid_parameter_value("Group names may not be in the format sg-*"));
     }
     if existing.into_iter().any(|g| g.name == name && g.vpc_id == vpc_id) {
         return Err(AwsError::new(
