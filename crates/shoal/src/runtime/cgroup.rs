@@ -1,0 +1,174 @@
+//! Per-instance cgroups: a CPU quota of the instance type's vCPUs, a memory limit, and
+//! exact CPU accounting. Works with cgroup v2, or v1's `cpu`, `cpuacct` and `memory`
+//! controllers; where the OS refuses, limits are recorded but not enforced and CPU is
+//! accounted from the process tree instead.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const PERIOD_US: u64 = 100_000;
+
+/// Where the daemon may create cgroups, found once at start.
+#[derive(Debug, Clone)]
+pub enum Cgroups {
+    V2 { base: PathBuf },
+    V1 { cpu: Option<PathBuf>, cpuacct: Option<PathBuf>, memory: Option<PathBuf> },
+    Unavailable(String),
+}
+
+impl Cgroups {
+    /// Finds a writable place named `scope` under this process's own cgroups.
+    pub fn detect(scope: &str) -> Cgroups {
+        let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let path_of = |controller: &str| {
+            own.lines().find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                ctrls
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| path.trim_start_matches('/').to_string())
+            })
+        };
+        let try_dir = |dir: PathBuf| fs::create_dir_all(&dir).ok().map(|_| dir);
+        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            let own_path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
+            let base =
+                Path::new("/sys/fs/cgroup").join(own_path.trim_start_matches('/')).join(scope);
+            return match try_dir(base) {
+                Some(base) => {
+                    // Enable controllers for the instance cgroups below.
+                    let _ = fs::write(base.join("cgroup.subtree_control"), "+cpu +memory");
+                    Cgroups::V2 { base }
+                }
+                None => Cgroups::Unavailable("cgroup v2 is not writable".into()),
+            };
+        }
+        let v1 = |controller: &str| {
+            let mount = Path::new("/sys/fs/cgroup").join(controller);
+            if !mount.join("tasks").exists() {
+                return None;
+            }
+            try_dir(mount.join(path_of(controller).unwrap_or_default()).join(scope))
+        };
+        let (cpu, cpuacct, memory) = (v1("cpu"), v1("cpuacct"), v1("memory"));
+        if cpu.is_none() && cpuacct.is_none() && memory.is_none() {
+            return Cgroups::Unavailable("no writable cgroup controllers".into());
+        }
+        Cgroups::V1 { cpu, cpuacct, memory }
+    }
+
+    /// A human description for the startup log and `shoal instances`.
+    pub fn describe(&self) -> String {
+        match self {
+            Cgroups::V2 { base } => format!("cgroup v2 at {}", base.display()),
+            Cgroups::V1 { cpu, cpuacct, memory } => format!(
+                "cgroup v1 (cpu: {}, cpuacct: {}, memory: {})",
+                cpu.is_some(),
+                cpuacct.is_some(),
+                memory.is_some()
+            ),
+            Cgroups::Unavailable(why) => {
+                format!("no cgroups ({why}): limits recorded, not enforced")
+            }
+        }
+    }
+
+    /// Creates the instance's cgroup(s) with its limits; returns the `cgroup.procs`
+    /// files its init must join.
+    pub fn create(&self, instance_id: &str, vcpus: u32, memory_mib: u64) -> Vec<PathBuf> {
+        let quota = format!("{} {PERIOD_US}", vcpus as u64 * PERIOD_US);
+        let bytes = (memory_mib * 1024 * 1024).to_string();
+        let mut procs = Vec::new();
+        let mut make = |dir: PathBuf, settings: &[(&str, &str)]| {
+            if fs::create_dir_all(&dir).is_ok() {
+                for (file, value) in settings {
+                    if let Err(e) = fs::write(dir.join(file), value) {
+                        tracing::debug!(file, error = %e, "cgroup setting refused");
+                    }
+                }
+                procs.push(dir.join("cgroup.procs"));
+            }
+        };
+        match self {
+            Cgroups::V2 { base } => {
+                make(base.join(instance_id), &[("cpu.max", &quota), ("memory.max", &bytes)])
+            }
+            Cgroups::V1 { cpu, cpuacct, memory } => {
+                let v1_quota = (vcpus as u64 * PERIOD_US).to_string();
+                if let Some(cpu) = cpu {
+                    make(
+                        cpu.join(instance_id),
+                        &[
+                            ("cpu.cfs_period_us", &PERIOD_US.to_string()),
+                            ("cpu.cfs_quota_us", &v1_quota),
+                        ],
+                    );
+                }
+                if let Some(acct) = cpuacct {
+                    make(acct.join(instance_id), &[]);
+                }
+                if let Some(mem) = memory {
+                    make(mem.join(instance_id), &[("memory.limit_in_bytes", &bytes)]);
+                }
+            }
+            Cgroups::Unavailable(_) => {}
+        }
+        procs
+    }
+
+    /// Total CPU time of the instance's cgroup in seconds, if accounted by a cgroup.
+    pub fn cpu_seconds(&self, instance_id: &str) -> Option<f64> {
+        match self {
+            Cgroups::V2 { base } => {
+                let stat = fs::read_to_string(base.join(instance_id).join("cpu.stat")).ok()?;
+                let usec: u64 = stat
+                    .lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some(usec as f64 / 1e6)
+            }
+            Cgroups::V1 { cpuacct: Some(acct), .. } => {
+                let ns: u64 = fs::read_to_string(acct.join(instance_id).join("cpuacct.usage"))
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some(ns as f64 / 1e9)
+            }
+            _ => None,
+        }
+    }
+
+    /// Every pid in the instance's cgroup(s).
+    pub fn pids(&self, instance_id: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        for dir in self.dirs(instance_id) {
+            if let Ok(text) = fs::read_to_string(dir.join("cgroup.procs")) {
+                out.extend(text.lines().filter_map(|l| l.trim().parse::<u32>().ok()));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Removes the instance's (empty) cgroups.
+    pub fn remove(&self, instance_id: &str) {
+        for dir in self.dirs(instance_id) {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+
+    fn dirs(&self, instance_id: &str) -> Vec<PathBuf> {
+        match self {
+            Cgroups::V2 { base } => vec![base.join(instance_id)],
+            Cgroups::V1 { cpu, cpuacct, memory } => {
+                [cpu, cpuacct, memory].into_iter().flatten().map(|d| d.join(instance_id)).collect()
+            }
+            Cgroups::Unavailable(_) => vec![],
+        }
+    }
+}

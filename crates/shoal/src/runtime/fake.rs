@@ -1,0 +1,100 @@
+//! An in-memory driver: no processes, CPU from a script. For control-loop tests and
+//! the simulator.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use shoal_model::ec2::instance::ProcessRecord;
+
+use super::{BootSpec, BoxFuture, Driver};
+
+/// Instances that "run" as entries in a map.
+#[derive(Default)]
+pub struct FakeDriver {
+    next_pid: AtomicU32,
+    running: Mutex<HashMap<u32, String>>,
+    /// CPU seconds each instance reports, set by the test.
+    cpu: Mutex<HashMap<String, f64>>,
+    pub boots: AtomicU32,
+}
+
+impl FakeDriver {
+    pub fn set_cpu_seconds(&self, instance_id: &str, seconds: f64) {
+        self.cpu.lock().expect("fake lock").insert(instance_id.to_string(), seconds);
+    }
+
+    /// Simulates a crash: the instance's init disappears.
+    pub fn crash(&self, instance_id: &str) {
+        self.running.lock().expect("fake lock").retain(|_, id| id != instance_id);
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.running.lock().expect("fake lock").len()
+    }
+}
+
+impl Driver for FakeDriver {
+    fn ensure_base_image(&self, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn import_image(&self, _: &str, _: &Path) -> io::Result<()> {
+        Ok(())
+    }
+    fn snapshot_disk(&self, _: &str, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn delete_image(&self, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn prepare_disk(&self, _: &str, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn delete_disk(&self, _: &str) -> io::Result<()> {
+        Ok(())
+    }
+    fn boot(&self, spec: &BootSpec) -> io::Result<ProcessRecord> {
+        let pid = 1_000_000 + self.next_pid.fetch_add(1, Ordering::SeqCst);
+        self.running.lock().expect("fake lock").insert(pid, spec.instance_id.clone());
+        self.boots.fetch_add(1, Ordering::SeqCst);
+        Ok(ProcessRecord { pid, start_ticks: 0 })
+    }
+    fn is_alive(&self, record: &ProcessRecord) -> bool {
+        self.running.lock().expect("fake lock").contains_key(&record.pid)
+    }
+    fn shutdown<'a>(
+        &'a self,
+        instance_id: &'a str,
+        _: Option<&'a ProcessRecord>,
+        _: Duration,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.crash(instance_id) })
+    }
+    fn cpu_seconds(&self, instance_id: &str, _: &ProcessRecord) -> Option<f64> {
+        Some(self.cpu.lock().expect("fake lock").get(instance_id).copied().unwrap_or(0.0))
+    }
+    fn pids(&self, instance_id: &str, _: Option<&ProcessRecord>) -> Vec<u32> {
+        self.running
+            .lock()
+            .expect("fake lock")
+            .iter()
+            .filter(|(_, id)| *id == instance_id)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+    fn console_output(&self, _: &str) -> Vec<u8> {
+        Vec::new()
+    }
+    fn control_socket(&self, instance_id: &str) -> PathBuf {
+        PathBuf::from("/nonexistent").join(instance_id)
+    }
+    fn disk_path(&self, instance_id: &str) -> PathBuf {
+        PathBuf::from("/nonexistent").join(instance_id)
+    }
+    fn isolation(&self) -> String {
+        "fake driver".into()
+    }
+}
