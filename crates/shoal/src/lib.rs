@@ -1,4 +1,26 @@
 //! # shoal
 //!
-//! The daemon, its service layer, API fronts, control loops, instance runtime, console
-//! and CLI.
+//! AWS EC2 Auto Scaling, Application Load Balancing and blue/green deployments, for
+//! real, on one machine. See `ARCHITECTURE.md` for the map; in short:
+//!
+//! # Layout
+//! - [`server`]: startup — config, store, service, controllers, HTTP server.
+//! - [`service`]: the one service layer every front calls; owns state and commits.
+//! - [`api`]: the AWS Query/EC2/JSON protocol fronts and Shoal's JSON API.
+//! - [`control`]: reconcile loops (instances, CPU metrics) and the admin reset.
+//! - [`runtime`]: instances as real processes — disks, init, cgroups, CPU accounting.
+//! - [`lab`]: the seed lab's app and `shoal up`'s preparation.
+//! - [`cli`]: the `shoal` commands that talk to a daemon.
+//! - [`config`], [`clock`], [`ids`], [`keys`]: cross-cutting pieces.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod ids;
+pub mod keys;
+pub mod lab;
+pub mod runtime;
+pub mod server;
+pub mod service;

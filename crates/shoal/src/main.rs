@@ -1,1 +1,212 @@
-fn main() {}
+//! The `shoal` binary: the daemon, the CLI, and the small programs that run inside
+//! instances (their init, the lab app, stress).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use shoal::cli::client::Client;
+use shoal::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "shoal",
+    version,
+    about = "AWS EC2 Auto Scaling, load balancing and blue/green deployments, for real, on your machine"
+)]
+struct Cli {
+    /// The daemon to talk to.
+    #[arg(long, global = true, env = "SHOAL_ENDPOINT", default_value = "http://127.0.0.1:4566")]
+    endpoint: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the daemon (if none runs) and prepare the seed lab.
+    Up(ServerArgs),
+    /// Run the daemon in the foreground.
+    Server(ServerArgs),
+    /// Run a command (or a shell) inside an instance; exits with the command's code.
+    Ssh {
+        instance: String,
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Show an instance's console output.
+    Logs {
+        instance: String,
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Images.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// List instances in a table.
+    Instances,
+    /// Burn CPU like stress(1): `shoal stress --cpu 1 --timeout 60`.
+    Stress {
+        #[arg(long, default_value_t = 1)]
+        cpu: u32,
+        /// Seconds (`60` or `60s`); 0 runs until killed.
+        #[arg(long, short, default_value = "0", value_parser = parse_seconds)]
+        timeout: Duration,
+    },
+    /// The lab's web app (runs inside instances).
+    #[command(hide = true)]
+    App {
+        #[arg(long, default_value = "app")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+    /// An instance's init process (started by the daemon).
+    #[command(hide = true)]
+    InstanceInit { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Make an image from a local directory.
+    Import {
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ServerArgs {
+    /// Address of the AWS endpoint, JSON API and console.
+    #[arg(long, env = "SHOAL_LISTEN", default_value = "127.0.0.1:4566")]
+    listen: std::net::SocketAddr,
+    /// Where Shoal keeps everything (default: the per-user data directory).
+    #[arg(long, env = "SHOAL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Loopback block instance and load balancer addresses come from.
+    #[arg(long, env = "SHOAL_ADDRESS_POOL", default_value = "127.1.0.0/16")]
+    address_pool: String,
+    /// Seconds between CPU samples of each instance.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    cpu_sample_interval: Duration,
+    /// CloudWatch's period for every metric and alarm (AWS: 60).
+    #[arg(long, default_value = "60", value_parser = parse_seconds)]
+    metric_period: Duration,
+    /// Seconds a stopping instance gets between TERM and KILL.
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    stop_grace: Duration,
+    /// Do not put instances in cgroups.
+    #[arg(long)]
+    no_cgroups: bool,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let t = s.trim_end_matches('s');
+    t.parse::<f64>()
+        .map(Duration::from_secs_f64)
+        .map_err(|_| format!("not a number of seconds: {s}"))
+}
+
+impl ServerArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut c = Config::new(self.data_dir.clone().unwrap_or_else(Config::default_data_dir));
+        c.listen = self.listen;
+        c.address_pool = shoal_model::ec2::Cidr::parse(&self.address_pool, "address-pool")
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        c.cpu_sample_interval = self.cpu_sample_interval;
+        c.metric_period = self.metric_period;
+        c.stop_grace = self.stop_grace;
+        c.use_cgroups = !self.no_cgroups;
+        Ok(c)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        // Inside instances: small synchronous programs, no tokio.
+        Command::InstanceInit { dir } => report(shoal::runtime::init::run(&dir).map(|_| 0)),
+        Command::Stress { cpu, timeout } => {
+            shoal::runtime::stress::run(cpu, timeout);
+            ExitCode::SUCCESS
+        }
+        command => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return report(Err(e.into())),
+            };
+            report(runtime.block_on(run(cli.endpoint, command)))
+        }
+    }
+}
+
+fn report(result: anyhow::Result<i32>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("shoal: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG").unwrap_or_else(|_| "info".into());
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
+    let client = Client::new(&endpoint);
+    match command {
+        Command::Server(args) => {
+            init_logging();
+            shoal::server::run(args.config()?).await?;
+        }
+        Command::Up(args) => {
+            init_logging();
+            let existing = Client::new(&format!("http://{}", args.listen));
+            if existing.get("/_shoal/health").await.is_ok() {
+                println!("Shoal already runs at http://{}; preparing the lab.", args.listen);
+                let report = existing.post("/_shoal/api/lab", serde_json::json!({})).await?;
+                shoal::cli::print_lab(&format!("http://{}", args.listen), &report);
+                return Ok(0);
+            }
+            let daemon = shoal::server::Daemon::start(args.config()?).await?;
+            let endpoint = format!("http://{}", daemon.addr);
+            println!("Shoal is listening on {endpoint}; preparing the lab (a real instance boots, is imaged, and stops)...");
+            let report =
+                shoal::lab::prepare(&daemon.service).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            shoal::cli::print_lab(&endpoint, &report);
+            println!("\nPress Ctrl-C to stop Shoal (instances keep running and are re-adopted next time).");
+            shoal::server::wait_for_signal().await;
+            daemon.stop().await;
+        }
+        Command::Ssh { instance, command } => {
+            return shoal::cli::ssh::run(&client, &instance, command).await
+        }
+        Command::Logs { instance, follow } => shoal::cli::logs(&client, &instance, follow).await?,
+        Command::Image { command: ImageCommand::Import { dir, name, description } } => {
+            shoal::cli::image_import(&client, &dir, &name, description).await?
+        }
+        Command::Instances => shoal::cli::instances(&client).await?,
+        Command::App { dir, port, log } => shoal::lab::serve_app(dir, port, log).await?,
+        Command::InstanceInit { .. } | Command::Stress { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,841 @@
+//! The EC2 API (protocol `ec2`, version 2016-11-15): parameters in, XML out.
+
+use base64::Engine;
+use shoal_model::ec2::format_time;
+use shoal_model::ec2::image::Image;
+use shoal_model::ec2::instance::{Instance, Transition};
+use shoal_model::ec2::launch_template::{LaunchTemplateData, LaunchTemplateVersion};
+use shoal_model::ec2::security_group::Permission;
+use shoal_model::ec2::{instance_type, LaunchTemplate, SecurityGroup, Subnet, Vpc};
+use shoal_model::tags::Tag;
+use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
+
+use super::query::Params;
+use super::xml::Xml;
+use crate::service::ec2::{LaunchTemplateSpec, RunInstances, StateChange};
+use crate::service::Service;
+
+pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// Runs one EC2 action; the caller wraps the body in `<ActionResponse>`.
+pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
+    let mut x = Xml::new();
+    match action {
+        "DescribeAvailabilityZones" => {
+            let wanted = p.list("ZoneName");
+            let zones = svc.availability_zones();
+            x.list(
+                "availabilityZoneInfo",
+                "item",
+                zones.iter().filter(|(z, _)| wanted.is_empty() || wanted.contains(z)),
+                |x, (zone, zone_id)| {
+                    x.text("zoneName", zone)
+                        .text("zoneId", zone_id)
+                        .text("zoneState", "available")
+                        .text("regionName", svc.region())
+                        .text("zoneType", "availability-zone")
+                        .text("optInStatus", "opt-in-not-required")
+                        .text("groupName", svc.region())
+                        .text("networkBorderGroup", svc.region())
+                        .el("messageSet", |_| {});
+                },
+            );
+        }
+        "DescribeRegions" => {
+            x.list("regionInfo", "item", [svc.region()], |x, r| {
+                x.text("regionName", r)
+                    .text("regionEndpoint", format!("ec2.{r}.amazonaws.com"))
+                    .text("optInStatus", "opt-in-not-required");
+            });
+        }
+        "DescribeAccountAttributes" => {
+            x.list(
+                "accountAttributeSet",
+                "item",
+                [("supported-platforms", "VPC"), ("max-instances", "1000")],
+                |x, (n, v)| {
+                    x.text("attributeName", n).list("attributeValueSet", "item", [v], |x, v| {
+                        x.text("attributeValue", v);
+                    });
+                },
+            );
+        }
+        "DescribeInstanceTypes" => {
+            let wanted = p.list("InstanceType");
+            for w in &wanted {
+                instance_type::resolve(w)?;
+            }
+            let filters = p.filters();
+            let types = instance_type::CATALOG
+                .iter()
+                .filter(|t| wanted.is_empty() || wanted.iter().any(|w| w == t.name))
+                .filter(|t| {
+                    filters.iter().all(|f| match f.name.as_str() {
+                        "instance-type" => {
+                            f.values.iter().any(|v| shoal_model::filter::wildcard_match(v, t.name))
+                        }
+                        "vcpu-info.default-vcpus" => {
+                            f.values.iter().any(|v| v == &t.vcpus.to_string())
+                        }
+                        _ => true,
+                    })
+                });
+            x.list("instanceTypeSet", "item", types, |x, t| {
+                x.text("instanceType", t.name)
+                    .text("currentGeneration", "true")
+                    .text("freeTierEligible", t.name == "t2.micro")
+                    .list("supportedUsageClasses", "item", ["on-demand"], |x, v| {
+                        x.raw(v);
+                    })
+                    .list("supportedRootDeviceTypes", "item", ["ebs"], |x, v| {
+                        x.raw(v);
+                    })
+                    .text("hypervisor", "xen")
+                    .text("bareMetal", "false")
+                    .el("processorInfo", |x| {
+                        x.list("supportedArchitectures", "item", ["x86_64"], |x, v| {
+                            x.raw(v);
+                        });
+                    })
+                    .el("vCpuInfo", |x| {
+                        x.text("defaultVCpus", t.vcpus)
+                            .text("defaultCores", t.vcpus.div_ceil(2).max(1))
+                            .text("defaultThreadsPerCore", if t.vcpus > 1 { 2 } else { 1 });
+                    })
+                    .el("memoryInfo", |x| {
+                        x.text("sizeInMiB", t.memory_mib);
+                    })
+                    .text("burstablePerformanceSupported", t.burstable);
+            });
+        }
+        // ---------------------------------------------------------------- VPC
+        "CreateVpc" => {
+            let vpc = svc
+                .create_vpc(p.required("CidrBlock")?, &p.tag_specifications("TagSpecification"))?;
+            x.el("vpc", |x| vpc_xml(x, &vpc));
+        }
+        "DescribeVpcs" => {
+            let vpcs = svc.describe_vpcs(&p.list("VpcId"), &p.filters())?;
+            x.list("vpcSet", "item", &vpcs, vpc_xml);
+        }
+        "DeleteVpc" => {
+            svc.delete_vpc(p.required("VpcId")?)?;
+            x.text("return", "true");
+        }
+        "CreateSubnet" => {
+            let s = svc.create_subnet(
+                p.required("VpcId")?,
+                p.required("CidrBlock")?,
+                p.get("AvailabilityZone"),
+                &p.tag_specifications("TagSpecification"),
+            )?;
+            x.el("subnet", |x| subnet_xml(x, &s));
+        }
+        "DescribeSubnets" => {
+            let subnets = svc.describe_subnets(&p.list("SubnetId"), &p.filters())?;
+            x.list("subnetSet", "item", &subnets, subnet_xml);
+        }
+        "DeleteSubnet" => {
+            svc.delete_subnet(p.required("SubnetId")?)?;
+            x.text("return", "true");
+        }
+        // ---------------------------------------------------------------- key pairs
+        "CreateKeyPair" => {
+            let (k, material) = svc.create_key_pair(
+                p.required("KeyName")?,
+                p.get("KeyType"),
+                &p.tag_specifications("TagSpecification"),
+            )?;
+            x.text("keyName", &k.name)
+                .text("keyFingerprint", &k.fingerprint)
+                .text("keyMaterial", material)
+                .text("keyPairId", &k.id);
+            tags_xml(&mut x, &k.tags);
+        }
+        "ImportKeyPair" => {
+            let raw = p.required("PublicKeyMaterial")?;
+            // The aws CLI base64-encodes fileb:// contents; accept plain text too.
+            let text = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| raw.to_string());
+            let k = svc.import_key_pair(
+                p.required("KeyName")?,
+                &text,
+                &p.tag_specifications("TagSpecification"),
+            )?;
+            x.text("keyFingerprint", &k.fingerprint)
+                .text("keyName", &k.name)
+                .text("keyPairId", &k.id);
+            tags_xml(&mut x, &k.tags);
+        }
+        "DescribeKeyPairs" => {
+            let keys =
+                svc.describe_key_pairs(&p.list("KeyName"), &p.list("KeyPairId"), &p.filters())?;
+            let with_public = p.bool("IncludePublicKey")?.unwrap_or(false);
+            x.list("keySet", "item", &keys, |x, k| {
+                x.text("keyPairId", &k.id)
+                    .text("keyName", &k.name)
+                    .text("keyFingerprint", &k.fingerprint)
+                    .text("keyType", &k.key_type)
+                    .text("createTime", format_time(k.create_time));
+                if with_public {
+                    x.text("publicKey", &k.public_key);
+                }
+                tags_xml(x, &k.tags);
+            });
+        }
+        "DeleteKeyPair" => {
+            svc.delete_key_pair(p.get("KeyName"), p.get("KeyPairId"))?;
+            x.text("return", "true");
+        }
+        // ---------------------------------------------------------------- security groups
+        "CreateSecurityGroup" => {
+            let g = svc.create_security_group(
+                p.required("GroupName")?,
+                p.required("GroupDescription")?,
+                p.get("VpcId"),
+                &p.tag_specifications("TagSpecification"),
+            )?;
+            x.text("return", "true").text("groupId", &g.id);
+            tags_xml(&mut x, &g.tags);
+        }
+        "DescribeSecurityGroups" => {
+            let groups = svc.describe_security_groups(
+                &p.list("GroupId"),
+                &p.list("GroupName"),
+                &p.filters(),
+            )?;
+            x.list("securityGroupInfo", "item", &groups, security_group_xml);
+        }
+        "DeleteSecurityGroup" => {
+            svc.delete_security_group(p.get("GroupId"), p.get("GroupName"))?;
+            x.text("return", "true");
+        }
+        "AuthorizeSecurityGroupIngress"
+        | "AuthorizeSecurityGroupEgress"
+        | "RevokeSecurityGroupIngress"
+        | "RevokeSecurityGroupEgress" => {
+            let ingress = action.ends_with("Ingress");
+            let add = action.starts_with("Authorize");
+            let mut perms: Vec<Permission> =
+                p.structs("IpPermissions").iter().map(permission_from).collect();
+            if perms.is_empty() {
+                // The flat form: --protocol tcp --port 80 --cidr 0.0.0.0/0.
+                if let Some(proto) = p.get("IpProtocol") {
+                    perms.push(Permission {
+                        protocol: proto.to_string(),
+                        from_port: p.number("FromPort")?,
+                        to_port: p.number("ToPort")?,
+                        cidrs: p.string("CidrIp").into_iter().collect(),
+                        group_ids: p.string("SourceSecurityGroupId").into_iter().collect(),
+                    });
+                }
+            }
+            if perms.is_empty() {
+                return Err(AwsError::missing_parameter("IpPermissions"));
+            }
+            let _ = svc.change_security_group_rules(
+                p.get("GroupId"),
+                p.get("GroupName"),
+                ingress,
+                add,
+                perms,
+            )?;
+            x.text("return", "true");
+        }
+        // ---------------------------------------------------------------- images
+        "DescribeImages" => {
+            let images = svc.describe_images(&p.list("ImageId"), &p.list("Owner"), &p.filters())?;
+            x.list("imagesSet", "item", &images, image_xml);
+        }
+        "CreateImage" => {
+            let img = svc
+                .create_image(
+                    p.required("InstanceId")?,
+                    p.required("Name")?,
+                    p.string("Description"),
+                    &p.tag_specifications("TagSpecification"),
+                )
+                .await?;
+            x.text("imageId", &img.id);
+        }
+        "DeregisterImage" => {
+            svc.deregister_image(p.required("ImageId")?)?;
+            x.text("return", "true");
+        }
+        // ---------------------------------------------------------------- launch templates
+        "CreateLaunchTemplate" => {
+            let (t, _) = svc.create_launch_template(
+                p.required("LaunchTemplateName")?,
+                p.string("VersionDescription"),
+                template_data(&p.sub("LaunchTemplateData"))?,
+                &p.tag_specifications("TagSpecification"),
+            )?;
+            x.el("launchTemplate", |x| launch_template_xml(x, &t));
+        }
+        "CreateLaunchTemplateVersion" => {
+            let v = svc.create_launch_template_version(
+                &template_spec(p),
+                p.get("SourceVersion"),
+                p.string("VersionDescription"),
+                template_data(&p.sub("LaunchTemplateData"))?,
+            )?;
+            x.el("launchTemplateVersion", |x| version_xml(x, &v, None));
+        }
+        "DescribeLaunchTemplates" => {
+            let ts = svc.describe_launch_templates(
+                &p.list("LaunchTemplateId"),
+                &p.list("LaunchTemplateName"),
+                &p.filters(),
+            )?;
+            x.list("launchTemplates", "item", &ts, launch_template_xml);
+        }
+        "DescribeLaunchTemplateVersions" => {
+            let vs = svc.describe_launch_template_versions(
+                &template_spec(p),
+                &p.list("LaunchTemplateVersion"),
+                p.number("MinVersion")?,
+                p.number("MaxVersion")?,
+            )?;
+            x.list("launchTemplateVersionSet", "item", &vs, |x, (t, v)| version_xml(x, v, Some(t)));
+        }
+        "ModifyLaunchTemplate" => {
+            let t = svc.modify_launch_template(
+                &template_spec(p),
+                p.get("SetDefaultVersion").or(p.get("DefaultVersion")),
+            )?;
+            x.el("launchTemplate", |x| launch_template_xml(x, &t));
+        }
+        "DeleteLaunchTemplate" => {
+            let t = svc.delete_launch_template(&template_spec(p))?;
+            x.el("launchTemplate", |x| launch_template_xml(x, &t));
+        }
+        "DeleteLaunchTemplateVersions" => {
+            let (t, deleted, refused) = svc.delete_launch_template_versions(
+                &template_spec(p),
+                &p.list("LaunchTemplateVersion"),
+            )?;
+            x.list("successfullyDeletedLaunchTemplateVersionSet", "item", deleted, |x, n| {
+                x.text("launchTemplateId", &t.id)
+                    .text("launchTemplateName", &t.name)
+                    .text("versionNumber", n);
+            });
+            x.list(
+                "unsuccessfullyDeletedLaunchTemplateVersionSet",
+                "item",
+                refused,
+                |x, (n, code, msg)| {
+                    x.text("launchTemplateId", &t.id)
+                        .text("launchTemplateName", &t.name)
+                        .text("versionNumber", n)
+                        .el("responseError", |x| {
+                            x.text("code", code).text("message", msg);
+                        });
+                },
+            );
+        }
+        // ---------------------------------------------------------------- instances
+        "RunInstances" => {
+            let req = RunInstances {
+                image_id: p.string("ImageId"),
+                instance_type: p.string("InstanceType"),
+                min_count: p
+                    .number("MinCount")?
+                    .ok_or_else(|| AwsError::missing_parameter("MinCount"))?,
+                max_count: p
+                    .number("MaxCount")?
+                    .ok_or_else(|| AwsError::missing_parameter("MaxCount"))?,
+                key_name: p.string("KeyName"),
+                subnet_id: p.string("SubnetId").or_else(|| p.string("NetworkInterface.1.SubnetId")),
+                availability_zone: p.string("Placement.AvailabilityZone"),
+                security_group_ids: p.list("SecurityGroupId"),
+                security_groups: p.list("SecurityGroup"),
+                user_data: p.string("UserData"),
+                tag_specifications: p.tag_specifications("TagSpecification"),
+                launch_template: (!p.sub("LaunchTemplate").is_empty()).then(|| {
+                    let lt = p.sub("LaunchTemplate");
+                    LaunchTemplateSpec {
+                        id: lt.string("LaunchTemplateId"),
+                        name: lt.string("LaunchTemplateName"),
+                        version: lt.string("Version"),
+                    }
+                }),
+                client_token: p.string("ClientToken"),
+            };
+            let r = svc.run_instances(req)?;
+            let groups = group_names(svc, r.instances.first());
+            x.text("reservationId", &r.id).text("ownerId", ACCOUNT_ID);
+            x.list("groupSet", "item", &groups, |x, (id, name)| {
+                x.text("groupId", id).text("groupName", name);
+            });
+            x.list("instancesSet", "item", &r.instances, |x, i| instance_xml(x, i, &groups));
+        }
+        "DescribeInstances" => {
+            let page = svc.describe_instances(
+                &p.list("InstanceId"),
+                &p.filters(),
+                p.number("MaxResults")?,
+                p.get("NextToken"),
+            )?;
+            // Group consecutive instances by reservation, in launch order.
+            let mut reservations: Vec<(String, Vec<&Instance>)> = Vec::new();
+            for inst in &page.items {
+                match reservations.iter_mut().find(|(r, _)| *r == inst.reservation_id) {
+                    Some((_, list)) => list.push(inst),
+                    None => reservations.push((inst.reservation_id.clone(), vec![inst])),
+                }
+            }
+            x.list("reservationSet", "item", &reservations, |x, (rid, insts)| {
+                let groups = group_names(svc, insts.first().copied());
+                x.text("reservationId", rid).text("ownerId", ACCOUNT_ID);
+                x.list("groupSet", "item", &groups, |x, (id, name)| {
+                    x.text("groupId", id).text("groupName", name);
+                });
+                x.list("instancesSet", "item", insts, |x, i| instance_xml(x, i, &groups));
+            });
+            x.opt("nextToken", page.next_token);
+        }
+        "StartInstances" | "StopInstances" | "TerminateInstances" => {
+            let (transition, tag) = match action {
+                "StartInstances" => (Transition::Start, "instancesSet"),
+                "StopInstances" => (Transition::Stop, "instancesSet"),
+                _ => (Transition::Terminate, "instancesSet"),
+            };
+            let changes = svc.change_instance_states(&p.list("InstanceId"), transition)?;
+            x.list(tag, "item", &changes, state_change_xml);
+        }
+        "RebootInstances" => {
+            let ids = p.list("InstanceId");
+            svc.change_instance_states(&ids, Transition::Reboot)?;
+            crate::control::instances::reboot(svc, &ids);
+            x.text("return", "true");
+        }
+        "DescribeInstanceStatus" => {
+            let include_all = p.bool("IncludeAllInstances")?.unwrap_or(false);
+            let page = svc.describe_instances(
+                &p.list("InstanceId"),
+                &p.filters(),
+                p.number("MaxResults")?,
+                p.get("NextToken"),
+            )?;
+            let items = page
+                .items
+                .iter()
+                .filter(|i| include_all || i.state == shoal_model::ec2::InstanceState::Running);
+            x.list("instanceStatusSet", "item", items, |x, i| {
+                let status = if i.state == shoal_model::ec2::InstanceState::Running {
+                    "ok"
+                } else {
+                    "not-applicable"
+                };
+                x.text("instanceId", &i.id)
+                    .text("availabilityZone", &i.availability_zone)
+                    .el("instanceState", |x| {
+                        x.text("code", i.state.code()).text("name", i.state.name());
+                    })
+                    .el("systemStatus", |x| {
+                        x.text("status", status).list("details", "item", [()], |x, _| {
+                            x.text("name", "reachability")
+                                .text("status", if status == "ok" { "passed" } else { status });
+                        });
+                    })
+                    .el("instanceStatus", |x| {
+                        x.text("status", status).list("details", "item", [()], |x, _| {
+                            x.text("name", "reachability")
+                                .text("status", if status == "ok" { "passed" } else { status });
+                        });
+                    });
+            });
+            x.opt("nextToken", page.next_token);
+        }
+        "DescribeInstanceAttribute" => {
+            let inst = svc.instance(p.required("InstanceId")?)?;
+            let attr = p.required("Attribute")?;
+            x.text("instanceId", &inst.id);
+            match attr {
+                "userData" => {
+                    x.el("userData", |x| {
+                        x.opt("value", inst.user_data.as_deref());
+                    });
+                }
+                "instanceType" => {
+                    x.el("instanceType", |x| {
+                        x.text("value", &inst.instance_type);
+                    });
+                }
+                "groupSet" => {
+                    x.list("groupSet", "item", &inst.security_group_ids, |x, g| {
+                        x.text("groupId", g);
+                    });
+                }
+                other => {
+                    return Err(AwsError::invalid_parameter_value(format!(
+                        "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+                    )))
+                }
+            }
+        }
+        "GetConsoleOutput" => {
+            let (inst, out) = svc.console_output(p.required("InstanceId")?)?;
+            x.text("instanceId", &inst.id)
+                .text("timestamp", format_time(svc.clock.now()))
+                .text("output", base64::engine::general_purpose::STANDARD.encode(out));
+        }
+        // ---------------------------------------------------------------- tags
+        "CreateTags" | "DeleteTags" => {
+            let tags = p.tags("Tag");
+            if action == "CreateTags" {
+                svc.change_tags(&p.list("ResourceId"), &tags, &[])?;
+            } else {
+                let remove: Vec<(String, Option<String>)> = p
+                    .structs("Tag")
+                    .into_iter()
+                    .filter_map(|t| Some((t.string("Key")?, t.string("Value"))))
+                    .collect();
+                svc.change_tags(&p.list("ResourceId"), &[], &remove)?;
+            }
+            x.text("return", "true");
+        }
+        "DescribeTags" => {
+            let tags = svc.describe_tags(&p.filters())?;
+            x.list("tagSet", "item", &tags, |x, (id, kind, t)| {
+                x.text("resourceId", id)
+                    .text("resourceType", kind)
+                    .text("key", &t.key)
+                    .text("value", &t.value);
+            });
+        }
+        other => {
+            return Err(AwsError::new(
+                "InvalidAction",
+                format!("The action {other} is not valid for this web service."),
+            ))
+        }
+    }
+    Ok(x)
+}
+
+fn template_spec(p: &Params) -> LaunchTemplateSpec {
+    LaunchTemplateSpec {
+        id: p.string("LaunchTemplateId"),
+        name: p.string("LaunchTemplateName"),
+        version: None,
+    }
+}
+
+fn template_data(d: &Params) -> AwsResult<LaunchTemplateData> {
+    Ok(LaunchTemplateData {
+        image_id: d.string("ImageId"),
+        instance_type: d.string("InstanceType"),
+        key_name: d.string("KeyName"),
+        security_group_ids: d.list("SecurityGroupId"),
+        security_groups: d.list("SecurityGroup"),
+        user_data: d.string("UserData"),
+        tag_specifications: d.tag_specifications("TagSpecification"),
+        subnet_id: d.string("NetworkInterface.1.SubnetId"),
+        availability_zone: d.string("Placement.AvailabilityZone"),
+        monitoring_enabled: d.bool("Monitoring.Enabled")?,
+    })
+}
+
+fn permission_from(s: &Params) -> Permission {
+    Permission {
+        protocol: s.get("IpProtocol").unwrap_or("-1").to_string(),
+        from_port: s.number("FromPort").ok().flatten(),
+        to_port: s.number("ToPort").ok().flatten(),
+        cidrs: s.structs("IpRanges").into_iter().filter_map(|r| r.string("CidrIp")).collect(),
+        group_ids: s.structs("Groups").into_iter().filter_map(|g| g.string("GroupId")).collect(),
+    }
+}
+
+fn group_names(svc: &Service, inst: Option<&Instance>) -> Vec<(String, String)> {
+    let Some(inst) = inst else { return vec![] };
+    svc.read(|s| {
+        inst.security_group_ids
+            .iter()
+            .map(|id| {
+                (id.clone(), s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or_default())
+            })
+            .collect()
+    })
+}
+
+pub fn tags_xml(x: &mut Xml, tags: &[Tag]) {
+    if !tags.is_empty() {
+        x.list("tagSet", "item", tags, |x, t| {
+            x.text("key", &t.key).text("value", &t.value);
+        });
+    }
+}
+
+fn private_dns(inst: &Instance) -> String {
+    format!("ip-{}.ec2.internal", inst.private_ip.to_string().replace('.', "-"))
+}
+
+fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
+    let vcpus = instance_type::lookup(&i.instance_type).map(|t| t.vcpus).unwrap_or(1);
+    x.text("instanceId", &i.id)
+        .text("imageId", &i.image_id)
+        .el("instanceState", |x| {
+            x.text("code", i.state.code()).text("name", i.state.name());
+        })
+        .text("privateDnsName", private_dns(i))
+        .text("dnsName", "")
+        .text("reason", &i.state_transition_reason)
+        .opt("keyName", i.key_name.as_deref())
+        .text("amiLaunchIndex", i.ami_launch_index)
+        .el("productCodes", |_| {})
+        .text("instanceType", &i.instance_type)
+        .text("launchTime", format_time(i.launch_time))
+        .el("placement", |x| {
+            x.text("availabilityZone", &i.availability_zone)
+                .text("groupName", "")
+                .text("tenancy", "default");
+        })
+        .el("monitoring", |x| {
+            x.text("state", "disabled");
+        })
+        .text("subnetId", &i.subnet_id)
+        .text("vpcId", &i.vpc_id)
+        .text("privateIpAddress", i.private_ip);
+    // The loopback address is how this machine reaches the instance: its public address.
+    if i.state.wants_processes() {
+        x.text("ipAddress", i.loopback_ip);
+    }
+    x.text("sourceDestCheck", "true").list("groupSet", "item", groups, |x, (id, name)| {
+        x.text("groupId", id).text("groupName", name);
+    });
+    if let Some(r) = &i.state_reason {
+        x.el("stateReason", |x| {
+            x.text("code", &r.code).text("message", &r.message);
+        });
+    }
+    x.text("architecture", "x86_64")
+        .text("rootDeviceType", "ebs")
+        .text("rootDeviceName", "/dev/xvda")
+        .el("blockDeviceMapping", |_| {})
+        .text("virtualizationType", "hvm")
+        .opt("clientToken", i.client_token.as_deref());
+    tags_xml(x, &i.tags);
+    x.text("hypervisor", "xen")
+        .list("networkInterfaceSet", "item", [()], |x, _| {
+            x.text("networkInterfaceId", format!("eni-{}", &i.id[2..]))
+                .text("subnetId", &i.subnet_id)
+                .text("vpcId", &i.vpc_id)
+                .text("ownerId", ACCOUNT_ID)
+                .text("status", "in-use")
+                .text("privateIpAddress", i.private_ip)
+                .text("privateDnsName", private_dns(i))
+                .text("sourceDestCheck", "true")
+                .list("groupSet", "item", groups, |x, (id, name)| {
+                    x.text("groupId", id).text("groupName", name);
+                })
+                .el("attachment", |x| {
+                    x.text("attachmentId", format!("eni-attach-{}", &i.id[2..]))
+                        .text("deviceIndex", 0)
+                        .text("status", "attached")
+                        .text("attachTime", format_time(i.launch_time))
+                        .text("deleteOnTermination", "true");
+                })
+                .list("privateIpAddressesSet", "item", [()], |x, _| {
+                    x.text("privateIpAddress", i.private_ip)
+                        .text("privateDnsName", private_dns(i))
+                        .text("primary", "true");
+                });
+            if i.state.wants_processes() {
+                x.el("association", |x| {
+                    x.text("publicIp", i.loopback_ip)
+                        .text("publicDnsName", "")
+                        .text("ipOwnerId", "amazon");
+                });
+            }
+        })
+        .text("ebsOptimized", "false")
+        .text("enaSupport", "true")
+        .el("cpuOptions", |x| {
+            x.text("coreCount", vcpus.div_ceil(2).max(1))
+                .text("threadsPerCore", if vcpus > 1 { 2 } else { 1 });
+        })
+        .el("metadataOptions", |x| {
+            x.text("state", "applied")
+                .text("httpTokens", "required")
+                .text("httpPutResponseHopLimit", 2)
+                .text("httpEndpoint", "enabled");
+        })
+        .text("platformDetails", "Linux/UNIX")
+        .text("usageOperation", "RunInstances")
+        .text("bootMode", "uefi-preferred")
+        .text("currentInstanceBootMode", "legacy-bios");
+}
+
+fn state_change_xml(x: &mut Xml, c: &StateChange) {
+    x.text("instanceId", &c.instance_id)
+        .el("currentState", |x| {
+            x.text("code", c.current.code()).text("name", c.current.name());
+        })
+        .el("previousState", |x| {
+            x.text("code", c.previous.code()).text("name", c.previous.name());
+        });
+}
+
+fn vpc_xml(x: &mut Xml, v: &Vpc) {
+    x.text("vpcId", &v.id)
+        .text("ownerId", ACCOUNT_ID)
+        .text("state", "available")
+        .text("cidrBlock", v.cidr)
+        .list("cidrBlockAssociationSet", "item", [()], |x, _| {
+            x.text("cidrBlock", v.cidr)
+                .text("associationId", format!("vpc-cidr-assoc-{}", &v.id[4..]))
+                .el("cidrBlockState", |x| {
+                    x.text("state", "associated");
+                });
+        })
+        .text("dhcpOptionsId", "dopt-00000000")
+        .text("instanceTenancy", "default")
+        .text("isDefault", v.is_default);
+    tags_xml(x, &v.tags);
+}
+
+fn subnet_xml(x: &mut Xml, s: &Subnet) {
+    let zone_index =
+        s.availability_zone.chars().last().map(|c| (c as u8).saturating_sub(b'a') + 1).unwrap_or(1);
+    x.text("subnetId", &s.id)
+        .text("subnetArn", format!("arn:aws:ec2:us-east-1:{ACCOUNT_ID}:subnet/{}", s.id))
+        .text("state", "available")
+        .text("ownerId", ACCOUNT_ID)
+        .text("vpcId", &s.vpc_id)
+        .text("cidrBlock", s.cidr)
+        .text("availableIpAddressCount", shoal_model::ec2::network::usable_addresses(s.cidr))
+        .text("availabilityZone", &s.availability_zone)
+        .text("availabilityZoneId", format!("use1-az{zone_index}"))
+        .text("defaultForAz", s.default_for_az)
+        .text("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
+        .text("assignIpv6AddressOnCreation", "false");
+    tags_xml(x, &s.tags);
+}
+
+fn permission_xml(x: &mut Xml, p: &Permission) {
+    x.text("ipProtocol", &p.protocol)
+        .opt("fromPort", p.from_port)
+        .opt("toPort", p.to_port)
+        .list("groups", "item", &p.group_ids, |x, g| {
+            x.text("groupId", g).text("userId", ACCOUNT_ID);
+        })
+        .list("ipRanges", "item", &p.cidrs, |x, c| {
+            x.text("cidrIp", c);
+        })
+        .el("ipv6Ranges", |_| {})
+        .el("prefixListIds", |_| {});
+}
+
+fn security_group_xml(x: &mut Xml, g: &SecurityGroup) {
+    x.text("ownerId", ACCOUNT_ID)
+        .text("groupId", &g.id)
+        .text("groupName", &g.name)
+        .text("groupDescription", &g.description)
+        .text("vpcId", &g.vpc_id)
+        .list("ipPermissions", "item", &g.ingress, permission_xml)
+        .list("ipPermissionsEgress", "item", &g.egress, permission_xml);
+    tags_xml(x, &g.tags);
+}
+
+fn image_xml(x: &mut Xml, i: &Image) {
+    x.text("imageId", &i.id)
+        .text(
+            "imageLocation",
+            format!("{}/{}", i.owner_alias.as_deref().unwrap_or(&i.owner_id), i.name),
+        )
+        .text("imageState", i.state.name())
+        .text("imageOwnerId", &i.owner_id)
+        .text("creationDate", format_time(i.creation_date))
+        .text("isPublic", i.public)
+        .text("architecture", "x86_64")
+        .text("imageType", "machine")
+        .opt("imageOwnerAlias", i.owner_alias.as_deref())
+        .text("name", &i.name)
+        .opt("description", i.description.as_deref())
+        .text("rootDeviceType", "ebs")
+        .text("rootDeviceName", "/dev/xvda")
+        .list("blockDeviceMapping", "item", [()], |x, _| {
+            x.text("deviceName", "/dev/xvda").el("ebs", |x| {
+                x.text("snapshotId", format!("snap-{}", &i.id[4..]))
+                    .text("volumeSize", 8)
+                    .text("deleteOnTermination", "true")
+                    .text("volumeType", "gp3")
+                    .text("encrypted", "false");
+            });
+        })
+        .text("virtualizationType", "hvm")
+        .text("hypervisor", "xen")
+        .text("enaSupport", "true")
+        .text("platformDetails", "Linux/UNIX")
+        .text("usageOperation", "RunInstances")
+        .text("bootMode", "uefi-preferred");
+    if let Some(src) = &i.source_instance_id {
+        x.text("sourceInstanceId", src);
+    }
+    tags_xml(x, &i.tags);
+}
+
+fn launch_template_xml(x: &mut Xml, t: &LaunchTemplate) {
+    x.text("launchTemplateId", &t.id)
+        .text("launchTemplateName", &t.name)
+        .text("createTime", format_time(t.create_time))
+        .text("createdBy", &t.created_by)
+        .text("defaultVersionNumber", t.default_version)
+        .text("latestVersionNumber", t.latest_version);
+    tags_xml(x, &t.tags);
+}
+
+fn version_xml(x: &mut Xml, v: &LaunchTemplateVersion, template: Option<&LaunchTemplate>) {
+    x.text("launchTemplateId", &v.template_id)
+        .text("launchTemplateName", &v.template_name)
+        .text("versionNumber", v.number)
+        .opt("versionDescription", v.description.as_deref())
+        .text("createTime", format_time(v.create_time))
+        .text("createdBy", &v.created_by);
+    if let Some(t) = template {
+        x.text("defaultVersion", t.default_version == v.number);
+    }
+    let d = &v.data;
+    x.el("launchTemplateData", |x| {
+        x.opt("imageId", d.image_id.as_deref())
+            .opt("instanceType", d.instance_type.as_deref())
+            .opt("keyName", d.key_name.as_deref());
+        if !d.security_group_ids.is_empty() {
+            x.list("securityGroupIdSet", "item", &d.security_group_ids, |x, g| {
+                x.raw(&super::xml::escape(g));
+            });
+        }
+        if !d.security_groups.is_empty() {
+            x.list("securityGroupSet", "item", &d.security_groups, |x, g| {
+                x.raw(&super::xml::escape(g));
+            });
+        }
+        x.opt("userData", d.user_data.as_deref());
+        if !d.tag_specifications.is_empty() {
+            x.list("tagSpecificationSet", "item", &d.tag_specifications, |x, s| {
+                x.text("resourceType", &s.resource_type).list("tagSet", "item", &s.tags, |x, t| {
+                    x.text("key", &t.key).text("value", &t.value);
+                });
+            });
+        }
+        if let Some(z) = &d.availability_zone {
+            x.el("placement", |x| {
+                x.text("availabilityZone", z);
+            });
+        }
+        if let Some(m) = d.monitoring_enabled {
+            x.el("monitoring", |x| {
+                x.text("enabled", m);
+            });
+        }
+        if let Some(s) = &d.subnet_id {
+            x.list("networkInterfaceSet", "item", [s], |x, s| {
+                x.text("deviceIndex", 0).text("subnetId", s);
+            });
+        }
+    });
+}

@@ -1,0 +1,182 @@
+//! The JSON front: admin routes, the API Shoal's CLI and console use, and the AWS JSON
+//! protocol services (SSM's parameter lookups).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shoal_model::ec2::{format_time, Instance};
+use shoal_model::AwsError;
+
+use super::error::{error_response, Protocol};
+use crate::service::Service;
+
+pub fn routes() -> Router<Arc<Service>> {
+    Router::new()
+        .route("/_shoal/health", get(health))
+        .route("/_shoal/reset", post(reset))
+        .route("/_shoal/api/instances", get(list_instances))
+        .route("/_shoal/api/instances/{id}", get(get_instance))
+        .route("/_shoal/api/instances/{id}/console", get(console))
+        .route("/_shoal/api/images/import", post(import_image))
+        .route("/_shoal/api/lab", post(lab))
+}
+
+/// A JSON error in the same AWS shape the CLI prints.
+pub struct JsonError(AwsError);
+
+impl From<AwsError> for JsonError {
+    fn from(e: AwsError) -> Self {
+        JsonError(e)
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
+        (status, Json(json!({ "code": self.0.code, "message": self.0.message }))).into_response()
+    }
+}
+
+type JsonResult = Result<Json<Value>, JsonError>;
+
+async fn health(State(svc): State<Arc<Service>>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "pid": std::process::id(),
+        "data_dir": svc.config.data_dir,
+        "isolation": svc.driver.isolation(),
+        "region": svc.region(),
+    }))
+}
+
+async fn reset(State(svc): State<Arc<Service>>) -> JsonResult {
+    crate::control::reset(&svc).await?;
+    Ok(Json(json!({ "reset": true })))
+}
+
+/// The JSON view of an instance: what `shoal instances` and the console show.
+pub fn instance_json(svc: &Service, i: &Instance) -> Value {
+    let cpu = crate::control::metrics::latest_cpu(svc, &i.id);
+    json!({
+        "id": i.id,
+        "state": i.state.name(),
+        "state_code": i.state.code(),
+        "state_reason": i.state_reason.as_ref().map(|r| r.message.clone()),
+        "type": i.instance_type,
+        "image_id": i.image_id,
+        "availability_zone": i.availability_zone,
+        "subnet_id": i.subnet_id,
+        "private_ip": i.private_ip.to_string(),
+        "address": i.loopback_ip.to_string(),
+        "launch_time": format_time(i.launch_time),
+        "name": shoal_model::tags::get(&i.tags, "Name"),
+        "tags": i.tags.iter().map(|t| json!({"key": t.key, "value": t.value})).collect::<Vec<_>>(),
+        "pid": i.process.as_ref().map(|p| p.pid),
+        "cpu_utilization": cpu,
+    })
+}
+
+async fn list_instances(State(svc): State<Arc<Service>>) -> JsonResult {
+    let page = svc.describe_instances(&[], &[], None, None)?;
+    Ok(Json(
+        json!({ "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn get_instance(State(svc): State<Arc<Service>>, Path(id): Path<String>) -> JsonResult {
+    let inst = svc.instance(&id)?;
+    let mut v = instance_json(&svc, &inst);
+    v["disk"] = json!(svc.driver.disk_path(&id));
+    v["control_socket"] = json!(svc.driver.control_socket(&id));
+    v["pids"] = json!(svc.driver.pids(&id, inst.process.as_ref()));
+    Ok(Json(v))
+}
+
+async fn console(
+    State(svc): State<Arc<Service>>,
+    Path(id): Path<String>,
+) -> Result<Response, JsonError> {
+    let (_, out) = svc.console_output(&id)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
+}
+
+#[derive(Deserialize)]
+struct ImportRequest {
+    dir: std::path::PathBuf,
+    name: String,
+    description: Option<String>,
+}
+
+async fn import_image(
+    State(svc): State<Arc<Service>>,
+    Json(req): Json<ImportRequest>,
+) -> JsonResult {
+    let img = svc.import_image_dir(req.dir, &req.name, req.description).await?;
+    Ok(Json(json!({ "image_id": img.id, "name": img.name, "state": img.state.name() })))
+}
+
+async fn lab(State(svc): State<Arc<Service>>) -> JsonResult {
+    let report = crate::lab::prepare(&svc).await?;
+    Ok(Json(report))
+}
+
+/// SSM (AWS JSON 1.1): GetParameter / GetParameters for the public AMI aliases.
+pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let action = target.strip_prefix("AmazonSSM.").unwrap_or_default();
+    let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let param = |name: &str| {
+        svc.ssm_parameter(name).map(|value| {
+            json!({
+                "Name": name, "Type": "String", "Value": value, "Version": 1, "DataType": "aws:ec2:image",
+                "ARN": format!("arn:aws:ssm:{}::parameter{name}", svc.region()),
+                "LastModifiedDate": svc.clock.now().timestamp(),
+            })
+        })
+    };
+    let result = match action {
+        "GetParameter" => {
+            let name = req["Name"].as_str().unwrap_or_default();
+            param(name).map(|p| json!({ "Parameter": p })).ok_or_else(|| {
+                AwsError::new("ParameterNotFound", format!("Parameter {name} not found."))
+            })
+        }
+        "GetParameters" => {
+            let names: Vec<String> = req["Names"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            let (found, missing): (Vec<_>, Vec<_>) = names.iter().partition(|n| param(n).is_some());
+            Ok(json!({
+                "Parameters": found.iter().filter_map(|n| param(n)).collect::<Vec<_>>(),
+                "InvalidParameters": missing,
+            }))
+        }
+        other => Err(AwsError::new(
+            "InvalidAction",
+            format!("Shoal's SSM serves GetParameter(s) only, not {other}"),
+        )),
+    };
+    match result {
+        Ok(v) => {
+            let mut r =
+                ([(axum::http::header::CONTENT_TYPE, "application/x-amz-json-1.1")], v.to_string())
+                    .into_response();
+            if let Ok(h) = request_id.parse() {
+                r.headers_mut().insert("x-amzn-requestid", h);
+            }
+            r
+        }
+        Err(e) => error_response(&e, Protocol::Json, request_id),
+    }
+}

@@ -1,0 +1,121 @@
+//! The fronts: one axum router on the main port.
+//!
+//! - `POST /` (and `GET /?Action=…`): the AWS endpoint. The service is chosen by the
+//!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
+//!   action runs against the one service layer and renders in its protocol's shape.
+//! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use.
+//!
+//! Architecture invariant: fronts parse and render; every rule lives in `service` and
+//! the model. Every response carries a request id.
+
+pub mod ec2;
+pub mod error;
+pub mod json;
+pub mod query;
+pub mod xml;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use shoal_model::AwsError;
+
+use crate::service::Service;
+use error::{error_response, xml_body, Protocol};
+use query::Params;
+
+/// The router for the main port.
+pub fn router(svc: Arc<Service>) -> Router {
+    Router::new().route("/", post(aws_post).get(aws_get)).merge(json::routes()).with_state(svc)
+}
+
+/// Which AWS service a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AwsService {
+    Ec2,
+    Ssm,
+}
+
+fn credential_scope_service(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let cred = auth.split("Credential=").nth(1)?;
+    let scope: Vec<&str> = cred.split([',', ' ']).next()?.split('/').collect();
+    scope.get(3).map(|s| s.to_string())
+}
+
+fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        if target.starts_with("AmazonSSM.") {
+            return Some(AwsService::Ssm);
+        }
+    }
+    match credential_scope_service(headers).as_deref() {
+        Some("ec2") => return Some(AwsService::Ec2),
+        Some("ssm") => return Some(AwsService::Ssm),
+        _ => {}
+    }
+    match params.get("Version") {
+        Some("2016-11-15") => Some(AwsService::Ec2),
+        _ => None,
+    }
+}
+
+async fn aws_get(
+    State(svc): State<Arc<Service>>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    if q.is_empty() {
+        return (
+            StatusCode::OK,
+            "Shoal is running. The console is at /console; the AWS endpoint is this URL.\n",
+        )
+            .into_response();
+    }
+    dispatch(svc, Method::GET, headers, Params::from_pairs(q), Bytes::new()).await
+}
+
+async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let params = if headers.get("x-amz-target").is_some() {
+        Params::default()
+    } else {
+        Params::parse(&body)
+    };
+    dispatch(svc, Method::POST, headers, params, body).await
+}
+
+async fn dispatch(
+    svc: Arc<Service>,
+    _method: Method,
+    headers: HeaderMap,
+    params: Params,
+    body: Bytes,
+) -> Response {
+    let request_id = crate::ids::uuid();
+    match pick_service(&headers, &params) {
+        Some(AwsService::Ec2) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            match ec2::handle(&svc, &action, &params).await {
+                Ok(inner) => xml_body(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{}\"><requestId>{request_id}</requestId>{}</{action}Response>",
+                    ec2::NAMESPACE,
+                    inner.into_string()
+                )),
+                Err(e) => {
+                    tracing::debug!(action, code = %e.code, message = %e.message, "ec2 request refused");
+                    error_response(&e, Protocol::Ec2, &request_id)
+                }
+            }
+        }
+        Some(AwsService::Ssm) => json::ssm(&svc, &headers, &body, &request_id),
+        None => error_response(
+            &AwsError::new("UnknownService", "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version)."),
+            Protocol::Query,
+            &request_id,
+        ),
+    }
+}

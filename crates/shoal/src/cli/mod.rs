@@ -1,0 +1,101 @@
+//! `shoal`'s commands that talk to a daemon: thin clients of the JSON API.
+
+pub mod client;
+pub mod ssh;
+
+use serde_json::Value;
+
+use client::Client;
+
+/// `shoal instances`: a readable table.
+pub async fn instances(client: &Client) -> anyhow::Result<()> {
+    let v = client.get("/_shoal/api/instances").await?;
+    let rows = v["instances"].as_array().cloned().unwrap_or_default();
+    println!(
+        "{:<21} {:<20} {:<13} {:<10} {:<11} {:<15} {:<15} {:>5}",
+        "INSTANCE", "NAME", "STATE", "TYPE", "ZONE", "PRIVATE IP", "ADDRESS", "CPU%"
+    );
+    for r in rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+        let cpu =
+            r["cpu_utilization"].as_f64().map(|c| format!("{c:.0}")).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<21} {:<20} {:<13} {:<10} {:<11} {:<15} {:<15} {:>5}",
+            s("id"),
+            s("name"),
+            s("state"),
+            s("type"),
+            s("availability_zone"),
+            s("private_ip"),
+            s("address"),
+            cpu
+        );
+    }
+    Ok(())
+}
+
+/// `shoal logs ID [--follow]`: the instance's console output.
+pub async fn logs(client: &Client, id: &str, follow: bool) -> anyhow::Result<()> {
+    let mut shown = 0usize;
+    loop {
+        let text = client.get_text(&format!("/_shoal/api/instances/{id}/console")).await?;
+        if text.len() > shown {
+            print!("{}", &text[shown..]);
+            shown = text.len();
+        }
+        if !follow {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// `shoal image import DIR --name NAME`.
+pub async fn image_import(
+    client: &Client,
+    dir: &std::path::Path,
+    name: &str,
+    description: Option<String>,
+) -> anyhow::Result<()> {
+    let dir = std::fs::canonicalize(dir)?;
+    let v = client
+        .post(
+            "/_shoal/api/images/import",
+            serde_json::json!({ "dir": dir, "name": name, "description": description }),
+        )
+        .await?;
+    println!("{}", v["image_id"].as_str().unwrap_or_default());
+    Ok(())
+}
+
+/// Prints the lab's next steps after `shoal up` prepared it.
+pub fn print_lab(endpoint: &str, report: &Value) {
+    let img = &report["images"];
+    println!("\nThe lab is ready (../shared/seed-scenario.md):");
+    println!(
+        "  key pair           exercise-key{}",
+        report["key_file"]
+            .as_str()
+            .map(|f| format!(" (private key saved to {f})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  security groups    web {}  ssh {}",
+        report["security_groups"]["web"].as_str().unwrap_or("-"),
+        report["security_groups"]["ssh"].as_str().unwrap_or("-")
+    );
+    println!(
+        "  images             exercise-image {}  exercise-image-beta {}",
+        img["exercise-image"].as_str().unwrap_or("-"),
+        img["exercise-image-beta"].as_str().unwrap_or("-")
+    );
+    println!("\nTry:");
+    println!("  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1");
+    println!(
+        "  aws ec2 run-instances --image-id {} --instance-type t2.micro --key-name exercise-key",
+        img["exercise-image"].as_str().unwrap_or("ami-...")
+    );
+    println!("  shoal instances");
+    println!("  curl http://<ADDRESS>:3000/");
+    println!("  shoal ssh <INSTANCE> -- stress --cpu 1 --timeout 60");
+}

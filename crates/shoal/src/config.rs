@@ -1,0 +1,71 @@
+//! The daemon's effective configuration: command-line flags with environment fallbacks,
+//! AWS's own defaults, and the knobs tests use to run time-driven behaviour fast.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shoal_model::ec2::Cidr;
+
+/// Everything `shoal server` needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The one port that serves the AWS endpoint, the JSON API, the console and admin routes.
+    pub listen: SocketAddr,
+    /// Where everything Shoal keeps lives: the database, image and instance roots, logs.
+    pub data_dir: PathBuf,
+    /// Loopback block instances and load balancers get their addresses from.
+    pub address_pool: Cidr,
+    /// Availability zones of the region (each gets a default subnet).
+    pub zones: Vec<String>,
+    pub region: String,
+    /// How often each instance's CPU is sampled into `CPUUtilization`.
+    pub cpu_sample_interval: Duration,
+    /// CloudWatch's period for every metric and alarm (AWS: 60 s).
+    pub metric_period: Duration,
+    /// Time a stopping instance's processes get between TERM and KILL.
+    pub stop_grace: Duration,
+    /// How often controllers re-check everything even without a trigger.
+    pub resync_interval: Duration,
+    /// Put instances in cgroups (CPU quota by vCPUs, memory limit) where the OS allows.
+    pub use_cgroups: bool,
+}
+
+impl Config {
+    /// Defaults for a data directory: AWS's periods, `127.0.0.1:4566`, pool `127.1.0.0/16`.
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            listen: "127.0.0.1:4566".parse().expect("static address"),
+            data_dir,
+            address_pool: Cidr { base: [127, 1, 0, 0].into(), prefix: 16 },
+            zones: ["us-east-1a", "us-east-1b", "us-east-1c"].map(String::from).to_vec(),
+            region: shoal_model::DEFAULT_REGION.to_string(),
+            cpu_sample_interval: Duration::from_secs(5),
+            metric_period: Duration::from_secs(60),
+            stop_grace: Duration::from_secs(10),
+            resync_interval: Duration::from_secs(5),
+            use_cgroups: true,
+        }
+    }
+
+    /// The per-user default data directory (`~/.local/share/shoal` on Linux).
+    pub fn default_data_dir() -> PathBuf {
+        dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("shoal")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("state.db")
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.data_dir.join("images")
+    }
+
+    pub fn instances_dir(&self) -> PathBuf {
+        self.data_dir.join("instances")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}

@@ -1,0 +1,206 @@
+//! The instance controller: makes processes match each instance's state.
+//!
+//! `pending` → prepare the disk, boot init, record it → `running`.
+//! `running` with a dead init → `stopped` with a state reason (never silently re-run).
+//! `stopping` → TERM/grace/KILL → `stopped`. `shutting-down` → the same, then the disk
+//! is deleted → `terminated`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use shoal_model::ec2::instance::StateReason;
+use shoal_model::ec2::{instance_type, Instance, InstanceState};
+use tokio::sync::watch;
+
+use crate::runtime::BootSpec;
+use crate::service::Service;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Boot,
+    Died,
+    Stop,
+    Terminate,
+    Reboot,
+}
+
+/// Runs until shutdown.
+pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut changed = svc.subscribe();
+    loop {
+        reconcile_all(&svc, &inflight);
+        tokio::select! {
+            _ = changed.changed() => {}
+            _ = tokio::time::sleep(svc.config.resync_interval) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Asks for a reboot of running instances (RebootInstances).
+pub fn reboot(svc: &Service, ids: &[String]) {
+    svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).extend(ids.iter().cloned());
+    svc.poke();
+}
+
+fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
+    match inst.state {
+        InstanceState::Pending => Some(Step::Boot),
+        InstanceState::Running => {
+            let alive = inst.process.as_ref().is_some_and(|p| svc.driver.is_alive(p));
+            if !alive {
+                Some(Step::Died)
+            } else if svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).remove(&inst.id)
+            {
+                Some(Step::Reboot)
+            } else {
+                None
+            }
+        }
+        InstanceState::Stopping => Some(Step::Stop),
+        InstanceState::ShuttingDown => Some(Step::Terminate),
+        InstanceState::Stopped | InstanceState::Terminated => None,
+    }
+}
+
+fn reconcile_all(svc: &Arc<Service>, inflight: &Arc<Mutex<HashSet<String>>>) {
+    let candidates: Vec<Instance> = svc.read(|s| {
+        s.instances
+            .values()
+            .filter(|i| i.state != InstanceState::Terminated && i.state != InstanceState::Stopped)
+            .cloned()
+            .collect()
+    });
+    for inst in candidates {
+        if inflight.lock().unwrap_or_else(|e| e.into_inner()).contains(&inst.id) {
+            continue;
+        }
+        let Some(step) = next_step(svc, &inst) else { continue };
+        inflight.lock().unwrap_or_else(|e| e.into_inner()).insert(inst.id.clone());
+        let (svc, inflight) = (svc.clone(), inflight.clone());
+        tokio::spawn(async move {
+            let id = inst.id.clone();
+            if let Err(e) = execute(&svc, inst, step).await {
+                tracing::error!(instance = %id, ?step, error = %e, "instance step failed");
+            }
+            inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            svc.poke();
+        });
+    }
+}
+
+async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Result<()> {
+    let grace = svc.config.stop_grace;
+    match step {
+        Step::Boot => boot(svc, inst).await?,
+        Step::Reboot => {
+            svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            boot(svc, inst).await?;
+        }
+        Step::Died => {
+            tracing::warn!(instance = %inst.id, "instance init is gone; marking it stopped");
+            svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            svc.update_instance(&inst.id, |i| {
+                if i.state == InstanceState::Running {
+                    i.state = InstanceState::Stopped;
+                    i.process = None;
+                    i.state_reason = Some(StateReason::internal_error());
+                    i.state_transition_reason = format!(
+                        "Server.InternalError ({})",
+                        svc.clock.now().format("%Y-%m-%d %H:%M:%S GMT")
+                    );
+                }
+            })?;
+        }
+        Step::Stop => {
+            svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            svc.update_instance(&inst.id, |i| {
+                if i.state == InstanceState::Stopping {
+                    i.state = InstanceState::Stopped;
+                    i.process = None;
+                }
+            })?;
+        }
+        Step::Terminate => {
+            svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            let (driver, id) = (svc.driver.clone(), inst.id.clone());
+            tokio::task::spawn_blocking(move || driver.delete_disk(&id)).await??;
+            let now = svc.clock.now();
+            svc.update_instance(&inst.id, |i| {
+                i.state = InstanceState::Terminated;
+                i.process = None;
+                i.terminated_at = Some(now);
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The environment every process of an instance sees.
+pub fn instance_env(svc: &Service, inst: &Instance) -> Vec<(String, String)> {
+    let endpoint = format!("http://{}", svc.config.listen);
+    let ip = inst.loopback_ip.to_string();
+    [
+        ("INSTANCE_ID", inst.id.as_str()),
+        ("SHOAL_INSTANCE_ID", inst.id.as_str()),
+        ("PRIVATE_IP", &ip),
+        ("HOST", &ip),
+        ("VPC_PRIVATE_IP", &inst.private_ip.to_string()),
+        ("AVAILABILITY_ZONE", &inst.availability_zone),
+        ("INSTANCE_TYPE", &inst.instance_type),
+        ("AWS_REGION", svc.region()),
+        ("AWS_DEFAULT_REGION", svc.region()),
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("SHOAL_ENDPOINT", &endpoint),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
+    let (driver, id, image) = (svc.driver.clone(), inst.id.clone(), inst.image_id.clone());
+    let prepared = tokio::task::spawn_blocking(move || driver.prepare_disk(&id, &image)).await?;
+    if let Err(e) = prepared {
+        // AWS: an instance that cannot launch goes pending → terminated with a reason.
+        svc.update_instance(&inst.id, |i| {
+            i.state = InstanceState::Terminated;
+            i.terminated_at = Some(svc.clock.now());
+            i.state_reason = Some(StateReason {
+                code: "Server.InternalError".into(),
+                message: format!("Server.InternalError: Internal error on launch ({e})"),
+            });
+        })?;
+        return Ok(());
+    }
+    let itype = instance_type::lookup(&inst.instance_type);
+    let user_data = match (&inst.user_data, inst.boot_count) {
+        (Some(data), 0) => base64::engine::general_purpose::STANDARD.decode(data.trim()).ok(),
+        _ => None,
+    };
+    let spec = BootSpec {
+        instance_id: inst.id.clone(),
+        env: instance_env(svc, &inst),
+        user_data,
+        vcpus: itype.map(|t| t.vcpus).unwrap_or(1),
+        memory_mib: itype.map(|t| t.memory_mib).unwrap_or(1024),
+        stop_grace: svc.config.stop_grace,
+    };
+    let record = svc.driver.boot(&spec)?;
+    let updated = svc.update_instance(&inst.id, |i| {
+        i.process = Some(record.clone());
+        i.boot_count += 1;
+        if i.state == InstanceState::Pending {
+            i.state = InstanceState::Running;
+            i.state_reason = None;
+        }
+    })?;
+    if updated.is_none() {
+        // Wiped (reset) while booting: nothing may outlive its record.
+        svc.driver.shutdown(&inst.id, Some(&record), std::time::Duration::ZERO).await;
+        let _ = svc.driver.delete_disk(&inst.id);
+    }
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! The seed lab: its web app (`shoal app`) and `shoal up`'s preparation of the lab's
+//! starting point (key pair, security groups, `exercise-image`, `exercise-image-beta`),
+//! made through the same service calls the AWS API uses.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use serde_json::{json, Value};
+use shoal_model::ec2::security_group::Permission;
+use shoal_model::ec2::InstanceState;
+use shoal_model::tags::Tag;
+use shoal_model::{AwsError, AwsResult};
+
+use crate::service::ec2::{base_image, RunInstances};
+use crate::service::Service;
+
+/// The lab's user data: installs the app and starts it at every boot.
+pub const SETUP_SCRIPT: &str = include_str!("../../../examples/lab/setup.sh");
+
+pub const KEY_NAME: &str = "exercise-key";
+pub const IMAGE: &str = "exercise-image";
+pub const IMAGE_BETA: &str = "exercise-image-beta";
+pub const BETA_MESSAGE: &str = "Welcome to the A project beta";
+
+/// Prepares the lab's starting point; idempotent. Returns what exists, by name.
+pub async fn prepare(svc: &Arc<Service>) -> AwsResult<Value> {
+    let mut key_file = None;
+    if svc.describe_key_pairs(&[], &[], &[])?.iter().all(|k| k.name != KEY_NAME) {
+        let (_, material) = svc.create_key_pair(KEY_NAME, Some("rsa"), &[])?;
+        let path = svc.config.data_dir.join(format!("{KEY_NAME}.pem"));
+        std::fs::write(&path, material).map_err(|e| AwsError::internal(e.to_string()))?;
+        key_file = Some(path);
+    }
+    let groups = svc.describe_security_groups(&[], &[], &[])?;
+    let mut group_ids = Vec::new();
+    for (name, description, ports) in [("web", "HTTP", vec![80, 3000]), ("ssh", "SSH", vec![22])] {
+        let id = match groups.iter().find(|g| g.name == name) {
+            Some(g) => g.id.clone(),
+            None => {
+                let g = svc.create_security_group(name, description, None, &[])?;
+                let perms = ports
+                    .into_iter()
+                    .map(|port| Permission {
+                        protocol: "tcp".into(),
+                        from_port: Some(port),
+                        to_port: Some(port),
+                        cidrs: vec!["0.0.0.0/0".into()],
+                        group_ids: vec![],
+                    })
+                    .collect();
+                svc.change_security_group_rules(Some(&g.id), None, true, true, perms)?;
+                g.id
+            }
+        };
+        group_ids.push(id);
+    }
+    let images = svc.describe_images(&[], &["self".into()], &[])?;
+    let find = |name: &str| images.iter().find(|i| i.name == name).map(|i| i.id.clone());
+    let (image, image_beta) = match (find(IMAGE), find(IMAGE_BETA)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => build_images(svc, &group_ids).await?,
+    };
+    Ok(json!({
+        "key_pair": KEY_NAME,
+        "key_file": key_file,
+        "security_groups": { "web": group_ids[0], "ssh": group_ids[1] },
+        "images": { IMAGE: image, IMAGE_BETA: image_beta },
+    }))
+}
+
+/// Part 1 step 1 of the lab, for real: an `exercise-instance` from the base image with
+/// the setup script as user data; once its app answers, stop it and image it; then the
+/// beta version (`git checkout beta` in the lab) and a second image.
+async fn build_images(svc: &Arc<Service>, group_ids: &[String]) -> AwsResult<(String, String)> {
+    let base = svc
+        .read(|s| base_image(s).map(|i| i.id.clone()))
+        .ok_or_else(|| AwsError::internal("no base image"))?;
+    let reservation = svc.run_instances(RunInstances {
+        image_id: Some(base),
+        instance_type: Some("t2.micro".into()),
+        min_count: 1,
+        max_count: 1,
+        key_name: Some(KEY_NAME.into()),
+        security_group_ids: group_ids.to_vec(),
+        user_data: Some(base64::engine::general_purpose::STANDARD.encode(SETUP_SCRIPT)),
+        tag_specifications: vec![shoal_model::ec2::launch_template::TagSpecification {
+            resource_type: "instance".into(),
+            tags: vec![Tag::new("Name", "exercise-instance")],
+        }],
+        ..Default::default()
+    })?;
+    let inst = &reservation.instances[0];
+    wait_state(svc, &inst.id, InstanceState::Running).await?;
+    wait_http(&format!("http://{}:3000/health", inst.loopback_ip)).await?;
+    svc.change_instance_states(
+        std::slice::from_ref(&inst.id),
+        shoal_model::ec2::instance::Transition::Stop,
+    )?;
+    wait_state(svc, &inst.id, InstanceState::Stopped).await?;
+    let image =
+        svc.create_image(&inst.id, IMAGE, Some("The lab app, version A".into()), &[]).await?;
+    // The new version of the code, on the stopped instance's disk.
+    let message = svc.driver.disk_path(&inst.id).join("app/message");
+    std::fs::write(&message, format!("{BETA_MESSAGE}\n"))
+        .map_err(|e| AwsError::internal(e.to_string()))?;
+    let beta = svc
+        .create_image(&inst.id, IMAGE_BETA, Some("The lab app, version beta".into()), &[])
+        .await?;
+    Ok((image.id, beta.id))
+}
+
+async fn wait_state(svc: &Service, id: &str, want: InstanceState) -> AwsResult<()> {
+    for _ in 0..600 {
+        if svc.instance(id)?.state == want {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(AwsError::internal(format!("{id} did not reach {}", want.name())))
+}
+
+async fn wait_http(url: &str) -> AwsResult<()> {
+    let client = crate::cli::client::Client::new(url.trim_end_matches("/health"));
+    for _ in 0..600 {
+        if client.get_text("/health").await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(AwsError::internal(format!("{url} never answered")))
+}
+
+// ------------------------------------------------------------------ the lab app
+
+/// `shoal app`: the lab's web app. `GET /` answers the text in `<dir>/message` (read on
+/// each request, so a deploy that changes it shows at once), `GET /health` answers 200
+/// with an empty body. Binds `$PRIVATE_IP:<port>`; logs each request in the combined
+/// log format, as nginx would.
+pub async fn serve_app(dir: PathBuf, port: u16, log: Option<PathBuf>) -> anyhow::Result<()> {
+    let ip = std::env::var("PRIVATE_IP").unwrap_or_else(|_| "127.0.0.1".into());
+    let addr: SocketAddr = format!("{ip}:{port}").parse()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("lab app listening on http://{addr}/");
+    let ctx = Arc::new(AppCtx {
+        dir,
+        log,
+        instance: std::env::var("INSTANCE_ID").unwrap_or_else(|_| "local".into()),
+        zone: std::env::var("AVAILABILITY_ZONE").unwrap_or_default(),
+    });
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(ctx.answer(req, peer)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+struct AppCtx {
+    dir: PathBuf,
+    log: Option<PathBuf>,
+    instance: String,
+    zone: String,
+}
+
+impl AppCtx {
+    fn answer(
+        &self,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
+        let (status, body) = match req.uri().path() {
+            "/health" => (200, String::new()),
+            "/" => {
+                let message = std::fs::read_to_string(self.dir.join("message"))
+                    .unwrap_or_else(|_| "Welcome to the A project".into());
+                (200, format!("{} (instance {} in {})\n", message.trim(), self.instance, self.zone))
+            }
+            _ => (404, "Not Found\n".into()),
+        };
+        if let Some(log) = &self.log {
+            log_request(log, &req, peer, status, body.len());
+        }
+        Response::builder()
+            .status(status)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from(body)))
+            .expect("static response")
+    }
+}
+
+fn log_request(
+    path: &Path,
+    req: &Request<hyper::body::Incoming>,
+    peer: SocketAddr,
+    status: u16,
+    bytes: usize,
+) {
+    use std::io::Write;
+    let header = |name: &str| {
+        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
+    };
+    let line = format!(
+        "{} - - [{}] \"{} {} {:?}\" {status} {bytes} \"{}\" \"{}\"\n",
+        peer.ip(),
+        chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S %z"),
+        req.method(),
+        req.uri(),
+        req.version(),
+        header("referer"),
+        header("user-agent"),
+    );
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}

@@ -1,0 +1,125 @@
+//! The one service layer: every operation of every front (AWS Query/EC2 XML, JSON,
+//! console, CLI) is a method here taking a typed request and returning a typed result or
+//! an [`AwsError`]. Fronts parse and render; they never touch state.
+//!
+//! Concurrency: one `std::sync::Mutex` guards the in-memory [`State`] and the store.
+//! It is never held across an `.await`; a commit is a short synchronous SQLite
+//! transaction. Work that takes time (copying a root directory, stopping processes)
+//! happens outside the lock, in controllers or blocking tasks.
+
+pub mod ec2;
+pub mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use shoal_model::{AwsError, AwsResult};
+use shoal_store::Store;
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::runtime::Driver;
+pub use state::{Changes, State, Table};
+
+/// Shared handle to the service.
+pub type SharedService = Arc<Service>;
+
+pub struct Service {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub driver: Arc<dyn Driver>,
+    inner: Mutex<Inner>,
+    /// RebootInstances requests the instance controller has not carried out yet.
+    pub pending_reboots: Mutex<std::collections::BTreeSet<String>>,
+    /// Bumped after every commit; controllers wake on it.
+    changed: watch::Sender<u64>,
+}
+
+struct Inner {
+    state: State,
+    store: Store,
+}
+
+impl Service {
+    /// Opens the service over a store, loading every resource into memory.
+    pub fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        driver: Arc<dyn Driver>,
+        store: Store,
+    ) -> anyhow::Result<Service> {
+        let state = State::load(&store)?;
+        let (changed, _) = watch::channel(0);
+        Ok(Service {
+            config,
+            clock,
+            driver,
+            inner: Mutex::new(Inner { state, store }),
+            pending_reboots: Mutex::default(),
+            changed,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves state consistent (commits are
+        // all-or-nothing), so a poisoned lock is safe to keep using.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs a read-only closure over the current state.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock().state)
+    }
+
+    /// Runs an operation: it reads state and records changes; the changes are committed
+    /// durably and applied only if it succeeds.
+    pub fn mutate<T>(&self, f: impl FnOnce(&State, &mut Changes) -> AwsResult<T>) -> AwsResult<T> {
+        let mut inner = self.lock();
+        let Inner { state, store } = &mut *inner;
+        let mut changes = Changes::default();
+        let value = f(state, &mut changes)?;
+        let touched = !changes.is_empty();
+        changes.commit(store, state).map_err(|e| {
+            tracing::error!(error = %e, "store commit failed");
+            AwsError::internal(format!("Shoal could not save the change: {e}"))
+        })?;
+        drop(inner);
+        if touched {
+            self.changed.send_modify(|v| *v += 1);
+        }
+        Ok(value)
+    }
+
+    /// Runs `f` with the store (metric reads and writes).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        f(&mut self.lock().store)
+    }
+
+    /// A receiver that changes after every commit.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Wakes controllers without a state change (e.g. a process exited).
+    pub fn poke(&self) {
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// The region requests default to.
+    pub fn region(&self) -> &str {
+        &self.config.region
+    }
+
+    /// Removes every resource (admin reset). The caller stops processes first.
+    pub fn wipe(&self) -> AwsResult<()> {
+        let mut inner = self.lock();
+        inner
+            .store
+            .write(|w| w.wipe())
+            .map_err(|e| AwsError::internal(format!("reset failed: {e}")))?;
+        inner.state = State::default();
+        drop(inner);
+        self.poke();
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! The in-memory copy of every resource, and change sets that commit to it.
+//!
+//! Architecture invariant: state changes only through [`Changes`]. A service operation
+//! reads [`State`], validates, and records puts and deletes into a change set; the
+//! service then writes the set to the store in one transaction and only after that
+//! applies it to memory. A rejected request therefore changes nothing, and nothing the
+//! API acknowledged can be missing after a crash.
+
+use std::collections::BTreeMap;
+
+use shoal_model::ec2::{
+    Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
+};
+use shoal_store::{Record, Store, StoreError, Writer};
+
+/// Every resource, by id.
+#[derive(Default, Clone)]
+pub struct State {
+    pub vpcs: BTreeMap<String, Vpc>,
+    pub subnets: BTreeMap<String, Subnet>,
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    pub key_pairs: BTreeMap<String, KeyPair>,
+    pub images: BTreeMap<String, Image>,
+    pub instances: BTreeMap<String, Instance>,
+    pub launch_templates: BTreeMap<String, LaunchTemplate>,
+    pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
+}
+
+/// A stored type and the map of [`State`] that holds it.
+pub trait Table: Record + Clone + Send + 'static {
+    fn map(state: &State) -> &BTreeMap<String, Self>;
+    fn map_mut(state: &mut State) -> &mut BTreeMap<String, Self>;
+}
+
+macro_rules! table {
+    ($ty:ty, $field:ident) => {
+        impl Table for $ty {
+            fn map(state: &State) -> &BTreeMap<String, Self> {
+                &state.$field
+            }
+            fn map_mut(state: &mut State) -> &mut BTreeMap<String, Self> {
+                &mut state.$field
+            }
+        }
+    };
+}
+
+table!(Vpc, vpcs);
+table!(Subnet, subnets);
+table!(SecurityGroup, security_groups);
+table!(KeyPair, key_pairs);
+table!(Image, images);
+table!(Instance, instances);
+table!(LaunchTemplate, launch_templates);
+table!(LaunchTemplateVersion, launch_template_versions);
+
+impl State {
+    /// Loads every table from the store (daemon start).
+    pub fn load(store: &Store) -> Result<State, StoreError> {
+        let mut state = State::default();
+        fn fill<T: Table>(state: &mut State, store: &Store) -> Result<(), StoreError> {
+            let map = T::map_mut(state);
+            for record in store.load_all::<T>()? {
+                map.insert(record.id().to_string(), record);
+            }
+            Ok(())
+        }
+        fill::<Vpc>(&mut state, store)?;
+        fill::<Subnet>(&mut state, store)?;
+        fill::<SecurityGroup>(&mut state, store)?;
+        fill::<KeyPair>(&mut state, store)?;
+        fill::<Image>(&mut state, store)?;
+        fill::<Instance>(&mut state, store)?;
+        fill::<LaunchTemplate>(&mut state, store)?;
+        fill::<LaunchTemplateVersion>(&mut state, store)?;
+        Ok(state)
+    }
+
+    pub fn get<T: Table>(&self, id: &str) -> Option<&T> {
+        T::map(self).get(id)
+    }
+
+    pub fn all<T: Table>(&self) -> impl Iterator<Item = &T> {
+        T::map(self).values()
+    }
+}
+
+trait Change: Send {
+    fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError>;
+    fn apply(self: Box<Self>, state: &mut State);
+}
+
+struct Put<T>(T);
+struct Delete<T>(String, std::marker::PhantomData<T>);
+
+impl<T: Table> Change for Put<T> {
+    fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+        writer.put(&self.0)
+    }
+    fn apply(self: Box<Self>, state: &mut State) {
+        T::map_mut(state).insert(self.0.id().to_string(), self.0);
+    }
+}
+
+impl<T: Table> Change for Delete<T> {
+    fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+        writer.delete::<T>(&self.0)
+    }
+    fn apply(self: Box<Self>, state: &mut State) {
+        T::map_mut(state).remove(&self.0);
+    }
+}
+
+/// The puts and deletes one operation makes, in order.
+#[derive(Default)]
+pub struct Changes {
+    items: Vec<Box<dyn Change>>,
+}
+
+impl Changes {
+    pub fn put<T: Table>(&mut self, record: T) {
+        self.items.push(Box::new(Put(record)));
+    }
+
+    pub fn delete<T: Table>(&mut self, id: &str) {
+        self.items.push(Box::new(Delete::<T>(id.to_string(), std::marker::PhantomData)));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Writes the set durably, then applies it to memory.
+    pub(crate) fn commit(self, store: &mut Store, state: &mut State) -> Result<(), StoreError> {
+        if self.items.is_empty() {
+            return Ok(());
+        }
+        store.write(|w| {
+            for item in &self.items {
+                item.persist(w)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        for item in self.items {
+            item.apply(state);
+        }
+        Ok(())
+    }
+}
