@@ -1,0 +1,196 @@
+"""A real Shoal daemon for tests, driven like a user: aws CLI, boto3 and `shoal`.
+
+Each Daemon gets a fresh data dir, a free port (127.0.0.1:0) and a loopback /24 of its
+own, claimed with a lock file so parallel test runs never share addresses. stop() resets
+the daemon (every instance process killed), stops it, and kills by PID anything still
+carrying its endpoint marker: nothing a test started outlives it.
+"""
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOAL = os.environ.get("SHOAL_BIN") or str(ROOT / "target" / "debug" / "shoal")
+VENV_BIN = Path(os.environ.get("SHOAL_VENV", ROOT / ".venv")) / "bin"
+AWS = str(VENV_BIN / "aws") if (VENV_BIN / "aws").exists() else "aws"
+POOL_LOCKS = Path(tempfile.gettempdir()) / "shoal-test-pools"
+
+
+def claim_pool():
+    """A loopback /24 no other test run holds, and the lock file that holds it."""
+    POOL_LOCKS.mkdir(exist_ok=True)
+    for a in range(100, 200):
+        for b in range(0, 256, 1):
+            f = open(POOL_LOCKS / f"{a}.{b}.lock", "w")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return f"127.{a}.{b}.0/24", f
+            except BlockingIOError:
+                f.close()
+    raise RuntimeError("no free loopback pool")
+
+
+def wait_for(what, check, timeout=30.0, interval=0.1):
+    """Polls check() until it returns a truthy value; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - keep polling, report the last error
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def http_get(url, timeout=2.0):
+    """(status, body) of a GET; status 0 when the connection fails."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except Exception:  # noqa: BLE001
+        return 0, ""
+
+
+class Daemon:
+    def __init__(self, *extra_args, data_dir=None, pool=None):
+        self.owns_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="shoal-test-")
+        if pool is None:
+            self.pool, self.pool_lock = claim_pool()
+        else:
+            self.pool, self.pool_lock = pool
+        self.extra_args = extra_args
+        self.proc = None
+        self.start()
+
+    def start(self):
+        log = open(Path(self.data_dir) / "daemon.log", "a")
+        args = [SHOAL, "server", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+                "--address-pool", self.pool, "--cpu-sample-interval", "1", "--stop-grace", "2",
+                *self.extra_args]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline() if ready else ""
+        m = re.search(r"http://([0-9.]+:[0-9]+)", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"shoal did not start: {line!r}; log: {self.log()}")
+        self.endpoint = f"http://{m.group(1)}"
+
+    def log(self):
+        return (Path(self.data_dir) / "daemon.log").read_text()[-4000:]
+
+    # -- driving it ----------------------------------------------------------------
+    def env(self):
+        env = dict(os.environ)
+        env.update({
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_PAGER": "", "SHOAL_ENDPOINT": self.endpoint,
+        })
+        env.pop("AWS_PROFILE", None)
+        return env
+
+    def aws(self, *args, check=True):
+        """Runs the aws CLI; returns parsed JSON output (or None for empty output)."""
+        r = subprocess.run([AWS, *args, "--output", "json"], env=self.env(), capture_output=True,
+                           text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed: {r.stderr}")
+        if not check:
+            return r
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def aws_error(self, *args):
+        """Runs an aws CLI call that must fail; returns (error code, message)."""
+        r = self.aws(*args, check=False)
+        assert r.returncode != 0, f"aws {' '.join(args)} unexpectedly succeeded: {r.stdout}"
+        m = re.search(r"An error occurred \(([^)]+)\).*?: (.*)", r.stderr)
+        assert m, r.stderr
+        return m.group(1), m.group(2).strip()
+
+    def boto(self, service):
+        import boto3
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test")
+
+    def shoal(self, *args, timeout=60, input=None):
+        return subprocess.run([SHOAL, "--endpoint", self.endpoint, *args], capture_output=True,
+                              text=True, timeout=timeout, input=input)
+
+    def api(self, path, method="GET"):
+        req = urllib.request.Request(self.endpoint + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def base_image(self):
+        return self.aws("ec2", "describe-images", "--owners", "amazon")["Images"][0]["ImageId"]
+
+    def instance(self, instance_id):
+        return self.aws("ec2", "describe-instances", "--instance-ids", instance_id)["Reservations"][0]["Instances"][0]
+
+    def wait_state(self, instance_id, state, timeout=30):
+        return wait_for(f"{instance_id} {state}", lambda: self.instance(instance_id)["State"]["Name"] == state, timeout)
+
+    # -- stopping ------------------------------------------------------------------
+    def kill9(self):
+        """Kills the daemon like a crash: instances stay running."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def marked_pids(self):
+        """Every process carrying this daemon's endpoint marker (its instances)."""
+        needle = f"SHOAL_ENDPOINT={self.endpoint}".encode()
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        pids.append(int(entry))
+            except OSError:
+                pass
+        return pids
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.api("/_shoal/reset", method="POST")
+            except Exception:  # noqa: BLE001 - still stop everything below
+                pass
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        for pid in self.marked_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop()
+        if self.owns_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.pool_lock.close()
