@@ -1,2 +1,12 @@
 //! EC2 Auto Scaling: groups, capacity and AZ-balance planning, termination order,
 //! scaling policies and target-tracking math, activities.
+//!
+//! - [`group`]: `AutoScalingGroup`, its instances, and the Create/Update/
+//!   SetDesiredCapacity/Delete/TerminateInstance rules with AWS's texts.
+//! - [`activity`]: scaling activities and the exact Description/Cause texts.
+//! - [`plan`]: the pure planner a reconciler calls: health findings, launches (AZ
+//!   balance), terminations (AZ, protection, termination policies), AZRebalance.
+
+pub mod activity;
+pub mod group;
+pub mod plan;
