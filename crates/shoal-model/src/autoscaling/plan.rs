@@ -179,18 +179,18 @@ fn version_of(inst: &GroupInstance) -> u64 {
     inst.launch_template.as_ref().and_then(|r| r.version.parse().ok()).unwrap_or(0)
 }
 
-fn keep_min_by<'a, K: Ord>(
-    pool: Vec<&'a GroupInstance>,
+fn keep_min_by<K: Ord>(
+    pool: Vec<&GroupInstance>,
     key: impl Fn(&GroupInstance) -> K,
-) -> Vec<&'a GroupInstance> {
+) -> Vec<&GroupInstance> {
     let Some(min) = pool.iter().map(|i| key(i)).min() else { return pool };
     pool.into_iter().filter(|i| key(i) == min).collect()
 }
 
-fn keep_if_any<'a>(
-    pool: Vec<&'a GroupInstance>,
+fn keep_if_any(
+    pool: Vec<&GroupInstance>,
     pred: impl Fn(&GroupInstance) -> bool,
-) -> Vec<&'a GroupInstance> {
+) -> Vec<&GroupInstance> {
     if pool.iter().any(|i| pred(i)) {
         pool.into_iter().filter(|i| pred(i)).collect()
     } else {
