@@ -6,7 +6,10 @@
 //! - [`activity`]: scaling activities and the exact Description/Cause texts.
 //! - [`plan`]: the pure planner a reconciler calls: health findings, launches (AZ
 //!   balance), terminations (AZ, protection, termination policies), AZRebalance.
+//! - [`policy`]: scaling policies, the target-tracking alarms and capacity math, step
+//!   and simple adjustments, and the warmup/cooldown gates of executing a policy.
 
 pub mod activity;
 pub mod group;
 pub mod plan;
+pub mod policy;
