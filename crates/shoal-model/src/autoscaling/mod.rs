@@ -8,8 +8,13 @@
 //!   balance), terminations (AZ, protection, termination policies), AZRebalance.
 //! - [`policy`]: scaling policies, the target-tracking alarms and capacity math, step
 //!   and simple adjustments, and the warmup/cooldown gates of executing a policy.
+//! - [`schedule`]: scheduled actions, the 5-field cron parser and next-run times.
 
 pub mod activity;
 pub mod group;
 pub mod plan;
 pub mod policy;
+pub mod schedule;
+
+#[cfg(test)]
+mod sim_tests;
