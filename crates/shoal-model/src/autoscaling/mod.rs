@@ -9,9 +9,11 @@
 //! - [`policy`]: scaling policies, the target-tracking alarms and capacity math, step
 //!   and simple adjustments, and the warmup/cooldown gates of executing a policy.
 //! - [`schedule`]: scheduled actions, the 5-field cron parser and next-run times.
+//! - [`lifecycle`]: lifecycle hooks and instance refreshes (preferences, batches).
 
 pub mod activity;
 pub mod group;
+pub mod lifecycle;
 pub mod plan;
 pub mod policy;
 pub mod schedule;
