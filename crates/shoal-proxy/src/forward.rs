@@ -236,19 +236,43 @@ fn trace_str(h: &HeaderValue) -> &str {
 /// `X-Amzn-Trace-Id`: a new `Root=1-<epoch hex>-<96 random bits>`; when the client
 /// sent a Root, AWS keeps it and adds (or replaces) `Self=` in front instead.
 fn trace_header(env: &Env, incoming: Option<&HeaderValue>) -> HeaderValue {
-    let epoch = env.wall().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let epoch = env.wall().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as u32;
     let mut rng = rand::thread_rng();
-    let id = format!("1-{:08x}-{:08x}{:016x}", epoch as u32, rng.gen::<u32>(), rng.gen::<u64>());
+    let (r1, r2) = (rng.gen::<u32>(), rng.gen::<u64>());
+    // "Root=1-" + 8 hex + "-" + 24 hex, built on the stack: this runs on every request.
+    let mut buf = *b"Root=1-00000000-000000000000000000000000";
+    for i in 0..8 {
+        buf[7 + i] = HEX[((epoch >> (28 - 4 * i)) & 0xf) as usize];
+        buf[16 + i] = HEX[((r1 >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    for i in 0..16 {
+        buf[24 + i] = HEX[((r2 >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    let root = std::str::from_utf8(&buf).unwrap_or("Root=1-00000000-000000000000000000000000");
+    let id = &root[5..];
     let value = match incoming.and_then(|v| v.to_str().ok()) {
         Some(old) if old.contains("Root=") => {
             let rest: Vec<&str> =
                 old.split(';').filter(|f| !f.trim_start().starts_with("Self=")).collect();
             format!("Self={id};{}", rest.join(";"))
         }
-        Some(old) if !old.is_empty() => format!("Root={id};{old}"),
-        _ => format!("Root={id}"),
+        Some(old) if !old.is_empty() => format!("{root};{old}"),
+        _ => {
+            return HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-"))
+        }
     };
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// Formats `x` into `buf` without allocating; returns the written bytes.
+fn fmt_into(buf: &mut [u8], x: impl std::fmt::Display) -> &[u8] {
+    use std::io::Write;
+    let len = buf.len();
+    let mut cur = &mut buf[..];
+    let _ = write!(cur, "{x}");
+    let left = cur.len();
+    &buf[..len - left]
 }
 
 /// Rewrites a client request for the target: hop-by-hop headers out, AWS's
@@ -273,13 +297,23 @@ fn prepare_upstream(
     strip_hop_by_hop(h);
     match attrs.xff_mode {
         XffMode::Append => {
-            let ip = client.ip();
-            let new = if attrs.xff_client_port { client.to_string() } else { ip.to_string() };
-            let value = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-                Some(old) if !old.is_empty() => format!("{old}, {new}"),
-                _ => new,
+            let mut buf = [0u8; 64];
+            let new = if attrs.xff_client_port {
+                fmt_into(&mut buf, client)
+            } else {
+                fmt_into(&mut buf, client.ip())
             };
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            let value = match h.get(&X_FORWARDED_FOR) {
+                Some(old) if !old.is_empty() => {
+                    let mut v = Vec::with_capacity(old.len() + 2 + new.len());
+                    v.extend_from_slice(old.as_bytes());
+                    v.extend_from_slice(b", ");
+                    v.extend_from_slice(new);
+                    HeaderValue::from_bytes(&v)
+                }
+                _ => HeaderValue::from_bytes(new),
+            };
+            if let Ok(v) = value {
                 h.insert(X_FORWARDED_FOR.clone(), v);
             }
         }
@@ -439,11 +473,14 @@ async fn forward(
                 tg.counters.target_response(status, target_time);
                 parts.headers.remove(header::CONNECTION);
                 parts.headers.remove(&KEEP_ALIVE);
-                let sent_bytes = parts
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                    .unwrap_or(0);
+                let sent_bytes = match log_info {
+                    Some(_) => parts
+                        .headers
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                        .unwrap_or(0),
+                    None => 0,
+                };
                 let mut res = Response::from_parts(parts, ProxyBody::upstream(body, ret));
                 if lb_sticky || (fwd.stickiness_seconds.is_some() && fwd.groups.len() > 1) {
                     let now = env.wall();
