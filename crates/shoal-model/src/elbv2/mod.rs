@@ -1,2 +1,90 @@
 //! Elastic Load Balancing v2 (Application Load Balancer): load balancers, listeners,
 //! rules, target groups and the target-health state machine.
+//!
+//! # Layout
+//! - [`load_balancer`]: names, ARNs, DNS names, states and the LB attributes.
+//! - [`listener`]: listeners and the duplicate-port rule.
+//! - [`actions`]: forward (weighted), fixed-response and redirect actions, their
+//!   validation, weighted selection and redirect URL building.
+//! - [`conditions`]: rule conditions, AWS wildcard matching and rule priorities.
+//! - [`target_group`]: target groups, health-check settings, the matcher, target
+//!   group attributes and target registration rules.
+//! - [`health`]: the target health state machine and AWS's reason codes.
+//!
+//! Everything here is pure: the proxy (data plane) and the API front both call it, so
+//! what the API accepts is exactly what the proxy can serve.
+
+pub mod actions;
+pub mod conditions;
+pub mod health;
+pub mod listener;
+pub mod load_balancer;
+pub mod target_group;
+
+pub use actions::{Action, FixedResponse, ForwardConfig, Redirect, WeightedTargetGroup};
+pub use conditions::{Condition, RequestView, Rule, RulePriority};
+pub use health::{
+    CheckOutcome, HealthCounter, TargetHealth, TargetHealthReason, TargetHealthState,
+};
+pub use listener::Listener;
+pub use load_balancer::{LoadBalancer, LoadBalancerAttributes, LoadBalancerState, Scheme};
+pub use target_group::{
+    Algorithm, HealthCheck, Matcher, TargetDescription, TargetGroup, TargetGroupAttributes,
+    TargetType,
+};
+
+use crate::{AwsError, AwsResult};
+
+/// The 16 lowercase hex digits ending every ELBv2 ARN (`.../app/my-lb/50dc6c495c0c9188`).
+/// The caller supplies the randomness: the model does none.
+pub fn resource_id(random: u64) -> String {
+    format!("{random:016x}")
+}
+
+/// Validates a load balancer or target group name as AWS does: 1–32 characters,
+/// ASCII letters, digits and hyphens, not beginning or ending with a hyphen.
+/// `kind` is AWS's word for the resource in messages ("Load balancer", "Target group").
+fn validate_resource_name(kind: &str, name: &str) -> AwsResult<()> {
+    if name.is_empty() {
+        return Err(AwsError::validation(format!("{kind} name cannot be empty")));
+    }
+    if name.len() > 32 {
+        return Err(AwsError::validation(format!(
+            "{kind} name '{name}' cannot be longer than '32' characters"
+        )));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(AwsError::validation(format!(
+            "{kind} name '{name}' can only contain characters that are alphanumeric characters or hyphens(-)"
+        )));
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err(AwsError::validation(format!(
+            "{kind} name '{name}' cannot begin or end with '-' character"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_bool(key: &str, value: &str) -> AwsResult<bool> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(AwsError::validation(format!(
+            "Attribute '{key}' must be 'true' or 'false'; got '{value}'"
+        ))),
+    }
+}
+
+fn parse_range(key: &str, value: &str, min: u64, max: u64) -> AwsResult<u64> {
+    match value.parse::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(AwsError::validation(format!(
+            "'{value}' is not a valid value for attribute '{key}': it must be an integer from {min} to {max}"
+        ))),
+    }
+}
+
+fn unknown_attribute(key: &str) -> AwsError {
+    AwsError::validation(format!("Attribute key '{key}' is not recognized"))
+}

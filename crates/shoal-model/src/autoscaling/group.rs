@@ -1,0 +1,1216 @@
+//! Auto Scaling groups and their instances: the stored types, AWS's defaults and the
+//! Create/Update/SetDesiredCapacity/Delete/TerminateInstance rules with AWS's texts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::activity::cause;
+use crate::{AwsError, AwsResult};
+
+/// `arn:aws:autoscaling:<region>:123456789012:autoScalingGroup:<uuid>:autoScalingGroupName/<name>`.
+pub fn group_arn(region: &str, uuid: &str, name: &str) -> String {
+    format!(
+        "arn:aws:autoscaling:{region}:{}:autoScalingGroup:{uuid}:autoScalingGroupName/{name}",
+        crate::ACCOUNT_ID
+    )
+}
+
+/// `LaunchTemplate` of a group: an id or a name (exactly one) and a version
+/// (`$Default` when absent, `$Latest`, or a number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateSpec {
+    pub launch_template_id: Option<String>,
+    pub launch_template_name: Option<String>,
+    pub version: Option<String>,
+}
+
+impl LaunchTemplateSpec {
+    /// The requested version, `$Default` when none was given (AWS's default).
+    pub fn version_or_default(&self) -> &str {
+        self.version.as_deref().unwrap_or("$Default")
+    }
+}
+
+/// A launch template version selector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSelector {
+    Default,
+    Latest,
+    Number(u64),
+}
+
+impl VersionSelector {
+    /// Parses `$Default`, `$Latest` or a positive number.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "$Default" => Some(Self::Default),
+            "$Latest" => Some(Self::Latest),
+            n => n.parse().ok().filter(|v| *v > 0).map(Self::Number),
+        }
+    }
+}
+
+/// The launch template an instance was launched from, resolved to a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateRef {
+    pub launch_template_id: String,
+    pub launch_template_name: String,
+    pub version: String,
+}
+
+/// `HealthCheckType`: EC2 is always on; `ELB` adds the target groups' verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum HealthCheckType {
+    #[default]
+    Ec2,
+    Elb,
+}
+
+impl HealthCheckType {
+    /// Parses `EC2` / `ELB` with AWS's rejection text for anything else.
+    pub fn parse(s: &str) -> AwsResult<Self> {
+        match s {
+            "EC2" => Ok(Self::Ec2),
+            "ELB" => Ok(Self::Elb),
+            other => Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'healthCheckType' failed to satisfy constraint: Member must satisfy enum value set: [EC2, ELB]"
+            ))),
+        }
+    }
+    /// `EC2` / `ELB`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Ec2 => "EC2",
+            Self::Elb => "ELB",
+        }
+    }
+}
+
+/// `LoadBalancerTargetGroupState.State` of a target group attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttachmentState {
+    /// Instances are being registered.
+    Adding,
+    /// All instances registered.
+    Added,
+    /// At least one instance passed the ELB health check (immediate when the target
+    /// group was given at create).
+    InService,
+    /// Instances are being deregistered.
+    Removing,
+    /// All instances deregistered.
+    Removed,
+}
+
+impl AttachmentState {
+    /// `Adding`, `Added`, `InService`, `Removing`, `Removed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Adding => "Adding",
+            Self::Added => "Added",
+            Self::InService => "InService",
+            Self::Removing => "Removing",
+            Self::Removed => "Removed",
+        }
+    }
+}
+
+/// A target group the group is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroupAttachment {
+    pub target_group_arn: String,
+    pub state: AttachmentState,
+}
+
+/// A group tag (`ResourceType` is always `auto-scaling-group`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupTag {
+    pub key: String,
+    pub value: String,
+    pub propagate_at_launch: bool,
+}
+
+/// A termination policy; a Lambda function ARN is a custom policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TerminationPolicy {
+    Default,
+    OldestInstance,
+    NewestInstance,
+    OldestLaunchTemplate,
+    OldestLaunchConfiguration,
+    ClosestToNextInstanceHour,
+    AllocationStrategy,
+    Lambda(String),
+}
+
+impl TerminationPolicy {
+    /// Parses a policy name or a Lambda ARN.
+    pub fn parse(s: &str) -> AwsResult<Self> {
+        Ok(match s {
+            "Default" => Self::Default,
+            "OldestInstance" => Self::OldestInstance,
+            "NewestInstance" => Self::NewestInstance,
+            "OldestLaunchTemplate" => Self::OldestLaunchTemplate,
+            "OldestLaunchConfiguration" => Self::OldestLaunchConfiguration,
+            "ClosestToNextInstanceHour" => Self::ClosestToNextInstanceHour,
+            "AllocationStrategy" => Self::AllocationStrategy,
+            arn if arn.starts_with("arn:aws:lambda:") => Self::Lambda(arn.to_string()),
+            other => {
+                return Err(AwsError::validation(format!(
+                    "Termination policy {other} is not a valid termination policy."
+                )))
+            }
+        })
+    }
+    /// The wire name (or the Lambda ARN).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Default => "Default",
+            Self::OldestInstance => "OldestInstance",
+            Self::NewestInstance => "NewestInstance",
+            Self::OldestLaunchTemplate => "OldestLaunchTemplate",
+            Self::OldestLaunchConfiguration => "OldestLaunchConfiguration",
+            Self::ClosestToNextInstanceHour => "ClosestToNextInstanceHour",
+            Self::AllocationStrategy => "AllocationStrategy",
+            Self::Lambda(arn) => arn,
+        }
+    }
+}
+
+/// The processes SuspendProcesses can stop.
+pub const SCALING_PROCESSES: &[&str] = &[
+    "Launch",
+    "Terminate",
+    "AddToLoadBalancer",
+    "AlarmNotification",
+    "AZRebalance",
+    "HealthCheck",
+    "InstanceRefresh",
+    "ReplaceUnhealthy",
+    "ScheduledActions",
+];
+
+/// A suspended process with AWS's reason text (`User suspended at <time>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspendedProcess {
+    pub process_name: String,
+    pub suspension_reason: String,
+}
+
+/// An `EnableMetricsCollection` metric with granularity `1Minute`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnabledMetric {
+    pub metric: String,
+    pub granularity: String,
+}
+
+/// A subnet of `VPCZoneIdentifier` with its AZ, in the order the user gave (launch
+/// tie-breaks follow it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneSubnet {
+    pub subnet_id: String,
+    pub availability_zone: String,
+}
+
+/// An instance's `LifecycleState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LifecycleState {
+    Pending,
+    PendingWait,
+    PendingProceed,
+    InService,
+    Terminating,
+    TerminatingWait,
+    TerminatingProceed,
+    Terminated,
+    Detaching,
+    Detached,
+    EnteringStandby,
+    Standby,
+}
+
+impl LifecycleState {
+    /// The wire name (`Pending:Wait`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::PendingWait => "Pending:Wait",
+            Self::PendingProceed => "Pending:Proceed",
+            Self::InService => "InService",
+            Self::Terminating => "Terminating",
+            Self::TerminatingWait => "Terminating:Wait",
+            Self::TerminatingProceed => "Terminating:Proceed",
+            Self::Terminated => "Terminated",
+            Self::Detaching => "Detaching",
+            Self::Detached => "Detached",
+            Self::EnteringStandby => "EnteringStandby",
+            Self::Standby => "Standby",
+        }
+    }
+    /// Launching: counted in the group's capacity but not yet serving.
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Self::Pending | Self::PendingWait | Self::PendingProceed)
+    }
+    /// Counted toward the group's capacity (desired vs actual): pending and in-service
+    /// instances. Standby, detaching and terminating ones are not.
+    pub fn counts_toward_capacity(&self) -> bool {
+        self.is_pending() || *self == Self::InService
+    }
+    /// On its way out.
+    pub fn is_terminating(&self) -> bool {
+        matches!(self, Self::Terminating | Self::TerminatingWait | Self::TerminatingProceed)
+    }
+}
+
+/// An instance's `HealthStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HealthStatus {
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthStatus {
+    /// `Healthy` / `Unhealthy`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Healthy => "Healthy",
+            Self::Unhealthy => "Unhealthy",
+        }
+    }
+}
+
+/// Why an instance was marked unhealthy; selects the activity cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnhealthyReason {
+    /// EC2 state not `running`.
+    Ec2,
+    /// A target group reported it unhealthy.
+    Elb,
+    /// SetInstanceHealth.
+    User,
+}
+
+/// One instance of a group (DescribeAutoScalingInstances).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupInstance {
+    pub instance_id: String,
+    pub availability_zone: String,
+    pub subnet_id: Option<String>,
+    pub lifecycle_state: LifecycleState,
+    pub health_status: HealthStatus,
+    pub unhealthy_reason: Option<UnhealthyReason>,
+    pub protected_from_scale_in: bool,
+    pub launch_template: Option<LaunchTemplateRef>,
+    pub launch_configuration_name: Option<String>,
+    pub instance_type: String,
+    pub launched_at: DateTime<Utc>,
+    pub in_service_at: Option<DateTime<Utc>>,
+}
+
+impl GroupInstance {
+    /// A just-launched instance: `Pending`, `Healthy`, protected if the group protects
+    /// new instances.
+    pub fn launched(
+        instance_id: impl Into<String>,
+        zone: &ZoneSubnet,
+        group: &AutoScalingGroup,
+        launch_template: Option<LaunchTemplateRef>,
+        instance_type: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        GroupInstance {
+            instance_id: instance_id.into(),
+            availability_zone: zone.availability_zone.clone(),
+            subnet_id: Some(zone.subnet_id.clone()),
+            lifecycle_state: LifecycleState::Pending,
+            health_status: HealthStatus::Healthy,
+            unhealthy_reason: None,
+            protected_from_scale_in: group.new_instances_protected_from_scale_in,
+            launch_template,
+            launch_configuration_name: group.launch_configuration_name.clone(),
+            instance_type: instance_type.into(),
+            launched_at: now,
+            in_service_at: None,
+        }
+    }
+}
+
+/// An Auto Scaling group as stored (and as DescribeAutoScalingGroups shows it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoScalingGroup {
+    pub name: String,
+    pub arn: String,
+    pub launch_template: Option<LaunchTemplateSpec>,
+    pub launch_configuration_name: Option<String>,
+    /// `MixedInstancesPolicy`, kept as given (Shoal launches its template overrides'
+    /// first type).
+    pub mixed_instances_policy: Option<serde_json::Value>,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: u32,
+    pub default_cooldown: u32,
+    /// Enabled subnets and their zones, in the user's order.
+    pub zones: Vec<ZoneSubnet>,
+    pub health_check_type: HealthCheckType,
+    pub health_check_grace_period: u32,
+    pub target_groups: Vec<TargetGroupAttachment>,
+    pub tags: Vec<GroupTag>,
+    pub termination_policies: Vec<TerminationPolicy>,
+    pub default_instance_warmup: Option<u32>,
+    pub new_instances_protected_from_scale_in: bool,
+    pub max_instance_lifetime: Option<u32>,
+    pub capacity_rebalance: bool,
+    pub suspended_processes: Vec<SuspendedProcess>,
+    pub enabled_metrics: Vec<EnabledMetric>,
+    pub created_time: DateTime<Utc>,
+    /// `Delete in progress` while a delete runs; otherwise absent.
+    pub status: Option<String>,
+    pub instances: Vec<GroupInstance>,
+    /// Cause sentence of the last desired-capacity change, prefixed to the cause of
+    /// the launches/terminations that follow (AWS chains them: `At T1 a user request …
+    /// changing the desired capacity from 1 to 2.  At T2 an instance was started …`).
+    pub pending_cause: Option<String>,
+    /// Simple scaling cooldown: no simple policy runs before this time.
+    pub cooldown_until: Option<DateTime<Utc>>,
+}
+
+impl AutoScalingGroup {
+    /// The distinct AZs, in the user's subnet order (`AvailabilityZones`).
+    pub fn availability_zones(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for z in &self.zones {
+            if !out.contains(&z.availability_zone) {
+                out.push(z.availability_zone.clone());
+            }
+        }
+        out
+    }
+
+    /// `VPCZoneIdentifier`: the subnets, comma-separated.
+    pub fn vpc_zone_identifier(&self) -> String {
+        self.zones.iter().map(|z| z.subnet_id.as_str()).collect::<Vec<_>>().join(",")
+    }
+
+    /// True when `process` is suspended.
+    pub fn is_suspended(&self, process: &str) -> bool {
+        self.suspended_processes.iter().any(|p| p.process_name == process)
+    }
+
+    /// Instances counted in the group's capacity (pending + in service).
+    pub fn capacity(&self) -> u32 {
+        self.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).count() as u32
+    }
+
+    /// The instance warmup a policy uses: the policy's EstimatedInstanceWarmup, else
+    /// DefaultInstanceWarmup, else DefaultCooldown (AWS's fallback chain).
+    pub fn warmup_seconds(&self, policy_warmup: Option<u32>) -> u32 {
+        policy_warmup.or(self.default_instance_warmup).unwrap_or(self.default_cooldown)
+    }
+
+    /// True while `inst` is warming up: pending, or in service for less than
+    /// `warmup` seconds. Warming instances are left out of the group's metric and
+    /// block target-tracking scale-in.
+    pub fn is_warming(inst: &GroupInstance, warmup: u32, now: DateTime<Utc>) -> bool {
+        match inst.lifecycle_state {
+            s if s.is_pending() => true,
+            LifecycleState::InService => {
+                let since = inst.in_service_at.unwrap_or(inst.launched_at);
+                now < since + chrono::Duration::seconds(i64::from(warmup))
+            }
+            _ => false,
+        }
+    }
+
+    /// Tags propagated to instances: the group's `PropagateAtLaunch` tags plus
+    /// `aws:autoscaling:groupName`. (The caller merges launch-template tags first; the
+    /// group's win.)
+    pub fn instance_tags(&self) -> Vec<crate::tags::Tag> {
+        let mut tags: Vec<crate::tags::Tag> = self
+            .tags
+            .iter()
+            .filter(|t| t.propagate_at_launch)
+            .map(|t| crate::tags::Tag::new(t.key.clone(), t.value.clone()))
+            .collect();
+        tags.push(crate::tags::Tag::new("aws:autoscaling:groupName", self.name.clone()));
+        tags
+    }
+}
+
+/// CreateAutoScalingGroup's parameters after wire decoding. Subnets are resolved to
+/// their zones by the caller (EC2 owns subnets); `zones` keeps the user's order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CreateGroupRequest {
+    pub name: String,
+    pub launch_template: Option<LaunchTemplateSpec>,
+    pub launch_configuration_name: Option<String>,
+    pub mixed_instances_policy: Option<serde_json::Value>,
+    pub instance_id: Option<String>,
+    pub min_size: Option<i64>,
+    pub max_size: Option<i64>,
+    pub desired_capacity: Option<i64>,
+    pub default_cooldown: Option<i64>,
+    pub zones: Vec<ZoneSubnet>,
+    pub health_check_type: Option<String>,
+    pub health_check_grace_period: Option<i64>,
+    pub target_group_arns: Vec<String>,
+    pub tags: Vec<GroupTag>,
+    pub termination_policies: Vec<String>,
+    pub default_instance_warmup: Option<i64>,
+    pub new_instances_protected_from_scale_in: Option<bool>,
+    pub max_instance_lifetime: Option<i64>,
+    pub capacity_rebalance: Option<bool>,
+}
+
+fn name_rule(field: &str, name: &str) -> AwsResult<()> {
+    let n = name.chars().count();
+    if n == 0 {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '' at '{field}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        )));
+    }
+    if n > 255 {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )));
+    }
+    if name.chars().any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t')) {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*"
+        )));
+    }
+    Ok(())
+}
+
+/// Name rule shared by groups, policies, hooks and scheduled actions: 1–255
+/// characters of AWS's `XmlStringMaxLen255` pattern (validation texts are AWS's
+/// generated constraint messages).
+pub fn validate_name(field: &str, name: &str) -> AwsResult<()> {
+    name_rule(field, name)
+}
+
+fn non_negative(field: &str, v: i64) -> AwsResult<u32> {
+    if v < 0 {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{v}' at '{field}' failed to satisfy constraint: Member must have value greater than or equal to 0"
+        )));
+    }
+    u32::try_from(v)
+        .map_err(|_| AwsError::validation(format!("Value {v} for {field} is too large.")))
+}
+
+/// The min ≤ desired ≤ max rules with AWS's observed texts.
+pub fn validate_sizes(min: u32, max: u32, desired: u32) -> AwsResult<()> {
+    if max < min {
+        return Err(AwsError::validation(format!(
+            "Max bound, {max}, must be greater than or equal to min bound, {min}"
+        )));
+    }
+    if desired < min || desired > max {
+        return Err(AwsError::validation(format!(
+            "Desired capacity:{desired} must be between the specified min size:{min} and max size:{max}"
+        )));
+    }
+    Ok(())
+}
+
+/// MaxInstanceLifetime: 0 (none) or at least 86,400 seconds (one day).
+pub fn validate_max_instance_lifetime(v: i64) -> AwsResult<Option<u32>> {
+    if v == 0 {
+        return Ok(None);
+    }
+    if v < 86_400 {
+        return Err(AwsError::validation(
+            "The maximum instance lifetime must be 0 or greater than or equal to 86400 seconds (1 day).",
+        ));
+    }
+    Ok(Some(non_negative("maxInstanceLifetime", v)?))
+}
+
+fn validate_launch_template(spec: &LaunchTemplateSpec) -> AwsResult<()> {
+    if spec.launch_template_id.is_some() == spec.launch_template_name.is_some() {
+        return Err(AwsError::validation(
+            "Valid requests must contain either launchTemplateId or LaunchTemplateName",
+        ));
+    }
+    if let Some(v) = &spec.version {
+        if VersionSelector::parse(v).is_none() {
+            return Err(AwsError::validation(format!(
+                "The launch template version {v} is not valid. Specify $Default, $Latest, or a version number."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The `AlreadyExists` error of a duplicate group name (AWS's text).
+pub fn group_already_exists(name: &str) -> AwsError {
+    AwsError::new(
+        "AlreadyExists",
+        format!("AutoScalingGroup by this name already exists - A group with the name {name} already exists"),
+    )
+}
+
+/// The `ValidationError` of an unknown group name.
+pub fn group_not_found(name: &str) -> AwsError {
+    AwsError::validation(format!(
+        "AutoScalingGroup name not found - AutoScalingGroup {name} not found"
+    ))
+}
+
+fn validate_tags(tags: &[GroupTag]) -> AwsResult<()> {
+    if tags.len() > 50 {
+        return Err(AwsError::validation("The number of tags exceeds the limit of 50."));
+    }
+    for t in tags {
+        if t.key.is_empty() || t.key.chars().count() > 128 {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value '{}' at 'tags.member.key' failed to satisfy constraint: Member must have length between 1 and 128",
+                t.key
+            )));
+        }
+        if t.value.chars().count() > 256 {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value at 'tags.member.value' for key {} failed to satisfy constraint: Member must have length less than or equal to 256",
+                t.key
+            )));
+        }
+        if t.key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(AwsError::validation(
+                "Tag keys starting with 'aws:' are reserved for internal use",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// CreateAutoScalingGroup: validates the request and builds the group with AWS's
+/// defaults (desired = min, cooldown 300, grace 0, `EC2` checks, `Default`
+/// termination policy; target groups given at create start `InService`). `exists` says
+/// whether a group of that name exists (→ `AlreadyExists`). On success the group's
+/// `pending_cause` holds the creation cause (`a user request created an
+/// AutoScalingGroup changing the desired capacity from 0 to N.`).
+pub fn create_group(
+    req: &CreateGroupRequest,
+    exists: bool,
+    region: &str,
+    uuid: &str,
+    now: DateTime<Utc>,
+) -> AwsResult<AutoScalingGroup> {
+    name_rule("autoScalingGroupName", &req.name)?;
+    let sources = usize::from(req.launch_template.is_some())
+        + usize::from(req.launch_configuration_name.is_some())
+        + usize::from(req.mixed_instances_policy.is_some())
+        + usize::from(req.instance_id.is_some());
+    if sources != 1 {
+        return Err(AwsError::validation(
+            "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.",
+        ));
+    }
+    if let Some(lt) = &req.launch_template {
+        validate_launch_template(lt)?;
+    }
+    let (Some(min), Some(max)) = (req.min_size, req.max_size) else {
+        return Err(AwsError::missing_parameter(if req.min_size.is_none() {
+            "MinSize"
+        } else {
+            "MaxSize"
+        }));
+    };
+    let min = non_negative("minSize", min)?;
+    let max = non_negative("maxSize", max)?;
+    let desired = match req.desired_capacity {
+        Some(d) => non_negative("desiredCapacity", d)?,
+        None => min,
+    };
+    validate_sizes(min, max, desired)?;
+    if req.zones.is_empty() {
+        return Err(AwsError::validation(
+            "At least one Availability Zone or VPC Subnet is required.",
+        ));
+    }
+    let health_check_type = match &req.health_check_type {
+        Some(t) => HealthCheckType::parse(t)?,
+        None => HealthCheckType::Ec2,
+    };
+    let termination_policies = if req.termination_policies.is_empty() {
+        vec![TerminationPolicy::Default]
+    } else {
+        req.termination_policies
+            .iter()
+            .map(|p| TerminationPolicy::parse(p))
+            .collect::<AwsResult<_>>()?
+    };
+    validate_tags(&req.tags)?;
+    let max_instance_lifetime = match req.max_instance_lifetime {
+        Some(v) => validate_max_instance_lifetime(v)?,
+        None => None,
+    };
+    let default_instance_warmup = match req.default_instance_warmup {
+        Some(v) => Some(non_negative("defaultInstanceWarmup", v)?),
+        None => None,
+    };
+    if exists {
+        return Err(group_already_exists(&req.name));
+    }
+    let mut seen = Vec::new();
+    let mut target_groups = Vec::new();
+    for arn in &req.target_group_arns {
+        if !seen.contains(arn) {
+            seen.push(arn.clone());
+            target_groups.push(TargetGroupAttachment {
+                target_group_arn: arn.clone(),
+                state: AttachmentState::InService,
+            });
+        }
+    }
+    Ok(AutoScalingGroup {
+        name: req.name.clone(),
+        arn: group_arn(region, uuid, &req.name),
+        launch_template: req.launch_template.clone(),
+        launch_configuration_name: req.launch_configuration_name.clone(),
+        mixed_instances_policy: req.mixed_instances_policy.clone(),
+        min_size: min,
+        max_size: max,
+        desired_capacity: desired,
+        default_cooldown: match req.default_cooldown {
+            Some(c) => non_negative("defaultCooldown", c)?,
+            None => 300,
+        },
+        zones: req.zones.clone(),
+        health_check_type,
+        health_check_grace_period: match req.health_check_grace_period {
+            Some(g) => non_negative("healthCheckGracePeriod", g)?,
+            None => 0,
+        },
+        target_groups,
+        tags: req.tags.clone(),
+        termination_policies,
+        default_instance_warmup,
+        new_instances_protected_from_scale_in: req
+            .new_instances_protected_from_scale_in
+            .unwrap_or(false),
+        max_instance_lifetime,
+        capacity_rebalance: req.capacity_rebalance.unwrap_or(false),
+        suspended_processes: vec![],
+        enabled_metrics: vec![],
+        created_time: now,
+        status: None,
+        instances: vec![],
+        pending_cause: (desired > 0).then(|| cause::at(now, &cause::created(0, desired))),
+        cooldown_until: None,
+    })
+}
+
+/// UpdateAutoScalingGroup's parameters; absent fields are left unchanged.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdateGroupRequest {
+    pub launch_template: Option<LaunchTemplateSpec>,
+    pub launch_configuration_name: Option<String>,
+    pub mixed_instances_policy: Option<serde_json::Value>,
+    pub min_size: Option<i64>,
+    pub max_size: Option<i64>,
+    pub desired_capacity: Option<i64>,
+    pub default_cooldown: Option<i64>,
+    pub zones: Option<Vec<ZoneSubnet>>,
+    pub health_check_type: Option<String>,
+    pub health_check_grace_period: Option<i64>,
+    pub termination_policies: Option<Vec<String>>,
+    /// `-1` clears it, as in AWS.
+    pub default_instance_warmup: Option<i64>,
+    pub new_instances_protected_from_scale_in: Option<bool>,
+    pub max_instance_lifetime: Option<i64>,
+    pub capacity_rebalance: Option<bool>,
+}
+
+/// UpdateAutoScalingGroup. AWS's implicit rules: a new MinSize above the desired
+/// capacity raises desired to it; a new MaxSize below it lowers desired to it.
+/// Validates everything before changing anything. When desired changes, sets the
+/// group's `pending_cause` to AWS's text (`a user request update of AutoScalingGroup
+/// constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 2 to
+/// 0.`, naming the size fields the request gave) and returns it.
+pub fn update_group(
+    group: &mut AutoScalingGroup,
+    req: &UpdateGroupRequest,
+    now: DateTime<Utc>,
+) -> AwsResult<Option<String>> {
+    if group.status.is_some() {
+        return Err(AwsError::new(
+            "ScalingActivityInProgress",
+            format!("AutoScalingGroup {} is pending delete.", group.name),
+        ));
+    }
+    if let Some(lt) = &req.launch_template {
+        validate_launch_template(lt)?;
+    }
+    let min = match req.min_size {
+        Some(v) => non_negative("minSize", v)?,
+        None => group.min_size,
+    };
+    let max = match req.max_size {
+        Some(v) => non_negative("maxSize", v)?,
+        None => group.max_size,
+    };
+    let desired = match req.desired_capacity {
+        Some(v) => non_negative("desiredCapacity", v)?,
+        None => {
+            let mut d = group.desired_capacity;
+            if req.min_size.is_some() && min > d {
+                d = min;
+            }
+            if req.max_size.is_some() && max < d {
+                d = max;
+            }
+            d
+        }
+    };
+    validate_sizes(min, max, desired)?;
+    let health_check_type =
+        req.health_check_type.as_deref().map(HealthCheckType::parse).transpose()?;
+    let termination_policies = match &req.termination_policies {
+        Some(ps) if !ps.is_empty() => {
+            Some(ps.iter().map(|p| TerminationPolicy::parse(p)).collect::<AwsResult<Vec<_>>>()?)
+        }
+        Some(_) => Some(vec![TerminationPolicy::Default]),
+        None => None,
+    };
+    let max_instance_lifetime =
+        req.max_instance_lifetime.map(validate_max_instance_lifetime).transpose()?;
+    let warmup = match req.default_instance_warmup {
+        Some(-1) => Some(None),
+        Some(v) => Some(Some(non_negative("defaultInstanceWarmup", v)?)),
+        None => None,
+    };
+    let cooldown = req.default_cooldown.map(|v| non_negative("defaultCooldown", v)).transpose()?;
+    let grace = req
+        .health_check_grace_period
+        .map(|v| non_negative("healthCheckGracePeriod", v))
+        .transpose()?;
+    if let Some(z) = &req.zones {
+        if z.is_empty() {
+            return Err(AwsError::validation(
+                "At least one Availability Zone or VPC Subnet is required.",
+            ));
+        }
+    }
+
+    if req.launch_template.is_some()
+        || req.launch_configuration_name.is_some()
+        || req.mixed_instances_policy.is_some()
+    {
+        group.launch_template = req.launch_template.clone();
+        group.launch_configuration_name = req.launch_configuration_name.clone();
+        group.mixed_instances_policy = req.mixed_instances_policy.clone();
+    }
+    let from = group.desired_capacity;
+    group.min_size = min;
+    group.max_size = max;
+    group.desired_capacity = desired;
+    if let Some(c) = cooldown {
+        group.default_cooldown = c;
+    }
+    if let Some(z) = &req.zones {
+        group.zones = z.clone();
+    }
+    if let Some(t) = health_check_type {
+        group.health_check_type = t;
+    }
+    if let Some(g) = grace {
+        group.health_check_grace_period = g;
+    }
+    if let Some(p) = termination_policies {
+        group.termination_policies = p;
+    }
+    if let Some(w) = warmup {
+        group.default_instance_warmup = w;
+    }
+    if let Some(p) = req.new_instances_protected_from_scale_in {
+        group.new_instances_protected_from_scale_in = p;
+    }
+    if let Some(l) = max_instance_lifetime {
+        group.max_instance_lifetime = l;
+    }
+    if let Some(c) = req.capacity_rebalance {
+        group.capacity_rebalance = c;
+    }
+    if from == desired {
+        return Ok(None);
+    }
+    let sentence = cause::at(
+        now,
+        &cause::update_constraints(
+            req.min_size.map(|_| min),
+            req.max_size.map(|_| max),
+            req.desired_capacity.map(|_| desired),
+            from,
+            desired,
+        ),
+    );
+    group.pending_cause = Some(sentence.clone());
+    Ok(Some(sentence))
+}
+
+/// SetDesiredCapacity: bounds-checked with AWS's texts; with `honor_cooldown` it is
+/// refused (`ScalingActivityInProgress`) while the simple-scaling cooldown runs.
+/// Sets and returns the cause (`a user request explicitly set group desired capacity
+/// changing the desired capacity from 1 to 2.`) when desired changes.
+pub fn set_desired_capacity(
+    group: &mut AutoScalingGroup,
+    desired: i64,
+    honor_cooldown: bool,
+    now: DateTime<Utc>,
+) -> AwsResult<Option<String>> {
+    if desired > i64::from(group.max_size) {
+        return Err(AwsError::validation(format!(
+            "New SetDesiredCapacity value {desired} is above max value {} for the AutoScalingGroup.",
+            group.max_size
+        )));
+    }
+    if desired < i64::from(group.min_size) {
+        return Err(AwsError::validation(format!(
+            "New SetDesiredCapacity value {desired} is below min value {} for the AutoScalingGroup.",
+            group.min_size
+        )));
+    }
+    if honor_cooldown && group.cooldown_until.is_some_and(|t| now < t) {
+        return Err(AwsError::new(
+            "ScalingActivityInProgress",
+            "Scaling activity in progress: the cooldown period is in effect.",
+        ));
+    }
+    let desired = desired as u32;
+    let from = group.desired_capacity;
+    if from == desired {
+        return Ok(None);
+    }
+    group.desired_capacity = desired;
+    let sentence = cause::at(now, &cause::set_desired(from, desired));
+    group.pending_cause = Some(sentence.clone());
+    Ok(Some(sentence))
+}
+
+/// DeleteAutoScalingGroup precondition: without `force_delete`, a group with
+/// instances (in any state but `Terminated`) is `ResourceInUse`. With force, the
+/// caller sets desired/min to 0, marks the group `Delete in progress` and terminates
+/// the instances. Returns whether instances remain to be terminated.
+pub fn begin_delete(group: &mut AutoScalingGroup, force_delete: bool) -> AwsResult<bool> {
+    let live = group.instances.iter().any(|i| i.lifecycle_state != LifecycleState::Terminated);
+    if live && !force_delete {
+        return Err(AwsError::new(
+            "ResourceInUse",
+            "You cannot delete an AutoScalingGroup while there are instances still in the group.",
+        ));
+    }
+    group.status = Some("Delete in progress".into());
+    group.min_size = 0;
+    group.desired_capacity = 0;
+    group.pending_cause = None;
+    Ok(live)
+}
+
+/// TerminateInstanceInAutoScalingGroup: validates and returns the activity cause.
+/// With `decrement`, desired drops by one (refused below MinSize with AWS's text);
+/// without it the group launches a replacement. Scale-in protection does not apply.
+pub fn terminate_instance(
+    group: &mut AutoScalingGroup,
+    instance_id: &str,
+    decrement: bool,
+    now: DateTime<Utc>,
+) -> AwsResult<String> {
+    let Some(inst) = group.instances.iter().find(|i| i.instance_id == instance_id) else {
+        return Err(AwsError::validation(format!(
+            "Instance Id not found - No managed instance found for instance ID: {instance_id}"
+        )));
+    };
+    if inst.lifecycle_state.is_terminating() || inst.lifecycle_state == LifecycleState::Terminated {
+        return Err(AwsError::new(
+            "ScalingActivityInProgress",
+            format!("Instance {instance_id} is already being terminated."),
+        ));
+    }
+    let from = group.desired_capacity;
+    if decrement {
+        if from <= group.min_size {
+            return Err(AwsError::validation(format!(
+                "Currently, desiredCapacity is {from} and minSize is {}. Terminating instance without replacement will violate group's min size constraint.",
+                group.min_size
+            )));
+        }
+        group.desired_capacity -= 1;
+        Ok(cause::at(now, &cause::user_terminate(instance_id, Some((from, from - 1)))))
+    } else {
+        Ok(cause::at(now, &cause::user_terminate(instance_id, None)))
+    }
+}
+
+/// SetInstanceHealth: marks an instance. With `respect_grace` (AWS's default) an
+/// `Unhealthy` report inside the grace period is ignored. Returns true if it changed.
+pub fn set_instance_health(
+    group: &mut AutoScalingGroup,
+    instance_id: &str,
+    status: HealthStatus,
+    respect_grace: bool,
+    now: DateTime<Utc>,
+) -> AwsResult<bool> {
+    let grace = i64::from(group.health_check_grace_period);
+    let Some(inst) = group.instances.iter_mut().find(|i| i.instance_id == instance_id) else {
+        return Err(AwsError::validation(format!(
+            "Instance Id not found - No managed instance found for instance ID: {instance_id}"
+        )));
+    };
+    if status == HealthStatus::Unhealthy && respect_grace {
+        let since = inst.in_service_at.unwrap_or(inst.launched_at);
+        if now < since + chrono::Duration::seconds(grace) {
+            return Ok(false);
+        }
+    }
+    if inst.health_status == status {
+        return Ok(false);
+    }
+    inst.health_status = status;
+    inst.unhealthy_reason = (status == HealthStatus::Unhealthy).then_some(UnhealthyReason::User);
+    Ok(true)
+}
+
+/// SuspendProcesses (all when `processes` is empty) with AWS's reason
+/// `User suspended at <time>`.
+pub fn suspend_processes(
+    group: &mut AutoScalingGroup,
+    processes: &[String],
+    now: DateTime<Utc>,
+) -> AwsResult<()> {
+    let list: Vec<String> = if processes.is_empty() {
+        SCALING_PROCESSES.iter().map(|s| s.to_string()).collect()
+    } else {
+        processes.to_vec()
+    };
+    for p in &list {
+        if !SCALING_PROCESSES.contains(&p.as_str()) {
+            return Err(AwsError::validation(format!(
+                "Process type {p} is not a valid process type."
+            )));
+        }
+    }
+    for p in list {
+        if !group.is_suspended(&p) {
+            group.suspended_processes.push(SuspendedProcess {
+                process_name: p,
+                suspension_reason: format!("User suspended at {}", super::activity::aws_time(now)),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// ResumeProcesses (all when `processes` is empty).
+pub fn resume_processes(group: &mut AutoScalingGroup, processes: &[String]) {
+    group
+        .suspended_processes
+        .retain(|p| !processes.is_empty() && !processes.contains(&p.process_name));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub(crate) fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
+    }
+
+    pub(crate) fn lab_request() -> CreateGroupRequest {
+        CreateGroupRequest {
+            name: "EXERCISE-GROUP".into(),
+            launch_template: Some(LaunchTemplateSpec {
+                launch_template_id: None,
+                launch_template_name: Some("exercise-launch-template".into()),
+                version: Some("$Default".into()),
+            }),
+            min_size: Some(1),
+            max_size: Some(2),
+            zones: vec![
+                ZoneSubnet { subnet_id: "subnet-a".into(), availability_zone: "us-east-1a".into() },
+                ZoneSubnet { subnet_id: "subnet-b".into(), availability_zone: "us-east-1b".into() },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn create_defaults_and_texts() {
+        let g = create_group(&lab_request(), false, "us-east-1", "uuid-1", t0()).unwrap();
+        assert_eq!(g.arn, "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid-1:autoScalingGroupName/EXERCISE-GROUP");
+        assert_eq!((g.min_size, g.max_size, g.desired_capacity), (1, 2, 1));
+        assert_eq!(g.default_cooldown, 300);
+        assert_eq!(g.health_check_grace_period, 0);
+        assert_eq!(g.health_check_type, HealthCheckType::Ec2);
+        assert_eq!(g.termination_policies, vec![TerminationPolicy::Default]);
+        assert_eq!(g.availability_zones(), vec!["us-east-1a", "us-east-1b"]);
+        assert_eq!(g.vpc_zone_identifier(), "subnet-a,subnet-b");
+        assert_eq!(
+            g.pending_cause.as_deref(),
+            Some("At 2026-11-25T10:00:00Z a user request created an AutoScalingGroup changing the desired capacity from 0 to 1.")
+        );
+    }
+
+    #[test]
+    fn create_validation() {
+        fn check(edit: impl Fn(&mut CreateGroupRequest), exists: bool, want: (&str, &str)) {
+            let mut r = lab_request();
+            edit(&mut r);
+            let e = create_group(&r, exists, "us-east-1", "u", t0()).unwrap_err();
+            assert_eq!((e.code.as_str(), e.message.as_str()), want);
+        }
+        check(
+            |r| r.desired_capacity = Some(3),
+            false,
+            (
+                "ValidationError",
+                "Desired capacity:3 must be between the specified min size:1 and max size:2",
+            ),
+        );
+        check(
+            |r| r.min_size = Some(5),
+            false,
+            ("ValidationError", "Max bound, 2, must be greater than or equal to min bound, 5"),
+        );
+        check(|_| {}, true, ("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name EXERCISE-GROUP already exists"));
+        check(|r| r.launch_template = None, false, ("ValidationError", "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter."));
+        check(
+            |r| r.launch_template.as_mut().unwrap().launch_template_id = Some("lt-1".into()),
+            false,
+            (
+                "ValidationError",
+                "Valid requests must contain either launchTemplateId or LaunchTemplateName",
+            ),
+        );
+        check(|r| r.max_instance_lifetime = Some(3600), false, ("ValidationError", "The maximum instance lifetime must be 0 or greater than or equal to 86400 seconds (1 day)."));
+        check(
+            |r| r.zones.clear(),
+            false,
+            ("ValidationError", "At least one Availability Zone or VPC Subnet is required."),
+        );
+        check(|r| r.name = String::new(), false, ("ValidationError", "1 validation error detected: Value '' at 'autoScalingGroupName' failed to satisfy constraint: Member must have length greater than or equal to 1"));
+        check(
+            |r| r.min_size = None,
+            false,
+            ("MissingParameter", "The request must contain the parameter MinSize"),
+        );
+    }
+
+    #[test]
+    fn update_implicit_desired_and_cause() {
+        fn check(
+            start: (u32, u32, u32),
+            req: UpdateGroupRequest,
+            want: Result<(u32, u32, u32, Option<&str>), &str>,
+        ) {
+            let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
+            (g.min_size, g.max_size, g.desired_capacity) = start;
+            let before = g.clone();
+            match (update_group(&mut g, &req, t0()), want) {
+                (Ok(c), Ok((min, max, d, cause))) => {
+                    assert_eq!((g.min_size, g.max_size, g.desired_capacity), (min, max, d));
+                    assert_eq!(c.as_deref(), cause);
+                }
+                (Err(e), Err(msg)) => {
+                    assert_eq!(e.message, msg);
+                    assert_eq!(g, before, "a rejected update changes nothing");
+                }
+                (got, want) => panic!("got {got:?}, want {want:?}"),
+            }
+        }
+        let sizes = |min: Option<i64>, max: Option<i64>, d: Option<i64>| UpdateGroupRequest {
+            min_size: min,
+            max_size: max,
+            desired_capacity: d,
+            ..Default::default()
+        };
+        check((1, 2, 2), sizes(Some(0), Some(0), Some(0)), Ok((0, 0, 0, Some("At 2026-11-25T10:00:00Z a user request update of AutoScalingGroup constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 2 to 0."))));
+        check((0, 0, 0), sizes(Some(1), Some(2), None), Ok((1, 2, 1, Some("At 2026-11-25T10:00:00Z a user request update of AutoScalingGroup constraints to min: 1, max: 2 changing the desired capacity from 0 to 1."))));
+        check((1, 4, 3), sizes(None, Some(2), None), Ok((1, 2, 2, Some("At 2026-11-25T10:00:00Z a user request update of AutoScalingGroup constraints to max: 2 changing the desired capacity from 3 to 2."))));
+        check((1, 2, 1), sizes(None, Some(3), None), Ok((1, 3, 1, None)));
+        check(
+            (1, 2, 1),
+            sizes(Some(3), None, None),
+            Err("Max bound, 2, must be greater than or equal to min bound, 3"),
+        );
+        check(
+            (1, 2, 1),
+            sizes(None, None, Some(5)),
+            Err("Desired capacity:5 must be between the specified min size:1 and max size:2"),
+        );
+    }
+
+    #[test]
+    fn set_desired_texts() {
+        fn check(d: i64, want: Result<Option<&str>, &str>) {
+            let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
+            match (set_desired_capacity(&mut g, d, false, t0()), want) {
+                (Ok(c), Ok(w)) => assert_eq!(c.as_deref(), w),
+                (Err(e), Err(w)) => assert_eq!(e.message, w),
+                (g, w) => panic!("got {g:?}, want {w:?}"),
+            }
+        }
+        check(
+            3,
+            Err("New SetDesiredCapacity value 3 is above max value 2 for the AutoScalingGroup."),
+        );
+        check(
+            0,
+            Err("New SetDesiredCapacity value 0 is below min value 1 for the AutoScalingGroup."),
+        );
+        check(2, Ok(Some("At 2026-11-25T10:00:00Z a user request explicitly set group desired capacity changing the desired capacity from 1 to 2.")));
+        check(1, Ok(None));
+    }
+
+    #[test]
+    fn delete_and_terminate_rules() {
+        let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
+        let zone = g.zones[0].clone();
+        let inst = GroupInstance::launched("i-1", &zone, &g, None, "t2.micro", t0());
+        g.instances.push(inst);
+        let e = begin_delete(&mut g.clone(), false).unwrap_err();
+        assert_eq!((e.code.as_str(), e.message.as_str()), ("ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances still in the group."));
+        let e = terminate_instance(&mut g.clone(), "i-1", true, t0()).unwrap_err();
+        assert_eq!(e.message, "Currently, desiredCapacity is 1 and minSize is 1. Terminating instance without replacement will violate group's min size constraint.");
+        assert_eq!(
+            terminate_instance(&mut g.clone(), "i-1", false, t0()).unwrap(),
+            "At 2026-11-25T10:00:00Z instance i-1 was taken out of service in response to a user request."
+        );
+        g.max_size = 3;
+        g.desired_capacity = 2;
+        assert_eq!(
+            terminate_instance(&mut g, "i-1", true, t0()).unwrap(),
+            "At 2026-11-25T10:00:00Z instance i-1 was taken out of service in response to a user request, shrinking the capacity from 2 to 1."
+        );
+        assert_eq!(g.desired_capacity, 1);
+        assert!(begin_delete(&mut g, true).unwrap());
+        assert_eq!(g.status.as_deref(), Some("Delete in progress"));
+    }
+
+    #[test]
+    fn processes_and_health() {
+        let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
+        suspend_processes(&mut g, &["AZRebalance".into()], t0()).unwrap();
+        assert!(g.is_suspended("AZRebalance"));
+        assert_eq!(
+            g.suspended_processes[0].suspension_reason,
+            "User suspended at 2026-11-25T10:00:00Z"
+        );
+        assert!(suspend_processes(&mut g, &["Nope".into()], t0()).is_err());
+        resume_processes(&mut g, &[]);
+        assert!(g.suspended_processes.is_empty());
+        g.health_check_grace_period = 300;
+        let zone = g.zones[0].clone();
+        let mut inst = GroupInstance::launched("i-1", &zone, &g, None, "t2.micro", t0());
+        inst.lifecycle_state = LifecycleState::InService;
+        inst.in_service_at = Some(t0());
+        g.instances.push(inst);
+        assert!(
+            !set_instance_health(&mut g, "i-1", HealthStatus::Unhealthy, true, t0()).unwrap(),
+            "grace respected"
+        );
+        assert!(set_instance_health(&mut g, "i-1", HealthStatus::Unhealthy, false, t0()).unwrap());
+        assert_eq!(g.instances[0].unhealthy_reason, Some(UnhealthyReason::User));
+    }
+}

@@ -1,0 +1,774 @@
+//! Capacity planning: what the group's reconciler must launch or terminate, and why.
+//!
+//! `plan(group, now, seed)` compares the desired capacity with the instances and
+//! returns steps with their activity Causes ready to record. The rules are AWS's:
+//! - **health replacement** first: instances marked `Unhealthy` are terminated and
+//!   replaced (ignores scale-in protection and cooldowns);
+//! - **launch** into the enabled AZ with the fewest instances, ties broken by the
+//!   order the user listed the subnets;
+//! - **scale in**: first instances in AZs no longer enabled, then the AZ with the most
+//!   instances among those with at least one unprotected instance; within it the
+//!   termination policies decide (`Default` by default); unhealthy instances go first
+//!   and skip the policies; protection applies from `InService` on;
+//! - **AZRebalance** when capacity equals desired and zones are unbalanced by more
+//!   than one instance: launch one in the emptiest zone first (the group may exceed
+//!   MaxSize by 10 %, at least one), the next pass then scales in from the fullest;
+//! - suspended processes (`Launch`, `Terminate`, `ReplaceUnhealthy`, `AZRebalance`,
+//!   `HealthCheck`) switch the matching part off.
+//!
+//! Remaining randomness (the last tie-break of a termination policy) comes from the
+//! caller's `seed`, so plans are reproducible.
+
+use chrono::{DateTime, Utc};
+
+use super::activity::cause;
+use super::group::{
+    AttachmentState, AutoScalingGroup, GroupInstance, HealthCheckType, HealthStatus,
+    LifecycleState, TerminationPolicy, UnhealthyReason, ZoneSubnet,
+};
+
+/// What the reconciler should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Launch one instance into this subnet/AZ.
+    Launch { zone: ZoneSubnet },
+    /// Terminate (deregister from target groups, run hooks, then terminate) one instance.
+    Terminate { instance_id: String },
+}
+
+/// One step with the activity Cause to record for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub action: Action,
+    pub cause: String,
+}
+
+/// The outcome of one planning pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// True when the group's `pending_cause` was used in a Cause; the caller clears it.
+    pub consumed_pending_cause: bool,
+}
+
+/// What the runtime and the target groups report about one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceObservation {
+    pub instance_id: String,
+    /// EC2 state name: `pending`, `running`, `stopping`, `stopped`, `shutting-down`,
+    /// `terminated`.
+    pub ec2_state: String,
+    /// `(target group ARN, target health state)` for each target group of the group
+    /// where the instance is registered.
+    pub target_states: Vec<(String, String)>,
+}
+
+/// The periodic health check: which counted, still-healthy instances become
+/// `Unhealthy`, and why.
+/// - EC2 (always on): any EC2 state but `pending`/`running` → unhealthy at once, grace
+///   period or not.
+/// - ELB (when HealthCheckType is `ELB`): a target group reports `unhealthy`, the
+///   instance is `InService` for at least the grace period, and that attachment is
+///   `InService`.
+///
+/// Nothing when the `HealthCheck` process is suspended.
+pub fn health_findings(
+    group: &AutoScalingGroup,
+    observations: &[InstanceObservation],
+    now: DateTime<Utc>,
+) -> Vec<(String, UnhealthyReason)> {
+    if group.is_suspended("HealthCheck") {
+        return vec![];
+    }
+    let grace = chrono::Duration::seconds(i64::from(group.health_check_grace_period));
+    let mut out = Vec::new();
+    for inst in &group.instances {
+        if !inst.lifecycle_state.counts_toward_capacity()
+            || inst.health_status == HealthStatus::Unhealthy
+        {
+            continue;
+        }
+        let Some(obs) = observations.iter().find(|o| o.instance_id == inst.instance_id) else {
+            continue;
+        };
+        if !matches!(obs.ec2_state.as_str(), "pending" | "running") {
+            out.push((inst.instance_id.clone(), UnhealthyReason::Ec2));
+            continue;
+        }
+        if group.health_check_type != HealthCheckType::Elb
+            || inst.lifecycle_state != LifecycleState::InService
+        {
+            continue;
+        }
+        let since = inst.in_service_at.unwrap_or(inst.launched_at);
+        if now < since + grace {
+            continue;
+        }
+        let elb_unhealthy = obs.target_states.iter().any(|(tg, state)| {
+            state == "unhealthy"
+                && group
+                    .target_groups
+                    .iter()
+                    .any(|a| a.target_group_arn == *tg && a.state == AttachmentState::InService)
+        });
+        if elb_unhealthy {
+            out.push((inst.instance_id.clone(), UnhealthyReason::Elb));
+        }
+    }
+    out
+}
+
+/// Marks the findings of [`health_findings`] on the group's instances.
+pub fn apply_health_findings(group: &mut AutoScalingGroup, findings: &[(String, UnhealthyReason)]) {
+    for (id, reason) in findings {
+        if let Some(inst) = group.instances.iter_mut().find(|i| i.instance_id == *id) {
+            inst.health_status = HealthStatus::Unhealthy;
+            inst.unhealthy_reason = Some(*reason);
+        }
+    }
+}
+
+fn unhealthy_cause(reason: Option<UnhealthyReason>) -> String {
+    match reason {
+        Some(UnhealthyReason::Elb) => cause::elb_unhealthy(),
+        Some(UnhealthyReason::User) => cause::user_health_check(),
+        Some(UnhealthyReason::Ec2) | None => cause::ec2_unhealthy(),
+    }
+}
+
+/// Zone counts over the group's enabled zones (in user order) for `instances`.
+fn zone_counts(group: &AutoScalingGroup, instances: &[&GroupInstance]) -> Vec<(ZoneSubnet, u32)> {
+    let mut seen: Vec<(ZoneSubnet, u32)> = Vec::new();
+    for z in &group.zones {
+        if !seen.iter().any(|(s, _)| s.availability_zone == z.availability_zone) {
+            seen.push((z.clone(), 0));
+        }
+    }
+    for inst in instances {
+        if let Some((_, c)) =
+            seen.iter_mut().find(|(z, _)| z.availability_zone == inst.availability_zone)
+        {
+            *c += 1;
+        }
+    }
+    seen
+}
+
+/// The zone for the next launch: fewest instances, first in user order on ties.
+pub fn launch_zone(counts: &[(ZoneSubnet, u32)]) -> Option<ZoneSubnet> {
+    let min = counts.iter().map(|(_, c)| *c).min()?;
+    counts.iter().find(|(_, c)| *c == min).map(|(z, _)| z.clone())
+}
+
+/// Scale-in protection counts from `InService` on.
+fn protected(inst: &GroupInstance) -> bool {
+    inst.protected_from_scale_in && inst.lifecycle_state == LifecycleState::InService
+}
+
+fn template_differs(group: &AutoScalingGroup, inst: &GroupInstance) -> bool {
+    match (&group.launch_template, &inst.launch_template) {
+        (Some(spec), Some(r)) => {
+            spec.launch_template_id.as_ref().is_some_and(|id| *id != r.launch_template_id)
+                || spec.launch_template_name.as_ref().is_some_and(|n| *n != r.launch_template_name)
+        }
+        _ => false,
+    }
+}
+
+fn version_of(inst: &GroupInstance) -> u64 {
+    inst.launch_template.as_ref().and_then(|r| r.version.parse().ok()).unwrap_or(0)
+}
+
+fn keep_min_by<K: Ord>(
+    pool: Vec<&GroupInstance>,
+    key: impl Fn(&GroupInstance) -> K,
+) -> Vec<&GroupInstance> {
+    let Some(min) = pool.iter().map(|i| key(i)).min() else { return pool };
+    pool.into_iter().filter(|i| key(i) == min).collect()
+}
+
+fn keep_if_any(
+    pool: Vec<&GroupInstance>,
+    pred: impl Fn(&GroupInstance) -> bool,
+) -> Vec<&GroupInstance> {
+    if pool.iter().any(|i| pred(i)) {
+        pool.into_iter().filter(|i| pred(i)).collect()
+    } else {
+        pool
+    }
+}
+
+fn seconds_to_next_hour(inst: &GroupInstance, now: DateTime<Utc>) -> i64 {
+    let up = (now - inst.launched_at).num_seconds().max(0);
+    3600 - up % 3600
+}
+
+/// Narrows `pool` by one termination policy.
+fn narrow<'a>(
+    policy: &TerminationPolicy,
+    pool: Vec<&'a GroupInstance>,
+    group: &AutoScalingGroup,
+    now: DateTime<Utc>,
+) -> Vec<&'a GroupInstance> {
+    match policy {
+        TerminationPolicy::OldestInstance => keep_min_by(pool, |i| i.launched_at),
+        TerminationPolicy::NewestInstance => {
+            keep_min_by(pool, |i| std::cmp::Reverse(i.launched_at))
+        }
+        TerminationPolicy::OldestLaunchConfiguration => keep_if_any(pool, |i| {
+            i.launch_configuration_name.is_some()
+                && i.launch_configuration_name != group.launch_configuration_name
+        }),
+        TerminationPolicy::OldestLaunchTemplate => {
+            let pool = keep_if_any(pool, |i| template_differs(group, i));
+            keep_min_by(pool, version_of)
+        }
+        TerminationPolicy::ClosestToNextInstanceHour => {
+            keep_min_by(pool, |i| seconds_to_next_hour(i, now))
+        }
+        // Shoal has no Spot/On-Demand allocation and does not call Lambda policies.
+        TerminationPolicy::AllocationStrategy | TerminationPolicy::Lambda(_) => pool,
+        TerminationPolicy::Default => {
+            // Instances from a launch configuration, then from a different launch
+            // template, then the oldest version of the current one, then closest to the
+            // next billing hour.
+            let pool = keep_if_any(pool, |i| {
+                i.launch_configuration_name.is_some() && group.launch_template.is_some()
+            });
+            let pool = keep_if_any(pool, |i| template_differs(group, i));
+            let pool = keep_min_by(pool, version_of);
+            keep_min_by(pool, |i| seconds_to_next_hour(i, now))
+        }
+    }
+}
+
+/// Picks one instance of `pool` (non-empty) by the group's termination policies in
+/// order, then by `seed` for a final tie.
+pub fn pick_by_policies<'a>(
+    group: &AutoScalingGroup,
+    pool: Vec<&'a GroupInstance>,
+    now: DateTime<Utc>,
+    seed: u64,
+) -> Option<&'a GroupInstance> {
+    let mut pool = pool;
+    if pool.is_empty() {
+        return None;
+    }
+    for p in &group.termination_policies {
+        if pool.len() <= 1 {
+            break;
+        }
+        pool = narrow(p, pool, group, now);
+    }
+    pool.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    let k = (seed % pool.len() as u64) as usize;
+    Some(pool[k])
+}
+
+/// Chooses `n` instances of `candidates` to terminate for a scale-in, in order.
+pub fn select_for_scale_in(
+    group: &AutoScalingGroup,
+    candidates: &[&GroupInstance],
+    n: usize,
+    now: DateTime<Utc>,
+    seed: u64,
+) -> Vec<String> {
+    let mut remaining: Vec<&GroupInstance> = candidates.to_vec();
+    let mut chosen = Vec::new();
+    let enabled: Vec<String> = group.availability_zones();
+    for k in 0..n {
+        let eligible: Vec<&GroupInstance> =
+            remaining.iter().copied().filter(|i| !protected(i)).collect();
+        if eligible.is_empty() {
+            break;
+        }
+        let pick =
+            if let Some(u) = eligible.iter().find(|i| i.health_status == HealthStatus::Unhealthy) {
+                Some(*u)
+            } else {
+                let stray: Vec<&GroupInstance> = eligible
+                    .iter()
+                    .copied()
+                    .filter(|i| !enabled.contains(&i.availability_zone))
+                    .collect();
+                let pool = if !stray.is_empty() {
+                    stray
+                } else {
+                    // The AZ with the most instances among AZs with an unprotected one; ties go
+                    // to the later zone in the user's order (launches prefer the earlier).
+                    let mut best: Option<(&str, usize)> = None;
+                    for z in &enabled {
+                        if !eligible.iter().any(|i| i.availability_zone == *z) {
+                            continue;
+                        }
+                        let count = remaining.iter().filter(|i| i.availability_zone == *z).count();
+                        if best.is_none_or(|(_, c)| count >= c) {
+                            best = Some((z, count));
+                        }
+                    }
+                    let Some((zone, _)) = best else { break };
+                    eligible.iter().copied().filter(|i| i.availability_zone == zone).collect()
+                };
+                pick_by_policies(group, pool, now, seed.wrapping_add(k as u64))
+            };
+        let Some(pick) = pick else { break };
+        chosen.push(pick.instance_id.clone());
+        remaining.retain(|i| i.instance_id != pick.instance_id);
+    }
+    chosen
+}
+
+/// One planning pass; see the module doc for the rules.
+pub fn plan(group: &AutoScalingGroup, now: DateTime<Utc>, seed: u64) -> Plan {
+    let mut out = Plan::default();
+    let live: Vec<&GroupInstance> =
+        group.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).collect();
+    let can_launch = !group.is_suspended("Launch");
+    let can_terminate = !group.is_suspended("Terminate");
+    let desired = group.desired_capacity as usize;
+
+    // 1. Health replacement (before any scaling; no protection, no cooldown).
+    let replace = can_terminate && !group.is_suspended("ReplaceUnhealthy");
+    let mut replaced = 0usize;
+    let mut healthy: Vec<&GroupInstance> = Vec::new();
+    for inst in &live {
+        if replace && inst.health_status == HealthStatus::Unhealthy {
+            out.steps.push(Step {
+                action: Action::Terminate { instance_id: inst.instance_id.clone() },
+                cause: cause::at(now, &unhealthy_cause(inst.unhealthy_reason)),
+            });
+            replaced += 1;
+        } else {
+            healthy.push(inst);
+        }
+    }
+
+    let pending = group.pending_cause.clone();
+    let with_pending = |out: &mut Plan, sentences: Vec<String>| -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &pending {
+            parts.push(p.clone());
+            out.consumed_pending_cause = true;
+        }
+        parts.extend(sentences);
+        cause::chain(parts)
+    };
+
+    // 2. Capacity.
+    if healthy.len() < desired {
+        if !can_launch {
+            return out;
+        }
+        let mut counts = zone_counts(group, &healthy);
+        let n = desired - healthy.len();
+        let from = (healthy.len() + replaced.min(n)) as u32;
+        for k in 0..n {
+            let Some(zone) = launch_zone(&counts) else { break };
+            if let Some((_, c)) =
+                counts.iter_mut().find(|(z, _)| z.availability_zone == zone.availability_zone)
+            {
+                *c += 1;
+            }
+            let cause = if k < replaced {
+                cause::at(now, &cause::replacement_launch())
+            } else {
+                with_pending(
+                    &mut out,
+                    vec![cause::at(now, &cause::capacity_launch(from, desired as u32))],
+                )
+            };
+            out.steps.push(Step { action: Action::Launch { zone }, cause });
+        }
+        return out;
+    }
+
+    if healthy.len() > desired {
+        if !can_terminate {
+            return out;
+        }
+        let chosen = select_for_scale_in(group, &healthy, healthy.len() - desired, now, seed);
+        if chosen.is_empty() {
+            return out;
+        }
+        let mut sentences =
+            vec![cause::at(now, &cause::capacity_terminate(healthy.len() as u32, desired as u32))];
+        sentences
+            .extend(chosen.iter().map(|id| cause::at(now, &cause::selected_for_termination(id))));
+        let text = with_pending(&mut out, sentences);
+        for id in chosen {
+            out.steps
+                .push(Step { action: Action::Terminate { instance_id: id }, cause: text.clone() });
+        }
+        return out;
+    }
+
+    // 3. Balanced capacity: maybe rebalance (only when the group is settled).
+    if pending.is_some() {
+        out.consumed_pending_cause = true;
+    }
+    if replaced > 0 || !can_launch || group.is_suspended("AZRebalance") || desired == 0 {
+        return out;
+    }
+    if group.instances.iter().any(|i| {
+        i.lifecycle_state != LifecycleState::InService
+            && i.lifecycle_state != LifecycleState::Terminated
+            && i.lifecycle_state != LifecycleState::Standby
+            && i.lifecycle_state != LifecycleState::Detached
+    }) {
+        return out;
+    }
+    let counts = zone_counts(group, &healthy);
+    let enabled = group.availability_zones();
+    let stray = healthy.iter().filter(|i| !enabled.contains(&i.availability_zone)).count() as u32;
+    let (Some(min), Some(max)) =
+        (counts.iter().map(|(_, c)| *c).min(), counts.iter().map(|(_, c)| *c).max())
+    else {
+        return out;
+    };
+    let unbalanced = max.saturating_sub(min) > 1 || stray > 0;
+    let fullest_has_unprotected = stray > 0
+        || counts.iter().filter(|(_, c)| *c == max).any(|(z, _)| {
+            healthy.iter().any(|i| i.availability_zone == z.availability_zone && !protected(i))
+        });
+    let ceiling = group.max_size + (group.max_size / 10).max(1);
+    if unbalanced && fullest_has_unprotected && (healthy.len() as u32) < ceiling {
+        if let Some(zone) = launch_zone(&counts) {
+            let listed: Vec<(String, u32)> =
+                counts.iter().map(|(z, c)| (z.availability_zone.clone(), *c)).collect();
+            out.steps.push(Step {
+                action: Action::Launch { zone },
+                cause: cause::at(now, &cause::rebalance_launch(&listed)),
+            });
+        }
+    }
+    out
+}
+
+/// Instances past MaxInstanceLifetime (InService ones, oldest first): the reconciler
+/// replaces them one at a time, launch before terminate, as AWS does.
+pub fn expired_instances(group: &AutoScalingGroup, now: DateTime<Utc>) -> Vec<String> {
+    let Some(lifetime) = group.max_instance_lifetime else { return vec![] };
+    let mut out: Vec<&GroupInstance> = group
+        .instances
+        .iter()
+        .filter(|i| i.lifecycle_state == LifecycleState::InService)
+        .filter(|i| now >= i.launched_at + chrono::Duration::seconds(i64::from(lifetime)))
+        .collect();
+    out.sort_by_key(|i| i.launched_at);
+    out.into_iter().map(|i| i.instance_id.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autoscaling::group::{
+        create_group, CreateGroupRequest, LaunchTemplateRef, LaunchTemplateSpec,
+    };
+    use chrono::TimeZone;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap() + chrono::Duration::minutes(min)
+    }
+
+    fn group(zones: &[&str], min: i64, max: i64, desired: i64) -> AutoScalingGroup {
+        let req = CreateGroupRequest {
+            name: "EXERCISE-GROUP".into(),
+            launch_template: Some(LaunchTemplateSpec {
+                launch_template_id: Some("lt-1".into()),
+                launch_template_name: None,
+                version: None,
+            }),
+            min_size: Some(min),
+            max_size: Some(max),
+            desired_capacity: Some(desired),
+            zones: zones
+                .iter()
+                .map(|z| ZoneSubnet {
+                    subnet_id: format!("subnet-{z}"),
+                    availability_zone: format!("us-east-1{z}"),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut g = create_group(&req, false, "us-east-1", "u", t(0)).unwrap();
+        g.pending_cause = None;
+        g
+    }
+
+    /// Adds an in-service instance: `spec` = "<id>@<zone letter>[:v<version>][:p][:u][:+<minutes launched>]".
+    fn add(g: &mut AutoScalingGroup, spec: &str) {
+        let mut parts = spec.split(':');
+        let (id, z) = parts.next().unwrap().split_once('@').unwrap();
+        let mut inst = GroupInstance {
+            instance_id: id.into(),
+            availability_zone: format!("us-east-1{z}"),
+            subnet_id: Some(format!("subnet-{z}")),
+            lifecycle_state: LifecycleState::InService,
+            health_status: HealthStatus::Healthy,
+            unhealthy_reason: None,
+            protected_from_scale_in: false,
+            launch_template: Some(LaunchTemplateRef {
+                launch_template_id: "lt-1".into(),
+                launch_template_name: "exercise-launch-template".into(),
+                version: "1".into(),
+            }),
+            launch_configuration_name: None,
+            instance_type: "t2.micro".into(),
+            launched_at: t(0),
+            in_service_at: Some(t(1)),
+        };
+        for p in parts {
+            match p {
+                "p" => inst.protected_from_scale_in = true,
+                "u" => {
+                    inst.health_status = HealthStatus::Unhealthy;
+                    inst.unhealthy_reason = Some(UnhealthyReason::Elb)
+                }
+                "pending" => inst.lifecycle_state = LifecycleState::Pending,
+                "lt2" => inst.launch_template.as_mut().unwrap().launch_template_id = "lt-2".into(),
+                v if v.starts_with('v') => {
+                    inst.launch_template.as_mut().unwrap().version = v[1..].into()
+                }
+                m if m.starts_with('+') => inst.launched_at = t(m[1..].parse().unwrap()),
+                other => panic!("bad spec {other}"),
+            }
+        }
+        g.instances.push(inst);
+    }
+
+    fn summary(p: &Plan) -> Vec<String> {
+        p.steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Launch { zone } => format!("launch {}", zone.availability_zone),
+                Action::Terminate { instance_id } => format!("terminate {instance_id}"),
+            })
+            .collect()
+    }
+
+    fn check(
+        zones: &[&str],
+        sizes: (i64, i64, i64),
+        instances: &[&str],
+        edit: impl Fn(&mut AutoScalingGroup),
+        want: &[&str],
+    ) {
+        let mut g = group(zones, sizes.0, sizes.1, sizes.2);
+        for s in instances {
+            add(&mut g, s);
+        }
+        edit(&mut g);
+        let p = plan(&g, t(30), 0);
+        assert_eq!(summary(&p), want, "instances {instances:?}");
+    }
+
+    #[test]
+    fn launches_balance_zones_in_user_order() {
+        check(&["a", "b"], (1, 2, 1), &[], |_| {}, &["launch us-east-1a"]);
+        check(&["b", "a"], (1, 2, 1), &[], |_| {}, &["launch us-east-1b"]);
+        check(&["a", "b"], (1, 2, 2), &["i-1@a"], |_| {}, &["launch us-east-1b"]);
+        check(
+            &["a", "b", "c"],
+            (0, 9, 5),
+            &["i-1@a"],
+            |_| {},
+            &["launch us-east-1b", "launch us-east-1c", "launch us-east-1a", "launch us-east-1b"],
+        );
+        check(
+            &["a", "b"],
+            (0, 9, 3),
+            &["i-1@a"],
+            |g| {
+                g.suspended_processes.push(super::super::group::SuspendedProcess {
+                    process_name: "Launch".into(),
+                    suspension_reason: String::new(),
+                })
+            },
+            &[],
+        );
+    }
+
+    #[test]
+    fn scale_in_picks_zone_then_policy() {
+        // Fullest zone first.
+        check(&["a", "b"], (0, 9, 2), &["i-1@a", "i-2@a", "i-3@b"], |_| {}, &["terminate i-1"]);
+        // Protected instances are skipped; their zone still counts for "most instances"
+        // but only if it has an unprotected one.
+        check(&["a", "b"], (0, 9, 2), &["i-1@a:p", "i-2@a:p", "i-3@b"], |_| {}, &["terminate i-3"]);
+        check(&["a", "b"], (0, 9, 0), &["i-1@a:p", "i-2@b"], |_| {}, &["terminate i-2"]);
+        // Protection starts at InService: a pending protected instance can go.
+        check(&["a"], (0, 9, 0), &["i-1@a:p:pending"], |_| {}, &["terminate i-1"]);
+        // Default policy: a different template first, then the oldest version.
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:v3", "i-2@a:lt2", "i-3@a:v2"],
+            |_| {},
+            &["terminate i-2"],
+        );
+        check(&["a"], (0, 9, 2), &["i-1@a:v3", "i-2@a:v1", "i-3@a:v2"], |_| {}, &["terminate i-2"]);
+        // OldestInstance / NewestInstance.
+        let policy = |p: TerminationPolicy| {
+            move |g: &mut AutoScalingGroup| g.termination_policies = vec![p.clone()]
+        };
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:+5", "i-2@a:+1", "i-3@a:+9"],
+            policy(TerminationPolicy::OldestInstance),
+            &["terminate i-2"],
+        );
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:+5", "i-2@a:+1", "i-3@a:+9"],
+            policy(TerminationPolicy::NewestInstance),
+            &["terminate i-3"],
+        );
+        // Stray zone (no longer enabled) first.
+        check(&["a"], (0, 9, 1), &["i-1@a", "i-2@z"], |_| {}, &["terminate i-2"]);
+        // Scale to zero alternates zones from the fullest.
+        check(
+            &["a", "b"],
+            (0, 9, 0),
+            &["i-1@a", "i-2@b", "i-3@a"],
+            |_| {},
+            &["terminate i-1", "terminate i-2", "terminate i-3"],
+        );
+    }
+
+    #[test]
+    fn health_replacement_ignores_protection() {
+        check(
+            &["a", "b"],
+            (1, 2, 2),
+            &["i-1@a:p:u", "i-2@b"],
+            |_| {},
+            &["terminate i-1", "launch us-east-1a"],
+        );
+        let mut g = group(&["a", "b"], 1, 2, 2);
+        add(&mut g, "i-1@a:u");
+        add(&mut g, "i-2@b");
+        let p = plan(&g, t(30), 0);
+        assert_eq!(p.steps[0].cause, "At 2026-11-25T10:30:00Z an instance was taken out of service in response to an ELB system health check failure.");
+        assert_eq!(p.steps[1].cause, "At 2026-11-25T10:30:00Z an instance was launched in response to an unhealthy instance needing to be replaced.");
+        // ReplaceUnhealthy suspended: nothing.
+        check(
+            &["a", "b"],
+            (1, 2, 2),
+            &["i-1@a:u", "i-2@b"],
+            |g| {
+                g.suspended_processes.push(super::super::group::SuspendedProcess {
+                    process_name: "ReplaceUnhealthy".into(),
+                    suspension_reason: String::new(),
+                })
+            },
+            &[],
+        );
+    }
+
+    #[test]
+    fn causes_chain_the_desired_change() {
+        let mut g = group(&["a", "b"], 1, 2, 2);
+        add(&mut g, "i-1@a");
+        g.pending_cause = Some(cause::at(
+            t(29),
+            &cause::alarm_policy("TargetTracking-EXERCISE-GROUP-AlarmHigh-u", "cpu80", 1, 2),
+        ));
+        let p = plan(&g, t(30), 0);
+        assert!(p.consumed_pending_cause);
+        assert_eq!(p.steps[0].cause, "At 2026-11-25T10:29:00Z a monitor alarm TargetTracking-EXERCISE-GROUP-AlarmHigh-u in state ALARM triggered policy cpu80 changing the desired capacity from 1 to 2.  At 2026-11-25T10:30:00Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 1 to 2.");
+        let mut g = group(&["a", "b"], 0, 2, 0);
+        add(&mut g, "i-1@a");
+        add(&mut g, "i-2@b");
+        g.pending_cause =
+            Some(cause::at(t(29), &cause::update_constraints(Some(0), Some(0), Some(0), 2, 0)));
+        let p = plan(&g, t(30), 0);
+        assert_eq!(p.steps[0].cause, "At 2026-11-25T10:29:00Z a user request update of AutoScalingGroup constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 2 to 0.  At 2026-11-25T10:30:00Z an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from 2 to 0.  At 2026-11-25T10:30:00Z instance i-2 was selected for termination.  At 2026-11-25T10:30:00Z instance i-1 was selected for termination.");
+    }
+
+    #[test]
+    fn rebalance_launches_before_terminating() {
+        // 3 in a, 0 in b after manual moves: launch in b first (may exceed max by 10%).
+        check(&["a", "b"], (0, 3, 3), &["i-1@a", "i-2@a", "i-3@a"], |_| {}, &["launch us-east-1b"]);
+        let mut g = group(&["a", "b"], 0, 3, 3);
+        for s in ["i-1@a", "i-2@a", "i-3@a"] {
+            add(&mut g, s);
+        }
+        assert_eq!(plan(&g, t(30), 0).steps[0].cause, "At 2026-11-25T10:30:00Z availability zones us-east-1a, us-east-1b had 3, 0 instances respectively. An instance was launched to aid in balancing the group's zones.");
+        // Then over desired: terminate from the fullest zone.
+        add(&mut g, "i-4@b");
+        assert_eq!(summary(&plan(&g, t(30), 0)), vec!["terminate i-1"]);
+        // Balanced within one: nothing; suspended: nothing.
+        check(&["a", "b"], (0, 3, 3), &["i-1@a", "i-2@a", "i-3@b"], |_| {}, &[]);
+        check(
+            &["a", "b"],
+            (0, 3, 3),
+            &["i-1@a", "i-2@a", "i-3@a"],
+            |g| {
+                g.suspended_processes.push(super::super::group::SuspendedProcess {
+                    process_name: "AZRebalance".into(),
+                    suspension_reason: String::new(),
+                })
+            },
+            &[],
+        );
+        // All instances of the fullest zone protected: no endless launch/terminate loop.
+        check(&["a", "b"], (0, 3, 3), &["i-1@a:p", "i-2@a:p", "i-3@a:p"], |_| {}, &[]);
+    }
+
+    #[test]
+    fn health_checks() {
+        let mut g = group(&["a", "b"], 1, 2, 2);
+        add(&mut g, "i-1@a");
+        add(&mut g, "i-2@b");
+        g.health_check_grace_period = 300;
+        g.target_groups.push(super::super::group::TargetGroupAttachment {
+            target_group_arn: "tg".into(),
+            state: AttachmentState::InService,
+        });
+        let obs = |id: &str, ec2: &str, tg: &str| InstanceObservation {
+            instance_id: id.into(),
+            ec2_state: ec2.into(),
+            target_states: vec![("tg".into(), tg.into())],
+        };
+        let observations = [obs("i-1", "stopped", "unused"), obs("i-2", "running", "unhealthy")];
+        fn check(
+            g: &AutoScalingGroup,
+            obs: &[InstanceObservation],
+            now: DateTime<Utc>,
+            want: &[(&str, UnhealthyReason)],
+        ) {
+            let got = health_findings(g, obs, now);
+            let want: Vec<(String, UnhealthyReason)> =
+                want.iter().map(|(i, r)| (i.to_string(), *r)).collect();
+            assert_eq!(got, want);
+        }
+        // EC2-type group: the stopped one only, at once.
+        check(&g, &observations, t(2), &[("i-1", UnhealthyReason::Ec2)]);
+        g.health_check_type = HealthCheckType::Elb;
+        // ELB: inside the grace period (in service at minute 1, grace 5 min) not yet.
+        check(&g, &observations, t(3), &[("i-1", UnhealthyReason::Ec2)]);
+        check(
+            &g,
+            &observations,
+            t(6),
+            &[("i-1", UnhealthyReason::Ec2), ("i-2", UnhealthyReason::Elb)],
+        );
+        // Attachment not yet InService: ELB verdict ignored.
+        g.target_groups[0].state = AttachmentState::Added;
+        check(&g, &observations, t(6), &[("i-1", UnhealthyReason::Ec2)]);
+        apply_health_findings(&mut g, &[("i-1".into(), UnhealthyReason::Ec2)]);
+        assert_eq!(g.instances[0].health_status, HealthStatus::Unhealthy);
+    }
+
+    #[test]
+    fn lifetime_expiry() {
+        let mut g = group(&["a"], 0, 3, 2);
+        add(&mut g, "i-1@a:+0");
+        add(&mut g, "i-2@a:+100");
+        g.max_instance_lifetime = Some(86_400);
+        assert!(expired_instances(&g, t(60)).is_empty());
+        assert_eq!(expired_instances(&g, t(24 * 60 + 50)), vec!["i-1"]);
+    }
+}

@@ -1,0 +1,108 @@
+//! Listeners: one per (load balancer, port), each with default actions and rules.
+
+use serde::{Deserialize, Serialize};
+
+use super::actions::{validate_actions, Action};
+use crate::{AwsError, AwsResult, ACCOUNT_ID};
+
+/// An HTTP listener as DescribeListeners shows it. Its default actions are the rule
+/// evaluated last, with no conditions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: u16,
+    pub protocol: String,
+    pub default_actions: Vec<Action>,
+}
+
+/// `arn:…:listener/app/<lb-name>/<lb-id>/<16hex>`, built from the LB's ARN.
+pub fn listener_arn(load_balancer_arn: &str, id: &str) -> String {
+    format!("{}/{id}", load_balancer_arn.replacen(":loadbalancer/", ":listener/", 1))
+}
+
+/// `arn:…:listener-rule/app/<lb-name>/<lb-id>/<listener-id>/<16hex>`.
+pub fn rule_arn(listener_arn: &str, id: &str) -> String {
+    format!("{}/{id}", listener_arn.replacen(":listener/", ":listener-rule/", 1))
+}
+
+/// The region and account of every ARN built here is the caller's; this checks an ARN
+/// names a load balancer of this account.
+pub fn is_load_balancer_arn(arn: &str) -> bool {
+    arn.starts_with("arn:aws:elasticloadbalancing:")
+        && arn.contains(&format!(":{ACCOUNT_ID}:loadbalancer/app/"))
+}
+
+/// CreateListener: protocol HTTP (Shoal has no certificates), port 1–65535, not
+/// already taken on this load balancer (`DuplicateListener`), and valid default actions.
+pub fn check_new_listener(
+    existing_ports: impl IntoIterator<Item = u16>,
+    protocol: &str,
+    port: u32,
+    default_actions: &[Action],
+) -> AwsResult<()> {
+    match protocol {
+        "HTTP" => {}
+        "HTTPS" => {
+            return Err(AwsError::new(
+                "UnsupportedProtocol",
+                "Protocol 'HTTPS' is not supported by Shoal; use HTTP",
+            ))
+        }
+        p => {
+            return Err(AwsError::validation(format!(
+                "Protocol '{p}' is not valid for an Application Load Balancer listener"
+            )))
+        }
+    }
+    validate_port(port)?;
+    if existing_ports.into_iter().any(|p| u32::from(p) == port) {
+        return Err(AwsError::new(
+            "DuplicateListener",
+            "A listener already exists on this port for this load balancer",
+        ));
+    }
+    validate_actions(default_actions)
+}
+
+/// Listener and target ports: 1–65535.
+pub fn validate_port(port: u32) -> AwsResult<()> {
+    if (1..=65535).contains(&port) {
+        Ok(())
+    } else {
+        Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{port}' at 'port' failed to satisfy constraint: Member must have value between 1 and 65535"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elbv2::actions::ForwardConfig;
+
+    #[test]
+    fn new_listener() {
+        let fwd = vec![Action::Forward(ForwardConfig::single("arn:tg"))];
+        assert!(check_new_listener([], "HTTP", 80, &fwd).is_ok());
+        assert!(check_new_listener([80], "HTTP", 80, &fwd)
+            .is_err_and(|e| e.code == "DuplicateListener"));
+        assert!(check_new_listener([80], "HTTP", 8080, &fwd).is_ok());
+        assert!(check_new_listener([], "HTTP", 0, &fwd).is_err_and(|e| e.code == "ValidationError"));
+        assert!(check_new_listener([], "HTTP", 65536, &fwd).is_err());
+        assert!(check_new_listener([], "TCP", 80, &fwd).is_err());
+        assert!(check_new_listener([], "HTTP", 80, &[]).is_err());
+    }
+
+    #[test]
+    fn arns() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb/0000000000000001";
+        assert!(is_load_balancer_arn(lb));
+        let l = listener_arn(lb, "0000000000000002");
+        assert_eq!(l, "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/0000000000000001/0000000000000002");
+        assert_eq!(
+            rule_arn(&l, "0000000000000003"),
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/lb/0000000000000001/0000000000000002/0000000000000003"
+        );
+    }
+}
