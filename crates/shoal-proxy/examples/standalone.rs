@@ -11,11 +11,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use shoal_model::elbv2::{Action, ForwardConfig, HealthCheck, LoadBalancerAttributes, TargetGroupAttributes};
-use shoal_proxy::{DataPlane, ListenerSpec, LoadBalancerSpec, Proxy, ProxyConfig, TargetGroupSpec, TargetSpec};
+use shoal_model::elbv2::{
+    Action, ForwardConfig, HealthCheck, LoadBalancerAttributes, TargetGroupAttributes,
+};
+use shoal_proxy::{
+    DataPlane, ListenerSpec, LoadBalancerSpec, Proxy, ProxyConfig, TargetGroupSpec, TargetSpec,
+};
 
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/bench-lb/0000000000000001";
-const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/bench-tg/0000000000000002";
+const TG: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/bench-tg/0000000000000002";
 
 fn usage() -> ExitCode {
     eprintln!("usage: standalone --backends IP:PORT[,IP:PORT...] --listen IP:PORT [--threads N]");
@@ -62,7 +67,8 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
     let proxy = Proxy::new(ProxyConfig::default());
     let targets = backends.iter().map(|a| TargetSpec::new(a.ip().to_string(), *a)).collect();
     // haproxy in the benchmark checks every 1 s with fall 2 / rise 2; do the same.
-    let health_check = HealthCheck { healthy_threshold: 2, unhealthy_threshold: 2, ..Default::default() };
+    let health_check =
+        HealthCheck { healthy_threshold: 2, unhealthy_threshold: 2, ..Default::default() };
     proxy.apply(DataPlane {
         load_balancers: vec![LoadBalancerSpec {
             arn: LB.into(),
@@ -95,7 +101,8 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             }
         }
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
