@@ -1,5 +1,8 @@
 //! Which model types are stored, under which kind.
 
+use shoal_model::autoscaling::activity::Activity;
+use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -38,4 +41,18 @@ record!(
     "ec2.launch-template-version",
     |r| id = &r.key,
     parent = &r.template_id
+);
+record!(AutoScalingGroup, "autoscaling.group", |r| id = &r.name, name = &r.name);
+record!(
+    Activity,
+    "autoscaling.activity",
+    |r| id = &r.activity_id,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    ScalingPolicy,
+    "autoscaling.policy",
+    |r| id = &r.policy_arn,
+    name = &r.policy_name,
+    parent = &r.auto_scaling_group_name
 );

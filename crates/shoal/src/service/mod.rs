@@ -7,7 +7,9 @@
 //! transaction. Work that takes time (copying a root directory, stopping processes)
 //! happens outside the lock, in controllers or blocking tasks.
 
+pub mod autoscaling;
 pub mod ec2;
+mod links;
 pub mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -8,6 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use shoal_model::autoscaling::activity::Activity;
+use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -24,6 +27,12 @@ pub struct State {
     pub instances: BTreeMap<String, Instance>,
     pub launch_templates: BTreeMap<String, LaunchTemplate>,
     pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
+    /// Auto Scaling groups by name (their instances live inside them).
+    pub groups: BTreeMap<String, AutoScalingGroup>,
+    /// Scaling activities by id.
+    pub activities: BTreeMap<String, Activity>,
+    /// Scaling policies by ARN.
+    pub policies: BTreeMap<String, ScalingPolicy>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -53,6 +62,9 @@ table!(Image, images);
 table!(Instance, instances);
 table!(LaunchTemplate, launch_templates);
 table!(LaunchTemplateVersion, launch_template_versions);
+table!(AutoScalingGroup, groups);
+table!(Activity, activities);
+table!(ScalingPolicy, policies);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -73,6 +85,9 @@ impl State {
         fill::<Instance>(&mut state, store)?;
         fill::<LaunchTemplate>(&mut state, store)?;
         fill::<LaunchTemplateVersion>(&mut state, store)?;
+        fill::<AutoScalingGroup>(&mut state, store)?;
+        fill::<Activity>(&mut state, store)?;
+        fill::<ScalingPolicy>(&mut state, store)?;
         Ok(state)
     }
 
