@@ -41,6 +41,8 @@ impl LifecycleTransition {
 /// A lifecycle hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleHook {
+    /// `<group>/<hook name>`: hook names are unique per group.
+    pub key: String,
     pub name: String,
     pub auto_scaling_group_name: String,
     pub transition: LifecycleTransition,
@@ -94,6 +96,7 @@ pub fn put_lifecycle_hook(
         return Err(AwsError::validation("NotificationMetadata must be at most 1023 characters."));
     }
     Ok(LifecycleHook {
+        key: format!("{}/{name}", group.name),
         name: name.into(),
         auto_scaling_group_name: group.name.clone(),
         transition,
@@ -136,6 +139,20 @@ pub fn complete_lifecycle_action(inst: &GroupInstance, result: &str) -> AwsResul
             inst.instance_id
         ))),
     }
+}
+
+/// A lifecycle action in progress: an instance held in `Pending:Wait` or
+/// `Terminating:Wait` by a hook until CompleteLifecycleAction or the timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleAction {
+    pub instance_id: String,
+    pub auto_scaling_group_name: String,
+    pub hook_name: String,
+    pub transition: LifecycleTransition,
+    /// `LifecycleActionToken`, a UUID callers may quote instead of the instance id.
+    pub token: String,
+    pub started: DateTime<Utc>,
+    pub last_heartbeat: Option<DateTime<Utc>>,
 }
 
 /// `InstanceRefresh.Status`.

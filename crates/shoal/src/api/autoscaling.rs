@@ -233,6 +233,130 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             svc.delete_policy(p.get("AutoScalingGroupName"), p.required_query("PolicyName")?)?;
             return Ok(None);
         }
+        "PutScheduledUpdateGroupAction" => {
+            svc.put_scheduled_action(
+                p.required_query("AutoScalingGroupName")?,
+                schedule_request(p, "ScheduledActionName")?,
+            )?;
+            return Ok(None);
+        }
+        "BatchPutScheduledUpdateGroupAction" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let mut failed = Vec::new();
+            for a in p.structs("ScheduledUpdateGroupActions") {
+                let name = a.string("ScheduledActionName").unwrap_or_default();
+                if let Err(e) = schedule_request(&a, "ScheduledActionName")
+                    .and_then(|r| svc.put_scheduled_action(group, r))
+                {
+                    failed.push((name, e));
+                }
+            }
+            x.list("FailedScheduledUpdateGroupActions", "member", &failed, |x, (n, e)| {
+                x.text("ScheduledActionName", n)
+                    .text("ErrorCode", &e.code)
+                    .text("ErrorMessage", &e.message);
+            });
+        }
+        "DescribeScheduledActions" => {
+            let actions = svc.describe_scheduled_actions(
+                p.get("AutoScalingGroupName"),
+                &p.list("ScheduledActionNames"),
+            );
+            x.list("ScheduledUpdateGroupActions", "member", &actions, |x, a| {
+                x.text("AutoScalingGroupName", &a.auto_scaling_group_name)
+                    .text("ScheduledActionName", &a.name)
+                    .text("ScheduledActionARN", &a.arn)
+                    .opt("Time", a.start_time.map(aws_time))
+                    .opt("StartTime", a.start_time.map(aws_time))
+                    .opt("EndTime", a.end_time.map(aws_time))
+                    .opt("Recurrence", a.recurrence.as_deref())
+                    .opt("MinSize", a.min_size)
+                    .opt("MaxSize", a.max_size)
+                    .opt("DesiredCapacity", a.desired_capacity)
+                    .opt("TimeZone", a.time_zone.as_deref());
+            });
+        }
+        "DeleteScheduledAction" => {
+            svc.delete_scheduled_action(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("ScheduledActionName")?,
+            )?;
+            return Ok(None);
+        }
+        "BatchDeleteScheduledAction" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let mut failed = Vec::new();
+            for name in p.list("ScheduledActionNames") {
+                if let Err(e) = svc.delete_scheduled_action(group, &name) {
+                    failed.push((name, e));
+                }
+            }
+            x.list("FailedScheduledActions", "member", &failed, |x, (n, e)| {
+                x.text("ScheduledActionName", n)
+                    .text("ErrorCode", &e.code)
+                    .text("ErrorMessage", &e.message);
+            });
+        }
+        "PutLifecycleHook" => {
+            let req = crate::service::autoscaling::HookRequest {
+                name: p.required_query("LifecycleHookName")?.to_string(),
+                transition: p.string("LifecycleTransition"),
+                heartbeat_timeout: p.number("HeartbeatTimeout")?,
+                default_result: p.string("DefaultResult"),
+                notification_target_arn: p.string("NotificationTargetARN"),
+                role_arn: p.string("RoleARN"),
+                notification_metadata: p.string("NotificationMetadata"),
+            };
+            svc.put_lifecycle_hook(p.required_query("AutoScalingGroupName")?, req)?;
+        }
+        "DescribeLifecycleHooks" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let hooks = svc.describe_lifecycle_hooks(group, &p.list("LifecycleHookNames"))?;
+            x.list("LifecycleHooks", "member", &hooks, |x, h| {
+                x.text("LifecycleHookName", &h.name)
+                    .text("AutoScalingGroupName", &h.auto_scaling_group_name)
+                    .text("LifecycleTransition", h.transition.as_str())
+                    .opt("NotificationTargetARN", h.notification_target_arn.as_deref())
+                    .opt("RoleARN", h.role_arn.as_deref())
+                    .opt("NotificationMetadata", h.notification_metadata.as_deref())
+                    .text("HeartbeatTimeout", h.heartbeat_timeout)
+                    .text("GlobalTimeout", h.global_timeout)
+                    .text("DefaultResult", &h.default_result);
+            });
+        }
+        "DeleteLifecycleHook" => {
+            svc.delete_lifecycle_hook(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+            )?;
+        }
+        "CompleteLifecycleAction" => {
+            svc.complete_lifecycle_action(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+                p.get("InstanceId"),
+                p.get("LifecycleActionToken"),
+                p.required_query("LifecycleActionResult")?,
+            )?;
+        }
+        "RecordLifecycleActionHeartbeat" => {
+            svc.record_lifecycle_heartbeat(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+                p.get("InstanceId"),
+                p.get("LifecycleActionToken"),
+            )?;
+        }
+        "DescribeLifecycleHookTypes" => {
+            x.list(
+                "LifecycleHookTypes",
+                "member",
+                ["autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"],
+                |x, t| {
+                    x.raw(t);
+                },
+            );
+        }
         "DescribeTerminationPolicyTypes" => {
             x.list(
                 "TerminationPolicyTypes",
@@ -565,4 +689,30 @@ fn policy_xml(x: &mut Xml, p: &ScalingPolicy) {
             x.text("AlarmName", &a.alarm_name).text("AlarmARN", &a.alarm_arn);
         })
         .text("Enabled", p.enabled);
+}
+
+fn time_param(p: &Params, key: &str) -> AwsResult<Option<chrono::DateTime<chrono::Utc>>> {
+    p.get(key)
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| AwsError::validation(format!("Invalid value for {key}: {v}")))
+        })
+        .transpose()
+}
+
+fn schedule_request(
+    p: &Params,
+    name_key: &str,
+) -> AwsResult<crate::service::autoscaling::ScheduleRequest> {
+    Ok(crate::service::autoscaling::ScheduleRequest {
+        name: p.required_query(name_key)?.to_string(),
+        start_time: time_param(p, "StartTime")?.or(time_param(p, "Time")?),
+        end_time: time_param(p, "EndTime")?,
+        recurrence: p.string("Recurrence"),
+        min_size: p.number("MinSize")?,
+        max_size: p.number("MaxSize")?,
+        desired_capacity: p.number("DesiredCapacity")?,
+        time_zone: p.string("TimeZone"),
+    })
 }
