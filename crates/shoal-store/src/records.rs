@@ -2,7 +2,7 @@
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
-use shoal_model::autoscaling::lifecycle::{LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
@@ -76,5 +76,11 @@ record!(
     LifecycleAction,
     "autoscaling.lifecycle-action",
     |r| id = &r.instance_id,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    InstanceRefresh,
+    "autoscaling.instance-refresh",
+    |r| id = &r.instance_refresh_id,
     parent = &r.auto_scaling_group_name
 );

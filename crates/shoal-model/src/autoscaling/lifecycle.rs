@@ -277,6 +277,18 @@ pub struct InstanceRefresh {
     pub preferences: RefreshPreferences,
     /// `DesiredConfiguration`, kept as given.
     pub desired_configuration: Option<serde_json::Value>,
+    /// The template the group used before (a rollback restores it).
+    #[serde(default)]
+    pub previous_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    /// The template the refresh moves the group to (its DesiredConfiguration).
+    #[serde(default)]
+    pub target_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    /// Instances still to replace, in the order they will be.
+    #[serde(default)]
+    pub pending_instances: Vec<String>,
+    /// Paused at a checkpoint until this time.
+    #[serde(default)]
+    pub checkpoint_until: Option<DateTime<Utc>>,
 }
 
 /// StartInstanceRefresh: refused while another refresh is active
@@ -313,6 +325,10 @@ pub fn start_instance_refresh(
         instances_to_update: group.capacity(),
         preferences,
         desired_configuration,
+        previous_launch_template: group.launch_template.clone(),
+        target_launch_template: None,
+        pending_instances: vec![],
+        checkpoint_until: None,
     })
 }
 

@@ -357,6 +357,98 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
                 },
             );
         }
+        "StartInstanceRefresh" => {
+            let prefs = p.sub("Preferences");
+            let mut preferences =
+                shoal_model::autoscaling::lifecycle::RefreshPreferences::default();
+            if let Some(v) = prefs.number("MinHealthyPercentage")? {
+                preferences.min_healthy_percentage = v;
+            }
+            if let Some(v) = prefs.number("MaxHealthyPercentage")? {
+                preferences.max_healthy_percentage = v;
+            }
+            preferences.instance_warmup = prefs.number("InstanceWarmup")?;
+            preferences.checkpoint_percentages =
+                prefs.list("CheckpointPercentages").iter().filter_map(|v| v.parse().ok()).collect();
+            if let Some(v) = prefs.number("CheckpointDelay")? {
+                preferences.checkpoint_delay = v;
+            }
+            if let Some(v) = prefs.bool("SkipMatching")? {
+                preferences.skip_matching = v;
+            }
+            if let Some(v) = prefs.bool("AutoRollback")? {
+                preferences.auto_rollback = v;
+            }
+            if let Some(v) = prefs.string("ScaleInProtectedInstances") {
+                preferences.scale_in_protected_instances = v;
+            }
+            if let Some(v) = prefs.string("StandbyInstances") {
+                preferences.standby_instances = v;
+            }
+            let target = template_spec(&p.sub("DesiredConfiguration"));
+            let id = svc.start_instance_refresh(
+                p.required_query("AutoScalingGroupName")?,
+                preferences,
+                target,
+            )?;
+            x.text("InstanceRefreshId", id);
+        }
+        "CancelInstanceRefresh" => {
+            x.text(
+                "InstanceRefreshId",
+                svc.cancel_instance_refresh(p.required_query("AutoScalingGroupName")?)?,
+            );
+        }
+        "RollbackInstanceRefresh" => {
+            x.text(
+                "InstanceRefreshId",
+                svc.rollback_instance_refresh(p.required_query("AutoScalingGroupName")?)?,
+            );
+        }
+        "DescribeInstanceRefreshes" => {
+            let refreshes = svc.describe_instance_refreshes(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceRefreshIds"),
+            );
+            x.list("InstanceRefreshes", "member", &refreshes, |x, r| {
+                let pr = &r.preferences;
+                x.text("InstanceRefreshId", &r.instance_refresh_id)
+                    .text("AutoScalingGroupName", &r.auto_scaling_group_name)
+                    .text("Status", r.status.as_str())
+                    .opt("StatusReason", r.status_reason.as_deref())
+                    .text("StartTime", aws_time(r.start_time))
+                    .opt("EndTime", r.end_time.map(aws_time))
+                    .text("PercentageComplete", r.percentage_complete)
+                    .text("InstancesToUpdate", r.pending_instances.len())
+                    .el("Preferences", |x| {
+                        x.text("MinHealthyPercentage", pr.min_healthy_percentage)
+                            .text("MaxHealthyPercentage", pr.max_healthy_percentage)
+                            .opt("InstanceWarmup", pr.instance_warmup)
+                            .list(
+                                "CheckpointPercentages",
+                                "member",
+                                &pr.checkpoint_percentages,
+                                |x, c| {
+                                    x.raw(&c.to_string());
+                                },
+                            )
+                            .text("CheckpointDelay", pr.checkpoint_delay)
+                            .text("SkipMatching", pr.skip_matching)
+                            .text("AutoRollback", pr.auto_rollback)
+                            .text("ScaleInProtectedInstances", &pr.scale_in_protected_instances)
+                            .text("StandbyInstances", &pr.standby_instances);
+                    });
+                if let Some(t) = &r.target_launch_template {
+                    x.el("DesiredConfiguration", |x| {
+                        x.el("LaunchTemplate", |x| {
+                            x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
+                                .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+                                .opt("Version", t.version.as_deref());
+                        });
+                    });
+                }
+            });
+        }
         "DescribeTerminationPolicyTypes" => {
             x.list(
                 "TerminationPolicyTypes",

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
-use shoal_model::autoscaling::lifecycle::{LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
@@ -41,6 +41,8 @@ pub struct State {
     pub lifecycle_hooks: BTreeMap<String, LifecycleHook>,
     /// Lifecycle actions in progress, by instance id.
     pub lifecycle_actions: BTreeMap<String, LifecycleAction>,
+    /// Instance refreshes by id.
+    pub instance_refreshes: BTreeMap<String, InstanceRefresh>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -76,6 +78,7 @@ table!(ScalingPolicy, policies);
 table!(ScheduledAction, scheduled_actions);
 table!(LifecycleHook, lifecycle_hooks);
 table!(LifecycleAction, lifecycle_actions);
+table!(InstanceRefresh, instance_refreshes);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -102,6 +105,7 @@ impl State {
         fill::<ScheduledAction>(&mut state, store)?;
         fill::<LifecycleHook>(&mut state, store)?;
         fill::<LifecycleAction>(&mut state, store)?;
+        fill::<InstanceRefresh>(&mut state, store)?;
         Ok(state)
     }
 
