@@ -77,6 +77,12 @@ def test_part1_capacity_and_activity_history(daemon):
     assert "a user request update of AutoScalingGroup constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 1 to 0." in term["Cause"]
     assert f"instance {first['InstanceId']} was selected for termination." in term["Cause"]
     assert "changing the desired capacity from 0 to 1." in launch2["Cause"]
+    # The same story from Shoal's CLI.
+    shown = daemon.shoal("groups").stdout
+    assert f"{GROUP}  min 1 / desired 1 / max 2" in shown and second["InstanceId"] in shown and "InService" in shown
+    story = daemon.shoal("activities", GROUP).stdout
+    assert story.count("Successful") == 3 and f"Terminating EC2 instance: {first['InstanceId']}" in story
+    assert "a user request created an AutoScalingGroup" in story
     details = json.loads(launch2["Details"])
     assert details["Availability Zone"] in ("us-east-1a", "us-east-1b") and details["Subnet ID"].startswith("subnet-")
 
