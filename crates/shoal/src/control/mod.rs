@@ -5,6 +5,7 @@
 //! idempotent, so a daemon restart simply picks up where the records say it was.
 
 pub mod instances;
+pub mod loadbalancers;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub fn spawn_all(
     vec![
         tokio::spawn(instances::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
+        tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
     ]
 }
 

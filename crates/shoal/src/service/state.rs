@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
+use shoal_model::elbv2::{
+    Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
+};
 use shoal_store::{Record, Store, StoreError, Writer};
 
 /// Every resource, by id.
@@ -24,6 +27,13 @@ pub struct State {
     pub instances: BTreeMap<String, Instance>,
     pub launch_templates: BTreeMap<String, LaunchTemplate>,
     pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
+    // ELBv2, by ARN (registrations by `registration_key`, tags by resource ARN).
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    pub listeners: BTreeMap<String, Listener>,
+    pub rules: BTreeMap<String, Rule>,
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    pub registered_targets: BTreeMap<String, RegisteredTarget>,
+    pub elb_tags: BTreeMap<String, ResourceTags>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -53,6 +63,12 @@ table!(Image, images);
 table!(Instance, instances);
 table!(LaunchTemplate, launch_templates);
 table!(LaunchTemplateVersion, launch_template_versions);
+table!(LoadBalancer, load_balancers);
+table!(Listener, listeners);
+table!(Rule, rules);
+table!(TargetGroup, target_groups);
+table!(RegisteredTarget, registered_targets);
+table!(ResourceTags, elb_tags);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -73,6 +89,12 @@ impl State {
         fill::<Instance>(&mut state, store)?;
         fill::<LaunchTemplate>(&mut state, store)?;
         fill::<LaunchTemplateVersion>(&mut state, store)?;
+        fill::<LoadBalancer>(&mut state, store)?;
+        fill::<Listener>(&mut state, store)?;
+        fill::<Rule>(&mut state, store)?;
+        fill::<TargetGroup>(&mut state, store)?;
+        fill::<RegisteredTarget>(&mut state, store)?;
+        fill::<ResourceTags>(&mut state, store)?;
         Ok(state)
     }
 
