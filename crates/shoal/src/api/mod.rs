@@ -4,12 +4,16 @@
 //!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
 //!   action runs against the one service layer and renders in its protocol's shape.
 //! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use.
+//! - Edge routing ([`edge`]): a request whose Host is a load balancer's DNS name never
+//!   reaches the router; the load balancer serves it (`curl http://<dns-name>:4566/`).
 //!
 //! Architecture invariant: fronts parse and render; every rule lives in `service` and
 //! the model. Every response carries a request id.
 
 pub mod autoscaling;
 pub mod ec2;
+pub mod edge;
+pub mod elbv2;
 pub mod error;
 pub mod json;
 pub mod query;
@@ -40,6 +44,7 @@ enum AwsService {
     Ec2,
     Ssm,
     AutoScaling,
+    Elbv2,
 }
 
 fn credential_scope_service(headers: &HeaderMap) -> Option<String> {
@@ -59,11 +64,13 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
         Some("ec2") => return Some(AwsService::Ec2),
         Some("ssm") => return Some(AwsService::Ssm),
         Some("autoscaling") => return Some(AwsService::AutoScaling),
+        Some("elasticloadbalancing") => return Some(AwsService::Elbv2),
         _ => {}
     }
     match params.get("Version") {
         Some("2016-11-15") => Some(AwsService::Ec2),
         Some("2011-01-01") => Some(AwsService::AutoScaling),
+        Some("2015-12-01") => Some(AwsService::Elbv2),
         _ => None,
     }
 }
@@ -121,6 +128,9 @@ async fn dispatch(
             query_response(&action, autoscaling::NAMESPACE, result, &request_id)
         }
         Some(AwsService::Ssm) => json::ssm(&svc, &headers, &body, &request_id),
+        Some(AwsService::Elbv2) => {
+            elbv2::respond(&svc, params.get("Action").unwrap_or_default(), &params, &request_id)
+        }
         None => error_response(
             &AwsError::new("UnknownService", "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version)."),
             Protocol::Query,

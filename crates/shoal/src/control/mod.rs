@@ -6,6 +6,7 @@
 
 pub mod groups;
 pub mod instances;
+pub mod loadbalancers;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub fn spawn_all(
         tokio::spawn(instances::run(svc.clone(), shutdown.clone())),
         tokio::spawn(groups::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
+        tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
     ]
 }
 

@@ -16,6 +16,9 @@ use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
+use shoal_model::elbv2::{
+    Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
+};
 use shoal_store::{Record, Store, StoreError, Writer};
 
 /// Every resource, by id.
@@ -43,6 +46,13 @@ pub struct State {
     pub lifecycle_actions: BTreeMap<String, LifecycleAction>,
     /// Instance refreshes by id.
     pub instance_refreshes: BTreeMap<String, InstanceRefresh>,
+    // ELBv2, by ARN (registrations by `registration_key`, tags by resource ARN).
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    pub listeners: BTreeMap<String, Listener>,
+    pub rules: BTreeMap<String, Rule>,
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    pub registered_targets: BTreeMap<String, RegisteredTarget>,
+    pub elb_tags: BTreeMap<String, ResourceTags>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -79,6 +89,12 @@ table!(ScheduledAction, scheduled_actions);
 table!(LifecycleHook, lifecycle_hooks);
 table!(LifecycleAction, lifecycle_actions);
 table!(InstanceRefresh, instance_refreshes);
+table!(LoadBalancer, load_balancers);
+table!(Listener, listeners);
+table!(Rule, rules);
+table!(TargetGroup, target_groups);
+table!(RegisteredTarget, registered_targets);
+table!(ResourceTags, elb_tags);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -106,6 +122,12 @@ impl State {
         fill::<LifecycleHook>(&mut state, store)?;
         fill::<LifecycleAction>(&mut state, store)?;
         fill::<InstanceRefresh>(&mut state, store)?;
+        fill::<LoadBalancer>(&mut state, store)?;
+        fill::<Listener>(&mut state, store)?;
+        fill::<Rule>(&mut state, store)?;
+        fill::<TargetGroup>(&mut state, store)?;
+        fill::<RegisteredTarget>(&mut state, store)?;
+        fill::<ResourceTags>(&mut state, store)?;
         Ok(state)
     }
 
