@@ -9,9 +9,9 @@
 
 pub mod autoscaling;
 pub mod ec2;
+pub mod elbv2;
 mod links;
 pub mod refresh;
-pub mod elbv2;
 pub mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};
