@@ -4,6 +4,8 @@ use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
 
+use shoal_model::cloudwatch::MetricAlarm;
+
 use crate::Record;
 
 macro_rules! record {
@@ -39,3 +41,4 @@ record!(
     |r| id = &r.key,
     parent = &r.template_id
 );
+record!(MetricAlarm, "cloudwatch.alarm", |r| id = &r.alarm_name, name = &r.alarm_name);
