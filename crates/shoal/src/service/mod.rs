@@ -7,6 +7,8 @@
 //! transaction. Work that takes time (copying a root directory, stopping processes)
 //! happens outside the lock, in controllers or blocking tasks.
 
+pub mod alarm_hooks;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod state;
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -24,6 +25,8 @@ pub struct State {
     pub instances: BTreeMap<String, Instance>,
     pub launch_templates: BTreeMap<String, LaunchTemplate>,
     pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
+    /// CloudWatch metric alarms, by name.
+    pub alarms: BTreeMap<String, MetricAlarm>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -53,6 +56,7 @@ table!(Image, images);
 table!(Instance, instances);
 table!(LaunchTemplate, launch_templates);
 table!(LaunchTemplateVersion, launch_template_versions);
+table!(MetricAlarm, alarms);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -73,6 +77,7 @@ impl State {
         fill::<Instance>(&mut state, store)?;
         fill::<LaunchTemplate>(&mut state, store)?;
         fill::<LaunchTemplateVersion>(&mut state, store)?;
+        fill::<MetricAlarm>(&mut state, store)?;
         Ok(state)
     }
 
@@ -111,6 +116,15 @@ impl<T: Table> Change for Delete<T> {
     }
 }
 
+struct StoreOnly<F>(F);
+
+impl<F: Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send> Change for StoreOnly<F> {
+    fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+        (self.0)(writer)
+    }
+    fn apply(self: Box<Self>, _state: &mut State) {}
+}
+
 /// The puts and deletes one operation makes, in order.
 #[derive(Default)]
 pub struct Changes {
@@ -124,6 +138,15 @@ impl Changes {
 
     pub fn delete<T: Table>(&mut self, id: &str) {
         self.items.push(Box::new(Delete::<T>(id.to_string(), std::marker::PhantomData)));
+    }
+
+    /// A write with no in-memory copy (an append to a log such as alarm history),
+    /// committed in the same transaction as the rest of the set.
+    pub fn store_only(
+        &mut self,
+        write: impl Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) {
+        self.items.push(Box::new(StoreOnly(write)));
     }
 
     pub fn is_empty(&self) -> bool {
