@@ -207,7 +207,7 @@ mod tests {
         let id = MetricId::new("App", "Latency", vec![Dimension::new("Host", "a")]);
         let key = MetricKey::from(&id);
         let t = |s: i64| chrono::Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
-        let points = vec![
+        let points = [
             Point::value(t(0), 3.0),
             Point {
                 timestamp: t(1),
