@@ -18,6 +18,24 @@ use shoal_model::{AwsError, AwsResult};
 
 use super::xml::Xml;
 
+/// The request body with its `Content-Encoding` undone: SDKs gzip large bodies
+/// (botocore's request compression, e.g. PutMetricData over 10 KB).
+pub fn decoded_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> AwsResult<axum::body::Bytes> {
+    use std::io::Read;
+    let encoding = headers.get("content-encoding").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !encoding.split(',').any(|e| e.trim().eq_ignore_ascii_case("gzip")) {
+        return Ok(body);
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).map_err(|e| {
+        AwsError::new("SerializationException", format!("Malformed gzip request body: {e}"))
+    })?;
+    Ok(out.into())
+}
+
 /// A decoded request or a response to encode.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Doc {

@@ -93,6 +93,10 @@ async fn aws_get(
 }
 
 async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match document::decoded_body(&headers, body) {
+        Ok(b) => b,
+        Err(e) => return error_response(&e, Protocol::Query, &crate::ids::uuid()),
+    };
     let params = if headers.get("x-amz-target").is_some() {
         Params::default()
     } else {
@@ -106,6 +110,7 @@ async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
 async fn rpc_v2_cbor(
     State(svc): State<Arc<Service>>,
     axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let request_id = crate::ids::uuid();
@@ -119,7 +124,7 @@ async fn rpc_v2_cbor(
             &request_id,
         );
     }
-    let input = cloudwatch::decode_cbor(&body);
+    let input = document::decoded_body(&headers, body).and_then(|b| cloudwatch::decode_cbor(&b));
     cloudwatch::serve(&svc, cloudwatch::Wire::Cbor, &operation, input, &request_id)
 }
 

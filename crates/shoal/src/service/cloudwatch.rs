@@ -533,6 +533,7 @@ impl Service {
                 inputs.push((q.id.clone(), label, series));
             }
         }
+        let stats = inputs.len();
         let all_times: BTreeSet<DateTime<Utc>> =
             inputs.iter().flat_map(|(_, _, s)| s.keys().copied()).collect();
         for q in queries {
@@ -543,7 +544,11 @@ impl Service {
                     (label, s)
                 }
                 (None, Some(expr)) => {
-                    let value = math::evaluate(&q.id, expr, &MathContext { series: &inputs })?;
+                    // METRICS() means the request's metric-stat queries; other ids
+                    // may also name the expressions before this one.
+                    let visible =
+                        if expr.contains("METRICS") { &inputs[..stats] } else { &inputs[..] };
+                    let value = math::evaluate(&q.id, expr, &MathContext { series: visible })?;
                     let series: Series = match value {
                         MathValue::Series(s) => s,
                         MathValue::Scalar(v) => all_times.iter().map(|t| (*t, v)).collect(),
