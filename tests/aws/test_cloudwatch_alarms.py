@@ -137,8 +137,10 @@ def test_instance_cpu_alarm_reaches_alarm_under_stress(fast):
     cw = fast.boto("cloudwatch")
     cw.put_metric_alarm(AlarmName="exercise-cpu-high", Namespace="AWS/EC2", MetricName="CPUUtilization",
                         Dimensions=[{"Name": "InstanceId", "Value": iid}], Statistic="Average",
-                        Period=60, EvaluationPeriods=2, Threshold=80,
+                        Period=60, EvaluationPeriods=2, Threshold=20,
                         ComparisonOperator="GreaterThanThreshold")
+    # (The threshold is low because a loaded 2-core test machine may give one `stress`
+    # hog only half a CPU; an idle instance reads ~0%.)
     # Idle first: the sampler's points make it OK.
     wait_for("OK while idle", lambda: state(cw, "exercise-cpu-high")["StateValue"] == "OK", timeout=40)
     result = {}
@@ -148,7 +150,7 @@ def test_instance_cpu_alarm_reaches_alarm_under_stress(fast):
     try:
         a = wait_for("ALARM under stress",
                      lambda: (s := state(cw, "exercise-cpu-high"))["StateValue"] == "ALARM" and s, timeout=40)
-        assert "were greater than the threshold (80.0)" in a["StateReason"]
+        assert "were greater than the threshold (20.0)" in a["StateReason"]
         metrics = cw.list_metrics(Namespace="AWS/EC2", MetricName="CPUUtilization",
                                   Dimensions=[{"Name": "InstanceId", "Value": iid}])["Metrics"]
         assert len(metrics) == 1
