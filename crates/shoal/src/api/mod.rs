@@ -9,6 +9,7 @@
 //! Architecture invariant: fronts parse and render; every rule lives in `service` and
 //! the model. Every response carries a request id.
 
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod document;
 pub mod ec2;
@@ -45,6 +46,7 @@ pub fn router(svc: Arc<Service>) -> Router {
 enum AwsService {
     Ec2,
     Ssm,
+    AutoScaling,
     CloudWatch,
 }
 
@@ -67,11 +69,13 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
     match credential_scope_service(headers).as_deref() {
         Some("ec2") => return Some(AwsService::Ec2),
         Some("ssm") => return Some(AwsService::Ssm),
+        Some("autoscaling") => return Some(AwsService::AutoScaling),
         Some("monitoring") => return Some(AwsService::CloudWatch),
         _ => {}
     }
     match params.get("Version") {
         Some("2016-11-15") => Some(AwsService::Ec2),
+        Some("2011-01-01") => Some(AwsService::AutoScaling),
         Some(cloudwatch::VERSION) => Some(AwsService::CloudWatch),
         _ => None,
     }
@@ -151,6 +155,11 @@ async fn dispatch(
                 }
             }
         }
+        Some(AwsService::AutoScaling) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            let result = autoscaling::handle(&svc, &action, &params).await;
+            query_response(&action, autoscaling::NAMESPACE, result, &request_id)
+        }
         Some(AwsService::Ssm) => json::ssm(&svc, &headers, &body, &request_id),
         Some(AwsService::CloudWatch) => match cloudwatch::json_operation(&headers) {
             Some(op) => {
@@ -168,5 +177,30 @@ async fn dispatch(
             Protocol::Query,
             &request_id,
         ),
+    }
+}
+
+/// Renders a Query-protocol answer: `<XResponse><XResult>…</XResult><ResponseMetadata>`
+/// (the Result element is omitted for actions whose result is empty), or the error.
+fn query_response(
+    action: &str,
+    namespace: &str,
+    result: shoal_model::AwsResult<Option<xml::Xml>>,
+    request_id: &str,
+) -> Response {
+    match result {
+        Ok(body) => {
+            let inner = match body {
+                Some(x) => format!("<{action}Result>{}</{action}Result>", x.into_string()),
+                None => String::new(),
+            };
+            xml_body(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{namespace}\">{inner}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+            ))
+        }
+        Err(e) => {
+            tracing::debug!(action, code = %e.code, message = %e.message, "query request refused");
+            error_response(&e, Protocol::Query, request_id)
+        }
     }
 }

@@ -8,8 +8,11 @@
 //! happens outside the lock, in controllers or blocking tasks.
 
 pub mod alarm_hooks;
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ec2;
+mod links;
+pub mod refresh;
 pub mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -8,6 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use shoal_model::autoscaling::activity::Activity;
+use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
@@ -25,6 +30,20 @@ pub struct State {
     pub instances: BTreeMap<String, Instance>,
     pub launch_templates: BTreeMap<String, LaunchTemplate>,
     pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
+    /// Auto Scaling groups by name (their instances live inside them).
+    pub groups: BTreeMap<String, AutoScalingGroup>,
+    /// Scaling activities by id.
+    pub activities: BTreeMap<String, Activity>,
+    /// Scaling policies by ARN.
+    pub policies: BTreeMap<String, ScalingPolicy>,
+    /// Scheduled actions by ARN.
+    pub scheduled_actions: BTreeMap<String, ScheduledAction>,
+    /// Lifecycle hooks by `<group>/<name>`.
+    pub lifecycle_hooks: BTreeMap<String, LifecycleHook>,
+    /// Lifecycle actions in progress, by instance id.
+    pub lifecycle_actions: BTreeMap<String, LifecycleAction>,
+    /// Instance refreshes by id.
+    pub instance_refreshes: BTreeMap<String, InstanceRefresh>,
     /// CloudWatch metric alarms, by name.
     pub alarms: BTreeMap<String, MetricAlarm>,
 }
@@ -56,6 +75,13 @@ table!(Image, images);
 table!(Instance, instances);
 table!(LaunchTemplate, launch_templates);
 table!(LaunchTemplateVersion, launch_template_versions);
+table!(AutoScalingGroup, groups);
+table!(Activity, activities);
+table!(ScalingPolicy, policies);
+table!(ScheduledAction, scheduled_actions);
+table!(LifecycleHook, lifecycle_hooks);
+table!(LifecycleAction, lifecycle_actions);
+table!(InstanceRefresh, instance_refreshes);
 table!(MetricAlarm, alarms);
 
 impl State {
@@ -77,6 +103,13 @@ impl State {
         fill::<Instance>(&mut state, store)?;
         fill::<LaunchTemplate>(&mut state, store)?;
         fill::<LaunchTemplateVersion>(&mut state, store)?;
+        fill::<AutoScalingGroup>(&mut state, store)?;
+        fill::<Activity>(&mut state, store)?;
+        fill::<ScalingPolicy>(&mut state, store)?;
+        fill::<ScheduledAction>(&mut state, store)?;
+        fill::<LifecycleHook>(&mut state, store)?;
+        fill::<LifecycleAction>(&mut state, store)?;
+        fill::<InstanceRefresh>(&mut state, store)?;
         fill::<MetricAlarm>(&mut state, store)?;
         Ok(state)
     }
