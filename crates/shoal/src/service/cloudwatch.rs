@@ -299,7 +299,9 @@ impl Service {
     /// lasts `metric_period`; sub-minute periods are kept (see the module docs).
     pub fn effective_period(&self, period: u32) -> u32 {
         let mp = self.config.metric_period.as_secs().max(1);
-        if period < 60 || mp == 60 {
+        // A period of exactly `metric_period` is already "one CloudWatch minute" (what
+        // Auto Scaling passes for its target-tracking alarms).
+        if period < 60 || mp == 60 || u64::from(period) == mp {
             return period.max(1);
         }
         u32::try_from((u64::from(period) * mp / 60).max(1)).unwrap_or(u32::MAX)
@@ -632,7 +634,21 @@ impl Service {
     /// PutMetricAlarm, and the way other services create alarms: validates, keeps the
     /// state (and tags) of an alarm of the same name, stamps the configuration time,
     /// records a `ConfigurationUpdate` history item. Returns the stored alarm.
-    pub fn put_alarm(&self, mut alarm: MetricAlarm) -> AwsResult<MetricAlarm> {
+    pub fn put_alarm(&self, alarm: MetricAlarm) -> AwsResult<MetricAlarm> {
+        let now = self.clock.now();
+        self.mutate(|state, changes| self.stage_put_alarm(state, changes, alarm, now))
+    }
+
+    /// [`Service::put_alarm`] inside another operation's `mutate` (Auto Scaling creates
+    /// a target-tracking policy and its alarms in one commit): validates against
+    /// `state` and records the alarm and its history item in `changes`.
+    pub fn stage_put_alarm(
+        &self,
+        state: &State,
+        changes: &mut super::Changes,
+        mut alarm: MetricAlarm,
+        now: DateTime<Utc>,
+    ) -> AwsResult<MetricAlarm> {
         validate_metric_alarm(&alarm, self.short_period())?;
         for q in &alarm.metrics {
             if let Some(ms) = &q.metric_stat {
@@ -641,29 +657,34 @@ impl Service {
             }
         }
         tags::validate_user_tags(&alarm.tags)?;
-        let now = self.clock.now();
         alarm.alarm_arn = alarm_arn(self.region(), &alarm.alarm_name);
         alarm.alarm_configuration_updated_timestamp = now;
-        self.mutate(|state, changes| {
-            let existing = state.alarms.get(&alarm.alarm_name);
-            match existing {
-                Some(old) => {
-                    alarm.keep_state_of(old);
-                    alarm.tags.clone_from(&old.tags);
-                }
-                None => {
-                    alarm.state_value = AlarmState::InsufficientData;
-                    alarm.state_reason = alarm::INITIAL_REASON.into();
-                    alarm.state_reason_data = None;
-                    alarm.state_updated_timestamp = now;
-                    alarm.state_transitioned_timestamp = now;
-                }
+        let existing = state.alarms.get(&alarm.alarm_name);
+        match existing {
+            Some(old) => {
+                alarm.keep_state_of(old);
+                alarm.tags.clone_from(&old.tags);
             }
-            let item = configuration_update_item(&alarm, existing.is_none(), now);
-            changes.put(alarm.clone());
-            changes.store_only(move |w| w.put_alarm_history(&item));
-            Ok(alarm.clone())
-        })
+            None => {
+                alarm.state_value = AlarmState::InsufficientData;
+                alarm.state_reason = alarm::INITIAL_REASON.into();
+                alarm.state_reason_data = None;
+                alarm.state_updated_timestamp = now;
+                alarm.state_transitioned_timestamp = now;
+            }
+        }
+        let item = configuration_update_item(&alarm, existing.is_none(), now);
+        changes.put(alarm.clone());
+        changes.store_only(move |w| w.put_alarm_history(&item));
+        Ok(alarm)
+    }
+
+    /// Deletes one alarm and its history inside another operation's `mutate` (an alarm
+    /// that is not there is not an error: the caller owns the name).
+    pub fn stage_delete_alarm(changes: &mut super::Changes, name: &str) {
+        changes.delete::<MetricAlarm>(name);
+        let name = name.to_string();
+        changes.store_only(move |w| w.delete_alarm_history(&name));
     }
 
     /// DeleteAlarms: all named alarms or none (`ResourceNotFound` names the missing).
@@ -687,9 +708,7 @@ impl Service {
                 .with_status(404));
             }
             for name in names {
-                changes.delete::<MetricAlarm>(name);
-                let name = name.clone();
-                changes.store_only(move |w| w.delete_alarm_history(&name));
+                Self::stage_delete_alarm(changes, name);
             }
             Ok(())
         })
@@ -1104,6 +1123,9 @@ mod tests {
         assert_eq!(svc.effective_period(60), 5);
         assert_eq!(svc.effective_period(300), 25);
         assert_eq!(svc.effective_period(10), 10);
+        let (svc, _) = service(120);
+        assert_eq!(svc.effective_period(120), 120);
+        assert_eq!(svc.effective_period(60), 120);
         let (svc, _) = service(60);
         assert_eq!(svc.effective_period(300), 300);
     }
