@@ -24,8 +24,9 @@
 //! # Time in a fast lab
 //! `--metric-period` (`config.metric_period`, AWS: 60 s) is how long a CloudWatch
 //! minute lasts. Alarms are evaluated with their `Period` scaled by it (a 60 s period
-//! lasts `metric_period`, 300 s lasts five of them; sub-minute high-resolution periods
-//! are kept as they are), and the evaluation loop runs once per `metric_period`. At the
+//! lasts `metric_period`, 300 s lasts five of them; sub-minute high-resolution periods,
+//! and a period equal to `metric_period`, are kept as they are), and the evaluation loop
+//! runs once per `metric_period`. At the
 //! default of 60 this is exactly AWS. Queries (GetMetricStatistics, GetMetricData)
 //! always use their literal `Period` over real timestamps.
 
