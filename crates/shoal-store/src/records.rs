@@ -12,6 +12,8 @@ use shoal_model::elbv2::{
     Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
 };
 
+use shoal_model::cloudwatch::MetricAlarm;
+
 use crate::Record;
 
 macro_rules! record {
@@ -95,3 +97,4 @@ record!(Rule, "elbv2.rule", |r| id = &r.arn);
 record!(TargetGroup, "elbv2.target-group", |r| id = &r.arn, name = &r.name);
 record!(RegisteredTarget, "elbv2.target", |r| id = &r.key, parent = &r.target_group_arn);
 record!(ResourceTags, "elbv2.tags", |r| id = &r.arn);
+record!(MetricAlarm, "cloudwatch.alarm", |r| id = &r.alarm_name, name = &r.alarm_name);

@@ -117,15 +117,15 @@ impl Service {
     }
 
     /// The alarms a policy owns: target tracking's AlarmHigh/AlarmLow, named and
-    /// described exactly as AWS does.
+    /// described exactly as AWS does, stored in the same commit as the policy.
     pub(crate) fn create_policy_alarms(
         &self,
-        _state: &State,
-        _changes: &mut Changes,
+        state: &State,
+        changes: &mut Changes,
         p: &ScalingPolicy,
         now: DateTime<Utc>,
     ) -> AwsResult<Vec<PolicyAlarm>> {
-        let period = self.config.metric_period.as_secs().max(1) as u32;
+        let period = 60;
         let alarms = policy::target_tracking_alarms(
             p,
             &self.config.region,
@@ -134,15 +134,16 @@ impl Service {
             period,
             now,
         );
-        Ok(alarms
-            .iter()
-            .map(|a| PolicyAlarm {
-                alarm_name: a.alarm_name.clone(),
-                alarm_arn: a.alarm_arn.clone(),
-            })
-            .collect())
+        let mut out = Vec::new();
+        for alarm in alarms {
+            let stored = self.stage_put_alarm(state, changes, alarm, now)?;
+            out.push(PolicyAlarm { alarm_name: stored.alarm_name, alarm_arn: stored.alarm_arn });
+        }
+        Ok(out)
     }
 
     /// Deletes an alarm a policy owned.
-    pub(crate) fn delete_owned_alarm(&self, _changes: &mut Changes, _alarm_name: &str) {}
+    pub(crate) fn delete_owned_alarm(&self, changes: &mut Changes, alarm_name: &str) {
+        Service::stage_delete_alarm(changes, alarm_name);
+    }
 }

@@ -7,7 +7,9 @@
 //! transaction. Work that takes time (copying a root directory, stopping processes)
 //! happens outside the lock, in controllers or blocking tasks.
 
+pub mod alarm_hooks;
 pub mod autoscaling;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod elbv2;
 mod links;

@@ -13,6 +13,7 @@ use shoal_model::autoscaling::group::AutoScalingGroup;
 use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
+use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -53,6 +54,8 @@ pub struct State {
     pub target_groups: BTreeMap<String, TargetGroup>,
     pub registered_targets: BTreeMap<String, RegisteredTarget>,
     pub elb_tags: BTreeMap<String, ResourceTags>,
+    /// CloudWatch metric alarms, by name.
+    pub alarms: BTreeMap<String, MetricAlarm>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -95,6 +98,7 @@ table!(Rule, rules);
 table!(TargetGroup, target_groups);
 table!(RegisteredTarget, registered_targets);
 table!(ResourceTags, elb_tags);
+table!(MetricAlarm, alarms);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -128,6 +132,7 @@ impl State {
         fill::<TargetGroup>(&mut state, store)?;
         fill::<RegisteredTarget>(&mut state, store)?;
         fill::<ResourceTags>(&mut state, store)?;
+        fill::<MetricAlarm>(&mut state, store)?;
         Ok(state)
     }
 
@@ -166,6 +171,15 @@ impl<T: Table> Change for Delete<T> {
     }
 }
 
+struct StoreOnly<F>(F);
+
+impl<F: Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send> Change for StoreOnly<F> {
+    fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+        (self.0)(writer)
+    }
+    fn apply(self: Box<Self>, _state: &mut State) {}
+}
+
 /// The puts and deletes one operation makes, in order.
 #[derive(Default)]
 pub struct Changes {
@@ -179,6 +193,15 @@ impl Changes {
 
     pub fn delete<T: Table>(&mut self, id: &str) {
         self.items.push(Box::new(Delete::<T>(id.to_string(), std::marker::PhantomData)));
+    }
+
+    /// A write with no in-memory copy (an append to a log such as alarm history),
+    /// committed in the same transaction as the rest of the set.
+    pub fn store_only(
+        &mut self,
+        write: impl Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) {
+        self.items.push(Box::new(StoreOnly(write)));
     }
 
     pub fn is_empty(&self) -> bool {
