@@ -305,6 +305,10 @@ pub struct GroupInstance {
     pub instance_type: String,
     pub launched_at: DateTime<Utc>,
     pub in_service_at: Option<DateTime<Utc>>,
+    /// The activity launching or terminating this instance while it is open (not on
+    /// the wire; the controller finishes it).
+    #[serde(default)]
+    pub activity_id: Option<String>,
 }
 
 impl GroupInstance {
@@ -331,6 +335,7 @@ impl GroupInstance {
             instance_type: instance_type.into(),
             launched_at: now,
             in_service_at: None,
+            activity_id: None,
         }
     }
 }

@@ -516,6 +516,7 @@ mod tests {
             instance_type: "t2.micro".into(),
             launched_at: t(0),
             in_service_at: Some(t(1)),
+            activity_id: None,
         };
         for p in parts {
             match p {

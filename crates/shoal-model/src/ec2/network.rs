@@ -128,7 +128,10 @@ pub fn usable_addresses(cidr: Cidr) -> u64 {
 
 /// Picks the lowest free address of a subnet for a new interface, skipping AWS's
 /// reserved ones; `InsufficientFreeAddressesInSubnet` when full.
-pub fn allocate_private_ip(subnet: &Subnet, in_use: &[Ipv4Addr]) -> AwsResult<Ipv4Addr> {
+pub fn allocate_private_ip(
+    subnet: &Subnet,
+    in_use: &std::collections::BTreeSet<Ipv4Addr>,
+) -> AwsResult<Ipv4Addr> {
     let last = subnet.cidr.size().saturating_sub(1) as u32;
     (4..last).map(|n| subnet.cidr.nth(n)).find(|ip| !in_use.contains(ip)).ok_or_else(|| {
         AwsError::new(
@@ -251,9 +254,9 @@ mod tests {
     #[test]
     fn private_ips_skip_reserved() {
         let s = subnet("10.0.1.0/28");
-        let first = allocate_private_ip(&s, &[]).unwrap();
+        let first = allocate_private_ip(&s, &Default::default()).unwrap();
         assert_eq!(first, Ipv4Addr::new(10, 0, 1, 4));
-        let used: Vec<_> = (4..15).map(|n| s.cidr.nth(n)).collect();
+        let used: std::collections::BTreeSet<_> = (4..15).map(|n| s.cidr.nth(n)).collect();
         assert_eq!(
             allocate_private_ip(&s, &used).unwrap_err().code,
             "InsufficientFreeAddressesInSubnet"

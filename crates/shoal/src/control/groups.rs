@@ -66,10 +66,32 @@ pub fn reconcile(svc: &Service, name: &str) -> AwsResult<()> {
     else {
         return Ok(());
     };
-    for (i, step) in plan.steps.iter().enumerate() {
-        let consumed = i == 0 && plan.consumed_pending_cause;
-        svc.mutate(|state, changes| execute(svc, state, changes, name, step, consumed))?;
+    if plan.steps.is_empty() {
+        return Ok(());
     }
+    // The whole plan in one commit: the group document is written once, whatever its
+    // size, and addresses are reserved within the change set.
+    svc.mutate(|state, changes| {
+        let Some(g) = state.groups.get(name) else { return Ok(()) };
+        let mut g = g.clone();
+        // After a failed launch, wait before trying again (AWS backs off too).
+        let backing_off = state.activities.values().any(|a| {
+            a.auto_scaling_group_name == name
+                && a.status_code == ActivityStatus::Failed
+                && now - a.start_time < LAUNCH_RETRY
+        });
+        for step in &plan.steps {
+            let is_launch = matches!(step.action, Action::Launch { .. });
+            if (is_launch && backing_off) || !execute(svc, state, changes, &mut g, step)? {
+                break;
+            }
+        }
+        if plan.consumed_pending_cause {
+            g.pending_cause = None;
+        }
+        changes.put(g);
+        Ok(())
+    })?;
     Ok(())
 }
 
@@ -95,7 +117,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                                 gi.lifecycle_state = LifecycleState::PendingWait;
                                 changes.put(new_action(name, &gi.instance_id, hook, now));
                             }
-                            None => enter_service(svc, state, changes, name, &serving_tgs, gi, now),
+                            None => enter_service(svc, state, changes, &serving_tgs, gi, now),
                         }
                     }
                     LifecycleState::PendingWait => {
@@ -108,7 +130,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                             };
                         }
                     }
-                    _ => enter_service(svc, state, changes, name, &serving_tgs, gi, now),
+                    _ => enter_service(svc, state, changes, &serving_tgs, gi, now),
                 },
                 Some(InstanceState::Pending) => {}
                 _ => {
@@ -117,9 +139,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                     finish_activity(
                         state,
                         changes,
-                        name,
-                        &gi.instance_id,
-                        false,
+                        gi,
                         (ActivityStatus::Failed, Some("Instance failed to launch.".into())),
                         now,
                     );
@@ -150,15 +170,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
             if ec2_gone(state, &gi.instance_id) {
                 gi.lifecycle_state = LifecycleState::Terminated;
-                finish_activity(
-                    state,
-                    changes,
-                    name,
-                    &gi.instance_id,
-                    true,
-                    (ActivityStatus::Successful, None),
-                    now,
-                );
+                finish_activity(state, changes, gi, (ActivityStatus::Successful, None), now);
             } else if ec2_state != Some(InstanceState::ShuttingDown) {
                 svc.change_instance_states_in(
                     state,
@@ -200,71 +212,53 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
     Ok(())
 }
 
+/// Carries out one step on `g`; false when the plan should stop here (a launch failed).
 fn execute(
     svc: &Service,
     state: &State,
     changes: &mut Changes,
-    name: &str,
+    g: &mut AutoScalingGroup,
     step: &Step,
-    consumed_cause: bool,
-) -> AwsResult<()> {
+) -> AwsResult<bool> {
     let now = svc.clock.now();
-    let Some(g) = state.groups.get(name) else { return Ok(()) };
-    let mut g = g.clone();
     match &step.action {
-        Action::Launch { zone } => {
-            let recently_failed = state.activities.values().any(|a| {
-                a.auto_scaling_group_name == name
-                    && a.status_code == ActivityStatus::Failed
-                    && now - a.start_time < LAUNCH_RETRY
-            });
-            if recently_failed {
-                return Ok(());
+        Action::Launch { zone } => match launch(svc, state, changes, g, zone.subnet_id.as_str()) {
+            Ok((instance_id, instance_type, template)) => {
+                let activity = Activity::launch(
+                    ids::uuid(),
+                    &g.name,
+                    &g.arn,
+                    &instance_id,
+                    Some(&zone.subnet_id),
+                    &zone.availability_zone,
+                    step.cause.clone(),
+                    now,
+                );
+                let mut gi =
+                    GroupInstance::launched(&instance_id, zone, g, template, instance_type, now);
+                gi.activity_id = Some(activity.activity_id.clone());
+                g.instances.push(gi);
+                changes.put(activity);
             }
-            match launch(svc, state, changes, &g, zone.subnet_id.as_str()) {
-                Ok((instance_id, instance_type, template)) => {
-                    g.instances.push(GroupInstance::launched(
-                        &instance_id,
-                        zone,
-                        &g,
-                        template,
-                        instance_type,
-                        now,
-                    ));
-                    changes.put(Activity::launch(
-                        ids::uuid(),
-                        &g.name,
-                        &g.arn,
-                        &instance_id,
-                        Some(&zone.subnet_id),
-                        &zone.availability_zone,
-                        step.cause.clone(),
-                        now,
-                    ));
-                }
-                Err(e) => {
-                    changes.put(Activity::launch_failed(
-                        ids::uuid(),
-                        &g.name,
-                        &g.arn,
-                        Some(&zone.subnet_id),
-                        &zone.availability_zone,
-                        &e.message,
-                        step.cause.clone(),
-                        now,
-                    ));
-                }
+            Err(e) => {
+                changes.put(Activity::launch_failed(
+                    ids::uuid(),
+                    &g.name,
+                    &g.arn,
+                    Some(&zone.subnet_id),
+                    &zone.availability_zone,
+                    &e.message,
+                    step.cause.clone(),
+                    now,
+                ));
+                return Ok(false);
             }
-        }
+        },
         Action::Terminate { instance_id } => {
-            begin_termination(svc, state, changes, &mut g, instance_id, step.cause.clone())?;
+            begin_termination(svc, state, changes, g, instance_id, step.cause.clone())?;
         }
     }
-    if consumed_cause {
-        g.pending_cause = None;
-    }
-    changes.put(g);
-    Ok(())
+    Ok(true)
 }
 
 /// RunInstances from the group's launch template into `subnet_id`, tagged as AWS tags
@@ -318,7 +312,6 @@ fn enter_service(
     svc: &Service,
     state: &State,
     changes: &mut Changes,
-    group: &str,
     tgs: &[String],
     gi: &mut GroupInstance,
     now: chrono::DateTime<chrono::Utc>,
@@ -326,15 +319,7 @@ fn enter_service(
     svc.register_in_target_groups(state, changes, tgs, &gi.instance_id, &gi.availability_zone);
     gi.lifecycle_state = LifecycleState::InService;
     gi.in_service_at = Some(now);
-    finish_activity(
-        state,
-        changes,
-        group,
-        &gi.instance_id,
-        false,
-        (ActivityStatus::Successful, None),
-        now,
-    );
+    finish_activity(state, changes, gi, (ActivityStatus::Successful, None), now);
 }
 
 /// The hook that holds instances of `group` at `transition` (the first by name: Shoal

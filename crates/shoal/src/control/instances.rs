@@ -68,7 +68,14 @@ fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
 /// One pass done inline, step by step: for tests and simulations on the fake driver,
 /// where nothing takes time and determinism matters more than parallelism.
 pub async fn reconcile_inline(svc: &Arc<Service>) -> anyhow::Result<()> {
-    let candidates: Vec<Instance> = svc.read(|s| s.instances.values().cloned().collect());
+    forget_terminated(svc)?;
+    let candidates: Vec<Instance> = svc.read(|s| {
+        s.instances
+            .values()
+            .filter(|i| !matches!(i.state, InstanceState::Terminated | InstanceState::Stopped))
+            .cloned()
+            .collect()
+    });
     for inst in candidates {
         if let Some(step) = next_step(svc, &inst) {
             execute(svc, inst, step).await?;
@@ -77,7 +84,33 @@ pub async fn reconcile_inline(svc: &Arc<Service>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// AWS keeps a terminated instance visible for about an hour, then forgets it; so does
+/// Shoal (its loopback address is reusable from then on).
+pub fn forget_terminated(svc: &Service) -> shoal_model::AwsResult<()> {
+    let now = svc.clock.now();
+    let horizon = chrono::Duration::seconds(crate::service::ec2::TERMINATED_RETENTION_SECS);
+    let old: Vec<String> = svc.read(|s| {
+        s.instances
+            .values()
+            .filter(|i| i.terminated_at.is_some_and(|t| now - t > horizon))
+            .map(|i| i.id.clone())
+            .collect()
+    });
+    if old.is_empty() {
+        return Ok(());
+    }
+    svc.mutate(|_, changes| {
+        for id in &old {
+            changes.delete::<Instance>(id);
+        }
+        Ok(())
+    })
+}
+
 fn reconcile_all(svc: &Arc<Service>, inflight: &Arc<Mutex<HashSet<String>>>) {
+    if let Err(e) = forget_terminated(svc) {
+        tracing::warn!(error = %e, "could not forget old terminated instances");
+    }
     let candidates: Vec<Instance> = svc.read(|s| {
         s.instances
             .values()

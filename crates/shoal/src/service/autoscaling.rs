@@ -473,57 +473,61 @@ fn group_filter_matches(g: &AutoScalingGroup, f: &GroupFilter) -> bool {
 }
 
 /// Starts terminating `instance_id` of `g` (already taken out by the model's rules or
-/// chosen by the planner): lifecycle `Terminating`, an activity `InProgress`. The
-/// controller deregisters it, waits for draining, then terminates it in EC2.
+/// chosen by the planner): lifecycle `Terminating`, deregistered from the group's target
+/// groups first (AWS deregisters before termination hooks run), and an activity —
+/// `WaitingForELBConnectionDraining` while a target group drains it, else `InProgress`.
+/// The controller terminates it in EC2 once draining and hooks are done.
 pub(crate) fn begin_termination(
     svc: &Service,
-    _state: &State,
+    state: &State,
     changes: &mut Changes,
     g: &mut AutoScalingGroup,
     instance_id: &str,
     cause: String,
 ) -> AwsResult<Activity> {
     let now = svc.clock.now();
+    let tgs: Vec<String> = g.target_groups.iter().map(|t| t.target_group_arn.clone()).collect();
+    let (name, arn) = (g.name.clone(), g.arn.clone());
     let inst = g.instances.iter_mut().find(|i| i.instance_id == instance_id).ok_or_else(|| {
         AwsError::validation(format!(
             "Instance Id not found - No managed instance found for instance ID: {instance_id}"
         ))
     })?;
     inst.lifecycle_state = group::LifecycleState::Terminating;
-    let activity = Activity::terminate(
+    // A launch still open (e.g. abandoned by a hook) ends as the instance goes.
+    finish_activity(state, changes, inst, (ActivityStatus::Cancelled, None), now);
+    let mut activity = Activity::terminate(
         ids::uuid(),
-        &g.name,
-        &g.arn,
+        &name,
+        &arn,
         instance_id,
         inst.subnet_id.as_deref(),
         &inst.availability_zone.clone(),
         cause,
         now,
     );
+    if svc.deregister_from_target_groups(state, changes, &tgs, instance_id) {
+        activity.status_code = ActivityStatus::WaitingForELBConnectionDraining;
+    }
+    inst.activity_id = Some(activity.activity_id.clone());
     changes.put(activity.clone());
     Ok(activity)
 }
 
-/// Finishes an activity for an instance (launch or termination) if one is open.
+/// Finishes the instance's open activity (launch or termination), if any.
 pub(crate) fn finish_activity(
     state: &State,
     changes: &mut Changes,
-    group: &str,
-    instance_id: &str,
-    terminating: bool,
+    inst: &mut group::GroupInstance,
     outcome: (ActivityStatus, Option<String>),
     now: chrono::DateTime<chrono::Utc>,
 ) {
-    let open = state.activities.values().find(|a| {
-        a.auto_scaling_group_name == group
-            && a.instance_id.as_deref() == Some(instance_id)
-            && !a.status_code.is_final()
-            && a.description.starts_with(if terminating { "Terminating" } else { "Launching" })
-    });
-    if let Some(a) = open {
-        let mut a = a.clone();
-        a.set_status(outcome.0, outcome.1, now);
-        changes.put(a);
+    if let Some(a) = inst.activity_id.take().and_then(|id| state.activities.get(&id)) {
+        if !a.status_code.is_final() {
+            let mut a = a.clone();
+            a.set_status(outcome.0, outcome.1, now);
+            changes.put(a);
+        }
     }
 }
 

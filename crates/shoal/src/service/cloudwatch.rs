@@ -191,6 +191,18 @@ pub fn aggregate_group(metric: &MetricId) -> Option<&str> {
 }
 
 /// The instances (any state) tagged as members of `group`, in id order.
+/// Members of `group` that may have data since `since`: not terminated before it.
+pub fn group_members_since(state: &State, group: &str, since: DateTime<Utc>) -> Vec<String> {
+    state
+        .instances
+        .values()
+        .filter(|i| tags::get(&i.tags, GROUP_TAG) == Some(group))
+        .filter(|i| i.terminated_at.is_none_or(|t| t >= since))
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// Every instance ever tagged with `group`.
 pub fn group_members(state: &State, group: &str) -> Vec<String> {
     state
         .instances
@@ -368,9 +380,18 @@ impl Service {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> AwsResult<Vec<Datapoint>> {
-        let mut keys = vec![MetricKey::from(metric)];
+        let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
+        let own = MetricKey::from(metric);
+        let stored =
+            self.with_store(|store| store.metric_points(&own, s, e)).map_err(store_error)?;
+        // A group aggregate the sampler keeps as its own series is read as such; others
+        // are merged from the members alive during the window.
+        if aggregate_group(metric).is_none() || !stored.is_empty() {
+            return Ok(stored);
+        }
+        let mut keys = vec![own];
         if let Some(group) = aggregate_group(metric) {
-            for id in self.read(|s| group_members(s, group)) {
+            for id in self.read(|st| group_members_since(st, group, start)) {
                 let member = MetricId::new(
                     metric.namespace.clone(),
                     metric.metric_name.clone(),
@@ -379,7 +400,6 @@ impl Service {
                 keys.push(MetricKey::from(&member));
             }
         }
-        let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
         let series = self.with_store(|store| {
             keys.iter().map(|k| store.metric_points(k, s, e)).collect::<Result<Vec<_>, _>>()
         });

@@ -1034,13 +1034,16 @@ impl Service {
                 return Ok(Reservation { id: first.reservation_id.clone(), instances: earlier });
             }
         }
-        let mut private_used: Vec<Ipv4Addr> = state
+        let mut private_used: BTreeSet<Ipv4Addr> = state
             .instances
             .values()
             .filter(|i| i.subnet_id == subnet.id && i.state != InstanceState::Terminated)
             .map(|i| i.private_ip)
             .collect();
+        private_used
+            .extend(changes.reserved_addresses.iter().filter(|ip| subnet.cidr.contains(**ip)));
         let mut loopback_used = self.loopback_in_use(state);
+        loopback_used.extend(changes.reserved_addresses.iter().copied());
         let free = network::usable_addresses(subnet.cidr).saturating_sub(private_used.len() as u64);
         if free < req.min_count as u64 {
             return Err(AwsError::new(
@@ -1054,9 +1057,11 @@ impl Service {
         let mut instances = Vec::new();
         for index in 0..count {
             let private_ip = network::allocate_private_ip(subnet, &private_used)?;
-            private_used.push(private_ip);
+            private_used.insert(private_ip);
+            changes.reserved_addresses.insert(private_ip);
             let loopback_ip = self.allocate_loopback(&loopback_used)?;
             loopback_used.insert(loopback_ip);
+            changes.reserved_addresses.insert(loopback_ip);
             let inst = Instance {
                 id: ids::ec2("i"),
                 reservation_id: reservation_id.clone(),

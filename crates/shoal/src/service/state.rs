@@ -184,6 +184,9 @@ impl<F: Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send> Change for StoreOn
 #[derive(Default)]
 pub struct Changes {
     items: Vec<Box<dyn Change>>,
+    /// Addresses handed out by this change set but not yet in `State`, so several
+    /// launches in one commit never get the same one.
+    pub reserved_addresses: std::collections::BTreeSet<std::net::Ipv4Addr>,
 }
 
 impl Changes {
