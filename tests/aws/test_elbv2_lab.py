@@ -71,10 +71,13 @@ def test_part2_with_the_cli(daemon):
         assert "port 80" in state["Reason"] and dns in state["Reason"]
 
     # The web server on one instance stops; Shoal retries the refused connects on the
-    # other target: no client sees an error while the health checks notice.
+    # other target.
     elb = d.boto("elbv2")
     d.shoal("ssh", a["id"], "--", "service", "app", "stop")
     stopped_at = time.monotonic()
+    # Once its port refuses connections (the process is gone), every refused connect
+    # is retried: no client sees an error while the health checks notice.
+    wait_for("port 3000 refused", lambda: http_get(f"http://{a['public_ip']}:3000/health")[0] == 0, timeout=10)
     seen = []
     while health(elb, tg_arn)[a["id"]][0] != "unhealthy":
         assert time.monotonic() - stopped_at < 30, "never marked unhealthy"
