@@ -285,8 +285,9 @@ mod tests {
     fn service(clock: &ManualClock) -> Arc<Service> {
         let config = Config::new(std::env::temp_dir().join("shoal-lb-unit"));
         let store = shoal_store::Store::in_memory().unwrap();
-        let svc = Service::new(config, Arc::new(clock.clone()), Arc::new(FakeDriver::default()), store)
-            .unwrap();
+        let svc =
+            Service::new(config, Arc::new(clock.clone()), Arc::new(FakeDriver::default()), store)
+                .unwrap();
         svc.bootstrap().unwrap();
         Arc::new(svc)
     }
