@@ -35,10 +35,7 @@ impl AwsError {
 
     /// `MissingParameter`: a required parameter was not given.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::new(
-            "MissingParameter",
-            format!("The request must contain the parameter {name}"),
-        )
+        Self::new("MissingParameter", format!("The request must contain the parameter {name}"))
     }
 
     /// A service-side failure (HTTP 500, `Receiver`), e.g. the store could not write.

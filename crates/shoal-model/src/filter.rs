@@ -37,10 +37,8 @@ pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> Result<bool, 
                 None => return Err(filter.name.clone()),
             }
         };
-        let hit = filter
-            .values
-            .iter()
-            .any(|pattern| values.iter().any(|v| wildcard_match(pattern, v)));
+        let hit =
+            filter.values.iter().any(|pattern| values.iter().any(|v| wildcard_match(pattern, v)));
         if !hit {
             return Ok(false);
         }

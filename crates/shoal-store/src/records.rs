@@ -1,5 +1,10 @@
 //! Which model types are stored, under which kind.
 
+use shoal_model::autoscaling::activity::Activity;
+use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -50,3 +55,43 @@ record!(Rule, "elbv2.rule", |r| id = &r.arn);
 record!(TargetGroup, "elbv2.target-group", |r| id = &r.arn, name = &r.name);
 record!(RegisteredTarget, "elbv2.target", |r| id = &r.key, parent = &r.target_group_arn);
 record!(ResourceTags, "elbv2.tags", |r| id = &r.arn);
+record!(AutoScalingGroup, "autoscaling.group", |r| id = &r.name, name = &r.name);
+record!(
+    Activity,
+    "autoscaling.activity",
+    |r| id = &r.activity_id,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    ScalingPolicy,
+    "autoscaling.policy",
+    |r| id = &r.policy_arn,
+    name = &r.policy_name,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    ScheduledAction,
+    "autoscaling.scheduled-action",
+    |r| id = &r.arn,
+    name = &r.name,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    LifecycleHook,
+    "autoscaling.lifecycle-hook",
+    |r| id = &r.key,
+    name = &r.name,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    LifecycleAction,
+    "autoscaling.lifecycle-action",
+    |r| id = &r.instance_id,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    InstanceRefresh,
+    "autoscaling.instance-refresh",
+    |r| id = &r.instance_refresh_id,
+    parent = &r.auto_scaling_group_name
+);

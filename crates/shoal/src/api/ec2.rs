@@ -363,6 +363,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                     }
                 }),
                 client_token: p.string("ClientToken"),
+                system_tags: vec![],
             };
             let r = svc.run_instances(req)?;
             let groups = group_names(svc, r.instances.first());

@@ -10,6 +10,7 @@
 //! Architecture invariant: fronts parse and render; every rule lives in `service` and
 //! the model. Every response carries a request id.
 
+pub mod autoscaling;
 pub mod ec2;
 pub mod edge;
 pub mod elbv2;
@@ -43,6 +44,7 @@ enum AwsService {
     Ec2,
     Ssm,
     Elbv2,
+    AutoScaling,
 }
 
 fn credential_scope_service(headers: &HeaderMap) -> Option<String> {
@@ -62,11 +64,13 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
         Some("ec2") => return Some(AwsService::Ec2),
         Some("ssm") => return Some(AwsService::Ssm),
         Some("elasticloadbalancing") => return Some(AwsService::Elbv2),
+        Some("autoscaling") => return Some(AwsService::AutoScaling),
         _ => {}
     }
     match params.get("Version") {
         Some("2016-11-15") => Some(AwsService::Ec2),
         Some("2015-12-01") => Some(AwsService::Elbv2),
+        Some("2011-01-01") => Some(AwsService::AutoScaling),
         _ => None,
     }
 }
@@ -118,6 +122,11 @@ async fn dispatch(
                 }
             }
         }
+        Some(AwsService::AutoScaling) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            let result = autoscaling::handle(&svc, &action, &params).await;
+            query_response(&action, autoscaling::NAMESPACE, result, &request_id)
+        }
         Some(AwsService::Ssm) => json::ssm(&svc, &headers, &body, &request_id),
         Some(AwsService::Elbv2) => {
             elbv2::respond(&svc, params.get("Action").unwrap_or_default(), &params, &request_id)
@@ -127,5 +136,30 @@ async fn dispatch(
             Protocol::Query,
             &request_id,
         ),
+    }
+}
+
+/// Renders a Query-protocol answer: `<XResponse><XResult>…</XResult><ResponseMetadata>`
+/// (the Result element is omitted for actions whose result is empty), or the error.
+fn query_response(
+    action: &str,
+    namespace: &str,
+    result: shoal_model::AwsResult<Option<xml::Xml>>,
+    request_id: &str,
+) -> Response {
+    match result {
+        Ok(body) => {
+            let inner = match body {
+                Some(x) => format!("<{action}Result>{}</{action}Result>", x.into_string()),
+                None => String::new(),
+            };
+            xml_body(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{namespace}\">{inner}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+            ))
+        }
+        Err(e) => {
+            tracing::debug!(action, code = %e.code, message = %e.message, "query request refused");
+            error_response(&e, Protocol::Query, request_id)
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! One operation per resource at a time (an in-flight set); every operation is
 //! idempotent, so a daemon restart simply picks up where the records say it was.
 
+pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
 pub mod metrics;
@@ -22,6 +23,7 @@ pub fn spawn_all(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(instances::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(groups::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
         tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
     ]

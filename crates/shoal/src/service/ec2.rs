@@ -20,7 +20,7 @@ use shoal_model::filter::{self, Filter, Filterable};
 use shoal_model::tags::{self, Tag};
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
-use super::{Service, State, Table};
+use super::{Changes, Service, State, Table};
 use crate::ids;
 
 /// How long a terminated instance stays visible, as in AWS (about an hour).
@@ -42,6 +42,8 @@ pub struct RunInstances {
     pub tag_specifications: Vec<TagSpecification>,
     pub launch_template: Option<LaunchTemplateSpec>,
     pub client_token: Option<String>,
+    /// Tags only AWS sets (`aws:autoscaling:groupName`); they win over the template's.
+    pub system_tags: Vec<Tag>,
 }
 
 /// A template named by id or name, with an optional version (`$Default` if absent).
@@ -934,7 +936,7 @@ impl Service {
         &self,
         spec: &LaunchTemplateSpec,
     ) -> AwsResult<(LaunchTemplate, LaunchTemplateVersion)> {
-        self.read(|state| resolve_version(state, spec).map(|(t, v)| (t.clone(), v.clone())))
+        self.read(|state| resolve_version_in(state, spec).map(|(t, v)| (t.clone(), v.clone())))
     }
 
     // ------------------------------------------------------------------ instances
@@ -956,103 +958,137 @@ impl Service {
         if let Some(data) = &req.user_data {
             decode_user_data(data)?;
         }
-        self.mutate(|state, changes| {
-            // Merge: the template's data, overridden by the request's own parameters.
-            let (template_ref, base) = match &req.launch_template {
-                Some(spec) => {
-                    let (t, v) = resolve_version(state, spec)?;
-                    (Some(LaunchTemplateRef { id: t.id.clone(), version: v.number }), v.data.clone())
-                }
-                None => (None, LaunchTemplateData::default()),
-            };
-            let merged = lt::overlay(
-                &base,
-                &LaunchTemplateData {
-                    image_id: req.image_id.clone(),
-                    instance_type: req.instance_type.clone(),
-                    key_name: req.key_name.clone(),
-                    security_group_ids: req.security_group_ids.clone(),
-                    security_groups: req.security_groups.clone(),
-                    user_data: req.user_data.clone(),
-                    tag_specifications: req.tag_specifications.clone(),
-                    subnet_id: req.subnet_id.clone(),
-                    availability_zone: req.availability_zone.clone(),
-                    monitoring_enabled: None,
-                },
+        self.mutate(|state, changes| self.run_instances_in(state, changes, &req))
+    }
+
+    /// RunInstances inside a caller's change set (Auto Scaling launches an instance and
+    /// records it in its group in one commit).
+    pub fn run_instances_in(
+        &self,
+        state: &State,
+        changes: &mut Changes,
+        req: &RunInstances,
+    ) -> AwsResult<Reservation> {
+        // Merge: the template's data, overridden by the request's own parameters.
+        let (template_ref, base) = match &req.launch_template {
+            Some(spec) => {
+                let (t, v) = resolve_version_in(state, spec)?;
+                (Some(LaunchTemplateRef { id: t.id.clone(), version: v.number }), v.data.clone())
+            }
+            None => (None, LaunchTemplateData::default()),
+        };
+        let merged = lt::overlay(
+            &base,
+            &LaunchTemplateData {
+                image_id: req.image_id.clone(),
+                instance_type: req.instance_type.clone(),
+                key_name: req.key_name.clone(),
+                security_group_ids: req.security_group_ids.clone(),
+                security_groups: req.security_groups.clone(),
+                user_data: req.user_data.clone(),
+                tag_specifications: req.tag_specifications.clone(),
+                subnet_id: req.subnet_id.clone(),
+                availability_zone: req.availability_zone.clone(),
+                monitoring_enabled: None,
+            },
+        );
+        let image_id =
+            merged.image_id.clone().ok_or_else(|| AwsError::missing_parameter("ImageId"))?;
+        let image = resolve_image(state, &image_id)?;
+        let type_name =
+            merged.instance_type.clone().unwrap_or_else(|| instance_type::DEFAULT.into());
+        instance_type::resolve(&type_name)?;
+        if let Some(key) = &merged.key_name {
+            if !state.key_pairs.values().any(|k| &k.name == key) {
+                return Err(key_pair::not_found(key));
+            }
+        }
+        let subnet =
+            pick_subnet(state, merged.subnet_id.as_deref(), merged.availability_zone.as_deref())?;
+        let groups = resolve_groups(
+            state,
+            &subnet.vpc_id,
+            &merged.security_group_ids,
+            &merged.security_groups,
+        )?;
+        let mut tags = tags_for(&merged.tag_specifications, "instance")?;
+        if let Some(t) = &template_ref {
+            tags::upsert(
+                &mut tags,
+                &[
+                    Tag::new("aws:ec2launchtemplate:id", &t.id),
+                    Tag::new("aws:ec2launchtemplate:version", t.version.to_string()),
+                ],
             );
-            let image_id = merged.image_id.clone().ok_or_else(|| AwsError::missing_parameter("ImageId"))?;
-            let image = resolve_image(state, &image_id)?;
-            let type_name = merged.instance_type.clone().unwrap_or_else(|| instance_type::DEFAULT.into());
-            instance_type::resolve(&type_name)?;
-            if let Some(key) = &merged.key_name {
-                if !state.key_pairs.values().any(|k| &k.name == key) {
-                    return Err(key_pair::not_found(key));
-                }
-            }
-            let subnet = pick_subnet(state, merged.subnet_id.as_deref(), merged.availability_zone.as_deref())?;
-            let groups = resolve_groups(state, &subnet.vpc_id, &merged.security_group_ids, &merged.security_groups)?;
-            let tags = tags_for(&merged.tag_specifications, "instance")?;
-            if let Some(token) = &req.client_token {
-                // Idempotency: the same token returns the first call's reservation.
-                let earlier: Vec<Instance> =
-                    state.instances.values().filter(|i| i.client_token.as_ref() == Some(token)).cloned().collect();
-                if let Some(first) = earlier.first() {
-                    return Ok(Reservation { id: first.reservation_id.clone(), instances: earlier });
-                }
-            }
-            let mut private_used: Vec<Ipv4Addr> = state
+        }
+        tags::upsert(&mut tags, &req.system_tags);
+        if let Some(token) = &req.client_token {
+            // Idempotency: the same token returns the first call's reservation.
+            let earlier: Vec<Instance> = state
                 .instances
                 .values()
-                .filter(|i| i.subnet_id == subnet.id && i.state != InstanceState::Terminated)
-                .map(|i| i.private_ip)
+                .filter(|i| i.client_token.as_ref() == Some(token))
+                .cloned()
                 .collect();
-            let mut loopback_used = self.loopback_in_use(state);
-            let free = network::usable_addresses(subnet.cidr).saturating_sub(private_used.len() as u64);
-            if free < req.min_count as u64 {
-                return Err(AwsError::new(
-                    "InsufficientFreeAddressesInSubnet",
-                    format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
-                ));
+            if let Some(first) = earlier.first() {
+                return Ok(Reservation { id: first.reservation_id.clone(), instances: earlier });
             }
-            let count = req.max_count.min(free as u32);
-            let reservation_id = ids::ec2("r");
-            let now = self.clock.now();
-            let mut instances = Vec::new();
-            for index in 0..count {
-                let private_ip = network::allocate_private_ip(subnet, &private_used)?;
-                private_used.push(private_ip);
-                let loopback_ip = self.allocate_loopback(&loopback_used)?;
-                loopback_used.insert(loopback_ip);
-                let inst = Instance {
-                    id: ids::ec2("i"),
-                    reservation_id: reservation_id.clone(),
-                    image_id: image.id.clone(),
-                    instance_type: type_name.clone(),
-                    key_name: merged.key_name.clone(),
-                    vpc_id: subnet.vpc_id.clone(),
-                    subnet_id: subnet.id.clone(),
-                    availability_zone: subnet.availability_zone.clone(),
-                    private_ip,
-                    loopback_ip,
-                    security_group_ids: groups.clone(),
-                    state: InstanceState::Pending,
-                    state_transition_reason: String::new(),
-                    state_reason: Some(StateReason { code: "pending".into(), message: "pending".into() }),
-                    launch_time: now,
-                    ami_launch_index: index,
-                    user_data: merged.user_data.clone(),
-                    launch_template: template_ref.clone(),
-                    client_token: req.client_token.clone(),
-                    tags: tags.clone(),
-                    boot_count: 0,
-                    process: None,
-                    terminated_at: None,
-                };
-                changes.put(inst.clone());
-                instances.push(inst);
-            }
-            Ok(Reservation { id: reservation_id, instances })
-        })
+        }
+        let mut private_used: Vec<Ipv4Addr> = state
+            .instances
+            .values()
+            .filter(|i| i.subnet_id == subnet.id && i.state != InstanceState::Terminated)
+            .map(|i| i.private_ip)
+            .collect();
+        let mut loopback_used = self.loopback_in_use(state);
+        let free = network::usable_addresses(subnet.cidr).saturating_sub(private_used.len() as u64);
+        if free < req.min_count as u64 {
+            return Err(AwsError::new(
+                "InsufficientFreeAddressesInSubnet",
+                format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
+            ));
+        }
+        let count = req.max_count.min(free as u32);
+        let reservation_id = ids::ec2("r");
+        let now = self.clock.now();
+        let mut instances = Vec::new();
+        for index in 0..count {
+            let private_ip = network::allocate_private_ip(subnet, &private_used)?;
+            private_used.push(private_ip);
+            let loopback_ip = self.allocate_loopback(&loopback_used)?;
+            loopback_used.insert(loopback_ip);
+            let inst = Instance {
+                id: ids::ec2("i"),
+                reservation_id: reservation_id.clone(),
+                image_id: image.id.clone(),
+                instance_type: type_name.clone(),
+                key_name: merged.key_name.clone(),
+                vpc_id: subnet.vpc_id.clone(),
+                subnet_id: subnet.id.clone(),
+                availability_zone: subnet.availability_zone.clone(),
+                private_ip,
+                loopback_ip,
+                security_group_ids: groups.clone(),
+                state: InstanceState::Pending,
+                state_transition_reason: String::new(),
+                state_reason: Some(StateReason {
+                    code: "pending".into(),
+                    message: "pending".into(),
+                }),
+                launch_time: now,
+                ami_launch_index: index,
+                user_data: merged.user_data.clone(),
+                launch_template: template_ref.clone(),
+                client_token: req.client_token.clone(),
+                tags: tags.clone(),
+                boot_count: 0,
+                process: None,
+                terminated_at: None,
+            };
+            changes.put(inst.clone());
+            instances.push(inst);
+        }
+        Ok(Reservation { id: reservation_id, instances })
     }
 
     /// Loopback addresses held by instances (even terminated ones still visible, so a
@@ -1124,37 +1160,47 @@ impl Service {
             return Err(AwsError::missing_parameter("InstanceId"));
         }
         check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        self.mutate(|state, changes| self.change_instance_states_in(state, changes, ids, action))
+    }
+
+    /// Start/Stop/Terminate inside a caller's change set (Auto Scaling terminates an
+    /// instance and updates its group in one commit).
+    pub fn change_instance_states_in(
+        &self,
+        state: &State,
+        changes: &mut Changes,
+        ids: &[String],
+        action: Transition,
+    ) -> AwsResult<Vec<StateChange>> {
         let now = self.clock.now();
-        self.mutate(|state, changes| {
-            let mut out = Vec::new();
-            let missing: Vec<String> =
-                ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
-            if !missing.is_empty() {
-                return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+        let mut out = Vec::new();
+        let missing: Vec<String> =
+            ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
+        if !missing.is_empty() {
+            return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+        }
+        for id in ids {
+            let inst = &state.instances[id];
+            let next = instance::transition(id, inst.state, action)?;
+            if let Some(next) = next {
+                let mut updated = inst.clone();
+                updated.state = next;
+                updated.state_transition_reason = instance::user_initiated_reason(now);
+                updated.state_reason = match next {
+                    InstanceState::Pending => {
+                        Some(StateReason { code: "pending".into(), message: "pending".into() })
+                    }
+                    _ => Some(StateReason::user_initiated_shutdown()),
+                };
+                changes.put(updated);
             }
-            for id in ids {
-                let inst = &state.instances[id];
-                let next = instance::transition(id, inst.state, action)?;
-                if let Some(next) = next {
-                    let mut updated = inst.clone();
-                    updated.state = next;
-                    updated.state_transition_reason = instance::user_initiated_reason(now);
-                    updated.state_reason = match next {
-                        InstanceState::Pending => {
-                            Some(StateReason { code: "pending".into(), message: "pending".into() })
-                        }
-                        _ => Some(StateReason::user_initiated_shutdown()),
-                    };
-                    changes.put(updated);
-                }
-                out.push(StateChange {
-                    instance_id: id.clone(),
-                    previous: inst.state,
-                    current: next.unwrap_or(inst.state),
-                });
-            }
-            Ok(out)
-        })
+            out.push(StateChange {
+                instance_id: id.clone(),
+                previous: inst.state,
+                current: next.unwrap_or(inst.state),
+            });
+        }
+        Ok(out)
     }
 
     /// The controller's write: record what the runtime did to an instance.
@@ -1496,7 +1542,8 @@ fn resolve_template<'a>(
     }
 }
 
-fn resolve_version<'a>(
+/// A template spec resolved to its template and concrete version.
+pub(crate) fn resolve_version_in<'a>(
     state: &'a State,
     spec: &LaunchTemplateSpec,
 ) -> AwsResult<(&'a LaunchTemplate, &'a LaunchTemplateVersion)> {

@@ -7,8 +7,11 @@
 //! transaction. Work that takes time (copying a root directory, stopping processes)
 //! happens outside the lock, in controllers or blocking tasks.
 
+pub mod autoscaling;
 pub mod ec2;
 pub mod elbv2;
+mod links;
+pub mod refresh;
 pub mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};

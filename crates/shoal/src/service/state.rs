@@ -8,6 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use shoal_model::autoscaling::activity::Activity;
+use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -34,6 +39,20 @@ pub struct State {
     pub target_groups: BTreeMap<String, TargetGroup>,
     pub registered_targets: BTreeMap<String, RegisteredTarget>,
     pub elb_tags: BTreeMap<String, ResourceTags>,
+    /// Auto Scaling groups by name (their instances live inside them).
+    pub groups: BTreeMap<String, AutoScalingGroup>,
+    /// Scaling activities by id.
+    pub activities: BTreeMap<String, Activity>,
+    /// Scaling policies by ARN.
+    pub policies: BTreeMap<String, ScalingPolicy>,
+    /// Scheduled actions by ARN.
+    pub scheduled_actions: BTreeMap<String, ScheduledAction>,
+    /// Lifecycle hooks by `<group>/<name>`.
+    pub lifecycle_hooks: BTreeMap<String, LifecycleHook>,
+    /// Lifecycle actions in progress, by instance id.
+    pub lifecycle_actions: BTreeMap<String, LifecycleAction>,
+    /// Instance refreshes by id.
+    pub instance_refreshes: BTreeMap<String, InstanceRefresh>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -69,6 +88,13 @@ table!(Rule, rules);
 table!(TargetGroup, target_groups);
 table!(RegisteredTarget, registered_targets);
 table!(ResourceTags, elb_tags);
+table!(AutoScalingGroup, groups);
+table!(Activity, activities);
+table!(ScalingPolicy, policies);
+table!(ScheduledAction, scheduled_actions);
+table!(LifecycleHook, lifecycle_hooks);
+table!(LifecycleAction, lifecycle_actions);
+table!(InstanceRefresh, instance_refreshes);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -95,6 +121,13 @@ impl State {
         fill::<TargetGroup>(&mut state, store)?;
         fill::<RegisteredTarget>(&mut state, store)?;
         fill::<ResourceTags>(&mut state, store)?;
+        fill::<AutoScalingGroup>(&mut state, store)?;
+        fill::<Activity>(&mut state, store)?;
+        fill::<ScalingPolicy>(&mut state, store)?;
+        fill::<ScheduledAction>(&mut state, store)?;
+        fill::<LifecycleHook>(&mut state, store)?;
+        fill::<LifecycleAction>(&mut state, store)?;
+        fill::<InstanceRefresh>(&mut state, store)?;
         Ok(state)
     }
 

@@ -1,0 +1,810 @@
+//! The Auto Scaling API (protocol `query`, version 2011-01-01).
+
+use shoal_model::autoscaling::activity::{aws_time, Activity};
+use shoal_model::autoscaling::group::{
+    AutoScalingGroup, CreateGroupRequest, GroupInstance, GroupTag, HealthStatus,
+    LaunchTemplateSpec, UpdateGroupRequest,
+};
+use shoal_model::autoscaling::policy::{
+    CustomizedMetric, PolicyConfig, PredefinedMetric, PredefinedMetricType, PutPolicyRequest,
+    ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
+};
+use shoal_model::{AwsError, AwsResult};
+
+use super::query::Params;
+use super::xml::Xml;
+use crate::service::autoscaling::{policy_type, GroupFilter, Placement};
+use crate::service::Service;
+
+pub const NAMESPACE: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
+
+/// Runs one action; returns the `<XResult>` body (None for actions with an empty result).
+pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option<Xml>> {
+    let mut x = Xml::new();
+    match action {
+        "CreateAutoScalingGroup" => {
+            let (req, placement) = create_request(p)?;
+            svc.create_auto_scaling_group(req, placement)?;
+            return Ok(None);
+        }
+        "UpdateAutoScalingGroup" => {
+            let name = p.required_query("AutoScalingGroupName")?;
+            let placement = (p.get("VPCZoneIdentifier").is_some()
+                || !p.list("AvailabilityZones").is_empty())
+            .then(|| placement(p));
+            svc.update_auto_scaling_group(name, update_request(p)?, placement)?;
+            return Ok(None);
+        }
+        "DeleteAutoScalingGroup" => {
+            svc.delete_auto_scaling_group(
+                p.required_query("AutoScalingGroupName")?,
+                p.bool("ForceDelete")?.unwrap_or(false),
+            )?;
+            return Ok(None);
+        }
+        "SetDesiredCapacity" => {
+            let desired = p
+                .number::<i64>("DesiredCapacity")?
+                .ok_or_else(|| AwsError::validation("DesiredCapacity is required"))?;
+            svc.set_desired_capacity(
+                p.required_query("AutoScalingGroupName")?,
+                desired,
+                p.bool("HonorCooldown")?.unwrap_or(false),
+            )?;
+            return Ok(None);
+        }
+        "DescribeAutoScalingGroups" => {
+            let filters: Vec<GroupFilter> = p
+                .structs("Filters")
+                .into_iter()
+                .filter_map(|f| {
+                    Some(GroupFilter { name: f.string("Name")?, values: f.list("Values") })
+                })
+                .collect();
+            let page = svc.describe_auto_scaling_groups(
+                &p.list("AutoScalingGroupNames"),
+                &filters,
+                p.number("MaxRecords")?,
+                p.get("NextToken"),
+            )?;
+            x.list("AutoScalingGroups", "member", &page.items, group_xml);
+            x.opt("NextToken", page.next_token);
+        }
+        "DescribeAutoScalingInstances" => {
+            let items = svc.describe_auto_scaling_instances(&p.list("InstanceIds"));
+            x.list("AutoScalingInstances", "member", &items, |x, (group, i)| {
+                x.text("InstanceId", &i.instance_id)
+                    .text("InstanceType", &i.instance_type)
+                    .text("AutoScalingGroupName", group)
+                    .text("AvailabilityZone", &i.availability_zone)
+                    .text("LifecycleState", i.lifecycle_state.as_str())
+                    // This call spells health in capitals, unlike DescribeAutoScalingGroups.
+                    .text("HealthStatus", i.health_status.as_str().to_uppercase())
+                    .text("ProtectedFromScaleIn", i.protected_from_scale_in);
+                template_ref_xml(x, i);
+            });
+        }
+        "TerminateInstanceInAutoScalingGroup" => {
+            let decrement = p.bool("ShouldDecrementDesiredCapacity")?.ok_or_else(|| {
+                AwsError::validation("ShouldDecrementDesiredCapacity is required")
+            })?;
+            let a = svc.terminate_instance_in_group(p.required_query("InstanceId")?, decrement)?;
+            x.el("Activity", |x| activity_xml(x, &a));
+        }
+        "SetInstanceHealth" => {
+            let status = match p.required_query("HealthStatus")? {
+                "Healthy" => HealthStatus::Healthy,
+                "Unhealthy" => HealthStatus::Unhealthy,
+                other => {
+                    return Err(AwsError::validation(format!(
+                        "Valid values for HealthStatus are Healthy and Unhealthy (got {other})"
+                    )))
+                }
+            };
+            svc.set_instance_health(
+                p.required_query("InstanceId")?,
+                status,
+                p.bool("ShouldRespectGracePeriod")?.unwrap_or(true),
+            )?;
+            return Ok(None);
+        }
+        "SetInstanceProtection" => {
+            let protect = p
+                .bool("ProtectedFromScaleIn")?
+                .ok_or_else(|| AwsError::validation("ProtectedFromScaleIn is required"))?;
+            svc.set_instance_protection(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceIds"),
+                protect,
+            )?;
+        }
+        "SuspendProcesses" | "ResumeProcesses" => {
+            svc.suspend_or_resume(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("ScalingProcesses"),
+                action == "SuspendProcesses",
+            )?;
+            return Ok(None);
+        }
+        "DescribeScalingActivities" => {
+            let page = svc.describe_scaling_activities(
+                p.get("AutoScalingGroupName"),
+                &p.list("ActivityIds"),
+                p.number("MaxRecords")?,
+                p.get("NextToken"),
+            )?;
+            x.list("Activities", "member", &page.items, activity_xml);
+            x.opt("NextToken", page.next_token);
+        }
+        "CreateOrUpdateTags" | "DeleteTags" => {
+            let tags: Vec<(String, GroupTag)> = p
+                .structs("Tags")
+                .into_iter()
+                .map(|t| {
+                    let name = t
+                        .string("ResourceId")
+                        .ok_or_else(|| AwsError::validation("ResourceId is required"))?;
+                    let key =
+                        t.string("Key").ok_or_else(|| AwsError::validation("Key is required"))?;
+                    Ok((
+                        name,
+                        GroupTag {
+                            key,
+                            value: t.string("Value").unwrap_or_default(),
+                            propagate_at_launch: t.bool("PropagateAtLaunch")?.unwrap_or(false),
+                        },
+                    ))
+                })
+                .collect::<AwsResult<_>>()?;
+            svc.change_group_tags(&tags, action == "DeleteTags")?;
+            return Ok(None);
+        }
+        "DescribeTags" => {
+            let filters: Vec<(String, Vec<String>)> = p
+                .structs("Filters")
+                .into_iter()
+                .filter_map(|f| Some((f.string("Name")?, f.list("Values"))))
+                .collect();
+            let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), None)?;
+            let tags: Vec<(&AutoScalingGroup, &GroupTag)> = page
+                .items
+                .iter()
+                .flat_map(|g| g.tags.iter().map(move |t| (g, t)))
+                .filter(|(g, t)| {
+                    filters.iter().all(|(n, vals)| match n.as_str() {
+                        "auto-scaling-group" => vals.contains(&g.name),
+                        "key" => vals.contains(&t.key),
+                        "value" => vals.contains(&t.value),
+                        "propagate-at-launch" => vals.contains(&t.propagate_at_launch.to_string()),
+                        _ => true,
+                    })
+                })
+                .collect();
+            x.list("Tags", "member", &tags, |x, (g, t)| tag_xml(x, g, t));
+        }
+        "AttachLoadBalancerTargetGroups" | "AttachTrafficSources" => {
+            let name = p.required_query("AutoScalingGroupName")?;
+            svc.attach_target_groups(name, &target_group_arns(p))?;
+        }
+        "DetachLoadBalancerTargetGroups" | "DetachTrafficSources" => {
+            let name = p.required_query("AutoScalingGroupName")?;
+            svc.detach_target_groups(name, &target_group_arns(p))?;
+        }
+        "DescribeLoadBalancerTargetGroups" | "DescribeTrafficSources" => {
+            let name = p.required_query("AutoScalingGroupName")?;
+            let page = svc.describe_auto_scaling_groups(&[name.to_string()], &[], None, None)?;
+            let g = page
+                .items
+                .first()
+                .ok_or_else(|| shoal_model::autoscaling::group::group_not_found(name))?;
+            if action == "DescribeLoadBalancerTargetGroups" {
+                x.list("LoadBalancerTargetGroups", "member", &g.target_groups, |x, t| {
+                    x.text("LoadBalancerTargetGroupARN", &t.target_group_arn)
+                        .text("State", t.state.as_str());
+                });
+            } else {
+                x.list("TrafficSources", "member", &g.target_groups, |x, t| {
+                    x.text("TrafficSource", &t.target_group_arn)
+                        .text("Identifier", &t.target_group_arn)
+                        .text("Type", "elbv2")
+                        .text("State", t.state.as_str());
+                });
+            }
+        }
+        "PutScalingPolicy" => {
+            let pol = svc.put_scaling_policy(
+                p.required_query("AutoScalingGroupName")?,
+                policy_request(p)?,
+            )?;
+            x.text("PolicyARN", &pol.policy_arn);
+            x.list("Alarms", "member", &pol.alarms, |x, a| {
+                x.text("AlarmName", &a.alarm_name).text("AlarmARN", &a.alarm_arn);
+            });
+        }
+        "DescribePolicies" => {
+            let pols = svc.describe_policies(
+                p.get("AutoScalingGroupName"),
+                &p.list("PolicyNames"),
+                &p.list("PolicyTypes"),
+            );
+            x.list("ScalingPolicies", "member", &pols, policy_xml);
+        }
+        "DeletePolicy" => {
+            svc.delete_policy(p.get("AutoScalingGroupName"), p.required_query("PolicyName")?)?;
+            return Ok(None);
+        }
+        "PutScheduledUpdateGroupAction" => {
+            svc.put_scheduled_action(
+                p.required_query("AutoScalingGroupName")?,
+                schedule_request(p, "ScheduledActionName")?,
+            )?;
+            return Ok(None);
+        }
+        "BatchPutScheduledUpdateGroupAction" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let mut failed = Vec::new();
+            for a in p.structs("ScheduledUpdateGroupActions") {
+                let name = a.string("ScheduledActionName").unwrap_or_default();
+                if let Err(e) = schedule_request(&a, "ScheduledActionName")
+                    .and_then(|r| svc.put_scheduled_action(group, r))
+                {
+                    failed.push((name, e));
+                }
+            }
+            x.list("FailedScheduledUpdateGroupActions", "member", &failed, |x, (n, e)| {
+                x.text("ScheduledActionName", n)
+                    .text("ErrorCode", &e.code)
+                    .text("ErrorMessage", &e.message);
+            });
+        }
+        "DescribeScheduledActions" => {
+            let actions = svc.describe_scheduled_actions(
+                p.get("AutoScalingGroupName"),
+                &p.list("ScheduledActionNames"),
+            );
+            x.list("ScheduledUpdateGroupActions", "member", &actions, |x, a| {
+                x.text("AutoScalingGroupName", &a.auto_scaling_group_name)
+                    .text("ScheduledActionName", &a.name)
+                    .text("ScheduledActionARN", &a.arn)
+                    .opt("Time", a.start_time.map(aws_time))
+                    .opt("StartTime", a.start_time.map(aws_time))
+                    .opt("EndTime", a.end_time.map(aws_time))
+                    .opt("Recurrence", a.recurrence.as_deref())
+                    .opt("MinSize", a.min_size)
+                    .opt("MaxSize", a.max_size)
+                    .opt("DesiredCapacity", a.desired_capacity)
+                    .opt("TimeZone", a.time_zone.as_deref());
+            });
+        }
+        "DeleteScheduledAction" => {
+            svc.delete_scheduled_action(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("ScheduledActionName")?,
+            )?;
+            return Ok(None);
+        }
+        "BatchDeleteScheduledAction" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let mut failed = Vec::new();
+            for name in p.list("ScheduledActionNames") {
+                if let Err(e) = svc.delete_scheduled_action(group, &name) {
+                    failed.push((name, e));
+                }
+            }
+            x.list("FailedScheduledActions", "member", &failed, |x, (n, e)| {
+                x.text("ScheduledActionName", n)
+                    .text("ErrorCode", &e.code)
+                    .text("ErrorMessage", &e.message);
+            });
+        }
+        "PutLifecycleHook" => {
+            let req = crate::service::autoscaling::HookRequest {
+                name: p.required_query("LifecycleHookName")?.to_string(),
+                transition: p.string("LifecycleTransition"),
+                heartbeat_timeout: p.number("HeartbeatTimeout")?,
+                default_result: p.string("DefaultResult"),
+                notification_target_arn: p.string("NotificationTargetARN"),
+                role_arn: p.string("RoleARN"),
+                notification_metadata: p.string("NotificationMetadata"),
+            };
+            svc.put_lifecycle_hook(p.required_query("AutoScalingGroupName")?, req)?;
+        }
+        "DescribeLifecycleHooks" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let hooks = svc.describe_lifecycle_hooks(group, &p.list("LifecycleHookNames"))?;
+            x.list("LifecycleHooks", "member", &hooks, |x, h| {
+                x.text("LifecycleHookName", &h.name)
+                    .text("AutoScalingGroupName", &h.auto_scaling_group_name)
+                    .text("LifecycleTransition", h.transition.as_str())
+                    .opt("NotificationTargetARN", h.notification_target_arn.as_deref())
+                    .opt("RoleARN", h.role_arn.as_deref())
+                    .opt("NotificationMetadata", h.notification_metadata.as_deref())
+                    .text("HeartbeatTimeout", h.heartbeat_timeout)
+                    .text("GlobalTimeout", h.global_timeout)
+                    .text("DefaultResult", &h.default_result);
+            });
+        }
+        "DeleteLifecycleHook" => {
+            svc.delete_lifecycle_hook(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+            )?;
+        }
+        "CompleteLifecycleAction" => {
+            svc.complete_lifecycle_action(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+                p.get("InstanceId"),
+                p.get("LifecycleActionToken"),
+                p.required_query("LifecycleActionResult")?,
+            )?;
+        }
+        "RecordLifecycleActionHeartbeat" => {
+            svc.record_lifecycle_heartbeat(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+                p.get("InstanceId"),
+                p.get("LifecycleActionToken"),
+            )?;
+        }
+        "DescribeLifecycleHookTypes" => {
+            x.list(
+                "LifecycleHookTypes",
+                "member",
+                ["autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"],
+                |x, t| {
+                    x.raw(t);
+                },
+            );
+        }
+        "StartInstanceRefresh" => {
+            let prefs = p.sub("Preferences");
+            let mut preferences =
+                shoal_model::autoscaling::lifecycle::RefreshPreferences::default();
+            if let Some(v) = prefs.number("MinHealthyPercentage")? {
+                preferences.min_healthy_percentage = v;
+            }
+            if let Some(v) = prefs.number("MaxHealthyPercentage")? {
+                preferences.max_healthy_percentage = v;
+            }
+            preferences.instance_warmup = prefs.number("InstanceWarmup")?;
+            preferences.checkpoint_percentages =
+                prefs.list("CheckpointPercentages").iter().filter_map(|v| v.parse().ok()).collect();
+            if let Some(v) = prefs.number("CheckpointDelay")? {
+                preferences.checkpoint_delay = v;
+            }
+            if let Some(v) = prefs.bool("SkipMatching")? {
+                preferences.skip_matching = v;
+            }
+            if let Some(v) = prefs.bool("AutoRollback")? {
+                preferences.auto_rollback = v;
+            }
+            if let Some(v) = prefs.string("ScaleInProtectedInstances") {
+                preferences.scale_in_protected_instances = v;
+            }
+            if let Some(v) = prefs.string("StandbyInstances") {
+                preferences.standby_instances = v;
+            }
+            let target = template_spec(&p.sub("DesiredConfiguration"));
+            let id = svc.start_instance_refresh(
+                p.required_query("AutoScalingGroupName")?,
+                preferences,
+                target,
+            )?;
+            x.text("InstanceRefreshId", id);
+        }
+        "CancelInstanceRefresh" => {
+            x.text(
+                "InstanceRefreshId",
+                svc.cancel_instance_refresh(p.required_query("AutoScalingGroupName")?)?,
+            );
+        }
+        "RollbackInstanceRefresh" => {
+            x.text(
+                "InstanceRefreshId",
+                svc.rollback_instance_refresh(p.required_query("AutoScalingGroupName")?)?,
+            );
+        }
+        "DescribeInstanceRefreshes" => {
+            let refreshes = svc.describe_instance_refreshes(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceRefreshIds"),
+            );
+            x.list("InstanceRefreshes", "member", &refreshes, |x, r| {
+                let pr = &r.preferences;
+                x.text("InstanceRefreshId", &r.instance_refresh_id)
+                    .text("AutoScalingGroupName", &r.auto_scaling_group_name)
+                    .text("Status", r.status.as_str())
+                    .opt("StatusReason", r.status_reason.as_deref())
+                    .text("StartTime", aws_time(r.start_time))
+                    .opt("EndTime", r.end_time.map(aws_time))
+                    .text("PercentageComplete", r.percentage_complete)
+                    .text("InstancesToUpdate", r.pending_instances.len())
+                    .el("Preferences", |x| {
+                        x.text("MinHealthyPercentage", pr.min_healthy_percentage)
+                            .text("MaxHealthyPercentage", pr.max_healthy_percentage)
+                            .opt("InstanceWarmup", pr.instance_warmup)
+                            .list(
+                                "CheckpointPercentages",
+                                "member",
+                                &pr.checkpoint_percentages,
+                                |x, c| {
+                                    x.raw(&c.to_string());
+                                },
+                            )
+                            .text("CheckpointDelay", pr.checkpoint_delay)
+                            .text("SkipMatching", pr.skip_matching)
+                            .text("AutoRollback", pr.auto_rollback)
+                            .text("ScaleInProtectedInstances", &pr.scale_in_protected_instances)
+                            .text("StandbyInstances", &pr.standby_instances);
+                    });
+                if let Some(t) = &r.target_launch_template {
+                    x.el("DesiredConfiguration", |x| {
+                        x.el("LaunchTemplate", |x| {
+                            x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
+                                .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+                                .opt("Version", t.version.as_deref());
+                        });
+                    });
+                }
+            });
+        }
+        "DescribeTerminationPolicyTypes" => {
+            x.list(
+                "TerminationPolicyTypes",
+                "member",
+                [
+                    "ClosestToNextInstanceHour",
+                    "Default",
+                    "NewestInstance",
+                    "OldestInstance",
+                    "OldestLaunchConfiguration",
+                    "OldestLaunchTemplate",
+                    "AllocationStrategy",
+                ],
+                |x, t| {
+                    x.raw(t);
+                },
+            );
+        }
+        "DescribeScalingProcessTypes" => {
+            x.list(
+                "Processes",
+                "member",
+                shoal_model::autoscaling::group::SCALING_PROCESSES,
+                |x, t| {
+                    x.text("ProcessName", t);
+                },
+            );
+        }
+        "DescribeAccountLimits" => {
+            x.text("MaxNumberOfAutoScalingGroups", 200)
+                .text("MaxNumberOfLaunchConfigurations", 200)
+                .text("NumberOfAutoScalingGroups", svc.read(|s| s.groups.len()))
+                .text("NumberOfLaunchConfigurations", 0);
+        }
+        other => {
+            return Err(AwsError::new(
+                "InvalidAction",
+                format!("The action {other} is not valid for this web service."),
+            ))
+        }
+    }
+    Ok(Some(x))
+}
+
+fn target_group_arns(p: &Params) -> Vec<String> {
+    let mut arns = p.list("TargetGroupARNs");
+    arns.extend(p.structs("TrafficSources").into_iter().filter_map(|t| t.string("Identifier")));
+    arns
+}
+
+fn placement(p: &Params) -> Placement {
+    Placement {
+        subnet_ids: p
+            .get("VPCZoneIdentifier")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default(),
+        availability_zones: p.list("AvailabilityZones"),
+    }
+}
+
+fn template_spec(p: &Params) -> Option<LaunchTemplateSpec> {
+    let t = p.sub("LaunchTemplate");
+    (!t.is_empty()).then(|| LaunchTemplateSpec {
+        launch_template_id: t.string("LaunchTemplateId"),
+        launch_template_name: t.string("LaunchTemplateName"),
+        version: t.string("Version"),
+    })
+}
+
+fn create_request(p: &Params) -> AwsResult<(CreateGroupRequest, Placement)> {
+    let mixed = p.sub("MixedInstancesPolicy");
+    let req = CreateGroupRequest {
+        name: p.required_query("AutoScalingGroupName")?.to_string(),
+        launch_template: template_spec(p).or_else(|| {
+            let t = mixed.sub("LaunchTemplate.LaunchTemplateSpecification");
+            (!t.is_empty()).then(|| LaunchTemplateSpec {
+                launch_template_id: t.string("LaunchTemplateId"),
+                launch_template_name: t.string("LaunchTemplateName"),
+                version: t.string("Version"),
+            })
+        }),
+        launch_configuration_name: p.string("LaunchConfigurationName"),
+        mixed_instances_policy: None,
+        instance_id: p.string("InstanceId"),
+        min_size: p.number("MinSize")?,
+        max_size: p.number("MaxSize")?,
+        desired_capacity: p.number("DesiredCapacity")?,
+        default_cooldown: p.number("DefaultCooldown")?,
+        zones: vec![],
+        health_check_type: p.string("HealthCheckType"),
+        health_check_grace_period: p.number("HealthCheckGracePeriod")?,
+        target_group_arns: target_group_arns(p),
+        tags: p
+            .structs("Tags")
+            .into_iter()
+            .filter_map(|t| {
+                Some(GroupTag {
+                    key: t.string("Key")?,
+                    value: t.string("Value").unwrap_or_default(),
+                    propagate_at_launch: t
+                        .bool("PropagateAtLaunch")
+                        .ok()
+                        .flatten()
+                        .unwrap_or(false),
+                })
+            })
+            .collect(),
+        termination_policies: p.list("TerminationPolicies"),
+        default_instance_warmup: p.number("DefaultInstanceWarmup")?,
+        new_instances_protected_from_scale_in: p.bool("NewInstancesProtectedFromScaleIn")?,
+        max_instance_lifetime: p.number("MaxInstanceLifetime")?,
+        capacity_rebalance: p.bool("CapacityRebalance")?,
+    };
+    Ok((req, placement(p)))
+}
+
+fn update_request(p: &Params) -> AwsResult<UpdateGroupRequest> {
+    let policies = p.list("TerminationPolicies");
+    Ok(UpdateGroupRequest {
+        launch_template: template_spec(p),
+        launch_configuration_name: p.string("LaunchConfigurationName"),
+        mixed_instances_policy: None,
+        min_size: p.number("MinSize")?,
+        max_size: p.number("MaxSize")?,
+        desired_capacity: p.number("DesiredCapacity")?,
+        default_cooldown: p.number("DefaultCooldown")?,
+        zones: None,
+        health_check_type: p.string("HealthCheckType"),
+        health_check_grace_period: p.number("HealthCheckGracePeriod")?,
+        termination_policies: (!policies.is_empty()).then_some(policies),
+        default_instance_warmup: p.number("DefaultInstanceWarmup")?,
+        new_instances_protected_from_scale_in: p.bool("NewInstancesProtectedFromScaleIn")?,
+        max_instance_lifetime: p.number("MaxInstanceLifetime")?,
+        capacity_rebalance: p.bool("CapacityRebalance")?,
+    })
+}
+
+fn policy_request(p: &Params) -> AwsResult<PutPolicyRequest> {
+    let tt = p.sub("TargetTrackingConfiguration");
+    let target_tracking = if tt.is_empty() {
+        None
+    } else {
+        let pre = tt.sub("PredefinedMetricSpecification");
+        let custom = tt.sub("CustomizedMetricSpecification");
+        Some(TargetTrackingConfiguration {
+            predefined: if pre.is_empty() {
+                None
+            } else {
+                let kind = pre.required_query("PredefinedMetricType")?;
+                Some(PredefinedMetric {
+                    metric_type: PredefinedMetricType::parse(kind)?,
+                    resource_label: pre.string("ResourceLabel"),
+                })
+            },
+            customized: (!custom.is_empty()).then(|| CustomizedMetric {
+                namespace: custom.string("Namespace").unwrap_or_default(),
+                metric_name: custom.string("MetricName").unwrap_or_default(),
+                dimensions: custom
+                    .structs("Dimensions")
+                    .into_iter()
+                    .filter_map(|d| {
+                        Some(shoal_model::cloudwatch::metric::Dimension {
+                            name: d.string("Name")?,
+                            value: d.string("Value")?,
+                        })
+                    })
+                    .collect(),
+                statistic: custom.string("Statistic").unwrap_or_else(|| "Average".into()),
+                unit: custom.string("Unit"),
+            }),
+            target_value: tt
+                .number("TargetValue")?
+                .ok_or_else(|| AwsError::validation("TargetValue is required"))?,
+            disable_scale_in: tt.bool("DisableScaleIn")?.unwrap_or(false),
+        })
+    };
+    Ok(PutPolicyRequest {
+        policy_name: p.required_query("PolicyName")?.to_string(),
+        policy_type: p.string("PolicyType"),
+        adjustment_type: p.string("AdjustmentType"),
+        scaling_adjustment: p.number("ScalingAdjustment")?,
+        cooldown: p.number("Cooldown")?,
+        min_adjustment_magnitude: p.number("MinAdjustmentMagnitude")?,
+        step_adjustments: p
+            .structs("StepAdjustments")
+            .into_iter()
+            .map(|s| {
+                Ok(StepAdjustment {
+                    metric_interval_lower_bound: s.number("MetricIntervalLowerBound")?,
+                    metric_interval_upper_bound: s.number("MetricIntervalUpperBound")?,
+                    scaling_adjustment: s
+                        .number("ScalingAdjustment")?
+                        .ok_or_else(|| AwsError::validation("ScalingAdjustment is required"))?,
+                })
+            })
+            .collect::<AwsResult<_>>()?,
+        metric_aggregation_type: p.string("MetricAggregationType"),
+        estimated_instance_warmup: p.number("EstimatedInstanceWarmup")?,
+        target_tracking,
+        enabled: p.bool("Enabled")?,
+    })
+}
+
+fn template_ref_xml(x: &mut Xml, i: &GroupInstance) {
+    if let Some(t) = &i.launch_template {
+        x.el("LaunchTemplate", |x| {
+            x.text("LaunchTemplateId", &t.launch_template_id)
+                .text("LaunchTemplateName", &t.launch_template_name)
+                .text("Version", &t.version);
+        });
+    }
+}
+
+fn tag_xml(x: &mut Xml, g: &AutoScalingGroup, t: &GroupTag) {
+    x.text("ResourceId", &g.name)
+        .text("ResourceType", "auto-scaling-group")
+        .text("Key", &t.key)
+        .text("Value", &t.value)
+        .text("PropagateAtLaunch", t.propagate_at_launch);
+}
+
+fn group_xml(x: &mut Xml, g: &AutoScalingGroup) {
+    x.text("AutoScalingGroupName", &g.name).text("AutoScalingGroupARN", &g.arn);
+    if let Some(t) = &g.launch_template {
+        x.el("LaunchTemplate", |x| {
+            x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
+                .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+                .text("Version", t.version_or_default());
+        });
+    }
+    x.opt("LaunchConfigurationName", g.launch_configuration_name.as_deref())
+        .text("MinSize", g.min_size).text("MaxSize", g.max_size).text("DesiredCapacity", g.desired_capacity)
+        .text("DefaultCooldown", g.default_cooldown)
+        .list("AvailabilityZones", "member", g.availability_zones(), |x, z| { x.raw(&super::xml::escape(&z)); })
+        .el("LoadBalancerNames", |_| {})
+        .list("TargetGroupARNs", "member", &g.target_groups, |x, t| { x.raw(&super::xml::escape(&t.target_group_arn)); })
+        .text("HealthCheckType", g.health_check_type.as_str()).text("HealthCheckGracePeriod", g.health_check_grace_period)
+        .list("Instances", "member", &g.instances, |x, i| {
+            x.text("InstanceId", &i.instance_id).text("InstanceType", &i.instance_type).text("AvailabilityZone", &i.availability_zone)
+                .text("LifecycleState", i.lifecycle_state.as_str()).text("HealthStatus", i.health_status.as_str());
+            template_ref_xml(x, i);
+            x.text("ProtectedFromScaleIn", i.protected_from_scale_in);
+        })
+        .text("CreatedTime", aws_time(g.created_time))
+        .list("SuspendedProcesses", "member", &g.suspended_processes, |x, s| { x.text("ProcessName", &s.process_name).text("SuspensionReason", &s.suspension_reason); })
+        .text("VPCZoneIdentifier", g.vpc_zone_identifier())
+        .list("EnabledMetrics", "member", &g.enabled_metrics, |x, m| { x.text("Metric", &m.metric).text("Granularity", &m.granularity); })
+        .list("Tags", "member", &g.tags, |x, t| tag_xml(x, g, t))
+        .list("TerminationPolicies", "member", &g.termination_policies, |x, t| { x.raw(&super::xml::escape(t.as_str())); })
+        .text("NewInstancesProtectedFromScaleIn", g.new_instances_protected_from_scale_in)
+        .text("ServiceLinkedRoleARN", format!("arn:aws:iam::{}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling", shoal_model::ACCOUNT_ID))
+        .text("CapacityRebalance", g.capacity_rebalance)
+        .opt("DefaultInstanceWarmup", g.default_instance_warmup)
+        .opt("MaxInstanceLifetime", g.max_instance_lifetime)
+        .opt("Status", g.status.as_deref())
+        .list("TrafficSources", "member", &g.target_groups, |x, t| { x.text("Identifier", &t.target_group_arn).text("Type", "elbv2"); });
+}
+
+pub fn activity_xml(x: &mut Xml, a: &Activity) {
+    x.text("ActivityId", &a.activity_id)
+        .text("AutoScalingGroupName", &a.auto_scaling_group_name)
+        .text("AutoScalingGroupARN", &a.auto_scaling_group_arn)
+        .text("Description", &a.description)
+        .text("Cause", &a.cause)
+        .text("StartTime", aws_time(a.start_time))
+        .opt("EndTime", a.end_time.map(aws_time))
+        .text("StatusCode", a.status_code.as_str())
+        .opt("StatusMessage", a.status_message.as_deref())
+        .text("Progress", a.progress)
+        .text("Details", &a.details);
+}
+
+fn policy_xml(x: &mut Xml, p: &ScalingPolicy) {
+    x.text("AutoScalingGroupName", &p.auto_scaling_group_name)
+        .text("PolicyName", &p.policy_name)
+        .text("PolicyARN", &p.policy_arn)
+        .text("PolicyType", policy_type(p));
+    match &p.config {
+        PolicyConfig::TargetTracking(tt) => {
+            x.el("TargetTrackingConfiguration", |x| {
+                if let Some(pre) = &tt.predefined {
+                    x.el("PredefinedMetricSpecification", |x| {
+                        x.text("PredefinedMetricType", pre.metric_type.as_str())
+                            .opt("ResourceLabel", pre.resource_label.as_deref());
+                    });
+                }
+                if let Some(c) = &tt.customized {
+                    x.el("CustomizedMetricSpecification", |x| {
+                        x.text("MetricName", &c.metric_name)
+                            .text("Namespace", &c.namespace)
+                            .list("Dimensions", "member", &c.dimensions, |x, d| {
+                                x.text("Name", &d.name).text("Value", &d.value);
+                            })
+                            .text("Statistic", &c.statistic)
+                            .opt("Unit", c.unit.as_deref());
+                    });
+                }
+                x.text("TargetValue", tt.target_value).text("DisableScaleIn", tt.disable_scale_in);
+            });
+        }
+        PolicyConfig::StepScaling {
+            adjustment_type,
+            step_adjustments,
+            min_adjustment_magnitude,
+            metric_aggregation_type,
+        } => {
+            x.text("AdjustmentType", adjustment_type.as_str())
+                .opt("MinAdjustmentMagnitude", *min_adjustment_magnitude)
+                .list("StepAdjustments", "member", step_adjustments, |x, s| {
+                    x.opt("MetricIntervalLowerBound", s.metric_interval_lower_bound)
+                        .opt("MetricIntervalUpperBound", s.metric_interval_upper_bound)
+                        .text("ScalingAdjustment", s.scaling_adjustment);
+                })
+                .text("MetricAggregationType", metric_aggregation_type);
+        }
+        PolicyConfig::SimpleScaling {
+            adjustment_type,
+            scaling_adjustment,
+            cooldown,
+            min_adjustment_magnitude,
+        } => {
+            x.text("AdjustmentType", adjustment_type.as_str())
+                .text("ScalingAdjustment", scaling_adjustment)
+                .opt("Cooldown", *cooldown)
+                .opt("MinAdjustmentMagnitude", *min_adjustment_magnitude);
+        }
+    }
+    x.opt("EstimatedInstanceWarmup", p.estimated_instance_warmup)
+        .list("Alarms", "member", &p.alarms, |x, a| {
+            x.text("AlarmName", &a.alarm_name).text("AlarmARN", &a.alarm_arn);
+        })
+        .text("Enabled", p.enabled);
+}
+
+fn time_param(p: &Params, key: &str) -> AwsResult<Option<chrono::DateTime<chrono::Utc>>> {
+    p.get(key)
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| AwsError::validation(format!("Invalid value for {key}: {v}")))
+        })
+        .transpose()
+}
+
+fn schedule_request(
+    p: &Params,
+    name_key: &str,
+) -> AwsResult<crate::service::autoscaling::ScheduleRequest> {
+    Ok(crate::service::autoscaling::ScheduleRequest {
+        name: p.required_query(name_key)?.to_string(),
+        start_time: time_param(p, "StartTime")?.or(time_param(p, "Time")?),
+        end_time: time_param(p, "EndTime")?,
+        recurrence: p.string("Recurrence"),
+        min_size: p.number("MinSize")?,
+        max_size: p.number("MaxSize")?,
+        desired_capacity: p.number("DesiredCapacity")?,
+        time_zone: p.string("TimeZone"),
+    })
+}

@@ -1,0 +1,406 @@
+//! The Auto Scaling group controller.
+//!
+//! Each pass, per group: **observe** (pending instances that run become `InService`;
+//! terminating instances are terminated in EC2 and leave the group once gone; health
+//! checks mark instances `Unhealthy`; open activities finish), then **plan** with the
+//! model's `plan()` and **execute** one step per commit: a launch records the EC2
+//! instance, its place in the group and its activity together, so a crash never leaves
+//! an instance the group does not know. A group being deleted disappears when empty.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use shoal_model::autoscaling::activity::{Activity, ActivityStatus};
+use shoal_model::autoscaling::group::{
+    AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleState,
+};
+use shoal_model::autoscaling::lifecycle::{
+    self, LifecycleAction, LifecycleHook, LifecycleTransition,
+};
+use shoal_model::autoscaling::plan::{self, Action, InstanceObservation, Step};
+use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
+use shoal_model::ec2::instance::Transition;
+use shoal_model::ec2::InstanceState;
+use shoal_model::AwsResult;
+use tokio::sync::watch;
+
+use crate::ids;
+use crate::service::autoscaling::{begin_termination, ec2_gone, finish_activity};
+use crate::service::ec2::{resolve_version_in, LaunchTemplateSpec, RunInstances};
+use crate::service::{Changes, Service, State};
+
+/// After a failed launch, wait this long before trying again (AWS backs off too).
+const LAUNCH_RETRY: chrono::Duration = chrono::Duration::seconds(10);
+
+pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let mut changed = svc.subscribe();
+    let tick = svc.config.resync_interval.min(Duration::from_secs(1));
+    let mut schedules_checked = svc.clock.now();
+    loop {
+        let now = svc.clock.now();
+        run_schedules(&svc, schedules_checked, now);
+        schedules_checked = now;
+        let names: Vec<String> = svc.read(|s| s.groups.keys().cloned().collect());
+        for name in names {
+            if let Err(e) = reconcile(&svc, &name) {
+                tracing::warn!(group = %name, error = %e, "group reconcile failed");
+            }
+        }
+        tokio::select! {
+            _ = changed.changed() => {}
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One pass over one group.
+pub fn reconcile(svc: &Service, name: &str) -> AwsResult<()> {
+    let now = svc.clock.now();
+    svc.mutate(|state, changes| observe(svc, state, changes, name))?;
+    svc.mutate(|state, changes| crate::service::refresh::step(svc, state, changes, name))?;
+    let Some(plan) =
+        svc.read(|s| s.groups.get(name).map(|g| plan::plan(g, now, rand::thread_rng().gen())))
+    else {
+        return Ok(());
+    };
+    for (i, step) in plan.steps.iter().enumerate() {
+        let consumed = i == 0 && plan.consumed_pending_cause;
+        svc.mutate(|state, changes| execute(svc, state, changes, name, step, consumed))?;
+    }
+    Ok(())
+}
+
+fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> AwsResult<()> {
+    let now = svc.clock.now();
+    let Some(original) = state.groups.get(name) else { return Ok(()) };
+    let mut g = original.clone();
+    for gi in g.instances.iter_mut() {
+        let ec2_state = state.instances.get(&gi.instance_id).map(|i| i.state);
+        if gi.lifecycle_state.is_pending() {
+            match ec2_state {
+                Some(InstanceState::Running) => match gi.lifecycle_state {
+                    LifecycleState::Pending => {
+                        match hook_for(state, name, LifecycleTransition::Launching) {
+                            Some(hook) => {
+                                gi.lifecycle_state = LifecycleState::PendingWait;
+                                changes.put(new_action(name, &gi.instance_id, hook, now));
+                            }
+                            None => enter_service(state, changes, name, gi, now),
+                        }
+                    }
+                    LifecycleState::PendingWait => {
+                        if let Some(result) = timed_out(state, &gi.instance_id, now) {
+                            changes.delete::<LifecycleAction>(&gi.instance_id);
+                            gi.lifecycle_state = if result == "CONTINUE" {
+                                LifecycleState::PendingProceed
+                            } else {
+                                LifecycleState::Terminating
+                            };
+                        }
+                    }
+                    _ => enter_service(state, changes, name, gi, now),
+                },
+                Some(InstanceState::Pending) => {}
+                _ => {
+                    gi.lifecycle_state = LifecycleState::Terminated;
+                    changes.delete::<LifecycleAction>(&gi.instance_id);
+                    finish_activity(
+                        state,
+                        changes,
+                        name,
+                        &gi.instance_id,
+                        false,
+                        (ActivityStatus::Failed, Some("Instance failed to launch.".into())),
+                        now,
+                    );
+                }
+            }
+        }
+        if gi.lifecycle_state.is_terminating() {
+            if gi.lifecycle_state == LifecycleState::Terminating
+                && !ec2_gone(state, &gi.instance_id)
+            {
+                if let Some(hook) = hook_for(state, name, LifecycleTransition::Terminating) {
+                    gi.lifecycle_state = LifecycleState::TerminatingWait;
+                    changes.put(new_action(name, &gi.instance_id, hook, now));
+                    continue;
+                }
+            }
+            if gi.lifecycle_state == LifecycleState::TerminatingWait {
+                match timed_out(state, &gi.instance_id, now) {
+                    Some(_) => {
+                        changes.delete::<LifecycleAction>(&gi.instance_id);
+                        gi.lifecycle_state = LifecycleState::TerminatingProceed;
+                    }
+                    None => continue,
+                }
+            }
+            if ec2_gone(state, &gi.instance_id) {
+                gi.lifecycle_state = LifecycleState::Terminated;
+                finish_activity(
+                    state,
+                    changes,
+                    name,
+                    &gi.instance_id,
+                    true,
+                    (ActivityStatus::Successful, None),
+                    now,
+                );
+            } else if ec2_state != Some(InstanceState::ShuttingDown) {
+                svc.change_instance_states_in(
+                    state,
+                    changes,
+                    std::slice::from_ref(&gi.instance_id),
+                    Transition::Terminate,
+                )?;
+            }
+        }
+    }
+    let observations: Vec<InstanceObservation> = g
+        .instances
+        .iter()
+        .map(|gi| InstanceObservation {
+            instance_id: gi.instance_id.clone(),
+            ec2_state: state
+                .instances
+                .get(&gi.instance_id)
+                .map(|i| i.state.name())
+                .unwrap_or("terminated")
+                .to_string(),
+            target_states: vec![],
+        })
+        .collect();
+    let findings = plan::health_findings(&g, &observations, now);
+    plan::apply_health_findings(&mut g, &findings);
+    g.instances.retain(|i| i.lifecycle_state != LifecycleState::Terminated);
+    if g.status.is_some() && g.instances.is_empty() {
+        changes.delete::<AutoScalingGroup>(name);
+        for p in state.policies.values().filter(|p| p.auto_scaling_group_name == name) {
+            changes.delete::<ScalingPolicy>(&p.policy_arn);
+        }
+        return Ok(());
+    }
+    if &g != original {
+        changes.put(g);
+    }
+    Ok(())
+}
+
+fn execute(
+    svc: &Service,
+    state: &State,
+    changes: &mut Changes,
+    name: &str,
+    step: &Step,
+    consumed_cause: bool,
+) -> AwsResult<()> {
+    let now = svc.clock.now();
+    let Some(g) = state.groups.get(name) else { return Ok(()) };
+    let mut g = g.clone();
+    match &step.action {
+        Action::Launch { zone } => {
+            let recently_failed = state.activities.values().any(|a| {
+                a.auto_scaling_group_name == name
+                    && a.status_code == ActivityStatus::Failed
+                    && now - a.start_time < LAUNCH_RETRY
+            });
+            if recently_failed {
+                return Ok(());
+            }
+            match launch(svc, state, changes, &g, zone.subnet_id.as_str()) {
+                Ok((instance_id, instance_type, template)) => {
+                    g.instances.push(GroupInstance::launched(
+                        &instance_id,
+                        zone,
+                        &g,
+                        template,
+                        instance_type,
+                        now,
+                    ));
+                    changes.put(Activity::launch(
+                        ids::uuid(),
+                        &g.name,
+                        &g.arn,
+                        &instance_id,
+                        Some(&zone.subnet_id),
+                        &zone.availability_zone,
+                        step.cause.clone(),
+                        now,
+                    ));
+                }
+                Err(e) => {
+                    changes.put(Activity::launch_failed(
+                        ids::uuid(),
+                        &g.name,
+                        &g.arn,
+                        Some(&zone.subnet_id),
+                        &zone.availability_zone,
+                        &e.message,
+                        step.cause.clone(),
+                        now,
+                    ));
+                }
+            }
+        }
+        Action::Terminate { instance_id } => {
+            begin_termination(svc, state, changes, &mut g, instance_id, step.cause.clone())?;
+        }
+    }
+    if consumed_cause {
+        g.pending_cause = None;
+    }
+    changes.put(g);
+    Ok(())
+}
+
+/// RunInstances from the group's launch template into `subnet_id`, tagged as AWS tags
+/// group instances. Returns the instance id, its type and the template version used.
+fn launch(
+    svc: &Service,
+    state: &State,
+    changes: &mut Changes,
+    g: &AutoScalingGroup,
+    subnet_id: &str,
+) -> AwsResult<(String, String, Option<LaunchTemplateRef>)> {
+    let Some(spec) = &g.launch_template else {
+        return Err(shoal_model::AwsError::validation(
+            "Shoal launches groups from launch templates only; this group has none.",
+        ));
+    };
+    let (template, version) = resolve_version_in(
+        state,
+        &LaunchTemplateSpec {
+            id: spec.launch_template_id.clone(),
+            name: spec.launch_template_name.clone(),
+            version: Some(spec.version_or_default().to_string()),
+        },
+    )?;
+    let req = RunInstances {
+        min_count: 1,
+        max_count: 1,
+        subnet_id: Some(subnet_id.to_string()),
+        launch_template: Some(LaunchTemplateSpec {
+            id: Some(template.id.clone()),
+            name: None,
+            version: Some(version.number.to_string()),
+        }),
+        system_tags: g.instance_tags(),
+        ..Default::default()
+    };
+    let reservation = svc.run_instances_in(state, changes, &req)?;
+    let inst = &reservation.instances[0];
+    Ok((
+        inst.id.clone(),
+        inst.instance_type.clone(),
+        Some(LaunchTemplateRef {
+            launch_template_id: template.id.clone(),
+            launch_template_name: template.name.clone(),
+            version: version.number.to_string(),
+        }),
+    ))
+}
+
+fn enter_service(
+    state: &State,
+    changes: &mut Changes,
+    group: &str,
+    gi: &mut GroupInstance,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    gi.lifecycle_state = LifecycleState::InService;
+    gi.in_service_at = Some(now);
+    finish_activity(
+        state,
+        changes,
+        group,
+        &gi.instance_id,
+        false,
+        (ActivityStatus::Successful, None),
+        now,
+    );
+}
+
+/// The hook that holds instances of `group` at `transition` (the first by name: Shoal
+/// runs one hook per transition).
+fn hook_for<'a>(
+    state: &'a State,
+    group: &str,
+    transition: LifecycleTransition,
+) -> Option<&'a LifecycleHook> {
+    state
+        .lifecycle_hooks
+        .values()
+        .find(|h| h.auto_scaling_group_name == group && h.transition == transition)
+}
+
+fn new_action(
+    group: &str,
+    instance_id: &str,
+    hook: &LifecycleHook,
+    now: chrono::DateTime<chrono::Utc>,
+) -> LifecycleAction {
+    LifecycleAction {
+        instance_id: instance_id.to_string(),
+        auto_scaling_group_name: group.to_string(),
+        hook_name: hook.name.clone(),
+        transition: hook.transition,
+        token: ids::uuid(),
+        started: now,
+        last_heartbeat: None,
+    }
+}
+
+/// The hook's DefaultResult when the instance's wait has run out (or the hook is gone:
+/// then the instance proceeds).
+fn timed_out(
+    state: &State,
+    instance_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let Some(action) = state.lifecycle_actions.get(instance_id) else {
+        return Some("CONTINUE".into());
+    };
+    let Some(hook) = state
+        .lifecycle_hooks
+        .get(&format!("{}/{}", action.auto_scaling_group_name, action.hook_name))
+    else {
+        return Some("CONTINUE".into());
+    };
+    (now >= lifecycle::hook_deadline(hook, action.started, action.last_heartbeat))
+        .then(|| hook.default_result.clone())
+}
+
+/// Runs the scheduled actions due in `(since, now]`; one-off actions are deleted after
+/// they run, as AWS does.
+pub fn run_schedules(
+    svc: &Service,
+    since: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let due: Vec<ScheduledAction> = svc.read(|s| {
+        s.scheduled_actions
+            .values()
+            .filter(|a| a.next_run(since).is_some_and(|t| t <= now))
+            .cloned()
+            .collect()
+    });
+    for action in due {
+        let result = svc.mutate(|state, changes| {
+            if let Some(g) = state.groups.get(&action.auto_scaling_group_name) {
+                let mut g = g.clone();
+                shoal_model::autoscaling::schedule::apply_scheduled_action(&mut g, &action, now)?;
+                changes.put(g);
+            }
+            if action.recurrence.is_none() {
+                changes.delete::<ScheduledAction>(&action.arn);
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!(action = %action.name, error = %e, "scheduled action failed");
+        }
+    }
+}
