@@ -27,7 +27,15 @@ const CANONICAL_HOSTED_ZONE_ID: &str = "Z35SXDOTRQ7X7K";
 
 /// Runs one action and renders the whole response (or AWS's Query error).
 pub fn respond(svc: &Service, action: &str, p: &Params, request_id: &str) -> Response {
-    match handle(svc, action, p) {
+    let result = if p.get("Version") == Some("2012-06-01") {
+        Err(AwsError::new(
+            "InvalidAction",
+            "Classic Load Balancers (API version 2012-06-01) are not supported by Shoal; use elbv2",
+        ))
+    } else {
+        handle(svc, action, p)
+    };
+    match result {
         Ok(inner) => xml_body(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><{action}Result>{}</{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>",
             inner.into_string()

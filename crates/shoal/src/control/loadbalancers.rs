@@ -265,3 +265,155 @@ pub fn publish_metrics(svc: &Service, snap: &MetricsSnapshot) {
         tracing::error!(error = %e, "could not store load balancer metrics");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use shoal_model::ec2::{Instance, InstanceState};
+    use shoal_model::elbv2::target_group::HealthCheckUpdate;
+    use shoal_model::elbv2::TargetDescription;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::config::Config;
+    use crate::runtime::fake::FakeDriver;
+    use crate::service::ec2::RunInstances;
+    use crate::service::elbv2::CreateTargetGroup;
+
+    fn service(clock: &ManualClock) -> Arc<Service> {
+        let config = Config::new(std::env::temp_dir().join("shoal-lb-unit"));
+        let store = shoal_store::Store::in_memory().unwrap();
+        let svc =
+            Service::new(config, Arc::new(clock.clone()), Arc::new(FakeDriver::default()), store)
+                .unwrap();
+        svc.bootstrap().unwrap();
+        Arc::new(svc)
+    }
+
+    fn launch(svc: &Service, state: InstanceState) -> Instance {
+        let image = svc.read(|s| crate::service::ec2::base_image(s).unwrap().id.clone());
+        let mut i = svc
+            .run_instances(RunInstances {
+                image_id: Some(image),
+                min_count: 1,
+                max_count: 1,
+                ..Default::default()
+            })
+            .unwrap()
+            .instances
+            .remove(0);
+        i.state = state;
+        svc.mutate(|_, c| {
+            c.put(i.clone());
+            Ok(())
+        })
+        .unwrap();
+        i
+    }
+
+    fn group(svc: &Service, name: &str, target_type: &str) -> String {
+        let vpc = svc.read(|s| s.vpcs.values().next().unwrap().id.clone());
+        svc.elb()
+            .create_target_group(CreateTargetGroup {
+                name: name.into(),
+                protocol: Some("HTTP".into()),
+                port: Some(3000),
+                vpc_id: Some(vpc),
+                target_type: Some(target_type.into()),
+                health_check: HealthCheckUpdate::default(),
+                ..Default::default()
+            })
+            .unwrap()
+            .arn
+    }
+
+    fn target(id: &str) -> TargetDescription {
+        TargetDescription { id: id.into(), port: None, availability_zone: None }
+    }
+
+    #[test]
+    fn targets_resolve_to_loopback_addresses() {
+        let clock = ManualClock::starting_at(chrono::Utc::now());
+        let svc = service(&clock);
+        let running = launch(&svc, InstanceState::Running);
+        let stopped = launch(&svc, InstanceState::Running);
+        let gone = launch(&svc, InstanceState::Running);
+        let by_id = group(&svc, "by-id", "instance");
+        let by_ip = group(&svc, "by-ip", "ip");
+        let ids = [target(&running.id), target(&stopped.id), target(&gone.id)];
+        svc.elb().register_targets(&by_id, &ids).unwrap();
+        let ips = [target(&running.private_ip.to_string()), target("127.0.0.9")];
+        svc.elb().register_targets(&by_ip, &ips).unwrap();
+        for (i, state) in [(&stopped, InstanceState::Stopped), (&gone, InstanceState::Terminated)] {
+            let mut i = i.clone();
+            i.state = state;
+            svc.mutate(|_, c| {
+                c.put(i);
+                Ok(())
+            })
+            .unwrap();
+        }
+
+        let plane = svc.read(|s| data_plane(s, "us-east-1a"));
+        let tg = |arn: &str| plane.target_groups.iter().find(|t| t.arn == arn).unwrap().clone();
+        let t = tg(&by_id).targets;
+        assert_eq!(t.len(), 2, "a terminated instance is not routed");
+        let r = t.iter().find(|t| t.id == running.id).unwrap();
+        assert_eq!(r.addr, SocketAddr::new(IpAddr::V4(running.loopback_ip), 3000));
+        assert!(!r.instance_stopped && !r.draining);
+        assert!(t.iter().find(|t| t.id == stopped.id).unwrap().instance_stopped);
+        let t = tg(&by_ip).targets;
+        let ip = |id: &str| t.iter().find(|t| t.id == id).unwrap().clone();
+        // A VPC address reaches its instance's loopback address; a loopback IP is used as is.
+        let vpc = ip(&running.private_ip.to_string());
+        assert_eq!(vpc.addr, SocketAddr::new(IpAddr::V4(running.loopback_ip), 3000));
+        assert_eq!(vpc.availability_zone, running.availability_zone);
+        assert_eq!(ip("127.0.0.9").addr, "127.0.0.9:3000".parse().unwrap());
+    }
+
+    #[tokio::test]
+    async fn deregistered_targets_drain_for_the_recorded_delay() {
+        let clock = ManualClock::starting_at(chrono::Utc::now());
+        let svc = service(&clock);
+        let a = launch(&svc, InstanceState::Running);
+        let b = launch(&svc, InstanceState::Running);
+        let tg = group(&svc, "drain", "instance");
+        svc.elb().register_targets(&tg, &[target(&a.id), target(&b.id)]).unwrap();
+        let delay = [("deregistration_delay.timeout_seconds".to_string(), "30".to_string())];
+        svc.elb().modify_target_group_attributes(&tg, &delay).unwrap();
+        svc.elb().deregister_targets(&tg, &[target(&a.id)]).unwrap();
+
+        let next = reconcile(&svc).expect("a deadline");
+        assert!(next <= Duration::from_secs(31));
+        let draining = |svc: &Service| {
+            svc.read(|s| data_plane(s, "us-east-1a")).target_groups[0]
+                .targets
+                .iter()
+                .map(|t| (t.id.clone(), t.draining))
+                .collect::<Vec<_>>()
+        };
+        assert!(draining(&svc).contains(&(a.id.clone(), true)));
+        clock.advance(Duration::from_secs(29));
+        reconcile(&svc);
+        assert_eq!(draining(&svc).len(), 2, "still draining before the delay ends");
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(reconcile(&svc), None);
+        assert_eq!(draining(&svc), vec![(b.id.clone(), false)]);
+
+        // A terminated instance is deregistered by itself and drains too.
+        let mut gone = b.clone();
+        gone.state = InstanceState::Terminated;
+        svc.mutate(|_, c| {
+            c.put(gone);
+            Ok(())
+        })
+        .unwrap();
+        reconcile(&svc);
+        let regs = svc.read(|s| s.registered_targets.values().cloned().collect::<Vec<_>>());
+        assert_eq!(regs.len(), 1);
+        assert_eq!(regs[0].deregistered_at, Some(clock.now()));
+        svc.proxy.shutdown().await;
+    }
+}

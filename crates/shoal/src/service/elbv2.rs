@@ -396,8 +396,11 @@ impl Elb<'_> {
                 self.resolve_placement(state, &req.subnets, &req.security_groups, None)?;
             if let Some(existing) = state.load_balancers.values().find(|l| l.name == req.name) {
                 // AWS: the same request again returns the existing load balancer.
-                if existing.subnets == subnets
-                    && existing.security_groups == sgs
+                let same = |a: &[String], b: &[String]| {
+                    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
+                };
+                if same(&existing.subnets, &subnets)
+                    && same(&existing.security_groups, &sgs)
                     && existing.scheme == scheme
                 {
                     return Ok(existing.clone());
