@@ -21,6 +21,7 @@
 //! again, for idempotent requests whose body was sent whole.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -43,7 +44,7 @@ use tokio::net::TcpStream;
 use crate::access_log::LogSink;
 use crate::body::ProxyBody;
 use crate::forward::{
-    choose_group, cookie_in, finish_forward_error, fmt_into, record, sets_cookies, sticky_cookies,
+    choose_group, cookie_in, finish_forward_error, record, sets_cookies, sticky_cookies,
     trace_header, trace_str, Done, LogInfo,
 };
 use crate::state::{
@@ -139,6 +140,9 @@ struct Conn {
     res: Vec<u8>,
     /// Sticky cookies of the current response.
     cookies: Vec<HeaderValue>,
+    /// The client's address as `X-Forwarded-For` adds it: `ip`, and `ip:port`.
+    xff_ip: Vec<u8>,
+    xff_ip_port: Vec<u8>,
 }
 
 /// Serves requests on a client connection until it closes or needs hyper.
@@ -154,11 +158,15 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
         ubuf: BytesMut::with_capacity(READ_CHUNK),
         res: Vec::with_capacity(1024),
         cookies: Vec::new(),
+        xff_ip: peer.ip().to_string().into_bytes(),
+        xff_ip_port: peer.to_string().into_bytes(),
     };
+    let mut timer = Timer::new();
     loop {
         let routes = l.routes.load_full();
         let port = l.port.load(Relaxed);
         let idle = routes.settings.idle_timeout;
+        let deadline = tokio::time::Instant::now() + idle;
         // 1. A complete request head, planned into `c.req`.
         let plan = loop {
             if !c.buf.is_empty() {
@@ -166,14 +174,18 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                 let mut r = httparse::Request::new(&mut headers);
                 match r.parse(&c.buf) {
                     Ok(Status::Complete(n)) => {
-                        break plan(env, &routes, port, c.peer, &r, n, &c.buf, &mut c.req)
+                        let xff = match routes.settings.attributes.xff_client_port {
+                            true => &c.xff_ip_port,
+                            false => &c.xff_ip,
+                        };
+                        break plan(env, &routes, port, c.peer, xff, &r, n, &c.buf, &mut c.req);
                     }
                     Ok(Status::Partial) if c.buf.len() < MAX_HEAD => {}
                     _ => break None,
                 }
             }
             // hyper's header-read timeout does the same on its connections.
-            match tokio::time::timeout(idle, read_more(&mut c.client, &mut c.buf)).await {
+            match timer.run(deadline, read_more(&mut c.client, &mut c.buf)).await {
                 Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return Served::Closed,
                 Ok(Ok(_)) => {}
             }
@@ -186,7 +198,7 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
         c.buf.advance(plan.head_len + kept);
         c.body_left = plan.body_len - kept as u64;
         c.streamed = false;
-        match c.forward(env, &routes, &plan, idle).await {
+        match c.forward(env, &routes, &plan, idle, &mut timer).await {
             Ok(true) if c.body_left == 0 => {}
             _ => return Served::Closed,
         }
@@ -299,6 +311,7 @@ fn plan<'r>(
     routes: &'r Routes,
     port: u16,
     peer: SocketAddr,
+    client_xff: &[u8],
     r: &httparse::Request<'_, '_>,
     head_len: usize,
     buf: &[u8],
@@ -408,23 +421,16 @@ fn plan<'r>(
         }
     }
     if xff_mode == XffMode::Append {
-        let mut b = [0u8; 64];
-        let new = if routes.settings.attributes.xff_client_port {
-            fmt_into(&mut b, peer)
-        } else {
-            fmt_into(&mut b, peer.ip())
-        };
         out.extend_from_slice(b"x-forwarded-for: ");
         if let Some(old) = xff.filter(|v| !v.is_empty()) {
             out.extend_from_slice(old);
             out.extend_from_slice(b", ");
         }
-        out.extend_from_slice(new);
+        out.extend_from_slice(client_xff);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"x-forwarded-proto: http\r\nx-forwarded-port: ");
-    let mut b = [0u8; 8];
-    out.extend_from_slice(fmt_into(&mut b, port));
+    put_decimal(out, u64::from(port));
     out.extend_from_slice(b"\r\n");
     put_header(out, b"x-amzn-trace-id", trace.as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -461,6 +467,63 @@ fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+fn put_decimal(out: &mut Vec<u8>, mut v: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&b[i..]);
+}
+
+/// A connection's one timer for its idle and response timeouts. It is re-armed
+/// lazily: a deadline that moves later costs nothing until the timer fires at the old
+/// one, so steady traffic touches the timer wheel about once per timeout period
+/// rather than twice per request.
+struct Timer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+/// The deadline passed.
+struct Elapsed;
+
+impl Timer {
+    fn new() -> Timer {
+        let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+        Timer { sleep: Box::pin(tokio::time::sleep_until(far)) }
+    }
+
+    /// Runs `f` until it completes or `deadline` passes.
+    async fn run<F: Future>(
+        &mut self,
+        deadline: tokio::time::Instant,
+        f: F,
+    ) -> Result<F::Output, Elapsed> {
+        if self.sleep.deadline() > deadline {
+            self.sleep.as_mut().reset(deadline);
+        }
+        let mut f = std::pin::pin!(f);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(v) = f.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            while self.sleep.as_mut().poll(cx).is_ready() {
+                if self.sleep.deadline() >= deadline {
+                    return Poll::Ready(Err(Elapsed));
+                }
+                self.sleep.as_mut().reset(deadline);
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 /// How a response body ends.
@@ -513,6 +576,7 @@ impl Conn {
         routes: &Routes,
         p: &Plan<'_>,
         idle: Duration,
+        timer: &mut Timer,
     ) -> Result<bool, ()> {
         let tg = p.tg;
         let targets = tg.targets.load_full();
@@ -551,7 +615,7 @@ impl Conn {
             target.outstanding.fetch_add(1, Relaxed);
             let sent_at = tokio::time::Instant::now();
             let result =
-                tokio::time::timeout(idle, self.exchange(target, p, env.cfg.connect_timeout)).await;
+                timer.run(sent_at + idle, self.exchange(target, p, env.cfg.connect_timeout)).await;
             let err = match result {
                 Ok(Ok(got)) => {
                     let target_time = sent_at.elapsed();
@@ -886,8 +950,7 @@ fn response_head(
     let close = p.close || framing == Framing::Close;
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
-    let mut b = [0u8; 8];
-    out.extend_from_slice(fmt_into(&mut b, code));
+    put_decimal(out, u64::from(code));
     out.push(b' ');
     out.extend_from_slice(r.reason.unwrap_or_default().as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -927,8 +990,7 @@ fn serialize(out: &mut Vec<u8>, res: &http::Response<ProxyBody>, close: bool) {
         put_header(out, k.as_str().as_bytes(), v.as_bytes());
     }
     out.extend_from_slice(b"content-length: ");
-    let mut b = [0u8; 24];
-    out.extend_from_slice(fmt_into(&mut b, body.len()));
+    put_decimal(out, body.len() as u64);
     out.extend_from_slice(b"\r\n");
     put_date(out);
     if close {

@@ -891,3 +891,27 @@ async fn request_bodies_pipelining_and_what_goes_to_hyper() {
     assert_eq!(m.load_balancer(LB_ARN).unwrap().counts.request_count, 8);
     proxy.shutdown().await;
 }
+
+#[tokio::test]
+async fn idle_timeout_answers_504_then_closes_idle_connections() {
+    let a = Backend::start("a").await;
+    let proxy = Proxy::new(ProxyConfig::default());
+    let mut spec = lb(forward(TG_A), vec![]);
+    spec.attributes.idle_timeout_seconds = 1;
+    let addr = apply(
+        &proxy,
+        DataPlane { load_balancers: vec![spec], target_groups: vec![tg(TG_A, vec![a.target()])] },
+    );
+    wait_state(&proxy, TG_A, "i-a", "healthy").await;
+    let mut c = Client::connect(addr).await;
+    assert_eq!(c.get("/", &[]).await.2, "ok a");
+    let started = tokio::time::Instant::now();
+    let (s, h, _) = c.get("/slow", &[]).await;
+    assert_eq!((s, &h["server"]), (StatusCode::GATEWAY_TIMEOUT, &"awselb/2.0".parse().unwrap()));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // The connection goes on after the 504, and closes once idle for the timeout.
+    assert_eq!(c.get("/", &[]).await.2, "ok a");
+    wait_for("the idle connection to close", || c.tx.is_closed()).await;
+    assert_eq!(proxy.take_metrics().load_balancer(LB_ARN).unwrap().counts.httpcode_elb_504, 1);
+    proxy.shutdown().await;
+}
