@@ -10,15 +10,17 @@
 //! ([`crate::forward`] — the functions are shared).
 //!
 //! It handles the common case: HTTP/1.1 requests in origin form, without a body or
-//! with a `Content-Length` body, whose rule forwards. Anything else — HTTP/1.0,
-//! chunked or `Expect` bodies, upgrades, absolute-form targets, fixed-response and
-//! redirect rules, malformed or oversized heads — hands the connection with the bytes
-//! already read to hyper ([`Served::Fallback`]), which serves it to the end.
+//! with a `Content-Length` body of at most [`MAX_BODY`] (read whole before it is
+//! sent, so it can be sent again), whose rule forwards. Anything else — HTTP/1.0,
+//! larger, chunked or `Expect` bodies (hyper streams those both ways at once),
+//! upgrades, absolute-form targets, fixed-response and redirect rules, malformed or
+//! oversized heads — hands the connection with the bytes already read to hyper
+//! ([`Served::Fallback`]), which serves it to the end.
 //!
 //! Target connections live in [`TargetRt::idle`] between requests, always at a
 //! message boundary. One taken from there that turns out closed before any byte of
 //! the response arrived is replaced by a fresh connection and the request is sent
-//! again, for idempotent requests whose body was sent whole.
+//! again, for idempotent requests.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -55,9 +57,9 @@ use crate::state::{
 const MAX_HEAD: usize = 64 * 1024;
 /// Most header lines in a head (more: hyper takes over, or 502 for a response).
 const MAX_HEADERS: usize = 100;
-/// A request body up to this size that arrived with its head is kept to be sent
-/// again on a fresh connection; a larger one is streamed.
-const MAX_KEPT_BODY: usize = 64 * 1024;
+/// Largest request body the fast path forwards (read whole first); hyper streams
+/// larger ones.
+const MAX_BODY: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
 /// What became of a client connection.
@@ -128,12 +130,8 @@ struct Conn {
     peer: SocketAddr,
     /// Bytes read from the client and not consumed yet.
     buf: BytesMut,
-    /// The request for the target: head, and the body when it is kept whole.
+    /// The request for the target: head and body.
     req: Vec<u8>,
-    /// Request body bytes still to be read from the client (a streamed body).
-    body_left: u64,
-    /// Whether any of the body was streamed (then the request cannot be sent again).
-    streamed: bool,
     /// Bytes read from the target.
     ubuf: BytesMut,
     /// What goes to the client next: response head and the first body bytes.
@@ -153,8 +151,6 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
         peer,
         buf: BytesMut::with_capacity(READ_CHUNK),
         req: Vec::with_capacity(1024),
-        body_left: 0,
-        streamed: false,
         ubuf: BytesMut::with_capacity(READ_CHUNK),
         res: Vec::with_capacity(1024),
         cookies: Vec::new(),
@@ -178,7 +174,11 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                             true => &c.xff_ip_port,
                             false => &c.xff_ip,
                         };
-                        break plan(env, &routes, port, c.peer, xff, &r, n, &c.buf, &mut c.req);
+                        match plan(env, &routes, port, c.peer, xff, &r, n, &c.buf, &mut c.req) {
+                            Ok(p) => break Some(p),
+                            Err(Step::HandOver) => break None,
+                            Err(Step::ReadBody) => {}
+                        }
                     }
                     Ok(Status::Partial) if c.buf.len() < MAX_HEAD => {}
                     _ => break None,
@@ -193,13 +193,10 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
         let Some(plan) = plan else {
             return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client });
         };
-        // The head (and the body when kept) is in `c.req` now.
-        let kept = plan.body_kept;
-        c.buf.advance(plan.head_len + kept);
-        c.body_left = plan.body_len - kept as u64;
-        c.streamed = false;
+        // The request (head and body) is in `c.req` now.
+        c.buf.advance(plan.head_len + plan.body_len);
         match c.forward(env, &routes, &plan, idle, &mut timer).await {
-            Ok(true) if c.body_left == 0 => {}
+            Ok(true) => {}
             _ => return Served::Closed,
         }
     }
@@ -216,10 +213,8 @@ async fn read_more(s: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
 /// A request the fast path forwards.
 struct Plan<'r> {
     head_len: usize,
-    /// `Content-Length` of the request body.
-    body_len: u64,
-    /// Body bytes copied into `Conn::req` (all of the body, or none).
-    body_kept: usize,
+    /// `Content-Length` of the request body (copied into `Conn::req`).
+    body_len: usize,
     /// The client asked to close after this response.
     close: bool,
     idempotent: bool,
@@ -303,8 +298,16 @@ fn dropped(name: &str, xff: XffMode) -> bool {
         || (xff != XffMode::Preserve && name.eq_ignore_ascii_case("x-forwarded-for"))
 }
 
-/// Decides what to do with a request: `None` hands the connection to hyper.
-/// Otherwise writes the request for the target into `out`.
+/// Why a complete head is not forwarded yet.
+enum Step {
+    /// Its body has not arrived whole yet: read more and plan again.
+    ReadBody,
+    /// The fast path does not handle it: hand the connection to hyper.
+    HandOver,
+}
+
+/// Decides what to do with a request whose head is complete, and writes the request
+/// for the target into `out`.
 #[allow(clippy::too_many_arguments)]
 fn plan<'r>(
     env: &Env,
@@ -316,15 +319,16 @@ fn plan<'r>(
     head_len: usize,
     buf: &[u8],
     out: &mut Vec<u8>,
-) -> Option<Plan<'r>> {
+) -> Result<Plan<'r>, Step> {
+    use Step::HandOver;
     let started = tokio::time::Instant::now();
     if r.version != Some(1) {
-        return None;
+        return Err(HandOver);
     }
-    let method = r.method?;
-    let target = r.path?;
+    let method = r.method.ok_or(HandOver)?;
+    let target = r.path.ok_or(HandOver)?;
     if !target.starts_with('/') || !target.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-        return None;
+        return Err(HandOver);
     }
     let headers: &[httparse::Header<'_>] = r.headers;
     let mut body_len = None;
@@ -338,24 +342,24 @@ fn plan<'r>(
             host = host.or(Some(h.value));
         } else if n.eq_ignore_ascii_case("content-length") {
             if body_len.is_some() {
-                return None;
+                return Err(HandOver);
             }
-            body_len = Some(parse_len(h.value)?);
+            body_len = Some(parse_len(h.value).ok_or(HandOver)?);
         } else if n.eq_ignore_ascii_case("connection") {
-            for token in visible(h.value)?.split(',') {
+            for token in visible(h.value).ok_or(HandOver)?.split(',') {
                 let token = token.trim();
                 if token.eq_ignore_ascii_case("close") {
                     close = true;
                 } else if !token.is_empty() && !token.eq_ignore_ascii_case("keep-alive") {
                     // Names more hop-by-hop headers (or asks for an upgrade).
-                    return None;
+                    return Err(HandOver);
                 }
             }
         } else if n.eq_ignore_ascii_case("transfer-encoding")
             || n.eq_ignore_ascii_case("expect")
             || n.eq_ignore_ascii_case("upgrade")
         {
-            return None;
+            return Err(HandOver);
         } else if n.eq_ignore_ascii_case("x-amzn-trace-id") {
             trace_in = trace_in.or(Some(h.value));
         } else if n.eq_ignore_ascii_case("x-forwarded-for") {
@@ -365,6 +369,13 @@ fn plan<'r>(
         }
     }
     let body_len = body_len.unwrap_or(0);
+    if body_len > MAX_BODY as u64 {
+        return Err(HandOver);
+    }
+    let body_len = body_len as usize;
+    if buf.len() - head_len < body_len {
+        return Err(Step::ReadBody);
+    }
     let host_raw = host.and_then(visible);
     let host = host_raw.and_then(|raw| match raw.strip_prefix('[') {
         Some(rest) => rest.split(']').next(),
@@ -375,15 +386,15 @@ fn plan<'r>(
         None => (target, None),
     };
     let view = View { headers, method, path, query, host, client: peer.ip() };
-    let rule = routes.rules.iter().find(|r| matches(&r.conditions, &view))?;
-    let RouteAction::Forward(fwd) = &rule.action else { return None };
+    let rule = routes.rules.iter().find(|r| matches(&r.conditions, &view)).ok_or(HandOver)?;
+    let RouteAction::Forward(fwd) = &rule.action else { return Err(HandOver) };
     let cookies =
         || headers.iter().filter(|h| h.name.eq_ignore_ascii_case("cookie")).map(|h| h.value);
     let tg_cookie = match fwd.stickiness_seconds {
         Some(_) if fwd.groups.len() > 1 => cookie_in(cookies(), "AWSALBTG"),
         _ => None,
     };
-    let tg = choose_group(fwd, tg_cookie)?;
+    let tg = choose_group(fwd, tg_cookie).ok_or(HandOver)?;
 
     // Forwarding from here on: no more hand-overs.
     let settings = tg.settings.load_full();
@@ -401,7 +412,7 @@ fn plan<'r>(
             host,
             target,
             "HTTP/1.1",
-            header_bytes + body_len,
+            header_bytes + body_len as u64,
             ua.and_then(visible),
             port,
             env.wall(),
@@ -434,19 +445,10 @@ fn plan<'r>(
     out.extend_from_slice(b"\r\n");
     put_header(out, b"x-amzn-trace-id", trace.as_bytes());
     out.extend_from_slice(b"\r\n");
-    // A body that came whole with the head travels with it (and can be sent again).
-    let arrived = buf.len() - head_len;
-    let body_kept = if body_len as usize <= arrived.min(MAX_KEPT_BODY) {
-        let n = body_len as usize;
-        out.extend_from_slice(&buf[head_len..head_len + n]);
-        n
-    } else {
-        0
-    };
-    Some(Plan {
+    out.extend_from_slice(&buf[head_len..head_len + body_len]);
+    Ok(Plan {
         head_len,
         body_len,
-        body_kept,
         close,
         idempotent: matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"),
         is_head: method == "HEAD",
@@ -558,8 +560,6 @@ enum Fail {
     ConnectTimeout,
     /// The request went out and no valid response came. 502.
     Upstream(io::Error),
-    /// The client went away while its body was being streamed.
-    Client,
 }
 
 fn bad(msg: &'static str) -> io::Error {
@@ -660,7 +660,6 @@ impl Conn {
                     break StatusCode::BAD_GATEWAY;
                 }
                 Fail::ConnectTimeout => break StatusCode::GATEWAY_TIMEOUT,
-                Fail::Client => return Err(()),
             }
         };
         let res = finish_forward_error(
@@ -675,8 +674,7 @@ impl Conn {
             failure,
             &tried,
         );
-        // A body left unread cannot be skipped cheaply: close after the error page.
-        let close = p.close || self.body_left > 0;
+        let close = p.close;
         self.res.clear();
         serialize(&mut self.res, &res, close);
         self.client.write_all(&self.res).await.map_err(|_| ())?;
@@ -709,16 +707,13 @@ impl Conn {
                     }
                 }
             };
-            // Sent whole (head and kept body) or not at all, as far as a retry goes.
+            // Head and body in one write.
             if let Err(e) = up.write_all(&self.req).await {
                 if from_pool {
                     fresh_only = true;
                     continue;
                 }
                 return Err(Fail::Connect(e));
-            }
-            if self.body_left > 0 {
-                self.stream_body(&mut up).await?;
             }
             self.ubuf.clear();
             loop {
@@ -757,7 +752,7 @@ impl Conn {
                         Err(_) => return Err(Fail::Upstream(bad("invalid response head"))),
                     }
                 }
-                let retry_fresh = from_pool && p.idempotent && !self.streamed;
+                let retry_fresh = from_pool && p.idempotent;
                 match read_more(&mut up, &mut self.ubuf).await {
                     Ok(0) | Err(_) if self.ubuf.is_empty() && retry_fresh => {
                         // Closed while idle: send it again on a fresh connection.
@@ -772,24 +767,6 @@ impl Conn {
             }
             fresh_only = true;
         }
-    }
-
-    /// Copies the rest of a streamed request body from the client to the target.
-    async fn stream_body(&mut self, up: &mut TcpStream) -> Result<(), Fail> {
-        self.streamed = true;
-        while self.body_left > 0 {
-            if self.buf.is_empty() {
-                match read_more(&mut self.client, &mut self.buf).await {
-                    Ok(0) | Err(_) => return Err(Fail::Client),
-                    Ok(_) => {}
-                }
-            }
-            let n = (self.buf.len() as u64).min(self.body_left) as usize;
-            up.write_all(&self.buf[..n]).await.map_err(Fail::Upstream)?;
-            self.buf.advance(n);
-            self.body_left -= n as u64;
-        }
-        Ok(())
     }
 
     /// Writes the response head and body to the client, then gives the target

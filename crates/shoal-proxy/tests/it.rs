@@ -855,7 +855,7 @@ async fn response_framings_pass_through() {
 async fn request_bodies_pipelining_and_what_goes_to_hyper() {
     let a = Backend::start("a").await;
     let (proxy, addr) = one_target(a.target()).await;
-    // A large Content-Length body, streamed, then a small one on the same connection.
+    // A small body, then large ones (over 64 KiB: hyper takes the connection over).
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut tx, conn) =
         hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
@@ -863,7 +863,7 @@ async fn request_bodies_pipelining_and_what_goes_to_hyper() {
             .unwrap();
     let conn = tokio::spawn(conn);
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    for body in [big.clone(), b"small".to_vec(), big] {
+    for body in [b"small".to_vec(), big.clone(), b"small".to_vec(), big] {
         let req = Request::post("/echo")
             .header("host", "x")
             .body(Full::new(Bytes::from(body.clone())))
@@ -874,6 +874,34 @@ async fn request_bodies_pipelining_and_what_goes_to_hyper() {
         assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), body);
     }
     conn.abort();
+
+    // A body that arrives in pieces, after its head.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head =
+            format!("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len());
+        s.write_all(head.as_bytes()).await.unwrap();
+        for part in body.chunks(15_000) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            s.write_all(part).await.unwrap();
+        }
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut chunk = [0u8; 65536];
+            while !got.ends_with(&body[body.len() - 100..]) {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await
+        .expect("echo in time");
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(got.ends_with(&body), "the whole body comes back");
+    }
 
     // Two pipelined requests in one write: two answers, in order.
     let pipelined = b"GET /?1 HTTP/1.1\r\nhost: x\r\n\r\nGET /?2 HTTP/1.1\r\nhost: x\r\n\r\n";
@@ -888,7 +916,7 @@ async fn request_bodies_pipelining_and_what_goes_to_hyper() {
     assert!(got.contains("\r\n\r\nhello"), "{got}");
     assert_eq!(got.matches(" 200 OK").count(), 2, "{got}");
     let m = proxy.take_metrics();
-    assert_eq!(m.load_balancer(LB_ARN).unwrap().counts.request_count, 8);
+    assert_eq!(m.load_balancer(LB_ARN).unwrap().counts.request_count, 10);
     proxy.shutdown().await;
 }
 
