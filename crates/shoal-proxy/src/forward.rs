@@ -178,7 +178,7 @@ async fn serve_with(
             env,
             routes,
             client,
-            log_info,
+            log_info.as_ref(),
             started,
             "",
             RulePriority::Default,
@@ -195,7 +195,7 @@ async fn serve_with(
                 env,
                 routes,
                 client,
-                log_info,
+                log_info.as_ref(),
                 started,
                 trace_str(&trace),
                 priority,
@@ -204,41 +204,15 @@ async fn serve_with(
             )
         }
         RouteAction::Redirect(r) => {
-            let host = host_of(&req).unwrap_or("");
-            let location = r.location(RedirectSource {
+            let source = RedirectSource {
                 protocol: "HTTP",
-                host,
+                host: host_of(&req).unwrap_or(""),
                 port,
                 path: req.uri().path(),
                 query: req.uri().query().unwrap_or(""),
-            });
-            let mut res = elb_response(
-                StatusCode::from_u16(r.status_code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
-                "text/html",
-                Bytes::new(),
-            );
-            let status = res.status().as_u16();
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                res.headers_mut().insert(header::LOCATION, v);
-            }
-            routes.lb.counters.elb_response(status);
-            if let (Some(sink), Some(info)) = (&routes.settings.log, log_info) {
-                let done = Done {
-                    status,
-                    target: None,
-                    target_status: None,
-                    target_time: None,
-                    tg: None,
-                    priority,
-                    action: "redirect",
-                    redirect: Some(&location),
-                    tried: &[],
-                    sent_bytes: 0,
-                    dispatched: false,
-                };
-                sink.send(record(env, routes, client, &info, started, trace_str(&trace), &done));
-            }
-            res
+            };
+            let log = (log_info.as_ref(), started, trace_str(&trace), priority);
+            redirect(env, routes, client, r, source, log)
         }
         RouteAction::Forward(fwd) => {
             prepare_upstream(&mut req, routes, client, port, &trace);
@@ -246,6 +220,47 @@ async fn serve_with(
                 .await
         }
     }
+}
+
+/// A redirect rule's answer, counted and logged. `log`: the request's log info, when
+/// logs are on, with its start, trace id and the rule's priority.
+pub(crate) fn redirect(
+    env: &Env,
+    routes: &Routes,
+    client: SocketAddr,
+    r: &shoal_model::elbv2::Redirect,
+    source: RedirectSource<'_>,
+    log: (Option<&LogInfo>, tokio::time::Instant, &str, RulePriority),
+) -> Response<ProxyBody> {
+    let (log_info, started, trace, priority) = log;
+    let location = r.location(source);
+    let mut res = elb_response(
+        StatusCode::from_u16(r.status_code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
+        "text/html",
+        Bytes::new(),
+    );
+    let status = res.status().as_u16();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    routes.lb.counters.elb_response(status);
+    if let (Some(sink), Some(info)) = (&routes.settings.log, log_info) {
+        let done = Done {
+            status,
+            target: None,
+            target_status: None,
+            target_time: None,
+            tg: None,
+            priority,
+            action: "redirect",
+            redirect: Some(&location),
+            tried: &[],
+            sent_bytes: 0,
+            dispatched: false,
+        };
+        sink.send(record(env, routes, client, info, started, trace, &done));
+    }
+    res
 }
 
 pub(crate) fn trace_str(h: &HeaderValue) -> &str {
@@ -474,7 +489,7 @@ async fn forward(
             env,
             routes,
             client,
-            log_info,
+            log_info.as_ref(),
             started,
             trace,
             priority,
@@ -695,7 +710,7 @@ pub(crate) fn finish_elb(
     env: &Env,
     routes: &Routes,
     client: SocketAddr,
-    log_info: Option<LogInfo>,
+    log_info: Option<&LogInfo>,
     started: tokio::time::Instant,
     trace: &str,
     priority: RulePriority,
@@ -719,7 +734,7 @@ pub(crate) fn finish_elb(
             sent_bytes: sent,
             dispatched: false,
         };
-        sink.send(record(env, routes, client, &info, started, trace, &done));
+        sink.send(record(env, routes, client, info, started, trace, &done));
     }
     res
 }

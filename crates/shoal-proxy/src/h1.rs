@@ -11,10 +11,11 @@
 //!
 //! It handles the common case: HTTP/1.1 requests in origin form, without a body or
 //! with a `Content-Length` body of at most [`MAX_BODY`] (read whole before it is
-//! sent, so it can be sent again), whose rule forwards. Anything else — HTTP/1.0,
+//! sent, so it can be sent again); fixed-response and redirect rules are answered
+//! here too (through the same functions as hyper's path). Anything else — HTTP/1.0,
 //! larger, chunked or `Expect` bodies (hyper streams those both ways at once),
-//! upgrades, absolute-form targets, fixed-response and redirect rules, malformed or
-//! oversized heads — hands the connection with the bytes already read to hyper
+//! upgrades, absolute-form targets, malformed or oversized heads — hands the
+//! connection with the bytes already read to hyper
 //! ([`Served::Fallback`]), which serves it to the end.
 //!
 //! Target connections live in [`TargetRt::idle`] between requests, always at a
@@ -36,6 +37,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::HeaderValue;
 use http::StatusCode;
 use httparse::Status;
+use shoal_model::elbv2::actions::RedirectSource;
 use shoal_model::elbv2::conditions::{matches, RequestView};
 use shoal_model::elbv2::load_balancer::XffMode;
 use shoal_model::elbv2::target_group::StickinessType;
@@ -44,10 +46,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::access_log::LogSink;
-use crate::body::ProxyBody;
+use crate::body::{elb_error, elb_response, ProxyBody};
 use crate::forward::{
-    choose_group, cookie_in, finish_forward_error, record, sets_cookies, sticky_cookies,
-    trace_header, trace_str, Done, LogInfo,
+    choose_group, cookie_in, finish_elb, finish_forward_error, record, redirect, sets_cookies,
+    sticky_cookies, trace_header, trace_str, Done, LogInfo,
 };
 use crate::state::{
     Env, Forward, ListenerRt, RouteAction, Routes, TargetGroupRt, TargetRt, TgSettings,
@@ -190,8 +192,22 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                 Ok(Ok(_)) => {}
             }
         };
-        let Some(plan) = plan else {
-            return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client });
+        let plan = match plan {
+            Some(Planned::Forward(plan)) => plan,
+            Some(Planned::Respond { head_len, body_len, close, is_head, res }) => {
+                c.buf.advance(head_len + body_len);
+                c.res.clear();
+                serialize(&mut c.res, &res, close, is_head);
+                if c.client.write_all(&c.res).await.is_err() {
+                    return Served::Closed;
+                }
+                if close {
+                    let _ = c.client.shutdown().await;
+                    return Served::Closed;
+                }
+                continue;
+            }
+            None => return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client }),
         };
         // The request (head and body) is in `c.req` now.
         c.buf.advance(plan.head_len + plan.body_len);
@@ -298,7 +314,20 @@ fn dropped(name: &str, xff: XffMode) -> bool {
         || (xff != XffMode::Preserve && name.eq_ignore_ascii_case("x-forwarded-for"))
 }
 
-/// Why a complete head is not forwarded yet.
+/// What to do with a complete request.
+enum Planned<'r> {
+    Forward(Plan<'r>),
+    /// The load balancer answers itself: fixed response, redirect, or 503.
+    Respond {
+        head_len: usize,
+        body_len: usize,
+        close: bool,
+        is_head: bool,
+        res: http::Response<ProxyBody>,
+    },
+}
+
+/// Why a complete head is not planned yet.
 enum Step {
     /// Its body has not arrived whole yet: read more and plan again.
     ReadBody,
@@ -319,7 +348,7 @@ fn plan<'r>(
     head_len: usize,
     buf: &[u8],
     out: &mut Vec<u8>,
-) -> Result<Plan<'r>, Step> {
+) -> Result<Planned<'r>, Step> {
     use Step::HandOver;
     let started = tokio::time::Instant::now();
     if r.version != Some(1) {
@@ -385,27 +414,7 @@ fn plan<'r>(
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    let view = View { headers, method, path, query, host, client: peer.ip() };
-    let rule = routes.rules.iter().find(|r| matches(&r.conditions, &view)).ok_or(HandOver)?;
-    let RouteAction::Forward(fwd) = &rule.action else { return Err(HandOver) };
-    let cookies =
-        || headers.iter().filter(|h| h.name.eq_ignore_ascii_case("cookie")).map(|h| h.value);
-    let tg_cookie = match fwd.stickiness_seconds {
-        Some(_) if fwd.groups.len() > 1 => cookie_in(cookies(), "AWSALBTG"),
-        _ => None,
-    };
-    let tg = choose_group(fwd, tg_cookie).ok_or(HandOver)?;
-
-    // Forwarding from here on: no more hand-overs.
-    let settings = tg.settings.load_full();
-    let attrs = &settings.attributes;
-    let lb_sticky = attrs.stickiness_enabled && attrs.stickiness_type == StickinessType::LbCookie;
-    let sticky = if lb_sticky {
-        cookie_in(cookies(), "AWSALB").and_then(|v| u64::from_str_radix(v, 16).ok())
-    } else {
-        None
-    };
-    let trace = trace_header(env, trace_in);
+    // The request is the fast path's from here on: no more hand-overs.
     let log = routes.settings.log.is_some().then(|| {
         LogInfo::from_head(
             method,
@@ -418,6 +427,84 @@ fn plan<'r>(
             env.wall(),
         )
     });
+    let is_head = method == "HEAD";
+    let respond = |res| Ok(Planned::Respond { head_len, body_len, close, is_head, res });
+    let view = View { headers, method, path, query, host, client: peer.ip() };
+    let Some(rule) = routes.rules.iter().find(|r| matches(&r.conditions, &view)) else {
+        let res = elb_error(StatusCode::SERVICE_UNAVAILABLE);
+        return respond(finish_elb(
+            env,
+            routes,
+            peer,
+            log.as_ref(),
+            started,
+            "",
+            RulePriority::Default,
+            "-",
+            res,
+        ));
+    };
+    let trace = trace_header(env, trace_in);
+    let priority = rule.priority;
+    let fwd = match &rule.action {
+        RouteAction::Forward(fwd) => fwd,
+        RouteAction::Fixed { status, content_type, body } => {
+            let res = elb_response(*status, content_type, body.clone());
+            let trace = trace_str(&trace);
+            let log = log.as_ref();
+            return respond(finish_elb(
+                env,
+                routes,
+                peer,
+                log,
+                started,
+                trace,
+                priority,
+                "fixed-response",
+                res,
+            ));
+        }
+        RouteAction::Redirect(r) => {
+            let source = RedirectSource {
+                protocol: "HTTP",
+                host: host.unwrap_or(""),
+                port,
+                path,
+                query: query.unwrap_or(""),
+            };
+            let log = (log.as_ref(), started, trace_str(&trace), priority);
+            return respond(redirect(env, routes, peer, r, source, log));
+        }
+    };
+    let cookies =
+        || headers.iter().filter(|h| h.name.eq_ignore_ascii_case("cookie")).map(|h| h.value);
+    let tg_cookie = match fwd.stickiness_seconds {
+        Some(_) if fwd.groups.len() > 1 => cookie_in(cookies(), "AWSALBTG"),
+        _ => None,
+    };
+    let Some(tg) = choose_group(fwd, tg_cookie) else {
+        let res = elb_error(StatusCode::SERVICE_UNAVAILABLE);
+        let trace = trace_str(&trace);
+        return respond(finish_elb(
+            env,
+            routes,
+            peer,
+            log.as_ref(),
+            started,
+            trace,
+            priority,
+            "forward",
+            res,
+        ));
+    };
+    let settings = tg.settings.load_full();
+    let attrs = &settings.attributes;
+    let lb_sticky = attrs.stickiness_enabled && attrs.stickiness_type == StickinessType::LbCookie;
+    let sticky = if lb_sticky {
+        cookie_in(cookies(), "AWSALB").and_then(|v| u64::from_str_radix(v, 16).ok())
+    } else {
+        None
+    };
 
     // The request for the target: AWS's forwarding headers, hop-by-hop ones out.
     let xff_mode = routes.settings.attributes.xff_mode;
@@ -446,14 +533,14 @@ fn plan<'r>(
     put_header(out, b"x-amzn-trace-id", trace.as_bytes());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&buf[head_len..head_len + body_len]);
-    Ok(Plan {
+    Ok(Planned::Forward(Plan {
         head_len,
         body_len,
         close,
         idempotent: matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE" | "TRACE"),
-        is_head: method == "HEAD",
+        is_head,
         fwd,
-        priority: rule.priority,
+        priority,
         tg,
         settings,
         lb_sticky,
@@ -461,7 +548,7 @@ fn plan<'r>(
         trace,
         log,
         started,
-    })
+    }))
 }
 
 fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
@@ -676,7 +763,7 @@ impl Conn {
         );
         let close = p.close;
         self.res.clear();
-        serialize(&mut self.res, &res, close);
+        serialize(&mut self.res, &res, close, p.is_head);
         self.client.write_all(&self.res).await.map_err(|_| ())?;
         Ok(!close)
     }
@@ -955,7 +1042,7 @@ fn response_head(
 }
 
 /// Writes a complete response the load balancer generated itself.
-fn serialize(out: &mut Vec<u8>, res: &http::Response<ProxyBody>, close: bool) {
+fn serialize(out: &mut Vec<u8>, res: &http::Response<ProxyBody>, close: bool, is_head: bool) {
     let body = res.body().full_bytes().unwrap_or_default();
     let status = res.status();
     out.extend_from_slice(b"HTTP/1.1 ");
@@ -974,7 +1061,9 @@ fn serialize(out: &mut Vec<u8>, res: &http::Response<ProxyBody>, close: bool) {
         out.extend_from_slice(b"connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    if !is_head {
+        out.extend_from_slice(body);
+    }
 }
 
 /// `date: <IMF-fixdate>`, formatted at most once a second per thread (as hyper does).

@@ -423,10 +423,20 @@ async fn rules_route_by_path_host_and_answer_fixed_and_redirect() {
         h["location"],
         format!("http://exercise-lb-1.us-east-1.elb.localhost:{port}/new/old/page?x=1")
     );
+    // HEAD to a fixed response: its headers, no body, and the connection goes on.
+    let req = Request::head("/").header("host", "a.example.com").body(Empty::new()).unwrap();
+    c.tx.ready().await.unwrap();
+    let res = c.tx.send_request(req).await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), res.headers()["content-length"].to_str().unwrap()),
+        (418, "15")
+    );
+    assert!(res.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert_eq!(c.get("/", &[]).await.2, "ok a");
     let m = proxy.take_metrics();
     let lbm = m.load_balancer(LB_ARN).unwrap();
-    assert_eq!(lbm.counts.request_count, 3);
-    assert_eq!(lbm.counts.httpcode_elb_4xx, 1);
+    assert_eq!(lbm.counts.request_count, 4);
+    assert_eq!(lbm.counts.httpcode_elb_4xx, 2);
     assert_eq!(lbm.counts.httpcode_elb_3xx, 1);
     assert_eq!(m.target_group(TG_B).unwrap().counts.request_count, 1);
     proxy.shutdown().await;
