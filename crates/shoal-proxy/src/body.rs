@@ -32,6 +32,14 @@ impl ProxyBody {
         ProxyBody { kind: Kind::Full(None) }
     }
 
+    /// The bytes of a complete body (`None` for a target's streamed body).
+    pub(crate) fn full_bytes(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Full(b) => Some(b.as_deref().unwrap_or_default()),
+            Kind::Upstream { .. } => None,
+        }
+    }
+
     /// A target's body; `ret` gives the connection back to its pool once the body
     /// has been read to the end (a half-read connection is closed instead).
     pub(crate) fn upstream(inner: Incoming, ret: PoolReturn) -> Self {

@@ -71,7 +71,7 @@ impl RequestView for View<'_> {
 }
 
 /// What the access log needs from the request, captured before it moves on.
-struct LogInfo {
+pub(crate) struct LogInfo {
     method: String,
     url: String,
     version: &'static str,
@@ -87,46 +87,65 @@ impl LogInfo {
             Version::HTTP_2 => "HTTP/2.0",
             _ => "HTTP/1.1",
         };
-        let host = host_of(req).unwrap_or("-");
         let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let mut received = (req.method().as_str().len() + pq.len() + version.len() + 4) as u64;
-        for (k, v) in req.headers() {
-            received += (k.as_str().len() + v.len() + 4) as u64;
-        }
-        received += req
+        let header_bytes: usize =
+            req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+        let content_length = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .unwrap_or(0);
+        let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+        LogInfo::from_head(
+            req.method().as_str(),
+            host_of(req),
+            pq,
+            version,
+            header_bytes as u64 + content_length,
+            user_agent,
+            port,
+            created,
+        )
+    }
+
+    /// From a request head's parts: `extra_bytes` is the headers' size (name, value
+    /// and 4 bytes of framing each) plus the body's length.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_head(
+        method: &str,
+        host: Option<&str>,
+        pq: &str,
+        version: &'static str,
+        extra_bytes: u64,
+        user_agent: Option<&str>,
+        port: u16,
+        created: SystemTime,
+    ) -> Self {
+        let host = host.unwrap_or("-");
         LogInfo {
-            method: req.method().to_string(),
+            method: method.to_string(),
             url: format!("http://{host}:{port}{pq}"),
             version,
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-")
-                .to_string(),
-            received_bytes: received,
+            user_agent: user_agent.unwrap_or("-").to_string(),
+            received_bytes: (method.len() + pq.len() + version.len() + 4) as u64 + extra_bytes,
             created,
         }
     }
 }
 
 /// Outcome details for counters and the log.
-struct Done<'a> {
-    status: u16,
-    target: Option<&'a str>,
-    target_status: Option<u16>,
-    target_time: Option<Duration>,
-    tg: Option<&'a TargetGroupRt>,
-    priority: RulePriority,
-    action: &'static str,
-    redirect: Option<&'a str>,
-    tried: &'a [&'a str],
-    sent_bytes: u64,
-    dispatched: bool,
+pub(crate) struct Done<'a> {
+    pub status: u16,
+    pub target: Option<&'a str>,
+    pub target_status: Option<u16>,
+    pub target_time: Option<Duration>,
+    pub tg: Option<&'a TargetGroupRt>,
+    pub priority: RulePriority,
+    pub action: &'static str,
+    pub redirect: Option<&'a str>,
+    pub tried: &'a [&'a str],
+    pub sent_bytes: u64,
+    pub dispatched: bool,
 }
 
 /// Serves one request as `listener` would.
@@ -159,7 +178,7 @@ async fn serve_with(
             env,
             routes,
             client,
-            log_info,
+            log_info.as_ref(),
             started,
             "",
             RulePriority::Default,
@@ -167,7 +186,7 @@ async fn serve_with(
             elb_error(StatusCode::SERVICE_UNAVAILABLE),
         );
     };
-    let trace = trace_header(env, req.headers().get(&X_AMZN_TRACE_ID));
+    let trace = trace_header(env, req.headers().get(&X_AMZN_TRACE_ID).map(|v| v.as_bytes()));
     let priority = rule.priority;
     match &rule.action {
         RouteAction::Fixed { status, content_type, body } => {
@@ -176,7 +195,7 @@ async fn serve_with(
                 env,
                 routes,
                 client,
-                log_info,
+                log_info.as_ref(),
                 started,
                 trace_str(&trace),
                 priority,
@@ -185,41 +204,15 @@ async fn serve_with(
             )
         }
         RouteAction::Redirect(r) => {
-            let host = host_of(&req).unwrap_or("");
-            let location = r.location(RedirectSource {
+            let source = RedirectSource {
                 protocol: "HTTP",
-                host,
+                host: host_of(&req).unwrap_or(""),
                 port,
                 path: req.uri().path(),
                 query: req.uri().query().unwrap_or(""),
-            });
-            let mut res = elb_response(
-                StatusCode::from_u16(r.status_code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
-                "text/html",
-                Bytes::new(),
-            );
-            let status = res.status().as_u16();
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                res.headers_mut().insert(header::LOCATION, v);
-            }
-            routes.lb.counters.elb_response(status);
-            if let (Some(sink), Some(info)) = (&routes.settings.log, log_info) {
-                let done = Done {
-                    status,
-                    target: None,
-                    target_status: None,
-                    target_time: None,
-                    tg: None,
-                    priority,
-                    action: "redirect",
-                    redirect: Some(&location),
-                    tried: &[],
-                    sent_bytes: 0,
-                    dispatched: false,
-                };
-                sink.send(record(env, routes, client, &info, started, trace_str(&trace), &done));
-            }
-            res
+            };
+            let log = (log_info.as_ref(), started, trace_str(&trace), priority);
+            redirect(env, routes, client, r, source, log)
         }
         RouteAction::Forward(fwd) => {
             prepare_upstream(&mut req, routes, client, port, &trace);
@@ -229,13 +222,54 @@ async fn serve_with(
     }
 }
 
-fn trace_str(h: &HeaderValue) -> &str {
+/// A redirect rule's answer, counted and logged. `log`: the request's log info, when
+/// logs are on, with its start, trace id and the rule's priority.
+pub(crate) fn redirect(
+    env: &Env,
+    routes: &Routes,
+    client: SocketAddr,
+    r: &shoal_model::elbv2::Redirect,
+    source: RedirectSource<'_>,
+    log: (Option<&LogInfo>, tokio::time::Instant, &str, RulePriority),
+) -> Response<ProxyBody> {
+    let (log_info, started, trace, priority) = log;
+    let location = r.location(source);
+    let mut res = elb_response(
+        StatusCode::from_u16(r.status_code).unwrap_or(StatusCode::MOVED_PERMANENTLY),
+        "text/html",
+        Bytes::new(),
+    );
+    let status = res.status().as_u16();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    routes.lb.counters.elb_response(status);
+    if let (Some(sink), Some(info)) = (&routes.settings.log, log_info) {
+        let done = Done {
+            status,
+            target: None,
+            target_status: None,
+            target_time: None,
+            tg: None,
+            priority,
+            action: "redirect",
+            redirect: Some(&location),
+            tried: &[],
+            sent_bytes: 0,
+            dispatched: false,
+        };
+        sink.send(record(env, routes, client, info, started, trace, &done));
+    }
+    res
+}
+
+pub(crate) fn trace_str(h: &HeaderValue) -> &str {
     h.to_str().unwrap_or("-")
 }
 
 /// `X-Amzn-Trace-Id`: a new `Root=1-<epoch hex>-<96 random bits>`; when the client
 /// sent a Root, AWS keeps it and adds (or replaces) `Self=` in front instead.
-fn trace_header(env: &Env, incoming: Option<&HeaderValue>) -> HeaderValue {
+pub(crate) fn trace_header(env: &Env, incoming: Option<&[u8]>) -> HeaderValue {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let epoch = env.wall().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as u32;
     let mut rng = rand::thread_rng();
@@ -251,7 +285,7 @@ fn trace_header(env: &Env, incoming: Option<&HeaderValue>) -> HeaderValue {
     }
     let root = std::str::from_utf8(&buf).unwrap_or("Root=1-00000000-000000000000000000000000");
     let id = &root[5..];
-    let value = match incoming.and_then(|v| v.to_str().ok()) {
+    let value = match incoming.and_then(|v| std::str::from_utf8(v).ok()) {
         Some(old) if old.contains("Root=") => {
             let rest: Vec<&str> =
                 old.split(';').filter(|f| !f.trim_start().starts_with("Self=")).collect();
@@ -266,7 +300,7 @@ fn trace_header(env: &Env, incoming: Option<&HeaderValue>) -> HeaderValue {
 }
 
 /// Formats `x` into `buf` without allocating; returns the written bytes.
-fn fmt_into(buf: &mut [u8], x: impl std::fmt::Display) -> &[u8] {
+pub(crate) fn fmt_into(buf: &mut [u8], x: impl std::fmt::Display) -> &[u8] {
     use std::io::Write;
     let len = buf.len();
     let mut cur = &mut buf[..];
@@ -348,8 +382,13 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
 }
 
 fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    for v in h.get_all(header::COOKIE) {
-        let Ok(s) = v.to_str() else { continue };
+    cookie_in(h.get_all(header::COOKIE).iter().map(|v| v.as_bytes()), name)
+}
+
+/// The value of cookie `name` in any of the `Cookie` header values `values`.
+pub(crate) fn cookie_in<'a>(values: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {
+    for v in values {
+        let Ok(s) = std::str::from_utf8(v) else { continue };
         for pair in s.split(';') {
             if let Some((k, v)) = pair.trim().split_once('=') {
                 if k == name {
@@ -365,12 +404,66 @@ fn http_date(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t).format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-fn set_cookie(res: &mut Response<ProxyBody>, name: &str, value: u64, expires: &str, cors: bool) {
+fn set_cookie(name: &str, value: u64, expires: &str, cors: bool) -> Option<HeaderValue> {
     let extra = if cors { "; SameSite=None" } else { "" };
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("{name}={value:016x}; Expires={expires}; Path=/{extra}"))
-    {
-        res.headers_mut().append(header::SET_COOKIE, v);
+    HeaderValue::from_str(&format!("{name}={value:016x}; Expires={expires}; Path=/{extra}")).ok()
+}
+
+/// The target group of a forward action: the one named by a valid `AWSALBTG` cookie
+/// (`tg_cookie`) when group stickiness is on, else one picked by weight. `None`
+/// when every weight is 0 (503).
+pub(crate) fn choose_group<'a>(
+    fwd: &'a Forward,
+    tg_cookie: Option<&str>,
+) -> Option<&'a Arc<TargetGroupRt>> {
+    if fwd.groups.len() == 1 {
+        return Some(&fwd.groups[0].0);
+    }
+    let sticky = fwd
+        .stickiness_seconds
+        .and(tg_cookie)
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
+        .and_then(|id| fwd.groups.iter().find(|(g, w)| g.sticky_id == id && *w > 0));
+    if let Some((g, _)) = sticky {
+        return Some(g);
+    }
+    let total: u32 = fwd.groups.iter().map(|(_, w)| *w).sum();
+    let r = if total == 0 { 0 } else { rand::thread_rng().gen_range(0..total) };
+    pick_weighted(fwd.groups.iter().map(|(_, w)| *w), r).map(|i| &fwd.groups[i].0)
+}
+
+/// Whether responses through `tg` set stickiness cookies at all.
+pub(crate) fn sets_cookies(fwd: &Forward, lb_sticky: bool) -> bool {
+    lb_sticky || (fwd.stickiness_seconds.is_some() && fwd.groups.len() > 1)
+}
+
+/// The `Set-Cookie` values of a response from `target` in `tg`: `AWSALB`/`AWSALBCORS`
+/// for load-balancer stickiness, `AWSALBTG`/`AWSALBTGCORS` for group stickiness.
+pub(crate) fn sticky_cookies(
+    env: &Env,
+    fwd: &Forward,
+    attrs: &shoal_model::elbv2::TargetGroupAttributes,
+    lb_sticky: bool,
+    tg: &TargetGroupRt,
+    target_sticky_id: u64,
+    mut push: impl FnMut(HeaderValue),
+) {
+    let now = env.wall();
+    if lb_sticky {
+        let exp = http_date(now + Duration::from_secs(u64::from(attrs.lb_cookie_duration_seconds)));
+        push_some(&mut push, set_cookie("AWSALB", target_sticky_id, &exp, false));
+        push_some(&mut push, set_cookie("AWSALBCORS", target_sticky_id, &exp, true));
+    }
+    if let (Some(secs), true) = (fwd.stickiness_seconds, fwd.groups.len() > 1) {
+        let exp = http_date(now + Duration::from_secs(u64::from(secs)));
+        push_some(&mut push, set_cookie("AWSALBTG", tg.sticky_id, &exp, false));
+        push_some(&mut push, set_cookie("AWSALBTGCORS", tg.sticky_id, &exp, true));
+    }
+}
+
+fn push_some(push: &mut impl FnMut(HeaderValue), v: Option<HeaderValue>) {
+    if let Some(v) = v {
+        push(v);
     }
 }
 
@@ -387,37 +480,22 @@ async fn forward(
     priority: RulePriority,
 ) -> Response<ProxyBody> {
     // 1. The target group: sticky (AWSALBTG) or by weight.
-    let tg: &Arc<TargetGroupRt> = if fwd.groups.len() == 1 {
-        &fwd.groups[0].0
-    } else {
-        let sticky = fwd
-            .stickiness_seconds
-            .and_then(|_| cookie(req.headers(), "AWSALBTG"))
-            .and_then(|v| u64::from_str_radix(v, 16).ok())
-            .and_then(|id| fwd.groups.iter().find(|(g, w)| g.sticky_id == id && *w > 0));
-        match sticky {
-            Some((g, _)) => g,
-            None => {
-                let total: u32 = fwd.groups.iter().map(|(_, w)| *w).sum();
-                let r = if total == 0 { 0 } else { rand::thread_rng().gen_range(0..total) };
-                match pick_weighted(fwd.groups.iter().map(|(_, w)| *w), r) {
-                    Some(i) => &fwd.groups[i].0,
-                    None => {
-                        return finish_elb(
-                            env,
-                            routes,
-                            client,
-                            log_info,
-                            started,
-                            trace,
-                            priority,
-                            "forward",
-                            elb_error(StatusCode::SERVICE_UNAVAILABLE),
-                        );
-                    }
-                }
-            }
-        }
+    let tg_cookie = match fwd.stickiness_seconds {
+        Some(_) if fwd.groups.len() > 1 => cookie(req.headers(), "AWSALBTG"),
+        _ => None,
+    };
+    let Some(tg) = choose_group(fwd, tg_cookie) else {
+        return finish_elb(
+            env,
+            routes,
+            client,
+            log_info.as_ref(),
+            started,
+            trace,
+            priority,
+            "forward",
+            elb_error(StatusCode::SERVICE_UNAVAILABLE),
+        );
     };
     let settings = tg.settings.load_full();
     let targets = tg.targets.load_full();
@@ -444,7 +522,16 @@ async fn forward(
                 StatusCode::BAD_GATEWAY
             };
             return finish_forward_error(
-                env, routes, tg, client, log_info, started, trace, priority, status, &tried,
+                env,
+                routes,
+                tg,
+                client,
+                log_info.as_ref(),
+                started,
+                trace,
+                priority,
+                status,
+                &tried,
             );
         };
         let target = &targets[i];
@@ -482,20 +569,11 @@ async fn forward(
                     None => 0,
                 };
                 let mut res = Response::from_parts(parts, ProxyBody::upstream(body, ret));
-                if lb_sticky || (fwd.stickiness_seconds.is_some() && fwd.groups.len() > 1) {
-                    let now = env.wall();
-                    if lb_sticky {
-                        let exp = http_date(
-                            now + Duration::from_secs(u64::from(attrs.lb_cookie_duration_seconds)),
-                        );
-                        set_cookie(&mut res, "AWSALB", target.sticky_id, &exp, false);
-                        set_cookie(&mut res, "AWSALBCORS", target.sticky_id, &exp, true);
-                    }
-                    if let (Some(secs), true) = (fwd.stickiness_seconds, fwd.groups.len() > 1) {
-                        let exp = http_date(now + Duration::from_secs(u64::from(secs)));
-                        set_cookie(&mut res, "AWSALBTG", tg.sticky_id, &exp, false);
-                        set_cookie(&mut res, "AWSALBTGCORS", tg.sticky_id, &exp, true);
-                    }
+                if sets_cookies(fwd, lb_sticky) {
+                    let h = res.headers_mut();
+                    sticky_cookies(env, fwd, attrs, lb_sticky, tg, target.sticky_id, |v| {
+                        h.append(header::SET_COOKIE, v);
+                    });
                 }
                 if let (Some(sink), Some(info)) = (&routes.settings.log, log_info) {
                     let done = Done {
@@ -523,7 +601,7 @@ async fn forward(
                     routes,
                     tg,
                     client,
-                    log_info,
+                    log_info.as_ref(),
                     started,
                     trace,
                     priority,
@@ -547,7 +625,7 @@ async fn forward(
                     routes,
                     tg,
                     client,
-                    log_info,
+                    log_info.as_ref(),
                     started,
                     trace,
                     priority,
@@ -562,7 +640,7 @@ async fn forward(
                     routes,
                     tg,
                     client,
-                    log_info,
+                    log_info.as_ref(),
                     started,
                     trace,
                     priority,
@@ -576,7 +654,7 @@ async fn forward(
                     routes,
                     tg,
                     client,
-                    log_info,
+                    log_info.as_ref(),
                     started,
                     trace,
                     priority,
@@ -589,12 +667,12 @@ async fn forward(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finish_forward_error(
+pub(crate) fn finish_forward_error(
     env: &Env,
     routes: &Routes,
     tg: &TargetGroupRt,
     client: SocketAddr,
-    log_info: Option<LogInfo>,
+    log_info: Option<&LogInfo>,
     started: tokio::time::Instant,
     trace: &str,
     priority: RulePriority,
@@ -618,7 +696,7 @@ fn finish_forward_error(
             sent_bytes: error_len(status),
             dispatched: !tried.is_empty(),
         };
-        sink.send(record(env, routes, client, &info, started, trace, &done));
+        sink.send(record(env, routes, client, info, started, trace, &done));
     }
     elb_error(status)
 }
@@ -628,11 +706,11 @@ fn error_len(status: StatusCode) -> u64 {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finish_elb(
+pub(crate) fn finish_elb(
     env: &Env,
     routes: &Routes,
     client: SocketAddr,
-    log_info: Option<LogInfo>,
+    log_info: Option<&LogInfo>,
     started: tokio::time::Instant,
     trace: &str,
     priority: RulePriority,
@@ -656,12 +734,12 @@ fn finish_elb(
             sent_bytes: sent,
             dispatched: false,
         };
-        sink.send(record(env, routes, client, &info, started, trace, &done));
+        sink.send(record(env, routes, client, info, started, trace, &done));
     }
     res
 }
 
-fn record(
+pub(crate) fn record(
     env: &Env,
     routes: &Routes,
     client: SocketAddr,

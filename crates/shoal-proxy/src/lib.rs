@@ -9,10 +9,14 @@
 //! - [`config`]: [`DataPlane`] and [`ProxyConfig`], what the control plane hands over.
 //! - `state`: run-time load balancers, listeners (compiled routes in an `ArcSwap`),
 //!   target groups, targets (health flags, pools, counters) and target selection.
-//! - `server`: binding listener sockets and serving client connections (hyper 1.x).
-//! - `forward`: the request path — rule matching, actions, forwarding headers,
-//!   connect retries, and the one place errors become 502/503/504.
-//! - `upstream`: keep-alive pools and one send attempt to a target.
+//! - `server`: binding listener sockets and serving client connections.
+//! - `h1`: the fast path of listener connections — HTTP/1.1 parsed with `httparse`,
+//!   the target connection driven from the client connection's own task, plain
+//!   sockets pooled per target. Hands anything else to hyper, mid-connection.
+//! - `forward`: the request path over hyper — rule matching, actions, forwarding
+//!   headers, connect retries, and the one place errors become 502/503/504 (the
+//!   fast path shares its functions for all of these).
+//! - `upstream`: hyper's keep-alive pools and one send attempt to a target.
 //! - `health`: active health checks, one task per target.
 //! - `access_log`: AWS-format access log lines and their writer task.
 //! - `body`: [`ProxyBody`] and AWS's error pages.
@@ -30,6 +34,7 @@ pub mod config;
 mod access_log;
 mod body;
 mod forward;
+mod h1;
 mod health;
 mod server;
 mod state;
@@ -546,7 +551,7 @@ impl Proxy {
                     h.abort();
                 }
                 for t in tg.targets.load().iter() {
-                    t.pool.lock().unwrap().clear();
+                    t.clear_pools();
                 }
             }
             control.lbs.clear();

@@ -14,8 +14,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::AbortHandle;
 
-use crate::forward;
 use crate::state::ListenerRt;
+use crate::{forward, h1};
 
 /// Open client connections, so shutdown can stop them. Touched once per connection.
 #[derive(Default)]
@@ -91,6 +91,12 @@ async fn serve_connection(
     l: Arc<ListenerRt>,
     idle: Duration,
 ) {
+    // The fast path serves what it can; the rest of a connection it hands over goes
+    // to hyper, with the bytes already read.
+    let io = match h1::serve(stream, peer, &l).await {
+        h1::Served::Closed => return,
+        h1::Served::Fallback(io) => io,
+    };
     let svc = service_fn(move |req| {
         let l = l.clone();
         async move { Ok::<_, Infallible>(forward::serve(&l.env, &l, req, peer).await) }
@@ -99,5 +105,5 @@ async fn serve_connection(
     // hyper's header-read timeout runs from the end of one response to the end of the
     // next request's head, so it is the idle timeout of a keep-alive connection.
     builder.timer(TokioTimer::new()).header_read_timeout(idle).keep_alive(true);
-    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+    let _ = builder.serve_connection(TokioIo::new(io), svc).await;
 }

@@ -137,8 +137,12 @@ pub(crate) struct TargetRt {
     /// Requests sent and not yet answered in full (least outstanding requests).
     pub outstanding: AtomicUsize,
     pub requests: AtomicU64,
-    /// Idle keep-alive connections. The lock is only held to push or pop.
+    /// Idle keep-alive connections of the hyper path. The lock is only held to push
+    /// or pop.
     pub pool: Mutex<Vec<SendRequest<Incoming>>>,
+    /// Idle keep-alive connections of the fast path (`h1`): plain sockets, each at a
+    /// message boundary. The lock is only held to push or pop.
+    pub idle: Mutex<Vec<tokio::net::TcpStream>>,
     /// Identifies the target in `AWSALB` stickiness cookies.
     pub sticky_id: u64,
 }
@@ -158,6 +162,7 @@ impl TargetRt {
             outstanding: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             pool: Mutex::new(Vec::new()),
+            idle: Mutex::new(Vec::new()),
             sticky_id: fnv1a(&[
                 tg_arn.as_bytes(),
                 spec.id.as_bytes(),
@@ -172,8 +177,14 @@ impl TargetRt {
         *self.az.lock().unwrap() = spec.availability_zone.clone();
         if spec.draining {
             // No new requests: idle connections are not needed any more.
-            self.pool.lock().unwrap().clear();
+            self.clear_pools();
         }
+    }
+
+    /// Closes every idle connection to this target.
+    pub fn clear_pools(&self) {
+        self.pool.lock().unwrap().clear();
+        self.idle.lock().unwrap().clear();
     }
 
     /// Takes new requests at all (registered, not draining, instance running).
@@ -213,7 +224,7 @@ impl TargetRt {
             self.healthy_since_ms.store(now_ms, Relaxed);
         }
         if v == V_UNHEALTHY {
-            self.pool.lock().unwrap().clear();
+            self.clear_pools();
         }
     }
 }

@@ -32,7 +32,7 @@ const TG_B: &str =
 // ---------------------------------------------------------------- backends
 
 /// A tiny app like the lab's: `GET /` names the backend, `/health` is 200,
-/// `/headers` echoes the request headers one per line.
+/// `/headers` echoes the request headers one per line, `/echo` the request body.
 struct Backend {
     name: String,
     addr: SocketAddr,
@@ -58,6 +58,10 @@ impl Backend {
                     let n = n.clone();
                     async move {
                         let body = match req.uri().path() {
+                            "/echo" => {
+                                let b = req.into_body().collect().await.unwrap().to_bytes();
+                                return Ok::<_, Infallible>(Response::new(Full::new(b)));
+                            }
                             "/health" => String::new(),
                             "/headers" => req
                                 .headers()
@@ -419,10 +423,20 @@ async fn rules_route_by_path_host_and_answer_fixed_and_redirect() {
         h["location"],
         format!("http://exercise-lb-1.us-east-1.elb.localhost:{port}/new/old/page?x=1")
     );
+    // HEAD to a fixed response: its headers, no body, and the connection goes on.
+    let req = Request::head("/").header("host", "a.example.com").body(Empty::new()).unwrap();
+    c.tx.ready().await.unwrap();
+    let res = c.tx.send_request(req).await.unwrap();
+    assert_eq!(
+        (res.status().as_u16(), res.headers()["content-length"].to_str().unwrap()),
+        (418, "15")
+    );
+    assert!(res.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert_eq!(c.get("/", &[]).await.2, "ok a");
     let m = proxy.take_metrics();
     let lbm = m.load_balancer(LB_ARN).unwrap();
-    assert_eq!(lbm.counts.request_count, 3);
-    assert_eq!(lbm.counts.httpcode_elb_4xx, 1);
+    assert_eq!(lbm.counts.request_count, 4);
+    assert_eq!(lbm.counts.httpcode_elb_4xx, 2);
     assert_eq!(lbm.counts.httpcode_elb_3xx, 1);
     assert_eq!(m.target_group(TG_B).unwrap().counts.request_count, 1);
     proxy.shutdown().await;
@@ -651,5 +665,291 @@ async fn handle_serves_by_dns_name_for_edge_routing() {
     assert_eq!(s, 200);
     assert!(body.starts_with("ok "));
     server.abort();
+    proxy.shutdown().await;
+}
+
+// ---------------------------------------------------------------- the fast path's connection model
+
+/// A backend speaking raw HTTP/1.1, so tests can misbehave on purpose: `answer` maps
+/// a request path to the bytes to send and whether to close the connection after.
+/// Requests must not have bodies.
+struct RawBackend {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl RawBackend {
+    async fn start(answer: fn(&str) -> (Vec<u8>, bool)) -> RawBackend {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut s, _)) = tcp.accept().await else { continue };
+                conns.spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match s.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        buf.drain(..end);
+                        let path = head.split(' ').nth(1).unwrap_or("/");
+                        let (bytes, close) = answer(path);
+                        if s.write_all(&bytes).await.is_err() || close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RawBackend { addr, task }
+    }
+
+    fn target(&self) -> TargetSpec {
+        TargetSpec::new("i-raw", self.addr)
+    }
+}
+
+impl Drop for RawBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn health_or(path: &str, other: (&[u8], bool)) -> (Vec<u8>, bool) {
+    match path {
+        "/health" => (b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_vec(), false),
+        _ => (other.0.to_vec(), other.1),
+    }
+}
+
+async fn one_target(t: TargetSpec) -> (Proxy, SocketAddr) {
+    let proxy = Proxy::new(ProxyConfig::default());
+    let addr = apply(
+        &proxy,
+        DataPlane {
+            load_balancers: vec![lb(forward(TG_A), vec![])],
+            target_groups: vec![tg(TG_A, vec![t.clone()])],
+        },
+    );
+    wait_state(&proxy, TG_A, &t.id, "healthy").await;
+    (proxy, addr)
+}
+
+/// Writes `req` on a fresh connection and reads until `done` says the bytes so far
+/// are complete (or the connection closes).
+async fn raw_exchange(addr: SocketAddr, req: &[u8], done: impl Fn(&str) -> bool) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(req).await.unwrap();
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 4096];
+        while !done(&String::from_utf8_lossy(&got)) {
+            match s.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await
+    .expect("answer in time");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn a_target_closing_keep_alive_connections_costs_nothing() {
+    // Answers one request per connection, then closes without saying so.
+    let raw = RawBackend::start(|p| {
+        health_or(p, (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true))
+    })
+    .await;
+    let (proxy, addr) = one_target(raw.target()).await;
+    let mut c = Client::connect(addr).await;
+    for i in 0..40 {
+        let (s, _, body) = c.get("/", &[]).await;
+        assert_eq!((s, body.as_str()), (StatusCode::OK, "ok"), "request {i}");
+        if i % 4 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let counts = proxy.take_metrics().load_balancer(LB_ARN).unwrap().counts.clone();
+    assert_eq!((counts.request_count, counts.httpcode_elb_502), (40, 0));
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn target_failures_before_and_during_the_response() {
+    let raw = RawBackend::start(|p| match p {
+        "/cut-head" => (b"HTTP/1.1 200 OK\r\ncontent-le".to_vec(), true),
+        "/garbage" => (b"SPDY/9 nonsense\r\n\r\n".to_vec(), true),
+        "/cut-body" => (b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789".to_vec(), true),
+        _ => health_or(p, (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", false)),
+    })
+    .await;
+    let (proxy, addr) = one_target(raw.target()).await;
+    let mut c = Client::connect(addr).await;
+    for path in ["/cut-head", "/garbage"] {
+        let (s, h, body) = c.get(path, &[]).await;
+        assert_eq!(s, StatusCode::BAD_GATEWAY, "{path}");
+        assert_eq!(h["server"], "awselb/2.0");
+        assert_eq!(body, shoal_proxy::error_page(StatusCode::BAD_GATEWAY));
+        // The client connection stays usable after a 502.
+        assert_eq!(c.get("/", &[]).await.2, "ok");
+    }
+    // Cut mid-body: the head has gone out, so the client sees its body end early.
+    let req = Request::get("/cut-body").header("host", "x").body(Empty::new()).unwrap();
+    c.tx.ready().await.unwrap();
+    let res = c.tx.send_request(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.into_body().collect().await.is_err(), "a truncated body is an error");
+    // A new connection works.
+    assert_eq!(get(addr, "/").await, (StatusCode::OK, "ok".into()));
+    let counts = proxy.take_metrics().load_balancer(LB_ARN).unwrap().counts.clone();
+    assert_eq!(counts.httpcode_elb_502, 2);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn response_framings_pass_through() {
+    let raw = RawBackend::start(|p| match p {
+        "/chunked" => (
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n1;x=y\r\n \r\n5\r\nworld\r\n0\r\ntrailer: 1\r\n\r\n"
+                .to_vec(),
+            false,
+        ),
+        "/until-close" => (b"HTTP/1.1 200 OK\r\n\r\nuntil close".to_vec(), true),
+        "/interim" => (
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 5\r\n\r\nfinal"
+                .to_vec(),
+            false,
+        ),
+        "/no-content" => (b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(), false),
+        _ => health_or(p, (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\nok", false)),
+    })
+    .await;
+    let (proxy, addr) = one_target(raw.target()).await;
+    let mut c = Client::connect(addr).await;
+    let (s, h, body) = c.get("/chunked", &[]).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, "hello world"));
+    assert!(h.contains_key("date"), "a date is added when the target sends none");
+    assert!(!h.contains_key("connection"));
+    let (s, _, body) = c.get("/interim", &[]).await;
+    assert_eq!((s, body.as_str()), (StatusCode::CREATED, "final"));
+    let (s, _, body) = c.get("/no-content", &[]).await;
+    assert_eq!((s, body.as_str()), (StatusCode::NO_CONTENT, ""));
+    // HEAD: the length is announced, no body follows; the connection goes on.
+    let req = Request::head("/").header("host", "x").body(Empty::new()).unwrap();
+    c.tx.ready().await.unwrap();
+    let res = c.tx.send_request(req).await.unwrap();
+    assert_eq!(res.headers()["content-length"], "2");
+    assert!(res.into_body().collect().await.unwrap().to_bytes().is_empty());
+    assert_eq!(c.get("/", &[]).await.2, "ok");
+    // A body that ends with the target's connection ends the client's too.
+    let (s, h, body) = c.get("/until-close", &[]).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, "until close"));
+    assert_eq!(h["connection"], "close");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_bodies_pipelining_and_what_goes_to_hyper() {
+    let a = Backend::start("a").await;
+    let (proxy, addr) = one_target(a.target()).await;
+    // A small body, then large ones (over 64 KiB: hyper takes the connection over).
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut tx, conn) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
+    let conn = tokio::spawn(conn);
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for body in [b"small".to_vec(), big.clone(), b"small".to_vec(), big] {
+        let req = Request::post("/echo")
+            .header("host", "x")
+            .body(Full::new(Bytes::from(body.clone())))
+            .unwrap();
+        tx.ready().await.unwrap();
+        let res = tx.send_request(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), body);
+    }
+    conn.abort();
+
+    // A body that arrives in pieces, after its head.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head =
+            format!("POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n", body.len());
+        s.write_all(head.as_bytes()).await.unwrap();
+        for part in body.chunks(15_000) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            s.write_all(part).await.unwrap();
+        }
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut chunk = [0u8; 65536];
+            while !got.ends_with(&body[body.len() - 100..]) {
+                match s.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await
+        .expect("echo in time");
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(got.ends_with(&body), "the whole body comes back");
+    }
+
+    // Two pipelined requests in one write: two answers, in order.
+    let pipelined = b"GET /?1 HTTP/1.1\r\nhost: x\r\n\r\nGET /?2 HTTP/1.1\r\nhost: x\r\n\r\n";
+    let got = raw_exchange(addr, pipelined, |s| s.matches("ok a").count() == 2).await;
+    assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 2, "{got}");
+
+    // HTTP/1.0 and chunked request bodies go to hyper, which serves them the same.
+    let got = raw_exchange(addr, b"GET / HTTP/1.0\r\nhost: x\r\n\r\n", |_| false).await;
+    assert!(got.starts_with("HTTP/1.0 200 OK") && got.ends_with("ok a"), "{got}");
+    let chunked = b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n";
+    let got = raw_exchange(addr, chunked, |s| s.ends_with("ok a")).await;
+    assert!(got.contains("\r\n\r\nhello"), "{got}");
+    assert_eq!(got.matches(" 200 OK").count(), 2, "{got}");
+    let m = proxy.take_metrics();
+    assert_eq!(m.load_balancer(LB_ARN).unwrap().counts.request_count, 10);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_timeout_answers_504_then_closes_idle_connections() {
+    let a = Backend::start("a").await;
+    let proxy = Proxy::new(ProxyConfig::default());
+    let mut spec = lb(forward(TG_A), vec![]);
+    spec.attributes.idle_timeout_seconds = 1;
+    let addr = apply(
+        &proxy,
+        DataPlane { load_balancers: vec![spec], target_groups: vec![tg(TG_A, vec![a.target()])] },
+    );
+    wait_state(&proxy, TG_A, "i-a", "healthy").await;
+    let mut c = Client::connect(addr).await;
+    assert_eq!(c.get("/", &[]).await.2, "ok a");
+    let started = tokio::time::Instant::now();
+    let (s, h, _) = c.get("/slow", &[]).await;
+    assert_eq!((s, &h["server"]), (StatusCode::GATEWAY_TIMEOUT, &"awselb/2.0".parse().unwrap()));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // The connection goes on after the 504, and closes once idle for the timeout.
+    assert_eq!(c.get("/", &[]).await.2, "ok a");
+    wait_for("the idle connection to close", || c.tx.is_closed()).await;
+    assert_eq!(proxy.take_metrics().load_balancer(LB_ARN).unwrap().counts.httpcode_elb_504, 1);
     proxy.shutdown().await;
 }
