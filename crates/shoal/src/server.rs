@@ -50,7 +50,7 @@ impl Daemon {
         );
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = crate::control::spawn_all(&service, &rx);
-        let app = crate::api::router(service.clone());
+        let app = crate::api::router(service.clone(), rx.clone());
         let mut stop = rx.clone();
         tasks.push(tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
