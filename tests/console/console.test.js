@@ -1,0 +1,260 @@
+// The console in a real browser against a real daemon: the seed lab's Part 1 done by
+// clicking, instance actions, AWS's errors in forms, live updates without a reload.
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { Daemon, browser, screenshot, waitFor, waitText } = require("./harness");
+
+/** Starts a daemon and a browser for one test, and always stops both. */
+async function withLab(fn) {
+  const d = await Daemon.start();
+  let b;
+  try {
+    b = await browser();
+    await fn(d, b.page, b);
+    assert.deepEqual(b.errors, [], "no script errors on the page");
+  } finally {
+    if (b) await b.close();
+    await d.stop();
+  }
+}
+
+/** Marks the document so a later check can tell it was never reloaded. */
+async function markNoReload(page) {
+  await page.evaluate(() => { window.__noReload = "still here"; });
+}
+async function assertNoReload(page) {
+  assert.equal(await page.evaluate(() => window.__noReload), "still here", "the page was not reloaded");
+}
+
+test("Part 1 by clicking: template, group from it, capacity edits, live activity history", async () => {
+  await withLab(async (d, page) => {
+    // Step 1 (the configured instance, stopped and imaged) is `shoal up`'s preparation.
+    const lab = await d.api("/_shoal/api/lab", "POST");
+    const image = lab.images["exercise-image"];
+
+    // Step 2: the launch template.
+    await page.goto(d.endpoint + "/console/launch-templates");
+    await page.click("#create-template summary");
+    const lt = page.locator("#create-template");
+    await lt.locator("input[name=LaunchTemplateName]").fill("exercise-launch-template");
+    await lt.locator("select[name=ImageId]").selectOption(image);
+    await lt.locator("select[name=InstanceType]").selectOption("t2.micro");
+    await lt.locator("select[name=KeyName]").selectOption("exercise-key");
+    await lt.locator(`input[name=SecurityGroupId][value="${lab.security_groups.web}"]`).check();
+    await lt.locator(`input[name=SecurityGroupId][value="${lab.security_groups.ssh}"]`).check();
+    await lt.locator("button.primary").click();
+    await page.waitForURL(/\/console\/launch-templates\/lt-[0-9a-f]+$/);
+    const versions = page.locator("[data-live=versions]");
+    await waitText(versions, new RegExp(`1\\s+default[\\s\\S]*${image}[\\s\\S]*t2\\.micro[\\s\\S]*exercise-key[\\s\\S]*(web, ssh|ssh, web)`));
+    await screenshot(page, "launch-template");
+
+    // Step 3: the group, from the template's $Default, across two zones, 1/1/2, CPU 80 %.
+    await page.goto(d.endpoint + "/console/groups");
+    await page.click("#create-group summary");
+    const g = page.locator("#create-group");
+    await g.locator("input[name=AutoScalingGroupName]").fill("EXERCISE-GROUP");
+    await g.locator("select[name=LaunchTemplateName]").selectOption("exercise-launch-template");
+    await g.locator("select[name=Version]").selectOption("$Default");
+    const subnets = g.locator("input[name=Subnet]");
+    await subnets.nth(0).check();
+    await subnets.nth(1).check();
+    await g.locator("input[name=MinSize]").fill("1");
+    await g.locator("input[name=DesiredCapacity]").fill("1");
+    await g.locator("input[name=MaxSize]").fill("2");
+    await g.locator("input[name=TargetTracking]").check();
+    await g.locator("input[name=TargetValue]").fill("80");
+    await g.locator("button.primary").click();
+    await page.waitForURL(/\/console\/groups\/EXERCISE-GROUP$/);
+    await markNoReload(page);
+
+    const details = page.locator("[data-live=details]");
+    const instances = page.locator("[data-live=group-instances]");
+    const activities = page.locator("[data-live=activities]");
+    assert.match(await details.innerText(), /us-east-1a, us-east-1b/);
+    assert.match(await page.locator("[data-live=policies]").innerText(),
+      /Target Tracking Policy\s+TargetTrackingScaling\s+ASGAverageCPUUtilization target 80/);
+
+    // Step 4: the minimum makes one instance start; the page shows it as it happens.
+    await waitText(instances, /i-[0-9a-f]+\s+InService\s+Healthy/, 30000);
+    await waitText(activities, /Successful\s+Launching a new EC2 instance: i-[0-9a-f]+/, 30000);
+    assert.match(await activities.innerText(),
+      /changing the desired capacity from 0 to 1|an instance was started in response to a difference between desired and actual capacity/);
+    const first = (await instances.innerText()).match(/i-[0-9a-f]+/)[0];
+    await screenshot(page, "group");
+
+    // Step 5: capacity 0/0/0: the instance is terminated, live.
+    await page.click("#edit-capacity summary");
+    const cap = page.locator("#edit-capacity");
+    await cap.locator("input[name=DesiredCapacity]").fill("0");
+    await cap.locator("input[name=MinSize]").fill("0");
+    await cap.locator("input[name=MaxSize]").fill("0");
+    await cap.locator("button.primary").click();
+    await waitText(details, /Desired capacity\s+0\s+Minimum\s+0\s+Maximum\s+0/);
+    await waitText(activities, new RegExp(`Successful\\s+Terminating EC2 instance: ${first}`), 30000);
+    await waitText(instances, /No instances\./, 30000);
+
+    // ... then 1/1/2: the terminated instance comes back (a new one).
+    await cap.locator("input[name=DesiredCapacity]").fill("1");
+    await cap.locator("input[name=MinSize]").fill("1");
+    await cap.locator("input[name=MaxSize]").fill("2");
+    await cap.locator("button.primary").click();
+    await waitText(details, /Desired capacity\s+1\s+Minimum\s+1\s+Maximum\s+2/);
+    await waitText(instances, /i-[0-9a-f]+\s+InService\s+Healthy/, 30000);
+    const second = (await instances.innerText()).match(/i-[0-9a-f]+/)[0];
+    assert.notEqual(second, first);
+    await waitText(activities, new RegExp(`Successful\\s+Launching a new EC2 instance: ${second}`), 30000);
+    const launches = (await activities.innerText()).match(/Launching a new EC2 instance/g);
+    assert.equal(launches.length, 2);
+
+    // The form validates like the API: AWS's code and message, nothing changed.
+    await cap.locator("input[name=DesiredCapacity]").fill("3");
+    await cap.locator("button.primary").click();
+    const err = cap.locator(".form-error");
+    await err.waitFor({ state: "visible" });
+    assert.match(await err.innerText(), /^ValidationError: .*(3|max).*/);
+    assert.match(await details.innerText(), /Desired capacity\s+1\s+/);
+
+    // The group's instance on the instances page, with the group named.
+    await assertNoReload(page);
+    await screenshot(page, "group-after-edits");
+    await page.goto(d.endpoint + "/console/instances");
+    assert.match(await page.locator("[data-live=instances]").innerText(),
+      new RegExp(`${second}[\\s\\S]*EXERCISE-GROUP`));
+    await page.goto(d.endpoint + "/console/groups");
+    assert.match(await page.locator("[data-live=groups]").innerText(),
+      /EXERCISE-GROUP\s+exercise-launch-template \$Default\s+1\s+\S+\s+1\s+1\s+2\s+us-east-1a, us-east-1b/);
+    await screenshot(page, "groups");
+  });
+});
+
+test("instance actions: launch, live state, stop, create image, start, terminate", async () => {
+  await withLab(async (d, page) => {
+    await page.goto(d.endpoint + "/console/instances");
+    await markNoReload(page);
+    // A refused launch shows AWS's error: no image and no template.
+    await page.click("#launch summary");
+    const launch = page.locator("#launch");
+    await launch.locator("button.primary").click();
+    const err = launch.locator(".form-error");
+    await err.waitFor({ state: "visible" });
+    assert.match(await err.innerText(), /^MissingParameter: |^InvalidParameter/);
+    await assertNoReload(page);
+
+    // Launch from the base image: the page of the new instance, running without a reload.
+    await launch.locator("input[name=Name]").fill("exercise-instance");
+    const base = await launch.locator("select[name=ImageId] option").nth(1).getAttribute("value");
+    await launch.locator("select[name=ImageId]").selectOption(base);
+    await launch.locator("select[name=InstanceType]").selectOption("t2.micro");
+    await launch.locator("button.primary").click();
+    await page.waitForURL(/\/console\/instances\/i-[0-9a-f]+$/);
+    const id = page.url().match(/i-[0-9a-f]+$/)[0];
+    await markNoReload(page);
+    const fields = page.locator("[data-live=instance]");
+    await waitText(fields, /State\s+running/, 30000);
+    assert.match(await fields.innerText(), /Private IP address\s+172\.31\.\d+\.\d+/);
+    assert.match(await fields.innerText(), /Address \(loopback\)\s+127\.2\d\d\.\d+\.\d+/);
+    assert.match(await fields.innerText(), /Tags\s+Name=exercise-instance/);
+    // CPU samples arrive every second: the chart fills in without a reload.
+    await waitText(page.locator("[data-live=cpu]"), /latest: \d+(\.\d)?%/, 20000);
+    await screenshot(page, "instance");
+
+    // Stop; then image it (stopped, like the lab's exercise-instance).
+    await page.locator("form[data-action=InstanceStates] button[value=StopInstances]").click();
+    await waitText(fields, /State\s+stopped/, 30000);
+    await assertNoReload(page);
+    await page.click("#create-image summary");
+    await page.locator("#create-image input[name=Name]").fill("my-image");
+    await page.locator("#create-image button.primary").click();
+    await page.waitForURL(/\/console\/images$/);
+    await waitText(page.locator("[data-live=images]"), new RegExp(`my-image\\s+available[\\s\\S]*${id}`));
+    await screenshot(page, "images");
+
+    // From the list: select it, start it, then terminate it; the table follows live.
+    await page.goto(d.endpoint + "/console/instances");
+    await markNoReload(page);
+    const table = page.locator("[data-live=instances]");
+    const row = () => page.locator(`tr:has(a[href="/console/instances/${id}"])`);
+    await waitText(row(), /stopped/);
+    await row().locator("input[type=checkbox]").check();
+    await page.locator("#instance-actions button[value=StartInstances]").click();
+    await waitText(row(), /running/, 30000);
+    // The selection survives live refreshes.
+    assert.equal(await row().locator("input[type=checkbox]").isChecked(), true);
+    await waitText(row(), /\d+%/, 20000); // the CPU sparkline has a value
+    await screenshot(page, "instances");
+    await page.locator("#instance-actions button[value=TerminateInstances]").click();
+    await waitText(row(), /terminated/, 30000);
+    assert.match(await table.innerText(), /Instances|exercise-instance/);
+    await assertNoReload(page);
+  });
+});
+
+test("launch template versions: a version from a source version, then the default", async () => {
+  await withLab(async (d, page) => {
+    const lab = await d.api("/_shoal/api/lab", "POST");
+    await page.goto(d.endpoint + "/console/launch-templates");
+    await page.click("#create-template summary");
+    const lt = page.locator("#create-template");
+    await lt.locator("input[name=LaunchTemplateName]").fill("exercise-launch-template");
+    await lt.locator("select[name=ImageId]").selectOption(lab.images["exercise-image"]);
+    await lt.locator("select[name=KeyName]").selectOption("exercise-key");
+    await lt.locator("button.primary").click();
+    await page.waitForURL(/\/console\/launch-templates\/lt-/);
+    await markNoReload(page);
+
+    // Version 2 from version 1, only the AMI changed.
+    const form = page.locator("#create-version");
+    await form.locator("select[name=SourceVersion]").selectOption("1");
+    await form.locator("select[name=ImageId]").selectOption(lab.images["exercise-image-beta"]);
+    await form.locator("input[name=VersionDescription]").fill("beta");
+    await form.locator("button.primary").click();
+    const versions = page.locator("[data-live=versions]");
+    await waitText(versions, new RegExp(`2\\s+beta\\s+${lab.images["exercise-image-beta"]}\\s+t2\\.micro\\s+exercise-key`));
+    // A source version that does not exist: AWS's error.
+    await form.locator("select[name=SourceVersion]").evaluate((s) => { s.options[0].value = "9"; s.value = "9"; });
+    await form.locator("button.primary").click();
+    const err = form.locator(".form-error");
+    await err.waitFor({ state: "visible" });
+    assert.match(await err.innerText(), /^InvalidLaunchTemplateId\.VersionNotFound: /);
+
+    await page.locator("form[data-action=ModifyLaunchTemplate] button").first().click();
+    await waitText(versions, /Default version\s+2/);
+    await assertNoReload(page);
+
+    // Part 3, step 3: a new template from a source template, only the AMI changed.
+    await page.goto(d.endpoint + "/console/launch-templates");
+    await page.click("#create-template summary");
+    await lt.locator("input[name=LaunchTemplateName]").fill("exercise-launch-template-beta");
+    await lt.locator("select[name=SourceTemplateName]").selectOption("exercise-launch-template");
+    await lt.locator("select[name=ImageId]").selectOption(lab.images["exercise-image-beta"]);
+    await lt.locator("select[name=InstanceType]").selectOption("");
+    await lt.locator("button.primary").click();
+    await page.waitForURL(/\/console\/launch-templates\/lt-/);
+    await waitText(page.locator("[data-live=versions]"),
+      new RegExp(`1\\s+default\\s+${lab.images["exercise-image-beta"]}\\s+t2\\.micro\\s+exercise-key`));
+    await page.goto(d.endpoint + "/console/launch-templates");
+    await screenshot(page, "launch-templates");
+  });
+});
+
+test("every page fits a laptop screen without sideways scrolling", async () => {
+  await withLab(async (d, page) => {
+    await d.api("/_shoal/api/lab", "POST");
+    await page.setViewportSize({ width: 1280, height: 800 });
+    for (const p of ["instances", "images", "launch-templates", "groups"]) {
+      const r = await page.goto(`${d.endpoint}/console/${p}`);
+      assert.equal(r.status(), 200);
+      await page.locator("#live.up").waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${p} overflows by ${overflow}px`);
+    }
+    // A missing resource: AWS's error in the frame, with a 404.
+    const r = await page.goto(`${d.endpoint}/console/groups/NOPE`);
+    assert.equal(r.status(), 404);
+    assert.match(await page.locator("main").innerText(), /ValidationError: AutoScalingGroup name not found/);
+    // The AWS endpoint's bare GET leads a browser to the console.
+    await page.goto(d.endpoint + "/");
+    assert.match(page.url(), /\/console\/instances$/);
+  });
+});
