@@ -157,6 +157,8 @@ test("instance actions: launch, live state, stop, create image, start, terminate
     assert.match(await fields.innerText(), /Tags\s+Name=exercise-instance/);
     // CPU samples arrive every second: the chart fills in without a reload.
     await waitText(page.locator("[data-live=cpu]"), /latest: \d+(\.\d)?%/, 20000);
+    assert.deepEqual(await page.locator("form[data-action=InstanceStates] button").allInnerTexts(),
+      ["Start", "Stop", "Reboot", "Terminate"]);
     await screenshot(page, "instance");
 
     // Stop; then image it (stopped, like the lab's exercise-instance).

@@ -85,17 +85,26 @@ pub fn average_cpu(svc: &Service, instance_ids: &[String], win: (i64, i64), n: u
 fn paths(s: &Series, w: f64, h: f64, top: f64) -> String {
     let n = s.buckets.len().max(2);
     let mut out = String::new();
-    let mut open = false;
+    // Points in the current run; a lone point gets a dot-sized stroke to be visible.
+    let mut run = 0;
     for (i, b) in s.buckets.iter().enumerate() {
         match b {
             Some(v) => {
                 let x = i as f64 * w / (n - 1) as f64;
                 let y = top + h - v.clamp(0.0, 100.0) / 100.0 * h;
-                let _ = write!(out, "{}{x:.1},{y:.1}", if open { " L" } else { " M" });
-                open = true;
+                let _ = write!(out, "{}{x:.1},{y:.1}", if run > 0 { " L" } else { " M" });
+                run += 1;
             }
-            None => open = false,
+            None => {
+                if run == 1 {
+                    out.push_str(" h0.5");
+                }
+                run = 0;
+            }
         }
+    }
+    if run == 1 {
+        out.push_str(" h-0.5");
     }
     out
 }
@@ -186,6 +195,12 @@ mod tests {
         let s = bucket(&[(0, 10.0), (1, 30.0), (5, 50.0), (99, 0.0)], 0, 10, 5);
         assert_eq!(s.buckets, vec![Some(20.0), None, Some(50.0), None, None]);
         assert_eq!(s.latest(), Some(50.0));
+    }
+
+    #[test]
+    fn a_lone_point_is_still_drawn() {
+        let s = bucket(&[(9, 40.0)], 0, 10, 10);
+        assert_eq!(paths(&s, 90.0, 100.0, 0.0), " M90.0,60.0 h-0.5");
     }
 
     #[test]

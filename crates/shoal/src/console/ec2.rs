@@ -77,6 +77,16 @@ fn security_group_boxes(svc: &Service, name: &str, checked: &[String]) -> AwsRes
     Ok(out)
 }
 
+/// Security group names for ids (the id itself when the group is gone).
+fn sg_names(svc: &Service, ids: &[String]) -> String {
+    svc.read(|s| {
+        ids.iter()
+            .map(|id| s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or(id.clone()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
 // ---------------------------------------------------------------------- instances
 
 pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
@@ -123,7 +133,7 @@ pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
     )
     .replacen("<form ", "<form id=\"instance-actions\" ", 1);
     body.push_str(&actions);
-    body.push_str("<section data-live=\"instances\">");
+    body.push_str("<section data-live=\"instances\" data-metrics>");
     body.push_str(&table(
         "instances",
         &[
@@ -194,8 +204,9 @@ pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
         "{}<button name=\"Action\" value=\"StartInstances\">Start</button>\
 <button name=\"Action\" value=\"StopInstances\">Stop</button>\
 <button name=\"Action\" value=\"RebootInstances\">Reboot</button>\
-<button name=\"Action\" value=\"TerminateInstances\" class=\"danger\" data-confirm=\"Terminate {0}? Its disk is deleted.\">Terminate</button>",
-        hidden("InstanceId", id)
+<button name=\"Action\" value=\"TerminateInstances\" class=\"danger\" data-confirm=\"Terminate {id}? Its disk is deleted.\">Terminate</button>",
+        hidden("InstanceId", id),
+        id = esc(id)
     );
     body.push_str(&form("InstanceStates", "toolbar", &buttons));
     let _ = write!(body, "<section data-live=\"instance\">");
@@ -218,7 +229,7 @@ pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
         ("Image", format!("<a href=\"/console/images\">{}</a>", esc(&i.image_id))),
         ("Key pair", esc(i.key_name.as_deref().unwrap_or("–"))),
         ("Subnet", esc(&i.subnet_id)),
-        ("Security groups", esc(&i.security_group_ids.join(", "))),
+        ("Security groups", esc(&sg_names(svc, &i.security_group_ids))),
         (
             "Launch template",
             i.launch_template
@@ -370,15 +381,13 @@ only the fields you set change (AWS console: “Source template”).</p></detail
 
 fn version_row(svc: &Service, t: &LaunchTemplate, v: &LaunchTemplateVersion) -> Vec<String> {
     let d = &v.data;
-    let sgs = svc
-        .read(|s| {
-            d.security_group_ids
-                .iter()
-                .map(|id| s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or(id.clone()))
-                .chain(d.security_groups.iter().cloned())
-                .collect::<Vec<_>>()
-        })
-        .join(", ");
+    let mut sgs = sg_names(svc, &d.security_group_ids);
+    for name in &d.security_groups {
+        if !sgs.is_empty() {
+            sgs.push_str(", ");
+        }
+        sgs.push_str(name);
+    }
     let is_default = v.number == t.default_version;
     vec![
         format!(
