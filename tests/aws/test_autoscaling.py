@@ -77,6 +77,12 @@ def test_part1_capacity_and_activity_history(daemon):
     assert "a user request update of AutoScalingGroup constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 1 to 0." in term["Cause"]
     assert f"instance {first['InstanceId']} was selected for termination." in term["Cause"]
     assert "changing the desired capacity from 0 to 1." in launch2["Cause"]
+    # The same story from Shoal's CLI.
+    shown = daemon.shoal("groups").stdout
+    assert f"{GROUP}  min 1 / desired 1 / max 2" in shown and second["InstanceId"] in shown and "InService" in shown
+    story = daemon.shoal("activities", GROUP).stdout
+    assert story.count("Successful") == 3 and f"Terminating EC2 instance: {first['InstanceId']}" in story
+    assert "a user request created an AutoScalingGroup" in story
     details = json.loads(launch2["Details"])
     assert details["Availability Zone"] in ("us-east-1a", "us-east-1b") and details["Subnet ID"].startswith("subnet-")
 
@@ -150,3 +156,54 @@ def test_bad_input_is_refused_and_changes_nothing(daemon):
     assert daemon.aws_error("autoscaling", "delete-policy", "--auto-scaling-group-name", GROUP, "--policy-name", "nope")[0] == "ValidationError"
     g = group(daemon)
     assert (g["MinSize"], g["MaxSize"], g["DesiredCapacity"], len(g["Instances"])) == (1, 2, 1, 1)
+
+
+def test_lifecycle_hooks_hold_instances_until_completed(daemon):
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=0, MaxSize=2, DesiredCapacity=0,
+                                  LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                  VPCZoneIdentifier=two_zone_subnets(daemon))
+    asg.put_lifecycle_hook(AutoScalingGroupName=GROUP, LifecycleHookName="warm-up",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING", HeartbeatTimeout=300, DefaultResult="ABANDON")
+    asg.put_lifecycle_hook(AutoScalingGroupName=GROUP, LifecycleHookName="drain",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING", HeartbeatTimeout=30)
+    hooks = {h["LifecycleHookName"]: h for h in asg.describe_lifecycle_hooks(AutoScalingGroupName=GROUP)["LifecycleHooks"]}
+    assert hooks["drain"]["DefaultResult"] == "ABANDON" and hooks["drain"]["GlobalTimeout"] == 3000
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    waiting = wait_for("Pending:Wait", lambda: [i for i in group(daemon)["Instances"] if i["LifecycleState"] == "Pending:Wait"])
+    iid = waiting[0]["InstanceId"]
+    asg.record_lifecycle_action_heartbeat(AutoScalingGroupName=GROUP, LifecycleHookName="warm-up", InstanceId=iid)
+    asg.complete_lifecycle_action(AutoScalingGroupName=GROUP, LifecycleHookName="warm-up", InstanceId=iid, LifecycleActionResult="CONTINUE")
+    wait_for("InService", lambda: in_service(daemon, 1))
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=0)
+    wait_for("Terminating:Wait", lambda: [i for i in group(daemon)["Instances"] if i["LifecycleState"] == "Terminating:Wait"])
+    assert daemon.instance(iid)["State"]["Name"] == "running", "held until the hook completes"
+    asg.complete_lifecycle_action(AutoScalingGroupName=GROUP, LifecycleHookName="drain", InstanceId=iid, LifecycleActionResult="CONTINUE")
+    wait_for("gone", lambda: group(daemon)["Instances"] == [])
+    daemon.aws("ec2", "wait", "instance-terminated", "--instance-ids", iid)
+    code, _ = daemon.aws_error("autoscaling", "complete-lifecycle-action", "--auto-scaling-group-name", GROUP,
+                               "--lifecycle-hook-name", "drain", "--instance-id", iid, "--lifecycle-action-result", "CONTINUE")
+    assert code == "ValidationError"
+    assert daemon.aws_error("autoscaling", "put-lifecycle-hook", "--auto-scaling-group-name", GROUP, "--lifecycle-hook-name", "x",
+                            "--lifecycle-transition", "autoscaling:EC2_INSTANCE_LAUNCHING", "--heartbeat-timeout", "5")[0] == "ValidationError"
+
+
+def test_scheduled_action_changes_capacity(daemon):
+    import datetime
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=0, MaxSize=3, DesiredCapacity=0,
+                                  LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                  VPCZoneIdentifier=two_zone_subnets(daemon))
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+    asg.put_scheduled_update_group_action(AutoScalingGroupName=GROUP, ScheduledActionName="morning", StartTime=at, DesiredCapacity=2)
+    asg.put_scheduled_update_group_action(AutoScalingGroupName=GROUP, ScheduledActionName="nightly", Recurrence="0 22 * * *", MinSize=0, DesiredCapacity=0)
+    names = sorted(a["ScheduledActionName"] for a in asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"])
+    assert names == ["morning", "nightly"]
+    wait_for("scheduled scale-out", lambda: in_service(daemon, 2), timeout=30)
+    assert [a["ScheduledActionName"] for a in asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"]] == ["nightly"]
+    causes = [a["Cause"] for a in activities(daemon)]
+    assert any("a scheduled action update of AutoScalingGroup constraints" in c for c in causes)
+    assert daemon.aws_error("autoscaling", "put-scheduled-update-group-action", "--auto-scaling-group-name", GROUP,
+                            "--scheduled-action-name", "bad", "--recurrence", "not cron", "--desired-capacity", "1")[0] == "ValidationError"

@@ -2,7 +2,9 @@
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -54,5 +56,31 @@ record!(
     "autoscaling.policy",
     |r| id = &r.policy_arn,
     name = &r.policy_name,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    ScheduledAction,
+    "autoscaling.scheduled-action",
+    |r| id = &r.arn,
+    name = &r.name,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    LifecycleHook,
+    "autoscaling.lifecycle-hook",
+    |r| id = &r.key,
+    name = &r.name,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    LifecycleAction,
+    "autoscaling.lifecycle-action",
+    |r| id = &r.instance_id,
+    parent = &r.auto_scaling_group_name
+);
+record!(
+    InstanceRefresh,
+    "autoscaling.instance-refresh",
+    |r| id = &r.instance_refresh_id,
     parent = &r.auto_scaling_group_name
 );

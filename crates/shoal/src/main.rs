@@ -47,7 +47,22 @@ enum Command {
         command: ImageCommand,
     },
     /// List instances in a table.
-    Instances,
+    Instances {
+        /// Refresh every 2 seconds.
+        #[arg(short, long)]
+        watch: bool,
+    },
+    /// Auto Scaling groups with their instances, health and CPU.
+    Groups {
+        #[arg(short, long)]
+        watch: bool,
+    },
+    /// A group's scaling activities with their causes, newest first.
+    Activities {
+        group: String,
+        #[arg(short, long)]
+        watch: bool,
+    },
     /// Burn CPU like stress(1): `shoal stress --cpu 1 --timeout 60`.
     Stress {
         #[arg(long, default_value_t = 1)]
@@ -202,11 +217,27 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
         Command::Image { command: ImageCommand::Import { dir, name, description } } => {
             shoal::cli::image_import(&client, &dir, &name, description).await?
         }
-        Command::Instances => shoal::cli::instances(&client).await?,
+        Command::Instances { watch } => view(watch, || shoal::cli::instances(&client)).await?,
+        Command::Groups { watch } => view(watch, || shoal::cli::groups(&client)).await?,
+        Command::Activities { group, watch } => {
+            view(watch, || shoal::cli::activities(&client, &group)).await?
+        }
         Command::App { dir, port, log } => shoal::lab::serve_app(dir, port, log).await?,
         Command::InstanceInit { .. } | Command::Stress { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }
     Ok(0)
+}
+
+async fn view<F, Fut>(watch: bool, mut show: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    if watch {
+        shoal::cli::watch(Duration::from_secs(2), show).await
+    } else {
+        show().await
+    }
 }

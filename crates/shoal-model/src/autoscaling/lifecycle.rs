@@ -41,6 +41,8 @@ impl LifecycleTransition {
 /// A lifecycle hook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleHook {
+    /// `<group>/<hook name>`: hook names are unique per group.
+    pub key: String,
     pub name: String,
     pub auto_scaling_group_name: String,
     pub transition: LifecycleTransition,
@@ -94,6 +96,7 @@ pub fn put_lifecycle_hook(
         return Err(AwsError::validation("NotificationMetadata must be at most 1023 characters."));
     }
     Ok(LifecycleHook {
+        key: format!("{}/{name}", group.name),
         name: name.into(),
         auto_scaling_group_name: group.name.clone(),
         transition,
@@ -136,6 +139,20 @@ pub fn complete_lifecycle_action(inst: &GroupInstance, result: &str) -> AwsResul
             inst.instance_id
         ))),
     }
+}
+
+/// A lifecycle action in progress: an instance held in `Pending:Wait` or
+/// `Terminating:Wait` by a hook until CompleteLifecycleAction or the timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleAction {
+    pub instance_id: String,
+    pub auto_scaling_group_name: String,
+    pub hook_name: String,
+    pub transition: LifecycleTransition,
+    /// `LifecycleActionToken`, a UUID callers may quote instead of the instance id.
+    pub token: String,
+    pub started: DateTime<Utc>,
+    pub last_heartbeat: Option<DateTime<Utc>>,
 }
 
 /// `InstanceRefresh.Status`.
@@ -260,6 +277,18 @@ pub struct InstanceRefresh {
     pub preferences: RefreshPreferences,
     /// `DesiredConfiguration`, kept as given.
     pub desired_configuration: Option<serde_json::Value>,
+    /// The template the group used before (a rollback restores it).
+    #[serde(default)]
+    pub previous_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    /// The template the refresh moves the group to (its DesiredConfiguration).
+    #[serde(default)]
+    pub target_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    /// Instances still to replace, in the order they will be.
+    #[serde(default)]
+    pub pending_instances: Vec<String>,
+    /// Paused at a checkpoint until this time.
+    #[serde(default)]
+    pub checkpoint_until: Option<DateTime<Utc>>,
 }
 
 /// StartInstanceRefresh: refused while another refresh is active
@@ -296,6 +325,10 @@ pub fn start_instance_refresh(
         instances_to_update: group.capacity(),
         preferences,
         desired_configuration,
+        previous_launch_template: group.launch_template.clone(),
+        target_launch_template: None,
+        pending_instances: vec![],
+        checkpoint_until: None,
     })
 }
 

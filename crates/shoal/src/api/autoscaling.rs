@@ -233,6 +233,222 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             svc.delete_policy(p.get("AutoScalingGroupName"), p.required_query("PolicyName")?)?;
             return Ok(None);
         }
+        "PutScheduledUpdateGroupAction" => {
+            svc.put_scheduled_action(
+                p.required_query("AutoScalingGroupName")?,
+                schedule_request(p, "ScheduledActionName")?,
+            )?;
+            return Ok(None);
+        }
+        "BatchPutScheduledUpdateGroupAction" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let mut failed = Vec::new();
+            for a in p.structs("ScheduledUpdateGroupActions") {
+                let name = a.string("ScheduledActionName").unwrap_or_default();
+                if let Err(e) = schedule_request(&a, "ScheduledActionName")
+                    .and_then(|r| svc.put_scheduled_action(group, r))
+                {
+                    failed.push((name, e));
+                }
+            }
+            x.list("FailedScheduledUpdateGroupActions", "member", &failed, |x, (n, e)| {
+                x.text("ScheduledActionName", n)
+                    .text("ErrorCode", &e.code)
+                    .text("ErrorMessage", &e.message);
+            });
+        }
+        "DescribeScheduledActions" => {
+            let actions = svc.describe_scheduled_actions(
+                p.get("AutoScalingGroupName"),
+                &p.list("ScheduledActionNames"),
+            );
+            x.list("ScheduledUpdateGroupActions", "member", &actions, |x, a| {
+                x.text("AutoScalingGroupName", &a.auto_scaling_group_name)
+                    .text("ScheduledActionName", &a.name)
+                    .text("ScheduledActionARN", &a.arn)
+                    .opt("Time", a.start_time.map(aws_time))
+                    .opt("StartTime", a.start_time.map(aws_time))
+                    .opt("EndTime", a.end_time.map(aws_time))
+                    .opt("Recurrence", a.recurrence.as_deref())
+                    .opt("MinSize", a.min_size)
+                    .opt("MaxSize", a.max_size)
+                    .opt("DesiredCapacity", a.desired_capacity)
+                    .opt("TimeZone", a.time_zone.as_deref());
+            });
+        }
+        "DeleteScheduledAction" => {
+            svc.delete_scheduled_action(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("ScheduledActionName")?,
+            )?;
+            return Ok(None);
+        }
+        "BatchDeleteScheduledAction" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let mut failed = Vec::new();
+            for name in p.list("ScheduledActionNames") {
+                if let Err(e) = svc.delete_scheduled_action(group, &name) {
+                    failed.push((name, e));
+                }
+            }
+            x.list("FailedScheduledActions", "member", &failed, |x, (n, e)| {
+                x.text("ScheduledActionName", n)
+                    .text("ErrorCode", &e.code)
+                    .text("ErrorMessage", &e.message);
+            });
+        }
+        "PutLifecycleHook" => {
+            let req = crate::service::autoscaling::HookRequest {
+                name: p.required_query("LifecycleHookName")?.to_string(),
+                transition: p.string("LifecycleTransition"),
+                heartbeat_timeout: p.number("HeartbeatTimeout")?,
+                default_result: p.string("DefaultResult"),
+                notification_target_arn: p.string("NotificationTargetARN"),
+                role_arn: p.string("RoleARN"),
+                notification_metadata: p.string("NotificationMetadata"),
+            };
+            svc.put_lifecycle_hook(p.required_query("AutoScalingGroupName")?, req)?;
+        }
+        "DescribeLifecycleHooks" => {
+            let group = p.required_query("AutoScalingGroupName")?;
+            let hooks = svc.describe_lifecycle_hooks(group, &p.list("LifecycleHookNames"))?;
+            x.list("LifecycleHooks", "member", &hooks, |x, h| {
+                x.text("LifecycleHookName", &h.name)
+                    .text("AutoScalingGroupName", &h.auto_scaling_group_name)
+                    .text("LifecycleTransition", h.transition.as_str())
+                    .opt("NotificationTargetARN", h.notification_target_arn.as_deref())
+                    .opt("RoleARN", h.role_arn.as_deref())
+                    .opt("NotificationMetadata", h.notification_metadata.as_deref())
+                    .text("HeartbeatTimeout", h.heartbeat_timeout)
+                    .text("GlobalTimeout", h.global_timeout)
+                    .text("DefaultResult", &h.default_result);
+            });
+        }
+        "DeleteLifecycleHook" => {
+            svc.delete_lifecycle_hook(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+            )?;
+        }
+        "CompleteLifecycleAction" => {
+            svc.complete_lifecycle_action(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+                p.get("InstanceId"),
+                p.get("LifecycleActionToken"),
+                p.required_query("LifecycleActionResult")?,
+            )?;
+        }
+        "RecordLifecycleActionHeartbeat" => {
+            svc.record_lifecycle_heartbeat(
+                p.required_query("AutoScalingGroupName")?,
+                p.required_query("LifecycleHookName")?,
+                p.get("InstanceId"),
+                p.get("LifecycleActionToken"),
+            )?;
+        }
+        "DescribeLifecycleHookTypes" => {
+            x.list(
+                "LifecycleHookTypes",
+                "member",
+                ["autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"],
+                |x, t| {
+                    x.raw(t);
+                },
+            );
+        }
+        "StartInstanceRefresh" => {
+            let prefs = p.sub("Preferences");
+            let mut preferences =
+                shoal_model::autoscaling::lifecycle::RefreshPreferences::default();
+            if let Some(v) = prefs.number("MinHealthyPercentage")? {
+                preferences.min_healthy_percentage = v;
+            }
+            if let Some(v) = prefs.number("MaxHealthyPercentage")? {
+                preferences.max_healthy_percentage = v;
+            }
+            preferences.instance_warmup = prefs.number("InstanceWarmup")?;
+            preferences.checkpoint_percentages =
+                prefs.list("CheckpointPercentages").iter().filter_map(|v| v.parse().ok()).collect();
+            if let Some(v) = prefs.number("CheckpointDelay")? {
+                preferences.checkpoint_delay = v;
+            }
+            if let Some(v) = prefs.bool("SkipMatching")? {
+                preferences.skip_matching = v;
+            }
+            if let Some(v) = prefs.bool("AutoRollback")? {
+                preferences.auto_rollback = v;
+            }
+            if let Some(v) = prefs.string("ScaleInProtectedInstances") {
+                preferences.scale_in_protected_instances = v;
+            }
+            if let Some(v) = prefs.string("StandbyInstances") {
+                preferences.standby_instances = v;
+            }
+            let target = template_spec(&p.sub("DesiredConfiguration"));
+            let id = svc.start_instance_refresh(
+                p.required_query("AutoScalingGroupName")?,
+                preferences,
+                target,
+            )?;
+            x.text("InstanceRefreshId", id);
+        }
+        "CancelInstanceRefresh" => {
+            x.text(
+                "InstanceRefreshId",
+                svc.cancel_instance_refresh(p.required_query("AutoScalingGroupName")?)?,
+            );
+        }
+        "RollbackInstanceRefresh" => {
+            x.text(
+                "InstanceRefreshId",
+                svc.rollback_instance_refresh(p.required_query("AutoScalingGroupName")?)?,
+            );
+        }
+        "DescribeInstanceRefreshes" => {
+            let refreshes = svc.describe_instance_refreshes(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceRefreshIds"),
+            );
+            x.list("InstanceRefreshes", "member", &refreshes, |x, r| {
+                let pr = &r.preferences;
+                x.text("InstanceRefreshId", &r.instance_refresh_id)
+                    .text("AutoScalingGroupName", &r.auto_scaling_group_name)
+                    .text("Status", r.status.as_str())
+                    .opt("StatusReason", r.status_reason.as_deref())
+                    .text("StartTime", aws_time(r.start_time))
+                    .opt("EndTime", r.end_time.map(aws_time))
+                    .text("PercentageComplete", r.percentage_complete)
+                    .text("InstancesToUpdate", r.pending_instances.len())
+                    .el("Preferences", |x| {
+                        x.text("MinHealthyPercentage", pr.min_healthy_percentage)
+                            .text("MaxHealthyPercentage", pr.max_healthy_percentage)
+                            .opt("InstanceWarmup", pr.instance_warmup)
+                            .list(
+                                "CheckpointPercentages",
+                                "member",
+                                &pr.checkpoint_percentages,
+                                |x, c| {
+                                    x.raw(&c.to_string());
+                                },
+                            )
+                            .text("CheckpointDelay", pr.checkpoint_delay)
+                            .text("SkipMatching", pr.skip_matching)
+                            .text("AutoRollback", pr.auto_rollback)
+                            .text("ScaleInProtectedInstances", &pr.scale_in_protected_instances)
+                            .text("StandbyInstances", &pr.standby_instances);
+                    });
+                if let Some(t) = &r.target_launch_template {
+                    x.el("DesiredConfiguration", |x| {
+                        x.el("LaunchTemplate", |x| {
+                            x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
+                                .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+                                .opt("Version", t.version.as_deref());
+                        });
+                    });
+                }
+            });
+        }
         "DescribeTerminationPolicyTypes" => {
             x.list(
                 "TerminationPolicyTypes",
@@ -565,4 +781,30 @@ fn policy_xml(x: &mut Xml, p: &ScalingPolicy) {
             x.text("AlarmName", &a.alarm_name).text("AlarmARN", &a.alarm_arn);
         })
         .text("Enabled", p.enabled);
+}
+
+fn time_param(p: &Params, key: &str) -> AwsResult<Option<chrono::DateTime<chrono::Utc>>> {
+    p.get(key)
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| AwsError::validation(format!("Invalid value for {key}: {v}")))
+        })
+        .transpose()
+}
+
+fn schedule_request(
+    p: &Params,
+    name_key: &str,
+) -> AwsResult<crate::service::autoscaling::ScheduleRequest> {
+    Ok(crate::service::autoscaling::ScheduleRequest {
+        name: p.required_query(name_key)?.to_string(),
+        start_time: time_param(p, "StartTime")?.or(time_param(p, "Time")?),
+        end_time: time_param(p, "EndTime")?,
+        recurrence: p.string("Recurrence"),
+        min_size: p.number("MinSize")?,
+        max_size: p.number("MaxSize")?,
+        desired_capacity: p.number("DesiredCapacity")?,
+        time_zone: p.string("TimeZone"),
+    })
 }

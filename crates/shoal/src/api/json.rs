@@ -25,6 +25,8 @@ pub fn routes() -> Router<Arc<Service>> {
         .route("/_shoal/api/instances/{id}", get(get_instance))
         .route("/_shoal/api/instances/{id}/console", get(console))
         .route("/_shoal/api/images/import", post(import_image))
+        .route("/_shoal/api/groups", get(list_groups))
+        .route("/_shoal/api/groups/{name}/activities", get(group_activities))
         .route("/_shoal/api/lab", post(lab))
 }
 
@@ -179,4 +181,43 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
         }
         Err(e) => error_response(&e, Protocol::Json, request_id),
     }
+}
+
+async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
+    let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), None)?;
+    let groups: Vec<Value> = page
+        .items
+        .iter()
+        .map(|g| {
+            json!({
+                "name": g.name,
+                "min": g.min_size, "desired": g.desired_capacity, "max": g.max_size,
+                "zones": g.availability_zones(),
+                "health_check_type": g.health_check_type.as_str(),
+                "status": g.status,
+                "target_groups": g.target_groups.iter().map(|t| json!({"arn": t.target_group_arn, "state": t.state.as_str()})).collect::<Vec<_>>(),
+                "instances": g.instances.iter().map(|i| json!({
+                    "id": i.instance_id, "zone": i.availability_zone, "lifecycle": i.lifecycle_state.as_str(),
+                    "health": i.health_status.as_str(), "protected": i.protected_from_scale_in,
+                    "cpu_utilization": crate::control::metrics::latest_cpu(&svc, &i.instance_id),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "groups": groups })))
+}
+
+async fn group_activities(State(svc): State<Arc<Service>>, Path(name): Path<String>) -> JsonResult {
+    let page = svc.describe_scaling_activities(Some(&name), &[], Some(100), None)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|a| json!({
+            "id": a.activity_id, "description": a.description, "cause": a.cause, "status": a.status_code.as_str(),
+            "start": shoal_model::autoscaling::activity::aws_time(a.start_time),
+            "end": a.end_time.map(shoal_model::autoscaling::activity::aws_time),
+            "details": a.details, "status_message": a.status_message,
+        }))
+        .collect();
+    Ok(Json(json!({ "activities": items })))
 }

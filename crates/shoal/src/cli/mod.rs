@@ -99,3 +99,79 @@ pub fn print_lab(endpoint: &str, report: &Value) {
     println!("  curl http://<ADDRESS>:3000/");
     println!("  shoal ssh <INSTANCE> -- stress --cpu 1 --timeout 60");
 }
+
+/// `shoal groups`: each group's capacity and instances.
+pub async fn groups(client: &Client) -> anyhow::Result<()> {
+    let v = client.get("/_shoal/api/groups").await?;
+    let groups = v["groups"].as_array().cloned().unwrap_or_default();
+    if groups.is_empty() {
+        println!("no Auto Scaling groups");
+    }
+    for g in groups {
+        let n = |k: &str| g[k].as_u64().unwrap_or(0);
+        println!(
+            "{}  min {} / desired {} / max {}  zones {}  health {}{}",
+            g["name"].as_str().unwrap_or("-"),
+            n("min"),
+            n("desired"),
+            n("max"),
+            g["zones"]
+                .as_array()
+                .map(|z| z.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(","))
+                .unwrap_or_default(),
+            g["health_check_type"].as_str().unwrap_or("-"),
+            g["status"].as_str().map(|s| format!("  ({s})")).unwrap_or_default(),
+        );
+        for i in g["instances"].as_array().cloned().unwrap_or_default() {
+            let cpu = i["cpu_utilization"]
+                .as_f64()
+                .map(|c| format!("{c:.0}%"))
+                .unwrap_or_else(|| "-".into());
+            println!(
+                "  {:<21} {:<11} {:<20} {:<10} cpu {:>4}",
+                i["id"].as_str().unwrap_or("-"),
+                i["zone"].as_str().unwrap_or("-"),
+                i["lifecycle"].as_str().unwrap_or("-"),
+                i["health"].as_str().unwrap_or("-"),
+                cpu
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `shoal activities GROUP`: the scaling history, newest first, with causes.
+pub async fn activities(client: &Client, group: &str) -> anyhow::Result<()> {
+    let v = client.get(&format!("/_shoal/api/groups/{group}/activities")).await?;
+    for a in v["activities"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "{}  {:<11} {}",
+            a["start"].as_str().unwrap_or("-"),
+            a["status"].as_str().unwrap_or("-"),
+            a["description"].as_str().unwrap_or("-")
+        );
+        println!("    {}", a["cause"].as_str().unwrap_or(""));
+    }
+    Ok(())
+}
+
+/// Runs a view every `every`, clearing the terminal between runs, until interrupted.
+pub async fn watch<F, Fut>(every: std::time::Duration, mut view: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    loop {
+        print!("\x1b[2J\x1b[H");
+        println!(
+            "{}  (every {}s; Ctrl-C to stop)\n",
+            chrono::Utc::now().format("%H:%M:%S"),
+            every.as_secs_f64()
+        );
+        view().await?;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}

@@ -15,8 +15,12 @@ use shoal_model::autoscaling::activity::{Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{
     AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleState,
 };
+use shoal_model::autoscaling::lifecycle::{
+    self, LifecycleAction, LifecycleHook, LifecycleTransition,
+};
 use shoal_model::autoscaling::plan::{self, Action, InstanceObservation, Step};
 use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::InstanceState;
 use shoal_model::AwsResult;
@@ -33,7 +37,11 @@ const LAUNCH_RETRY: chrono::Duration = chrono::Duration::seconds(10);
 pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut changed = svc.subscribe();
     let tick = svc.config.resync_interval.min(Duration::from_secs(1));
+    let mut schedules_checked = svc.clock.now();
     loop {
+        let now = svc.clock.now();
+        run_schedules(&svc, schedules_checked, now);
+        schedules_checked = now;
         let names: Vec<String> = svc.read(|s| s.groups.keys().cloned().collect());
         for name in names {
             if let Err(e) = reconcile(&svc, &name) {
@@ -52,6 +60,7 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
 pub fn reconcile(svc: &Service, name: &str) -> AwsResult<()> {
     let now = svc.clock.now();
     svc.mutate(|state, changes| observe(svc, state, changes, name))?;
+    svc.mutate(|state, changes| crate::service::refresh::step(svc, state, changes, name))?;
     let Some(plan) =
         svc.read(|s| s.groups.get(name).map(|g| plan::plan(g, now, rand::thread_rng().gen())))
     else {
@@ -72,22 +81,32 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         let ec2_state = state.instances.get(&gi.instance_id).map(|i| i.state);
         if gi.lifecycle_state.is_pending() {
             match ec2_state {
-                Some(InstanceState::Running) => {
-                    gi.lifecycle_state = LifecycleState::InService;
-                    gi.in_service_at = Some(now);
-                    finish_activity(
-                        state,
-                        changes,
-                        name,
-                        &gi.instance_id,
-                        false,
-                        (ActivityStatus::Successful, None),
-                        now,
-                    );
-                }
+                Some(InstanceState::Running) => match gi.lifecycle_state {
+                    LifecycleState::Pending => {
+                        match hook_for(state, name, LifecycleTransition::Launching) {
+                            Some(hook) => {
+                                gi.lifecycle_state = LifecycleState::PendingWait;
+                                changes.put(new_action(name, &gi.instance_id, hook, now));
+                            }
+                            None => enter_service(state, changes, name, gi, now),
+                        }
+                    }
+                    LifecycleState::PendingWait => {
+                        if let Some(result) = timed_out(state, &gi.instance_id, now) {
+                            changes.delete::<LifecycleAction>(&gi.instance_id);
+                            gi.lifecycle_state = if result == "CONTINUE" {
+                                LifecycleState::PendingProceed
+                            } else {
+                                LifecycleState::Terminating
+                            };
+                        }
+                    }
+                    _ => enter_service(state, changes, name, gi, now),
+                },
                 Some(InstanceState::Pending) => {}
                 _ => {
                     gi.lifecycle_state = LifecycleState::Terminated;
+                    changes.delete::<LifecycleAction>(&gi.instance_id);
                     finish_activity(
                         state,
                         changes,
@@ -101,6 +120,24 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
         }
         if gi.lifecycle_state.is_terminating() {
+            if gi.lifecycle_state == LifecycleState::Terminating
+                && !ec2_gone(state, &gi.instance_id)
+            {
+                if let Some(hook) = hook_for(state, name, LifecycleTransition::Terminating) {
+                    gi.lifecycle_state = LifecycleState::TerminatingWait;
+                    changes.put(new_action(name, &gi.instance_id, hook, now));
+                    continue;
+                }
+            }
+            if gi.lifecycle_state == LifecycleState::TerminatingWait {
+                match timed_out(state, &gi.instance_id, now) {
+                    Some(_) => {
+                        changes.delete::<LifecycleAction>(&gi.instance_id);
+                        gi.lifecycle_state = LifecycleState::TerminatingProceed;
+                    }
+                    None => continue,
+                }
+            }
             if ec2_gone(state, &gi.instance_id) {
                 gi.lifecycle_state = LifecycleState::Terminated;
                 finish_activity(
@@ -264,4 +301,106 @@ fn launch(
             version: version.number.to_string(),
         }),
     ))
+}
+
+fn enter_service(
+    state: &State,
+    changes: &mut Changes,
+    group: &str,
+    gi: &mut GroupInstance,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    gi.lifecycle_state = LifecycleState::InService;
+    gi.in_service_at = Some(now);
+    finish_activity(
+        state,
+        changes,
+        group,
+        &gi.instance_id,
+        false,
+        (ActivityStatus::Successful, None),
+        now,
+    );
+}
+
+/// The hook that holds instances of `group` at `transition` (the first by name: Shoal
+/// runs one hook per transition).
+fn hook_for<'a>(
+    state: &'a State,
+    group: &str,
+    transition: LifecycleTransition,
+) -> Option<&'a LifecycleHook> {
+    state
+        .lifecycle_hooks
+        .values()
+        .find(|h| h.auto_scaling_group_name == group && h.transition == transition)
+}
+
+fn new_action(
+    group: &str,
+    instance_id: &str,
+    hook: &LifecycleHook,
+    now: chrono::DateTime<chrono::Utc>,
+) -> LifecycleAction {
+    LifecycleAction {
+        instance_id: instance_id.to_string(),
+        auto_scaling_group_name: group.to_string(),
+        hook_name: hook.name.clone(),
+        transition: hook.transition,
+        token: ids::uuid(),
+        started: now,
+        last_heartbeat: None,
+    }
+}
+
+/// The hook's DefaultResult when the instance's wait has run out (or the hook is gone:
+/// then the instance proceeds).
+fn timed_out(
+    state: &State,
+    instance_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let Some(action) = state.lifecycle_actions.get(instance_id) else {
+        return Some("CONTINUE".into());
+    };
+    let Some(hook) = state
+        .lifecycle_hooks
+        .get(&format!("{}/{}", action.auto_scaling_group_name, action.hook_name))
+    else {
+        return Some("CONTINUE".into());
+    };
+    (now >= lifecycle::hook_deadline(hook, action.started, action.last_heartbeat))
+        .then(|| hook.default_result.clone())
+}
+
+/// Runs the scheduled actions due in `(since, now]`; one-off actions are deleted after
+/// they run, as AWS does.
+pub fn run_schedules(
+    svc: &Service,
+    since: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let due: Vec<ScheduledAction> = svc.read(|s| {
+        s.scheduled_actions
+            .values()
+            .filter(|a| a.next_run(since).is_some_and(|t| t <= now))
+            .cloned()
+            .collect()
+    });
+    for action in due {
+        let result = svc.mutate(|state, changes| {
+            if let Some(g) = state.groups.get(&action.auto_scaling_group_name) {
+                let mut g = g.clone();
+                shoal_model::autoscaling::schedule::apply_scheduled_action(&mut g, &action, now)?;
+                changes.put(g);
+            }
+            if action.recurrence.is_none() {
+                changes.delete::<ScheduledAction>(&action.arn);
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!(action = %action.name, error = %e, "scheduled action failed");
+        }
+    }
 }

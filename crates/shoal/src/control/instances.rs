@@ -65,6 +65,18 @@ fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
     }
 }
 
+/// One pass done inline, step by step: for tests and simulations on the fake driver,
+/// where nothing takes time and determinism matters more than parallelism.
+pub async fn reconcile_inline(svc: &Arc<Service>) -> anyhow::Result<()> {
+    let candidates: Vec<Instance> = svc.read(|s| s.instances.values().cloned().collect());
+    for inst in candidates {
+        if let Some(step) = next_step(svc, &inst) {
+            execute(svc, inst, step).await?;
+        }
+    }
+    Ok(())
+}
+
 fn reconcile_all(svc: &Arc<Service>, inflight: &Arc<Mutex<HashSet<String>>>) {
     let candidates: Vec<Instance> = svc.read(|s| {
         s.instances

@@ -531,3 +531,222 @@ pub(crate) fn finish_activity(
 pub(crate) fn ec2_gone(state: &State, instance_id: &str) -> bool {
     state.instances.get(instance_id).is_none_or(|i| i.state == InstanceState::Terminated)
 }
+
+// ---------------------------------------------------------------------- schedules, hooks
+
+use shoal_model::autoscaling::lifecycle::{self, LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::schedule::{self, ScheduledAction};
+
+/// PutScheduledUpdateGroupAction's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleRequest {
+    pub name: String,
+    pub start_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub end_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub recurrence: Option<String>,
+    pub min_size: Option<i64>,
+    pub max_size: Option<i64>,
+    pub desired_capacity: Option<i64>,
+    pub time_zone: Option<String>,
+}
+
+/// PutLifecycleHook's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct HookRequest {
+    pub name: String,
+    pub transition: Option<String>,
+    pub heartbeat_timeout: Option<i64>,
+    pub default_result: Option<String>,
+    pub notification_target_arn: Option<String>,
+    pub role_arn: Option<String>,
+    pub notification_metadata: Option<String>,
+}
+
+impl Service {
+    pub fn put_scheduled_action(
+        &self,
+        group_name: &str,
+        req: ScheduleRequest,
+    ) -> AwsResult<ScheduledAction> {
+        let now = self.clock.now();
+        self.mutate(|state, changes| {
+            let g = state.groups.get(group_name).ok_or_else(|| group_missing(group_name))?;
+            let existing = state
+                .scheduled_actions
+                .values()
+                .find(|a| a.auto_scaling_group_name == group_name && a.name == req.name);
+            let uuid = existing
+                .and_then(|a| a.arn.split(":scheduledUpdateGroupAction:").nth(1))
+                .and_then(|r| r.split(':').next())
+                .map(str::to_string)
+                .unwrap_or_else(ids::uuid);
+            let action = schedule::put_scheduled_action(
+                &req.name,
+                g,
+                req.start_time,
+                req.end_time,
+                req.recurrence.as_deref(),
+                (req.min_size, req.max_size, req.desired_capacity),
+                req.time_zone.as_deref(),
+                &self.config.region,
+                &uuid,
+                now,
+            )?;
+            changes.put(action.clone());
+            Ok(action)
+        })
+    }
+
+    pub fn describe_scheduled_actions(
+        &self,
+        group_name: Option<&str>,
+        names: &[String],
+    ) -> Vec<ScheduledAction> {
+        self.read(|s| {
+            s.scheduled_actions
+                .values()
+                .filter(|a| group_name.is_none_or(|g| a.auto_scaling_group_name == g))
+                .filter(|a| names.is_empty() || names.contains(&a.name))
+                .cloned()
+                .collect()
+        })
+    }
+
+    pub fn delete_scheduled_action(&self, group_name: &str, name: &str) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let a = state
+                .scheduled_actions
+                .values()
+                .find(|a| a.auto_scaling_group_name == group_name && a.name == name)
+                .ok_or_else(|| {
+                    AwsError::validation(format!(
+                        "Scheduled Update Group Action {name} does not exist"
+                    ))
+                })?;
+            changes.delete::<ScheduledAction>(&a.arn);
+            Ok(())
+        })
+    }
+
+    pub fn put_lifecycle_hook(&self, group_name: &str, req: HookRequest) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let g = state.groups.get(group_name).ok_or_else(|| group_missing(group_name))?;
+            let existing = state.lifecycle_hooks.get(&format!("{group_name}/{}", req.name));
+            let hook = lifecycle::put_lifecycle_hook(
+                &req.name,
+                g,
+                existing,
+                req.transition.as_deref(),
+                req.heartbeat_timeout,
+                req.default_result.as_deref(),
+                req.notification_target_arn.as_deref(),
+                req.role_arn.as_deref(),
+                req.notification_metadata.as_deref(),
+            )?;
+            changes.put(hook);
+            Ok(())
+        })
+    }
+
+    pub fn describe_lifecycle_hooks(
+        &self,
+        group_name: &str,
+        names: &[String],
+    ) -> AwsResult<Vec<LifecycleHook>> {
+        self.read(|s| {
+            if !s.groups.contains_key(group_name) {
+                return Err(group_missing(group_name));
+            }
+            Ok(s.lifecycle_hooks
+                .values()
+                .filter(|h| {
+                    h.auto_scaling_group_name == group_name
+                        && (names.is_empty() || names.contains(&h.name))
+                })
+                .cloned()
+                .collect())
+        })
+    }
+
+    pub fn delete_lifecycle_hook(&self, group_name: &str, name: &str) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let key = format!("{group_name}/{name}");
+            if !state.lifecycle_hooks.contains_key(&key) {
+                return Err(AwsError::validation(format!(
+                    "No Lifecycle Hook found with name {name} for group {group_name}"
+                )));
+            }
+            changes.delete::<LifecycleHook>(&key);
+            Ok(())
+        })
+    }
+
+    /// CompleteLifecycleAction: by instance id or action token.
+    pub fn complete_lifecycle_action(
+        &self,
+        group_name: &str,
+        hook_name: &str,
+        instance_id: Option<&str>,
+        token: Option<&str>,
+        result: &str,
+    ) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let action = find_action(state, group_name, hook_name, instance_id, token)?;
+            let mut g =
+                state.groups.get(group_name).cloned().ok_or_else(|| group_missing(group_name))?;
+            let inst =
+                g.instances.iter_mut().find(|i| i.instance_id == action.instance_id).ok_or_else(
+                    || {
+                        AwsError::validation(format!(
+                            "No active Lifecycle Action found with instance ID {}",
+                            action.instance_id
+                        ))
+                    },
+                )?;
+            inst.lifecycle_state = lifecycle::complete_lifecycle_action(inst, result)?;
+            changes.delete::<LifecycleAction>(&action.instance_id);
+            changes.put(g);
+            Ok(())
+        })
+    }
+
+    pub fn record_lifecycle_heartbeat(
+        &self,
+        group_name: &str,
+        hook_name: &str,
+        instance_id: Option<&str>,
+        token: Option<&str>,
+    ) -> AwsResult<()> {
+        let now = self.clock.now();
+        self.mutate(|state, changes| {
+            let mut action = find_action(state, group_name, hook_name, instance_id, token)?.clone();
+            action.last_heartbeat = Some(now);
+            changes.put(action);
+            Ok(())
+        })
+    }
+}
+
+fn find_action<'a>(
+    state: &'a State,
+    group_name: &str,
+    hook_name: &str,
+    instance_id: Option<&str>,
+    token: Option<&str>,
+) -> AwsResult<&'a LifecycleAction> {
+    state
+        .lifecycle_actions
+        .values()
+        .find(|a| {
+            a.auto_scaling_group_name == group_name
+                && a.hook_name == hook_name
+                && (instance_id.is_some_and(|i| i == a.instance_id)
+                    || token.is_some_and(|t| t == a.token))
+        })
+        .ok_or_else(|| {
+            AwsError::validation(format!(
+                "No active Lifecycle Action found with instance ID {}",
+                instance_id.or(token).unwrap_or("")
+            ))
+        })
+}

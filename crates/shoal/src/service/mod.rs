@@ -10,6 +10,7 @@
 pub mod autoscaling;
 pub mod ec2;
 mod links;
+pub mod refresh;
 pub mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
+use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -33,6 +35,14 @@ pub struct State {
     pub activities: BTreeMap<String, Activity>,
     /// Scaling policies by ARN.
     pub policies: BTreeMap<String, ScalingPolicy>,
+    /// Scheduled actions by ARN.
+    pub scheduled_actions: BTreeMap<String, ScheduledAction>,
+    /// Lifecycle hooks by `<group>/<name>`.
+    pub lifecycle_hooks: BTreeMap<String, LifecycleHook>,
+    /// Lifecycle actions in progress, by instance id.
+    pub lifecycle_actions: BTreeMap<String, LifecycleAction>,
+    /// Instance refreshes by id.
+    pub instance_refreshes: BTreeMap<String, InstanceRefresh>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -65,6 +75,10 @@ table!(LaunchTemplateVersion, launch_template_versions);
 table!(AutoScalingGroup, groups);
 table!(Activity, activities);
 table!(ScalingPolicy, policies);
+table!(ScheduledAction, scheduled_actions);
+table!(LifecycleHook, lifecycle_hooks);
+table!(LifecycleAction, lifecycle_actions);
+table!(InstanceRefresh, instance_refreshes);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -88,6 +102,10 @@ impl State {
         fill::<AutoScalingGroup>(&mut state, store)?;
         fill::<Activity>(&mut state, store)?;
         fill::<ScalingPolicy>(&mut state, store)?;
+        fill::<ScheduledAction>(&mut state, store)?;
+        fill::<LifecycleHook>(&mut state, store)?;
+        fill::<LifecycleAction>(&mut state, store)?;
+        fill::<InstanceRefresh>(&mut state, store)?;
         Ok(state)
     }
 

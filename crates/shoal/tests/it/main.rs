@@ -1,1 +1,7 @@
-//! The one integration-test binary: each module starts a real Shoal daemon on loopback.
+//! The one Rust integration-test binary: control loops driven directly against the fake
+//! runtime on a manual clock (fast, deterministic), complementing `tests/aws`, which
+//! drives a real daemon with the aws CLI and boto3.
+
+mod world;
+
+mod groups;

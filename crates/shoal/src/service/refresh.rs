@@ -1,0 +1,301 @@
+//! Instance refresh: replace a group's instances in batches, keeping at least
+//! MinHealthyPercentage of desired capacity healthy, waiting each batch's warmup, pausing
+//! at checkpoints, and rolling back (by hand or automatically) to the previous template.
+
+use shoal_model::autoscaling::activity::{cause, ActivityStatus};
+use shoal_model::autoscaling::group::{
+    AutoScalingGroup, HealthStatus, LaunchTemplateSpec, LifecycleState,
+};
+use shoal_model::autoscaling::lifecycle::{
+    self, InstanceRefresh, RefreshPreferences, RefreshStatus,
+};
+use shoal_model::{AwsError, AwsResult};
+
+use super::autoscaling::begin_termination;
+use super::ec2::{resolve_version_in, LaunchTemplateSpec as Ec2Spec};
+use super::{Changes, Service, State};
+use crate::ids;
+
+fn active_refresh<'a>(state: &'a State, group: &str) -> Option<&'a InstanceRefresh> {
+    state
+        .instance_refreshes
+        .values()
+        .find(|r| r.auto_scaling_group_name == group && r.status.is_active())
+}
+
+fn no_active(group: &str) -> AwsError {
+    AwsError::new(
+        "ActiveInstanceRefreshNotFound",
+        format!("No in progress or pending Instance Refresh found for Auto Scaling group {group}"),
+    )
+}
+
+/// The concrete (template id, version) a group template spec names now.
+fn resolved(state: &State, spec: &LaunchTemplateSpec) -> Option<(String, String)> {
+    let s = Ec2Spec {
+        id: spec.launch_template_id.clone(),
+        name: spec.launch_template_name.clone(),
+        version: Some(spec.version_or_default().to_string()),
+    };
+    resolve_version_in(state, &s).ok().map(|(t, v)| (t.id.clone(), v.number.to_string()))
+}
+
+/// Instances of `g` that do not run `target` (for SkipMatching and rollbacks).
+fn not_matching(state: &State, g: &AutoScalingGroup, target: &LaunchTemplateSpec) -> Vec<String> {
+    let want = resolved(state, target);
+    g.instances
+        .iter()
+        .filter(|i| i.lifecycle_state.counts_toward_capacity())
+        .filter(|i| {
+            i.launch_template.as_ref().map(|t| (t.launch_template_id.clone(), t.version.clone()))
+                != want
+        })
+        .map(|i| i.instance_id.clone())
+        .collect()
+}
+
+impl Service {
+    /// StartInstanceRefresh. With a DesiredConfiguration the group moves to that template
+    /// now (new instances launch from it); a rollback moves it back.
+    pub fn start_instance_refresh(
+        &self,
+        group_name: &str,
+        prefs: RefreshPreferences,
+        target: Option<LaunchTemplateSpec>,
+    ) -> AwsResult<String> {
+        let now = self.clock.now();
+        self.mutate(|state, changes| {
+            let mut g = state.groups.get(group_name).cloned().ok_or_else(|| shoal_model::autoscaling::group::group_not_found(group_name))?;
+            if let Some(t) = &target {
+                if resolved(state, t).is_none() {
+                    return Err(AwsError::validation(format!(
+                        "The launch template {} version {} does not exist.",
+                        t.launch_template_id.as_deref().or(t.launch_template_name.as_deref()).unwrap_or(""),
+                        t.version_or_default()
+                    )));
+                }
+            }
+            let desired_configuration = target.as_ref().map(|t| {
+                serde_json::json!({"LaunchTemplate": {"LaunchTemplateId": t.launch_template_id, "LaunchTemplateName": t.launch_template_name, "Version": t.version}})
+            });
+            let mut refresh = lifecycle::start_instance_refresh(&g, active_refresh(state, group_name), prefs, desired_configuration, &ids::uuid(), now)?;
+            let goal = target.clone().or_else(|| g.launch_template.clone());
+            refresh.pending_instances = match (&goal, refresh.preferences.skip_matching) {
+                (Some(goal), true) => not_matching(state, &g, goal),
+                _ => g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).map(|i| i.instance_id.clone()).collect(),
+            };
+            refresh.instances_to_update = refresh.pending_instances.len() as u32;
+            refresh.target_launch_template = target.clone();
+            if let Some(t) = target {
+                g.launch_template = Some(t);
+                changes.put(g);
+            }
+            let id = refresh.instance_refresh_id.clone();
+            changes.put(refresh);
+            Ok(id)
+        })
+    }
+
+    pub fn cancel_instance_refresh(&self, group_name: &str) -> AwsResult<String> {
+        self.mutate(|state, changes| {
+            let mut r =
+                active_refresh(state, group_name).cloned().ok_or_else(|| no_active(group_name))?;
+            r.status = RefreshStatus::Cancelling;
+            let id = r.instance_refresh_id.clone();
+            changes.put(r);
+            Ok(id)
+        })
+    }
+
+    /// RollbackInstanceRefresh: back to the previous template, replacing what the refresh
+    /// already replaced.
+    pub fn rollback_instance_refresh(&self, group_name: &str) -> AwsResult<String> {
+        self.mutate(|state, changes| {
+            let r =
+                active_refresh(state, group_name).cloned().ok_or_else(|| no_active(group_name))?;
+            let g = state
+                .groups
+                .get(group_name)
+                .cloned()
+                .ok_or_else(|| shoal_model::autoscaling::group::group_not_found(group_name))?;
+            start_rollback(state, changes, r, g, "Rollback requested by the user.")
+        })
+    }
+
+    pub fn describe_instance_refreshes(
+        &self,
+        group_name: &str,
+        ids: &[String],
+    ) -> Vec<InstanceRefresh> {
+        let mut out: Vec<InstanceRefresh> = self.read(|s| {
+            s.instance_refreshes
+                .values()
+                .filter(|r| {
+                    r.auto_scaling_group_name == group_name
+                        && (ids.is_empty() || ids.contains(&r.instance_refresh_id))
+                })
+                .cloned()
+                .collect()
+        });
+        out.sort_by_key(|r| std::cmp::Reverse(r.start_time));
+        out
+    }
+}
+
+fn start_rollback(
+    state: &State,
+    changes: &mut Changes,
+    mut r: InstanceRefresh,
+    mut g: AutoScalingGroup,
+    reason: &str,
+) -> AwsResult<String> {
+    let Some(previous) =
+        r.previous_launch_template.clone().filter(|_| r.target_launch_template.is_some())
+    else {
+        return Err(AwsError::validation(
+            "Rollback is only possible for an instance refresh with a DesiredConfiguration.",
+        ));
+    };
+    g.launch_template = Some(previous.clone());
+    r.pending_instances = not_matching(state, &g, &previous);
+    r.instances_to_update = r.pending_instances.len() as u32;
+    r.status = RefreshStatus::RollbackInProgress;
+    r.status_reason = Some(reason.to_string());
+    r.checkpoint_until = None;
+    let id = r.instance_refresh_id.clone();
+    changes.put(r);
+    changes.put(g);
+    Ok(id)
+}
+
+/// One controller pass over the group's active refresh, if any.
+pub fn step(
+    svc: &Service,
+    state: &State,
+    changes: &mut Changes,
+    group_name: &str,
+) -> AwsResult<()> {
+    let now = svc.clock.now();
+    let Some(r) = active_refresh(state, group_name) else { return Ok(()) };
+    let Some(g) = state.groups.get(group_name) else { return Ok(()) };
+    let mut r = r.clone();
+    let mut g = g.clone();
+    match r.status {
+        RefreshStatus::Pending => {
+            r.status = RefreshStatus::InProgress;
+            changes.put(r);
+            return Ok(());
+        }
+        RefreshStatus::Cancelling => {
+            r.status = RefreshStatus::Cancelled;
+            r.end_time = Some(now);
+            changes.put(r);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let live = |id: &String| {
+        g.instances
+            .iter()
+            .any(|i| &i.instance_id == id && i.lifecycle_state.counts_toward_capacity())
+    };
+    r.pending_instances.retain(live);
+    let total = r.instances_to_update.max(1);
+    r.percentage_complete = (total - r.pending_instances.len() as u32) * 100 / total;
+
+    // AutoRollback: a launch that failed during the refresh sends the group back.
+    let failed = state.activities.values().any(|a| {
+        a.auto_scaling_group_name == group_name
+            && a.start_time >= r.start_time
+            && a.status_code == ActivityStatus::Failed
+    });
+    if failed && r.status == RefreshStatus::InProgress {
+        if r.preferences.auto_rollback && r.target_launch_template.is_some() {
+            start_rollback(
+                state,
+                changes,
+                r,
+                g,
+                "A replacement instance failed to launch; rolling back.",
+            )?;
+        } else {
+            r.status = RefreshStatus::Failed;
+            r.status_reason = Some("A replacement instance failed to launch.".into());
+            r.end_time = Some(now);
+            changes.put(r);
+        }
+        return Ok(());
+    }
+    if r.checkpoint_until.is_some_and(|t| t > now) {
+        changes.put(r);
+        return Ok(());
+    }
+    let warmup = lifecycle::refresh_warmup(&g, &r.preferences);
+    let counted: Vec<_> =
+        g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).collect();
+    let settling = counted.iter().filter(|i| AutoScalingGroup::is_warming(i, warmup, now)).count();
+    let ready = counted
+        .iter()
+        .filter(|i| {
+            i.lifecycle_state == LifecycleState::InService
+                && i.health_status == HealthStatus::Healthy
+                && !AutoScalingGroup::is_warming(i, warmup, now)
+        })
+        .count() as u32;
+    let desired = g.desired_capacity;
+    if r.pending_instances.is_empty() && settling == 0 && counted.len() as u32 == desired {
+        r.status = if r.status == RefreshStatus::RollbackInProgress {
+            RefreshStatus::RollbackSuccessful
+        } else {
+            RefreshStatus::Successful
+        };
+        r.percentage_complete = 100;
+        r.end_time = Some(now);
+        changes.put(r);
+        return Ok(());
+    }
+    // The next batch starts once the last one is in service and warm.
+    if settling > 0 || (counted.len() as u32) < desired {
+        changes.put(r);
+        return Ok(());
+    }
+    let min_healthy =
+        (u64::from(desired) * u64::from(r.preferences.min_healthy_percentage)).div_ceil(100) as u32;
+    let (_, batch) = lifecycle::refresh_batch(desired, &r.preferences);
+    let allowed = ready
+        .saturating_sub(min_healthy)
+        .min(batch)
+        .max(u32::from(ready == desired && min_healthy >= desired));
+    let chosen: Vec<String> = r.pending_instances.iter().take(allowed as usize).cloned().collect();
+    for id in &chosen {
+        begin_termination(
+            svc,
+            state,
+            changes,
+            &mut g,
+            id,
+            cause::at(now, &cause::refresh_terminate()),
+        )?;
+    }
+    r.pending_instances.retain(|id| !chosen.contains(id));
+    let done = (total - r.pending_instances.len() as u32) * 100 / total;
+    // Checkpoints pause a forward refresh between batches (not a rollback, not the end).
+    let forward = r.status == RefreshStatus::InProgress;
+    if let Some(cp) = r
+        .preferences
+        .checkpoint_percentages
+        .iter()
+        .find(|cp| forward && **cp < 100 && r.percentage_complete < **cp && done >= **cp)
+    {
+        r.status_reason = Some(format!("Waiting at checkpoint {cp}%"));
+        r.checkpoint_until =
+            Some(now + chrono::Duration::seconds(i64::from(r.preferences.checkpoint_delay)));
+    }
+    r.percentage_complete = done.min(99);
+    if !chosen.is_empty() {
+        g.pending_cause = Some(cause::at(now, &cause::refresh_launch()));
+        changes.put(g);
+    }
+    changes.put(r);
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! A Shoal without processes or sockets: the real service, store (in memory) and
+//! controllers over `FakeDriver` and a `ManualClock`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use shoal::clock::ManualClock;
+use shoal::config::Config;
+use shoal::runtime::fake::FakeDriver;
+use shoal::service::ec2::LaunchTemplateSpec;
+use shoal::service::Service;
+use shoal_model::ec2::launch_template::LaunchTemplateData;
+
+pub struct World {
+    pub svc: Arc<Service>,
+    pub clock: ManualClock,
+    pub driver: Arc<FakeDriver>,
+}
+
+impl World {
+    pub fn new() -> World {
+        let clock =
+            ManualClock::starting_at(chrono::Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap());
+        let driver = Arc::new(FakeDriver::default());
+        let mut config = Config::new(std::env::temp_dir().join("shoal-it-unused"));
+        config.stop_grace = Duration::ZERO;
+        let svc = Service::new(
+            config,
+            Arc::new(clock.clone()),
+            driver.clone(),
+            shoal_store::Store::in_memory().unwrap(),
+        )
+        .unwrap();
+        let svc = Arc::new(svc);
+        svc.bootstrap().unwrap();
+        World { svc, clock, driver }
+    }
+
+    /// A launch template of the base image, as the lab's `exercise-launch-template`.
+    pub fn template(&self) -> LaunchTemplateSpec {
+        let base = self.svc.read(|s| shoal::service::ec2::base_image(s).unwrap().id.clone());
+        let data = LaunchTemplateData {
+            image_id: Some(base),
+            instance_type: Some("t2.micro".into()),
+            ..Default::default()
+        };
+        let (t, _) =
+            self.svc.create_launch_template("exercise-launch-template", None, data, &[]).unwrap();
+        LaunchTemplateSpec { id: Some(t.id), name: None, version: None }
+    }
+
+    /// The default subnets of two zones, as `VPCZoneIdentifier` would list them.
+    pub fn two_zones(&self) -> Vec<String> {
+        self.svc.read(|s| {
+            let mut subnets: Vec<_> = s.subnets.values().filter(|s| s.default_for_az).collect();
+            subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+            subnets.iter().take(2).map(|s| s.id.clone()).collect()
+        })
+    }
+
+    /// Runs every controller once, as one tick of the daemon would.
+    pub async fn tick(&self) {
+        shoal::control::instances::reconcile_inline(&self.svc).await.unwrap();
+        for name in self.svc.read(|s| s.groups.keys().cloned().collect::<Vec<_>>()) {
+            shoal::control::groups::reconcile(&self.svc, &name).unwrap();
+        }
+        shoal::control::instances::reconcile_inline(&self.svc).await.unwrap();
+    }
+
+    /// Ticks until `done` holds (bounded).
+    pub async fn settle(&self, what: &str, done: impl Fn(&World) -> bool) {
+        for _ in 0..50 {
+            if done(self) {
+                return;
+            }
+            self.clock.advance(Duration::from_secs(1));
+            self.tick().await;
+        }
+        panic!("did not settle: {what}");
+    }
+}
