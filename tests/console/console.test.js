@@ -81,6 +81,8 @@ test("Part 1 by clicking: template, group from it, capacity edits, live activity
     assert.match(await activities.innerText(),
       /changing the desired capacity from 0 to 1|an instance was started in response to a difference between desired and actual capacity/);
     const first = (await instances.innerText()).match(/i-[0-9a-f]+/)[0];
+    // The group's CPU chart fills in as samples arrive (every second here), no reload.
+    await waitText(page.locator("[data-live=cpu]"), /latest: \d+(\.\d)?%/, 20000);
     await screenshot(page, "group");
 
     // Step 5: capacity 0/0/0: the instance is terminated, live.
@@ -115,9 +117,24 @@ test("Part 1 by clicking: template, group from it, capacity edits, live activity
     assert.match(await err.innerText(), /^ValidationError: .*(3|max).*/);
     assert.match(await details.innerText(), /Desired capacity\s+1\s+/);
 
-    // The group's instance on the instances page, with the group named.
+    // Step 6's load: `stress` inside the instance; the group's CPU chart climbs, live.
+    await page.locator("#edit-capacity summary").click(); // fold the form away
+    const stress = d.shoal("ssh", second, "--", "stress", "--cpu", "1", "--timeout", "10");
+    try {
+      await waitFor("the group's CPU over 20%", async () => {
+        const m = (await page.locator("[data-live=cpu]").innerText()).match(/latest: (\d+)/);
+        return m && Number(m[1]) >= 20;
+      }, 20000);
+    } finally {
+      const r = await stress;
+      assert.equal(r.code, 0, `stress: ${r.stderr}`);
+    }
     await assertNoReload(page);
     await screenshot(page, "group-after-edits");
+    await page.setViewportSize({ width: 1280, height: 1160 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, "readme-group", false); // docs/console.png is a copy
+    await page.setViewportSize({ width: 1366, height: 900 });
     await page.goto(d.endpoint + "/console/instances");
     assert.match(await page.locator("[data-live=instances]").innerText(),
       new RegExp(`${second}[\\s\\S]*EXERCISE-GROUP`));

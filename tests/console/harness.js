@@ -119,6 +119,22 @@ class Daemon {
     return r.json();
   }
 
+  /** Runs `shoal --endpoint <this> ARGS…` (bounded); resolves to { code, stdout, stderr }. */
+  shoal(...args) {
+    return new Promise((resolve) => {
+      const p = spawn(SHOAL, ["--endpoint", this.endpoint, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (c) => { stdout += c; });
+      p.stderr.on("data", (c) => { stderr += c; });
+      const timer = setTimeout(() => p.kill("SIGKILL"), 60000);
+      p.on("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
   /** Every process carrying this daemon's endpoint marker (its instances). */
   markedPids() {
     const needle = `SHOAL_ENDPOINT=${this.endpoint}`;
@@ -192,10 +208,10 @@ async function browser(viewport = { width: 1366, height: 900 }) {
 }
 
 /** Saves a full-page screenshot under tests/console/artifacts/. */
-async function screenshot(page, name) {
+async function screenshot(page, name, fullPage = true) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 

@@ -210,7 +210,8 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
             .map(|i| i.id.clone())
             .collect()
     });
-    let cpu = charts::average_cpu(svc, &members, charts::window(svc, CHART_MINUTES), CHART_BUCKETS);
+    let win = charts::window_since(svc, CHART_MINUTES, g.created_time);
+    let cpu = charts::average_cpu(svc, &members, win, charts::buckets_for(svc, win, CHART_BUCKETS));
     let target = policies.iter().find_map(|p| policy_text(p).1);
 
     let mut body = format!(
@@ -401,10 +402,89 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         input("Policy name", "PolicyName", "Target Tracking Policy", "required"),
         input("Target average CPU (%)", "TargetValue", "80", "type=\"number\" step=\"any\""),
     );
+    body.push_str(&extras(svc, name)?);
     let _ = write!(
         body,
         "<details class=\"panel\" id=\"add-policy\"><summary>Add a target tracking policy (average CPU)</summary>{}</details>",
         form("PutScalingPolicy", "stack", &pol_form)
     );
     Ok(page(name, Nav::Groups, flash, &body))
+}
+
+/// Instance refreshes, lifecycle hooks and scheduled actions: shown when a group has any
+/// (they are set up with the aws CLI or `shoal`).
+fn extras(svc: &Service, name: &str) -> AwsResult<String> {
+    let mut out = String::from("<section data-live=\"extras\">");
+    let refreshes = svc.describe_instance_refreshes(name, &[]);
+    if !refreshes.is_empty() {
+        let rows: Vec<Vec<String>> = refreshes
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("<code>{}</code>", esc(&r.instance_refresh_id)),
+                    badge(r.status.as_str()),
+                    format!("{} %", r.percentage_complete),
+                    r.instances_to_update.to_string(),
+                    esc(r.status_reason.as_deref().unwrap_or("")),
+                    time(r.start_time),
+                    r.end_time.map(time).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push_str("<h2>Instance refreshes</h2>");
+        out.push_str(&table(
+            "refreshes",
+            &["ID", "Status", "Complete", "To update", "Reason", "Start time", "End time"],
+            &rows,
+            "",
+        ));
+    }
+    let hooks = svc.describe_lifecycle_hooks(name, &[])?;
+    if !hooks.is_empty() {
+        let rows: Vec<Vec<String>> = hooks
+            .iter()
+            .map(|h| {
+                vec![
+                    esc(&h.name),
+                    esc(h.transition.as_str()),
+                    format!("{} s", h.heartbeat_timeout),
+                    esc(&h.default_result),
+                ]
+            })
+            .collect();
+        out.push_str("<h2>Lifecycle hooks</h2>");
+        out.push_str(&table(
+            "hooks",
+            &["Name", "Transition", "Heartbeat timeout", "Default result"],
+            &rows,
+            "",
+        ));
+    }
+    let scheduled = svc.describe_scheduled_actions(Some(name), &[]);
+    if !scheduled.is_empty() {
+        let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+        let rows: Vec<Vec<String>> = scheduled
+            .iter()
+            .map(|a| {
+                vec![
+                    esc(&a.name),
+                    esc(a.recurrence.as_deref().unwrap_or("once")),
+                    a.start_time.map(time).unwrap_or_default(),
+                    esc(a.time_zone.as_deref().unwrap_or("UTC")),
+                    n(a.desired_capacity),
+                    n(a.min_size),
+                    n(a.max_size),
+                ]
+            })
+            .collect();
+        out.push_str("<h2>Scheduled actions</h2>");
+        out.push_str(&table(
+            "scheduled",
+            &["Name", "Recurrence", "Start time", "Time zone", "Desired", "Min", "Max"],
+            &rows,
+            "",
+        ));
+    }
+    out.push_str("</section>");
+    Ok(out)
 }

@@ -30,6 +30,25 @@ pub fn window(svc: &Service, minutes: i64) -> (i64, i64) {
     (now - minutes * 60_000, now)
 }
 
+/// At most `minutes`, but no earlier than `since` (a young instance or group fills the
+/// chart instead of a sliver at its right edge); at least one minute.
+pub fn window_since(
+    svc: &Service,
+    minutes: i64,
+    since: chrono::DateTime<chrono::Utc>,
+) -> (i64, i64) {
+    let (from, now) = window(svc, minutes);
+    let start = since.timestamp_millis().min(now - 60_000);
+    (from.max(start), now)
+}
+
+/// How many buckets a window gets: at most `max`, each at least two sample intervals
+/// wide so a steady series draws as a line, not dots.
+pub fn buckets_for(svc: &Service, win: (i64, i64), max: usize) -> usize {
+    let interval = (svc.config.cpu_sample_interval.as_millis() as i64).max(1);
+    (((win.1 - win.0) / (2 * interval)) as usize).clamp(10, max.max(10))
+}
+
 /// Raw samples of one instance's CPU.
 fn samples(svc: &Service, instance_id: &str, from_ms: i64, to_ms: i64) -> Vec<(i64, f64)> {
     svc.with_store(|s| s.metric_data(&cpu_key(instance_id), from_ms, to_ms))
@@ -128,7 +147,7 @@ aria-label=\"CPU utilization, latest {latest}\"><rect class=\"bg\" width=\"{w}\"
 
 /// A full-width chart with a 0/50/100 % grid, time labels and an optional target line.
 pub fn chart(title: &str, s: &Series, target: Option<f64>) -> String {
-    let (w, h, left, top, bottom) = (640.0, 180.0, 36.0, 8.0, 20.0);
+    let (w, h, left, top, bottom) = (960.0, 170.0, 36.0, 8.0, 20.0);
     let (pw, ph) = (w - left - 8.0, h - top - bottom);
     let mut out = format!(
         "<figure class=\"chart\"><figcaption>{}</figcaption>\
@@ -158,10 +177,11 @@ pub fn chart(title: &str, s: &Series, target: Option<f64>) -> String {
             y - 3.0
         );
     }
-    let minutes = (s.to_ms - s.from_ms) / 60_000;
+    let secs = (s.to_ms - s.from_ms) / 1000;
+    let span = if secs < 120 { format!("{secs} s") } else { format!("{} min", secs / 60) };
     let _ = write!(
         out,
-        "<text class=\"axis\" x=\"{left}\" y=\"{}\">−{minutes} min</text>\
+        "<text class=\"axis\" x=\"{left}\" y=\"{}\">−{span}</text>\
 <text class=\"axis\" x=\"{}\" y=\"{}\" text-anchor=\"end\">now</text>",
         h - 4.0,
         left + pw,

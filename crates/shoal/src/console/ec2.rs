@@ -185,7 +185,8 @@ fn launch_form(svc: &Service) -> AwsResult<String> {
 pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
     let i = svc.instance(id)?;
     let (_, console) = svc.console_output(id)?;
-    let cpu = charts::instance_cpu(svc, id, charts::window(svc, CHART_MINUTES), CHART_BUCKETS);
+    let win = charts::window_since(svc, CHART_MINUTES, i.launch_time);
+    let cpu = charts::instance_cpu(svc, id, win, charts::buckets_for(svc, win, CHART_BUCKETS));
     let tag_list = i
         .tags
         .iter()

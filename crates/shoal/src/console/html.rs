@@ -37,9 +37,13 @@ pub fn url_segment(s: &str) -> String {
     out
 }
 
-/// A wall time as the console shows it.
+/// A wall time as the console shows it (UTC, said in the tooltip).
 pub fn time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    format!(
+        "<time datetime=\"{}\" title=\"UTC\">{}</time>",
+        t.format("%Y-%m-%dT%H:%M:%SZ"),
+        t.format("%Y-%m-%d %H:%M:%S")
+    )
 }
 
 /// A state name as a coloured badge (`running`, `InService`, `Successful`, …).
