@@ -257,7 +257,7 @@ test("launch template versions: a version from a source version, then the defaul
   });
 });
 
-test("every page fits a laptop screen without sideways scrolling", async () => {
+test("every page fits a laptop screen; missing resources and other sites are refused", async () => {
   await withLab(async (d, page) => {
     await d.api("/_shoal/api/lab", "POST");
     await page.setViewportSize({ width: 1280, height: 800 });
@@ -272,6 +272,12 @@ test("every page fits a laptop screen without sideways scrolling", async () => {
     const r = await page.goto(`${d.endpoint}/console/groups/NOPE`);
     assert.equal(r.status(), 404);
     assert.match(await page.locator("main").innerText(), /ValidationError: AutoScalingGroup name not found/);
+    // Another site cannot drive it: a cross-site form post and a rebound DNS name are refused.
+    const cross = await page.request.post(`${d.endpoint}/console/actions/InstanceStates`, {
+      headers: { Origin: "http://evil.example" }, form: { Action: "StopInstances", InstanceId: "i-0123456789abcdef0" } });
+    assert.equal(cross.status(), 403);
+    const rebound = await page.request.get(`${d.endpoint}/console/instances`, { headers: { Host: "evil.example" } });
+    assert.equal(rebound.status(), 403);
     // The AWS endpoint's bare GET leads a browser to the console.
     await page.goto(d.endpoint + "/");
     assert.match(page.url(), /\/console\/instances$/);

@@ -73,20 +73,40 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// The console is for the person at this machine: only on a loopback listener.
-/// Returns the refusal when it is not.
-fn loopback_only(svc: &Service) -> Option<Response> {
-    if svc.config.listen.ip().is_loopback() {
-        None
-    } else {
-        Some(
-            (
-                StatusCode::FORBIDDEN,
-                "The Shoal console is served only when the daemon listens on a loopback address.\n",
-            )
-                .into_response(),
-        )
+/// The console is for the person at this machine: it answers only on a loopback
+/// listener, only to requests addressed to a loopback name (a page elsewhere cannot
+/// reach it by rebinding its own DNS name to 127.0.0.1), and takes forms only from its
+/// own pages (a cross-site POST carries a foreign `Origin`). Returns the refusal.
+fn guard(svc: &Service, headers: &HeaderMap, posting: bool) -> Option<Response> {
+    let refuse = |why: &str| Some((StatusCode::FORBIDDEN, format!("{why}\n")).into_response());
+    if !svc.config.listen.ip().is_loopback() {
+        return refuse(
+            "The Shoal console is served only when the daemon listens on a loopback address.",
+        );
     }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !is_loopback_host(host) {
+        return refuse("The Shoal console answers only to a loopback address or localhost.");
+    }
+    if posting {
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            if origin != format!("http://{host}") {
+                return refuse("The Shoal console takes forms only from its own pages.");
+            }
+        }
+    }
+    None
+}
+
+/// `127.x.y.z[:port]`, `localhost[:port]` or `[::1][:port]`.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(Deserialize, Default)]
@@ -98,10 +118,11 @@ struct FlashQuery {
 /// Renders a page off the async workers (a page reads many metric series).
 async fn render(
     c: &Console,
+    headers: &HeaderMap,
     q: FlashQuery,
     f: impl FnOnce(&Service, &Flash) -> AwsResult<String> + Send + 'static,
 ) -> Response {
-    if let Some(r) = loopback_only(&c.svc) {
+    if let Some(r) = guard(&c.svc, headers, false) {
         return r;
     }
     let svc = c.svc.clone();
@@ -146,48 +167,59 @@ fn error_page(e: &AwsError, flash: &Flash) -> Response {
         .into_response()
 }
 
-async fn instances(State(c): State<Console>, Query(q): Query<FlashQuery>) -> Response {
-    render(&c, q, ec2::instances).await
+async fn instances(
+    State(c): State<Console>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, ec2::instances).await
 }
 
 async fn instance(
     State(c): State<Console>,
     Path(id): Path<String>,
+    h: HeaderMap,
     Query(q): Query<FlashQuery>,
 ) -> Response {
-    render(&c, q, move |s, f| ec2::instance(s, &id, f)).await
+    render(&c, &h, q, move |s, f| ec2::instance(s, &id, f)).await
 }
 
-async fn images(State(c): State<Console>, Query(q): Query<FlashQuery>) -> Response {
-    render(&c, q, ec2::images).await
+async fn images(State(c): State<Console>, h: HeaderMap, Query(q): Query<FlashQuery>) -> Response {
+    render(&c, &h, q, ec2::images).await
 }
 
-async fn launch_templates(State(c): State<Console>, Query(q): Query<FlashQuery>) -> Response {
-    render(&c, q, ec2::launch_templates).await
+async fn launch_templates(
+    State(c): State<Console>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, ec2::launch_templates).await
 }
 
 async fn launch_template(
     State(c): State<Console>,
     Path(id): Path<String>,
+    h: HeaderMap,
     Query(q): Query<FlashQuery>,
 ) -> Response {
-    render(&c, q, move |s, f| ec2::launch_template(s, &id, f)).await
+    render(&c, &h, q, move |s, f| ec2::launch_template(s, &id, f)).await
 }
 
-async fn groups(State(c): State<Console>, Query(q): Query<FlashQuery>) -> Response {
-    render(&c, q, autoscaling::groups).await
+async fn groups(State(c): State<Console>, h: HeaderMap, Query(q): Query<FlashQuery>) -> Response {
+    render(&c, &h, q, autoscaling::groups).await
 }
 
 async fn group(
     State(c): State<Console>,
     Path(name): Path<String>,
+    h: HeaderMap,
     Query(q): Query<FlashQuery>,
 ) -> Response {
-    render(&c, q, move |s, f| autoscaling::group(s, &name, f)).await
+    render(&c, &h, q, move |s, f| autoscaling::group(s, &name, f)).await
 }
 
-async fn event_stream(State(c): State<Console>) -> Response {
-    if let Some(r) = loopback_only(&c.svc) {
+async fn event_stream(State(c): State<Console>, h: HeaderMap) -> Response {
+    if let Some(r) = guard(&c.svc, &h, false) {
         return r;
     }
     events::stream(c.svc.clone(), c.shutdown.clone())
@@ -200,7 +232,7 @@ async fn action(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = loopback_only(&c.svc) {
+    if let Some(r) = guard(&c.svc, &headers, true) {
         return r;
     }
     let form = actions::Form::parse(&body);
@@ -237,4 +269,21 @@ async fn action(
     let query: String =
         form_urlencoded::Serializer::new(String::new()).append_pair(key, &text).finish();
     Redirect::to(&format!("{to}?{query}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_hosts() {
+        for ok in ["127.0.0.1:4566", "127.1.2.3", "localhost:4566", "LOCALHOST", "[::1]:4566"] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in
+            ["evil.example:4566", "10.0.0.1:4566", "", "[fe80::1]:80", "localhost.evil.example"]
+        {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }
