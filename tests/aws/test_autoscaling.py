@@ -207,3 +207,56 @@ def test_scheduled_action_changes_capacity(daemon):
     assert any("a scheduled action update of AutoScalingGroup constraints" in c for c in causes)
     assert daemon.aws_error("autoscaling", "put-scheduled-update-group-action", "--auto-scaling-group-name", GROUP,
                             "--scheduled-action-name", "bad", "--recurrence", "not cron", "--desired-capacity", "1")[0] == "ValidationError"
+
+
+def test_part1_cpu_target_tracking_scales_out_and_back_in():
+    """`stress --cpu 1` in the group's one instance: average CPU above 80% for 3 periods
+    fires AlarmHigh, the group adds an instance in the other zone; when the load stops,
+    15 low periods fire AlarmLow and it goes back to one. Metric period 3 s."""
+    import subprocess
+    from harness import SHOAL, Daemon
+    daemon = Daemon("--metric-period", "3")
+    burner = None
+    try:
+        lab_template(daemon)
+        daemon.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", GROUP,
+                   "--launch-template", "LaunchTemplateName=exercise-launch-template", "--min-size", "1", "--max-size", "2",
+                   "--vpc-zone-identifier", two_zone_subnets(daemon), "--default-instance-warmup", "3")
+        policy = daemon.aws("autoscaling", "put-scaling-policy", "--auto-scaling-group-name", GROUP, "--policy-name", "cpu80",
+                            "--policy-type", "TargetTrackingScaling", "--target-tracking-configuration",
+                            json.dumps({"PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"}, "TargetValue": 80.0}))
+        names = sorted(a["AlarmName"] for a in policy["Alarms"])
+        assert names[0].startswith(f"TargetTracking-{GROUP}-AlarmHigh-") and names[1].startswith(f"TargetTracking-{GROUP}-AlarmLow-")
+        alarms = {a["AlarmName"]: a for a in daemon.aws("cloudwatch", "describe-alarms", "--alarm-names", *names)["MetricAlarms"]}
+        high = alarms[names[0]]
+        assert (high["ComparisonOperator"], high["Threshold"], high["EvaluationPeriods"], high["Period"]) == ("GreaterThanThreshold", 80.0, 3, 60)
+        assert high["AlarmDescription"] == f"DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy['PolicyARN']}."
+        assert alarms[names[1]]["Threshold"] == 56.0 and alarms[names[1]]["EvaluationPeriods"] == 15
+
+        [first] = wait_for("one instance", lambda: in_service(daemon, 1))
+        # Two hogs on a 1-vCPU instance: its cgroup quota still caps it at 100%, and a
+        # busy machine cannot starve it below the alarm's threshold.
+        burner = subprocess.Popen([SHOAL, "--endpoint", daemon.endpoint, "ssh", first["InstanceId"], "--", "stress", "--cpu", "2", "--timeout", "300"])
+        both = wait_for("scale-out to two", lambda: in_service(daemon, 2), timeout=90, interval=0.5)
+        zones = {i["InstanceId"]: i["AvailabilityZone"] for i in both}
+        second = next(i for i in zones if i != first["InstanceId"])
+        assert zones[second] != zones[first["InstanceId"]], "the new instance goes to the other zone"
+        burner.terminate()
+        burner.wait(timeout=10)
+        burner = None
+        wait_for("scale-in to one", lambda: in_service(daemon, 1), timeout=150, interval=1)
+
+        history = activities(daemon)
+        out = next(a for a in history if a["Description"] == f"Launching a new EC2 instance: {second}")
+        assert f"a monitor alarm {names[0]} in state ALARM triggered policy cpu80 changing the desired capacity from 1 to 2." in out["Cause"]
+        back = next(a for a in history if a["Description"].startswith("Terminating EC2 instance"))
+        assert f"a monitor alarm {names[1]} in state ALARM triggered policy cpu80 changing the desired capacity from 2 to 1." in back["Cause"]
+        hist = daemon.aws("cloudwatch", "describe-alarm-history", "--alarm-name", names[0], "--history-item-type", "Action")["AlarmHistoryItems"]
+        assert any("Successfully executed action" in h["HistorySummary"] for h in hist)
+
+        daemon.aws("autoscaling", "delete-policy", "--auto-scaling-group-name", GROUP, "--policy-name", "cpu80")
+        assert daemon.aws("cloudwatch", "describe-alarms", "--alarm-names", *names)["MetricAlarms"] == []
+    finally:
+        if burner:
+            burner.kill()
+        daemon.close()

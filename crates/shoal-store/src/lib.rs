@@ -11,8 +11,10 @@
 //!   `name` and `parent` columns for the lookups that need an index. This keeps the
 //!   schema to portable SQL (`TEXT` documents become `JSONB` on PostgreSQL) while the
 //!   model evolves; [`Record`] says which kind each model type is.
-//! - Metric datapoints live in `metric_data`, append-only and pruned by age.
+//! - Metric datapoints live in `metric_data`, append-only and pruned by age; alarm
+//!   history in `alarm_history` ([`cloudwatch`] module).
 
+mod cloudwatch;
 mod metrics;
 mod migrations;
 mod records;
@@ -23,6 +25,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use cloudwatch::HistoryQuery;
 pub use metrics::{Datapoint, MetricKey};
 
 /// Store failures: SQLite errors or a document that no longer parses.
@@ -173,7 +176,9 @@ impl Writer<'_> {
 
     /// Removes every resource and datapoint (the admin reset).
     pub fn wipe(&mut self) -> Result<()> {
-        self.tx.execute_batch("DELETE FROM resources; DELETE FROM metric_data;")?;
+        self.tx.execute_batch(
+            "DELETE FROM resources; DELETE FROM metric_data; DELETE FROM alarm_history;",
+        )?;
         Ok(())
     }
 

@@ -19,7 +19,7 @@ impl MetricKey {
         MetricKey { namespace: namespace.into(), name: name.into(), dimensions }
     }
 
-    fn dimension_text(&self) -> String {
+    pub(crate) fn dimension_text(&self) -> String {
         serde_json::to_string(&self.dimensions).unwrap_or_default()
     }
 }

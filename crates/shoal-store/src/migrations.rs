@@ -6,9 +6,10 @@
 use rusqlite::{params, Connection};
 
 /// (version, SQL). Append only: never edit a step that has shipped.
-const STEPS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE resources (
+const STEPS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE resources (
             kind   TEXT NOT NULL,
             id     TEXT NOT NULL,
             name   TEXT,
@@ -27,7 +28,23 @@ const STEPS: &[(i64, &str)] = &[(
             unit       TEXT NOT NULL
         );
         CREATE INDEX metric_data_by_series ON metric_data (namespace, metric, dimensions, ts_ms);",
-)];
+    ),
+    (
+        2,
+        // CloudWatch: PutMetricData's `Values`/`Counts` and `StatisticValues` need more
+        // than one number per row (`samples`, JSON; NULL for a plain value), and alarm
+        // history is an append-only log queried by alarm and time.
+        "ALTER TABLE metric_data ADD COLUMN samples TEXT;
+        CREATE TABLE alarm_history (
+            alarm_name TEXT NOT NULL,
+            ts_ms      BIGINT NOT NULL,
+            item_type  TEXT NOT NULL,
+            doc        TEXT NOT NULL
+        );
+        CREATE INDEX alarm_history_by_alarm ON alarm_history (alarm_name, ts_ms);
+        CREATE INDEX alarm_history_by_time ON alarm_history (ts_ms);",
+    ),
+];
 
 pub(crate) fn run(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.execute_batch(

@@ -8,6 +8,11 @@ use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
+use shoal_model::elbv2::{
+    Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
+};
+
+use shoal_model::cloudwatch::MetricAlarm;
 
 use crate::Record;
 
@@ -84,3 +89,12 @@ record!(
     |r| id = &r.instance_refresh_id,
     parent = &r.auto_scaling_group_name
 );
+
+// ELBv2: keyed by ARN (a registration by target group, id and port).
+record!(LoadBalancer, "elbv2.load-balancer", |r| id = &r.arn, name = &r.name);
+record!(Listener, "elbv2.listener", |r| id = &r.arn, parent = &r.load_balancer_arn);
+record!(Rule, "elbv2.rule", |r| id = &r.arn);
+record!(TargetGroup, "elbv2.target-group", |r| id = &r.arn, name = &r.name);
+record!(RegisteredTarget, "elbv2.target", |r| id = &r.key, parent = &r.target_group_arn);
+record!(ResourceTags, "elbv2.tags", |r| id = &r.arn);
+record!(MetricAlarm, "cloudwatch.alarm", |r| id = &r.alarm_name, name = &r.alarm_name);

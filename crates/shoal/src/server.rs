@@ -51,15 +51,12 @@ impl Daemon {
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = crate::control::spawn_all(&service, &rx);
         let app = crate::api::router(service.clone(), rx.clone());
-        let mut stop = rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "server failed");
-            }
-        }));
+        tasks.push(tokio::spawn(crate::api::edge::serve(
+            listener,
+            app,
+            service.clone(),
+            rx.clone(),
+        )));
         Ok(Daemon { addr, service, shutdown, tasks })
     }
 

@@ -1,5 +1,7 @@
 //! Application Load Balancers: names, ARNs, DNS names, states and attributes.
 
+use std::net::Ipv4Addr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +74,9 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     pub created_time: DateTime<Utc>,
     pub attributes: LoadBalancerAttributes,
+    /// The loopback address its listeners bind (AWS's `LoadBalancerAddresses`): each
+    /// load balancer has its own, so many can listen on :80.
+    pub loopback_ip: Ipv4Addr,
 }
 
 impl LoadBalancer {
@@ -106,6 +111,25 @@ pub fn check_new_load_balancer<'a>(
         return Err(AwsError::new(
             "DuplicateLoadBalancerName",
             "A load balancer with the same name already exists",
+        ));
+    }
+    Ok(())
+}
+
+/// An Application Load Balancer needs subnets in at least two Availability Zones
+/// (CreateLoadBalancer, SetSubnets), one subnet per zone.
+pub fn check_subnet_zones(zones: &[String]) -> AwsResult<()> {
+    for (i, z) in zones.iter().enumerate() {
+        if zones[..i].contains(z) {
+            return Err(AwsError::new(
+                "InvalidConfigurationRequest",
+                "A load balancer cannot be attached to multiple subnets in the same Availability Zone",
+            ));
+        }
+    }
+    if zones.len() < 2 {
+        return Err(AwsError::validation(
+            "At least two subnets in two different Availability Zones must be specified",
         ));
     }
     Ok(())
@@ -312,6 +336,15 @@ mod tests {
         for (name, ok) in cases {
             assert_eq!(validate_load_balancer_name(name).is_ok(), *ok, "{name}");
         }
+    }
+
+    #[test]
+    fn subnet_zones() {
+        let z = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_subnet_zones(&z(&["us-east-1a", "us-east-1b"])).is_ok());
+        assert!(check_subnet_zones(&z(&["us-east-1a"])).is_err_and(|e| e.code == "ValidationError"));
+        assert!(check_subnet_zones(&z(&["us-east-1a", "us-east-1a"]))
+            .is_err_and(|e| e.code == "InvalidConfigurationRequest"));
     }
 
     #[test]

@@ -29,11 +29,67 @@ pub use health::{
 pub use listener::Listener;
 pub use load_balancer::{LoadBalancer, LoadBalancerAttributes, LoadBalancerState, Scheme};
 pub use target_group::{
-    Algorithm, HealthCheck, Matcher, TargetDescription, TargetGroup, TargetGroupAttributes,
-    TargetType,
+    Algorithm, HealthCheck, Matcher, RegisteredTarget, TargetDescription, TargetGroup,
+    TargetGroupAttributes, TargetType,
 };
 
+use serde::{Deserialize, Serialize};
+
+use crate::tags::Tag;
 use crate::{AwsError, AwsResult};
+
+/// Most tags one ELBv2 resource may carry (`TooManyTags`).
+pub const MAX_TAGS: usize = 50;
+
+/// The tags of one ELBv2 resource (load balancer, target group, listener or rule),
+/// keyed by its ARN: AddTags/RemoveTags/DescribeTags work on ARNs of any kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceTags {
+    pub arn: String,
+    pub tags: Vec<Tag>,
+}
+
+impl ResourceTags {
+    /// AddTags: sets each key (replacing its value), validated whole first. AWS
+    /// refuses a request repeating a key (`DuplicateTagKeys`) and more than
+    /// [`MAX_TAGS`] tags in all (`TooManyTags`).
+    pub fn add(&mut self, tags: &[Tag]) -> AwsResult<()> {
+        for (i, t) in tags.iter().enumerate() {
+            if tags[..i].iter().any(|o| o.key == t.key) {
+                return Err(AwsError::new(
+                    "DuplicateTagKeys",
+                    format!("Tag key '{}' is specified more than once", t.key),
+                ));
+            }
+            if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
+                return Err(AwsError::validation(format!(
+                    "Tag key '{}' must be 1-128 characters and its value at most 256",
+                    t.key
+                )));
+            }
+        }
+        let mut next = self.tags.clone();
+        for t in tags {
+            match next.iter_mut().find(|o| o.key == t.key) {
+                Some(o) => o.value = t.value.clone(),
+                None => next.push(t.clone()),
+            }
+        }
+        if next.len() > MAX_TAGS {
+            return Err(AwsError::new(
+                "TooManyTags",
+                format!("A resource can have at most {MAX_TAGS} tags"),
+            ));
+        }
+        self.tags = next;
+        Ok(())
+    }
+
+    /// RemoveTags: keys not present are ignored, as in AWS.
+    pub fn remove(&mut self, keys: &[String]) {
+        self.tags.retain(|t| !keys.contains(&t.key));
+    }
+}
 
 /// The 16 lowercase hex digits ending every ELBv2 ARN (`.../app/my-lb/50dc6c495c0c9188`).
 /// The caller supplies the randomness: the model does none.
@@ -87,4 +143,23 @@ fn parse_range(key: &str, value: &str, min: u64, max: u64) -> AwsResult<u64> {
 
 fn unknown_attribute(key: &str) -> AwsError {
     AwsError::validation(format!("Attribute key '{key}' is not recognized"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        let mut r = ResourceTags { arn: "arn".into(), tags: vec![Tag::new("a", "1")] };
+        r.add(&[Tag::new("a", "2"), Tag::new("b", "3")]).unwrap();
+        assert_eq!(r.tags, vec![Tag::new("a", "2"), Tag::new("b", "3")]);
+        let err = r.add(&[Tag::new("c", ""), Tag::new("c", "x")]).unwrap_err();
+        assert_eq!(err.code, "DuplicateTagKeys");
+        let many: Vec<Tag> = (0..49).map(|i| Tag::new(format!("k{i}"), "")).collect();
+        assert_eq!(r.add(&many).unwrap_err().code, "TooManyTags");
+        assert_eq!(r.tags.len(), 2, "a refused AddTags changes nothing");
+        r.remove(&["a".into(), "zz".into()]);
+        assert_eq!(r.tags, vec![Tag::new("b", "3")]);
+    }
 }

@@ -1,6 +1,7 @@
 //! Target groups: names, health-check settings and the matcher, attributes, and the
 //! rules for registering targets.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{parse_bool, parse_range, unknown_attribute, validate_resource_name};
@@ -518,6 +519,31 @@ impl TargetDescription {
     }
 }
 
+/// One target registered with one target group: what RegisterTargets records and
+/// DeregisterTargets marks. A deregistered target keeps draining for the group's
+/// `deregistration_delay.timeout_seconds` after `deregistered_at`, then is removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredTarget {
+    /// [`registration_key`]: target group, id and port.
+    pub key: String,
+    pub target_group_arn: String,
+    pub target: TargetDescription,
+    pub registered_at: DateTime<Utc>,
+    pub deregistered_at: Option<DateTime<Utc>>,
+}
+
+impl RegisteredTarget {
+    /// When a draining target leaves the group: `deregistered_at` + the delay.
+    pub fn drained_at(&self, delay_seconds: u32) -> Option<DateTime<Utc>> {
+        self.deregistered_at.map(|t| t + chrono::Duration::seconds(i64::from(delay_seconds)))
+    }
+}
+
+/// The identity of a registration: a target is one (id, port) pair in one group.
+pub fn registration_key(target_group_arn: &str, id: &str, port: u16) -> String {
+    format!("{target_group_arn}|{id}|{port}")
+}
+
 /// RegisterTargets against the group's type and current size: instance targets are
 /// `i-…` ids, ip targets IPv4 addresses, ports 1–65535, and the group holds at most
 /// [`MAX_TARGETS_PER_TARGET_GROUP`] distinct (id, port) pairs (`TooManyTargets`).
@@ -681,6 +707,22 @@ mod tests {
             b.apply(&p("slow_start.duration_seconds", "60")).unwrap_err()
         };
         assert_eq!(err.code, "InvalidConfigurationRequest");
+    }
+
+    #[test]
+    fn draining_deadline() {
+        let t0 = DateTime::from_timestamp(1_000, 0).unwrap();
+        let mut r = RegisteredTarget {
+            key: registration_key("tg", "i-1", 80),
+            target_group_arn: "tg".into(),
+            target: TargetDescription { id: "i-1".into(), port: None, availability_zone: None },
+            registered_at: t0,
+            deregistered_at: None,
+        };
+        assert_eq!(r.drained_at(300), None);
+        r.deregistered_at = Some(t0);
+        assert_eq!(r.drained_at(300), DateTime::from_timestamp(1_300, 0));
+        assert_eq!(r.key, "tg|i-1|80");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum Protocol {
     Query,
     /// AWS JSON 1.0/1.1: `{"__type": …, "message": …}` + `x-amzn-query-error`.
     Json,
+    /// smithy rpc-v2-cbor: the JSON error's fields as a CBOR map, same headers.
+    Cbor,
 }
 
 pub fn error_response(err: &AwsError, protocol: Protocol, request_id: &str) -> Response {
@@ -38,6 +40,23 @@ pub fn error_response(err: &AwsError, protocol: Protocol, request_id: &str) -> R
                 body.to_string(),
             )
                 .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", err.code)) {
+                r.headers_mut().insert("x-amzn-query-error", v);
+            }
+            r
+        }
+        Protocol::Cbor => {
+            let body = ciborium::Value::Map(vec![
+                (
+                    "__type".into(),
+                    format!("com.amazonaws.shoal#{}", err.code).into(),
+                ),
+                ("message".into(), err.message.clone().into()),
+            ]);
+            let mut buf = Vec::new();
+            let _ = ciborium::into_writer(&body, &mut buf);
+            let mut r = ([(axum::http::header::CONTENT_TYPE, "application/cbor")], buf).into_response();
+            r.headers_mut().insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
             if let Ok(v) = HeaderValue::from_str(&format!("{};{fault}", err.code)) {
                 r.headers_mut().insert("x-amzn-query-error", v);
             }

@@ -3,13 +3,20 @@
 //! - `POST /` (and `GET /?Action=…`): the AWS endpoint. The service is chosen by the
 //!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
 //!   action runs against the one service layer and renders in its protocol's shape.
+//! - `POST /service/<Service>/operation/<Op>`: smithy rpc-v2-cbor (CloudWatch).
 //! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use.
+//! - Edge routing ([`edge`]): a request whose Host is a load balancer's DNS name never
+//!   reaches the router; the load balancer serves it (`curl http://<dns-name>:4566/`).
 //!
 //! Architecture invariant: fronts parse and render; every rule lives in `service` and
 //! the model. Every response carries a request id.
 
 pub mod autoscaling;
+pub mod cloudwatch;
+pub mod document;
 pub mod ec2;
+pub mod edge;
+pub mod elbv2;
 pub mod error;
 pub mod json;
 pub mod query;
@@ -34,6 +41,7 @@ use query::Params;
 pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
     Router::new()
         .route("/", post(aws_post).get(aws_get))
+        .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
         .merge(json::routes())
         .with_state(svc.clone())
         .merge(crate::console::routes(svc, shutdown))
@@ -45,6 +53,8 @@ enum AwsService {
     Ec2,
     Ssm,
     AutoScaling,
+    Elbv2,
+    CloudWatch,
 }
 
 fn credential_scope_service(headers: &HeaderMap) -> Option<String> {
@@ -59,16 +69,23 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
         if target.starts_with("AmazonSSM.") {
             return Some(AwsService::Ssm);
         }
+        if target.starts_with(cloudwatch::TARGET_PREFIX) {
+            return Some(AwsService::CloudWatch);
+        }
     }
     match credential_scope_service(headers).as_deref() {
         Some("ec2") => return Some(AwsService::Ec2),
         Some("ssm") => return Some(AwsService::Ssm),
         Some("autoscaling") => return Some(AwsService::AutoScaling),
+        Some("elasticloadbalancing") => return Some(AwsService::Elbv2),
+        Some("monitoring") => return Some(AwsService::CloudWatch),
         _ => {}
     }
     match params.get("Version") {
         Some("2016-11-15") => Some(AwsService::Ec2),
         Some("2011-01-01") => Some(AwsService::AutoScaling),
+        Some("2015-12-01") => Some(AwsService::Elbv2),
+        Some(cloudwatch::VERSION) => Some(AwsService::CloudWatch),
         _ => None,
     }
 }
@@ -86,12 +103,39 @@ async fn aws_get(
 }
 
 async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body = match document::decoded_body(&headers, body) {
+        Ok(b) => b,
+        Err(e) => return error_response(&e, Protocol::Query, &crate::ids::uuid()),
+    };
     let params = if headers.get("x-amz-target").is_some() {
         Params::default()
     } else {
         Params::parse(&body)
     };
     dispatch(svc, Method::POST, headers, params, body).await
+}
+
+/// smithy rpc-v2-cbor: `POST /service/<ServiceShape>/operation/<Op>` (CloudWatch's
+/// `GraniteServiceVersion20100801` is the only service Shoal serves this way).
+async fn rpc_v2_cbor(
+    State(svc): State<Arc<Service>>,
+    axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = crate::ids::uuid();
+    if service != cloudwatch::TARGET_PREFIX {
+        return error_response(
+            &AwsError::new(
+                "UnknownService",
+                format!("Shoal does not serve {service} over rpc-v2-cbor."),
+            ),
+            Protocol::Cbor,
+            &request_id,
+        );
+    }
+    let input = document::decoded_body(&headers, body).and_then(|b| cloudwatch::decode_cbor(&b));
+    cloudwatch::serve(&svc, cloudwatch::Wire::Cbor, &operation, input, &request_id)
 }
 
 async fn dispatch(
@@ -123,6 +167,20 @@ async fn dispatch(
             query_response(&action, autoscaling::NAMESPACE, result, &request_id)
         }
         Some(AwsService::Ssm) => json::ssm(&svc, &headers, &body, &request_id),
+        Some(AwsService::Elbv2) => {
+            elbv2::respond(&svc, params.get("Action").unwrap_or_default(), &params, &request_id)
+        }
+        Some(AwsService::CloudWatch) => match cloudwatch::json_operation(&headers) {
+            Some(op) => {
+                let input = cloudwatch::decode_json(&body);
+                cloudwatch::serve(&svc, cloudwatch::Wire::Json, &op, input, &request_id)
+            }
+            None => {
+                let op = params.get("Action").unwrap_or_default().to_string();
+                let input = Ok(document::Doc::from_params(params.pairs()));
+                cloudwatch::serve(&svc, cloudwatch::Wire::Query, &op, input, &request_id)
+            }
+        },
         None => error_response(
             &AwsError::new("UnknownService", "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version)."),
             Protocol::Query,

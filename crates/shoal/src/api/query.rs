@@ -120,6 +120,11 @@ impl Params {
         self.map.is_empty()
     }
 
+    /// Every parameter, in name order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// EC2's `Filter.N.Name` / `Filter.N.Value.M`.
     pub fn filters(&self) -> Vec<Filter> {
         self.structs("Filter")

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rand::Rng;
 use shoal_model::autoscaling::activity::{Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{
-    AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleState,
+    AttachmentState, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleState,
 };
 use shoal_model::autoscaling::lifecycle::{
     self, LifecycleAction, LifecycleHook, LifecycleTransition,
@@ -77,6 +77,13 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
     let now = svc.clock.now();
     let Some(original) = state.groups.get(name) else { return Ok(()) };
     let mut g = original.clone();
+    attachments(svc, state, changes, &mut g);
+    let serving_tgs: Vec<String> = g
+        .target_groups
+        .iter()
+        .filter(|t| !matches!(t.state, AttachmentState::Removing | AttachmentState::Removed))
+        .map(|t| t.target_group_arn.clone())
+        .collect();
     for gi in g.instances.iter_mut() {
         let ec2_state = state.instances.get(&gi.instance_id).map(|i| i.state);
         if gi.lifecycle_state.is_pending() {
@@ -88,7 +95,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                                 gi.lifecycle_state = LifecycleState::PendingWait;
                                 changes.put(new_action(name, &gi.instance_id, hook, now));
                             }
-                            None => enter_service(state, changes, name, gi, now),
+                            None => enter_service(svc, state, changes, name, &serving_tgs, gi, now),
                         }
                     }
                     LifecycleState::PendingWait => {
@@ -101,7 +108,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                             };
                         }
                     }
-                    _ => enter_service(state, changes, name, gi, now),
+                    _ => enter_service(svc, state, changes, name, &serving_tgs, gi, now),
                 },
                 Some(InstanceState::Pending) => {}
                 _ => {
@@ -120,6 +127,9 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
         }
         if gi.lifecycle_state.is_terminating() {
+            if Service::draining(state, &gi.instance_id) && !ec2_gone(state, &gi.instance_id) {
+                continue;
+            }
             if gi.lifecycle_state == LifecycleState::Terminating
                 && !ec2_gone(state, &gi.instance_id)
             {
@@ -159,6 +169,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
         }
     }
+    let snapshot = svc.proxy.target_health();
     let observations: Vec<InstanceObservation> = g
         .instances
         .iter()
@@ -170,7 +181,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                 .map(|i| i.state.name())
                 .unwrap_or("terminated")
                 .to_string(),
-            target_states: vec![],
+            target_states: svc.target_states(&snapshot, &serving_tgs, &gi.instance_id),
         })
         .collect();
     let findings = plan::health_findings(&g, &observations, now);
@@ -304,12 +315,15 @@ fn launch(
 }
 
 fn enter_service(
+    svc: &Service,
     state: &State,
     changes: &mut Changes,
     group: &str,
+    tgs: &[String],
     gi: &mut GroupInstance,
     now: chrono::DateTime<chrono::Utc>,
 ) {
+    svc.register_in_target_groups(state, changes, tgs, &gi.instance_id, &gi.availability_zone);
     gi.lifecycle_state = LifecycleState::InService;
     gi.in_service_at = Some(now);
     finish_activity(
@@ -403,4 +417,47 @@ pub fn run_schedules(
             tracing::warn!(action = %action.name, error = %e, "scheduled action failed");
         }
     }
+}
+
+/// Moves target group attachments on: `Adding` registers the group's in-service
+/// instances (`Added`), which becomes `InService` once one of them passes the target
+/// group's health check (or at once with no instances); `Removing` deregisters them and
+/// the attachment goes.
+fn attachments(svc: &Service, state: &State, changes: &mut Changes, g: &mut AutoScalingGroup) {
+    let snapshot = svc.proxy.target_health();
+    let serving: Vec<(String, String)> = g
+        .instances
+        .iter()
+        .filter(|i| i.lifecycle_state == LifecycleState::InService)
+        .map(|i| (i.instance_id.clone(), i.availability_zone.clone()))
+        .collect();
+    for t in g.target_groups.iter_mut() {
+        let arn = std::slice::from_ref(&t.target_group_arn);
+        match t.state {
+            AttachmentState::Adding => {
+                for (id, zone) in &serving {
+                    svc.register_in_target_groups(state, changes, arn, id, zone);
+                }
+                t.state = AttachmentState::Added;
+            }
+            AttachmentState::Added => {
+                let passed = serving.iter().any(|(id, _)| {
+                    snapshot
+                        .get(&t.target_group_arn, id)
+                        .is_some_and(|e| e.health.state.as_str() == "healthy")
+                });
+                if passed || serving.is_empty() {
+                    t.state = AttachmentState::InService;
+                }
+            }
+            AttachmentState::Removing => {
+                for (id, _) in &serving {
+                    svc.deregister_from_target_groups(state, changes, arn, id);
+                }
+                t.state = AttachmentState::Removed;
+            }
+            _ => {}
+        }
+    }
+    g.target_groups.retain(|t| t.state != AttachmentState::Removed);
 }

@@ -4,8 +4,10 @@
 //! One operation per resource at a time (an in-flight set); every operation is
 //! idempotent, so a daemon restart simply picks up where the records say it was.
 
+pub mod alarms;
 pub mod groups;
 pub mod instances;
+pub mod loadbalancers;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub fn spawn_all(
         tokio::spawn(instances::run(svc.clone(), shutdown.clone())),
         tokio::spawn(groups::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
+        tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(alarms::run(svc.clone(), shutdown.clone())),
     ]
 }
 

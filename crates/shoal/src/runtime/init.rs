@@ -213,6 +213,20 @@ fn apply_env(cmd: &mut Command, boot: &BootFile, extra: &[(String, String)]) {
     for (k, v) in boot.env.iter().chain(extra) {
         cmd.env(k, v);
     }
+    unblock_signals_in_child(cmd);
+}
+
+/// Children start with no blocked signals. Init blocks TERM/INT/HUP/CHLD for its
+/// signalfd and a blocked mask survives exec, so without this a daemon started by
+/// `shoal ssh <id> -- service app start` would ignore `service app stop`'s TERM.
+#[allow(unsafe_code)]
+fn unblock_signals_in_child(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls
+    // pthread_sigmask, which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| SigSet::empty().thread_set_mask().map_err(std::io::Error::from));
+    }
 }
 
 fn start_exec(stream: &UnixStream, boot: &BootFile) -> anyhow::Result<i32> {

@@ -1094,7 +1094,8 @@ impl Service {
     /// Loopback addresses held by instances (even terminated ones still visible, so a
     /// stale health check never reaches a newcomer) — load balancers add theirs.
     pub fn loopback_in_use(&self, state: &State) -> BTreeSet<Ipv4Addr> {
-        state.instances.values().map(|i| i.loopback_ip).collect()
+        let lbs = state.load_balancers.values().map(|l| l.loopback_ip);
+        state.instances.values().map(|i| i.loopback_ip).chain(lbs).collect()
     }
 
     /// The lowest free address of the pool, skipping `.0`, `.1` and `.255` of each /24.

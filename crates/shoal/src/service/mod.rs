@@ -7,8 +7,11 @@
 //! transaction. Work that takes time (copying a root directory, stopping processes)
 //! happens outside the lock, in controllers or blocking tasks.
 
+pub mod alarm_hooks;
 pub mod autoscaling;
+pub mod cloudwatch;
 pub mod ec2;
+pub mod elbv2;
 mod links;
 pub mod refresh;
 pub mod state;
@@ -36,6 +39,10 @@ pub struct Service {
     pub pending_reboots: Mutex<std::collections::BTreeSet<String>>,
     /// Bumped after every commit; controllers wake on it.
     changed: watch::Sender<u64>,
+    /// The load balancers' data plane. `control::loadbalancers` makes it match the
+    /// ELBv2 records; the service reads what it observes (target health, listener
+    /// binds) and the main port routes DNS-name requests into it.
+    pub proxy: shoal_proxy::Proxy,
 }
 
 struct Inner {
@@ -53,6 +60,7 @@ impl Service {
     ) -> anyhow::Result<Service> {
         let state = State::load(&store)?;
         let (changed, _) = watch::channel(0);
+        let proxy = elbv2::new_proxy(&config, clock.clone());
         Ok(Service {
             config,
             clock,
@@ -60,6 +68,7 @@ impl Service {
             inner: Mutex::new(Inner { state, store }),
             pending_reboots: Mutex::default(),
             changed,
+            proxy,
         })
     }
 

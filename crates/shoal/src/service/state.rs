@@ -13,8 +13,12 @@ use shoal_model::autoscaling::group::AutoScalingGroup;
 use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
+use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
+};
+use shoal_model::elbv2::{
+    Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
 };
 use shoal_store::{Record, Store, StoreError, Writer};
 
@@ -43,6 +47,15 @@ pub struct State {
     pub lifecycle_actions: BTreeMap<String, LifecycleAction>,
     /// Instance refreshes by id.
     pub instance_refreshes: BTreeMap<String, InstanceRefresh>,
+    // ELBv2, by ARN (registrations by `registration_key`, tags by resource ARN).
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    pub listeners: BTreeMap<String, Listener>,
+    pub rules: BTreeMap<String, Rule>,
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    pub registered_targets: BTreeMap<String, RegisteredTarget>,
+    pub elb_tags: BTreeMap<String, ResourceTags>,
+    /// CloudWatch metric alarms, by name.
+    pub alarms: BTreeMap<String, MetricAlarm>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -79,6 +92,13 @@ table!(ScheduledAction, scheduled_actions);
 table!(LifecycleHook, lifecycle_hooks);
 table!(LifecycleAction, lifecycle_actions);
 table!(InstanceRefresh, instance_refreshes);
+table!(LoadBalancer, load_balancers);
+table!(Listener, listeners);
+table!(Rule, rules);
+table!(TargetGroup, target_groups);
+table!(RegisteredTarget, registered_targets);
+table!(ResourceTags, elb_tags);
+table!(MetricAlarm, alarms);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -106,6 +126,13 @@ impl State {
         fill::<LifecycleHook>(&mut state, store)?;
         fill::<LifecycleAction>(&mut state, store)?;
         fill::<InstanceRefresh>(&mut state, store)?;
+        fill::<LoadBalancer>(&mut state, store)?;
+        fill::<Listener>(&mut state, store)?;
+        fill::<Rule>(&mut state, store)?;
+        fill::<TargetGroup>(&mut state, store)?;
+        fill::<RegisteredTarget>(&mut state, store)?;
+        fill::<ResourceTags>(&mut state, store)?;
+        fill::<MetricAlarm>(&mut state, store)?;
         Ok(state)
     }
 
@@ -144,6 +171,15 @@ impl<T: Table> Change for Delete<T> {
     }
 }
 
+struct StoreOnly<F>(F);
+
+impl<F: Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send> Change for StoreOnly<F> {
+    fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError> {
+        (self.0)(writer)
+    }
+    fn apply(self: Box<Self>, _state: &mut State) {}
+}
+
 /// The puts and deletes one operation makes, in order.
 #[derive(Default)]
 pub struct Changes {
@@ -157,6 +193,15 @@ impl Changes {
 
     pub fn delete<T: Table>(&mut self, id: &str) {
         self.items.push(Box::new(Delete::<T>(id.to_string(), std::marker::PhantomData)));
+    }
+
+    /// A write with no in-memory copy (an append to a log such as alarm history),
+    /// committed in the same transaction as the rest of the set.
+    pub fn store_only(
+        &mut self,
+        write: impl Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send + 'static,
+    ) {
+        self.items.push(Box::new(StoreOnly(write)));
     }
 
     pub fn is_empty(&self) -> bool {

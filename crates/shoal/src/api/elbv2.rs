@@ -1,0 +1,634 @@
+//! The ELBv2 API (protocol `query`, version 2015-12-01): parameters in, XML out.
+//!
+//! Lists are `Name.member.N`; responses are `<XResponse xmlns=…><XResult>…</XResult>
+//! <ResponseMetadata><RequestId/></ResponseMetadata></XResponse>` with `<member>` items.
+
+use axum::response::Response;
+use shoal_model::ec2::format_time;
+use shoal_model::elbv2::actions::Redirect;
+use shoal_model::elbv2::conditions::Cidr;
+use shoal_model::elbv2::target_group::HealthCheckUpdate;
+use shoal_model::elbv2::{
+    Action, Condition, FixedResponse, ForwardConfig, Listener, LoadBalancer, ResourceTags, Rule,
+    RulePriority, TargetDescription, TargetGroup, WeightedTargetGroup,
+};
+use shoal_model::{AwsError, AwsResult};
+
+use super::error::{error_response, xml_body, Protocol};
+use super::query::Params;
+use super::xml::{escape, Xml};
+use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup, TargetHealthDescription};
+use crate::service::Service;
+
+pub const NAMESPACE: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
+
+/// AWS's hosted zone id for ALBs in us-east-1 (DescribeLoadBalancers shows it).
+const CANONICAL_HOSTED_ZONE_ID: &str = "Z35SXDOTRQ7X7K";
+
+/// Runs one action and renders the whole response (or AWS's Query error).
+pub fn respond(svc: &Service, action: &str, p: &Params, request_id: &str) -> Response {
+    match handle(svc, action, p) {
+        Ok(inner) => xml_body(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><{action}Result>{}</{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>",
+            inner.into_string()
+        )),
+        Err(e) => {
+            tracing::debug!(action, code = %e.code, message = %e.message, "elbv2 request refused");
+            error_response(&e, Protocol::Query, request_id)
+        }
+    }
+}
+
+fn num<T: std::str::FromStr>(p: &Params, key: &str) -> AwsResult<Option<T>> {
+    p.get(key)
+        .map(|v| {
+            v.parse::<T>().map_err(|_| {
+                AwsError::validation(format!("Value '{v}' at '{key}' is not a valid number"))
+            })
+        })
+        .transpose()
+}
+
+fn boolean(p: &Params, key: &str) -> AwsResult<Option<bool>> {
+    p.get(key)
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => {
+                Err(AwsError::validation(format!("Value '{v}' at '{key}' is not a valid boolean")))
+            }
+        })
+        .transpose()
+}
+
+fn required<'a>(p: &'a Params, key: &str) -> AwsResult<&'a str> {
+    p.required_query(key)
+}
+
+// ------------------------------------------------------------------ decoding
+
+fn actions(p: &Params, key: &str) -> AwsResult<Vec<Action>> {
+    let mut out: Vec<(u32, Action)> = Vec::new();
+    for (i, a) in p.structs(key).into_iter().enumerate() {
+        let order = num::<u32>(&a, "Order")?.unwrap_or(i as u32 + 1);
+        let action = match a.get("Type").unwrap_or_default() {
+            "forward" => {
+                let cfg = a.sub("ForwardConfig");
+                let groups = cfg.structs("TargetGroups");
+                let forward = if !groups.is_empty() {
+                    let mut tgs = Vec::new();
+                    for g in groups {
+                        tgs.push(WeightedTargetGroup {
+                            target_group_arn: required(&g, "TargetGroupArn")?.to_string(),
+                            weight: num::<u32>(&g, "Weight")?.unwrap_or(1),
+                        });
+                    }
+                    let sticky = cfg.sub("TargetGroupStickinessConfig");
+                    let stickiness_seconds = if boolean(&sticky, "Enabled")?.unwrap_or(false) {
+                        Some(num::<u32>(&sticky, "DurationSeconds")?.unwrap_or(3600))
+                    } else {
+                        None
+                    };
+                    if let Some(single) = a.get("TargetGroupArn") {
+                        if tgs.len() != 1 || tgs[0].target_group_arn != single {
+                            return Err(AwsError::validation(
+                                "You cannot specify both a target group ARN and a forward config with different target groups",
+                            ));
+                        }
+                    }
+                    ForwardConfig { target_groups: tgs, stickiness_seconds }
+                } else {
+                    let arn = a.get("TargetGroupArn").ok_or_else(|| {
+                        AwsError::validation(
+                            "A forward action must specify a target group ARN or a forward config",
+                        )
+                    })?;
+                    ForwardConfig::single(arn)
+                };
+                Action::Forward(forward)
+            }
+            "fixed-response" => {
+                let c = a.sub("FixedResponseConfig");
+                let code = required(&c, "StatusCode")?;
+                Action::FixedResponse(FixedResponse {
+                    status_code: code.parse().map_err(|_| {
+                        AwsError::validation(format!(
+                            "Fixed response status code '{code}' must be 2XX, 4XX or 5XX"
+                        ))
+                    })?,
+                    content_type: c.string("ContentType"),
+                    message_body: c.string("MessageBody"),
+                })
+            }
+            "redirect" => {
+                let c = a.sub("RedirectConfig");
+                let d = Redirect::default();
+                Action::Redirect(Redirect {
+                    protocol: c.string("Protocol").unwrap_or(d.protocol),
+                    host: c.string("Host").unwrap_or(d.host),
+                    port: c.string("Port").unwrap_or(d.port),
+                    path: c.string("Path").unwrap_or(d.path),
+                    query: c.string("Query").unwrap_or(d.query),
+                    status_code: Redirect::parse_status(required(&c, "StatusCode")?)?,
+                })
+            }
+            "" => return Err(AwsError::validation("An action must specify a type")),
+            t @ ("authenticate-oidc" | "authenticate-cognito" | "jwt-validation") => {
+                return Err(AwsError::new(
+                    "InvalidLoadBalancerAction",
+                    format!("Action type '{t}' is not supported by Shoal"),
+                ))
+            }
+            t => {
+                return Err(AwsError::validation(format!(
+                "'{t}' is not a valid action type; valid values: forward, redirect, fixed-response"
+            )))
+            }
+        };
+        out.push((order, action));
+    }
+    out.sort_by_key(|(o, _)| *o);
+    Ok(out.into_iter().map(|(_, a)| a).collect())
+}
+
+fn conditions(p: &Params) -> AwsResult<Vec<Condition>> {
+    let mut out = Vec::new();
+    for c in p.structs("Conditions") {
+        let field = required(&c, "Field")?;
+        let config_or_values = |config: &str| -> Vec<String> {
+            let v = c.sub(config).list("Values");
+            if v.is_empty() {
+                c.list("Values")
+            } else {
+                v
+            }
+        };
+        out.push(match field {
+            "path-pattern" => Condition::PathPattern(config_or_values("PathPatternConfig")),
+            "host-header" => Condition::HostHeader(config_or_values("HostHeaderConfig")),
+            "http-request-method" => {
+                Condition::HttpRequestMethod(config_or_values("HttpRequestMethodConfig"))
+            }
+            "http-header" => {
+                let h = c.sub("HttpHeaderConfig");
+                Condition::HttpHeader {
+                    name: required(&h, "HttpHeaderName")?.to_string(),
+                    values: h.list("Values"),
+                }
+            }
+            "query-string" => Condition::QueryString(
+                c.sub("QueryStringConfig")
+                    .structs("Values")
+                    .into_iter()
+                    .map(|kv| (kv.string("Key"), kv.string("Value").unwrap_or_default()))
+                    .collect(),
+            ),
+            "source-ip" => Condition::SourceIp(
+                config_or_values("SourceIpConfig")
+                    .iter()
+                    .map(|v| Cidr::parse(v))
+                    .collect::<AwsResult<Vec<_>>>()?,
+            ),
+            f => {
+                return Err(AwsError::validation(format!(
+                    "Condition field '{f}' is not valid; valid values: path-pattern, host-header, http-header, http-request-method, query-string, source-ip"
+                )))
+            }
+        });
+    }
+    Ok(out)
+}
+
+fn targets(p: &Params) -> AwsResult<Vec<TargetDescription>> {
+    p.structs("Targets")
+        .into_iter()
+        .map(|t| {
+            Ok(TargetDescription {
+                id: required(&t, "Id")?.to_string(),
+                port: num::<u16>(&t, "Port")?,
+                availability_zone: t.string("AvailabilityZone"),
+            })
+        })
+        .collect()
+}
+
+fn attributes(p: &Params) -> AwsResult<Vec<(String, String)>> {
+    let pairs: Vec<(String, String)> = p
+        .structs("Attributes")
+        .into_iter()
+        .map(|a| Ok((required(&a, "Key")?.to_string(), a.string("Value").unwrap_or_default())))
+        .collect::<AwsResult<_>>()?;
+    if pairs.is_empty() {
+        return Err(AwsError::validation("At least one attribute must be specified"));
+    }
+    Ok(pairs)
+}
+
+fn health_check_update(p: &Params) -> AwsResult<HealthCheckUpdate> {
+    Ok(HealthCheckUpdate {
+        enabled: boolean(p, "HealthCheckEnabled")?,
+        protocol: p.string("HealthCheckProtocol"),
+        port: p.string("HealthCheckPort"),
+        path: p.string("HealthCheckPath"),
+        interval_seconds: num(p, "HealthCheckIntervalSeconds")?,
+        timeout_seconds: num(p, "HealthCheckTimeoutSeconds")?,
+        healthy_threshold: num(p, "HealthyThresholdCount")?,
+        unhealthy_threshold: num(p, "UnhealthyThresholdCount")?,
+        matcher: p.string("Matcher.HttpCode"),
+    })
+}
+
+fn subnets(p: &Params) -> Vec<String> {
+    let mut s = p.list("Subnets");
+    for m in p.structs("SubnetMappings") {
+        if let Some(id) = m.get("SubnetId") {
+            s.push(id.to_string());
+        }
+    }
+    s
+}
+
+// ------------------------------------------------------------------ actions
+
+fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
+    let mut x = Xml::new();
+    match action {
+        // ---------------------------------------------------------- load balancers
+        "CreateLoadBalancer" => {
+            let lb = svc.elb().create_load_balancer(CreateLoadBalancer {
+                name: required(p, "Name")?.to_string(),
+                subnets: subnets(p),
+                security_groups: p.list("SecurityGroups"),
+                scheme: p.string("Scheme"),
+                lb_type: p.string("Type"),
+                ip_address_type: p.string("IpAddressType"),
+                tags: p.tags("Tags"),
+            })?;
+            x.list("LoadBalancers", "member", [&lb], |x, lb| load_balancer_xml(svc, x, lb));
+        }
+        "DescribeLoadBalancers" => {
+            let page = svc.elb().describe_load_balancers(
+                &p.list("LoadBalancerArns"),
+                &p.list("Names"),
+                p.get("Marker"),
+                num(p, "PageSize")?,
+            )?;
+            x.list("LoadBalancers", "member", &page.items, |x, lb| load_balancer_xml(svc, x, lb));
+            x.opt("NextMarker", page.next_marker);
+        }
+        "DeleteLoadBalancer" => svc.elb().delete_load_balancer(required(p, "LoadBalancerArn")?)?,
+        "DescribeLoadBalancerAttributes" => {
+            let attrs = svc.elb().load_balancer_attributes(required(p, "LoadBalancerArn")?)?;
+            attributes_xml(&mut x, &attrs);
+        }
+        "ModifyLoadBalancerAttributes" => {
+            let attrs = svc.elb().modify_load_balancer_attributes(
+                required(p, "LoadBalancerArn")?,
+                &attributes(p)?,
+            )?;
+            attributes_xml(&mut x, &attrs);
+        }
+        "SetSubnets" => {
+            let lb = svc.elb().set_subnets(required(p, "LoadBalancerArn")?, &subnets(p))?;
+            availability_zones_xml(&mut x, &lb);
+            x.text("IpAddressType", "ipv4");
+        }
+        "SetSecurityGroups" => {
+            let groups = svc
+                .elb()
+                .set_security_groups(required(p, "LoadBalancerArn")?, &p.list("SecurityGroups"))?;
+            x.list("SecurityGroupIds", "member", &groups, |x, g| {
+                x.raw(&escape(g));
+            });
+        }
+        // ---------------------------------------------------------- listeners
+        "CreateListener" => {
+            let l = svc.elb().create_listener(
+                required(p, "LoadBalancerArn")?,
+                p.get("Protocol"),
+                num(p, "Port")?,
+                actions(p, "DefaultActions")?,
+                &p.tags("Tags"),
+            )?;
+            x.list("Listeners", "member", [&l], listener_xml);
+        }
+        "DescribeListeners" => {
+            let page = svc.elb().describe_listeners(
+                p.get("LoadBalancerArn"),
+                &p.list("ListenerArns"),
+                p.get("Marker"),
+                num(p, "PageSize")?,
+            )?;
+            x.list("Listeners", "member", &page.items, listener_xml);
+            x.opt("NextMarker", page.next_marker);
+        }
+        "ModifyListener" => {
+            let defaults = actions(p, "DefaultActions")?;
+            let l = svc.elb().modify_listener(
+                required(p, "ListenerArn")?,
+                num(p, "Port")?,
+                p.get("Protocol"),
+                (!defaults.is_empty()).then_some(defaults),
+            )?;
+            x.list("Listeners", "member", [&l], listener_xml);
+        }
+        "DeleteListener" => svc.elb().delete_listener(required(p, "ListenerArn")?)?,
+        // ---------------------------------------------------------- rules
+        "CreateRule" => {
+            let r = svc.elb().create_rule(
+                required(p, "ListenerArn")?,
+                num(p, "Priority")?,
+                conditions(p)?,
+                actions(p, "Actions")?,
+                &p.tags("Tags"),
+            )?;
+            x.list("Rules", "member", [&r], rule_xml);
+        }
+        "DescribeRules" => {
+            let page = svc.elb().describe_rules(
+                p.get("ListenerArn"),
+                &p.list("RuleArns"),
+                p.get("Marker"),
+                num(p, "PageSize")?,
+            )?;
+            x.list("Rules", "member", &page.items, rule_xml);
+            x.opt("NextMarker", page.next_marker);
+        }
+        "ModifyRule" => {
+            let c = conditions(p)?;
+            let a = actions(p, "Actions")?;
+            let r = svc.elb().modify_rule(
+                required(p, "RuleArn")?,
+                (!c.is_empty()).then_some(c),
+                (!a.is_empty()).then_some(a),
+            )?;
+            x.list("Rules", "member", [&r], rule_xml);
+        }
+        "DeleteRule" => svc.elb().delete_rule(required(p, "RuleArn")?)?,
+        "SetRulePriorities" => {
+            let pairs = p
+                .structs("RulePriorities")
+                .into_iter()
+                .map(|r| {
+                    let priority = num::<u32>(&r, "Priority")?
+                        .ok_or_else(|| AwsError::validation("A rule priority must be specified"))?;
+                    Ok((required(&r, "RuleArn")?.to_string(), priority))
+                })
+                .collect::<AwsResult<Vec<_>>>()?;
+            let rules = svc.elb().set_rule_priorities(&pairs)?;
+            x.list("Rules", "member", &rules, rule_xml);
+        }
+        // ---------------------------------------------------------- target groups
+        "CreateTargetGroup" => {
+            let tg = svc.elb().create_target_group(CreateTargetGroup {
+                name: required(p, "Name")?.to_string(),
+                protocol: p.string("Protocol"),
+                protocol_version: p.string("ProtocolVersion"),
+                port: num(p, "Port")?,
+                vpc_id: p.string("VpcId"),
+                target_type: p.string("TargetType"),
+                ip_address_type: p.string("IpAddressType"),
+                health_check: health_check_update(p)?,
+                tags: p.tags("Tags"),
+            })?;
+            x.list("TargetGroups", "member", [&tg], target_group_xml);
+        }
+        "DescribeTargetGroups" => {
+            let page = svc.elb().describe_target_groups(
+                p.get("LoadBalancerArn"),
+                &p.list("TargetGroupArns"),
+                &p.list("Names"),
+                p.get("Marker"),
+                num(p, "PageSize")?,
+            )?;
+            x.list("TargetGroups", "member", &page.items, target_group_xml);
+            x.opt("NextMarker", page.next_marker);
+        }
+        "ModifyTargetGroup" => {
+            let tg = svc
+                .elb()
+                .modify_target_group(required(p, "TargetGroupArn")?, &health_check_update(p)?)?;
+            x.list("TargetGroups", "member", [&tg], target_group_xml);
+        }
+        "DeleteTargetGroup" => svc.elb().delete_target_group(required(p, "TargetGroupArn")?)?,
+        "DescribeTargetGroupAttributes" => {
+            let attrs = svc.elb().target_group_attributes(required(p, "TargetGroupArn")?)?;
+            attributes_xml(&mut x, &attrs);
+        }
+        "ModifyTargetGroupAttributes" => {
+            let attrs = svc
+                .elb()
+                .modify_target_group_attributes(required(p, "TargetGroupArn")?, &attributes(p)?)?;
+            attributes_xml(&mut x, &attrs);
+        }
+        "RegisterTargets" => {
+            svc.elb().register_targets(required(p, "TargetGroupArn")?, &targets(p)?)?
+        }
+        "DeregisterTargets" => {
+            svc.elb().deregister_targets(required(p, "TargetGroupArn")?, &targets(p)?)?
+        }
+        "DescribeTargetHealth" => {
+            let health =
+                svc.elb().describe_target_health(required(p, "TargetGroupArn")?, &targets(p)?)?;
+            x.list("TargetHealthDescriptions", "member", &health, target_health_xml);
+        }
+        // ---------------------------------------------------------- tags
+        "AddTags" => svc.elb().add_tags(&p.list("ResourceArns"), &p.tags("Tags"))?,
+        "RemoveTags" => svc.elb().remove_tags(&p.list("ResourceArns"), &p.list("TagKeys"))?,
+        "DescribeTags" => {
+            let tags = svc.elb().describe_tags(&p.list("ResourceArns"))?;
+            x.list("TagDescriptions", "member", &tags, tags_xml);
+        }
+        "" => return Err(AwsError::new("MissingAction", "The request must contain an Action")),
+        other => {
+            return Err(AwsError::new(
+                "InvalidAction",
+                format!("The action {other} is not valid for this web service."),
+            ))
+        }
+    }
+    Ok(x)
+}
+
+// ------------------------------------------------------------------ rendering
+
+fn strings<'a>(x: &mut Xml, tag: &str, items: impl IntoIterator<Item = &'a String>) {
+    x.list(tag, "member", items, |x, v| {
+        x.raw(&escape(v));
+    });
+}
+
+fn availability_zones_xml(x: &mut Xml, lb: &LoadBalancer) {
+    x.list(
+        "AvailabilityZones",
+        "member",
+        lb.availability_zones.iter().zip(&lb.subnets),
+        |x, (zone, subnet)| {
+            x.text("ZoneName", zone).text("SubnetId", subnet).list(
+                "LoadBalancerAddresses",
+                "member",
+                [lb.loopback_ip],
+                |x, ip| {
+                    x.text("IpAddress", ip);
+                },
+            );
+        },
+    );
+}
+
+fn load_balancer_xml(svc: &Service, x: &mut Xml, lb: &LoadBalancer) {
+    x.text("LoadBalancerArn", &lb.arn)
+        .text("DNSName", &lb.dns_name)
+        .text("CanonicalHostedZoneId", CANONICAL_HOSTED_ZONE_ID)
+        .text("CreatedTime", format_time(lb.created_time))
+        .text("LoadBalancerName", &lb.name)
+        .text("Scheme", lb.scheme.as_str())
+        .text("VpcId", &lb.vpc_id)
+        .el("State", |x| {
+            x.text("Code", lb.state.as_str())
+                .opt("Reason", svc.elb().load_balancer_state_reason(lb));
+        })
+        .text("Type", "application");
+    availability_zones_xml(x, lb);
+    strings(x, "SecurityGroups", &lb.security_groups);
+    x.text("IpAddressType", "ipv4");
+}
+
+fn attributes_xml(x: &mut Xml, attrs: &[(String, String)]) {
+    x.list("Attributes", "member", attrs, |x, (k, v)| {
+        x.text("Key", k).text("Value", v);
+    });
+}
+
+fn action_xml(x: &mut Xml, (i, a): (usize, &Action)) {
+    x.text("Type", a.type_str()).text("Order", i + 1);
+    match a {
+        Action::Forward(f) => {
+            x.opt("TargetGroupArn", f.single_arn());
+            x.el("ForwardConfig", |x| {
+                x.list("TargetGroups", "member", &f.target_groups, |x, g| {
+                    x.text("TargetGroupArn", &g.target_group_arn).text("Weight", g.weight);
+                });
+                x.el("TargetGroupStickinessConfig", |x| {
+                    x.text("Enabled", f.stickiness_seconds.is_some())
+                        .opt("DurationSeconds", f.stickiness_seconds);
+                });
+            });
+        }
+        Action::FixedResponse(fr) => {
+            x.el("FixedResponseConfig", |x| {
+                x.opt("MessageBody", fr.message_body.as_ref())
+                    .text("StatusCode", fr.status_code)
+                    .opt("ContentType", fr.content_type.as_ref());
+            });
+        }
+        Action::Redirect(r) => {
+            x.el("RedirectConfig", |x| {
+                x.text("Protocol", &r.protocol)
+                    .text("Port", &r.port)
+                    .text("Host", &r.host)
+                    .text("Path", &r.path)
+                    .text("Query", &r.query)
+                    .text("StatusCode", format!("HTTP_{}", r.status_code));
+            });
+        }
+    }
+}
+
+fn actions_xml(x: &mut Xml, tag: &str, actions: &[Action]) {
+    x.list(tag, "member", actions.iter().enumerate(), action_xml);
+}
+
+fn listener_xml(x: &mut Xml, l: &Listener) {
+    x.text("ListenerArn", &l.arn)
+        .text("LoadBalancerArn", &l.load_balancer_arn)
+        .text("Port", l.port)
+        .text("Protocol", &l.protocol);
+    actions_xml(x, "DefaultActions", &l.default_actions);
+}
+
+fn condition_xml(x: &mut Xml, c: &Condition) {
+    x.text("Field", c.field());
+    match c {
+        Condition::PathPattern(v) => {
+            strings(x, "Values", v);
+            x.el("PathPatternConfig", |x| strings(x, "Values", v));
+        }
+        Condition::HostHeader(v) => {
+            strings(x, "Values", v);
+            x.el("HostHeaderConfig", |x| strings(x, "Values", v));
+        }
+        Condition::HttpRequestMethod(v) => {
+            x.el("HttpRequestMethodConfig", |x| strings(x, "Values", v));
+        }
+        Condition::HttpHeader { name, values } => {
+            x.el("HttpHeaderConfig", |x| {
+                x.text("HttpHeaderName", name);
+                strings(x, "Values", values);
+            });
+        }
+        Condition::QueryString(kvs) => {
+            x.el("QueryStringConfig", |x| {
+                x.list("Values", "member", kvs, |x, (k, v)| {
+                    x.opt("Key", k.as_ref()).text("Value", v);
+                });
+            });
+        }
+        Condition::SourceIp(cidrs) => {
+            let v: Vec<String> = cidrs.iter().map(|c| format!("{}/{}", c.addr, c.prefix)).collect();
+            x.el("SourceIpConfig", |x| strings(x, "Values", &v));
+        }
+    }
+}
+
+fn rule_xml(x: &mut Xml, r: &Rule) {
+    x.text("RuleArn", &r.arn).text("Priority", r.priority.to_wire());
+    x.list("Conditions", "member", &r.conditions, condition_xml);
+    actions_xml(x, "Actions", &r.actions);
+    x.text("IsDefault", r.priority == RulePriority::Default);
+}
+
+fn target_group_xml(x: &mut Xml, tg: &TargetGroup) {
+    let hc = &tg.health_check;
+    x.text("TargetGroupArn", &tg.arn)
+        .text("TargetGroupName", &tg.name)
+        .text("Protocol", &tg.protocol)
+        .text("Port", tg.port)
+        .text("VpcId", &tg.vpc_id)
+        .text("HealthCheckProtocol", &hc.protocol)
+        .text("HealthCheckPort", hc.port.to_wire())
+        .text("HealthCheckEnabled", hc.enabled)
+        .text("HealthCheckIntervalSeconds", hc.interval_seconds)
+        .text("HealthCheckTimeoutSeconds", hc.timeout_seconds)
+        .text("HealthyThresholdCount", hc.healthy_threshold)
+        .text("UnhealthyThresholdCount", hc.unhealthy_threshold)
+        .text("HealthCheckPath", &hc.path)
+        .el("Matcher", |x| {
+            x.text("HttpCode", &hc.matcher.text);
+        });
+    strings(x, "LoadBalancerArns", &tg.load_balancer_arns);
+    x.text("TargetType", tg.target_type.as_str())
+        .text("ProtocolVersion", "HTTP1")
+        .text("IpAddressType", "ipv4");
+}
+
+fn target_health_xml(x: &mut Xml, d: &TargetHealthDescription) {
+    x.el("Target", |x| {
+        x.text("Id", &d.target.id)
+            .opt("Port", d.target.port)
+            .opt("AvailabilityZone", d.target.availability_zone.as_ref());
+    });
+    x.opt("HealthCheckPort", d.health_check_port.as_ref());
+    x.el("TargetHealth", |x| {
+        x.text("State", d.health.state.as_str())
+            .opt("Reason", d.health.reason.map(|r| r.code()))
+            .opt("Description", d.health.description.as_ref());
+    });
+}
+
+fn tags_xml(x: &mut Xml, t: &ResourceTags) {
+    x.text("ResourceArn", &t.arn);
+    x.list("Tags", "member", &t.tags, |x, tag| {
+        x.text("Key", &tag.key).text("Value", &tag.value);
+    });
+}

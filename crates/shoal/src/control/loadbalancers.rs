@@ -1,0 +1,267 @@
+//! The load balancer controller: makes the data plane match the ELBv2 records.
+//!
+//! On every commit (and every resync) it rebuilds the whole [`DataPlane`] from state
+//! and hands it to [`shoal_proxy::Proxy::apply`], which is idempotent and diff-based.
+//! Then it records what follows from the world: a `provisioning` load balancer whose
+//! listeners were attempted becomes `active`; a deregistered target whose delay has
+//! run out leaves its group; a terminated instance is deregistered, as AWS does.
+//! Every `metric_period` it publishes the proxy's counters as `AWS/ApplicationELB`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shoal_model::ec2::InstanceState;
+use shoal_model::elbv2::{LoadBalancerState, RegisteredTarget, RulePriority, TargetType};
+use shoal_proxy::{
+    DataPlane, ListenerSpec, LoadBalancerSpec, MetricsSnapshot, TargetGroupSpec, TargetSpec,
+};
+use shoal_store::{Datapoint, MetricKey};
+use tokio::sync::watch;
+
+use crate::service::elbv2::{listener_of_rule, resolve_target};
+use crate::service::{Service, State};
+
+/// CloudWatch namespace of every load balancer metric.
+pub const NAMESPACE: &str = "AWS/ApplicationELB";
+
+/// Runs until shutdown, then closes every listener.
+pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let mut changed = svc.subscribe();
+    let mut metrics = tokio::time::interval(svc.config.metric_period);
+    metrics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    metrics.tick().await;
+    // Bind failures are logged once per change, not at every pass.
+    let mut reported: BTreeSet<(String, u16, String)> = BTreeSet::new();
+    loop {
+        let next = reconcile(&svc);
+        report_listeners(&svc, &mut reported);
+        let wait = next.map_or(svc.config.resync_interval, |d| d.min(svc.config.resync_interval));
+        tokio::select! {
+            _ = changed.changed() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = metrics.tick() => publish_metrics(&svc, &svc.proxy.take_metrics()),
+            _ = shutdown.changed() => break,
+        }
+    }
+    svc.proxy.shutdown().await;
+}
+
+/// One pass: apply the data plane, then record what follows. Returns how long until
+/// the next draining target is due to leave, if any.
+pub fn reconcile(svc: &Service) -> Option<Duration> {
+    let plane = svc.read(|s| data_plane(s, default_zone(svc)));
+    svc.proxy.apply(plane);
+
+    let now = svc.clock.now();
+    let (activate, expired, orphaned, next) = svc.read(|s| {
+        let activate: Vec<String> = s
+            .load_balancers
+            .values()
+            .filter(|l| l.state == LoadBalancerState::Provisioning)
+            .map(|l| l.arn.clone())
+            .collect();
+        let mut expired = Vec::new();
+        let mut orphaned = Vec::new();
+        let mut next: Option<chrono::Duration> = None;
+        for r in s.registered_targets.values() {
+            let Some(tg) = s.target_groups.get(&r.target_group_arn) else { continue };
+            match r.drained_at(tg.attributes.deregistration_delay_seconds) {
+                Some(at) if at <= now => expired.push(r.key.clone()),
+                Some(at) => {
+                    let left = at - now;
+                    next = Some(next.map_or(left, |n| n.min(left)));
+                }
+                None if tg.target_type == TargetType::Instance => {
+                    let gone = s.instances.get(&r.target.id).is_none_or(|i| {
+                        matches!(i.state, InstanceState::Terminated | InstanceState::ShuttingDown)
+                    });
+                    if gone {
+                        orphaned.push(r.key.clone());
+                    }
+                }
+                None => {}
+            }
+        }
+        (activate, expired, orphaned, next)
+    });
+    if !(activate.is_empty() && expired.is_empty() && orphaned.is_empty()) {
+        let result = svc.mutate(|s, changes| {
+            for arn in &activate {
+                if let Some(lb) = s.load_balancers.get(arn) {
+                    let mut lb = lb.clone();
+                    lb.state = LoadBalancerState::Active;
+                    changes.put(lb);
+                }
+            }
+            for key in &expired {
+                if s.registered_targets.contains_key(key) {
+                    changes.delete::<RegisteredTarget>(key);
+                }
+            }
+            for key in &orphaned {
+                if let Some(r) = s.registered_targets.get(key) {
+                    let mut r = r.clone();
+                    r.deregistered_at = Some(now);
+                    changes.put(r);
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e.message, "could not record load balancer changes");
+        }
+    }
+    next.map(|d| d.to_std().unwrap_or_default() + Duration::from_millis(10))
+}
+
+fn default_zone(svc: &Service) -> &str {
+    svc.config.zones.first().map(String::as_str).unwrap_or("us-east-1a")
+}
+
+/// The whole desired data plane from the records. Pure: tests call it directly.
+pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
+    let mut rules_by_listener: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for r in state.rules.values().filter(|r| r.priority != RulePriority::Default) {
+        rules_by_listener.entry(listener_of_rule(&r.arn)).or_default().push(r.clone());
+    }
+    let load_balancers = state
+        .load_balancers
+        .values()
+        .map(|lb| LoadBalancerSpec {
+            arn: lb.arn.clone(),
+            name: lb.name.clone(),
+            dns_name: lb.dns_name.clone(),
+            ip: IpAddr::V4(lb.loopback_ip),
+            attributes: lb.attributes.clone(),
+            listeners: state
+                .listeners
+                .values()
+                .filter(|l| l.load_balancer_arn == lb.arn)
+                .map(|l| ListenerSpec {
+                    port: l.port,
+                    default_actions: l.default_actions.clone(),
+                    rules: rules_by_listener.get(&l.arn).cloned().unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    let target_groups = state
+        .target_groups
+        .values()
+        .map(|tg| TargetGroupSpec {
+            arn: tg.arn.clone(),
+            name: tg.name.clone(),
+            health_check: tg.health_check.clone(),
+            attributes: tg.attributes.clone(),
+            targets: state
+                .registered_targets
+                .values()
+                .filter(|r| r.target_group_arn == tg.arn)
+                .filter_map(|r| {
+                    let resolved = resolve_target(state, tg, r, default_zone);
+                    Some(TargetSpec {
+                        id: r.target.id.clone(),
+                        addr: resolved.addr?,
+                        availability_zone: resolved.availability_zone,
+                        draining: r.deregistered_at.is_some(),
+                        instance_stopped: resolved.instance_stopped,
+                    })
+                })
+                .collect(),
+            health_check_interval: None,
+            health_check_timeout: None,
+        })
+        .collect();
+    DataPlane { load_balancers, target_groups }
+}
+
+/// Logs each listener bind failure once (DescribeLoadBalancers states it too).
+fn report_listeners(svc: &Service, reported: &mut BTreeSet<(String, u16, String)>) {
+    let now: BTreeSet<(String, u16, String)> = svc
+        .proxy
+        .listener_status()
+        .into_iter()
+        .filter_map(|s| Some((s.load_balancer_arn, s.port, s.bound.err()?)))
+        .collect();
+    for (arn, port, error) in now.difference(reported) {
+        tracing::warn!(
+            load_balancer = %arn,
+            port,
+            %error,
+            "listener not bound; the load balancer still answers on Shoal's port by its DNS name"
+        );
+    }
+    *reported = now;
+}
+
+/// Publishes one period of counters as `AWS/ApplicationELB` datapoints. As in AWS,
+/// request counts appear only while requests flow; host counts every period.
+pub fn publish_metrics(svc: &Service, snap: &MetricsSnapshot) {
+    let ts_ms = svc.clock.now().timestamp_millis();
+    let mut points: Vec<(MetricKey, Datapoint)> = Vec::new();
+    let mut put = |name: &str, dims: &[(&str, &str)], value: f64, unit: &'static str| {
+        points.push((MetricKey::new(NAMESPACE, name, dims), Datapoint { ts_ms, value, unit }));
+    };
+    let counts = |c: &shoal_proxy::Counts| {
+        [
+            ("RequestCount", c.request_count),
+            ("HTTPCode_Target_2XX_Count", c.httpcode_target_2xx),
+            ("HTTPCode_Target_3XX_Count", c.httpcode_target_3xx),
+            ("HTTPCode_Target_4XX_Count", c.httpcode_target_4xx),
+            ("HTTPCode_Target_5XX_Count", c.httpcode_target_5xx),
+            ("HTTPCode_ELB_3XX_Count", c.httpcode_elb_3xx),
+            ("HTTPCode_ELB_4XX_Count", c.httpcode_elb_4xx),
+            ("HTTPCode_ELB_5XX_Count", c.httpcode_elb_5xx),
+            ("HTTPCode_ELB_500_Count", c.httpcode_elb_500),
+            ("HTTPCode_ELB_502_Count", c.httpcode_elb_502),
+            ("HTTPCode_ELB_503_Count", c.httpcode_elb_503),
+            ("HTTPCode_ELB_504_Count", c.httpcode_elb_504),
+        ]
+    };
+    let response_time = |c: &shoal_proxy::Counts| {
+        (c.target_response_count > 0)
+            .then(|| c.target_response_time_sum.as_secs_f64() / c.target_response_count as f64)
+    };
+    for lb in &snap.load_balancers {
+        let dims = [("LoadBalancer", lb.dimension.as_str())];
+        for (name, v) in counts(&lb.counts) {
+            if v > 0 {
+                put(name, &dims, v as f64, "Count");
+            }
+        }
+        if let Some(t) = response_time(&lb.counts) {
+            put("TargetResponseTime", &dims, t, "Seconds");
+        }
+    }
+    for tg in &snap.target_groups {
+        let per_target = (tg.counts.request_count > 0)
+            .then(|| tg.counts.request_count as f64 / f64::from(tg.healthy_host_count.max(1)));
+        if let Some(v) = per_target {
+            put("RequestCountPerTarget", &[("TargetGroup", tg.dimension.as_str())], v, "Count");
+        }
+        for lb in &tg.load_balancer_dimensions {
+            let dims = [("LoadBalancer", lb.as_str()), ("TargetGroup", tg.dimension.as_str())];
+            put("HealthyHostCount", &dims, f64::from(tg.healthy_host_count), "Count");
+            put("UnHealthyHostCount", &dims, f64::from(tg.unhealthy_host_count), "Count");
+            for (name, v) in counts(&tg.counts) {
+                if v > 0 {
+                    put(name, &dims, v as f64, "Count");
+                }
+            }
+            if let Some(t) = response_time(&tg.counts) {
+                put("TargetResponseTime", &dims, t, "Seconds");
+            }
+            if let Some(v) = per_target {
+                put("RequestCountPerTarget", &dims, v, "Count");
+            }
+        }
+    }
+    if points.is_empty() {
+        return;
+    }
+    if let Err(e) = svc.with_store(|s| s.write(|w| w.put_datapoints(&points))) {
+        tracing::error!(error = %e, "could not store load balancer metrics");
+    }
+}

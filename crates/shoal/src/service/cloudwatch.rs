@@ -1,0 +1,1264 @@
+//! CloudWatch: metric data in and out (PutMetricData, GetMetricStatistics,
+//! GetMetricData, ListMetrics), metric alarms (Put/Describe/Delete/SetAlarmState,
+//! Enable/DisableAlarmActions, tags) with their history, the evaluation pass the alarm
+//! loop (`control::alarms`) runs every period, and alarm actions.
+//!
+//! # For other services
+//! - [`Service::put_alarm`] / [`Service::delete_alarms`]: create, replace or delete
+//!   alarms programmatically (Auto Scaling's target-tracking alarms are ordinary
+//!   alarms made this way).
+//! - [`Service::metric_points`] / [`Service::metric_periods`]: a metric's datapoints
+//!   or its per-period aggregates, group aggregates included.
+//! - [`Service::alarm_action`]: what runs an alarm's action ARN; `arn:aws:autoscaling:`
+//!   goes to `autoscaling_alarm_action` in `alarm_hooks.rs`.
+//!
+//! # Group aggregates
+//! `AWS/EC2 <metric>` with the single dimension `AutoScalingGroupName=<g>` is not stored:
+//! a query for it merges, at read time, the `{InstanceId}` series of every instance
+//! tagged `aws:autoscaling:groupName=<g>` (in any state, so history survives a
+//! termination) with anything stored under the aggregate key itself. The merged raw
+//! samples give the group's Average/Minimum/Maximum/Sum/SampleCount per period, as
+//! CloudWatch's aggregate does for instances sampled at the same rate. Nothing is
+//! materialised, so there is nothing to keep in step when instances join or leave.
+//!
+//! # Time in a fast lab
+//! `--metric-period` (`config.metric_period`, AWS: 60 s) is how long a CloudWatch
+//! minute lasts. Alarms are evaluated with their `Period` scaled by it (a 60 s period
+//! lasts `metric_period`, 300 s lasts five of them; sub-minute high-resolution periods,
+//! and a period equal to `metric_period`, are kept as they are), and the evaluation loop
+//! runs once per `metric_period`. At the
+//! default of 60 this is exactly AWS. Queries (GetMetricStatistics, GetMetricData)
+//! always use their literal `Period` over real timestamps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, Utc};
+use shoal_model::cloudwatch::alarm::{
+    self, action_item, alarm_arn, apply_evaluation, configuration_update_item, due_actions,
+    evaluate, evaluation_window, validate_metric_alarm, MetricDataQuery,
+};
+use shoal_model::cloudwatch::math::{self, MathContext, MathValue, Series};
+use shoal_model::cloudwatch::metric::{
+    aggregate_periods, period_start, validate_dimensions, validate_namespace,
+    validate_put_namespace, validate_samples, validate_statistics_request, validate_unit,
+};
+use shoal_model::cloudwatch::{
+    Aggregate, AlarmHistoryItem, AlarmState, Datapoint, Dimension, HistoryItemType, MetricAlarm,
+    MetricId, PeriodValue, Samples, Statistic,
+};
+use shoal_model::tags::{self, Tag};
+use shoal_model::{AwsError, AwsResult};
+use shoal_store::{HistoryQuery, MetricKey};
+
+use super::ec2::Page;
+use super::{Service, State};
+
+/// The dimension of Auto Scaling group aggregates.
+pub const GROUP_DIMENSION: &str = "AutoScalingGroupName";
+/// The tag Auto Scaling puts on its instances.
+pub const GROUP_TAG: &str = "aws:autoscaling:groupName";
+/// CloudWatch keeps datapoints 15 days (at one-minute resolution) …
+pub const METRIC_RETENTION_DAYS: i64 = 15;
+/// … and alarm history 30 days.
+pub const HISTORY_RETENTION_DAYS: i64 = 30;
+
+/// One `MetricData` member of PutMetricData.
+#[derive(Debug, Clone)]
+pub struct MetricDatum {
+    pub metric_name: String,
+    pub dimensions: Vec<Dimension>,
+    /// Absent means "now".
+    pub timestamp: Option<DateTime<Utc>>,
+    pub samples: Samples,
+    pub unit: Option<String>,
+}
+
+/// GetMetricStatistics' request.
+#[derive(Debug, Clone)]
+pub struct StatisticsRequest {
+    pub metric: MetricId,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub period: i64,
+    pub statistics: Vec<String>,
+    pub extended_statistics: Vec<String>,
+    pub unit: Option<String>,
+}
+
+/// One GetMetricStatistics datapoint: a period's start, its standard statistics and
+/// its percentiles (by name, `p99`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatisticsPoint {
+    pub timestamp: DateTime<Utc>,
+    pub statistics: Vec<(Statistic, f64)>,
+    pub extended: Vec<(String, f64)>,
+    pub unit: String,
+}
+
+/// A `MetricStat`: a metric, a period and a statistic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricStat {
+    pub metric: MetricId,
+    pub period: i64,
+    pub stat: String,
+    pub unit: Option<String>,
+}
+
+/// One `MetricDataQuery` of GetMetricData.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataQuery {
+    pub id: String,
+    pub metric_stat: Option<MetricStat>,
+    pub expression: Option<String>,
+    pub label: Option<String>,
+    pub return_data: bool,
+    pub period: Option<i64>,
+}
+
+/// One `MetricDataResult`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataResult {
+    pub id: String,
+    pub label: String,
+    pub timestamps: Vec<DateTime<Utc>>,
+    pub values: Vec<f64>,
+}
+
+/// ListMetrics' filters. A dimension filter with no value matches any value.
+#[derive(Debug, Clone, Default)]
+pub struct ListMetricsRequest {
+    pub namespace: Option<String>,
+    pub metric_name: Option<String>,
+    pub dimensions: Vec<(String, Option<String>)>,
+    pub recently_active: bool,
+    pub next_token: Option<String>,
+}
+
+/// DescribeAlarms' filters.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmFilter {
+    pub names: Vec<String>,
+    pub name_prefix: Option<String>,
+    pub state: Option<AlarmState>,
+    pub action_prefix: Option<String>,
+    /// `AlarmTypes`; empty means metric alarms only.
+    pub types: Vec<String>,
+    pub max_records: Option<u32>,
+    pub next_token: Option<String>,
+}
+
+/// DescribeAlarmsForMetric's filters.
+#[derive(Debug, Clone, Default)]
+pub struct AlarmsForMetric {
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: Vec<Dimension>,
+    pub statistic: Option<String>,
+    pub extended_statistic: Option<String>,
+    pub period: Option<u32>,
+    pub unit: Option<String>,
+}
+
+/// DescribeAlarmHistory's filters.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub alarm_name: Option<String>,
+    pub types: Vec<String>,
+    pub item_type: Option<HistoryItemType>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub oldest_first: bool,
+    pub max_records: Option<u32>,
+    pub next_token: Option<String>,
+}
+
+fn store_error(e: shoal_store::StoreError) -> AwsError {
+    tracing::error!(error = %e, "CloudWatch store access failed");
+    AwsError::internal(format!("Shoal could not access its metric store: {e}"))
+}
+
+/// `Alarm <name> not found` (`ResourceNotFound`, 404).
+pub fn alarm_not_found(name: &str) -> AwsError {
+    AwsError::new("ResourceNotFound", format!("Alarm {name} not found")).with_status(404)
+}
+
+/// The group a metric is the aggregate of: `AWS/EC2 <metric>{AutoScalingGroupName=g}`.
+pub fn aggregate_group(metric: &MetricId) -> Option<&str> {
+    match metric.dimensions.as_slice() {
+        [d] if metric.namespace == "AWS/EC2" && d.name == GROUP_DIMENSION => Some(&d.value),
+        _ => None,
+    }
+}
+
+/// The instances (any state) tagged as members of `group`, in id order.
+pub fn group_members(state: &State, group: &str) -> Vec<String> {
+    state
+        .instances
+        .values()
+        .filter(|i| tags::get(&i.tags, GROUP_TAG) == Some(group))
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// Merges several series into one, oldest first (stable for equal timestamps).
+pub fn merge_points(series: Vec<Vec<Datapoint>>) -> Vec<Datapoint> {
+    let mut all: Vec<Datapoint> = series.into_iter().flatten().collect();
+    all.sort_by_key(|p| p.timestamp);
+    all
+}
+
+fn page_token(n: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("shoal-cw:{n}"))
+}
+
+fn page_start(token: Option<&str>) -> AwsResult<usize> {
+    use base64::Engine;
+    match token {
+        None => Ok(0),
+        Some(t) => base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("shoal-cw:").and_then(|n| n.parse().ok()))
+            .ok_or_else(|| {
+                AwsError::new("InvalidNextToken", "The service cannot process the NextToken.")
+            }),
+    }
+}
+
+/// Cuts a page of at most `max` (`MaxRecords`, 1–100, default 50).
+fn paginate<T>(
+    items: Vec<T>,
+    max: Option<u32>,
+    default: u32,
+    token: Option<&str>,
+) -> AwsResult<Page<T>> {
+    let max = max.unwrap_or(default);
+    if !(1..=100).contains(&max) && max != default {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{max}' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 100"
+        )));
+    }
+    let start = page_start(token)?;
+    let total = items.len();
+    let end = (start + max as usize).min(total);
+    let items: Vec<T> = items.into_iter().skip(start).take(end.saturating_sub(start)).collect();
+    Ok(Page { items, next_token: (end < total).then(|| page_token(end)) })
+}
+
+fn parse_statistics(stats: &[String], extended: &[String]) -> AwsResult<Vec<Statistic>> {
+    if stats.is_empty() && extended.is_empty() {
+        return Err(AwsError::new(
+            "InvalidParameterCombination",
+            "Must specify either Statistics or ExtendedStatistics, but not both.",
+        ));
+    }
+    if stats.len() > 5 || extended.len() > 10 {
+        return Err(AwsError::invalid_parameter_value(
+            "The collection Statistics must not have a size greater than 5.",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, s) in stats.iter().enumerate() {
+        match Statistic::parse(s) {
+            Some(st) if !matches!(st, Statistic::Percentile(_)) => out.push(st),
+            _ => {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "The parameter Statistics.member.{} must be a value in the set [ SampleCount, Average, Sum, Minimum, Maximum ].",
+                    i + 1
+                )))
+            }
+        }
+    }
+    for s in extended {
+        match Statistic::parse(s) {
+            Some(st @ Statistic::Percentile(_)) => out.push(st),
+            _ => {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "The value {s} for parameter ExtendedStatistics is not supported."
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_stat(stat: &str, at: &str) -> AwsResult<Statistic> {
+    Statistic::parse(stat).ok_or_else(|| {
+        AwsError::validation(format!("The value {stat} for parameter {at}.Stat is invalid."))
+    })
+}
+
+impl Service {
+    /// Shoal's short period, accepted wherever AWS accepts a period.
+    fn short_period(&self) -> Option<u32> {
+        u32::try_from(self.config.metric_period.as_secs()).ok().filter(|p| *p > 0)
+    }
+
+    /// The wall-clock length of an alarm period of `period` seconds: a CloudWatch minute
+    /// lasts `metric_period`; sub-minute periods are kept (see the module docs).
+    pub fn effective_period(&self, period: u32) -> u32 {
+        let mp = self.config.metric_period.as_secs().max(1);
+        // A period of exactly `metric_period` is already "one CloudWatch minute" (what
+        // Auto Scaling passes for its target-tracking alarms).
+        if period < 60 || mp == 60 || u64::from(period) == mp {
+            return period.max(1);
+        }
+        u32::try_from((u64::from(period) * mp / 60).max(1)).unwrap_or(u32::MAX)
+    }
+
+    // ------------------------------------------------------------------ metric data
+
+    /// PutMetricData: validates every datum, then stores them all or none.
+    pub fn put_metric_data(&self, namespace: &str, data: Vec<MetricDatum>) -> AwsResult<()> {
+        validate_put_namespace(namespace)?;
+        if data.is_empty() {
+            return Err(AwsError::missing_parameter("MetricData"));
+        }
+        if data.len() > 1000 {
+            return Err(AwsError::invalid_parameter_value(
+                "The collection MetricData must not have a size greater than 1000.",
+            ));
+        }
+        let now = self.clock.now();
+        let mut points = Vec::with_capacity(data.len());
+        for (i, d) in data.into_iter().enumerate() {
+            let n = i + 1;
+            let len = d.metric_name.chars().count();
+            if len == 0 || len > 255 {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "The value {} for parameter MetricData.member.{n}.MetricName is invalid.",
+                    d.metric_name
+                )));
+            }
+            validate_dimensions(&d.dimensions)?;
+            if let Some(u) = &d.unit {
+                validate_unit(u)?;
+            }
+            validate_samples(&d.samples).map_err(|mut e| {
+                e.message = e.message.replace("member.1.", &format!("member.{n}."));
+                e
+            })?;
+            let ts = d.timestamp.unwrap_or(now);
+            if ts < now - Duration::days(14) {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "The parameter MetricData.member.{n}.Timestamp must specify a time no more than two weeks in the past."
+                )));
+            }
+            if ts > now + Duration::hours(2) {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "The parameter MetricData.member.{n}.Timestamp must specify a time no more than two hours in the future."
+                )));
+            }
+            let id = MetricId::new(namespace, d.metric_name, d.dimensions);
+            points.push((
+                MetricKey::from(&id),
+                Datapoint { timestamp: ts, samples: d.samples, unit: d.unit },
+            ));
+        }
+        self.with_store(|s| s.write(|w| w.put_metric_points(&points))).map_err(store_error)
+    }
+
+    /// A metric's datapoints in `[start, end)`, oldest first. Group aggregates
+    /// (`AWS/EC2 …{AutoScalingGroupName}`) merge their member instances' series.
+    pub fn metric_points(
+        &self,
+        metric: &MetricId,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> AwsResult<Vec<Datapoint>> {
+        let mut keys = vec![MetricKey::from(metric)];
+        if let Some(group) = aggregate_group(metric) {
+            for id in self.read(|s| group_members(s, group)) {
+                let member = MetricId::new(
+                    metric.namespace.clone(),
+                    metric.metric_name.clone(),
+                    vec![Dimension::new("InstanceId", id)],
+                );
+                keys.push(MetricKey::from(&member));
+            }
+        }
+        let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
+        let series = self.with_store(|store| {
+            keys.iter().map(|k| store.metric_points(k, s, e)).collect::<Result<Vec<_>, _>>()
+        });
+        Ok(merge_points(series.map_err(store_error)?))
+    }
+
+    /// A metric's aggregates per aligned period of `period` seconds overlapping
+    /// `[start, end)`, oldest first; periods without data are absent. `unit`, when
+    /// given, keeps only points recorded in that unit.
+    pub fn metric_periods(
+        &self,
+        metric: &MetricId,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period: u32,
+        unit: Option<&str>,
+    ) -> AwsResult<Vec<(DateTime<Utc>, Aggregate)>> {
+        let from = period_start(start, period);
+        let mut points = self.metric_points(metric, from, end)?;
+        if let Some(u) = unit {
+            points.retain(|p| p.unit.as_deref().unwrap_or("None") == u);
+        }
+        Ok(aggregate_periods(&points, start, end, period))
+    }
+
+    /// GetMetricStatistics.
+    pub fn get_metric_statistics(
+        &self,
+        req: &StatisticsRequest,
+    ) -> AwsResult<Vec<StatisticsPoint>> {
+        validate_namespace(&req.metric.namespace)?;
+        validate_dimensions(&req.metric.dimensions)?;
+        let stats = parse_statistics(&req.statistics, &req.extended_statistics)?;
+        validate_statistics_request(req.start, req.end, req.period, self.short_period())?;
+        if let Some(u) = &req.unit {
+            validate_unit(u)?;
+        }
+        let period = u32::try_from(req.period).unwrap_or(u32::MAX);
+        let periods =
+            self.metric_periods(&req.metric, req.start, req.end, period, req.unit.as_deref())?;
+        Ok(periods
+            .into_iter()
+            .map(|(ts, agg)| {
+                let mut statistics = Vec::new();
+                let mut extended = Vec::new();
+                for st in &stats {
+                    if let Some(v) = agg.statistic(*st) {
+                        match st {
+                            Statistic::Percentile(_) => extended.push((st.name(), v)),
+                            _ => statistics.push((*st, v)),
+                        }
+                    }
+                }
+                StatisticsPoint {
+                    timestamp: ts,
+                    statistics,
+                    extended,
+                    unit: agg.unit.clone().unwrap_or_else(|| "None".into()),
+                }
+            })
+            .collect())
+    }
+
+    /// The series of one metric stat: the statistic's value per period that has data.
+    fn stat_series(
+        &self,
+        ms: &MetricStat,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        at: &str,
+    ) -> AwsResult<Series> {
+        let stat = parse_stat(&ms.stat, at)?;
+        let period = u32::try_from(ms.period).unwrap_or(u32::MAX);
+        Ok(self
+            .metric_periods(&ms.metric, start, end, period, ms.unit.as_deref())?
+            .into_iter()
+            .filter_map(|(ts, agg)| Some((ts, agg.statistic(stat)?)))
+            .collect())
+    }
+
+    /// GetMetricData: metric-stat queries, then expressions in request order (an
+    /// expression sees every metric-stat query and the expressions before it).
+    /// Results are newest first unless `oldest_first` (`ScanBy=TimestampAscending`).
+    pub fn get_metric_data(
+        &self,
+        queries: &[DataQuery],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        oldest_first: bool,
+    ) -> AwsResult<Vec<DataResult>> {
+        if start > end {
+            return Err(AwsError::validation(
+                "The parameter EndTime must be greater than StartTime.",
+            ));
+        }
+        if start == end {
+            return Err(AwsError::validation(
+                "The parameter StartTime must not equal parameter EndTime.",
+            ));
+        }
+        if queries.is_empty() || queries.len() > 500 {
+            return Err(AwsError::validation(
+                "The collection MetricDataQueries must contain between 1 and 500 elements.",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, q) in queries.iter().enumerate() {
+            let n = i + 1;
+            let ok_id = q.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                && q.id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok_id {
+                return Err(AwsError::validation(format!(
+                    "The value {} for parameter MetricDataQueries.member.{n}.Id is invalid.",
+                    q.id
+                )));
+            }
+            if !seen.insert(q.id.as_str()) {
+                return Err(AwsError::validation(format!(
+                    "The value {} for parameter MetricDataQueries.member.{n}.Id is not unique.",
+                    q.id
+                )));
+            }
+            match (&q.metric_stat, &q.expression) {
+                (Some(ms), None) => {
+                    validate_namespace(&ms.metric.namespace)?;
+                    validate_dimensions(&ms.metric.dimensions)?;
+                    validate_query_period(
+                        ms.period,
+                        self.short_period(),
+                        n,
+                    )?;
+                    parse_stat(&ms.stat, &format!("MetricDataQueries.member.{n}.MetricStat"))?;
+                }
+                (None, Some(_)) => {}
+                _ => {
+                    return Err(AwsError::validation(format!(
+                        "The parameter MetricDataQueries.member.{n} must specify exactly one of MetricStat or Expression."
+                    )))
+                }
+            }
+        }
+        if !queries.iter().any(|q| q.return_data) {
+            return Err(AwsError::validation(
+                "At least one of the queries must have ReturnData set to true.",
+            ));
+        }
+        let mut inputs: Vec<(String, String, Series)> = Vec::new();
+        let mut results = Vec::new();
+        for (i, q) in queries.iter().enumerate() {
+            if let Some(ms) = &q.metric_stat {
+                let at = format!("MetricDataQueries.member.{}.MetricStat", i + 1);
+                let series = self.stat_series(ms, start, end, &at)?;
+                let label = q.label.clone().unwrap_or_else(|| ms.metric.metric_name.clone());
+                inputs.push((q.id.clone(), label, series));
+            }
+        }
+        let stats = inputs.len();
+        let all_times: BTreeSet<DateTime<Utc>> =
+            inputs.iter().flat_map(|(_, _, s)| s.keys().copied()).collect();
+        for q in queries {
+            let (label, series) = match (&q.metric_stat, &q.expression) {
+                (Some(_), _) => {
+                    let (_, label, s) =
+                        inputs.iter().find(|(id, _, _)| *id == q.id).cloned().unwrap_or_default();
+                    (label, s)
+                }
+                (None, Some(expr)) => {
+                    // METRICS() means the request's metric-stat queries; other ids
+                    // may also name the expressions before this one.
+                    let visible =
+                        if expr.contains("METRICS") { &inputs[..stats] } else { &inputs[..] };
+                    let value = math::evaluate(&q.id, expr, &MathContext { series: visible })?;
+                    let series: Series = match value {
+                        MathValue::Series(s) => s,
+                        MathValue::Scalar(v) => all_times.iter().map(|t| (*t, v)).collect(),
+                        MathValue::List(_) => Series::new(),
+                    };
+                    let label = q.label.clone().unwrap_or_else(|| q.id.clone());
+                    inputs.push((q.id.clone(), label.clone(), series.clone()));
+                    (label, series)
+                }
+                (None, None) => continue,
+            };
+            if !q.return_data {
+                continue;
+            }
+            let mut points: Vec<(DateTime<Utc>, f64)> = series.into_iter().collect();
+            if !oldest_first {
+                points.reverse();
+            }
+            results.push(DataResult {
+                id: q.id.clone(),
+                label,
+                timestamps: points.iter().map(|(t, _)| *t).collect(),
+                values: points.iter().map(|(_, v)| *v).collect(),
+            });
+        }
+        Ok(results)
+    }
+
+    /// ListMetrics: every metric with data in the last two weeks (three hours with
+    /// `recently_active`), group aggregates included, sorted, 500 per page.
+    pub fn list_metrics(&self, req: &ListMetricsRequest) -> AwsResult<Page<MetricId>> {
+        let now = self.clock.now();
+        let since =
+            if req.recently_active { now - Duration::hours(3) } else { now - Duration::days(14) };
+        let keys =
+            self.with_store(|s| s.metric_keys(since.timestamp_millis())).map_err(store_error)?;
+        let mut ids: BTreeSet<MetricId> = keys.iter().map(MetricKey::to_metric_id).collect();
+        // Aggregates of groups whose members have data.
+        let groups: BTreeMap<String, String> = self.read(|s| {
+            s.instances
+                .values()
+                .filter_map(|i| Some((i.id.clone(), tags::get(&i.tags, GROUP_TAG)?.to_string())))
+                .collect()
+        });
+        let mut aggregates = Vec::new();
+        for id in &ids {
+            if id.namespace != "AWS/EC2" {
+                continue;
+            }
+            if let [d] = id.dimensions.as_slice() {
+                if let Some(g) = (d.name == "InstanceId").then(|| groups.get(&d.value)).flatten() {
+                    aggregates.push(MetricId::new(
+                        "AWS/EC2",
+                        id.metric_name.clone(),
+                        vec![Dimension::new(GROUP_DIMENSION, g.clone())],
+                    ));
+                }
+            }
+        }
+        ids.extend(aggregates);
+        let matching: Vec<MetricId> = ids
+            .into_iter()
+            .filter(|id| req.namespace.as_ref().is_none_or(|n| *n == id.namespace))
+            .filter(|id| req.metric_name.as_ref().is_none_or(|n| *n == id.metric_name))
+            .filter(|id| {
+                req.dimensions.iter().all(|(name, value)| {
+                    id.dimensions
+                        .iter()
+                        .any(|d| d.name == *name && value.as_ref().is_none_or(|v| *v == d.value))
+                })
+            })
+            .collect();
+        let start = page_start(req.next_token.as_deref())?;
+        let end = (start + 500).min(matching.len());
+        let next_token = (end < matching.len()).then(|| page_token(end));
+        Ok(Page { items: matching.into_iter().skip(start).take(end - start).collect(), next_token })
+    }
+
+    // ------------------------------------------------------------------ alarms
+
+    /// PutMetricAlarm, and the way other services create alarms: validates, keeps the
+    /// state (and tags) of an alarm of the same name, stamps the configuration time,
+    /// records a `ConfigurationUpdate` history item. Returns the stored alarm.
+    pub fn put_alarm(&self, alarm: MetricAlarm) -> AwsResult<MetricAlarm> {
+        let now = self.clock.now();
+        self.mutate(|state, changes| self.stage_put_alarm(state, changes, alarm, now))
+    }
+
+    /// [`Service::put_alarm`] inside another operation's `mutate` (Auto Scaling creates
+    /// a target-tracking policy and its alarms in one commit): validates against
+    /// `state` and records the alarm and its history item in `changes`.
+    pub fn stage_put_alarm(
+        &self,
+        state: &State,
+        changes: &mut super::Changes,
+        mut alarm: MetricAlarm,
+        now: DateTime<Utc>,
+    ) -> AwsResult<MetricAlarm> {
+        validate_metric_alarm(&alarm, self.short_period())?;
+        for q in &alarm.metrics {
+            if let Some(ms) = &q.metric_stat {
+                validate_namespace(&ms.namespace)?;
+                parse_stat(&ms.stat, "Metrics")?;
+            }
+        }
+        tags::validate_user_tags(&alarm.tags)?;
+        alarm.alarm_arn = alarm_arn(self.region(), &alarm.alarm_name);
+        alarm.alarm_configuration_updated_timestamp = now;
+        let existing = state.alarms.get(&alarm.alarm_name);
+        match existing {
+            Some(old) => {
+                alarm.keep_state_of(old);
+                alarm.tags.clone_from(&old.tags);
+            }
+            None => {
+                alarm.state_value = AlarmState::InsufficientData;
+                alarm.state_reason = alarm::INITIAL_REASON.into();
+                alarm.state_reason_data = None;
+                alarm.state_updated_timestamp = now;
+                alarm.state_transitioned_timestamp = now;
+            }
+        }
+        let item = configuration_update_item(&alarm, existing.is_none(), now);
+        changes.put(alarm.clone());
+        changes.store_only(move |w| w.put_alarm_history(&item));
+        Ok(alarm)
+    }
+
+    /// Deletes one alarm and its history inside another operation's `mutate` (an alarm
+    /// that is not there is not an error: the caller owns the name).
+    pub fn stage_delete_alarm(changes: &mut super::Changes, name: &str) {
+        changes.delete::<MetricAlarm>(name);
+        let name = name.to_string();
+        changes.store_only(move |w| w.delete_alarm_history(&name));
+    }
+
+    /// DeleteAlarms: all named alarms or none (`ResourceNotFound` names the missing).
+    pub fn delete_alarms(&self, names: &[String]) -> AwsResult<()> {
+        if names.len() > 100 {
+            return Err(AwsError::validation(
+                "1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100",
+            ));
+        }
+        self.mutate(|state, changes| {
+            let missing: Vec<&str> = names
+                .iter()
+                .filter(|n| !state.alarms.contains_key(*n))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(AwsError::new(
+                    "ResourceNotFound",
+                    format!("Alarms not found: [{}]", missing.join(", ")),
+                )
+                .with_status(404));
+            }
+            for name in names {
+                Self::stage_delete_alarm(changes, name);
+            }
+            Ok(())
+        })
+    }
+
+    /// One alarm by name.
+    pub fn alarm(&self, name: &str) -> AwsResult<MetricAlarm> {
+        self.read(|s| s.alarms.get(name).cloned()).ok_or_else(|| alarm_not_found(name))
+    }
+
+    /// DescribeAlarms: metric alarms matching every given filter, by name.
+    pub fn describe_alarms(&self, f: &AlarmFilter) -> AwsResult<Page<MetricAlarm>> {
+        if !f.names.is_empty() && f.name_prefix.is_some() {
+            return Err(AwsError::new(
+                "InvalidParameterCombination",
+                "AlarmNamePrefix and AlarmNames cannot both be specified.",
+            ));
+        }
+        for t in &f.types {
+            if t != "MetricAlarm" && t != "CompositeAlarm" {
+                return Err(AwsError::validation(format!(
+                    "1 validation error detected: Value '[{t}]' at 'alarmTypes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [CompositeAlarm, MetricAlarm]]"
+                )));
+            }
+        }
+        let want_metric = f.types.is_empty() || f.types.iter().any(|t| t == "MetricAlarm");
+        let alarms: Vec<MetricAlarm> = if want_metric {
+            self.read(|s| {
+                s.alarms
+                    .values()
+                    .filter(|a| f.names.is_empty() || f.names.contains(&a.alarm_name))
+                    .filter(|a| f.name_prefix.as_ref().is_none_or(|p| a.alarm_name.starts_with(p)))
+                    .filter(|a| f.state.is_none_or(|st| a.state_value == st))
+                    .filter(|a| {
+                        f.action_prefix.as_ref().is_none_or(|p| {
+                            a.alarm_actions
+                                .iter()
+                                .chain(&a.ok_actions)
+                                .chain(&a.insufficient_data_actions)
+                                .any(|x| x.starts_with(p))
+                        })
+                    })
+                    .cloned()
+                    .collect()
+            })
+        } else {
+            vec![]
+        };
+        paginate(alarms, f.max_records, 50, f.next_token.as_deref())
+    }
+
+    /// DescribeAlarmsForMetric: alarms on exactly this metric (and the given
+    /// statistic, period and unit when set).
+    pub fn describe_alarms_for_metric(&self, q: &AlarmsForMetric) -> AwsResult<Vec<MetricAlarm>> {
+        let mut dims = q.dimensions.clone();
+        dims.sort();
+        Ok(self.read(|s| {
+            s.alarms
+                .values()
+                .filter(|a| a.namespace.as_deref() == Some(q.namespace.as_str()))
+                .filter(|a| a.metric_name.as_deref() == Some(q.metric_name.as_str()))
+                .filter(|a| {
+                    let mut d = a.dimensions.clone();
+                    d.sort();
+                    d == dims
+                })
+                .filter(|a| q.statistic.is_none() || a.statistic == q.statistic)
+                .filter(|a| {
+                    q.extended_statistic.is_none() || a.extended_statistic == q.extended_statistic
+                })
+                .filter(|a| q.period.is_none() || a.period == q.period)
+                .filter(|a| q.unit.is_none() || a.unit == q.unit)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    /// SetAlarmState: forces a state; when it changed, the new state's actions run.
+    pub fn set_alarm_state(
+        &self,
+        name: &str,
+        state_value: AlarmState,
+        reason: &str,
+        reason_data: Option<&str>,
+    ) -> AwsResult<()> {
+        if reason.chars().count() > 1023 {
+            return Err(AwsError::validation(
+                "1 validation error detected: Value at 'stateReason' failed to satisfy constraint: Member must have length less than or equal to 1023",
+            ));
+        }
+        let now = self.clock.now();
+        let (alarm, changed) = self.mutate(|state, changes| {
+            let mut alarm = state.alarms.get(name).cloned().ok_or_else(|| alarm_not_found(name))?;
+            let item = alarm::set_alarm_state(&mut alarm, state_value, reason, reason_data, now)?;
+            let changed = item.is_some();
+            if let Some(item) = item {
+                changes.store_only(move |w| w.put_alarm_history(&item));
+            }
+            changes.put(alarm.clone());
+            Ok((alarm, changed))
+        })?;
+        if changed {
+            self.run_alarm_actions(&alarm, &due_actions(&alarm, true), true);
+        }
+        Ok(())
+    }
+
+    /// Enable/DisableAlarmActions. Names that are not alarms are ignored, as in AWS.
+    pub fn set_alarm_actions_enabled(&self, names: &[String], enabled: bool) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            for name in names {
+                if let Some(a) = state.alarms.get(name) {
+                    if a.actions_enabled != enabled {
+                        let mut a = a.clone();
+                        a.actions_enabled = enabled;
+                        changes.put(a);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// DescribeAlarmHistory (metric alarms only; newest first unless `oldest_first`).
+    pub fn describe_alarm_history(&self, f: &HistoryFilter) -> AwsResult<Page<AlarmHistoryItem>> {
+        if !f.types.is_empty() && !f.types.iter().any(|t| t == "MetricAlarm") {
+            return Ok(Page { items: vec![], next_token: None });
+        }
+        let q = HistoryQuery {
+            alarm_name: f.alarm_name.as_deref(),
+            item_type: f.item_type,
+            start_ms: f.start.map(|t| t.timestamp_millis()),
+            end_ms: f.end.map(|t| t.timestamp_millis()),
+            oldest_first: f.oldest_first,
+        };
+        let items = self.with_store(|s| s.alarm_history(&q)).map_err(store_error)?;
+        paginate(items, f.max_records, 100, f.next_token.as_deref())
+    }
+
+    fn alarm_by_arn<'a>(state: &'a State, arn: &str) -> AwsResult<&'a MetricAlarm> {
+        state.alarms.values().find(|a| a.alarm_arn == arn).ok_or_else(|| {
+            AwsError::new("ResourceNotFoundException", format!("Unknown resource {arn}"))
+                .with_status(404)
+        })
+    }
+
+    /// TagResource on an alarm ARN.
+    pub fn tag_alarm(&self, arn: &str, new_tags: &[Tag]) -> AwsResult<()> {
+        tags::validate_user_tags(new_tags)?;
+        self.mutate(|state, changes| {
+            let mut a = Self::alarm_by_arn(state, arn)?.clone();
+            tags::upsert(&mut a.tags, new_tags);
+            if a.tags.len() > 50 {
+                return Err(AwsError::invalid_parameter_value(
+                    "The number of tags on the resource must not be greater than 50.",
+                ));
+            }
+            changes.put(a);
+            Ok(())
+        })
+    }
+
+    /// UntagResource on an alarm ARN.
+    pub fn untag_alarm(&self, arn: &str, keys: &[String]) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let mut a = Self::alarm_by_arn(state, arn)?.clone();
+            for k in keys {
+                tags::remove(&mut a.tags, k, None);
+            }
+            changes.put(a);
+            Ok(())
+        })
+    }
+
+    /// ListTagsForResource on an alarm ARN.
+    pub fn alarm_tags(&self, arn: &str) -> AwsResult<Vec<Tag>> {
+        self.read(|s| Self::alarm_by_arn(s, arn).map(|a| a.tags.clone()))
+    }
+
+    // ------------------------------------------------------------------ evaluation
+
+    /// The window an alarm is evaluated over at `now`: its last `EvaluationPeriods`
+    /// complete (scaled) periods, oldest first.
+    pub fn alarm_window(&self, a: &MetricAlarm, now: DateTime<Utc>) -> AwsResult<Vec<PeriodValue>> {
+        let n = a.evaluation_periods.max(1);
+        if a.metrics.is_empty() {
+            let (Some(ns), Some(name), Some(stat)) =
+                (&a.namespace, &a.metric_name, a.evaluated_statistic())
+            else {
+                return Ok(vec![]);
+            };
+            let period = self.effective_period(a.period.unwrap_or(60));
+            let metric = MetricId::new(ns.clone(), name.clone(), a.dimensions.clone());
+            let span = Duration::seconds(i64::from(period) * (i64::from(n) + 1));
+            let periods =
+                self.metric_periods(&metric, now - span, now, period, a.unit.as_deref())?;
+            return Ok(evaluation_window(&periods, stat, period, n, now));
+        }
+        // Metric math: every query on the returning query's period grid.
+        let period = a
+            .metrics
+            .iter()
+            .find_map(|q| q.metric_stat.as_ref().map(|m| m.period).or(q.period))
+            .unwrap_or(60);
+        let period = self.effective_period(period);
+        let last = period_start(now, period) - Duration::seconds(i64::from(period));
+        let start = last - Duration::seconds(i64::from(period) * i64::from(n - 1));
+        let queries = alarm_queries(&a.metrics, period);
+        let results = self.get_metric_data(
+            &queries,
+            start,
+            last + Duration::seconds(i64::from(period)),
+            true,
+        )?;
+        let series: BTreeMap<DateTime<Utc>, f64> = results
+            .into_iter()
+            .next()
+            .map(|r| r.timestamps.into_iter().zip(r.values).collect())
+            .unwrap_or_default();
+        Ok((0..n)
+            .rev()
+            .map(|k| {
+                let start = last - Duration::seconds(i64::from(period) * i64::from(k));
+                let value = series.get(&start).copied();
+                PeriodValue { start, value, sample_count: value.map(|_| 1.0) }
+            })
+            .collect())
+    }
+
+    /// One evaluation pass over every alarm at the clock's `now`: state changes and
+    /// their history are committed together; returns each alarm whose actions are
+    /// due, with the actions and whether it transitioned. Callers then run them with
+    /// [`Service::run_alarm_actions`] (outside any lock).
+    pub fn evaluate_alarms(&self) -> Vec<(MetricAlarm, Vec<String>, bool)> {
+        let now = self.clock.now();
+        let alarms: Vec<MetricAlarm> = self.read(|s| s.alarms.values().cloned().collect());
+        let mut evaluations = Vec::new();
+        for a in alarms {
+            let window = match self.alarm_window(&a, now) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(alarm = %a.alarm_name, error = %e, "alarm not evaluated");
+                    continue;
+                }
+            };
+            // Reason data shows the period actually evaluated.
+            let mut shown = a.clone();
+            if let Some(p) = shown.period {
+                shown.period = Some(self.effective_period(p));
+            }
+            let eval = evaluate(&shown, &window, now);
+            evaluations.push((a, eval));
+        }
+        let result = self.mutate(|state, changes| {
+            let mut due = Vec::new();
+            for (seen, eval) in &evaluations {
+                // Skip alarms deleted or reconfigured since they were read.
+                let Some(current) = state.alarms.get(&seen.alarm_name) else { continue };
+                if current.alarm_configuration_updated_timestamp
+                    != seen.alarm_configuration_updated_timestamp
+                {
+                    continue;
+                }
+                let mut a = current.clone();
+                let transitioned = match apply_evaluation(&mut a, eval, now) {
+                    Some(item) => {
+                        changes.put(a.clone());
+                        changes.store_only(move |w| w.put_alarm_history(&item));
+                        true
+                    }
+                    None => false,
+                };
+                let actions = due_actions(&a, transitioned);
+                if !actions.is_empty() {
+                    due.push((a, actions, transitioned));
+                }
+            }
+            Ok(due)
+        });
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not record alarm evaluations");
+            vec![]
+        })
+    }
+
+    /// Runs an alarm's due actions. An `Action` history item is recorded for each
+    /// action run on a transition (and for a failed repeat), as CloudWatch shows them.
+    pub fn run_alarm_actions(&self, alarm: &MetricAlarm, actions: &[String], transitioned: bool) {
+        let now = self.clock.now();
+        let mut items = Vec::new();
+        for arn in actions {
+            let outcome = self.alarm_action(arn, alarm);
+            if let Err(e) = &outcome {
+                tracing::info!(alarm = %alarm.alarm_name, action = %arn, error = %e, "alarm action failed");
+            }
+            if transitioned || outcome.is_err() {
+                items.push(action_item(alarm, arn, outcome.err().as_deref(), now));
+            }
+        }
+        if items.is_empty() {
+            return;
+        }
+        let recorded = self.mutate(|_, changes| {
+            changes.store_only(move |w| {
+                for item in &items {
+                    w.put_alarm_history(item)?;
+                }
+                Ok(())
+            });
+            Ok(())
+        });
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "could not record alarm action history");
+        }
+    }
+
+    /// Runs one alarm action. `arn:aws:autoscaling:` ARNs go to Auto Scaling's hook
+    /// ([`Service::autoscaling_alarm_action`]); Shoal has no SNS or other targets, so
+    /// every other ARN fails the way an unreachable target does in CloudWatch.
+    /// `Err` carries the error text for the `Action` history item.
+    pub fn alarm_action(&self, action_arn: &str, alarm: &MetricAlarm) -> Result<(), String> {
+        if action_arn.starts_with("arn:aws:autoscaling:") {
+            return self.autoscaling_alarm_action(action_arn, alarm);
+        }
+        Err(format!("Resource: {action_arn} is not reachable from Shoal."))
+    }
+
+    /// Drops datapoints and history past CloudWatch's retention.
+    pub fn prune_cloudwatch(&self) {
+        let now = self.clock.now();
+        let metrics_before = (now - Duration::days(METRIC_RETENTION_DAYS)).timestamp_millis();
+        let history_before = (now - Duration::days(HISTORY_RETENTION_DAYS)).timestamp_millis();
+        let r = self.with_store(|s| {
+            s.write(|w| {
+                w.prune_datapoints(metrics_before)?;
+                w.prune_alarm_history(history_before)
+            })
+        });
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not prune CloudWatch data");
+        }
+    }
+}
+
+/// A metric-math alarm's `Metrics` as GetMetricData queries on one period grid.
+fn alarm_queries(metrics: &[MetricDataQuery], period: u32) -> Vec<DataQuery> {
+    metrics
+        .iter()
+        .map(|q| DataQuery {
+            id: q.id.clone(),
+            metric_stat: q.metric_stat.as_ref().map(|m| MetricStat {
+                metric: MetricId::new(
+                    m.namespace.clone(),
+                    m.metric_name.clone(),
+                    m.dimensions.clone(),
+                ),
+                period: i64::from(period),
+                stat: m.stat.clone(),
+                unit: m.unit.clone(),
+            }),
+            expression: q.expression.clone(),
+            label: q.label.clone(),
+            return_data: q.return_data.unwrap_or(true),
+            period: Some(i64::from(period)),
+        })
+        .collect()
+}
+
+/// A query's `Period`: AWS's periods, or Shoal's short period.
+pub fn validate_query_period(period: i64, short: Option<u32>, n: usize) -> AwsResult<()> {
+    shoal_model::cloudwatch::metric::validate_period(period, short).map_err(|_| {
+        AwsError::validation(format!(
+            "The value {period} for parameter MetricDataQueries.member.{n}.MetricStat.Period is invalid."
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::config::Config;
+    use crate::runtime::fake::FakeDriver;
+    use chrono::TimeZone;
+    use shoal_model::cloudwatch::ComparisonOperator;
+    use std::sync::Arc;
+
+    fn service(metric_period: u64) -> (Arc<Service>, ManualClock) {
+        let clock = ManualClock::starting_at(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap());
+        let mut config = Config::new(std::env::temp_dir().join("shoal-cw-unit"));
+        config.metric_period = std::time::Duration::from_secs(metric_period);
+        let store = shoal_store::Store::in_memory().unwrap();
+        let svc =
+            Service::new(config, Arc::new(clock.clone()), Arc::new(FakeDriver::default()), store)
+                .unwrap();
+        (Arc::new(svc), clock)
+    }
+
+    fn datum(name: &str, dims: &[(&str, &str)], ts: DateTime<Utc>, v: f64) -> MetricDatum {
+        MetricDatum {
+            metric_name: name.into(),
+            dimensions: dims.iter().map(|(n, v)| Dimension::new(*n, *v)).collect(),
+            timestamp: Some(ts),
+            samples: Samples::Value(v),
+            unit: Some("Percent".into()),
+        }
+    }
+
+    #[test]
+    fn effective_periods_scale_minutes_only() {
+        let (svc, _) = service(5);
+        assert_eq!(svc.effective_period(60), 5);
+        assert_eq!(svc.effective_period(300), 25);
+        assert_eq!(svc.effective_period(10), 10);
+        let (svc, _) = service(120);
+        assert_eq!(svc.effective_period(120), 120);
+        assert_eq!(svc.effective_period(60), 120);
+        let (svc, _) = service(60);
+        assert_eq!(svc.effective_period(300), 300);
+    }
+
+    #[test]
+    fn group_aggregate_merges_member_instances() {
+        let (svc, clock) = service(60);
+        svc.bootstrap().unwrap();
+        let res = svc
+            .run_instances(crate::service::ec2::RunInstances {
+                image_id: Some(
+                    svc.read(|s| crate::service::ec2::base_image(s).unwrap().id.clone()),
+                ),
+                min_count: 3,
+                max_count: 3,
+                ..Default::default()
+            })
+            .unwrap();
+        let ids: Vec<String> = res.instances.iter().map(|i| i.id.clone()).collect();
+        // Auto Scaling tags its instances; two of the three belong to the group.
+        svc.mutate(|s, c| {
+            for id in &ids[..2] {
+                let mut i = s.instances[id].clone();
+                i.tags.push(Tag::new(GROUP_TAG, "EXERCISE-GROUP"));
+                c.put(i);
+            }
+            Ok(())
+        })
+        .unwrap();
+        let t0 = clock.now();
+        // The CPU sampler writes AWS/EC2 directly (PutMetricData refuses AWS/).
+        let key = |id: &str| {
+            MetricKey::from(&MetricId::new(
+                "AWS/EC2",
+                "CPUUtilization",
+                vec![Dimension::new("InstanceId", id)],
+            ))
+        };
+        let pts = vec![
+            (key(&ids[0]), Datapoint::value(t0 + Duration::seconds(1), 100.0)),
+            (key(&ids[1]), Datapoint::value(t0 + Duration::seconds(2), 0.0)),
+            (key(&ids[0]), Datapoint::value(t0 + Duration::seconds(61), 90.0)),
+            (key(&ids[1]), Datapoint::value(t0 + Duration::seconds(62), 10.0)),
+            (key(&ids[2]), Datapoint::value(t0 + Duration::seconds(3), 77.0)),
+        ];
+        svc.with_store(|s| s.write(|w| w.put_metric_points(&pts))).unwrap();
+        let group = MetricId::new(
+            "AWS/EC2",
+            "CPUUtilization",
+            vec![Dimension::new(GROUP_DIMENSION, "EXERCISE-GROUP")],
+        );
+        let stats = svc
+            .get_metric_statistics(&StatisticsRequest {
+                metric: group.clone(),
+                start: t0,
+                end: t0 + Duration::seconds(120),
+                period: 60,
+                statistics: vec!["Average".into(), "Maximum".into(), "SampleCount".into()],
+                extended_statistics: vec![],
+                unit: None,
+            })
+            .unwrap();
+        assert_eq!(stats.len(), 2);
+        assert_eq!(
+            stats[0].statistics,
+            vec![
+                (Statistic::Average, 50.0),
+                (Statistic::Maximum, 100.0),
+                (Statistic::SampleCount, 2.0)
+            ]
+        );
+        assert_eq!(stats[1].statistics[0], (Statistic::Average, 50.0));
+        clock.advance(std::time::Duration::from_secs(130));
+        let listed = svc.list_metrics(&ListMetricsRequest::default()).unwrap().items;
+        assert!(listed.contains(&group), "{listed:?}");
+    }
+
+    #[test]
+    fn alarm_goes_ok_alarm_ok_with_history() {
+        let (svc, clock) = service(60);
+        let now = clock.now();
+        let mut a = MetricAlarm::new(
+            "us-east-1",
+            "high",
+            "Lab",
+            "Load",
+            "Average",
+            60,
+            2,
+            50.0,
+            ComparisonOperator::GreaterThanThreshold,
+            now,
+        );
+        a.alarm_actions = vec!["arn:aws:sns:us-east-1:123456789012:ops".into()];
+        svc.put_alarm(a).unwrap();
+        let put = |svc: &Service, offset: i64, v: f64| {
+            svc.put_metric_data("Lab", vec![datum("Load", &[], now + Duration::seconds(offset), v)])
+                .unwrap()
+        };
+        put(&svc, 10, 10.0);
+        put(&svc, 70, 20.0);
+        clock.advance(std::time::Duration::from_secs(125));
+        assert!(svc.evaluate_alarms().is_empty());
+        assert_eq!(svc.alarm("high").unwrap().state_value, AlarmState::Ok);
+        put(&svc, 130, 90.0);
+        put(&svc, 190, 95.0);
+        clock.advance(std::time::Duration::from_secs(120));
+        let due = svc.evaluate_alarms();
+        assert_eq!(due.len(), 1);
+        let (alarm, actions, transitioned) = &due[0];
+        assert!(transitioned);
+        assert_eq!(alarm.state_value, AlarmState::Alarm);
+        svc.run_alarm_actions(alarm, actions, *transitioned);
+        let history = svc.describe_alarm_history(&HistoryFilter::default()).unwrap().items;
+        let summaries: Vec<&str> = history.iter().map(|h| h.history_summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            vec![
+                "Failed to execute action arn:aws:sns:us-east-1:123456789012:ops. Received error: \"Resource: arn:aws:sns:us-east-1:123456789012:ops is not reachable from Shoal.\"",
+                "Alarm updated from OK to ALARM",
+                "Alarm updated from INSUFFICIENT_DATA to OK",
+                "Alarm \"high\" created",
+            ]
+        );
+        // Nothing new, nothing recorded.
+        assert!(svc.evaluate_alarms().is_empty());
+        assert_eq!(svc.describe_alarm_history(&HistoryFilter::default()).unwrap().items.len(), 4);
+        // A refused delete changes nothing.
+        let e = svc.delete_alarms(&["high".into(), "nope".into()]).unwrap_err();
+        assert_eq!((e.code.as_str(), e.status), ("ResourceNotFound", 404));
+        assert!(svc.alarm("high").is_ok());
+        svc.delete_alarms(&["high".into()]).unwrap();
+        assert!(svc.alarm("high").is_err());
+    }
+}

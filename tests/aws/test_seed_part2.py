@@ -1,0 +1,77 @@
+"""The seed's Part 2 with an Auto Scaling group: `exercise-lb` in front of
+`exercise-target-group`, the group attached to it with ELB health checks; a web server
+stopped in one instance makes it unhealthy, the group drains, terminates and replaces it,
+and the load balancer keeps answering throughout."""
+import base64
+import json
+
+from harness import ROOT, http_get, wait_for
+from test_autoscaling import GROUP, activities, group, two_zone_subnets
+
+
+def lab_stack(daemon, desired=2):
+    data = {"ImageId": daemon.base_image(), "InstanceType": "t2.micro",
+            "UserData": base64.b64encode((ROOT / "examples/lab/setup.sh").read_bytes()).decode()}
+    daemon.aws("ec2", "create-launch-template", "--launch-template-name", "exercise-launch-template",
+               "--launch-template-data", json.dumps(data))
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    subnets = two_zone_subnets(daemon)
+    tg = daemon.aws("elbv2", "create-target-group", "--name", "exercise-target-group", "--protocol", "HTTP",
+                    "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
+                    "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "4",
+                    "--healthy-threshold-count", "2", "--unhealthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
+    daemon.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tg,
+               "--attributes", "Key=deregistration_delay.timeout_seconds,Value=2")
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets.split(","))["LoadBalancers"][0]
+    daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP", "--port", "80",
+               "--default-actions", f"Type=forward,TargetGroupArn={tg}")
+    daemon.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", GROUP,
+               "--launch-template", "LaunchTemplateName=exercise-launch-template", "--min-size", str(desired),
+               "--max-size", str(desired + 1), "--desired-capacity", str(desired), "--vpc-zone-identifier", subnets,
+               "--target-group-arns", tg, "--health-check-type", "ELB", "--health-check-grace-period", "0")
+    return tg, lb
+
+
+def healthy_targets(daemon, tg):
+    d = daemon.aws("elbv2", "describe-target-health", "--target-group-arn", tg)["TargetHealthDescriptions"]
+    return sorted(t["Target"]["Id"] for t in d if t["TargetHealth"]["State"] == "healthy")
+
+
+def through_lb(daemon, lb):
+    """GET / through the load balancer via Shoal's main port (Host = its DNS name)."""
+    import urllib.request
+    req = urllib.request.Request(daemon.endpoint + "/", headers={"Host": lb["DNSName"]})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_group_behind_the_load_balancer_replaces_an_unhealthy_instance(daemon):
+    tg, lb = lab_stack(daemon)
+    members = wait_for("two healthy targets", lambda: (lambda h: h if len(h) == 2 else None)(healthy_targets(daemon, tg)), timeout=60)
+    assert sorted(i["InstanceId"] for i in group(daemon)["Instances"]) == members, "the group registered its own instances"
+    seen = {through_lb(daemon, lb)[1].split("instance ")[1].split(" ")[0] for _ in range(8)}
+    assert seen == set(members), "requests alternate over both instances"
+
+    victim = members[0]
+    assert daemon.shoal("ssh", victim, "--", "service", "app", "stop").returncode == 0
+    failures = []
+    def replaced():
+        status, _ = through_lb(daemon, lb)
+        if status != 200:
+            failures.append(status)
+        h = healthy_targets(daemon, tg)
+        return h if len(h) == 2 and victim not in h else None
+    now = wait_for("replacement healthy", replaced, timeout=90, interval=0.5)
+    assert failures == [], f"Shoal retries refused connections on the healthy target: {failures}"
+    assert victim not in [i["InstanceId"] for i in group(daemon)["Instances"]]
+    term = [a for a in activities(daemon) if a["Description"] == f"Terminating EC2 instance: {victim}"]
+    assert term and "an instance was taken out of service in response to an ELB system health check failure." in term[0]["Cause"]
+    assert daemon.aws("ec2", "describe-instances", "--instance-ids", victim)["Reservations"][0]["Instances"][0]["State"]["Name"] in ("shutting-down", "terminated")
+    assert len(now) == 2
+
+    # Detaching the target group deregisters the group's instances.
+    daemon.aws("autoscaling", "detach-load-balancer-target-groups", "--auto-scaling-group-name", GROUP, "--target-group-arns", tg)
+    wait_for("deregistered", lambda: healthy_targets(daemon, tg) == [], timeout=30)
