@@ -2,9 +2,9 @@
 """Benchmark (not a test): how long each console page takes to render at scale.
 
 Starts a daemon on loopback (release build unless SHOAL_BIN says otherwise), then with
-boto3 makes a launch template and 50 Auto Scaling groups of one instance each, plus 150
-more instances from the base image (200 instances in all, every one sampled for CPU
-each second), waits until every group is in service and the CPU series have data,
+boto3 makes a launch template and 50 Auto Scaling groups of one instance each, all
+attached to one target group behind a load balancer, plus 150 more instances from the
+base image (200 instances in all, every one sampled for CPU each second), waits until every group is in service and the CPU series have data,
 and times each console page over several requests (server time as the client sees it:
 request sent to last byte). The budget is 200 ms per page. Stops everything it started.
 
@@ -65,6 +65,15 @@ def main():
                 AutoScalingGroupName=f"bench-group-{n:02}", PolicyName="cpu80", PolicyType="TargetTrackingScaling",
                 TargetTrackingConfiguration={"PredefinedMetricSpecification": {
                     "PredefinedMetricType": "ASGAverageCPUUtilization"}, "TargetValue": 80.0})
+        elb = d.boto("elbv2")
+        vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+        tg = elb.create_target_group(Name="bench-tg", Protocol="HTTP", Port=3000, VpcId=vpc)["TargetGroups"][0]
+        lb = elb.create_load_balancer(Name="bench-lb", Subnets=subnets.split(","))["LoadBalancers"][0]
+        elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8080,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        for n in range(args.groups):
+            asg.attach_load_balancer_target_groups(
+                AutoScalingGroupName=f"bench-group-{n:02}", TargetGroupARNs=[tg["TargetGroupArn"]])
         ids = [i["InstanceId"] for i in ec2.run_instances(
             ImageId=base, InstanceType="t2.micro", MinCount=args.instances, MaxCount=args.instances)["Instances"]]
 
@@ -92,6 +101,10 @@ def main():
             ("launch template (detail)", f"/console/launch-templates/{lt['LaunchTemplateId']}"),
             ("groups", "/console/groups"),
             ("group (detail)", "/console/groups/bench-group-00"),
+            ("load balancers", "/console/load-balancers"),
+            ("load balancer (detail)", "/console/load-balancers/bench-lb"),
+            ("target groups", "/console/target-groups"),
+            ("target group (detail)", "/console/target-groups/bench-tg"),
         ]
         print(f"shoal console render times: {total} instances, {args.groups} groups, "
               f"{args.runs} requests per page ({Path(harness.SHOAL).parent.name} build; setup {setup_s:.1f} s)")

@@ -257,11 +257,75 @@ test("launch template versions: a version from a source version, then the defaul
   });
 });
 
+test("Part 2: the target group's targets turn healthy live; the health check is edited in a form", async () => {
+  await withLab(async (d, page) => {
+    const lab = await d.api("/_shoal/api/lab", "POST");
+    const EC2 = { Version: "2016-11-15" };
+    const ELB = { Version: "2015-12-01" };
+    const ASG = { Version: "2011-01-01" };
+    const pick = (xml, tag) => xml.match(new RegExp(`<${tag}>([^<]+)</${tag}>`))[1];
+    const all = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
+    await d.query({ ...EC2, Action: "CreateLaunchTemplate", LaunchTemplateName: "exercise-launch-template",
+      "LaunchTemplateData.ImageId": lab.images["exercise-image"], "LaunchTemplateData.InstanceType": "t2.micro",
+      "LaunchTemplateData.SecurityGroupId.1": lab.security_groups.web });
+    const vpc = pick(await d.query({ ...EC2, Action: "DescribeVpcs" }), "vpcId");
+    const subnets = all(await d.query({ ...EC2, Action: "DescribeSubnets" }), "subnetId").slice(0, 2);
+    const tg = pick(await d.query({ ...ELB, Action: "CreateTargetGroup", Name: "exercise-target-group",
+      Protocol: "HTTP", Port: "3000", VpcId: vpc, HealthCheckPath: "/health" }), "TargetGroupArn");
+    const lb = pick(await d.query({ ...ELB, Action: "CreateLoadBalancer", Name: "exercise-lb",
+      "Subnets.member.1": subnets[0], "Subnets.member.2": subnets[1],
+      "SecurityGroups.member.1": lab.security_groups.web }), "LoadBalancerArn");
+    await d.query({ ...ELB, Action: "CreateListener", LoadBalancerArn: lb, Protocol: "HTTP", Port: "8080",
+      "DefaultActions.member.1.Type": "forward", "DefaultActions.member.1.TargetGroupArn": tg });
+
+    await page.goto(d.endpoint + "/console/target-groups/exercise-target-group");
+    await markNoReload(page);
+    const targets = page.locator("[data-live=targets]");
+    assert.match(await targets.innerText(), /No targets registered\./);
+    // The group is attached to the target group: its instances register themselves.
+    await d.query({ ...ASG, Action: "CreateAutoScalingGroup", AutoScalingGroupName: "EXERCISE-GROUP",
+      "LaunchTemplate.LaunchTemplateName": "exercise-launch-template", MinSize: "2", MaxSize: "2",
+      DesiredCapacity: "2", VPCZoneIdentifier: subnets.join(","), "TargetGroupARNs.member.1": tg });
+    await waitFor("two healthy targets", async () =>
+      ((await targets.innerText()).match(/healthy/g) || []).length === 2 &&
+      !/unhealthy|initial/.test(await targets.innerText()), 60000);
+    assert.match(await page.locator("[data-live=tg]").innerText(), /Auto Scaling groups\s+EXERCISE-GROUP/);
+
+    // Step 3: interval 5 s, thresholds 2 and 2; a refused value shows AWS's error.
+    await page.click("#edit-health-check summary");
+    const hc = page.locator("#edit-health-check");
+    await hc.locator("input[name=HealthCheckIntervalSeconds]").fill("1");
+    await hc.locator("button.primary").click();
+    await hc.locator(".form-error").waitFor({ state: "visible" });
+    assert.match(await hc.locator(".form-error").innerText(), /^ValidationError: /);
+    await hc.locator("input[name=HealthCheckIntervalSeconds]").fill("5");
+    await hc.locator("input[name=HealthCheckTimeoutSeconds]").fill("4");
+    await hc.locator("input[name=HealthyThresholdCount]").fill("2");
+    await hc.locator("input[name=UnhealthyThresholdCount]").fill("2");
+    await hc.locator("button.primary").click();
+    await waitText(page.locator("[data-live=tg]"), /Interval\s+5 s\s+Timeout\s+4 s\s+Healthy threshold\s+2\s+Unhealthy threshold\s+2/);
+    await assertNoReload(page);
+    await screenshot(page, "target-group");
+
+    // The load balancer's page: its listener forwards to the target group; it answers.
+    await page.goto(d.endpoint + "/console/load-balancers");
+    assert.match(await page.locator("[data-live=load-balancers]").innerText(), /exercise-lb\s+exercise-lb-\S+\s+active/);
+    await page.goto(d.endpoint + "/console/load-balancers/exercise-lb");
+    const listeners = page.locator("[data-live=lb]");
+    assert.match(await listeners.innerText(), /HTTP:8080\s+forward to exercise-target-group/);
+    const open = await listeners.locator("a[href^='http://127.']").getAttribute("href");
+    const r = await fetch(open, { signal: AbortSignal.timeout(5000) });
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), /Welcome to the A project/);
+    await screenshot(page, "load-balancer");
+  });
+});
+
 test("every page fits a laptop screen; missing resources and other sites are refused", async () => {
   await withLab(async (d, page) => {
     await d.api("/_shoal/api/lab", "POST");
     await page.setViewportSize({ width: 1280, height: 800 });
-    for (const p of ["instances", "images", "launch-templates", "groups"]) {
+    for (const p of ["instances", "images", "launch-templates", "groups", "load-balancers", "target-groups"]) {
       const r = await page.goto(`${d.endpoint}/console/${p}`);
       assert.equal(r.status(), 200);
       await page.locator("#live.up").waitFor();

@@ -135,6 +135,19 @@ class Daemon {
     });
   }
 
+  /** An AWS Query/EC2 call by form parameters (the service is told by `Version`); the XML. */
+  async query(params) {
+    const r = await fetch(this.endpoint + "/", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(params),
+      signal: AbortSignal.timeout(60000),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${params.Action}: ${r.status} ${text}`);
+    return text;
+  }
+
   /** Every process carrying this daemon's endpoint marker (its instances). */
   markedPids() {
     const needle = `SHOAL_ENDPOINT=${this.endpoint}`;

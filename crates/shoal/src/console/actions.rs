@@ -15,6 +15,7 @@ use shoal_model::autoscaling::policy::{
 };
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::launch_template::{self as lt, LaunchTemplateData, TagSpecification};
+use shoal_model::elbv2::target_group::HealthCheckUpdate;
 use shoal_model::tags::Tag;
 use shoal_model::{AwsError, AwsResult};
 
@@ -301,6 +302,19 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
             let name = f.required("PolicyName")?;
             svc.delete_policy(f.get("AutoScalingGroupName"), name)?;
             Ok(Done::stay(format!("Deleted policy {name}")))
+        }
+        "ModifyTargetGroup" => {
+            let arn = f.required("TargetGroupArn")?;
+            let update = HealthCheckUpdate {
+                path: f.string("HealthCheckPath"),
+                interval_seconds: f.number("HealthCheckIntervalSeconds")?,
+                timeout_seconds: f.number("HealthCheckTimeoutSeconds")?,
+                healthy_threshold: f.number("HealthyThresholdCount")?,
+                unhealthy_threshold: f.number("UnhealthyThresholdCount")?,
+                ..Default::default()
+            };
+            let tg = svc.elb().modify_target_group(arn, &update)?;
+            Ok(Done::stay(format!("Health check of {} saved", tg.name)))
         }
         other => Err(AwsError::new(
             "InvalidAction",

@@ -92,6 +92,8 @@ pub enum Nav {
     Images,
     LaunchTemplates,
     Groups,
+    LoadBalancers,
+    TargetGroups,
 }
 
 /// The navigation: sections in the order of the lab. Entries whose API has not landed
@@ -109,7 +111,13 @@ const NAV: &[(&str, &[NavEntry])] = &[
         ],
     ),
     ("Auto Scaling", &[("Auto Scaling groups", "/console/groups", Some(Nav::Groups))]),
-    ("Load balancing", &[("Load balancers", "", None), ("Target groups", "", None)]),
+    (
+        "Load balancing",
+        &[
+            ("Load balancers", "/console/load-balancers", Some(Nav::LoadBalancers)),
+            ("Target groups", "/console/target-groups", Some(Nav::TargetGroups)),
+        ],
+    ),
     ("Deployments", &[("Blue/green deployments", "", None)]),
 ];
 

@@ -6,7 +6,7 @@
 //! and message. Nothing here holds state of its own.
 //!
 //! - `html.rs`: escaping, the page frame and navigation, tables, form pieces.
-//! - `ec2.rs`, `autoscaling.rs`: one render function per page.
+//! - `ec2.rs`, `autoscaling.rs`, `elbv2.rs`: one render function per page.
 //! - `charts.rs`: CPU series from the metric store as inline SVG.
 //! - `actions.rs`: `POST /console/actions/<Action>`.
 //! - `events.rs`: `GET /console/events`, one `change` event per (coalesced) commit and
@@ -20,6 +20,7 @@ pub mod actions;
 pub mod autoscaling;
 pub mod charts;
 pub mod ec2;
+pub mod elbv2;
 pub mod events;
 pub mod html;
 
@@ -61,6 +62,10 @@ pub fn routes(svc: Arc<Service>, shutdown: watch::Receiver<bool>) -> Router {
         .route("/console/launch-templates/{id}", get(launch_template))
         .route("/console/groups", get(groups))
         .route("/console/groups/{name}", get(group))
+        .route("/console/load-balancers", get(load_balancers))
+        .route("/console/load-balancers/{name}", get(load_balancer))
+        .route("/console/target-groups", get(target_groups))
+        .route("/console/target-groups/{name}", get(target_group))
         .route("/console/events", get(event_stream))
         .route("/console/actions/{action}", post(action))
         .route("/console/assets/console.css", get(|| async { asset("text/css", CSS) }))
@@ -216,6 +221,40 @@ async fn group(
     Query(q): Query<FlashQuery>,
 ) -> Response {
     render(&c, &h, q, move |s, f| autoscaling::group(s, &name, f)).await
+}
+
+async fn load_balancers(
+    State(c): State<Console>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, elbv2::load_balancers).await
+}
+
+async fn load_balancer(
+    State(c): State<Console>,
+    Path(name): Path<String>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, move |s, f| elbv2::load_balancer(s, &name, f)).await
+}
+
+async fn target_groups(
+    State(c): State<Console>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, elbv2::target_groups).await
+}
+
+async fn target_group(
+    State(c): State<Console>,
+    Path(name): Path<String>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, move |s, f| elbv2::target_group(s, &name, f)).await
 }
 
 async fn event_stream(State(c): State<Console>, h: HeaderMap) -> Response {
