@@ -63,8 +63,10 @@
     es.addEventListener("hello", () => setLive("up", "live"));
     es.addEventListener("change", () => { setLive("up", "live"); refresh(); });
     es.addEventListener("metrics", () => {
-      if (document.querySelector("[data-metrics]")) refresh();
+      // A hidden tab skips chart updates; it catches up when shown again.
+      if (!document.hidden && document.querySelector("[data-metrics]")) refresh();
     });
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
     es.onerror = () => setLive("down", "reconnecting…");
     window.addEventListener("beforeunload", () => es.close());
   }
