@@ -7,6 +7,7 @@
 //! - [`server`]: startup — config, store, service, controllers, HTTP server.
 //! - [`service`]: the one service layer every front calls; owns state and commits.
 //! - [`api`]: the AWS Query/EC2/JSON protocol fronts and Shoal's JSON API.
+//! - [`console`]: the web console at `/console` (server-rendered, live by server-sent events).
 //! - [`control`]: reconcile loops (instances, CPU metrics) and the admin reset.
 //! - [`runtime`]: instances as real processes — disks, init, cgroups, CPU accounting.
 //! - [`lab`]: the seed lab's app and `shoal up`'s preparation.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod ids;
 pub mod keys;

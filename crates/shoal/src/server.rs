@@ -50,7 +50,7 @@ impl Daemon {
         );
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = crate::control::spawn_all(&service, &rx);
-        let app = crate::api::router(service.clone());
+        let app = crate::api::router(service.clone(), rx.clone());
         tasks.push(tokio::spawn(crate::api::edge::serve(
             listener,
             app,

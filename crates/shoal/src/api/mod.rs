@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -36,13 +36,15 @@ use crate::service::Service;
 use error::{error_response, xml_body, Protocol};
 use query::Params;
 
-/// The router for the main port.
-pub fn router(svc: Arc<Service>) -> Router {
+/// The router for the main port. `shutdown` ends the console's event streams so a
+/// graceful shutdown never waits on an open browser tab.
+pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
     Router::new()
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
         .merge(json::routes())
-        .with_state(svc)
+        .with_state(svc.clone())
+        .merge(crate::console::routes(svc, shutdown))
 }
 
 /// Which AWS service a request is for.
@@ -94,11 +96,8 @@ async fn aws_get(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     if q.is_empty() {
-        return (
-            StatusCode::OK,
-            "Shoal is running. The console is at /console; the AWS endpoint is this URL.\n",
-        )
-            .into_response();
+        // A browser opening the endpoint: the console (AWS requests carry an Action).
+        return axum::response::Redirect::to("/console").into_response();
     }
     dispatch(svc, Method::GET, headers, Params::from_pairs(q), Bytes::new()).await
 }

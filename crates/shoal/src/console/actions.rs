@@ -1,0 +1,372 @@
+//! Console forms → the service methods the AWS API calls, with the same typed requests.
+//!
+//! Each form posts to `/console/actions/<AwsActionName>`; fields carry AWS's parameter
+//! names. A refused request answers AWS's error code and message: as JSON for the
+//! console script (`{"code","message"}`, the error's HTTP status), or, without script,
+//! as a redirect back with a flash message.
+
+use std::collections::BTreeMap;
+
+use shoal_model::autoscaling::group::{
+    CreateGroupRequest, GroupTag, LaunchTemplateSpec as GroupTemplate, UpdateGroupRequest,
+};
+use shoal_model::autoscaling::policy::{
+    PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
+};
+use shoal_model::ec2::instance::Transition;
+use shoal_model::ec2::launch_template::{self as lt, LaunchTemplateData, TagSpecification};
+use shoal_model::elbv2::target_group::HealthCheckUpdate;
+use shoal_model::tags::Tag;
+use shoal_model::{AwsError, AwsResult};
+
+use crate::service::autoscaling::Placement;
+use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
+use crate::service::Service;
+
+/// A decoded form: every value of every field, in order (checkboxes repeat a name).
+#[derive(Debug, Default)]
+pub struct Form {
+    fields: BTreeMap<String, Vec<String>>,
+}
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Form {
+        let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (k, v) in form_urlencoded::parse(body) {
+            fields.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+        Form { fields }
+    }
+
+    /// The field's first value, if given and not blank (a blank field is "not set").
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields.get(key)?.first().map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    pub fn string(&self, key: &str) -> Option<String> {
+        self.get(key).map(str::to_string)
+    }
+
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.fields
+            .get(key)
+            .map(|v| v.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A number as the Query API decodes one (`InvalidParameterValue` when malformed).
+    pub fn number<T: std::str::FromStr>(&self, key: &str) -> AwsResult<Option<T>> {
+        self.get(key)
+            .map(|v| {
+                v.parse::<T>().map_err(|_| {
+                    AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {key}"))
+                })
+            })
+            .transpose()
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| v == "true" || v == "on")
+    }
+
+    /// A required field, refused with the Query API's own message when missing.
+    pub fn required(&self, key: &str) -> AwsResult<&str> {
+        self.get(key).ok_or_else(|| {
+            AwsError::validation(format!(
+                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+                lower_first(key)
+            ))
+        })
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// What a successful action tells the person, and where to go next (if anywhere).
+#[derive(Debug)]
+pub struct Done {
+    pub message: String,
+    pub redirect: Option<String>,
+}
+
+impl Done {
+    fn stay(message: impl Into<String>) -> Done {
+        Done { message: message.into(), redirect: None }
+    }
+    fn go(message: impl Into<String>, to: String) -> Done {
+        Done { message: message.into(), redirect: Some(to) }
+    }
+}
+
+/// Runs one console action.
+pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
+    match action {
+        "InstanceStates" => {
+            let which = f.get("Action").unwrap_or_default();
+            let ids = f.all("InstanceId");
+            if ids.is_empty() {
+                return Err(AwsError::missing_parameter("InstanceId").with_status(400));
+            }
+            let transition = match which {
+                "StartInstances" => Transition::Start,
+                "StopInstances" => Transition::Stop,
+                "RebootInstances" => Transition::Reboot,
+                "TerminateInstances" => Transition::Terminate,
+                other => {
+                    return Err(AwsError::new(
+                        "InvalidAction",
+                        format!("The action {other} is not valid for this web service."),
+                    ))
+                }
+            };
+            let changes = svc.change_instance_states(&ids, transition)?;
+            if transition == Transition::Reboot {
+                crate::control::instances::reboot(svc, &ids);
+                return Ok(Done::stay(format!("Rebooting {}", ids.join(", "))));
+            }
+            let text = changes
+                .iter()
+                .map(|c| format!("{}: {} → {}", c.instance_id, c.previous.name(), c.current.name()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Ok(Done::stay(text))
+        }
+        "RunInstances" => {
+            let count: u32 = f.number("Count")?.unwrap_or(1);
+            let mut tag_specifications = Vec::new();
+            if let Some(name) = f.get("Name") {
+                tag_specifications.push(TagSpecification {
+                    resource_type: "instance".into(),
+                    tags: vec![Tag::new("Name", name)],
+                });
+            }
+            let req = RunInstances {
+                image_id: f.string("ImageId"),
+                instance_type: f.string("InstanceType"),
+                min_count: count,
+                max_count: count,
+                key_name: f.string("KeyName"),
+                security_group_ids: f.all("SecurityGroupId"),
+                tag_specifications,
+                launch_template: f.string("LaunchTemplateName").map(|n| LaunchTemplateSpec {
+                    id: None,
+                    name: Some(n),
+                    version: None,
+                }),
+                ..Default::default()
+            };
+            let r = svc.run_instances(req)?;
+            let ids: Vec<String> = r.instances.iter().map(|i| i.id.clone()).collect();
+            Ok(match ids.as_slice() {
+                [one] => Done::go(format!("Launched {one}"), format!("/console/instances/{one}")),
+                _ => Done::stay(format!("Launched {}", ids.join(", "))),
+            })
+        }
+        "CreateImage" => {
+            let id = f.required("InstanceId")?;
+            let name = f.required("Name")?;
+            let img = svc.create_image(id, name, f.string("Description"), &[]).await?;
+            Ok(Done::go(
+                format!("Created image {} ({})", img.name, img.id),
+                "/console/images".into(),
+            ))
+        }
+        "DeregisterImage" => {
+            let id = f.required("ImageId")?;
+            svc.deregister_image(id)?;
+            Ok(Done::stay(format!("Deregistered {id}")))
+        }
+        "CreateLaunchTemplate" => {
+            let name = f.required("LaunchTemplateName")?;
+            let overrides = template_data(f);
+            // "From a source template" is the AWS console's own feature (the API has
+            // none): start from the source's default version, change what was set.
+            let data = match f.get("SourceTemplateName") {
+                Some(source) => {
+                    let (_, v) = svc.resolve_launch_template(&LaunchTemplateSpec {
+                        id: None,
+                        name: Some(source.to_string()),
+                        version: None,
+                    })?;
+                    lt::overlay(&v.data, &overrides)
+                }
+                None => overrides,
+            };
+            let (t, _) =
+                svc.create_launch_template(name, f.string("VersionDescription"), data, &[])?;
+            Ok(Done::go(
+                format!("Created launch template {} ({})", t.name, t.id),
+                format!("/console/launch-templates/{}", t.id),
+            ))
+        }
+        "CreateLaunchTemplateVersion" => {
+            let spec = LaunchTemplateSpec {
+                id: f.string("LaunchTemplateId"),
+                name: f.string("LaunchTemplateName"),
+                version: None,
+            };
+            let v = svc.create_launch_template_version(
+                &spec,
+                f.get("SourceVersion"),
+                f.string("VersionDescription"),
+                template_data(f),
+            )?;
+            Ok(Done::stay(format!("Created version {} of {}", v.number, v.template_name)))
+        }
+        "ModifyLaunchTemplate" => {
+            let spec = LaunchTemplateSpec {
+                id: f.string("LaunchTemplateId"),
+                name: f.string("LaunchTemplateName"),
+                version: None,
+            };
+            let t = svc.modify_launch_template(&spec, f.get("DefaultVersion"))?;
+            Ok(Done::stay(format!("Default version of {} is now {}", t.name, t.default_version)))
+        }
+        "CreateAutoScalingGroup" => {
+            let name = f.required("AutoScalingGroupName")?.to_string();
+            let mut tags = Vec::new();
+            if let Some(v) = f.get("NameTag") {
+                tags.push(GroupTag {
+                    key: "Name".into(),
+                    value: v.into(),
+                    propagate_at_launch: f.flag("PropagateName"),
+                });
+            }
+            let req = CreateGroupRequest {
+                name: name.clone(),
+                launch_template: f.string("LaunchTemplateName").map(|n| GroupTemplate {
+                    launch_template_id: None,
+                    launch_template_name: Some(n),
+                    version: f.string("Version"),
+                }),
+                min_size: f.number("MinSize")?,
+                max_size: f.number("MaxSize")?,
+                desired_capacity: f.number("DesiredCapacity")?,
+                tags,
+                ..Default::default()
+            };
+            let placement = Placement { subnet_ids: f.all("Subnet"), availability_zones: vec![] };
+            let policy = if f.flag("TargetTracking") {
+                Some(cpu_policy("Target Tracking Policy", f)?)
+            } else {
+                None
+            };
+            svc.create_auto_scaling_group(req, placement)?;
+            let mut message = format!("Created Auto Scaling group {name}");
+            if let Some(p) = policy {
+                // The group exists now; a refused policy is reported, the group stays
+                // (as in the AWS console, which makes the same two calls).
+                match svc.put_scaling_policy(&name, p) {
+                    Ok(p) => message.push_str(&format!(" with policy {}", p.policy_name)),
+                    Err(e) => message
+                        .push_str(&format!("; the policy was refused: {}: {}", e.code, e.message)),
+                }
+            }
+            Ok(Done::go(message, format!("/console/groups/{}", super::html::url_segment(&name))))
+        }
+        "UpdateAutoScalingGroup" => {
+            let name = f.required("AutoScalingGroupName")?;
+            let req = UpdateGroupRequest {
+                min_size: f.number("MinSize")?,
+                max_size: f.number("MaxSize")?,
+                desired_capacity: f.number("DesiredCapacity")?,
+                ..Default::default()
+            };
+            svc.update_auto_scaling_group(name, req, None)?;
+            Ok(Done::stay(format!("Updated {name}")))
+        }
+        "DeleteAutoScalingGroup" => {
+            let name = f.required("AutoScalingGroupName")?;
+            svc.delete_auto_scaling_group(name, f.flag("ForceDelete"))?;
+            Ok(Done::go(format!("Deleting {name}"), "/console/groups".into()))
+        }
+        "TerminateInstanceInAutoScalingGroup" => {
+            let id = f.required("InstanceId")?;
+            let a =
+                svc.terminate_instance_in_group(id, f.flag("ShouldDecrementDesiredCapacity"))?;
+            Ok(Done::stay(a.description))
+        }
+        "PutScalingPolicy" => {
+            let group = f.required("AutoScalingGroupName")?;
+            let name = f.required("PolicyName")?;
+            let p = svc.put_scaling_policy(group, cpu_policy(name, f)?)?;
+            Ok(Done::stay(format!("Policy {} saved", p.policy_name)))
+        }
+        "DeletePolicy" => {
+            let name = f.required("PolicyName")?;
+            svc.delete_policy(f.get("AutoScalingGroupName"), name)?;
+            Ok(Done::stay(format!("Deleted policy {name}")))
+        }
+        "ModifyTargetGroup" => {
+            let arn = f.required("TargetGroupArn")?;
+            let update = HealthCheckUpdate {
+                path: f.string("HealthCheckPath"),
+                interval_seconds: f.number("HealthCheckIntervalSeconds")?,
+                timeout_seconds: f.number("HealthCheckTimeoutSeconds")?,
+                healthy_threshold: f.number("HealthyThresholdCount")?,
+                unhealthy_threshold: f.number("UnhealthyThresholdCount")?,
+                ..Default::default()
+            };
+            let tg = svc.elb().modify_target_group(arn, &update)?;
+            Ok(Done::stay(format!("Health check of {} saved", tg.name)))
+        }
+        other => Err(AwsError::new(
+            "InvalidAction",
+            format!("The action {other} is not valid for this web service."),
+        )
+        .with_status(404)),
+    }
+}
+
+/// Launch template fields a form sets (blank fields stay unset).
+fn template_data(f: &Form) -> LaunchTemplateData {
+    LaunchTemplateData {
+        image_id: f.string("ImageId"),
+        instance_type: f.string("InstanceType"),
+        key_name: f.string("KeyName"),
+        security_group_ids: f.all("SecurityGroupId"),
+        ..Default::default()
+    }
+}
+
+/// Target tracking on the group's average CPU, as the lab's policy.
+fn cpu_policy(name: &str, f: &Form) -> AwsResult<PutPolicyRequest> {
+    let target: f64 =
+        f.number("TargetValue")?.ok_or_else(|| AwsError::validation("TargetValue is required"))?;
+    Ok(PutPolicyRequest {
+        policy_name: name.to_string(),
+        policy_type: Some("TargetTrackingScaling".into()),
+        target_tracking: Some(TargetTrackingConfiguration {
+            predefined: Some(PredefinedMetric {
+                metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
+                resource_label: None,
+            }),
+            customized: None,
+            target_value: target,
+            disable_scale_in: false,
+        }),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_keep_repeated_fields_and_drop_blanks() {
+        let f = Form::parse(b"Subnet=subnet-a&Subnet=subnet-b&MinSize=&Name=+x+&Count=two");
+        assert_eq!(f.all("Subnet"), vec!["subnet-a", "subnet-b"]);
+        assert_eq!(f.number::<i64>("MinSize").unwrap(), None);
+        assert_eq!(f.get("Name"), Some("x"));
+        let e = f.number::<u32>("Count").unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue");
+        assert_eq!(f.required("AutoScalingGroupName").unwrap_err().code, "ValidationError");
+    }
+}

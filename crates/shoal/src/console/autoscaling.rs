@@ -1,0 +1,490 @@
+//! Auto Scaling pages: the groups list (with the create form) and a group's page:
+//! details, capacity editor, instances with lifecycle and health, activity history,
+//! scaling policies and the group's CPU chart.
+
+use std::fmt::Write;
+
+use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::policy::{PolicyConfig, PredefinedMetricType, ScalingPolicy};
+use shoal_model::{tags, AwsResult};
+
+use super::charts;
+use super::html::{
+    badge, esc, fields, form, group_link, hidden, input, instance_link, page, select, table, time,
+    Flash, Nav,
+};
+use crate::service::Service;
+
+const CHART_BUCKETS: usize = 120;
+const CHART_MINUTES: i64 = 15;
+
+/// Every group, following DescribeAutoScalingGroups' pages.
+fn all_groups(svc: &Service) -> AwsResult<Vec<AutoScalingGroup>> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), token.as_deref())?;
+        out.extend(page.items);
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
+fn template_text(g: &AutoScalingGroup) -> String {
+    match &g.launch_template {
+        Some(t) => format!(
+            "{} <small>{}</small>",
+            esc(t
+                .launch_template_name
+                .as_deref()
+                .or(t.launch_template_id.as_deref())
+                .unwrap_or("")),
+            esc(t.version_or_default())
+        ),
+        None => esc(g.launch_configuration_name.as_deref().unwrap_or("–")),
+    }
+}
+
+fn status_text(g: &AutoScalingGroup) -> String {
+    match &g.status {
+        Some(s) => badge(s),
+        None => {
+            let in_service =
+                g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).count()
+                    as u32;
+            if in_service == g.desired_capacity
+                && g.instances.iter().all(|i| i.lifecycle_state.as_str() == "InService")
+            {
+                badge("active")
+            } else {
+                "<span class=\"badge busy\">updating capacity</span>".into()
+            }
+        }
+    }
+}
+
+pub fn groups(svc: &Service, flash: &Flash) -> AwsResult<String> {
+    let list = all_groups(svc)?;
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|g| {
+            vec![
+                group_link(&g.name),
+                template_text(g),
+                g.instances.len().to_string(),
+                status_text(g),
+                g.desired_capacity.to_string(),
+                g.min_size.to_string(),
+                g.max_size.to_string(),
+                esc(&g.availability_zones().join(", ")),
+            ]
+        })
+        .collect();
+    let mut body = format!(
+        "<div class=\"head\"><h1>Auto Scaling groups <small data-live=\"group-count\">({})</small></h1></div>",
+        list.len()
+    );
+    body.push_str("<section data-live=\"groups\">");
+    body.push_str(&table(
+        "groups",
+        &[
+            "Name",
+            "Launch template / version",
+            "Instances",
+            "Status",
+            "Desired",
+            "Min",
+            "Max",
+            "Availability zones",
+        ],
+        &rows,
+        "No Auto Scaling groups yet.",
+    ));
+    body.push_str("</section>");
+    body.push_str(&create_form(svc)?);
+    Ok(page("Auto Scaling groups", Nav::Groups, flash, &body))
+}
+
+/// CreateAutoScalingGroup, with the lab's optional target-tracking policy and Name tag.
+fn create_form(svc: &Service) -> AwsResult<String> {
+    let templates: Vec<(String, String)> = svc
+        .describe_launch_templates(&[], &[], &[])?
+        .into_iter()
+        .map(|t| (t.name.clone(), t.name))
+        .collect();
+    if templates.is_empty() {
+        return Ok(
+            "<p class=\"hint\">Create a <a href=\"/console/launch-templates\">launch template</a> \
+first: a group launches its instances from one.</p>"
+                .into(),
+        );
+    }
+    let versions = [("$Default", "Default ($Default)"), ("$Latest", "Latest ($Latest)")]
+        .map(|(v, t)| (v.to_string(), t.to_string()));
+    let mut subnets =
+        String::from("<fieldset class=\"checks\"><legend>Subnets (availability zones)</legend>");
+    let mut list = svc.describe_subnets(&[], &[])?;
+    list.sort_by(|a, b| (&a.availability_zone, &a.id).cmp(&(&b.availability_zone, &b.id)));
+    for s in list {
+        let _ = write!(
+            subnets,
+            "<label><input type=\"checkbox\" name=\"Subnet\" value=\"{}\"> {} <small>{} · {}</small></label>",
+            esc(&s.id),
+            esc(&s.availability_zone),
+            esc(&s.id),
+            s.cidr
+        );
+    }
+    subnets.push_str("</fieldset>");
+    let inner = format!(
+        "<div class=\"grid\">{}{}{}</div>{subnets}\
+<div class=\"grid narrow\">{}{}{}</div>\
+<div class=\"grid\">{}<label class=\"check\"><input type=\"checkbox\" name=\"PropagateName\" value=\"true\" checked> propagate the Name tag to instances</label></div>\
+<fieldset class=\"checks\"><legend>Scaling policy</legend>\
+<label><input type=\"checkbox\" name=\"TargetTracking\" value=\"true\"> Target tracking: average CPU utilization</label>\
+{}</fieldset>\
+<div class=\"buttons\"><button class=\"primary\">Create Auto Scaling group</button></div>",
+        input("Name", "AutoScalingGroupName", "", "required placeholder=\"EXERCISE-GROUP\""),
+        select("Launch template", "LaunchTemplateName", &templates, &templates[0].0),
+        select("Version", "Version", &versions, "$Default"),
+        input("Minimum", "MinSize", "1", "type=\"number\" min=\"0\""),
+        input("Desired", "DesiredCapacity", "1", "type=\"number\" min=\"0\""),
+        input("Maximum", "MaxSize", "2", "type=\"number\" min=\"0\""),
+        input("Name tag (optional)", "NameTag", "", "placeholder=\"exercise-group-blue\""),
+        input("Target value (%)", "TargetValue", "80", "type=\"number\" min=\"1\" max=\"100\" step=\"any\""),
+    );
+    Ok(format!(
+        "<details class=\"panel\" id=\"create-group\"><summary>Create Auto Scaling group</summary>{}</details>",
+        form("CreateAutoScalingGroup", "stack", &inner)
+    ))
+}
+
+fn policy_text(p: &ScalingPolicy) -> (String, Option<f64>) {
+    match &p.config {
+        PolicyConfig::TargetTracking(tt) => {
+            let metric = match (&tt.predefined, &tt.customized) {
+                (Some(pre), _) => pre.metric_type.as_str().to_string(),
+                (None, Some(c)) => format!("{}/{} ({})", c.namespace, c.metric_name, c.statistic),
+                _ => "?".into(),
+            };
+            let cpu = tt
+                .predefined
+                .as_ref()
+                .is_some_and(|p| p.metric_type == PredefinedMetricType::AsgAverageCpuUtilization);
+            (
+                format!(
+                    "{} target {}{}",
+                    esc(&metric),
+                    tt.target_value,
+                    if tt.disable_scale_in { " (scale-in disabled)" } else { "" }
+                ),
+                cpu.then_some(tt.target_value),
+            )
+        }
+        PolicyConfig::StepScaling { adjustment_type, step_adjustments, .. } => {
+            (format!("{} steps ({})", step_adjustments.len(), adjustment_type.as_str()), None)
+        }
+        PolicyConfig::SimpleScaling { adjustment_type, scaling_adjustment, .. } => {
+            (format!("{scaling_adjustment:+} ({})", adjustment_type.as_str()), None)
+        }
+    }
+}
+
+pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
+    let g = svc
+        .describe_auto_scaling_groups(&[name.to_string()], &[], None, None)?
+        .items
+        .into_iter()
+        .next()
+        .ok_or_else(|| shoal_model::autoscaling::group::group_not_found(name))?;
+    let activities = svc.describe_scaling_activities(Some(name), &[], Some(100), None)?.items;
+    let policies = svc.describe_policies(Some(name), &[], &[]);
+    // Every instance the group launched that EC2 still shows (terminated ones for an
+    // hour): the group's CPU is their average while they ran.
+    let members: Vec<String> = svc.read(|s| {
+        s.instances
+            .values()
+            .filter(|i| tags::get(&i.tags, "aws:autoscaling:groupName") == Some(name))
+            .map(|i| i.id.clone())
+            .collect()
+    });
+    let win = charts::window_since(svc, CHART_MINUTES, g.created_time);
+    let cpu = charts::average_cpu(svc, &members, win, charts::buckets_for(svc, win, CHART_BUCKETS));
+    let target = policies.iter().find_map(|p| policy_text(p).1);
+
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/console/groups\">Auto Scaling groups</a> /</p>\
+<div class=\"head\"><h1>{}</h1>{}</div>",
+        esc(name),
+        form(
+            "DeleteAutoScalingGroup",
+            "inline",
+            &format!(
+                "{}{}<button class=\"danger\" data-confirm=\"Delete {} and terminate its instances?\">Delete group</button>",
+                hidden("AutoScalingGroupName", name),
+                hidden("ForceDelete", "true"),
+                esc(name)
+            )
+        )
+    );
+    body.push_str("<section data-live=\"details\">");
+    body.push_str(&fields(&[
+        (
+            "Desired capacity",
+            format!("<b class=\"cap\" data-cap=\"desired\">{}</b>", g.desired_capacity),
+        ),
+        ("Minimum", format!("<b class=\"cap\" data-cap=\"min\">{}</b>", g.min_size)),
+        ("Maximum", format!("<b class=\"cap\" data-cap=\"max\">{}</b>", g.max_size)),
+        ("Status", status_text(&g)),
+        ("Launch template", template_text(&g)),
+        ("Availability zones", esc(&g.availability_zones().join(", "))),
+        ("Subnets", esc(&g.vpc_zone_identifier().replace(',', ", "))),
+        (
+            "Health check",
+            format!("{}, grace {} s", g.health_check_type.as_str(), g.health_check_grace_period),
+        ),
+        ("Default cooldown", format!("{} s", g.default_cooldown)),
+        (
+            "Tags",
+            g.tags
+                .iter()
+                .map(|t| {
+                    format!(
+                        "<code>{}={}</code>{}",
+                        esc(&t.key),
+                        esc(&t.value),
+                        if t.propagate_at_launch { " (propagated)" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        ("Created", time(g.created_time)),
+        ("ARN", format!("<code class=\"wrap\">{}</code>", esc(&g.arn))),
+    ]));
+    body.push_str("</section>");
+
+    let cap_form = format!(
+        "{}<div class=\"grid narrow\">{}{}{}</div><div class=\"buttons\"><button class=\"primary\">Update</button></div>",
+        hidden("AutoScalingGroupName", name),
+        input("Desired", "DesiredCapacity", &g.desired_capacity.to_string(), "type=\"number\""),
+        input("Minimum", "MinSize", &g.min_size.to_string(), "type=\"number\""),
+        input("Maximum", "MaxSize", &g.max_size.to_string(), "type=\"number\""),
+    );
+    let _ = write!(
+        body,
+        "<details class=\"panel\" id=\"edit-capacity\"><summary>Edit capacity</summary>{}</details>",
+        form("UpdateAutoScalingGroup", "stack", &cap_form)
+    );
+
+    let _ = write!(
+        body,
+        "<section data-live=\"cpu\" data-metrics>{}</section>",
+        charts::chart("Average CPU utilization of the group's instances", &cpu, target)
+    );
+
+    let inst_rows: Vec<Vec<String>> = g
+        .instances
+        .iter()
+        .map(|i| {
+            vec![
+                instance_link(&i.instance_id),
+                badge(i.lifecycle_state.as_str()),
+                badge(i.health_status.as_str()),
+                esc(&i.availability_zone),
+                esc(&i.instance_type),
+                i.launch_template
+                    .as_ref()
+                    .map(|t| format!("{} v{}", esc(&t.launch_template_name), esc(&t.version)))
+                    .unwrap_or_default(),
+                if i.protected_from_scale_in { "yes".into() } else { "no".into() },
+                if i.lifecycle_state.is_terminating() {
+                    String::new()
+                } else {
+                    form(
+                        "TerminateInstanceInAutoScalingGroup",
+                        "inline",
+                        &format!(
+                            "{}{}<button class=\"small danger\" data-confirm=\"Terminate {}? The group replaces it.\">Terminate</button>",
+                            hidden("InstanceId", &i.instance_id),
+                            hidden("ShouldDecrementDesiredCapacity", "false"),
+                            esc(&i.instance_id)
+                        ),
+                    )
+                },
+            ]
+        })
+        .collect();
+    let _ = write!(body, "<h2>Instances</h2><section data-live=\"group-instances\">");
+    body.push_str(&table(
+        "group-instances",
+        &[
+            "Instance",
+            "Lifecycle",
+            "Health",
+            "Zone",
+            "Type",
+            "Launch template",
+            "Scale-in protection",
+            "",
+        ],
+        &inst_rows,
+        "No instances.",
+    ));
+    body.push_str("</section>");
+
+    let act_rows: Vec<Vec<String>> = activities
+        .iter()
+        .map(|a| {
+            vec![
+                badge(a.status_code.as_str()),
+                format!(
+                    "{}{}",
+                    esc(&a.description),
+                    a.status_message
+                        .as_deref()
+                        .map(|m| format!("<div class=\"sub\">{}</div>", esc(m)))
+                        .unwrap_or_default()
+                ),
+                format!("<span class=\"cause\">{}</span>", esc(&a.cause)),
+                time(a.start_time),
+                a.end_time.map(time).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let _ = write!(body, "<h2>Activity history</h2><section data-live=\"activities\">");
+    body.push_str(&table(
+        "activities",
+        &["Status", "Description", "Cause", "Start time", "End time"],
+        &act_rows,
+        "No activities yet.",
+    ));
+    body.push_str("</section>");
+
+    let pol_rows: Vec<Vec<String>> = policies
+        .iter()
+        .map(|p| {
+            vec![
+                esc(&p.policy_name),
+                esc(p.policy_type()),
+                policy_text(p).0,
+                if p.enabled { "yes".into() } else { "no".into() },
+                p.alarms
+                    .iter()
+                    .map(|a| format!("<div class=\"sub\">{}</div>", esc(&a.alarm_name)))
+                    .collect::<String>(),
+                form(
+                    "DeletePolicy",
+                    "inline",
+                    &format!(
+                        "{}{}<button class=\"small danger\" data-confirm=\"Delete policy {}?\">Delete</button>",
+                        hidden("AutoScalingGroupName", name),
+                        hidden("PolicyName", &p.policy_name),
+                        esc(&p.policy_name)
+                    ),
+                ),
+            ]
+        })
+        .collect();
+    let _ = write!(body, "<h2>Scaling policies</h2><section data-live=\"policies\">");
+    body.push_str(&table(
+        "policies",
+        &["Name", "Type", "Settings", "Enabled", "Alarms", ""],
+        &pol_rows,
+        "No scaling policies.",
+    ));
+    body.push_str("</section>");
+    let pol_form = format!(
+        "{}<div class=\"grid\">{}{}</div><div class=\"buttons\"><button class=\"primary\">Add policy</button></div>",
+        hidden("AutoScalingGroupName", name),
+        input("Policy name", "PolicyName", "Target Tracking Policy", "required"),
+        input("Target average CPU (%)", "TargetValue", "80", "type=\"number\" step=\"any\""),
+    );
+    body.push_str(&extras(svc, name)?);
+    let _ = write!(
+        body,
+        "<details class=\"panel\" id=\"add-policy\"><summary>Add a target tracking policy (average CPU)</summary>{}</details>",
+        form("PutScalingPolicy", "stack", &pol_form)
+    );
+    Ok(page(name, Nav::Groups, flash, &body))
+}
+
+/// Instance refreshes, lifecycle hooks and scheduled actions: shown when a group has any
+/// (they are set up with the aws CLI or `shoal`).
+fn extras(svc: &Service, name: &str) -> AwsResult<String> {
+    let mut out = String::from("<section data-live=\"extras\">");
+    let refreshes = svc.describe_instance_refreshes(name, &[]);
+    if !refreshes.is_empty() {
+        let rows: Vec<Vec<String>> = refreshes
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("<code>{}</code>", esc(&r.instance_refresh_id)),
+                    badge(r.status.as_str()),
+                    format!("{} %", r.percentage_complete),
+                    r.instances_to_update.to_string(),
+                    esc(r.status_reason.as_deref().unwrap_or("")),
+                    time(r.start_time),
+                    r.end_time.map(time).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        out.push_str("<h2>Instance refreshes</h2>");
+        out.push_str(&table(
+            "refreshes",
+            &["ID", "Status", "Complete", "To update", "Reason", "Start time", "End time"],
+            &rows,
+            "",
+        ));
+    }
+    let hooks = svc.describe_lifecycle_hooks(name, &[])?;
+    if !hooks.is_empty() {
+        let rows: Vec<Vec<String>> = hooks
+            .iter()
+            .map(|h| {
+                vec![
+                    esc(&h.name),
+                    esc(h.transition.as_str()),
+                    format!("{} s", h.heartbeat_timeout),
+                    esc(&h.default_result),
+                ]
+            })
+            .collect();
+        out.push_str("<h2>Lifecycle hooks</h2>");
+        out.push_str(&table(
+            "hooks",
+            &["Name", "Transition", "Heartbeat timeout", "Default result"],
+            &rows,
+            "",
+        ));
+    }
+    let scheduled = svc.describe_scheduled_actions(Some(name), &[]);
+    if !scheduled.is_empty() {
+        let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+        let rows: Vec<Vec<String>> = scheduled
+            .iter()
+            .map(|a| {
+                vec![
+                    esc(&a.name),
+                    esc(a.recurrence.as_deref().unwrap_or("once")),
+                    a.start_time.map(time).unwrap_or_default(),
+                    esc(a.time_zone.as_deref().unwrap_or("UTC")),
+                    n(a.desired_capacity),
+                    n(a.min_size),
+                    n(a.max_size),
+                ]
+            })
+            .collect();
+        out.push_str("<h2>Scheduled actions</h2>");
+        out.push_str(&table(
+            "scheduled",
+            &["Name", "Recurrence", "Start time", "Time zone", "Desired", "Min", "Max"],
+            &rows,
+            "",
+        ));
+    }
+    out.push_str("</section>");
+    Ok(out)
+}

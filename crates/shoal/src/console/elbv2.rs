@@ -1,0 +1,274 @@
+//! Load balancing pages: load balancers (with listeners) and target groups (with their
+//! health check, its editor, and each target's health as the data plane sees it).
+//!
+//! Target health changes in the data plane, not by commits, so the target tables are
+//! `data-metrics` regions: they refresh every sample interval as well as on commits.
+
+use std::fmt::Write;
+
+use shoal_model::elbv2::actions::Action;
+use shoal_model::elbv2::target_group::{HealthCheckPort, TargetGroup};
+use shoal_model::AwsResult;
+
+use super::html::{
+    badge, esc, fields, form, group_link, hidden, input, instance_link, page, table, time,
+    url_segment, Flash, Nav,
+};
+use crate::service::Service;
+
+/// Every target group by ARN → name, for action texts.
+fn tg_name(svc: &Service, arn: &str) -> String {
+    svc.read(|s| s.target_groups.get(arn).map(|t| t.name.clone()))
+        .unwrap_or_else(|| arn.to_string())
+}
+
+fn action_text(svc: &Service, a: &Action) -> String {
+    match a {
+        Action::Forward(f) => {
+            let tgs: Vec<String> = f
+                .target_groups
+                .iter()
+                .map(|w| {
+                    let name = tg_name(svc, &w.target_group_arn);
+                    let link = format!(
+                        "<a href=\"/console/target-groups/{}\">{}</a>",
+                        url_segment(&name),
+                        esc(&name)
+                    );
+                    if f.target_groups.len() > 1 {
+                        format!("{link} (weight {})", w.weight)
+                    } else {
+                        link
+                    }
+                })
+                .collect();
+            format!("forward to {}", tgs.join(", "))
+        }
+        other => esc(other.type_str()),
+    }
+}
+
+fn healthy_count(svc: &Service, tg: &TargetGroup) -> (usize, usize) {
+    let targets = svc.elb().describe_target_health(&tg.arn, &[]).unwrap_or_default();
+    let healthy = targets.iter().filter(|t| t.health.state.as_str() == "healthy").count();
+    (healthy, targets.len())
+}
+
+pub fn load_balancers(svc: &Service, flash: &Flash) -> AwsResult<String> {
+    let list = svc.elb().describe_load_balancers(&[], &[], None, Some(400))?.items;
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|lb| {
+            vec![
+                format!(
+                    "<a href=\"/console/load-balancers/{}\">{}</a>",
+                    url_segment(&lb.name),
+                    esc(&lb.name)
+                ),
+                format!("<code>{}</code>", esc(&lb.dns_name)),
+                badge(lb.state.as_str()),
+                esc(lb.scheme.as_str()),
+                esc(&lb.availability_zones.join(", ")),
+                format!("<code>{}</code>", lb.loopback_ip),
+                time(lb.created_time),
+            ]
+        })
+        .collect();
+    let mut body = format!(
+        "<div class=\"head\"><h1>Load balancers <small>({})</small></h1></div>",
+        list.len()
+    );
+    body.push_str("<section data-live=\"load-balancers\">");
+    body.push_str(&table(
+        "load-balancers",
+        &[
+            "Name",
+            "DNS name",
+            "State",
+            "Scheme",
+            "Availability zones",
+            "Address (loopback)",
+            "Created",
+        ],
+        &rows,
+        "No load balancers. Create one with `aws elbv2 create-load-balancer`.",
+    ));
+    body.push_str("</section>");
+    Ok(page("Load balancers", Nav::LoadBalancers, flash, &body))
+}
+
+pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
+    let lb =
+        svc.elb().describe_load_balancers(&[], &[name.to_string()], None, None)?.items.remove(0);
+    let listeners = svc.elb().describe_listeners(Some(&lb.arn), &[], None, Some(400))?.items;
+    let sgs = svc.read(|s| {
+        lb.security_groups
+            .iter()
+            .map(|id| s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or(id.clone()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/console/load-balancers\">Load balancers</a> /</p>\
+<div class=\"head\"><h1>{}</h1></div><section data-live=\"lb\">",
+        esc(name)
+    );
+    body.push_str(&fields(&[
+        ("State", badge(lb.state.as_str())),
+        ("State reason", esc(svc.elb().load_balancer_state_reason(&lb).as_deref().unwrap_or(""))),
+        ("DNS name", format!("<code class=\"wrap\">{}</code>", esc(&lb.dns_name))),
+        ("Address (loopback)", format!("<code>{}</code>", lb.loopback_ip)),
+        ("Scheme", esc(lb.scheme.as_str())),
+        ("Availability zones", esc(&lb.availability_zones.join(", "))),
+        ("Security groups", esc(&sgs)),
+        ("Created", time(lb.created_time)),
+        ("ARN", format!("<code class=\"wrap\">{}</code>", esc(&lb.arn))),
+    ]));
+    let rows: Vec<Vec<String>> = listeners
+        .iter()
+        .map(|l| {
+            vec![
+                format!("{}:{}", esc(&l.protocol), l.port),
+                l.default_actions.iter().map(|a| action_text(svc, a)).collect::<Vec<_>>().join("; "),
+                format!(
+                    "<a href=\"http://{ip}:{port}/\" target=\"_blank\" rel=\"noopener\">http://{ip}:{port}/</a>",
+                    ip = lb.loopback_ip,
+                    port = l.port
+                ),
+            ]
+        })
+        .collect();
+    body.push_str("<h2>Listeners</h2>");
+    body.push_str(&table(
+        "listeners",
+        &["Listener", "Default action", "Open"],
+        &rows,
+        "No listeners.",
+    ));
+    body.push_str("</section>");
+    Ok(page(name, Nav::LoadBalancers, flash, &body))
+}
+
+pub fn target_groups(svc: &Service, flash: &Flash) -> AwsResult<String> {
+    let list = svc.elb().describe_target_groups(None, &[], &[], None, Some(400))?.items;
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|tg| {
+            let (healthy, total) = healthy_count(svc, tg);
+            let lbs: Vec<String> = svc.read(|s| {
+                tg.load_balancer_arns
+                    .iter()
+                    .filter_map(|a| s.load_balancers.get(a).map(|l| l.name.clone()))
+                    .collect()
+            });
+            vec![
+                format!(
+                    "<a href=\"/console/target-groups/{}\">{}</a>",
+                    url_segment(&tg.name),
+                    esc(&tg.name)
+                ),
+                format!("{}:{}", esc(&tg.protocol), tg.port),
+                esc(&lbs.join(", ")),
+                format!("{} {}", esc(&tg.health_check.protocol), esc(&tg.health_check.path)),
+                format!("{healthy} of {total} healthy"),
+            ]
+        })
+        .collect();
+    let mut body =
+        format!("<div class=\"head\"><h1>Target groups <small>({})</small></h1></div>", list.len());
+    body.push_str("<section data-live=\"target-groups\" data-metrics>");
+    body.push_str(&table(
+        "target-groups",
+        &["Name", "Protocol:port", "Load balancers", "Health check", "Targets"],
+        &rows,
+        "No target groups. Create one with `aws elbv2 create-target-group`.",
+    ));
+    body.push_str("</section>");
+    Ok(page("Target groups", Nav::TargetGroups, flash, &body))
+}
+
+pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
+    let tg = svc
+        .elb()
+        .describe_target_groups(None, &[], &[name.to_string()], None, None)?
+        .items
+        .remove(0);
+    let targets = svc.elb().describe_target_health(&tg.arn, &[])?;
+    let groups: Vec<String> = svc.read(|s| {
+        s.groups
+            .values()
+            .filter(|g| g.target_groups.iter().any(|t| t.target_group_arn == tg.arn))
+            .map(|g| g.name.clone())
+            .collect()
+    });
+    let hc = &tg.health_check;
+    let hc_port = match hc.port {
+        HealthCheckPort::TrafficPort => "traffic-port".to_string(),
+        HealthCheckPort::Port(p) => p.to_string(),
+    };
+    let mut body = format!(
+        "<p class=\"crumbs\"><a href=\"/console/target-groups\">Target groups</a> /</p>\
+<div class=\"head\"><h1>{}</h1></div><section data-live=\"tg\">",
+        esc(name)
+    );
+    body.push_str(&fields(&[
+        ("Protocol:port", format!("{}:{}", esc(&tg.protocol), tg.port)),
+        ("Target type", esc(tg.target_type.as_str())),
+        (
+            "Auto Scaling groups",
+            if groups.is_empty() {
+                "–".into()
+            } else {
+                groups.iter().map(|g| group_link(g)).collect::<Vec<_>>().join(", ")
+            },
+        ),
+        (
+            "Health check",
+            format!("{} {} (port {})", esc(&hc.protocol), esc(&hc.path), esc(&hc_port)),
+        ),
+        ("Interval", format!("<b data-hc=\"interval\">{}</b> s", hc.interval_seconds)),
+        ("Timeout", format!("{} s", hc.timeout_seconds)),
+        ("Healthy threshold", hc.healthy_threshold.to_string()),
+        ("Unhealthy threshold", hc.unhealthy_threshold.to_string()),
+        ("Success codes", esc(&hc.matcher.text)),
+        ("ARN", format!("<code class=\"wrap\">{}</code>", esc(&tg.arn))),
+    ]));
+    body.push_str("</section>");
+    let hc_form = format!(
+        "{}<div class=\"grid narrow\">{}{}{}{}{}</div><div class=\"buttons\"><button class=\"primary\">Save</button></div>",
+        hidden("TargetGroupArn", &tg.arn),
+        input("Path", "HealthCheckPath", &hc.path, ""),
+        input("Interval (s)", "HealthCheckIntervalSeconds", &hc.interval_seconds.to_string(), "type=\"number\""),
+        input("Timeout (s)", "HealthCheckTimeoutSeconds", &hc.timeout_seconds.to_string(), "type=\"number\""),
+        input("Healthy threshold", "HealthyThresholdCount", &hc.healthy_threshold.to_string(), "type=\"number\""),
+        input("Unhealthy threshold", "UnhealthyThresholdCount", &hc.unhealthy_threshold.to_string(), "type=\"number\""),
+    );
+    let _ = write!(
+        body,
+        "<details class=\"panel\" id=\"edit-health-check\"><summary>Edit health check</summary>{}</details>",
+        form("ModifyTargetGroup", "stack", &hc_form)
+    );
+    let rows: Vec<Vec<String>> = targets
+        .iter()
+        .map(|t| {
+            let id = &t.target.id;
+            vec![
+                if id.starts_with("i-") { instance_link(id) } else { esc(id) },
+                t.target.effective_port(tg.port).to_string(),
+                esc(t.target.availability_zone.as_deref().unwrap_or("")),
+                badge(t.health.state.as_str()),
+                esc(t.health.reason.map(|r| r.code()).unwrap_or("")),
+                esc(t.health.description.as_deref().unwrap_or("")),
+            ]
+        })
+        .collect();
+    body.push_str("<h2>Targets</h2><section data-live=\"targets\" data-metrics>");
+    body.push_str(&table(
+        "targets",
+        &["Target", "Port", "Zone", "Health", "Reason", "Description"],
+        &rows,
+        "No targets registered.",
+    ));
+    body.push_str("</section>");
+    Ok(page(name, Nav::TargetGroups, flash, &body))
+}
