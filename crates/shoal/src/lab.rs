@@ -67,12 +67,161 @@ pub async fn prepare(svc: &Arc<Service>) -> AwsResult<Value> {
         (Some(a), Some(b)) => (a, b),
         _ => build_images(svc, &group_ids).await?,
     };
+    let stack = build_stack(svc, &image, &group_ids)?;
     Ok(json!({
         "key_pair": KEY_NAME,
         "key_file": key_file,
         "security_groups": { "web": group_ids[0], "ssh": group_ids[1] },
         "images": { IMAGE: image, IMAGE_BETA: image_beta },
+        "launch_template": TEMPLATE,
+        "target_group": stack.0,
+        "load_balancer": { "name": LOAD_BALANCER, "dns_name": stack.1 },
+        "group": GROUP,
+        "metric_period_seconds": svc.config.metric_period.as_secs(),
     }))
+}
+
+pub const TEMPLATE: &str = "exercise-launch-template";
+pub const TARGET_GROUP: &str = "exercise-target-group";
+pub const LOAD_BALANCER: &str = "exercise-lb";
+pub const GROUP: &str = "EXERCISE-GROUP";
+
+/// Parts 1 and 2 of the lab, as the lab builds them: the launch template, the target
+/// group (HTTP 3000, `GET /health`, 5 s interval, thresholds 2/2), `exercise-lb` in two
+/// zones with an HTTP listener, and `EXERCISE-GROUP` (min 1, max 2, CPU target 80 %)
+/// attached to the target group with ELB health checks. Each piece is made only if
+/// missing. Returns the target group's ARN and the load balancer's DNS name.
+fn build_stack(
+    svc: &Arc<Service>,
+    image: &str,
+    group_ids: &[String],
+) -> AwsResult<(String, String)> {
+    use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup};
+    use shoal_model::autoscaling::group::{
+        CreateGroupRequest, LaunchTemplateSpec as GroupTemplate,
+    };
+    use shoal_model::autoscaling::policy::{
+        PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
+    };
+    use shoal_model::elbv2::actions::{Action, ForwardConfig, WeightedTargetGroup};
+    use shoal_model::elbv2::target_group::HealthCheckUpdate;
+
+    if svc.describe_launch_templates(&[], &[], &[])?.iter().all(|t| t.name != TEMPLATE) {
+        let data = shoal_model::ec2::launch_template::LaunchTemplateData {
+            image_id: Some(image.to_string()),
+            instance_type: Some("t2.micro".into()),
+            key_name: Some(KEY_NAME.into()),
+            security_group_ids: group_ids.to_vec(),
+            ..Default::default()
+        };
+        svc.create_launch_template(TEMPLATE, Some("The lab's web server".into()), data, &[])?;
+    }
+    let (vpc, subnets) = svc.read(|s| {
+        let vpc = s.vpcs.values().find(|v| v.is_default).map(|v| v.id.clone()).unwrap_or_default();
+        let mut subnets: Vec<_> =
+            s.subnets.values().filter(|n| n.default_for_az && n.vpc_id == vpc).collect();
+        subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+        (vpc.clone(), subnets.iter().take(2).map(|n| n.id.clone()).collect::<Vec<_>>())
+    });
+    let elb = svc.elb();
+    let tg = match svc
+        .read(|s| s.target_groups.values().find(|t| t.name == TARGET_GROUP).map(|t| t.arn.clone()))
+    {
+        Some(arn) => arn,
+        None => {
+            let tg = elb.create_target_group(CreateTargetGroup {
+                name: TARGET_GROUP.into(),
+                protocol: Some("HTTP".into()),
+                port: Some(3000),
+                vpc_id: Some(vpc),
+                health_check: HealthCheckUpdate {
+                    path: Some("/health".into()),
+                    interval_seconds: Some(5),
+                    timeout_seconds: Some(4),
+                    healthy_threshold: Some(2),
+                    unhealthy_threshold: Some(2),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })?;
+            // A lab-sized drain (AWS: 300 s), so scale-ins finish while you watch.
+            elb.modify_target_group_attributes(
+                &tg.arn,
+                &[("deregistration_delay.timeout_seconds".into(), "10".into())],
+            )?;
+            tg.arn
+        }
+    };
+    let dns = match svc.read(|s| {
+        s.load_balancers.values().find(|l| l.name == LOAD_BALANCER).map(|l| l.dns_name.clone())
+    }) {
+        Some(dns) => dns,
+        None => {
+            let default_group = svc
+                .describe_security_groups(&[], &["default".into()], &[])?
+                .into_iter()
+                .map(|g| g.id);
+            let lb = elb.create_load_balancer(CreateLoadBalancer {
+                name: LOAD_BALANCER.into(),
+                subnets: subnets.clone(),
+                security_groups: default_group
+                    .chain(std::iter::once(group_ids[0].clone()))
+                    .collect(),
+                ..Default::default()
+            })?;
+            let forward = Action::Forward(ForwardConfig {
+                target_groups: vec![WeightedTargetGroup {
+                    target_group_arn: tg.clone(),
+                    weight: 1,
+                }],
+                stickiness_seconds: None,
+            });
+            elb.create_listener(&lb.arn, Some("HTTP"), Some(80), vec![forward], &[])?;
+            lb.dns_name
+        }
+    };
+    if !svc.read(|s| s.groups.contains_key(GROUP)) {
+        svc.create_auto_scaling_group(
+            CreateGroupRequest {
+                name: GROUP.into(),
+                launch_template: Some(GroupTemplate {
+                    launch_template_id: None,
+                    launch_template_name: Some(TEMPLATE.into()),
+                    version: Some("$Default".into()),
+                }),
+                min_size: Some(1),
+                max_size: Some(2),
+                desired_capacity: Some(1),
+                target_group_arns: vec![tg.clone()],
+                health_check_type: Some("ELB".into()),
+                health_check_grace_period: Some(30),
+                default_instance_warmup: Some(30),
+                ..Default::default()
+            },
+            crate::service::autoscaling::Placement {
+                subnet_ids: subnets,
+                availability_zones: vec![],
+            },
+        )?;
+        svc.put_scaling_policy(
+            GROUP,
+            PutPolicyRequest {
+                policy_name: "cpu80".into(),
+                policy_type: Some("TargetTrackingScaling".into()),
+                target_tracking: Some(TargetTrackingConfiguration {
+                    predefined: Some(PredefinedMetric {
+                        metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
+                        resource_label: None,
+                    }),
+                    customized: None,
+                    target_value: 80.0,
+                    disable_scale_in: false,
+                }),
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok((tg, dns))
 }
 
 /// Part 1 step 1 of the lab, for real: an `exercise-instance` from the base image with

@@ -112,9 +112,10 @@ struct ServerArgs {
     /// Seconds between CPU samples of each instance.
     #[arg(long, default_value = "5", value_parser = parse_seconds)]
     cpu_sample_interval: Duration,
-    /// CloudWatch's period for every metric and alarm (AWS: 60).
-    #[arg(long, default_value = "60", value_parser = parse_seconds)]
-    metric_period: Duration,
+    /// CloudWatch's period for every metric and alarm (AWS: 60; `shoal up`: 10, so the
+    /// lab's scaling shows in seconds).
+    #[arg(long, value_parser = parse_seconds)]
+    metric_period: Option<Duration>,
     /// Seconds a stopping instance gets between TERM and KILL.
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     stop_grace: Duration,
@@ -122,6 +123,9 @@ struct ServerArgs {
     #[arg(long)]
     no_cgroups: bool,
 }
+
+/// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
+const LAB_METRIC_PERIOD: Duration = Duration::from_secs(10);
 
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let t = s.trim_end_matches('s');
@@ -131,13 +135,13 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 }
 
 impl ServerArgs {
-    fn config(&self) -> anyhow::Result<Config> {
+    fn config(&self, default_metric_period: Duration) -> anyhow::Result<Config> {
         let mut c = Config::new(self.data_dir.clone().unwrap_or_else(Config::default_data_dir));
         c.listen = self.listen;
         c.address_pool = shoal_model::ec2::Cidr::parse(&self.address_pool, "address-pool")
             .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         c.cpu_sample_interval = self.cpu_sample_interval;
-        c.metric_period = self.metric_period;
+        c.metric_period = self.metric_period.unwrap_or(default_metric_period);
         c.stop_grace = self.stop_grace;
         c.use_cgroups = !self.no_cgroups;
         Ok(c)
@@ -189,7 +193,7 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Server(args) => {
             init_logging();
-            shoal::server::run(args.config()?).await?;
+            shoal::server::run(args.config(Duration::from_secs(60))?).await?;
         }
         Command::Up(args) => {
             init_logging();
@@ -200,7 +204,7 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
                 shoal::cli::print_lab(&format!("http://{}", args.listen), &report);
                 return Ok(0);
             }
-            let daemon = shoal::server::Daemon::start(args.config()?).await?;
+            let daemon = shoal::server::Daemon::start(args.config(LAB_METRIC_PERIOD)?).await?;
             let endpoint = format!("http://{}", daemon.addr);
             println!("Shoal is listening on {endpoint}; preparing the lab (a real instance boots, is imaged, and stops)...");
             let report =

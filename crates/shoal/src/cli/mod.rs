@@ -71,7 +71,10 @@ pub async fn image_import(
 /// Prints the lab's next steps after `shoal up` prepared it.
 pub fn print_lab(endpoint: &str, report: &Value) {
     let img = &report["images"];
-    println!("\nThe lab is ready (../shared/seed-scenario.md):");
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    let dns = s(&report["load_balancer"]["dns_name"]);
+    let port = endpoint.rsplit(':').next().unwrap_or("4566");
+    println!("\nThe lab is ready (parts 1 and 2 of ../shared/seed-scenario.md):");
     println!(
         "  key pair           exercise-key{}",
         report["key_file"]
@@ -81,23 +84,36 @@ pub fn print_lab(endpoint: &str, report: &Value) {
     );
     println!(
         "  security groups    web {}  ssh {}",
-        report["security_groups"]["web"].as_str().unwrap_or("-"),
-        report["security_groups"]["ssh"].as_str().unwrap_or("-")
+        s(&report["security_groups"]["web"]),
+        s(&report["security_groups"]["ssh"])
     );
     println!(
         "  images             exercise-image {}  exercise-image-beta {}",
-        img["exercise-image"].as_str().unwrap_or("-"),
-        img["exercise-image-beta"].as_str().unwrap_or("-")
+        s(&img["exercise-image"]),
+        s(&img["exercise-image-beta"])
+    );
+    println!("  launch template    {}", s(&report["launch_template"]));
+    println!(
+        "  load balancer      {} -> {} (HTTP :3000, GET /health every 5 s)",
+        s(&report["load_balancer"]["name"]),
+        s(&report["target_group"]).rsplit(':').next().unwrap_or("-")
+    );
+    println!(
+        "  Auto Scaling group {} (min 1, max 2, target tracking: average CPU 80 %)",
+        s(&report["group"])
+    );
+    println!(
+        "  CloudWatch period  {} s (AWS: 60 s; `shoal server` uses AWS's)",
+        report["metric_period_seconds"]
     );
     println!("\nTry:");
+    println!("  curl http://{dns}:{port}/                  # through exercise-lb");
+    println!("  shoal groups --watch");
+    println!("  shoal ssh <INSTANCE> -- stress --cpu 1 --timeout 120   # watch the group scale out, then back in");
+    println!("  shoal activities EXERCISE-GROUP");
     println!("  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1");
-    println!(
-        "  aws ec2 run-instances --image-id {} --instance-type t2.micro --key-name exercise-key",
-        img["exercise-image"].as_str().unwrap_or("ami-...")
-    );
-    println!("  shoal instances");
-    println!("  curl http://<ADDRESS>:3000/");
-    println!("  shoal ssh <INSTANCE> -- stress --cpu 1 --timeout 60");
+    println!("  aws autoscaling describe-auto-scaling-groups");
+    println!("  open {endpoint}/console");
 }
 
 /// `shoal groups`: each group's capacity and instances.
