@@ -16,9 +16,12 @@
 //! - [`autoscaling`]: groups, capacity and AZ-balance planning, termination order,
 //!   scaling policies and target-tracking math, activities.
 //! - [`cloudwatch`]: metrics, statistics and alarm evaluation.
+//! - [`deploy`]: blue/green deployments: strategies, weight schedules, health gates and
+//!   the deployment state machine.
 
 pub mod autoscaling;
 pub mod cloudwatch;
+pub mod deploy;
 pub mod ec2;
 pub mod elbv2;
 pub mod error;

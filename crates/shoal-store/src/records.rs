@@ -13,6 +13,7 @@ use shoal_model::elbv2::{
 };
 
 use shoal_model::cloudwatch::MetricAlarm;
+use shoal_model::deploy::Deployment;
 
 use crate::Record;
 
@@ -98,3 +99,4 @@ record!(TargetGroup, "elbv2.target-group", |r| id = &r.arn, name = &r.name);
 record!(RegisteredTarget, "elbv2.target", |r| id = &r.key, parent = &r.target_group_arn);
 record!(ResourceTags, "elbv2.tags", |r| id = &r.arn);
 record!(MetricAlarm, "cloudwatch.alarm", |r| id = &r.alarm_name, name = &r.alarm_name);
+record!(Deployment, "deploy.deployment", |r| id = &r.id, parent = &r.listener_arn);

@@ -63,6 +63,9 @@ enum Command {
         #[arg(short, long)]
         watch: bool,
     },
+    /// Blue/green deployments: `shoal deploy --lb exercise-lb --image ami-… --strategy canary --percent 10`,
+    /// `shoal deploy status ID`, `shoal deploy list`, `shoal deploy rollback ID`.
+    Deploy(Box<shoal::cli::deploy::DeployCli>),
     /// Burn CPU like stress(1): `shoal stress --cpu 1 --timeout 60`.
     Stress {
         #[arg(long, default_value_t = 1)]
@@ -226,6 +229,7 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
         Command::Activities { group, watch } => {
             view(watch, || shoal::cli::activities(&client, &group)).await?
         }
+        Command::Deploy(cli) => return shoal::cli::deploy::run(&client, *cli).await,
         Command::App { dir, port, log } => shoal::lab::serve_app(dir, port, log).await?,
         Command::InstanceInit { .. } | Command::Stress { .. } => {
             unreachable!("handled before the runtime starts")

@@ -28,6 +28,9 @@ pub fn routes() -> Router<Arc<Service>> {
         .route("/_shoal/api/groups", get(list_groups))
         .route("/_shoal/api/groups/{name}/activities", get(group_activities))
         .route("/_shoal/api/lab", post(lab))
+        .route("/_shoal/api/deployments", get(list_deployments).post(start_deployment))
+        .route("/_shoal/api/deployments/{id}", get(get_deployment))
+        .route("/_shoal/api/deployments/{id}/rollback", post(rollback_deployment))
 }
 
 /// A JSON error in the same AWS shape the CLI prints.
@@ -220,4 +223,96 @@ async fn group_activities(State(svc): State<Arc<Service>>, Path(name): Path<Stri
         }))
         .collect();
     Ok(Json(json!({ "activities": items })))
+}
+
+// ------------------------------------------------------------------ deployments
+
+/// The JSON view of a deployment: what `shoal deploy status` and the console show.
+/// `detail` adds its history: events, green's share over time and each step.
+pub fn deployment_json(d: &shoal_model::deploy::Deployment, detail: bool) -> Value {
+    let t = |at: chrono::DateTime<chrono::Utc>| format_time(at);
+    let mut v = json!({
+        "id": d.id,
+        "status": d.status.as_str(),
+        "reason": d.reason,
+        "load_balancer": d.load_balancer_name,
+        "load_balancer_arn": d.load_balancer_arn,
+        "listener_arn": d.listener_arn,
+        "port": d.port,
+        "blue": { "group": d.blue_group, "target_group_arn": d.blue_target_group },
+        "green": {
+            "group": d.green_group, "target_group_arn": d.green_target_group,
+            "launch_template_id": d.launch_template_id,
+            "launch_template_name": d.launch_template_name,
+            "launch_template_version": d.launch_template_version,
+            "image_id": d.image_id,
+        },
+        "strategy": d.strategy.name(),
+        "schedule": d.schedule,
+        "step": d.step + 1,
+        "steps": d.schedule.len(),
+        "green_percent": d.green_percent,
+        "step_seconds": d.timing.step_seconds,
+        "health_timeout_seconds": d.timing.health_timeout_seconds,
+        "drain_seconds": d.timing.drain_seconds,
+        "blue_after": d.blue_after.as_str(),
+        "gates": {
+            "max_error_rate_percent": d.gates.max_error_rate_percent,
+            "min_requests": d.gates.min_requests,
+            "max_unhealthy_targets": d.gates.max_unhealthy_targets,
+            "max_response_time_ms": d.gates.max_response_time_ms,
+        },
+        "created": t(d.created_at),
+        "updated": t(d.updated_at),
+        "ended": d.ended_at.map(t),
+        "rollback_requested": d.rollback_requested.is_some(),
+    });
+    if detail {
+        v["events"] = d
+            .events
+            .iter()
+            .map(|e| json!({"at": t(e.at), "status": e.status.as_str(), "green_percent": e.green_percent, "message": e.message}))
+            .collect();
+        v["weights"] = d
+            .weights
+            .iter()
+            .map(|w| json!({"at": t(w.at), "at_ms": w.at.timestamp_millis(), "green_percent": w.green_percent, "blue_percent": 100 - w.green_percent.min(100)}))
+            .collect();
+        // Each traffic step: its share and when it began and ended.
+        let steps: Vec<Value> = d
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let end = d.weights.get(i + 1).map(|n| n.at).or(d.ended_at);
+                json!({"green_percent": w.green_percent, "start": t(w.at), "end": end.map(t),
+                       "start_ms": w.at.timestamp_millis(), "end_ms": end.map(|e| e.timestamp_millis())})
+            })
+            .collect();
+        v["history"] = json!(steps);
+    }
+    v
+}
+
+async fn list_deployments(State(svc): State<Arc<Service>>) -> JsonResult {
+    let all: Vec<Value> = svc.deployments().iter().map(|d| deployment_json(d, false)).collect();
+    Ok(Json(json!({ "deployments": all })))
+}
+
+async fn get_deployment(State(svc): State<Arc<Service>>, Path(id): Path<String>) -> JsonResult {
+    Ok(Json(deployment_json(&svc.deployment(&id)?, true)))
+}
+
+async fn start_deployment(State(svc): State<Arc<Service>>, body: Bytes) -> JsonResult {
+    let req: crate::service::deploy::StartDeployment = serde_json::from_slice(&body)
+        .map_err(|e| AwsError::validation(format!("Malformed deployment request: {e}")))?;
+    let d = svc.start_deployment(req)?;
+    Ok(Json(deployment_json(&d, true)))
+}
+
+async fn rollback_deployment(
+    State(svc): State<Arc<Service>>,
+    Path(id): Path<String>,
+) -> JsonResult {
+    Ok(Json(deployment_json(&svc.rollback_deployment(&id)?, true)))
 }

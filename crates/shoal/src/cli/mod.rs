@@ -1,6 +1,7 @@
 //! `shoal`'s commands that talk to a daemon: thin clients of the JSON API.
 
 pub mod client;
+pub mod deploy;
 pub mod ssh;
 
 use serde_json::Value;

@@ -5,6 +5,7 @@
 //! idempotent, so a daemon restart simply picks up where the records say it was.
 
 pub mod alarms;
+pub mod deployments;
 pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
@@ -28,6 +29,7 @@ pub fn spawn_all(
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
         tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
         tokio::spawn(alarms::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(deployments::run(svc.clone(), shutdown.clone())),
     ]
 }
 

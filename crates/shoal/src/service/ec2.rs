@@ -784,32 +784,48 @@ impl Service {
         data: LaunchTemplateData,
     ) -> AwsResult<LaunchTemplateVersion> {
         self.mutate(|state, changes| {
-            let template = resolve_template(state, spec)?;
-            let data = match source_version {
-                Some(v) => {
-                    let n = VersionSelector::parse(v, &template.id)?.resolve(template)?;
-                    let source = state
-                        .launch_template_versions
-                        .get(&lt::version_key(&template.id, n))
-                        .ok_or_else(|| lt::version_not_found(template, n))?;
-                    lt::overlay(&source.data, &data)
-                }
-                None => data,
-            };
-            validate_template_data(state, &data)?;
-            let mut template = template.clone();
-            template.latest_version += 1;
-            let version = new_version(
-                &template,
-                template.latest_version,
+            self.create_launch_template_version_in(
+                state,
+                changes,
+                spec,
+                source_version,
                 description,
                 data,
-                self.clock.now(),
-            );
-            changes.put(template);
-            changes.put(version.clone());
-            Ok(version)
+            )
         })
+    }
+
+    /// CreateLaunchTemplateVersion inside another operation's change set (a deployment
+    /// makes green's version in the same commit as the rest of the deployment).
+    pub(crate) fn create_launch_template_version_in(
+        &self,
+        state: &State,
+        changes: &mut Changes,
+        spec: &LaunchTemplateSpec,
+        source_version: Option<&str>,
+        description: Option<String>,
+        data: LaunchTemplateData,
+    ) -> AwsResult<LaunchTemplateVersion> {
+        let template = resolve_template(state, spec)?;
+        let data = match source_version {
+            Some(v) => {
+                let n = VersionSelector::parse(v, &template.id)?.resolve(template)?;
+                let source = state
+                    .launch_template_versions
+                    .get(&lt::version_key(&template.id, n))
+                    .ok_or_else(|| lt::version_not_found(template, n))?;
+                lt::overlay(&source.data, &data)
+            }
+            None => data,
+        };
+        validate_template_data(state, &data)?;
+        let mut template = template.clone();
+        template.latest_version += 1;
+        let version =
+            new_version(&template, template.latest_version, description, data, self.clock.now());
+        changes.put(template);
+        changes.put(version.clone());
+        Ok(version)
     }
 
     pub fn describe_launch_templates(

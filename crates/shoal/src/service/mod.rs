@@ -10,6 +10,7 @@
 pub mod alarm_hooks;
 pub mod autoscaling;
 pub mod cloudwatch;
+pub mod deploy;
 pub mod ec2;
 pub mod elbv2;
 mod links;

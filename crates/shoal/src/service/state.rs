@@ -14,6 +14,7 @@ use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, Life
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::cloudwatch::MetricAlarm;
+use shoal_model::deploy::Deployment;
 use shoal_model::ec2::{
     Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
@@ -56,6 +57,8 @@ pub struct State {
     pub elb_tags: BTreeMap<String, ResourceTags>,
     /// CloudWatch metric alarms, by name.
     pub alarms: BTreeMap<String, MetricAlarm>,
+    /// Blue/green deployments, by id.
+    pub deployments: BTreeMap<String, Deployment>,
 }
 
 /// A stored type and the map of [`State`] that holds it.
@@ -99,6 +102,7 @@ table!(TargetGroup, target_groups);
 table!(RegisteredTarget, registered_targets);
 table!(ResourceTags, elb_tags);
 table!(MetricAlarm, alarms);
+table!(Deployment, deployments);
 
 impl State {
     /// Loads every table from the store (daemon start).
@@ -133,6 +137,7 @@ impl State {
         fill::<RegisteredTarget>(&mut state, store)?;
         fill::<ResourceTags>(&mut state, store)?;
         fill::<MetricAlarm>(&mut state, store)?;
+        fill::<Deployment>(&mut state, store)?;
         Ok(state)
     }
 
