@@ -30,7 +30,7 @@ async function assertNoReload(page) {
 test("Part 1 by clicking: template, group from it, capacity edits, live activity history", async () => {
   await withLab(async (d, page) => {
     // Step 1 (the configured instance, stopped and imaged) is `shoal up`'s preparation.
-    const lab = await d.api("/_shoal/api/lab", "POST");
+    const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
     const image = lab.images["exercise-image"];
 
     // Step 2: the launch template.
@@ -211,7 +211,7 @@ test("instance actions: launch, live state, stop, create image, start, terminate
 
 test("launch template versions: a version from a source version, then the default", async () => {
   await withLab(async (d, page) => {
-    const lab = await d.api("/_shoal/api/lab", "POST");
+    const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
     await page.goto(d.endpoint + "/console/launch-templates");
     await page.click("#create-template summary");
     const lt = page.locator("#create-template");
@@ -259,7 +259,7 @@ test("launch template versions: a version from a source version, then the defaul
 
 test("Part 2: the target group's targets turn healthy live; the health check is edited in a form", async () => {
   await withLab(async (d, page) => {
-    const lab = await d.api("/_shoal/api/lab", "POST");
+    const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
     const EC2 = { Version: "2016-11-15" };
     const ELB = { Version: "2015-12-01" };
     const ASG = { Version: "2011-01-01" };
@@ -323,7 +323,7 @@ test("Part 2: the target group's targets turn healthy live; the health check is 
 
 test("every page fits a laptop screen; missing resources and other sites are refused", async () => {
   await withLab(async (d, page) => {
-    await d.api("/_shoal/api/lab", "POST");
+    await d.api("/_shoal/api/lab?stack=false", "POST");
     await page.setViewportSize({ width: 1280, height: 800 });
     for (const p of ["instances", "images", "launch-templates", "groups", "load-balancers", "target-groups"]) {
       const r = await page.goto(`${d.endpoint}/console/${p}`);

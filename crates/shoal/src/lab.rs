@@ -29,8 +29,11 @@ pub const IMAGE: &str = "exercise-image";
 pub const IMAGE_BETA: &str = "exercise-image-beta";
 pub const BETA_MESSAGE: &str = "Welcome to the A project beta";
 
-/// Prepares the lab's starting point; idempotent. Returns what exists, by name.
-pub async fn prepare(svc: &Arc<Service>) -> AwsResult<Value> {
+/// Prepares the lab's starting point; idempotent. Returns what exists, by name. With
+/// `with_stack`, also builds Parts 1 and 2 (template, target group, load balancer,
+/// group); without, only step 1 (key pair, security groups, images), for people and
+/// tests that build the rest by hand.
+pub async fn prepare(svc: &Arc<Service>, with_stack: bool) -> AwsResult<Value> {
     let mut key_file = None;
     if svc.describe_key_pairs(&[], &[], &[])?.iter().all(|k| k.name != KEY_NAME) {
         let (_, material) = svc.create_key_pair(KEY_NAME, Some("rsa"), &[])?;
@@ -67,6 +70,14 @@ pub async fn prepare(svc: &Arc<Service>) -> AwsResult<Value> {
         (Some(a), Some(b)) => (a, b),
         _ => build_images(svc, &group_ids).await?,
     };
+    if !with_stack {
+        return Ok(json!({
+            "key_pair": KEY_NAME,
+            "key_file": key_file,
+            "security_groups": { "web": group_ids[0], "ssh": group_ids[1] },
+            "images": { IMAGE: image, IMAGE_BETA: image_beta },
+        }));
+    }
     let stack = build_stack(svc, &image, &group_ids)?;
     Ok(json!({
         "key_pair": KEY_NAME,

@@ -210,8 +210,9 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
             let daemon = shoal::server::Daemon::start(args.config(LAB_METRIC_PERIOD)?).await?;
             let endpoint = format!("http://{}", daemon.addr);
             println!("Shoal is listening on {endpoint}; preparing the lab (a real instance boots, is imaged, and stops)...");
-            let report =
-                shoal::lab::prepare(&daemon.service).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = shoal::lab::prepare(&daemon.service, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             shoal::cli::print_lab(&endpoint, &report);
             println!("\nPress Ctrl-C to stop Shoal (instances keep running and are re-adopted next time).");
             shoal::server::wait_for_signal().await;

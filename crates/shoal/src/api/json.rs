@@ -128,8 +128,17 @@ async fn import_image(
     Ok(Json(json!({ "image_id": img.id, "name": img.name, "state": img.state.name() })))
 }
 
-async fn lab(State(svc): State<Arc<Service>>) -> JsonResult {
-    let report = crate::lab::prepare(&svc).await?;
+#[derive(Deserialize)]
+struct LabQuery {
+    /// `false` prepares only the lab's first step (key pair, groups, images).
+    stack: Option<bool>,
+}
+
+async fn lab(
+    State(svc): State<Arc<Service>>,
+    axum::extract::Query(q): axum::extract::Query<LabQuery>,
+) -> JsonResult {
+    let report = crate::lab::prepare(&svc, q.stack.unwrap_or(true)).await?;
     Ok(Json(report))
 }
 
