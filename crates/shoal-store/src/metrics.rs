@@ -90,40 +90,14 @@ pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<Metric
     Ok(out)
 }
 
-/// CloudWatch's unit names; anything else reads back as `None`.
-pub const UNITS: &[&str] = &[
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-];
-
-/// Maps a stored unit name back to its static spelling.
+/// Maps a stored unit name back to its static spelling (CloudWatch's unit names;
+/// anything else reads back as `None`).
 pub fn static_unit(unit: &str) -> &'static str {
-    UNITS.iter().find(|u| **u == unit).copied().unwrap_or("None")
+    shoal_model::cloudwatch::metric::STANDARD_UNITS
+        .iter()
+        .find(|u| **u == unit)
+        .copied()
+        .unwrap_or("None")
 }
 
 #[cfg(test)]

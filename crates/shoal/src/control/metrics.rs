@@ -92,7 +92,7 @@ impl CpuSampler {
             seen.insert(m.instance_id, (m.pid, at_seconds, m.cpu_seconds));
         }
         self.last = seen;
-        let mut aggregates = group_aggregates(svc, &points);
+        let aggregates = group_aggregates(svc, &points);
         if !points.is_empty() {
             if let Err(e) = svc.with_store(|s| {
                 s.write(|w| {
@@ -103,7 +103,6 @@ impl CpuSampler {
                 tracing::error!(error = %e, "could not store CPU samples");
             }
         }
-        aggregates.clear();
     }
 }
 

@@ -190,24 +190,14 @@ pub fn aggregate_group(metric: &MetricId) -> Option<&str> {
     }
 }
 
-/// The instances (any state) tagged as members of `group`, in id order.
-/// Members of `group` that may have data since `since`: not terminated before it.
+/// The instances tagged as members of `group` that may have data since `since` (not
+/// terminated before it), in id order.
 pub fn group_members_since(state: &State, group: &str, since: DateTime<Utc>) -> Vec<String> {
     state
         .instances
         .values()
         .filter(|i| tags::get(&i.tags, GROUP_TAG) == Some(group))
         .filter(|i| i.terminated_at.is_none_or(|t| t >= since))
-        .map(|i| i.id.clone())
-        .collect()
-}
-
-/// Every instance ever tagged with `group`.
-pub fn group_members(state: &State, group: &str) -> Vec<String> {
-    state
-        .instances
-        .values()
-        .filter(|i| tags::get(&i.tags, GROUP_TAG) == Some(group))
         .map(|i| i.id.clone())
         .collect()
 }

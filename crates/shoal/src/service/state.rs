@@ -144,10 +144,6 @@ impl State {
     pub fn get<T: Table>(&self, id: &str) -> Option<&T> {
         T::map(self).get(id)
     }
-
-    pub fn all<T: Table>(&self) -> impl Iterator<Item = &T> {
-        T::map(self).values()
-    }
 }
 
 trait Change: Send {
