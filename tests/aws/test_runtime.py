@@ -103,3 +103,25 @@ def test_kill_9_and_restart_adopts_instances_and_leaks_nothing():
         assert d.marked_pids() == [], "no process of any instance is left"
     finally:
         d.close()
+
+
+def fnv1a(text):
+    h = 0x811C9DC5
+    for b in text.encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def test_a_stopped_daemon_leaves_no_cgroup_behind():
+    d = Daemon()
+    try:
+        launch_app(d)
+        cgroups = "cgroup" in d.api("/_shoal/health")["isolation"] and "no cgroups" not in d.api("/_shoal/health")["isolation"]
+        scope = f"shoal-{fnv1a(d.data_dir):08x}"
+        found = lambda: [os.path.join(r, n) for r, dirs, _ in os.walk("/sys/fs/cgroup") for n in dirs if n == scope]
+        if cgroups:
+            assert found(), "instances run in the daemon's cgroup scope"
+        d.stop()
+        assert found() == [], "reset + stop removes the instances' cgroups and the scope"
+    finally:
+        d.close()

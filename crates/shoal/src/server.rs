@@ -67,6 +67,7 @@ impl Daemon {
         for t in self.tasks {
             let _ = t.await;
         }
+        self.service.driver.release();
     }
 }
 

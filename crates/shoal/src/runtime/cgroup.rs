@@ -162,6 +162,21 @@ impl Cgroups {
         }
     }
 
+    /// Removes the daemon's scope directories if they are empty (no instance left in
+    /// them); an instance still running keeps its cgroup, and the scope with it.
+    pub fn remove_scope(&self) {
+        let scopes: Vec<&PathBuf> = match self {
+            Cgroups::V2 { base } => vec![base],
+            Cgroups::V1 { cpu, cpuacct, memory } => {
+                [cpu, cpuacct, memory].into_iter().flatten().collect()
+            }
+            Cgroups::Unavailable(_) => vec![],
+        };
+        for dir in scopes {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+
     fn dirs(&self, instance_id: &str) -> Vec<PathBuf> {
         match self {
             Cgroups::V2 { base } => vec![base.join(instance_id)],

@@ -69,4 +69,7 @@ pub trait Driver: Send + Sync + 'static {
     fn disk_path(&self, instance_id: &str) -> PathBuf;
     /// How limits are enforced, for humans.
     fn isolation(&self) -> String;
+    /// The daemon is stopping: release what the driver holds for itself (its empty
+    /// cgroup scope). Instances still running are left alone.
+    fn release(&self) {}
 }

@@ -221,4 +221,8 @@ impl Driver for ProcessDriver {
     fn isolation(&self) -> String {
         self.cgroups.describe()
     }
+
+    fn release(&self) {
+        self.cgroups.remove_scope();
+    }
 }
