@@ -30,8 +30,10 @@ pub struct GroupFilter {
     pub values: Vec<String>,
 }
 
-fn group_missing(name: &str) -> AwsError {
-    group::group_not_found(name)
+/// The group named `name`, or AWS's `ValidationError` for an unknown group
+/// (`AutoScalingGroup name not found - AutoScalingGroup X not found`).
+pub(crate) fn find_group<'a>(state: &'a State, name: &str) -> AwsResult<&'a AutoScalingGroup> {
+    state.groups.get(name).ok_or_else(|| group::group_not_found(name))
 }
 
 impl Service {
@@ -109,7 +111,7 @@ impl Service {
     ) -> AwsResult<()> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             if let Some(p) = &placement {
                 req.zones = Some(Self::resolve_placement(state, p)?);
             }
@@ -130,7 +132,7 @@ impl Service {
     ) -> AwsResult<()> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             group::set_desired_capacity(&mut g, desired, honor_cooldown, now)?;
             changes.put(g);
             Ok(())
@@ -142,7 +144,7 @@ impl Service {
     /// `ResourceInUse`.
     pub fn delete_auto_scaling_group(&self, name: &str, force: bool) -> AwsResult<()> {
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             group::begin_delete(&mut g, force)?;
             changes.put(g);
             Ok(())
@@ -227,7 +229,7 @@ impl Service {
         protected: bool,
     ) -> AwsResult<()> {
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             for id in instance_ids {
                 let inst =
                     g.instances.iter_mut().find(|i| &i.instance_id == id).ok_or_else(|| {
@@ -250,7 +252,7 @@ impl Service {
     ) -> AwsResult<()> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             if suspend {
                 group::suspend_processes(&mut g, processes, now)?;
             } else {
@@ -300,9 +302,7 @@ impl Service {
                 let pos = match touched.iter().position(|g| &g.name == name) {
                     Some(p) => p,
                     None => {
-                        touched.push(
-                            state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?,
-                        );
+                        touched.push(find_group(state, name)?.clone());
                         touched.len() - 1
                     }
                 };
@@ -323,7 +323,7 @@ impl Service {
     /// registers the group's instances and moves the attachment on.
     pub fn attach_target_groups(&self, name: &str, arns: &[String]) -> AwsResult<()> {
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             for arn in arns {
                 self.check_target_group_exists(state, arn)?;
                 if !g.target_groups.iter().any(|t| &t.target_group_arn == arn) {
@@ -342,7 +342,7 @@ impl Service {
     /// deregisters the group's instances, then drops the attachment.
     pub fn detach_target_groups(&self, name: &str, arns: &[String]) -> AwsResult<()> {
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(name).cloned().ok_or_else(|| group_missing(name))?;
+            let mut g = find_group(state, name)?.clone();
             for arn in arns {
                 match g.target_groups.iter_mut().find(|t| &t.target_group_arn == arn) {
                     Some(t) => t.state = AttachmentState::Removing,
@@ -368,7 +368,7 @@ impl Service {
     ) -> AwsResult<ScalingPolicy> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let g = state.groups.get(group_name).ok_or_else(|| group_missing(group_name))?;
+            let g = find_group(state, group_name)?;
             let existing = state.policies.values().find(|p| {
                 p.auto_scaling_group_name == group_name && p.policy_name == req.policy_name
             });
@@ -574,7 +574,7 @@ impl Service {
     ) -> AwsResult<ScheduledAction> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let g = state.groups.get(group_name).ok_or_else(|| group_missing(group_name))?;
+            let g = find_group(state, group_name)?;
             let existing = state
                 .scheduled_actions
                 .values()
@@ -634,7 +634,7 @@ impl Service {
 
     pub fn put_lifecycle_hook(&self, group_name: &str, req: HookRequest) -> AwsResult<()> {
         self.mutate(|state, changes| {
-            let g = state.groups.get(group_name).ok_or_else(|| group_missing(group_name))?;
+            let g = find_group(state, group_name)?;
             let existing = state.lifecycle_hooks.get(&format!("{group_name}/{}", req.name));
             let hook = lifecycle::put_lifecycle_hook(
                 &req.name,
@@ -658,9 +658,7 @@ impl Service {
         names: &[String],
     ) -> AwsResult<Vec<LifecycleHook>> {
         self.read(|s| {
-            if !s.groups.contains_key(group_name) {
-                return Err(group_missing(group_name));
-            }
+            find_group(s, group_name)?;
             Ok(s.lifecycle_hooks
                 .values()
                 .filter(|h| {
@@ -696,8 +694,7 @@ impl Service {
     ) -> AwsResult<()> {
         self.mutate(|state, changes| {
             let action = find_action(state, group_name, hook_name, instance_id, token)?;
-            let mut g =
-                state.groups.get(group_name).cloned().ok_or_else(|| group_missing(group_name))?;
+            let mut g = find_group(state, group_name)?.clone();
             let inst =
                 g.instances.iter_mut().find(|i| i.instance_id == action.instance_id).ok_or_else(
                     || {

@@ -223,7 +223,7 @@ impl Service {
             // Blue.
             let blue = match &req.group {
                 Some(name) => {
-                    let g = state.groups.get(name).ok_or_else(|| group::group_not_found(name))?;
+                    let g = super::autoscaling::find_group(state, name)?;
                     if !attached(g, &blue_tg_arn) {
                         return Err(AwsError::validation(format!(
                             "Auto Scaling group {name} is not attached to target group {}, where the listener sends its traffic",

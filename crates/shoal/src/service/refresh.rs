@@ -11,7 +11,7 @@ use shoal_model::autoscaling::lifecycle::{
 };
 use shoal_model::{AwsError, AwsResult};
 
-use super::autoscaling::begin_termination;
+use super::autoscaling::{begin_termination, find_group};
 use super::ec2::{resolve_version_in, LaunchTemplateSpec as Ec2Spec};
 use super::{Changes, Service, State};
 use crate::ids;
@@ -65,7 +65,7 @@ impl Service {
     ) -> AwsResult<String> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let mut g = state.groups.get(group_name).cloned().ok_or_else(|| shoal_model::autoscaling::group::group_not_found(group_name))?;
+            let mut g = find_group(state, group_name)?.clone();
             if let Some(t) = &target {
                 if resolved(state, t).is_none() {
                     return Err(AwsError::validation(format!(
@@ -113,11 +113,7 @@ impl Service {
         self.mutate(|state, changes| {
             let r =
                 active_refresh(state, group_name).cloned().ok_or_else(|| no_active(group_name))?;
-            let g = state
-                .groups
-                .get(group_name)
-                .cloned()
-                .ok_or_else(|| shoal_model::autoscaling::group::group_not_found(group_name))?;
+            let g = find_group(state, group_name)?.clone();
             start_rollback(state, changes, r, g, "Rollback requested by the user.")
         })
     }
