@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::activity::cause;
+use super::mixed::{self, MixedInstancesPolicy, MixedInstancesPolicyRequest};
 use crate::{AwsError, AwsResult};
 
 /// `arn:aws:autoscaling:<region>:123456789012:autoScalingGroup:<uuid>:autoScalingGroupName/<name>`.
@@ -302,6 +303,10 @@ pub struct GroupInstance {
     pub protected_from_scale_in: bool,
     pub launch_template: Option<LaunchTemplateRef>,
     pub launch_configuration_name: Option<String>,
+    /// When its launch configuration was created (not on the wire): the
+    /// `OldestLaunchConfiguration` order, kept even after the configuration is deleted.
+    #[serde(default)]
+    pub launch_configuration_created: Option<DateTime<Utc>>,
     pub instance_type: String,
     pub launched_at: DateTime<Utc>,
     pub in_service_at: Option<DateTime<Utc>>,
@@ -332,6 +337,7 @@ impl GroupInstance {
             protected_from_scale_in: group.new_instances_protected_from_scale_in,
             launch_template,
             launch_configuration_name: group.launch_configuration_name.clone(),
+            launch_configuration_created: None,
             instance_type: instance_type.into(),
             launched_at: now,
             in_service_at: None,
@@ -345,11 +351,13 @@ impl GroupInstance {
 pub struct AutoScalingGroup {
     pub name: String,
     pub arn: String,
+    /// At most one of `launch_template`, `launch_configuration_name` and
+    /// `mixed_instances_policy` is set: what the group launches from.
     pub launch_template: Option<LaunchTemplateSpec>,
     pub launch_configuration_name: Option<String>,
-    /// `MixedInstancesPolicy`, kept as given (Shoal launches its template overrides'
-    /// first type).
-    pub mixed_instances_policy: Option<serde_json::Value>,
+    /// `MixedInstancesPolicy`, whole, with AWS's distribution defaults (Shoal launches
+    /// its highest-priority override).
+    pub mixed_instances_policy: Option<MixedInstancesPolicy>,
     pub min_size: u32,
     pub max_size: u32,
     pub desired_capacity: u32,
@@ -380,6 +388,32 @@ pub struct AutoScalingGroup {
 }
 
 impl AutoScalingGroup {
+    /// The launch template the group launches from: its own `LaunchTemplate`, or its
+    /// mixed instances policy's. `None` for a group with a launch configuration.
+    pub fn launch_template_spec(&self) -> Option<&LaunchTemplateSpec> {
+        self.launch_template
+            .as_ref()
+            .or(self.mixed_instances_policy.as_ref().map(|p| &p.launch_template))
+    }
+
+    /// What the group launches from, in words for the CLI: `template <name>:<version>`
+    /// (with `(mixed: <types>)` for a mixed instances policy) or `launch configuration
+    /// <name>`.
+    pub fn launch_source_text(&self) -> String {
+        if let Some(lc) = &self.launch_configuration_name {
+            return format!("launch configuration {lc}");
+        }
+        let Some(t) = self.launch_template_spec() else { return "-".into() };
+        let name = t.launch_template_name.as_deref().or(t.launch_template_id.as_deref());
+        let mut text = format!("template {}:{}", name.unwrap_or(""), t.version_or_default());
+        if let Some(p) = &self.mixed_instances_policy {
+            let types: Vec<&str> =
+                p.overrides.iter().filter_map(|o| o.instance_type.as_deref()).collect();
+            text.push_str(&format!(" (mixed: {})", types.join(", ")));
+        }
+        text
+    }
+
     /// The distinct AZs, in the user's subnet order (`AvailabilityZones`).
     pub fn availability_zones(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -448,7 +482,7 @@ pub struct CreateGroupRequest {
     pub name: String,
     pub launch_template: Option<LaunchTemplateSpec>,
     pub launch_configuration_name: Option<String>,
-    pub mixed_instances_policy: Option<serde_json::Value>,
+    pub mixed_instances_policy: Option<MixedInstancesPolicyRequest>,
     pub instance_id: Option<String>,
     pub min_size: Option<i64>,
     pub max_size: Option<i64>,
@@ -531,7 +565,9 @@ pub fn validate_max_instance_lifetime(v: i64) -> AwsResult<Option<u32>> {
     Ok(Some(non_negative("maxInstanceLifetime", v)?))
 }
 
-fn validate_launch_template(spec: &LaunchTemplateSpec) -> AwsResult<()> {
+/// A `LaunchTemplate` specification names a template by id or by name (exactly one) and
+/// a version of `$Default`, `$Latest` or a number (AWS's texts).
+pub fn validate_launch_template(spec: &LaunchTemplateSpec) -> AwsResult<()> {
     if spec.launch_template_id.is_some() == spec.launch_template_name.is_some() {
         return Err(AwsError::validation(
             "Valid requests must contain either launchTemplateId or LaunchTemplateName",
@@ -546,6 +582,9 @@ fn validate_launch_template(spec: &LaunchTemplateSpec) -> AwsResult<()> {
     }
     Ok(())
 }
+
+/// The text AWS answers when a request names no launch source, or more than one.
+pub const ONE_LAUNCH_SOURCE: &str = "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.";
 
 /// The `AlreadyExists` error of a duplicate group name (AWS's text).
 pub fn group_already_exists(name: &str) -> AwsError {
@@ -607,13 +646,16 @@ pub fn create_group(
         + usize::from(req.mixed_instances_policy.is_some())
         + usize::from(req.instance_id.is_some());
     if sources != 1 {
-        return Err(AwsError::validation(
-            "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter.",
-        ));
+        return Err(AwsError::validation(ONE_LAUNCH_SOURCE));
     }
     if let Some(lt) = &req.launch_template {
         validate_launch_template(lt)?;
     }
+    if let Some(name) = &req.launch_configuration_name {
+        name_rule("launchConfigurationName", name)?;
+    }
+    let mixed_instances_policy =
+        req.mixed_instances_policy.as_ref().map(|m| mixed::build_policy(m, None)).transpose()?;
     let (Some(min), Some(max)) = (req.min_size, req.max_size) else {
         return Err(AwsError::missing_parameter(if req.min_size.is_none() {
             "MinSize"
@@ -673,7 +715,7 @@ pub fn create_group(
         arn: group_arn(region, uuid, &req.name),
         launch_template: req.launch_template.clone(),
         launch_configuration_name: req.launch_configuration_name.clone(),
-        mixed_instances_policy: req.mixed_instances_policy.clone(),
+        mixed_instances_policy,
         min_size: min,
         max_size: max,
         desired_capacity: desired,
@@ -711,7 +753,7 @@ pub fn create_group(
 pub struct UpdateGroupRequest {
     pub launch_template: Option<LaunchTemplateSpec>,
     pub launch_configuration_name: Option<String>,
-    pub mixed_instances_policy: Option<serde_json::Value>,
+    pub mixed_instances_policy: Option<MixedInstancesPolicyRequest>,
     pub min_size: Option<i64>,
     pub max_size: Option<i64>,
     pub desired_capacity: Option<i64>,
@@ -744,9 +786,23 @@ pub fn update_group(
             format!("AutoScalingGroup {} is pending delete.", group.name),
         ));
     }
+    let sources = usize::from(req.launch_template.is_some())
+        + usize::from(req.launch_configuration_name.is_some())
+        + usize::from(req.mixed_instances_policy.is_some());
+    if sources > 1 {
+        return Err(AwsError::validation(ONE_LAUNCH_SOURCE));
+    }
     if let Some(lt) = &req.launch_template {
         validate_launch_template(lt)?;
     }
+    if let Some(name) = &req.launch_configuration_name {
+        name_rule("launchConfigurationName", name)?;
+    }
+    let mixed_instances_policy = req
+        .mixed_instances_policy
+        .as_ref()
+        .map(|m| mixed::build_policy(m, group.mixed_instances_policy.as_ref()))
+        .transpose()?;
     let min = match req.min_size {
         Some(v) => non_negative("minSize", v)?,
         None => group.min_size,
@@ -798,13 +854,11 @@ pub fn update_group(
         }
     }
 
-    if req.launch_template.is_some()
-        || req.launch_configuration_name.is_some()
-        || req.mixed_instances_policy.is_some()
-    {
+    if sources == 1 {
+        // The group moves to the one source given; instances keep what they run.
         group.launch_template = req.launch_template.clone();
         group.launch_configuration_name = req.launch_configuration_name.clone();
-        group.mixed_instances_policy = req.mixed_instances_policy.clone();
+        group.mixed_instances_policy = mixed_instances_policy;
     }
     let from = group.desired_capacity;
     group.min_size = min;
@@ -1100,6 +1154,100 @@ mod tests {
             false,
             ("MissingParameter", "The request must contain the parameter MinSize"),
         );
+    }
+
+    #[test]
+    fn exactly_one_launch_source() {
+        let lc = |r: &mut CreateGroupRequest| {
+            r.launch_template = None;
+            r.launch_configuration_name = Some("web-lc".into());
+        };
+        let mut r = lab_request();
+        lc(&mut r);
+        let g = create_group(&r, false, "us-east-1", "u", t0()).unwrap();
+        assert_eq!(g.launch_configuration_name.as_deref(), Some("web-lc"));
+        assert_eq!(g.launch_template_spec(), None);
+        assert_eq!(g.launch_source_text(), "launch configuration web-lc");
+
+        let mixed = MixedInstancesPolicyRequest {
+            launch_template: lab_request().launch_template,
+            overrides: Some(vec![mixed::LaunchTemplateOverride {
+                instance_type: Some("t3.micro".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let mut r = lab_request();
+        r.launch_template = None;
+        r.mixed_instances_policy = Some(mixed.clone());
+        let g = create_group(&r, false, "us-east-1", "u", t0()).unwrap();
+        assert_eq!(g.launch_template, None, "the policy's template is not the group's own");
+        assert_eq!(g.launch_template_spec(), lab_request().launch_template.as_ref());
+        let p = g.mixed_instances_policy.as_ref().unwrap();
+        assert_eq!(p.instances_distribution.on_demand_allocation_strategy, "prioritized");
+        assert_eq!(
+            g.launch_source_text(),
+            "template exercise-launch-template:$Default (mixed: t3.micro)"
+        );
+
+        for both in [
+            |r: &mut CreateGroupRequest| r.launch_configuration_name = Some("web-lc".into()),
+            |r: &mut CreateGroupRequest| r.instance_id = Some("i-1".into()),
+        ] {
+            let mut r = lab_request();
+            both(&mut r);
+            let e = create_group(&r, false, "us-east-1", "u", t0()).unwrap_err();
+            assert_eq!(e.message, ONE_LAUNCH_SOURCE);
+        }
+
+        // Update: moving to another source clears the old one; two at once is refused
+        // and changes nothing.
+        let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
+        let before = g.clone();
+        let two = UpdateGroupRequest {
+            launch_configuration_name: Some("web-lc".into()),
+            launch_template: lab_request().launch_template,
+            ..Default::default()
+        };
+        assert_eq!(update_group(&mut g, &two, t0()).unwrap_err().message, ONE_LAUNCH_SOURCE);
+        let bad_weight = UpdateGroupRequest {
+            mixed_instances_policy: Some(MixedInstancesPolicyRequest {
+                overrides: Some(vec![mixed::LaunchTemplateOverride {
+                    instance_type: Some("t3.micro".into()),
+                    weighted_capacity: Some("0".into()),
+                    ..Default::default()
+                }]),
+                ..mixed.clone()
+            }),
+            ..Default::default()
+        };
+        assert!(update_group(&mut g, &bad_weight, t0()).is_err());
+        assert_eq!(g, before);
+        let to_lc = UpdateGroupRequest {
+            launch_configuration_name: Some("web-lc".into()),
+            ..Default::default()
+        };
+        update_group(&mut g, &to_lc, t0()).unwrap();
+        assert_eq!(
+            (g.launch_template.as_ref(), g.launch_configuration_name.as_deref()),
+            (None, Some("web-lc"))
+        );
+        let to_mixed =
+            UpdateGroupRequest { mixed_instances_policy: Some(mixed), ..Default::default() };
+        update_group(&mut g, &to_mixed, t0()).unwrap();
+        assert_eq!(g.launch_configuration_name, None);
+        assert!(g.mixed_instances_policy.is_some());
+        // Only the distribution: the rest of the policy stays.
+        let distribution = UpdateGroupRequest {
+            mixed_instances_policy: Some(MixedInstancesPolicyRequest {
+                on_demand_base_capacity: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        update_group(&mut g, &distribution, t0()).unwrap();
+        let p = g.mixed_instances_policy.as_ref().unwrap();
+        assert_eq!((p.instances_distribution.on_demand_base_capacity, p.overrides.len()), (1, 1));
     }
 
     #[test]

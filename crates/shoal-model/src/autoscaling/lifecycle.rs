@@ -280,6 +280,14 @@ pub struct InstanceRefresh {
     /// The template the group used before (a rollback restores it).
     #[serde(default)]
     pub previous_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    /// The launch configuration the group used before, if any (a refresh with a
+    /// DesiredConfiguration can move a group from a launch configuration to a template;
+    /// a rollback moves it back).
+    #[serde(default)]
+    pub previous_launch_configuration_name: Option<String>,
+    /// The mixed instances policy the group used before, if any (restored likewise).
+    #[serde(default)]
+    pub previous_mixed_instances_policy: Option<crate::autoscaling::mixed::MixedInstancesPolicy>,
     /// The template the refresh moves the group to (its DesiredConfiguration).
     #[serde(default)]
     pub target_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
@@ -326,6 +334,8 @@ pub fn start_instance_refresh(
         preferences,
         desired_configuration,
         previous_launch_template: group.launch_template.clone(),
+        previous_launch_configuration_name: group.launch_configuration_name.clone(),
+        previous_mixed_instances_policy: group.mixed_instances_policy.clone(),
         target_launch_template: None,
         pending_instances: vec![],
         checkpoint_until: None,

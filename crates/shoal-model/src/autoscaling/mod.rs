@@ -9,11 +9,15 @@
 //! - [`policy`]: scaling policies, the target-tracking alarms and capacity math, step
 //!   and simple adjustments, and the warmup/cooldown gates of executing a policy.
 //! - [`schedule`]: scheduled actions, the 5-field cron parser and next-run times.
+//! - [`launch_config`]: launch configurations (Create/Describe/Delete rules and texts).
+//! - [`mixed`]: the mixed instances policy (overrides, distribution defaults, limits).
 //! - [`lifecycle`]: lifecycle hooks and instance refreshes (preferences, batches).
 
 pub mod activity;
 pub mod group;
+pub mod launch_config;
 pub mod lifecycle;
+pub mod mixed;
 pub mod plan;
 pub mod policy;
 pub mod schedule;

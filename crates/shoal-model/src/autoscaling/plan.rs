@@ -166,13 +166,26 @@ fn protected(inst: &GroupInstance) -> bool {
 }
 
 fn template_differs(group: &AutoScalingGroup, inst: &GroupInstance) -> bool {
-    match (&group.launch_template, &inst.launch_template) {
+    match (group.launch_template_spec(), &inst.launch_template) {
         (Some(spec), Some(r)) => {
             spec.launch_template_id.as_ref().is_some_and(|id| *id != r.launch_template_id)
                 || spec.launch_template_name.as_ref().is_some_and(|n| *n != r.launch_template_name)
         }
         _ => false,
     }
+}
+
+/// Launched from a launch configuration other than the group's current one (every
+/// launch configuration, for a group that launches from a template).
+fn outdated_configuration(group: &AutoScalingGroup, inst: &GroupInstance) -> bool {
+    inst.launch_configuration_name.is_some()
+        && inst.launch_configuration_name != group.launch_configuration_name
+}
+
+/// Oldest launch configuration first (by its creation time; unknown times count as
+/// oldest, instances without one as newest).
+fn configuration_age(inst: &GroupInstance) -> (bool, Option<DateTime<Utc>>) {
+    (inst.launch_configuration_name.is_none(), inst.launch_configuration_created)
 }
 
 fn version_of(inst: &GroupInstance) -> u64 {
@@ -215,10 +228,10 @@ fn narrow<'a>(
         TerminationPolicy::NewestInstance => {
             keep_min_by(pool, |i| std::cmp::Reverse(i.launched_at))
         }
-        TerminationPolicy::OldestLaunchConfiguration => keep_if_any(pool, |i| {
-            i.launch_configuration_name.is_some()
-                && i.launch_configuration_name != group.launch_configuration_name
-        }),
+        TerminationPolicy::OldestLaunchConfiguration => {
+            let pool = keep_if_any(pool, |i| outdated_configuration(group, i));
+            keep_min_by(pool, configuration_age)
+        }
         TerminationPolicy::OldestLaunchTemplate => {
             let pool = keep_if_any(pool, |i| template_differs(group, i));
             keep_min_by(pool, version_of)
@@ -229,14 +242,19 @@ fn narrow<'a>(
         // Shoal has no Spot/On-Demand allocation and does not call Lambda policies.
         TerminationPolicy::AllocationStrategy | TerminationPolicy::Lambda(_) => pool,
         TerminationPolicy::Default => {
-            // Instances from a launch configuration, then from a different launch
-            // template, then the oldest version of the current one, then closest to the
-            // next billing hour.
-            let pool = keep_if_any(pool, |i| {
-                i.launch_configuration_name.is_some() && group.launch_template.is_some()
-            });
-            let pool = keep_if_any(pool, |i| template_differs(group, i));
-            let pool = keep_min_by(pool, version_of);
+            // A group on a launch template (or mixed instances policy): instances from a
+            // launch configuration, then from a different launch template, then the
+            // oldest version of the current one. A group on a launch configuration: the
+            // oldest launch configuration. Then closest to the next billing hour.
+            let pool = if group.launch_configuration_name.is_some() {
+                let pool = keep_if_any(pool, |i| outdated_configuration(group, i));
+                keep_min_by(pool, configuration_age)
+            } else {
+                let pool = keep_if_any(pool, |i| i.launch_configuration_name.is_some());
+                let pool = keep_min_by(pool, configuration_age);
+                let pool = keep_if_any(pool, |i| template_differs(group, i));
+                keep_min_by(pool, version_of)
+            };
             keep_min_by(pool, |i| seconds_to_next_hour(i, now))
         }
     }
@@ -513,6 +531,7 @@ mod tests {
                 version: "1".into(),
             }),
             launch_configuration_name: None,
+            launch_configuration_created: None,
             instance_type: "t2.micro".into(),
             launched_at: t(0),
             in_service_at: Some(t(1)),
@@ -527,6 +546,13 @@ mod tests {
                 }
                 "pending" => inst.lifecycle_state = LifecycleState::Pending,
                 "lt2" => inst.launch_template.as_mut().unwrap().launch_template_id = "lt-2".into(),
+                lc if lc.starts_with("lc=") => {
+                    // `lc=<name>@<minute created>`: launched from a launch configuration.
+                    let (name, at) = lc[3..].split_once('@').unwrap();
+                    inst.launch_template = None;
+                    inst.launch_configuration_name = Some(name.into());
+                    inst.launch_configuration_created = Some(t(at.parse().unwrap()));
+                }
                 v if v.starts_with('v') => {
                     inst.launch_template.as_mut().unwrap().version = v[1..].into()
                 }
@@ -635,6 +661,78 @@ mod tests {
             &["i-1@a", "i-2@b", "i-3@a"],
             |_| {},
             &["terminate i-1", "terminate i-2", "terminate i-3"],
+        );
+    }
+
+    #[test]
+    fn launch_configurations_go_first() {
+        let on_lc = |name: &'static str| {
+            move |g: &mut AutoScalingGroup| {
+                g.launch_template = None;
+                g.launch_configuration_name = Some(name.into());
+            }
+        };
+        let policy = |p: TerminationPolicy| {
+            move |g: &mut AutoScalingGroup| g.termination_policies = vec![p.clone()]
+        };
+        // A group on a template: any launch-configuration instance before a template's,
+        // even one of an older template version.
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:v1", "i-2@a:lc=old@0", "i-3@a:lt2"],
+            |_| {},
+            &["terminate i-2"],
+        );
+        // Several: the oldest launch configuration first.
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:lc=b@5", "i-2@a:lc=a@2", "i-3@a:v1"],
+            |_| {},
+            &["terminate i-2"],
+        );
+        // A group on a launch configuration: instances of another (older) one first,
+        // the oldest of them, whatever their launch order.
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:lc=new@9:+1", "i-2@a:lc=mid@5:+9", "i-3@a:lc=old@1:+5"],
+            on_lc("new"),
+            &["terminate i-3"],
+        );
+        check(
+            &["a"],
+            (0, 9, 1),
+            &["i-1@a:lc=new@9", "i-2@a:lc=new@9:+3"],
+            on_lc("new"),
+            &["terminate i-1"],
+        );
+        // OldestLaunchConfiguration alone, then Default's tie-breaks do not apply.
+        check(
+            &["a"],
+            (0, 9, 2),
+            &["i-1@a:lc=new@9", "i-2@a:lc=old@1", "i-3@a:lc=mid@5"],
+            |g| {
+                on_lc("new")(g);
+                policy(TerminationPolicy::OldestLaunchConfiguration)(g)
+            },
+            &["terminate i-2"],
+        );
+        // A group on a mixed instances policy counts as a template group.
+        check(
+            &["a"],
+            (0, 9, 1),
+            &["i-1@a:v1", "i-2@a:lc=old@0"],
+            |g| {
+                let lt = g.launch_template.take().unwrap();
+                g.mixed_instances_policy = Some(super::super::mixed::MixedInstancesPolicy {
+                    launch_template: lt,
+                    overrides: vec![],
+                    instances_distribution: Default::default(),
+                });
+            },
+            &["terminate i-2"],
         );
     }
 
