@@ -2,6 +2,7 @@
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::launch_config::LaunchConfiguration;
 use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
@@ -51,6 +52,7 @@ record!(
     parent = &r.template_id
 );
 record!(AutoScalingGroup, "autoscaling.group", |r| id = &r.name, name = &r.name);
+record!(LaunchConfiguration, "autoscaling.launch-configuration", |r| id = &r.name, name = &r.name);
 record!(
     Activity,
     "autoscaling.activity",

@@ -5,6 +5,12 @@ use shoal_model::autoscaling::group::{
     AutoScalingGroup, CreateGroupRequest, GroupInstance, GroupTag, HealthStatus,
     LaunchTemplateSpec, UpdateGroupRequest,
 };
+use shoal_model::autoscaling::launch_config::{
+    BlockDeviceMapping, CreateLaunchConfigurationRequest, Ebs, LaunchConfiguration, MetadataOptions,
+};
+use shoal_model::autoscaling::mixed::{
+    LaunchTemplateOverride, MixedInstancesPolicy, MixedInstancesPolicyRequest,
+};
 use shoal_model::autoscaling::policy::{
     CustomizedMetric, PolicyConfig, PredefinedMetric, PredefinedMetricType, PutPolicyRequest,
     ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
@@ -53,6 +59,23 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             )?;
             return Ok(None);
         }
+        "CreateLaunchConfiguration" => {
+            svc.create_launch_configuration(launch_configuration_request(p)?)?;
+            return Ok(None);
+        }
+        "DescribeLaunchConfigurations" => {
+            let page = svc.describe_launch_configurations(
+                &p.list("LaunchConfigurationNames"),
+                p.number("MaxRecords")?,
+                p.get("NextToken"),
+            )?;
+            x.list("LaunchConfigurations", "member", &page.items, launch_configuration_xml);
+            x.opt("NextToken", page.next_token);
+        }
+        "DeleteLaunchConfiguration" => {
+            svc.delete_launch_configuration(p.required_query("LaunchConfigurationName")?)?;
+            return Ok(None);
+        }
         "DescribeAutoScalingGroups" => {
             let filters: Vec<GroupFilter> = p
                 .structs("Filters")
@@ -81,7 +104,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
                     // This call spells health in capitals, unlike DescribeAutoScalingGroups.
                     .text("HealthStatus", i.health_status.as_str().to_uppercase())
                     .text("ProtectedFromScaleIn", i.protected_from_scale_in);
-                template_ref_xml(x, i);
+                launched_from_xml(x, i);
             });
         }
         "TerminateInstanceInAutoScalingGroup" => {
@@ -481,7 +504,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             x.text("MaxNumberOfAutoScalingGroups", 200)
                 .text("MaxNumberOfLaunchConfigurations", 200)
                 .text("NumberOfAutoScalingGroups", svc.read(|s| s.groups.len()))
-                .text("NumberOfLaunchConfigurations", 0);
+                .text("NumberOfLaunchConfigurations", svc.read(|s| s.launch_configurations.len()));
         }
         other => {
             return Err(AwsError::new(
@@ -509,8 +532,9 @@ fn placement(p: &Params) -> Placement {
     }
 }
 
-fn template_spec(p: &Params) -> Option<LaunchTemplateSpec> {
-    let t = p.sub("LaunchTemplate");
+/// A `LaunchTemplateSpecification` under `prefix` (`LaunchTemplate`, …), if given.
+fn spec_at(p: &Params, prefix: &str) -> Option<LaunchTemplateSpec> {
+    let t = p.sub(prefix);
     (!t.is_empty()).then(|| LaunchTemplateSpec {
         launch_template_id: t.string("LaunchTemplateId"),
         launch_template_name: t.string("LaunchTemplateName"),
@@ -518,20 +542,104 @@ fn template_spec(p: &Params) -> Option<LaunchTemplateSpec> {
     })
 }
 
+fn template_spec(p: &Params) -> Option<LaunchTemplateSpec> {
+    spec_at(p, "LaunchTemplate")
+}
+
+/// `MixedInstancesPolicy.*`, if given. An empty `Overrides` (botocore sends
+/// `Overrides=`) is an empty list, not an absent one.
+fn mixed_policy(p: &Params) -> AwsResult<Option<MixedInstancesPolicyRequest>> {
+    let m = p.sub("MixedInstancesPolicy");
+    if m.is_empty() && p.get("MixedInstancesPolicy").is_none() {
+        return Ok(None);
+    }
+    let lt = m.sub("LaunchTemplate");
+    let overrides = (lt.get("Overrides").is_some() || !lt.sub("Overrides").is_empty()).then(|| {
+        lt.structs("Overrides")
+            .into_iter()
+            .map(|o| LaunchTemplateOverride {
+                instance_type: o.string("InstanceType"),
+                weighted_capacity: o.string("WeightedCapacity"),
+                launch_template_specification: spec_at(&o, "LaunchTemplateSpecification"),
+            })
+            .collect()
+    });
+    let d = m.sub("InstancesDistribution");
+    Ok(Some(MixedInstancesPolicyRequest {
+        launch_template: spec_at(&lt, "LaunchTemplateSpecification"),
+        overrides,
+        on_demand_allocation_strategy: d.string("OnDemandAllocationStrategy"),
+        on_demand_base_capacity: d.number("OnDemandBaseCapacity")?,
+        on_demand_percentage_above_base_capacity: d
+            .number("OnDemandPercentageAboveBaseCapacity")?,
+        spot_allocation_strategy: d.string("SpotAllocationStrategy"),
+        spot_instance_pools: d.number("SpotInstancePools")?,
+        spot_max_price: d.string("SpotMaxPrice"),
+    }))
+}
+
+fn launch_configuration_request(p: &Params) -> AwsResult<CreateLaunchConfigurationRequest> {
+    let monitoring = p.sub("InstanceMonitoring");
+    let metadata = p.sub("MetadataOptions");
+    Ok(CreateLaunchConfigurationRequest {
+        name: p.required_query("LaunchConfigurationName")?.to_string(),
+        image_id: p.string("ImageId"),
+        instance_type: p.string("InstanceType"),
+        instance_id: p.string("InstanceId"),
+        key_name: p.string("KeyName"),
+        security_groups: p.list("SecurityGroups"),
+        user_data: p.string("UserData"),
+        instance_monitoring: monitoring.bool("Enabled")?,
+        block_device_mappings: p
+            .structs("BlockDeviceMappings")
+            .into_iter()
+            .map(|b| {
+                let e = b.sub("Ebs");
+                Ok(BlockDeviceMapping {
+                    device_name: b.string("DeviceName").unwrap_or_default(),
+                    virtual_name: b.string("VirtualName"),
+                    no_device: b.bool("NoDevice")?,
+                    ebs: if e.is_empty() {
+                        None
+                    } else {
+                        Some(Ebs {
+                            snapshot_id: e.string("SnapshotId"),
+                            volume_size: e.number("VolumeSize")?,
+                            volume_type: e.string("VolumeType"),
+                            delete_on_termination: e.bool("DeleteOnTermination")?,
+                            iops: e.number("Iops")?,
+                            encrypted: e.bool("Encrypted")?,
+                            throughput: e.number("Throughput")?,
+                        })
+                    },
+                })
+            })
+            .collect::<AwsResult<_>>()?,
+        iam_instance_profile: p.string("IamInstanceProfile"),
+        associate_public_ip_address: p.bool("AssociatePublicIpAddress")?,
+        ebs_optimized: p.bool("EbsOptimized")?,
+        metadata_options: if metadata.is_empty() {
+            None
+        } else {
+            Some(MetadataOptions {
+                http_tokens: metadata.string("HttpTokens"),
+                http_put_response_hop_limit: metadata.number("HttpPutResponseHopLimit")?,
+                http_endpoint: metadata.string("HttpEndpoint"),
+            })
+        },
+        kernel_id: p.string("KernelId"),
+        ramdisk_id: p.string("RamdiskId"),
+        spot_price: p.string("SpotPrice"),
+        placement_tenancy: p.string("PlacementTenancy"),
+    })
+}
+
 fn create_request(p: &Params) -> AwsResult<(CreateGroupRequest, Placement)> {
-    let mixed = p.sub("MixedInstancesPolicy");
     let req = CreateGroupRequest {
         name: p.required_query("AutoScalingGroupName")?.to_string(),
-        launch_template: template_spec(p).or_else(|| {
-            let t = mixed.sub("LaunchTemplate.LaunchTemplateSpecification");
-            (!t.is_empty()).then(|| LaunchTemplateSpec {
-                launch_template_id: t.string("LaunchTemplateId"),
-                launch_template_name: t.string("LaunchTemplateName"),
-                version: t.string("Version"),
-            })
-        }),
+        launch_template: template_spec(p),
         launch_configuration_name: p.string("LaunchConfigurationName"),
-        mixed_instances_policy: None,
+        mixed_instances_policy: mixed_policy(p)?,
         instance_id: p.string("InstanceId"),
         min_size: p.number("MinSize")?,
         max_size: p.number("MaxSize")?,
@@ -570,7 +678,7 @@ fn update_request(p: &Params) -> AwsResult<UpdateGroupRequest> {
     Ok(UpdateGroupRequest {
         launch_template: template_spec(p),
         launch_configuration_name: p.string("LaunchConfigurationName"),
-        mixed_instances_policy: None,
+        mixed_instances_policy: mixed_policy(p)?,
         min_size: p.number("MinSize")?,
         max_size: p.number("MaxSize")?,
         desired_capacity: p.number("DesiredCapacity")?,
@@ -652,12 +760,99 @@ fn policy_request(p: &Params) -> AwsResult<PutPolicyRequest> {
     })
 }
 
-fn template_ref_xml(x: &mut Xml, i: &GroupInstance) {
+/// An instance's `LaunchConfigurationName` or `LaunchTemplate` (what it was launched
+/// from, which may no longer be the group's).
+fn launched_from_xml(x: &mut Xml, i: &GroupInstance) {
+    x.opt("LaunchConfigurationName", i.launch_configuration_name.as_deref());
     if let Some(t) = &i.launch_template {
         x.el("LaunchTemplate", |x| {
             x.text("LaunchTemplateId", &t.launch_template_id)
                 .text("LaunchTemplateName", &t.launch_template_name)
                 .text("Version", &t.version);
+        });
+    }
+}
+
+fn spec_xml(x: &mut Xml, tag: &str, t: &LaunchTemplateSpec) {
+    x.el(tag, |x| {
+        x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
+            .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+            .text("Version", t.version_or_default());
+    });
+}
+
+fn mixed_policy_xml(x: &mut Xml, m: &MixedInstancesPolicy) {
+    x.el("MixedInstancesPolicy", |x| {
+        x.el("LaunchTemplate", |x| {
+            spec_xml(x, "LaunchTemplateSpecification", &m.launch_template);
+            x.list("Overrides", "member", &m.overrides, |x, o| {
+                x.opt("InstanceType", o.instance_type.as_deref())
+                    .opt("WeightedCapacity", o.weighted_capacity.as_deref());
+                if let Some(t) = &o.launch_template_specification {
+                    spec_xml(x, "LaunchTemplateSpecification", t);
+                }
+            });
+        });
+        let d = &m.instances_distribution;
+        x.el("InstancesDistribution", |x| {
+            x.text("OnDemandAllocationStrategy", &d.on_demand_allocation_strategy)
+                .text("OnDemandBaseCapacity", d.on_demand_base_capacity)
+                .text(
+                    "OnDemandPercentageAboveBaseCapacity",
+                    d.on_demand_percentage_above_base_capacity,
+                )
+                .text("SpotAllocationStrategy", &d.spot_allocation_strategy)
+                .opt("SpotInstancePools", d.spot_instance_pools)
+                .opt("SpotMaxPrice", d.spot_max_price.as_deref());
+        });
+    });
+}
+
+/// One `LaunchConfigurations` member. Absent strings are empty and absent lists empty,
+/// as AWS answers (`KernelId: ""`, `ClassicLinkVPCSecurityGroups: []`).
+fn launch_configuration_xml(x: &mut Xml, lc: &LaunchConfiguration) {
+    let raw = |x: &mut Xml, v: &String| {
+        x.raw(&super::xml::escape(v));
+    };
+    x.text("LaunchConfigurationName", &lc.name)
+        .text("LaunchConfigurationARN", &lc.arn)
+        .text("ImageId", &lc.image_id)
+        .text("KeyName", lc.key_name.as_deref().unwrap_or(""))
+        .list("SecurityGroups", "member", &lc.security_groups, raw)
+        .el("ClassicLinkVPCSecurityGroups", |_| {})
+        .text("UserData", lc.user_data.as_deref().unwrap_or(""))
+        .text("InstanceType", &lc.instance_type)
+        .text("KernelId", lc.kernel_id.as_deref().unwrap_or(""))
+        .text("RamdiskId", lc.ramdisk_id.as_deref().unwrap_or(""))
+        .list("BlockDeviceMappings", "member", &lc.block_device_mappings, |x, b| {
+            x.opt("VirtualName", b.virtual_name.as_deref()).text("DeviceName", &b.device_name);
+            if let Some(e) = &b.ebs {
+                x.el("Ebs", |x| {
+                    x.opt("SnapshotId", e.snapshot_id.as_deref())
+                        .opt("VolumeSize", e.volume_size)
+                        .opt("VolumeType", e.volume_type.as_deref())
+                        .opt("DeleteOnTermination", e.delete_on_termination)
+                        .opt("Iops", e.iops)
+                        .opt("Encrypted", e.encrypted)
+                        .opt("Throughput", e.throughput);
+                });
+            }
+            x.opt("NoDevice", b.no_device);
+        })
+        .el("InstanceMonitoring", |x| {
+            x.text("Enabled", lc.instance_monitoring);
+        })
+        .opt("SpotPrice", lc.spot_price.as_deref())
+        .opt("IamInstanceProfile", lc.iam_instance_profile.as_deref())
+        .text("CreatedTime", aws_time(lc.created_time))
+        .text("EbsOptimized", lc.ebs_optimized)
+        .opt("AssociatePublicIpAddress", lc.associate_public_ip_address)
+        .opt("PlacementTenancy", lc.placement_tenancy.as_deref());
+    if let Some(m) = &lc.metadata_options {
+        x.el("MetadataOptions", |x| {
+            x.opt("HttpTokens", m.http_tokens.as_deref())
+                .opt("HttpPutResponseHopLimit", m.http_put_response_hop_limit)
+                .opt("HttpEndpoint", m.http_endpoint.as_deref());
         });
     }
 }
@@ -672,14 +867,14 @@ fn tag_xml(x: &mut Xml, g: &AutoScalingGroup, t: &GroupTag) {
 
 fn group_xml(x: &mut Xml, g: &AutoScalingGroup) {
     x.text("AutoScalingGroupName", &g.name).text("AutoScalingGroupARN", &g.arn);
+    x.opt("LaunchConfigurationName", g.launch_configuration_name.as_deref());
     if let Some(t) = &g.launch_template {
-        x.el("LaunchTemplate", |x| {
-            x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
-                .opt("LaunchTemplateName", t.launch_template_name.as_deref())
-                .text("Version", t.version_or_default());
-        });
+        spec_xml(x, "LaunchTemplate", t);
     }
-    x.opt("LaunchConfigurationName", g.launch_configuration_name.as_deref())
+    if let Some(m) = &g.mixed_instances_policy {
+        mixed_policy_xml(x, m);
+    }
+    x
         .text("MinSize", g.min_size).text("MaxSize", g.max_size).text("DesiredCapacity", g.desired_capacity)
         .text("DefaultCooldown", g.default_cooldown)
         .list("AvailabilityZones", "member", g.availability_zones(), |x, z| { x.raw(&super::xml::escape(&z)); })
@@ -689,7 +884,7 @@ fn group_xml(x: &mut Xml, g: &AutoScalingGroup) {
         .list("Instances", "member", &g.instances, |x, i| {
             x.text("InstanceId", &i.instance_id).text("InstanceType", &i.instance_type).text("AvailabilityZone", &i.availability_zone)
                 .text("LifecycleState", i.lifecycle_state.as_str()).text("HealthStatus", i.health_status.as_str());
-            template_ref_xml(x, i);
+            launched_from_xml(x, i);
             x.text("ProtectedFromScaleIn", i.protected_from_scale_in);
         })
         .text("CreatedTime", aws_time(g.created_time))

@@ -206,6 +206,7 @@ async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
                 "min": g.min_size, "desired": g.desired_capacity, "max": g.max_size,
                 "zones": g.availability_zones(),
                 "health_check_type": g.health_check_type.as_str(),
+                "launch": g.launch_source_text(),
                 "status": g.status,
                 "target_groups": g.target_groups.iter().map(|t| json!({"arn": t.target_group_arn, "state": t.state.as_str()})).collect::<Vec<_>>(),
                 "instances": g.instances.iter().map(|i| json!({

@@ -127,7 +127,7 @@ pub async fn groups(client: &Client) -> anyhow::Result<()> {
     for g in groups {
         let n = |k: &str| g[k].as_u64().unwrap_or(0);
         println!(
-            "{}  min {} / desired {} / max {}  zones {}  health {}{}",
+            "{}  min {} / desired {} / max {}  zones {}  health {}  {}{}",
             g["name"].as_str().unwrap_or("-"),
             n("min"),
             n("desired"),
@@ -137,6 +137,7 @@ pub async fn groups(client: &Client) -> anyhow::Result<()> {
                 .map(|z| z.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(","))
                 .unwrap_or_default(),
             g["health_check_type"].as_str().unwrap_or("-"),
+            g["launch"].as_str().unwrap_or("-"),
             g["status"].as_str().map(|s| format!("  ({s})")).unwrap_or_default(),
         );
         for i in g["instances"].as_array().cloned().unwrap_or_default() {

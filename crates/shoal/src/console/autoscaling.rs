@@ -33,7 +33,7 @@ fn all_groups(svc: &Service) -> AwsResult<Vec<AutoScalingGroup>> {
 }
 
 fn template_text(g: &AutoScalingGroup) -> String {
-    match &g.launch_template {
+    match g.launch_template_spec() {
         Some(t) => format!(
             "{} <small>{}</small>",
             esc(t

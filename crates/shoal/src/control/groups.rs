@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use crate::ids;
 use crate::service::autoscaling::{begin_termination, ec2_gone, finish_activity};
 use crate::service::ec2::{resolve_version_in, LaunchTemplateSpec, RunInstances};
+use crate::service::launch_configs::{find_launch_configuration, split_security_groups};
 use crate::service::{Changes, Service, State};
 
 /// After a failed launch, wait this long before trying again (AWS backs off too).
@@ -223,7 +224,7 @@ fn execute(
     let now = svc.clock.now();
     match &step.action {
         Action::Launch { zone } => match launch(svc, state, changes, g, zone.subnet_id.as_str()) {
-            Ok((instance_id, instance_type, template)) => {
+            Ok(Launched { instance_id, instance_type, template, configuration_created }) => {
                 let activity = Activity::launch(
                     ids::uuid(),
                     &g.name,
@@ -236,6 +237,7 @@ fn execute(
                 );
                 let mut gi =
                     GroupInstance::launched(&instance_id, zone, g, template, instance_type, now);
+                gi.launch_configuration_created = configuration_created;
                 gi.activity_id = Some(activity.activity_id.clone());
                 g.instances.push(gi);
                 changes.put(activity);
@@ -261,20 +263,59 @@ fn execute(
     Ok(true)
 }
 
-/// RunInstances from the group's launch template into `subnet_id`, tagged as AWS tags
-/// group instances. Returns the instance id, its type and the template version used.
+/// What one launch made.
+struct Launched {
+    instance_id: String,
+    instance_type: String,
+    /// The template version it runs (none for a launch configuration).
+    template: Option<LaunchTemplateRef>,
+    /// Its launch configuration's creation time (the `OldestLaunchConfiguration` order).
+    configuration_created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// RunInstances into `subnet_id` from what the group launches from — its launch
+/// configuration (image, type, key, security groups, user data), its launch template, or
+/// its mixed instances policy's highest-priority override — tagged as AWS tags group
+/// instances.
 fn launch(
     svc: &Service,
     state: &State,
     changes: &mut Changes,
     g: &AutoScalingGroup,
     subnet_id: &str,
-) -> AwsResult<(String, String, Option<LaunchTemplateRef>)> {
-    let Some(spec) = &g.launch_template else {
-        return Err(shoal_model::AwsError::validation(
-            "Shoal launches groups from launch templates only; this group has none.",
-        ));
-    };
+) -> AwsResult<Launched> {
+    if let Some(name) = &g.launch_configuration_name {
+        let lc = find_launch_configuration(state, name)?;
+        let (security_group_ids, security_groups) = split_security_groups(&lc.security_groups);
+        let req = RunInstances {
+            min_count: 1,
+            max_count: 1,
+            image_id: Some(lc.image_id.clone()),
+            instance_type: Some(lc.instance_type.clone()),
+            key_name: lc.key_name.clone(),
+            security_group_ids,
+            security_groups,
+            user_data: lc.user_data.clone(),
+            subnet_id: Some(subnet_id.to_string()),
+            system_tags: g.instance_tags(),
+            ..Default::default()
+        };
+        let inst = svc.run_instances_in(state, changes, &req)?.instances.remove(0);
+        return Ok(Launched {
+            instance_id: inst.id,
+            instance_type: inst.instance_type,
+            template: None,
+            configuration_created: Some(lc.created_time),
+        });
+    }
+    let (spec, instance_type) =
+        match (&g.launch_template, &g.mixed_instances_policy) {
+            (Some(spec), _) => (spec, None),
+            (None, Some(policy)) => policy.launch_choice(),
+            (None, None) => return Err(shoal_model::AwsError::validation(
+                "The group has no launch template, mixed instances policy or launch configuration.",
+            )),
+        };
     let (template, version) = resolve_version_in(
         state,
         &LaunchTemplateSpec {
@@ -287,6 +328,7 @@ fn launch(
         min_count: 1,
         max_count: 1,
         subnet_id: Some(subnet_id.to_string()),
+        instance_type: instance_type.map(str::to_string),
         launch_template: Some(LaunchTemplateSpec {
             id: Some(template.id.clone()),
             name: None,
@@ -295,17 +337,17 @@ fn launch(
         system_tags: g.instance_tags(),
         ..Default::default()
     };
-    let reservation = svc.run_instances_in(state, changes, &req)?;
-    let inst = &reservation.instances[0];
-    Ok((
-        inst.id.clone(),
-        inst.instance_type.clone(),
-        Some(LaunchTemplateRef {
+    let inst = svc.run_instances_in(state, changes, &req)?.instances.remove(0);
+    Ok(Launched {
+        instance_id: inst.id,
+        instance_type: inst.instance_type,
+        template: Some(LaunchTemplateRef {
             launch_template_id: template.id.clone(),
             launch_template_name: template.name.clone(),
             version: version.number.to_string(),
         }),
-    ))
+        configuration_created: None,
+    })
 }
 
 fn enter_service(

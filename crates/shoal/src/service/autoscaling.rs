@@ -8,11 +8,13 @@ use shoal_model::autoscaling::group::{
     self, AttachmentState, AutoScalingGroup, CreateGroupRequest, GroupTag, HealthStatus,
     LaunchTemplateSpec as GroupTemplate, TargetGroupAttachment, UpdateGroupRequest, ZoneSubnet,
 };
+use shoal_model::autoscaling::launch_config::CreateLaunchConfigurationRequest;
 use shoal_model::autoscaling::policy::{self, PutPolicyRequest, ScalingPolicy};
 use shoal_model::ec2::InstanceState;
 use shoal_model::{AwsError, AwsResult};
 
 use super::ec2::{LaunchTemplateSpec, Page};
+use super::launch_configs::find_launch_configuration;
 use super::{Changes, Service, State};
 use crate::ids;
 
@@ -82,6 +84,26 @@ impl Service {
         })
     }
 
+    /// What a group launches from must exist: its template (and version), its launch
+    /// configuration, or every template its mixed instances policy names.
+    fn check_launch_source(state: &State, g: &AutoScalingGroup) -> AwsResult<()> {
+        if let Some(lt) = &g.launch_template {
+            Self::check_group_template(state, lt)?;
+        }
+        if let Some(name) = &g.launch_configuration_name {
+            find_launch_configuration(state, name)?;
+        }
+        if let Some(p) = &g.mixed_instances_policy {
+            for lt in p.templates() {
+                Self::check_group_template(state, lt)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// CreateAutoScalingGroup. With `InstanceId` (and no other launch source), AWS makes
+    /// a launch configuration from that instance, named after the group, in the same
+    /// change.
     pub fn create_auto_scaling_group(
         &self,
         mut req: CreateGroupRequest,
@@ -98,6 +120,22 @@ impl Service {
             }
             let exists = state.groups.contains_key(&req.name);
             let g = group::create_group(&req, exists, &self.config.region, &ids::uuid(), now)?;
+            Self::check_launch_source(state, &g)?;
+            let g = match &req.instance_id {
+                Some(id) => {
+                    let lc = self.stage_launch_configuration(
+                        state,
+                        changes,
+                        &CreateLaunchConfigurationRequest {
+                            name: req.name.clone(),
+                            instance_id: Some(id.clone()),
+                            ..Default::default()
+                        },
+                    )?;
+                    AutoScalingGroup { launch_configuration_name: Some(lc.name), ..g }
+                }
+                None => g,
+            };
             changes.put(g);
             Ok(())
         })
@@ -119,6 +157,9 @@ impl Service {
                 Self::check_group_template(state, lt)?;
             }
             group::update_group(&mut g, &req, now)?;
+            if req.launch_configuration_name.is_some() || req.mixed_instances_policy.is_some() {
+                Self::check_launch_source(state, &g)?;
+            }
             changes.put(g);
             Ok(())
         })

@@ -271,8 +271,13 @@ impl Service {
                 )));
             }
             let blue_template = blue.launch_template.clone().ok_or_else(|| {
+                let from = match (&blue.launch_configuration_name, &blue.mixed_instances_policy) {
+                    (Some(lc), _) => format!("launches from launch configuration {lc}"),
+                    (None, Some(_)) => "launches from a mixed instances policy".to_string(),
+                    (None, None) => "does not launch from a launch template".to_string(),
+                };
                 AwsError::validation(format!(
-                    "Auto Scaling group {} does not launch from a launch template",
+                    "Auto Scaling group {} {from}: shoal deploy needs a group on a launch template (an instance refresh with a DesiredConfiguration moves a group to one)",
                     blue.name
                 ))
             })?;

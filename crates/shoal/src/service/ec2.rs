@@ -1518,7 +1518,7 @@ fn pick_subnet<'a>(
     })
 }
 
-fn resolve_image<'a>(state: &'a State, image_id: &str) -> AwsResult<&'a Image> {
+pub(crate) fn resolve_image<'a>(state: &'a State, image_id: &str) -> AwsResult<&'a Image> {
     let id = match image_id.strip_prefix("resolve:ssm:") {
         Some(param) if param == BASE_IMAGE_PARAMETER => {
             base_image(state).map(|i| i.id.clone()).unwrap_or_default()

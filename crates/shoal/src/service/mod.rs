@@ -13,6 +13,7 @@ pub mod cloudwatch;
 pub mod deploy;
 pub mod ec2;
 pub mod elbv2;
+pub mod launch_configs;
 mod links;
 pub mod refresh;
 pub mod state;

@@ -4,7 +4,7 @@
 
 use shoal_model::autoscaling::activity::{cause, ActivityStatus};
 use shoal_model::autoscaling::group::{
-    AutoScalingGroup, HealthStatus, LaunchTemplateSpec, LifecycleState,
+    AutoScalingGroup, GroupInstance, HealthStatus, LaunchTemplateSpec, LifecycleState,
 };
 use shoal_model::autoscaling::lifecycle::{
     self, InstanceRefresh, RefreshPreferences, RefreshStatus,
@@ -43,13 +43,17 @@ fn resolved(state: &State, spec: &LaunchTemplateSpec) -> Option<(String, String)
 /// Instances of `g` that do not run `target` (for SkipMatching and rollbacks).
 fn not_matching(state: &State, g: &AutoScalingGroup, target: &LaunchTemplateSpec) -> Vec<String> {
     let want = resolved(state, target);
+    live_ids(g, |i| {
+        i.launch_template.as_ref().map(|t| (t.launch_template_id.clone(), t.version.clone()))
+            != want
+    })
+}
+
+/// Instances of `g` counted in its capacity that `pick` selects.
+fn live_ids(g: &AutoScalingGroup, pick: impl Fn(&GroupInstance) -> bool) -> Vec<String> {
     g.instances
         .iter()
-        .filter(|i| i.lifecycle_state.counts_toward_capacity())
-        .filter(|i| {
-            i.launch_template.as_ref().map(|t| (t.launch_template_id.clone(), t.version.clone()))
-                != want
-        })
+        .filter(|i| i.lifecycle_state.counts_toward_capacity() && pick(i))
         .map(|i| i.instance_id.clone())
         .collect()
 }
@@ -79,15 +83,22 @@ impl Service {
                 serde_json::json!({"LaunchTemplate": {"LaunchTemplateId": t.launch_template_id, "LaunchTemplateName": t.launch_template_name, "Version": t.version}})
             });
             let mut refresh = lifecycle::start_instance_refresh(&g, active_refresh(state, group_name), prefs, desired_configuration, &ids::uuid(), now)?;
-            let goal = target.clone().or_else(|| g.launch_template.clone());
+            // SkipMatching compares with a template; a group on a launch configuration
+            // has none to compare with, so every instance is replaced (AWS: skip matching
+            // does not work with launch configurations).
+            let goal = target.clone().or_else(|| g.launch_template_spec().cloned());
             refresh.pending_instances = match (&goal, refresh.preferences.skip_matching) {
                 (Some(goal), true) => not_matching(state, &g, goal),
-                _ => g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).map(|i| i.instance_id.clone()).collect(),
+                _ => live_ids(&g, |_| true),
             };
             refresh.instances_to_update = refresh.pending_instances.len() as u32;
             refresh.target_launch_template = target.clone();
             if let Some(t) = target {
+                // The group moves to the desired configuration now (from a template, a
+                // mixed instances policy or a launch configuration alike).
                 g.launch_template = Some(t);
+                g.launch_configuration_name = None;
+                g.mixed_instances_policy = None;
                 changes.put(g);
             }
             let id = refresh.instance_refresh_id.clone();
@@ -145,15 +156,21 @@ fn start_rollback(
     mut g: AutoScalingGroup,
     reason: &str,
 ) -> AwsResult<String> {
-    let Some(previous) =
-        r.previous_launch_template.clone().filter(|_| r.target_launch_template.is_some())
-    else {
+    if r.target_launch_template.is_none() {
         return Err(AwsError::validation(
             "Rollback is only possible for an instance refresh with a DesiredConfiguration.",
         ));
+    }
+    // Back to what the group launched from before: a template, a mixed instances policy
+    // or a launch configuration.
+    g.launch_template = r.previous_launch_template.clone();
+    g.launch_configuration_name = r.previous_launch_configuration_name.clone();
+    g.mixed_instances_policy = r.previous_mixed_instances_policy.clone();
+    r.pending_instances = match (g.launch_template_spec(), &g.launch_configuration_name) {
+        (Some(previous), _) => not_matching(state, &g, &previous.clone()),
+        (None, Some(lc)) => live_ids(&g, |i| i.launch_configuration_name.as_ref() != Some(lc)),
+        (None, None) => live_ids(&g, |_| true),
     };
-    g.launch_template = Some(previous.clone());
-    r.pending_instances = not_matching(state, &g, &previous);
     r.instances_to_update = r.pending_instances.len() as u32;
     r.status = RefreshStatus::RollbackInProgress;
     r.status_reason = Some(reason.to_string());

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
+use shoal_model::autoscaling::launch_config::LaunchConfiguration;
 use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
@@ -36,6 +37,8 @@ pub struct State {
     pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
     /// Auto Scaling groups by name (their instances live inside them).
     pub groups: BTreeMap<String, AutoScalingGroup>,
+    /// Launch configurations by name.
+    pub launch_configurations: BTreeMap<String, LaunchConfiguration>,
     /// Scaling activities by id.
     pub activities: BTreeMap<String, Activity>,
     /// Scaling policies by ARN.
@@ -89,6 +92,7 @@ table!(Instance, instances);
 table!(LaunchTemplate, launch_templates);
 table!(LaunchTemplateVersion, launch_template_versions);
 table!(AutoScalingGroup, groups);
+table!(LaunchConfiguration, launch_configurations);
 table!(Activity, activities);
 table!(ScalingPolicy, policies);
 table!(ScheduledAction, scheduled_actions);
@@ -124,6 +128,7 @@ impl State {
         fill::<LaunchTemplate>(&mut state, store)?;
         fill::<LaunchTemplateVersion>(&mut state, store)?;
         fill::<AutoScalingGroup>(&mut state, store)?;
+        fill::<LaunchConfiguration>(&mut state, store)?;
         fill::<Activity>(&mut state, store)?;
         fill::<ScalingPolicy>(&mut state, store)?;
         fill::<ScheduledAction>(&mut state, store)?;
