@@ -5,9 +5,10 @@ use shoal_model::autoscaling::group::{
     AutoScalingGroup, CreateGroupRequest, GroupInstance, GroupTag, HealthStatus,
     LaunchTemplateSpec, UpdateGroupRequest,
 };
+use shoal_model::autoscaling::metrics::{GRANULARITY, GROUP_METRICS};
 use shoal_model::autoscaling::policy::{
-    CustomizedMetric, PolicyConfig, PredefinedMetric, PredefinedMetricType, PutPolicyRequest,
-    ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
+    CustomizedMetric, ExecutePolicyRequest, PolicyConfig, PredefinedMetric, PredefinedMetricType,
+    PutPolicyRequest, ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
 };
 use shoal_model::{AwsError, AwsResult};
 
@@ -232,6 +233,59 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
         "DeletePolicy" => {
             svc.delete_policy(p.get("AutoScalingGroupName"), p.required_query("PolicyName")?)?;
             return Ok(None);
+        }
+        "ExecutePolicy" => {
+            svc.execute_policy(
+                p.get("AutoScalingGroupName"),
+                p.required_query("PolicyName")?,
+                ExecutePolicyRequest {
+                    honor_cooldown: p.bool("HonorCooldown")?.unwrap_or(false),
+                    metric_value: p.number("MetricValue")?,
+                    breach_threshold: p.number("BreachThreshold")?,
+                },
+            )?;
+            return Ok(None);
+        }
+        "AttachInstances" => {
+            svc.attach_instances(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceIds"),
+            )?;
+            return Ok(None);
+        }
+        "DetachInstances" => {
+            let decrement = p.bool("ShouldDecrementDesiredCapacity")?.ok_or_else(|| {
+                AwsError::validation("ShouldDecrementDesiredCapacity is required")
+            })?;
+            let activities = svc.detach_instances(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceIds"),
+                decrement,
+            )?;
+            x.list("Activities", "member", &activities, activity_xml);
+        }
+        "EnableMetricsCollection" => {
+            svc.enable_metrics_collection(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("Metrics"),
+                p.required_query("Granularity")?,
+            )?;
+            return Ok(None);
+        }
+        "DisableMetricsCollection" => {
+            svc.disable_metrics_collection(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("Metrics"),
+            )?;
+            return Ok(None);
+        }
+        "DescribeMetricCollectionTypes" => {
+            x.list("Metrics", "member", GROUP_METRICS, |x, m| {
+                x.text("Metric", m);
+            });
+            x.list("Granularities", "member", [GRANULARITY], |x, g| {
+                x.text("Granularity", g);
+            });
         }
         "PutScheduledUpdateGroupAction" => {
             svc.put_scheduled_action(

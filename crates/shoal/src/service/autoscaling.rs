@@ -30,7 +30,7 @@ pub struct GroupFilter {
     pub values: Vec<String>,
 }
 
-fn group_missing(name: &str) -> AwsError {
+pub(crate) fn group_missing(name: &str) -> AwsError {
     group::group_not_found(name)
 }
 
