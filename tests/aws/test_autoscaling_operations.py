@@ -10,7 +10,7 @@ import pytest
 from elbv2_lab import launch_lab_instances
 from harness import Daemon, http_get, wait_for
 from test_autoscaling import GROUP, activities, group, in_service, lab_template, two_zone_subnets
-from test_seed_part2 import healthy_targets, lab_stack
+from test_seed_part2 import healthy_targets, lab_stack, through_lb
 
 
 def member_ids(daemon):
@@ -180,3 +180,75 @@ def test_group_metrics_collection():
         assert group(daemon)["EnabledMetrics"] == []
     finally:
         daemon.close()
+
+
+def test_alb_request_count_per_target_tracking_scales_out():
+    """Target tracking on ALBRequestCountPerTarget: steady requests through the load
+    balancer, well above the target per instance, scale the group out; the alarms watch
+    `AWS/ApplicationELB RequestCountPerTarget` of the target group (metric period 3 s)."""
+    import threading
+    import time
+
+    daemon = Daemon("--metric-period", "3")
+    stop = threading.Event()
+    try:
+        tg, lb = lab_stack(daemon, desired=1)
+        daemon.aws("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", GROUP,
+                   "--default-instance-warmup", "3")
+        label = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1] + "/" + tg.split(":", 5)[5]
+        assert label.startswith("app/exercise-lb/") and "/targetgroup/exercise-target-group/" in label
+        policy = daemon.aws("autoscaling", "put-scaling-policy", "--auto-scaling-group-name", GROUP,
+                            "--policy-name", "requests", "--policy-type", "TargetTrackingScaling",
+                            "--target-tracking-configuration", json.dumps({
+                                "PredefinedMetricSpecification": {"PredefinedMetricType": "ALBRequestCountPerTarget",
+                                                                  "ResourceLabel": label},
+                                "TargetValue": 30.0}))
+        high = next(a["AlarmName"] for a in policy["Alarms"] if "-AlarmHigh-" in a["AlarmName"])
+        alarm = daemon.aws("cloudwatch", "describe-alarms", "--alarm-names", high)["MetricAlarms"][0]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/ApplicationELB", "RequestCountPerTarget", "Sum")
+        assert alarm["Dimensions"] == [{"Name": "TargetGroup", "Value": label.split("/", 3)[3]}]
+
+        [first] = wait_for("one InService", lambda: in_service(daemon, 1))
+        wait_for("first healthy", lambda: healthy_targets(daemon, tg) == [first["InstanceId"]], timeout=40)
+        served = []
+
+        def load():  # about 50 requests a second: ~150 per 3 s period for one target, against 30
+            while not stop.is_set():
+                served.append(through_lb(daemon, lb)[0])
+                time.sleep(0.02)
+
+        threading.Thread(target=load, daemon=True).start()
+        both = wait_for("scale-out to two", lambda: in_service(daemon, 2), timeout=90, interval=0.5)
+        second = next(i["InstanceId"] for i in both if i["InstanceId"] != first["InstanceId"])
+        wait_for("second healthy", lambda: second in healthy_targets(daemon, tg), timeout=40)
+        stop.set()
+        out = next(a for a in activities(daemon) if a["Description"] == f"Launching a new EC2 instance: {second}")
+        assert f"a monitor alarm {high} in state ALARM triggered policy requests changing the desired capacity from 1 to 2." in out["Cause"]
+        assert served and set(served) == {200}, "every request through the load balancer was answered"
+    finally:
+        stop.set()
+        daemon.close()
+
+
+def test_describe_tags_pages_through_every_group(daemon):
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    subnets = two_zone_subnets(daemon)
+    for n in range(105):
+        asg.create_auto_scaling_group(AutoScalingGroupName=f"tagged-{n:03}", MinSize=0, MaxSize=1,
+                                      LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                      VPCZoneIdentifier=subnets,
+                                      Tags=[{"Key": "team", "Value": "blue" if n % 2 else "green", "PropagateAtLaunch": True}])
+    pages = list(asg.get_paginator("describe_tags").paginate(PaginationConfig={"PageSize": 40}))
+    assert [len(p["Tags"]) for p in pages] == [40, 40, 25]
+    tags = [t for p in pages for t in p["Tags"]]
+    assert sorted(t["ResourceId"] for t in tags) == [f"tagged-{n:03}" for n in range(105)]
+    assert tags[0]["ResourceType"] == "auto-scaling-group" and tags[0]["PropagateAtLaunch"] is True
+    green = asg.describe_tags(Filters=[{"Name": "value", "Values": ["green"]}], MaxRecords=100)
+    assert len(green["Tags"]) == 53 and "NextToken" not in green
+    one = asg.describe_tags(Filters=[{"Name": "auto-scaling-group", "Values": ["tagged-007"]},
+                                     {"Name": "key", "Values": ["team"]}])["Tags"]
+    assert [(t["ResourceId"], t["Value"]) for t in one] == [("tagged-007", "blue")]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.describe_tags(Filters=[{"Name": "colour", "Values": ["x"]}])
+    assert e.value.response["Error"]["Code"] == "ValidationError"

@@ -55,16 +55,9 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             return Ok(None);
         }
         "DescribeAutoScalingGroups" => {
-            let filters: Vec<GroupFilter> = p
-                .structs("Filters")
-                .into_iter()
-                .filter_map(|f| {
-                    Some(GroupFilter { name: f.string("Name")?, values: f.list("Values") })
-                })
-                .collect();
             let page = svc.describe_auto_scaling_groups(
                 &p.list("AutoScalingGroupNames"),
-                &filters,
+                &group_filters(p),
                 p.number("MaxRecords")?,
                 p.get("NextToken"),
             )?;
@@ -161,27 +154,13 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             return Ok(None);
         }
         "DescribeTags" => {
-            let filters: Vec<(String, Vec<String>)> = p
-                .structs("Filters")
-                .into_iter()
-                .filter_map(|f| Some((f.string("Name")?, f.list("Values"))))
-                .collect();
-            let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), None)?;
-            let tags: Vec<(&AutoScalingGroup, &GroupTag)> = page
-                .items
-                .iter()
-                .flat_map(|g| g.tags.iter().map(move |t| (g, t)))
-                .filter(|(g, t)| {
-                    filters.iter().all(|(n, vals)| match n.as_str() {
-                        "auto-scaling-group" => vals.contains(&g.name),
-                        "key" => vals.contains(&t.key),
-                        "value" => vals.contains(&t.value),
-                        "propagate-at-launch" => vals.contains(&t.propagate_at_launch.to_string()),
-                        _ => true,
-                    })
-                })
-                .collect();
-            x.list("Tags", "member", &tags, |x, (g, t)| tag_xml(x, g, t));
+            let page = svc.describe_group_tags(
+                &group_filters(p),
+                p.number("MaxRecords")?,
+                p.get("NextToken"),
+            )?;
+            x.list("Tags", "member", &page.items, |x, (g, t)| tag_xml(x, g, t));
+            x.opt("NextToken", page.next_token);
         }
         "AttachLoadBalancerTargetGroups" | "AttachTrafficSources" => {
             let name = p.required_query("AutoScalingGroupName")?;
@@ -545,6 +524,13 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
         }
     }
     Ok(Some(x))
+}
+
+fn group_filters(p: &Params) -> Vec<GroupFilter> {
+    p.structs("Filters")
+        .into_iter()
+        .filter_map(|f| Some(GroupFilter { name: f.string("Name")?, values: f.list("Values") }))
+        .collect()
 }
 
 fn target_group_arns(p: &Params) -> Vec<String> {
