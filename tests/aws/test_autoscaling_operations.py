@@ -252,3 +252,30 @@ def test_describe_tags_pages_through_every_group(daemon):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         asg.describe_tags(Filters=[{"Name": "colour", "Values": ["x"]}])
     assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_standby_takes_an_instance_out_of_service_and_back(daemon):
+    tg, _ = lab_stack(daemon, desired=2)
+    daemon.aws("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", GROUP, "--min-size", "1")
+    live = wait_for("two InService", lambda: in_service(daemon, 2), timeout=40)
+    wait_for("two healthy", lambda: len(healthy_targets(daemon, tg)) == 2, timeout=40)
+    resting, serving = live[0]["InstanceId"], live[1]["InstanceId"]
+
+    code, msg = daemon.aws_error("autoscaling", "exit-standby", "--auto-scaling-group-name", GROUP, "--instance-ids", resting)
+    assert code == "ValidationError" and "not in Standby" in msg
+    out = daemon.aws("autoscaling", "enter-standby", "--auto-scaling-group-name", GROUP, "--instance-ids", resting,
+                     "--should-decrement-desired-capacity")
+    [act] = out["Activities"]
+    assert act["Description"] == f"Moving EC2 instance to Standby: {resting}"
+    assert act["Cause"].endswith(f"instance {resting} was moved to standby in response to a user request, shrinking the capacity from 2 to 1.")
+    state = lambda: {i["InstanceId"]: i["LifecycleState"] for i in group(daemon)["Instances"]}  # noqa: E731
+    wait_for("in Standby", lambda: state().get(resting) == "Standby", timeout=30)
+    assert healthy_targets(daemon, tg) == [serving] and group(daemon)["DesiredCapacity"] == 1
+    assert daemon.instance(resting)["State"]["Name"] == "running", "standby keeps the instance running"
+
+    out = daemon.aws("autoscaling", "exit-standby", "--auto-scaling-group-name", GROUP, "--instance-ids", resting)
+    assert out["Activities"][0]["Cause"].endswith(
+        f"instance {resting} was moved out of standby in response to a user request, increasing the capacity from 1 to 2.")
+    wait_for("back InService", lambda: state() == {resting: "InService", serving: "InService"}, timeout=30)
+    wait_for("back in the target group", lambda: healthy_targets(daemon, tg) == sorted([resting, serving]), timeout=40)
+    assert group(daemon)["DesiredCapacity"] == 2

@@ -217,6 +217,14 @@ pub mod description {
     pub fn detaching(instance_id: &str) -> String {
         format!("Detaching EC2 instance: {instance_id}")
     }
+    /// `Moving EC2 instance to Standby: i-…` (observed).
+    pub fn entering_standby(instance_id: &str) -> String {
+        format!("Moving EC2 instance to Standby: {instance_id}")
+    }
+    /// `Moving EC2 instance out of Standby: i-…` (observed).
+    pub fn exiting_standby(instance_id: &str) -> String {
+        format!("Moving EC2 instance out of Standby: {instance_id}")
+    }
 }
 
 /// Cause sentences. Each returns the sentence without its `At <time> ` prefix; wrap it
@@ -311,6 +319,22 @@ pub mod cause {
             Some((from, to)) => format!("instance {instance_id} was detached in response to a user request, shrinking the capacity from {from} to {to}."),
             None => format!("instance {instance_id} was detached in response to a user request."),
         }
+    }
+
+    /// Observed: `instance i-… was moved to standby in response to a user request,
+    /// shrinking the capacity from 4 to 3.`; without a decrement it ends after `user
+    /// request.`
+    pub fn user_standby(instance_id: &str, shrink: Option<(u32, u32)>) -> String {
+        match shrink {
+            Some((from, to)) => format!("instance {instance_id} was moved to standby in response to a user request, shrinking the capacity from {from} to {to}."),
+            None => format!("instance {instance_id} was moved to standby in response to a user request."),
+        }
+    }
+
+    /// Observed: `instance i-… was moved out of standby in response to a user request,
+    /// increasing the capacity from 3 to 4.`
+    pub fn user_exit_standby(instance_id: &str, from: u32, to: u32) -> String {
+        format!("instance {instance_id} was moved out of standby in response to a user request, increasing the capacity from {from} to {to}.")
     }
 
     /// Reconstructed on the user-request pattern: `a scheduled action update of

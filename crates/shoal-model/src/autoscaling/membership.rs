@@ -1,5 +1,5 @@
-//! AttachInstances and DetachInstances: moving running EC2 instances into and out of
-//! a group by hand.
+//! AttachInstances, DetachInstances, EnterStandby and ExitStandby: moving running EC2
+//! instances into, out of, and aside within a group by hand.
 
 use chrono::{DateTime, Utc};
 
@@ -108,29 +108,51 @@ pub fn detach_instances(
     decrement: bool,
     now: DateTime<Utc>,
 ) -> AwsResult<Vec<(String, String)>> {
-    check_count(instance_ids.len())?;
-    let mut ids: Vec<&String> = Vec::new();
-    for id in instance_ids {
-        let Some(inst) = group.instances.iter().find(|i| &i.instance_id == id) else {
-            return Err(AwsError::validation(format!(
-                "The instance {id} is not part of Auto Scaling group {}.",
-                group.name
-            )));
-        };
-        if !matches!(inst.lifecycle_state, LifecycleState::InService | LifecycleState::Standby) {
-            return Err(AwsError::validation(format!(
-                "The instance {id} is not in InService or Standby (it is {}).",
-                inst.lifecycle_state.as_str()
-            )));
-        }
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
+    use LifecycleState::{InService, Standby};
+    let ids = members_in(group, instance_ids, &[InService, Standby])?;
+    take_out(
+        group,
+        ids,
+        decrement,
+        ("Detaching", LifecycleState::Detaching),
+        now,
+        cause::user_detached,
+    )
+}
+
+/// EnterStandby: each instance must be the group's and `InService`; with
+/// `ShouldDecrementDesiredCapacity` the desired capacity drops by one per instance (not
+/// below MinSize), without it the group launches replacements. Each instance goes
+/// `EnteringStandby` (deregistered and drained from the group's target groups), then
+/// `Standby`: still running, still the group's, out of its capacity and health checks.
+/// Cause (observed): `instance i-… was moved to standby in response to a user request,
+/// shrinking the capacity from 4 to 3.`
+pub fn enter_standby(
+    group: &mut AutoScalingGroup,
+    instance_ids: &[String],
+    decrement: bool,
+    now: DateTime<Utc>,
+) -> AwsResult<Vec<(String, String)>> {
+    let ids = members_in(group, instance_ids, &[LifecycleState::InService])?;
+    let next = ("Moving to standby", LifecycleState::EnteringStandby);
+    take_out(group, ids, decrement, next, now, cause::user_standby)
+}
+
+/// Detach and standby alike: with `decrement`, desired capacity drops by one per
+/// instance and may not go below MinSize (checked before anything changes); each
+/// instance moves to `next.1` with its cause.
+fn take_out(
+    group: &mut AutoScalingGroup,
+    ids: Vec<String>,
+    decrement: bool,
+    (doing, next): (&str, LifecycleState),
+    now: DateTime<Utc>,
+    sentence: fn(&str, Option<(u32, u32)>) -> String,
+) -> AwsResult<Vec<(String, String)>> {
     let from = group.desired_capacity;
     if decrement && i64::from(from) - (ids.len() as i64) < i64::from(group.min_size) {
         return Err(AwsError::validation(format!(
-            "Currently, desiredCapacity is {from} and minSize is {}. Detaching {} instance(s) with decrement will violate group's min size constraint.",
+            "Currently, desiredCapacity is {from} and minSize is {}. {doing} {} instance(s) with decrement will violate group's min size constraint.",
             group.min_size,
             ids.len()
         )));
@@ -141,12 +163,74 @@ pub fn detach_instances(
             group.desired_capacity -= 1;
             (group.desired_capacity + 1, group.desired_capacity)
         });
-        if let Some(inst) = group.instances.iter_mut().find(|i| &i.instance_id == id) {
-            inst.lifecycle_state = LifecycleState::Detaching;
-        }
-        out.push((id.clone(), cause::at(now, &cause::user_detached(id, shrink))));
+        set_state(group, &id, next);
+        out.push((id.clone(), cause::at(now, &sentence(&id, shrink))));
     }
     Ok(out)
+}
+
+/// ExitStandby: each instance must be in `Standby`; desired capacity grows by one per
+/// instance (not above MaxSize) and each goes `Pending` → `InService`, registered with
+/// the group's target groups again. Cause (observed): `instance i-… was moved out of
+/// standby in response to a user request, increasing the capacity from 3 to 4.`
+pub fn exit_standby(
+    group: &mut AutoScalingGroup,
+    instance_ids: &[String],
+    now: DateTime<Utc>,
+) -> AwsResult<Vec<(String, String)>> {
+    let ids = members_in(group, instance_ids, &[LifecycleState::Standby])?;
+    let to = group.desired_capacity + ids.len() as u32;
+    if to > group.max_size {
+        return Err(AwsError::validation(format!(
+            "New SetDesiredCapacity value {to} is above max value {} for the AutoScalingGroup.",
+            group.max_size
+        )));
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let from = group.desired_capacity;
+        group.desired_capacity += 1;
+        set_state(group, &id, LifecycleState::Pending);
+        let sentence = cause::user_exit_standby(&id, from, group.desired_capacity);
+        out.push((id.clone(), cause::at(now, &sentence)));
+    }
+    Ok(out)
+}
+
+/// The distinct `ids`, each required to be the group's and in one of `allowed`.
+fn members_in(
+    group: &AutoScalingGroup,
+    ids: &[String],
+    allowed: &[LifecycleState],
+) -> AwsResult<Vec<String>> {
+    check_count(ids.len())?;
+    let mut out: Vec<String> = Vec::new();
+    for id in ids {
+        let Some(inst) = group.instances.iter().find(|i| &i.instance_id == id) else {
+            return Err(AwsError::validation(format!(
+                "The instance {id} is not part of Auto Scaling group {}.",
+                group.name
+            )));
+        };
+        if !allowed.contains(&inst.lifecycle_state) {
+            let names: Vec<&str> = allowed.iter().map(LifecycleState::as_str).collect();
+            return Err(AwsError::validation(format!(
+                "The instance {id} is not in {} (it is {}).",
+                names.join(" or "),
+                inst.lifecycle_state.as_str()
+            )));
+        }
+        if !out.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn set_state(group: &mut AutoScalingGroup, instance_id: &str, state: LifecycleState) {
+    if let Some(inst) = group.instances.iter_mut().find(|i| i.instance_id == instance_id) {
+        inst.lifecycle_state = state;
+    }
 }
 
 #[cfg(test)]
@@ -255,5 +339,51 @@ mod tests {
         let causes = detach_instances(&mut g, &ids(&["i-2"]), false, now).unwrap();
         assert!(causes[0].1.ends_with("instance i-2 was detached in response to a user request."));
         assert_eq!(g.desired_capacity, 1, "no decrement: the group replaces it");
+    }
+
+    #[test]
+    fn standby_round_trip() {
+        let mut g = group(0, 3, 0);
+        let now = DateTime::UNIX_EPOCH;
+        for n in 0..2 {
+            attach_instances(&mut g, &[candidate(&format!("i-{n}"), "running", "us-east-1a")], now)
+                .unwrap();
+        }
+        g.min_size = 1;
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let refused = enter_standby(&mut g, &ids(&["i-0"]), true, now).unwrap_err();
+        assert!(refused.message.contains("not in InService (it is Pending)"));
+        for i in &mut g.instances {
+            i.lifecycle_state = LifecycleState::InService;
+        }
+        let before = g.clone();
+        let refused = enter_standby(&mut g, &ids(&["i-0", "i-1"]), true, now).unwrap_err();
+        assert!(refused.message.contains("min size constraint"));
+        assert_eq!(g, before);
+
+        let causes = enter_standby(&mut g, &ids(&["i-0"]), true, now).unwrap();
+        assert!(causes[0].1.ends_with(
+            "instance i-0 was moved to standby in response to a user request, shrinking the capacity from 2 to 1."
+        ));
+        assert_eq!(g.instances[0].lifecycle_state, LifecycleState::EnteringStandby);
+        assert!(exit_standby(&mut g, &ids(&["i-0"]), now)
+            .unwrap_err()
+            .message
+            .contains("not in Standby"));
+        g.instances[0].lifecycle_state = LifecycleState::Standby;
+        g.max_size = 1;
+        assert!(exit_standby(&mut g, &ids(&["i-0"]), now)
+            .unwrap_err()
+            .message
+            .starts_with("New SetDesiredCapacity value 2"));
+        g.max_size = 3;
+        let causes = exit_standby(&mut g, &ids(&["i-0"]), now).unwrap();
+        assert!(causes[0].1.ends_with(
+            "instance i-0 was moved out of standby in response to a user request, increasing the capacity from 1 to 2."
+        ));
+        assert_eq!(
+            (g.desired_capacity, g.instances[0].lifecycle_state),
+            (2, LifecycleState::Pending)
+        );
     }
 }

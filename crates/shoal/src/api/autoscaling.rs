@@ -243,6 +243,22 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             )?;
             x.list("Activities", "member", &activities, activity_xml);
         }
+        "EnterStandby" => {
+            let decrement = p.bool("ShouldDecrementDesiredCapacity")?.ok_or_else(|| {
+                AwsError::validation("ShouldDecrementDesiredCapacity is required")
+            })?;
+            let activities = svc.enter_standby(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceIds"),
+                decrement,
+            )?;
+            x.list("Activities", "member", &activities, activity_xml);
+        }
+        "ExitStandby" => {
+            let activities = svc
+                .exit_standby(p.required_query("AutoScalingGroupName")?, &p.list("InstanceIds"))?;
+            x.list("Activities", "member", &activities, activity_xml);
+        }
         "EnableMetricsCollection" => {
             svc.enable_metrics_collection(
                 p.required_query("AutoScalingGroupName")?,

@@ -182,11 +182,14 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         }
     }
     for gi in g.instances.iter_mut() {
-        // A detached instance leaves once its target groups have drained it.
-        if gi.lifecycle_state == LifecycleState::Detaching
-            && !Service::draining(state, &gi.instance_id)
-        {
-            gi.lifecycle_state = LifecycleState::Detached;
+        // Detaching and standby wait until the group's target groups have drained them.
+        let drained = match gi.lifecycle_state {
+            LifecycleState::Detaching => LifecycleState::Detached,
+            LifecycleState::EnteringStandby => LifecycleState::Standby,
+            _ => continue,
+        };
+        if !Service::draining(state, &gi.instance_id) {
+            gi.lifecycle_state = drained;
             finish_activity(state, changes, gi, (ActivityStatus::Successful, None), now);
         }
     }

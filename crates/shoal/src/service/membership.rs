@@ -1,6 +1,7 @@
-//! AttachInstances / DetachInstances: the model's rules, with the EC2 facts they need
-//! and the activities they record. The group controller finishes both: an attached
-//! instance goes `Pending` → `InService` like a launch, a detached one leaves the group
+//! AttachInstances / DetachInstances / EnterStandby / ExitStandby: the model's rules,
+//! with the EC2 facts they need and the activities they record. The group controller
+//! finishes them: an attached (or returning) instance goes `Pending` → `InService` like
+//! a launch; a detached one leaves the group, and one entering standby goes `Standby`,
 //! once its target groups have drained it.
 
 use chrono::{DateTime, Utc};
@@ -81,28 +82,20 @@ fn tag_with_group(state: &State, changes: &mut Changes, instance_id: &str, group
     changes.put(inst);
 }
 
+/// The four ways a user moves instances into, out of or within a group.
+#[derive(Clone, Copy)]
+enum Move {
+    Attach,
+    Detach { decrement: bool },
+    EnterStandby { decrement: bool },
+    ExitStandby,
+}
+
 impl Service {
     /// AttachInstances: validated all-or-nothing by the model; each instance gets an
     /// `Attaching an existing EC2 instance` activity and the group's name tag.
     pub fn attach_instances(&self, group_name: &str, instance_ids: &[String]) -> AwsResult<()> {
-        let now = self.clock.now();
-        self.mutate(|state, changes| {
-            let mut g =
-                state.groups.get(group_name).cloned().ok_or_else(|| group_missing(group_name))?;
-            let candidates = instance_ids
-                .iter()
-                .map(|id| candidate(state, id))
-                .collect::<AwsResult<Vec<_>>>()?;
-            for (id, cause) in membership::attach_instances(&mut g, &candidates, now)? {
-                let description = description::attaching(&id);
-                if let Some(activity) = start_activity(&mut g, &id, description, cause, now) {
-                    changes.put(activity);
-                }
-                tag_with_group(state, changes, &id, &g.name);
-            }
-            changes.put(g);
-            Ok(())
-        })
+        self.move_instances(group_name, instance_ids, Move::Attach).map(drop)
     }
 
     /// DetachInstances: each instance is deregistered from the group's target groups
@@ -113,18 +106,76 @@ impl Service {
         instance_ids: &[String],
         decrement: bool,
     ) -> AwsResult<Vec<Activity>> {
+        self.move_instances(group_name, instance_ids, Move::Detach { decrement })
+    }
+
+    /// EnterStandby: deregistered and drained like a detach, but the instances stay in
+    /// the group, in `Standby`.
+    pub fn enter_standby(
+        &self,
+        group_name: &str,
+        instance_ids: &[String],
+        decrement: bool,
+    ) -> AwsResult<Vec<Activity>> {
+        self.move_instances(group_name, instance_ids, Move::EnterStandby { decrement })
+    }
+
+    /// ExitStandby: the instances go `Pending`, and the controller puts them back in
+    /// service and in the group's target groups.
+    pub fn exit_standby(
+        &self,
+        group_name: &str,
+        instance_ids: &[String],
+    ) -> AwsResult<Vec<Activity>> {
+        self.move_instances(group_name, instance_ids, Move::ExitStandby)
+    }
+
+    fn move_instances(
+        &self,
+        group_name: &str,
+        instance_ids: &[String],
+        how: Move,
+    ) -> AwsResult<Vec<Activity>> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
             let mut g =
                 state.groups.get(group_name).cloned().ok_or_else(|| group_missing(group_name))?;
-            let detached = membership::detach_instances(&mut g, instance_ids, decrement, now)?;
+            let moved = match how {
+                Move::Attach => {
+                    let candidates = instance_ids
+                        .iter()
+                        .map(|id| candidate(state, id))
+                        .collect::<AwsResult<Vec<_>>>()?;
+                    membership::attach_instances(&mut g, &candidates, now)?
+                }
+                Move::Detach { decrement } => {
+                    membership::detach_instances(&mut g, instance_ids, decrement, now)?
+                }
+                Move::EnterStandby { decrement } => {
+                    membership::enter_standby(&mut g, instance_ids, decrement, now)?
+                }
+                Move::ExitStandby => membership::exit_standby(&mut g, instance_ids, now)?,
+            };
             let tgs: Vec<String> =
                 g.target_groups.iter().map(|t| t.target_group_arn.clone()).collect();
             let mut activities = Vec::new();
-            for (id, cause) in detached {
-                self.deregister_from_target_groups(state, changes, &tgs, &id);
-                let description = description::detaching(&id);
-                if let Some(activity) = start_activity(&mut g, &id, description, cause, now) {
+            for (id, cause) in moved {
+                let text = match how {
+                    Move::Attach => {
+                        tag_with_group(state, changes, &id, &g.name);
+                        description::attaching(&id)
+                    }
+                    Move::Detach { .. } => {
+                        self.deregister_from_target_groups(state, changes, &tgs, &id);
+                        description::detaching(&id)
+                    }
+                    Move::EnterStandby { .. } => {
+                        self.deregister_from_target_groups(state, changes, &tgs, &id);
+                        description::entering_standby(&id)
+                    }
+                    Move::ExitStandby => description::exiting_standby(&id),
+                };
+                if let Some(activity) = start_activity(&mut g, &id, text, cause, now) {
                     changes.put(activity.clone());
                     activities.push(activity);
                 }
