@@ -12,11 +12,15 @@
 //! - [`launch_config`]: launch configurations (Create/Describe/Delete rules and texts).
 //! - [`mixed`]: the mixed instances policy (overrides, distribution defaults, limits).
 //! - [`lifecycle`]: lifecycle hooks and instance refreshes (preferences, batches).
+//! - [`membership`]: AttachInstances and DetachInstances.
+//! - [`metrics`]: the `AWS/AutoScaling` group metrics EnableMetricsCollection turns on.
 
 pub mod activity;
 pub mod group;
 pub mod launch_config;
 pub mod lifecycle;
+pub mod membership;
+pub mod metrics;
 pub mod mixed;
 pub mod plan;
 pub mod policy;

@@ -182,6 +182,18 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
         }
     }
+    for gi in g.instances.iter_mut() {
+        // Detaching and standby wait until the group's target groups have drained them.
+        let drained = match gi.lifecycle_state {
+            LifecycleState::Detaching => LifecycleState::Detached,
+            LifecycleState::EnteringStandby => LifecycleState::Standby,
+            _ => continue,
+        };
+        if !Service::draining(state, &gi.instance_id) {
+            gi.lifecycle_state = drained;
+            finish_activity(state, changes, gi, (ActivityStatus::Successful, None), now);
+        }
+    }
     let snapshot = svc.proxy.target_health();
     let observations: Vec<InstanceObservation> = g
         .instances
@@ -199,7 +211,9 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         .collect();
     let findings = plan::health_findings(&g, &observations, now);
     plan::apply_health_findings(&mut g, &findings);
-    g.instances.retain(|i| i.lifecycle_state != LifecycleState::Terminated);
+    g.instances.retain(|i| {
+        !matches!(i.lifecycle_state, LifecycleState::Terminated | LifecycleState::Detached)
+    });
     if g.status.is_some() && g.instances.is_empty() {
         changes.delete::<AutoScalingGroup>(name);
         for p in state.policies.values().filter(|p| p.auto_scaling_group_name == name) {
