@@ -5,4 +5,5 @@
 mod world;
 
 mod groups;
+mod netacct;
 mod simulation;
