@@ -6,4 +6,5 @@ mod world;
 
 mod groups;
 mod netacct;
+mod network;
 mod simulation;
