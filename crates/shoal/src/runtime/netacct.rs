@@ -304,17 +304,27 @@ pub struct NetAccounting {
 }
 
 impl NetAccounting {
-    /// Accounting if `cgroup2` names where instance cgroups v2 live and the kernel lets
-    /// us load the programs; logs the outcome once.
+    /// Accounting if instances have cgroup v2 directories (`cgroup2`) and the kernel
+    /// lets us load the programs. Logs the outcome once: a refused `bpf(2)` as a
+    /// warning, no cgroup2 (or `--no-cgroups`) as information.
     pub fn detect(cgroup2: Result<(), String>) -> NetAccounting {
-        let unavailable = cgroup2.and_then(|_| probe()).err();
-        match &unavailable {
-            None => tracing::info!("network accounting: cgroup BPF (NetworkIn/NetworkOut)"),
-            Some(why) => tracing::warn!(
-                reason = %why,
-                "network accounting unavailable: no NetworkIn/NetworkOut metrics"
-            ),
-        }
+        const NONE: &str = "network accounting unavailable: no NetworkIn/NetworkOut metrics";
+        let unavailable = match cgroup2 {
+            Err(why) => {
+                tracing::info!(reason = %why, "{NONE}");
+                Some(why)
+            }
+            Ok(()) => match probe() {
+                Ok(()) => {
+                    tracing::info!("network accounting: cgroup BPF (NetworkIn/NetworkOut)");
+                    None
+                }
+                Err(why) => {
+                    tracing::warn!(reason = %why, "{NONE}");
+                    Some(why)
+                }
+            },
+        };
         NetAccounting { unavailable, counters: Mutex::default(), warned: AtomicBool::new(false) }
     }
 
