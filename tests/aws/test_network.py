@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from harness import Daemon, http_get, wait_for
-from test_autoscaling import GROUP, activities, in_service, lab_template, two_zone_subnets
+from test_autoscaling import GROUP, assert_tracked_out_and_in, in_service, lab_template, two_zone_subnets
 from test_runtime import launch_app
 
 UPLOAD = 2 * 1024 * 1024
@@ -131,11 +131,7 @@ def test_network_in_target_tracking_scales_out_with_uploads_and_back_in():
 
         # Idle: nothing reaches the instances (no load balancer, no health checks).
         wait_for("scale-in to one", lambda: in_service(daemon, 1), timeout=150, interval=1)
-        history = activities(daemon)
-        out = next(a for a in history if a["Description"] == f"Launching a new EC2 instance: {second}")
-        assert f"a monitor alarm {high} in state ALARM triggered policy net-in changing the desired capacity from 1 to 2." in out["Cause"]
-        back = next(a for a in history if a["Description"].startswith("Terminating EC2 instance"))
-        assert f"a monitor alarm {low} in state ALARM triggered policy net-in changing the desired capacity from 2 to 1." in back["Cause"]
+        assert_tracked_out_and_in(daemon, "net-in", high, low, second)
     finally:
         stop.set()
         if uploader:
