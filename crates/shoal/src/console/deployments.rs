@@ -39,13 +39,13 @@ fn strategy_text(d: &Deployment) -> String {
 }
 
 /// How far the deployment got, as an index into [`stages`]: green starting (0), each
-/// traffic step (1..=n), blue draining (n + 1), done (n + 2). A rollback or failure
-/// keeps the stage it was stopped at.
+/// traffic step (1..=n), blue draining (n + 1), done (n + 2), and past every stage
+/// once it succeeded. A rollback or failure keeps the stage it was stopped at.
 fn reached(d: &Deployment) -> usize {
     let n = d.schedule.len();
     let was = |s: Status| d.status == s || d.events.iter().any(|e| e.status == s);
     match d.status {
-        Status::Succeeded => n + 2,
+        Status::Succeeded => n + 3,
         _ if was(Status::Draining) => n + 1,
         _ if was(Status::Shifting) => 1 + d.step.min(n.saturating_sub(1)),
         _ => 0,
@@ -67,18 +67,16 @@ fn stages(d: &Deployment) -> Vec<String> {
     out
 }
 
-/// One line for the list: where it stands.
+/// One line for the list: where it stands (green's share while it moves).
 fn progress_text(d: &Deployment) -> String {
-    let stages = stages(d);
-    let at = reached(d);
+    let stage = stages(d).get(reached(d)).map(|s| esc(s)).unwrap_or_default();
     match d.status {
         Status::Succeeded => "done".into(),
-        Status::Provisioning | Status::Shifting | Status::Draining => {
-            esc(stages.get(at).map(String::as_str).unwrap_or(""))
+        Status::Provisioning => stage,
+        Status::Shifting | Status::Draining => {
+            format!("{stage} <small>({}% to green now)</small>", d.green_percent)
         }
-        s => {
-            format!("{} at: {}", s.as_str(), esc(stages.get(at).map(String::as_str).unwrap_or("")))
-        }
+        s => format!("{} at: {stage}", s.as_str()),
     }
 }
 
@@ -94,9 +92,7 @@ pub fn deployments(svc: &Service, flash: &Flash) -> AwsResult<String> {
                 format!("{} → {}", group_link(&d.blue_group), group_link(&d.green_group)),
                 strategy_text(d),
                 progress_text(d),
-                format!("{}%", d.green_percent),
                 time(d.created_at),
-                d.ended_at.map(time).unwrap_or_default(),
             ]
         })
         .collect();
@@ -107,17 +103,7 @@ pub fn deployments(svc: &Service, flash: &Flash) -> AwsResult<String> {
     body.push_str("<section data-live=\"deployments\">");
     body.push_str(&table(
         "deployments",
-        &[
-            "ID",
-            "Status",
-            "Traffic",
-            "Blue → green",
-            "Strategy",
-            "Progress",
-            "To green",
-            "Created",
-            "Ended",
-        ],
+        &["ID", "Status", "Traffic", "Blue → green", "Strategy", "Progress", "Created"],
         &rows,
         "No deployments yet. Start one below, or with `shoal deploy`.",
     ));
@@ -332,6 +318,8 @@ pub fn deployment(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
 fn target_group_link(svc: &Service, arn: &str) -> String {
     match svc.read(|s| s.target_groups.get(arn).map(|t| t.name.clone())) {
         Some(name) => link("target-groups", &name),
-        None => esc(arn.rsplit_once(":targetgroup/").map_or(arn, |(_, r)| r)),
+        None => esc(arn
+            .rsplit_once(":targetgroup/")
+            .map_or(arn, |(_, r)| r.split('/').next().unwrap_or(r))),
     }
 }

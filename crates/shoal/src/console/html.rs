@@ -122,7 +122,7 @@ const NAV: &[(&str, &[NavEntry])] = &[
             ("Target groups", "/console/target-groups", Some(Nav::TargetGroups)),
         ],
     ),
-    ("Deployments", &[("Blue/green deployments", "/console/deployments", Some(Nav::Deployments))]),
+    ("Deployments", &[("Blue/green", "/console/deployments", Some(Nav::Deployments))]),
 ];
 
 /// A whole page: head, navigation, flash message, then `body`.
