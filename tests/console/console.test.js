@@ -111,7 +111,7 @@ test("Part 1 by clicking: template, group from it, capacity edits, live activity
     }
     await assertNoReload(page);
     await screenshot(page, "group-after-edits");
-    await page.setViewportSize({ width: 1280, height: 1160 });
+    await page.setViewportSize({ width: 1280, height: 1320 });
     await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, "readme-group", false); // docs/console.png is a copy
     await page.setViewportSize({ width: 1366, height: 900 });

@@ -564,4 +564,26 @@ mod tests {
         assert_eq!(e.code, "InvalidParameterValue");
         assert_eq!(f.required("AutoScalingGroupName").unwrap_err().code, "ValidationError");
     }
+
+    #[test]
+    fn the_deployment_form_is_the_api_request() {
+        let f = Form::parse(
+            b"load_balancer=exercise-lb&image_id=ami-1&strategy=weights&weights=10%2C+50%2C100\
+&step_seconds=30&port=&blue_after=keep&max_error_rate_percent=2.5",
+        );
+        let r = deployment_request(&f).unwrap();
+        assert_eq!(r.load_balancer.as_deref(), Some("exercise-lb"));
+        assert_eq!(r.weights, vec![10, 50, 100]);
+        assert_eq!((r.step_seconds, r.port), (Some(30), None));
+        assert_eq!(r.max_error_rate_percent, Some(2.5));
+        assert!(r.keep_blue && !r.delete_blue);
+        // A field of the wrong type: refused with the API's own message.
+        let e = deployment_request(&Form::parse(b"step_seconds=soon")).unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+        assert!(
+            e.message.starts_with("Malformed deployment request: invalid type: string \"soon\""),
+            "{}",
+            e.message
+        );
+    }
 }

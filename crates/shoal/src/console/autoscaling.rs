@@ -10,8 +10,8 @@ use shoal_model::{tags, AwsResult};
 
 use super::charts;
 use super::html::{
-    badge, checks, esc, fields, form, group_link, hidden, input, instance_link, link, page, select,
-    table, time, Flash, Nav,
+    badge, checks, confirm_button, esc, fields, form, group_link, hidden, input, instance_link,
+    link, page, select, table, time, Flash, Nav,
 };
 use crate::service::Service;
 
@@ -233,15 +233,12 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         "<p class=\"crumbs\"><a href=\"/console/groups\">Auto Scaling groups</a> /</p>\
 <div class=\"head\"><h1>{}</h1>{}</div>",
         esc(name),
-        form(
+        confirm_button(
             "DeleteAutoScalingGroup",
-            "inline",
-            &format!(
-                "{}{}<button class=\"danger\" data-confirm=\"Delete {} and terminate its instances?\">Delete group</button>",
-                hidden("AutoScalingGroupName", name),
-                hidden("ForceDelete", "true"),
-                esc(name)
-            )
+            &[("AutoScalingGroupName", name), ("ForceDelete", "true")],
+            "danger",
+            &format!("Delete {name} and terminate its instances?"),
+            "Delete group"
         )
     );
     body.push_str("<section data-live=\"details\">");
@@ -318,15 +315,15 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
                 if i.lifecycle_state.is_terminating() {
                     String::new()
                 } else {
-                    form(
+                    confirm_button(
                         "TerminateInstanceInAutoScalingGroup",
-                        "inline",
-                        &format!(
-                            "{}{}<button class=\"small danger\" data-confirm=\"Terminate {}? The group replaces it.\">Terminate</button>",
-                            hidden("InstanceId", &i.instance_id),
-                            hidden("ShouldDecrementDesiredCapacity", "false"),
-                            esc(&i.instance_id)
-                        ),
+                        &[
+                            ("InstanceId", &i.instance_id),
+                            ("ShouldDecrementDesiredCapacity", "false"),
+                        ],
+                        "small danger",
+                        &format!("Terminate {}? The group replaces it.", i.instance_id),
+                        "Terminate",
                     )
                 },
             ]
@@ -392,15 +389,12 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
                     .iter()
                     .map(|a| format!("<div class=\"sub\">{}</div>", esc(&a.alarm_name)))
                     .collect::<String>(),
-                form(
+                confirm_button(
                     "DeletePolicy",
-                    "inline",
-                    &format!(
-                        "{}{}<button class=\"small danger\" data-confirm=\"Delete policy {}?\">Delete</button>",
-                        hidden("AutoScalingGroupName", name),
-                        hidden("PolicyName", &p.policy_name),
-                        esc(&p.policy_name)
-                    ),
+                    &[("AutoScalingGroupName", name), ("PolicyName", &p.policy_name)],
+                    "small danger",
+                    &format!("Delete policy {}?", p.policy_name),
+                    "Delete",
                 ),
             ]
         })
@@ -443,16 +437,12 @@ fn load_balancing(svc: &Service, g: &AutoScalingGroup) -> AwsResult<String> {
             let detach = if matches!(t.state.as_str(), "Removing" | "Removed") {
                 String::new()
             } else {
-                form(
+                confirm_button(
                     "DetachLoadBalancerTargetGroups",
-                    "inline",
-                    &format!(
-                        "{}{}<button class=\"small danger\" data-confirm=\"Detach {} from {}? Its instances are deregistered.\">Detach</button>",
-                        hidden("AutoScalingGroupName", &g.name),
-                        hidden("TargetGroupARNs", &t.target_group_arn),
-                        esc(&g.name),
-                        esc(&name)
-                    ),
+                    &[("AutoScalingGroupName", &g.name), ("TargetGroupARNs", &t.target_group_arn)],
+                    "small danger",
+                    &format!("Detach {} from {name}? Its instances are deregistered.", g.name),
+                    "Detach",
                 )
             };
             vec![link("target-groups", &name), badge(t.state.as_str()), detach]

@@ -13,7 +13,7 @@ use shoal_model::AwsResult;
 
 use super::charts;
 use super::html::{
-    badge, esc, fields, form, group_link, hidden, input, link, page, select, table, time,
+    badge, confirm_button, esc, fields, form, group_link, input, link, page, select, table, time,
     url_segment, Flash, Nav,
 };
 use crate::service::Service;
@@ -195,15 +195,12 @@ pub fn deployment(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
     );
     // The button is there while the model would take a rollback.
     if deploy::request_rollback(&d, now).is_ok() {
-        body.push_str(&form(
+        body.push_str(&confirm_button(
             "RollbackDeployment",
-            "inline",
-            &format!(
-                "{}<button class=\"danger\" data-confirm=\"Roll back {}? Traffic returns to {}.\">Roll back</button>",
-                hidden("DeploymentId", &d.id),
-                esc(&d.id),
-                esc(&d.blue_group)
-            ),
+            &[("DeploymentId", &d.id)],
+            "danger",
+            &format!("Roll back {}? Traffic returns to {}.", d.id, d.blue_group),
+            "Roll back",
         ));
     }
     body.push_str("</div></div><section data-live=\"deployment\">");

@@ -12,8 +12,8 @@ use shoal_model::AwsResult;
 
 use super::charts;
 use super::html::{
-    badge, checks, esc, fields, form, hidden, input, instance_link, page, select, table, time,
-    Flash, Nav,
+    badge, checks, confirm_button, esc, fields, form, hidden, input, instance_link, page, select,
+    table, time, Flash, Nav,
 };
 use crate::service::ec2::LaunchTemplateSpec;
 use crate::service::Service;
@@ -293,14 +293,12 @@ pub fn images(svc: &Service, flash: &Flash) -> AwsResult<String> {
                 time(i.creation_date),
                 esc(i.description.as_deref().unwrap_or("")),
                 if own {
-                    form(
+                    confirm_button(
                         "DeregisterImage",
-                        "inline",
-                        &format!(
-                            "{}<button class=\"small danger\" data-confirm=\"Deregister {}?\">Deregister</button>",
-                            hidden("ImageId", &i.id),
-                            esc(&i.name)
-                        ),
+                        &[("ImageId", &i.id)],
+                        "small danger",
+                        &format!("Deregister {}?", i.name),
+                        "Deregister",
                     )
                 } else {
                     String::new()

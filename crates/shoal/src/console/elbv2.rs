@@ -13,8 +13,8 @@ use shoal_model::AwsResult;
 use super::autoscaling::subnet_boxes;
 use super::ec2::security_group_boxes;
 use super::html::{
-    badge, esc, fields, form, group_link, hidden, input, instance_link, page, select, table, time,
-    url_segment, Flash, Nav,
+    badge, confirm_button, esc, fields, form, group_link, hidden, input, instance_link, page,
+    select, table, time, url_segment, Flash, Nav,
 };
 use crate::service::Service;
 
@@ -126,14 +126,12 @@ pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Stri
             .collect::<Vec<_>>()
             .join(", ")
     });
-    let delete = form(
+    let delete = confirm_button(
         "DeleteLoadBalancer",
-        "inline",
-        &format!(
-            "{}<button class=\"danger\" data-confirm=\"Delete load balancer {} and its listeners?\">Delete load balancer</button>",
-            hidden("LoadBalancerArn", &lb.arn),
-            esc(name)
-        ),
+        &[("LoadBalancerArn", &lb.arn)],
+        "danger",
+        &format!("Delete load balancer {name} and its listeners?"),
+        "Delete load balancer",
     );
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/console/load-balancers\">Load balancers</a> /</p>\
@@ -162,14 +160,12 @@ pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Stri
                     ip = lb.loopback_ip,
                     port = l.port
                 ),
-                form(
+                confirm_button(
                     "DeleteListener",
-                    "inline",
-                    &format!(
-                        "{}<button class=\"small danger\" data-confirm=\"Delete the listener on port {}?\">Delete</button>",
-                        hidden("ListenerArn", &l.arn),
-                        l.port
-                    ),
+                    &[("ListenerArn", &l.arn)],
+                    "small danger",
+                    &format!("Delete the listener on port {}?", l.port),
+                    "Delete",
                 ),
             ]
         })
@@ -315,14 +311,12 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         HealthCheckPort::TrafficPort => "traffic-port".to_string(),
         HealthCheckPort::Port(p) => p.to_string(),
     };
-    let delete = form(
+    let delete = confirm_button(
         "DeleteTargetGroup",
-        "inline",
-        &format!(
-            "{}<button class=\"danger\" data-confirm=\"Delete target group {}?\">Delete target group</button>",
-            hidden("TargetGroupArn", &tg.arn),
-            esc(name)
-        ),
+        &[("TargetGroupArn", &tg.arn)],
+        "danger",
+        &format!("Delete target group {name}?"),
+        "Delete target group",
     );
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/console/target-groups\">Target groups</a> /</p>\

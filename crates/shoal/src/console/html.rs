@@ -234,6 +234,25 @@ pub fn form(action: &str, class: &str, inner: &str) -> String {
     )
 }
 
+/// A one-button form (`class` on the button: `danger`, `small danger`, …) that asks
+/// `confirm` first and posts `fields` as hidden inputs.
+pub fn confirm_button(
+    action: &str,
+    fields: &[(&str, &str)],
+    class: &str,
+    confirm: &str,
+    label: &str,
+) -> String {
+    let mut inner: String = fields.iter().map(|(k, v)| hidden(k, v)).collect();
+    let _ = write!(
+        inner,
+        "<button class=\"{class}\" data-confirm=\"{}\">{}</button>",
+        esc(confirm),
+        esc(label)
+    );
+    form(action, "inline", &inner)
+}
+
 /// A hidden input.
 pub fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(name), esc(value))
