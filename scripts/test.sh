@@ -11,5 +11,5 @@ cd "$(dirname "$0")/.."
 
 cargo build --workspace --bins
 cargo test --workspace
-SHOAL_BIN="$PWD/target/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
+SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/console/

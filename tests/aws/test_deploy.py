@@ -99,6 +99,37 @@ def test_canary_then_all_at_once_with_zero_failed_requests(daemon):
     assert d["id"] in daemon.shoal("deploy", "list").stdout
 
 
+def test_swap_moves_the_shared_target_group_to_green_with_zero_failed_requests(daemon):
+    """The lab's Part 3 as one command: green joins blue's target group, turns healthy,
+    then blue leaves it (draining) and scales to 0; the listener never changes."""
+    tg, lb, listener, image = blue_stack(daemon)
+    before = daemon.aws("elbv2", "describe-listeners", "--listener-arns", listener["ListenerArn"])["Listeners"][0]["DefaultActions"]
+    traffic = Traffic(daemon, lb)
+    r = daemon.shoal("deploy", "--lb", "exercise-lb", "--image", image, "--strategy", "swap",
+                     "--health-timeout", "60", timeout=180)
+    time.sleep(1)
+    results = traffic.stop()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Succeeded" in r.stdout, r.stdout
+    failed = [(t, s, b) for t, s, b in results if s != 200]
+    assert failed == [], f"{len(failed)} of {len(results)} requests failed: {failed[:5]}"
+    assert any(b.startswith(BETA) for _, _, b in results), "green answered during the run"
+
+    [d] = daemon.api("/_shoal/api/deployments")["deployments"]
+    d = deployment(daemon, d["id"])
+    assert d["status"] == "Succeeded" and d["strategy"] == "swap"
+    assert d["green"]["target_group_arn"] == tg, "green serves from blue's own target group"
+    after = daemon.aws("elbv2", "describe-listeners", "--listener-arns", listener["ListenerArn"])["Listeners"][0]["DefaultActions"]
+    assert after == before, "a swap leaves the listener alone"
+    groups = {g["AutoScalingGroupName"]: g for g in daemon.aws("autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"]}
+    green, blue = groups["EXERCISE-GROUP-GREEN"], groups[BLUE]
+    assert green["TargetGroupARNs"] == [tg] and blue["TargetGroupARNs"] == []
+    assert (blue["MinSize"], blue["MaxSize"], blue["DesiredCapacity"]) == (0, 0, 0)
+    wait_for("only green registered", lambda: set(target_states(daemon, tg).values()) == {"healthy"}
+             and set(target_states(daemon, tg)) == {i["InstanceId"] for i in green["Instances"]}, timeout=30)
+    assert all(through_lb(daemon, lb)[1].startswith(BETA) for _ in range(10))
+
+
 BROKEN_APP = """#!/bin/sh
 # A broken release: /health answers 200, every page 500.
 cat > etc/rc.local <<'SCRIPT'

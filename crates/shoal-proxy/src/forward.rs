@@ -611,58 +611,36 @@ async fn forward(
             }
         };
         target.outstanding.fetch_sub(1, Relaxed);
-        match err {
+        let status = match err {
             SendError::Connect(e, back) if attrs.retry_on_connect_failure && i < 64 => {
                 tracing::debug!(target = %target.addr, error = %e, "connect failed; retrying on another target");
                 routes.lb.counters.retried_connects.fetch_add(1, Relaxed);
                 tried_mask |= 1 << i;
                 req = *back;
+                continue;
             }
             SendError::Connect(e, _) => {
                 tracing::debug!(target = %target.addr, error = %e, "connect failed");
-                return finish_forward_error(
-                    env,
-                    routes,
-                    tg,
-                    client,
-                    log_info.as_ref(),
-                    started,
-                    trace,
-                    priority,
-                    StatusCode::BAD_GATEWAY,
-                    &tried,
-                );
+                StatusCode::BAD_GATEWAY
             }
             SendError::Failed(e) => {
                 tracing::debug!(target = %target.addr, error = %e, "no valid response");
-                return finish_forward_error(
-                    env,
-                    routes,
-                    tg,
-                    client,
-                    log_info.as_ref(),
-                    started,
-                    trace,
-                    priority,
-                    StatusCode::BAD_GATEWAY,
-                    &tried,
-                );
+                StatusCode::BAD_GATEWAY
             }
-            SendError::ConnectTimeout => {
-                return finish_forward_error(
-                    env,
-                    routes,
-                    tg,
-                    client,
-                    log_info.as_ref(),
-                    started,
-                    trace,
-                    priority,
-                    StatusCode::GATEWAY_TIMEOUT,
-                    &tried,
-                );
-            }
-        }
+            SendError::ConnectTimeout => StatusCode::GATEWAY_TIMEOUT,
+        };
+        return finish_forward_error(
+            env,
+            routes,
+            tg,
+            client,
+            log_info.as_ref(),
+            started,
+            trace,
+            priority,
+            status,
+            &tried,
+        );
     }
 }
 

@@ -93,7 +93,9 @@ pub fn details(subnet_id: Option<&str>, availability_zone: &str) -> String {
 }
 
 impl Activity {
-    /// A launch activity (`Launching a new EC2 instance: i-…`), `InProgress`.
+    /// A launch activity (`Launching a new EC2 instance: i-…`), `InProgress`. Other
+    /// activities about one instance (attach, detach) take its shape with their own
+    /// [`description`].
     #[allow(clippy::too_many_arguments)]
     pub fn launch(
         activity_id: impl Into<String>,
@@ -207,6 +209,14 @@ pub mod description {
     pub fn terminating(instance_id: &str) -> String {
         format!("Terminating EC2 instance: {instance_id}")
     }
+    /// `Attaching an existing EC2 instance: i-…` (observed).
+    pub fn attaching(instance_id: &str) -> String {
+        format!("Attaching an existing EC2 instance: {instance_id}")
+    }
+    /// `Detaching EC2 instance: i-…` (observed).
+    pub fn detaching(instance_id: &str) -> String {
+        format!("Detaching EC2 instance: {instance_id}")
+    }
 }
 
 /// Cause sentences. Each returns the sentence without its `At <time> ` prefix; wrap it
@@ -278,6 +288,29 @@ pub mod cause {
         format!(
             "a monitor alarm {alarm} in state ALARM triggered policy {policy} changing the desired capacity from {from} to {to}."
         )
+    }
+
+    /// Observed: `a user request executed policy my-simple-scale-out-policy changing the
+    /// desired capacity from 1 to 2.`
+    pub fn user_executed_policy(policy: &str, from: u32, to: u32) -> String {
+        format!(
+            "a user request executed policy {policy} changing the desired capacity from {from} to {to}."
+        )
+    }
+
+    /// Observed: `an instance was added in response to user request. Keeping the
+    /// capacity at the new 2.` (AttachInstances; the number is the new desired capacity).
+    pub fn user_attached(desired: u32) -> String {
+        format!("an instance was added in response to user request. Keeping the capacity at the new {desired}.")
+    }
+
+    /// Observed: `instance i-… was detached in response to a user request, shrinking
+    /// the capacity from 4 to 3.`; without a decrement it ends after `user request.`
+    pub fn user_detached(instance_id: &str, shrink: Option<(u32, u32)>) -> String {
+        match shrink {
+            Some((from, to)) => format!("instance {instance_id} was detached in response to a user request, shrinking the capacity from {from} to {to}."),
+            None => format!("instance {instance_id} was detached in response to a user request."),
+        }
     }
 
     /// Reconstructed on the user-request pattern: `a scheduled action update of

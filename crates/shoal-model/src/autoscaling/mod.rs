@@ -10,10 +10,14 @@
 //!   and simple adjustments, and the warmup/cooldown gates of executing a policy.
 //! - [`schedule`]: scheduled actions, the 5-field cron parser and next-run times.
 //! - [`lifecycle`]: lifecycle hooks and instance refreshes (preferences, batches).
+//! - [`membership`]: AttachInstances and DetachInstances.
+//! - [`metrics`]: the `AWS/AutoScaling` group metrics EnableMetricsCollection turns on.
 
 pub mod activity;
 pub mod group;
 pub mod lifecycle;
+pub mod membership;
+pub mod metrics;
 pub mod plan;
 pub mod policy;
 pub mod schedule;

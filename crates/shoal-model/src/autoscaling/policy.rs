@@ -655,14 +655,45 @@ pub fn execute_policy(
     warming: u32,
     now: DateTime<Utc>,
 ) -> Result<u32, Skipped> {
-    if !policy.enabled || group.is_suspended("AlarmNotification") {
+    if group.is_suspended("AlarmNotification") {
+        return Err(Skipped::Disabled);
+    }
+    let to = policy_capacity(
+        group,
+        policy,
+        trigger.metric_value,
+        trigger.threshold,
+        (contributing, warming),
+        Some(now),
+    )?;
+    let from = group.desired_capacity;
+    group.desired_capacity = to;
+    group.pending_cause = Some(cause::at(
+        now,
+        &cause::alarm_policy(&trigger.alarm_name, &policy.policy_name, from, to),
+    ));
+    Ok(to)
+}
+
+/// The desired capacity a policy asks for, given the breaching value and the group's
+/// (contributing, warming) instance counts. `cooldown_at` is `Some(now)` when a simple
+/// policy must respect the cooldown (alarms always; ExecutePolicy with HonorCooldown).
+fn policy_capacity(
+    group: &AutoScalingGroup,
+    policy: &ScalingPolicy,
+    metric_value: f64,
+    threshold: f64,
+    (contributing, warming): (u32, u32),
+    cooldown_at: Option<DateTime<Utc>>,
+) -> Result<u32, Skipped> {
+    if !policy.enabled {
         return Err(Skipped::Disabled);
     }
     let from = group.desired_capacity;
     let to = match &policy.config {
         PolicyConfig::TargetTracking(tt) => {
-            let vote = target_tracking_vote(group, tt, trigger.metric_value, contributing, warming);
-            let high = trigger.metric_value > tt.target_value;
+            let vote = target_tracking_vote(group, tt, metric_value, contributing, warming);
+            let high = metric_value > tt.target_value;
             if high {
                 vote.desired.max(from)
             } else if vote.desired < from && !vote.may_scale_in {
@@ -677,8 +708,7 @@ pub fn execute_policy(
             min_adjustment_magnitude,
             ..
         } => {
-            let Some(adj) = step_for(step_adjustments, trigger.metric_value, trigger.threshold)
-            else {
+            let Some(adj) = step_for(step_adjustments, metric_value, threshold) else {
                 return Err(Skipped::NoChange);
             };
             let base = if adj > 0 { contributing } else { from };
@@ -702,7 +732,7 @@ pub fn execute_policy(
             min_adjustment_magnitude,
             ..
         } => {
-            if group.cooldown_until.is_some_and(|t| now < t) {
+            if cooldown_at.is_some_and(|now| group.cooldown_until.is_some_and(|t| now < t)) {
                 return Err(Skipped::Cooldown);
             }
             adjusted_capacity(
@@ -718,12 +748,88 @@ pub fn execute_policy(
     if to == from {
         return Err(Skipped::NoChange);
     }
-    group.desired_capacity = to;
-    group.pending_cause = Some(cause::at(
-        now,
-        &cause::alarm_policy(&trigger.alarm_name, &policy.policy_name, from, to),
-    ));
     Ok(to)
+}
+
+/// ExecutePolicy's parameters besides the policy itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExecutePolicyRequest {
+    /// Simple scaling only: wait for the cooldown (refused while it runs).
+    pub honor_cooldown: bool,
+    /// Step scaling only (and required there): picks the step with `BreachThreshold`.
+    pub metric_value: Option<f64>,
+    pub breach_threshold: Option<f64>,
+}
+
+/// ExecutePolicy, as AWS runs it for a user testing a policy: step policies need
+/// `MetricValue` and `BreachThreshold` (a value matching no step is an error), simple
+/// policies take neither and ignore the cooldown unless `HonorCooldown` (then
+/// `ScalingActivityInProgress` while it runs), target tracking policies cannot be
+/// executed. `AlarmNotification` being suspended does not matter: no alarm is
+/// involved. The cause reads `a user request executed policy <p> changing the desired
+/// capacity from A to B.` Returns the new desired capacity, or None when unchanged.
+pub fn execute_policy_by_user(
+    group: &mut AutoScalingGroup,
+    policy: &ScalingPolicy,
+    req: &ExecutePolicyRequest,
+    (contributing, warming): (u32, u32),
+    now: DateTime<Utc>,
+) -> AwsResult<Option<u32>> {
+    let is_step = matches!(policy.config, PolicyConfig::StepScaling { .. });
+    match &policy.config {
+        PolicyConfig::TargetTracking(_) => {
+            return Err(AwsError::validation(format!(
+                "ExecutePolicy is not supported for policy {} of type TargetTrackingScaling.",
+                policy.policy_name
+            )))
+        }
+        PolicyConfig::StepScaling { .. } if req.honor_cooldown => {
+            return Err(AwsError::validation(
+                "HonorCooldown is not supported for policy type StepScaling.",
+            ))
+        }
+        _ => {}
+    }
+    let (metric, threshold) =
+        match (is_step, req.metric_value, req.breach_threshold) {
+            (true, Some(m), Some(t)) => (m, t),
+            (true, _, _) => {
+                return Err(AwsError::validation(
+                    "MetricValue and BreachThreshold are required for policy type StepScaling.",
+                ))
+            }
+            (false, None, None) => (0.0, 0.0),
+            (false, _, _) => return Err(AwsError::validation(
+                "MetricValue and BreachThreshold are only supported for policy type StepScaling.",
+            )),
+        };
+    if let PolicyConfig::StepScaling { step_adjustments, .. } = &policy.config {
+        if step_for(step_adjustments, metric, threshold).is_none() {
+            return Err(AwsError::validation(format!(
+                "The metric value {metric} does not correspond to any step adjustment of policy {} for breach threshold {threshold}.",
+                policy.policy_name
+            )));
+        }
+    }
+    let cooldown_at = req.honor_cooldown.then_some(now);
+    let from = group.desired_capacity;
+    match policy_capacity(group, policy, metric, threshold, (contributing, warming), cooldown_at) {
+        Ok(to) => {
+            group.desired_capacity = to;
+            group.pending_cause =
+                Some(cause::at(now, &cause::user_executed_policy(&policy.policy_name, from, to)));
+            Ok(Some(to))
+        }
+        Err(Skipped::Cooldown) => Err(AwsError::new(
+            "ScalingActivityInProgress",
+            "Scaling activity in progress: the cooldown period is in effect.",
+        )),
+        Err(Skipped::Disabled) => Err(AwsError::validation(format!(
+            "Policy {} is disabled and cannot be executed.",
+            policy.policy_name
+        ))),
+        Err(Skipped::Warmup | Skipped::NoChange) => Ok(None),
+    }
 }
 
 /// Starts the simple-scaling cooldown (policy `Cooldown`, else DefaultCooldown),
@@ -1057,5 +1163,102 @@ mod tests {
             execute_policy(&mut g, &simple, &trig, 2, 0, t0() + chrono::Duration::seconds(120)),
             Ok(3)
         );
+    }
+
+    fn step_of(lower: Option<f64>, upper: Option<f64>, adjustment: i64) -> StepAdjustment {
+        StepAdjustment {
+            metric_interval_lower_bound: lower,
+            metric_interval_upper_bound: upper,
+            scaling_adjustment: adjustment,
+        }
+    }
+
+    #[test]
+    fn execute_policy_by_user_rules() {
+        let mut g = group(1, 4, 1);
+        let base = PutPolicyRequest { policy_name: "p".into(), ..Default::default() };
+        let put = |req: PutPolicyRequest, g: &AutoScalingGroup| {
+            put_scaling_policy(&req, g, "us-east-1", "u", None).unwrap()
+        };
+        let simple = put(
+            PutPolicyRequest {
+                adjustment_type: Some("ChangeInCapacity".into()),
+                scaling_adjustment: Some(1),
+                ..base.clone()
+            },
+            &g,
+        );
+        let step = put(
+            PutPolicyRequest {
+                policy_type: Some("StepScaling".into()),
+                adjustment_type: Some("ChangeInCapacity".into()),
+                step_adjustments: vec![
+                    step_of(Some(0.0), Some(10.0), 1),
+                    step_of(Some(10.0), None, 2),
+                ],
+                ..base.clone()
+            },
+            &g,
+        );
+        let tt = tt_policy(&g, 80.0, false);
+        let created = g.clone();
+        let run = |g: &mut AutoScalingGroup, p: &ScalingPolicy, req: ExecutePolicyRequest| {
+            execute_policy_by_user(g, p, &req, (g.desired_capacity, 0), t0())
+        };
+        let no_args = ExecutePolicyRequest::default();
+        let err = |r: AwsResult<Option<u32>>| r.unwrap_err().message;
+
+        // Refusals change nothing.
+        assert_eq!(
+            err(run(&mut g, &tt, no_args)),
+            "ExecutePolicy is not supported for policy cpu80 of type TargetTrackingScaling."
+        );
+        assert_eq!(
+            err(run(&mut g, &step, no_args)),
+            "MetricValue and BreachThreshold are required for policy type StepScaling."
+        );
+        let below_steps = ExecutePolicyRequest {
+            metric_value: Some(40.0),
+            breach_threshold: Some(50.0),
+            ..no_args
+        };
+        assert!(err(run(&mut g, &step, below_steps)).contains("does not correspond to any step"));
+        let with_values = ExecutePolicyRequest {
+            metric_value: Some(1.0),
+            breach_threshold: Some(0.0),
+            ..no_args
+        };
+        assert!(err(run(&mut g, &simple, with_values))
+            .contains("only supported for policy type StepScaling"));
+        assert_eq!(g, created);
+
+        // Step: 59 against 50 is the first step (+1); 75 the second (+2).
+        let r = ExecutePolicyRequest {
+            metric_value: Some(59.0),
+            breach_threshold: Some(50.0),
+            ..no_args
+        };
+        assert_eq!(run(&mut g, &step, r), Ok(Some(2)));
+        let r = ExecutePolicyRequest { metric_value: Some(75.0), ..r };
+        assert_eq!(run(&mut g, &step, r), Ok(Some(4)));
+        assert!(g.pending_cause.as_deref().unwrap().ends_with(
+            "a user request executed policy p changing the desired capacity from 2 to 4."
+        ));
+
+        // Simple ignores the cooldown unless asked to honour it; at max, nothing changes.
+        let mut g = group(1, 4, 1);
+        g.cooldown_until = Some(t0() + chrono::Duration::seconds(300));
+        let honour = ExecutePolicyRequest { honor_cooldown: true, ..no_args };
+        assert_eq!(run(&mut g, &simple, honour).unwrap_err().code, "ScalingActivityInProgress");
+        assert_eq!(run(&mut g, &simple, no_args), Ok(Some(2)));
+        g.desired_capacity = 4;
+        assert_eq!(run(&mut g, &simple, no_args), Ok(None));
+        // AlarmNotification suspended blocks alarms, not a user's ExecutePolicy.
+        g.desired_capacity = 1;
+        g.suspended_processes.push(crate::autoscaling::group::SuspendedProcess {
+            process_name: "AlarmNotification".into(),
+            suspension_reason: String::new(),
+        });
+        assert_eq!(run(&mut g, &simple, no_args), Ok(Some(2)));
     }
 }

@@ -5,9 +5,10 @@ use shoal_model::autoscaling::group::{
     AutoScalingGroup, CreateGroupRequest, GroupInstance, GroupTag, HealthStatus,
     LaunchTemplateSpec, UpdateGroupRequest,
 };
+use shoal_model::autoscaling::metrics::{GRANULARITY, GROUP_METRICS};
 use shoal_model::autoscaling::policy::{
-    CustomizedMetric, PolicyConfig, PredefinedMetric, PredefinedMetricType, PutPolicyRequest,
-    ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
+    CustomizedMetric, ExecutePolicyRequest, PolicyConfig, PredefinedMetric, PredefinedMetricType,
+    PutPolicyRequest, ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
 };
 use shoal_model::{AwsError, AwsResult};
 
@@ -54,16 +55,9 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             return Ok(None);
         }
         "DescribeAutoScalingGroups" => {
-            let filters: Vec<GroupFilter> = p
-                .structs("Filters")
-                .into_iter()
-                .filter_map(|f| {
-                    Some(GroupFilter { name: f.string("Name")?, values: f.list("Values") })
-                })
-                .collect();
             let page = svc.describe_auto_scaling_groups(
                 &p.list("AutoScalingGroupNames"),
-                &filters,
+                &group_filters(p),
                 p.number("MaxRecords")?,
                 p.get("NextToken"),
             )?;
@@ -160,27 +154,13 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             return Ok(None);
         }
         "DescribeTags" => {
-            let filters: Vec<(String, Vec<String>)> = p
-                .structs("Filters")
-                .into_iter()
-                .filter_map(|f| Some((f.string("Name")?, f.list("Values"))))
-                .collect();
-            let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), None)?;
-            let tags: Vec<(&AutoScalingGroup, &GroupTag)> = page
-                .items
-                .iter()
-                .flat_map(|g| g.tags.iter().map(move |t| (g, t)))
-                .filter(|(g, t)| {
-                    filters.iter().all(|(n, vals)| match n.as_str() {
-                        "auto-scaling-group" => vals.contains(&g.name),
-                        "key" => vals.contains(&t.key),
-                        "value" => vals.contains(&t.value),
-                        "propagate-at-launch" => vals.contains(&t.propagate_at_launch.to_string()),
-                        _ => true,
-                    })
-                })
-                .collect();
-            x.list("Tags", "member", &tags, |x, (g, t)| tag_xml(x, g, t));
+            let page = svc.describe_group_tags(
+                &group_filters(p),
+                p.number("MaxRecords")?,
+                p.get("NextToken"),
+            )?;
+            x.list("Tags", "member", &page.items, |x, (g, t)| tag_xml(x, g, t));
+            x.opt("NextToken", page.next_token);
         }
         "AttachLoadBalancerTargetGroups" | "AttachTrafficSources" => {
             let name = p.required_query("AutoScalingGroupName")?;
@@ -232,6 +212,59 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
         "DeletePolicy" => {
             svc.delete_policy(p.get("AutoScalingGroupName"), p.required_query("PolicyName")?)?;
             return Ok(None);
+        }
+        "ExecutePolicy" => {
+            svc.execute_policy(
+                p.get("AutoScalingGroupName"),
+                p.required_query("PolicyName")?,
+                ExecutePolicyRequest {
+                    honor_cooldown: p.bool("HonorCooldown")?.unwrap_or(false),
+                    metric_value: p.number("MetricValue")?,
+                    breach_threshold: p.number("BreachThreshold")?,
+                },
+            )?;
+            return Ok(None);
+        }
+        "AttachInstances" => {
+            svc.attach_instances(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceIds"),
+            )?;
+            return Ok(None);
+        }
+        "DetachInstances" => {
+            let decrement = p.bool("ShouldDecrementDesiredCapacity")?.ok_or_else(|| {
+                AwsError::validation("ShouldDecrementDesiredCapacity is required")
+            })?;
+            let activities = svc.detach_instances(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("InstanceIds"),
+                decrement,
+            )?;
+            x.list("Activities", "member", &activities, activity_xml);
+        }
+        "EnableMetricsCollection" => {
+            svc.enable_metrics_collection(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("Metrics"),
+                p.required_query("Granularity")?,
+            )?;
+            return Ok(None);
+        }
+        "DisableMetricsCollection" => {
+            svc.disable_metrics_collection(
+                p.required_query("AutoScalingGroupName")?,
+                &p.list("Metrics"),
+            )?;
+            return Ok(None);
+        }
+        "DescribeMetricCollectionTypes" => {
+            x.list("Metrics", "member", GROUP_METRICS, |x, m| {
+                x.text("Metric", m);
+            });
+            x.list("Granularities", "member", [GRANULARITY], |x, g| {
+                x.text("Granularity", g);
+            });
         }
         "PutScheduledUpdateGroupAction" => {
             svc.put_scheduled_action(
@@ -491,6 +524,13 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
         }
     }
     Ok(Some(x))
+}
+
+fn group_filters(p: &Params) -> Vec<GroupFilter> {
+    p.structs("Filters")
+        .into_iter()
+        .filter_map(|f| Some(GroupFilter { name: f.string("Name")?, values: f.list("Values") }))
+        .collect()
 }
 
 fn target_group_arns(p: &Params) -> Vec<String> {

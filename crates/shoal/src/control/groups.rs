@@ -181,6 +181,15 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
         }
     }
+    for gi in g.instances.iter_mut() {
+        // A detached instance leaves once its target groups have drained it.
+        if gi.lifecycle_state == LifecycleState::Detaching
+            && !Service::draining(state, &gi.instance_id)
+        {
+            gi.lifecycle_state = LifecycleState::Detached;
+            finish_activity(state, changes, gi, (ActivityStatus::Successful, None), now);
+        }
+    }
     let snapshot = svc.proxy.target_health();
     let observations: Vec<InstanceObservation> = g
         .instances
@@ -198,7 +207,9 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         .collect();
     let findings = plan::health_findings(&g, &observations, now);
     plan::apply_health_findings(&mut g, &findings);
-    g.instances.retain(|i| i.lifecycle_state != LifecycleState::Terminated);
+    g.instances.retain(|i| {
+        !matches!(i.lifecycle_state, LifecycleState::Terminated | LifecycleState::Detached)
+    });
     if g.status.is_some() && g.instances.is_empty() {
         changes.delete::<AutoScalingGroup>(name);
         for p in state.policies.values().filter(|p| p.auto_scaling_group_name == name) {

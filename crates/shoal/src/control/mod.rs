@@ -6,6 +6,7 @@
 
 pub mod alarms;
 pub mod deployments;
+pub mod group_metrics;
 pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
@@ -26,6 +27,7 @@ pub fn spawn_all(
     vec![
         tokio::spawn(instances::run(svc.clone(), shutdown.clone())),
         tokio::spawn(groups::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(group_metrics::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
         tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
         tokio::spawn(alarms::run(svc.clone(), shutdown.clone())),

@@ -30,7 +30,7 @@ pub struct GroupFilter {
     pub values: Vec<String>,
 }
 
-fn group_missing(name: &str) -> AwsError {
+pub(crate) fn group_missing(name: &str) -> AwsError {
     group::group_not_found(name)
 }
 
@@ -166,6 +166,44 @@ impl Service {
                 .collect()
         });
         super::ec2::paginate(groups, Some(max_records.unwrap_or(50)), next_token, (1, 100))
+    }
+
+    /// DescribeTags: every group's tags as (group, tag) pairs, filtered by
+    /// `auto-scaling-group`, `key`, `value` and `propagate-at-launch` (values of one
+    /// filter are ORed, filters ANDed), paged by MaxRecords (default 50, at most 100).
+    pub fn describe_group_tags(
+        &self,
+        filters: &[GroupFilter],
+        max_records: Option<u32>,
+        next_token: Option<&str>,
+    ) -> AwsResult<Page<(AutoScalingGroup, GroupTag)>> {
+        const FILTERS: [&str; 4] = ["auto-scaling-group", "key", "value", "propagate-at-launch"];
+        if let Some(f) = filters.iter().find(|f| !FILTERS.contains(&f.name.as_str())) {
+            return Err(AwsError::validation(format!(
+                "Filter type {} is not correct. Allowed Filter types are: {}",
+                f.name,
+                FILTERS.join(" ")
+            )));
+        }
+        let matches = |f: &GroupFilter, g: &AutoScalingGroup, t: &GroupTag| {
+            let value = match f.name.as_str() {
+                "auto-scaling-group" => g.name.clone(),
+                "key" => t.key.clone(),
+                "value" => t.value.clone(),
+                _ => t.propagate_at_launch.to_string(),
+            };
+            f.values.contains(&value)
+        };
+        let tags: Vec<(AutoScalingGroup, GroupTag)> = self.read(|state| {
+            state
+                .groups
+                .values()
+                .flat_map(|g| g.tags.iter().map(move |t| (g, t)))
+                .filter(|(g, t)| filters.iter().all(|f| matches(f, g, t)))
+                .map(|(g, t)| (g.clone(), t.clone()))
+                .collect()
+        });
+        super::ec2::paginate(tags, Some(max_records.unwrap_or(50)), next_token, (1, 100))
     }
 
     /// DescribeAutoScalingInstances: (group name, instance) pairs.

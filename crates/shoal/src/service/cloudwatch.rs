@@ -10,7 +10,7 @@
 //! - [`Service::metric_points`] / [`Service::metric_periods`]: a metric's datapoints
 //!   or its per-period aggregates, group aggregates included.
 //! - [`Service::alarm_action`]: what runs an alarm's action ARN; `arn:aws:autoscaling:`
-//!   goes to `autoscaling_alarm_action` in `alarm_hooks.rs`.
+//!   goes to `autoscaling_alarm_action` in `policy_runs.rs`.
 //!
 //! # Group aggregates
 //! `AWS/EC2 <metric>` with the single dimension `AutoScalingGroupName=<g>` is not stored:
@@ -172,7 +172,7 @@ pub struct HistoryFilter {
     pub next_token: Option<String>,
 }
 
-fn store_error(e: shoal_store::StoreError) -> AwsError {
+pub(crate) fn store_error(e: shoal_store::StoreError) -> AwsError {
     tracing::error!(error = %e, "CloudWatch store access failed");
     AwsError::internal(format!("Shoal could not access its metric store: {e}"))
 }

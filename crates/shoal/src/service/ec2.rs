@@ -97,6 +97,27 @@ fn check_ids_well_formed(prefix: &str, code: &str, ids: &[String]) -> AwsResult<
 }
 
 /// Selects resources by ids (all must exist) and filters, in id order.
+/// The Describe* shape of resources addressed by name as well as id (key pairs,
+/// security groups): every name must exist (`missing_name`), then ids and filters
+/// select as [`select`] does, and names narrow the result.
+fn select_named<T: Table + Filterable + Clone>(
+    state: &State,
+    (names, ids, filters): (&[String], &[String], &[Filter]),
+    name_of: impl Fn(&T) -> &String,
+    missing_name: impl Fn(&str) -> AwsError,
+    missing_ids: impl Fn(&[String]) -> AwsError,
+) -> AwsResult<Vec<T>> {
+    let map = T::map(state);
+    if let Some(missing) = names.iter().find(|n| !map.values().any(|v| name_of(v) == *n)) {
+        return Err(missing_name(missing));
+    }
+    Ok(select::<T>(state, ids, filters, missing_ids)?
+        .into_iter()
+        .filter(|v| names.is_empty() || names.contains(name_of(v)))
+        .cloned()
+        .collect())
+}
+
 pub fn select<'a, T: Table + Filterable>(
     state: &'a State,
     ids: &[String],
@@ -417,22 +438,18 @@ impl Service {
         filters: &[Filter],
     ) -> AwsResult<Vec<KeyPair>> {
         self.read(|state| {
-            if let Some(missing) =
-                names.iter().find(|n| !state.key_pairs.values().any(|k| &k.name == *n))
-            {
-                return Err(key_pair::not_found(missing));
-            }
-            let all = select::<KeyPair>(state, ids, filters, |m| {
-                AwsError::new(
-                    "InvalidKeyPair.NotFound",
-                    format!("The key pair '{}' does not exist", m.join(", ")),
-                )
-            })?;
-            Ok(all
-                .into_iter()
-                .filter(|k| names.is_empty() || names.contains(&k.name))
-                .cloned()
-                .collect())
+            select_named::<KeyPair>(
+                state,
+                (names, ids, filters),
+                |k| &k.name,
+                key_pair::not_found,
+                |m| {
+                    AwsError::new(
+                        "InvalidKeyPair.NotFound",
+                        format!("The key pair '{}' does not exist", m.join(", ")),
+                    )
+                },
+            )
         })
     }
 
@@ -497,28 +514,27 @@ impl Service {
         filters: &[Filter],
     ) -> AwsResult<Vec<SecurityGroup>> {
         self.read(|state| {
-            if let Some(missing) =
-                names.iter().find(|n| !state.security_groups.values().any(|g| &g.name == *n))
-            {
-                return Err(AwsError::new(
-                    "InvalidGroup.NotFound",
-                    format!(
-                        "The security group '{missing}' does not exist in default VPC '{}'",
-                        default_vpc(state).map(|v| v.id.as_str()).unwrap_or("none")
-                    ),
-                ));
-            }
-            let groups = select::<SecurityGroup>(state, ids, filters, |m| {
+            let missing_name = |name: &str| {
                 AwsError::new(
                     "InvalidGroup.NotFound",
-                    format!("The security group '{}' does not exist", m.join(", ")),
+                    format!(
+                        "The security group '{name}' does not exist in default VPC '{}'",
+                        default_vpc(state).map(|v| v.id.as_str()).unwrap_or("none")
+                    ),
                 )
-            })?;
-            Ok(groups
-                .into_iter()
-                .filter(|g| names.is_empty() || names.contains(&g.name))
-                .cloned()
-                .collect())
+            };
+            select_named::<SecurityGroup>(
+                state,
+                (names, ids, filters),
+                |g| &g.name,
+                missing_name,
+                |m| {
+                    AwsError::new(
+                        "InvalidGroup.NotFound",
+                        format!("The security group '{}' does not exist", m.join(", ")),
+                    )
+                },
+            )
         })
     }
 

@@ -7,13 +7,15 @@
 //! transaction. Work that takes time (copying a root directory, stopping processes)
 //! happens outside the lock, in controllers or blocking tasks.
 
-pub mod alarm_hooks;
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod deploy;
 pub mod ec2;
 pub mod elbv2;
+pub mod group_metrics;
 mod links;
+pub mod membership;
+pub mod policy_runs;
 pub mod refresh;
 pub mod state;
 

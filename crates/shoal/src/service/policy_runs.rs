@@ -1,15 +1,29 @@
-//! The one hook through which a CloudWatch alarm runs an Auto Scaling policy.
+//! How an Auto Scaling policy runs: from a CloudWatch alarm, or by a user's ExecutePolicy.
 //!
 //! The alarm loop calls [`Service::autoscaling_alarm_action`] for each due action whose
 //! ARN is a scaling policy's: on the alarm's transition, and again every evaluation
 //! period while it stays in `ALARM` (AWS re-invokes scaling policies). It runs outside
 //! any lock; the caller records the alarm's `Action` history item from the result.
 
+use chrono::{DateTime, Utc};
 use shoal_model::autoscaling::group::AutoScalingGroup;
-use shoal_model::autoscaling::policy::{self, AlarmTrigger, Skipped};
+use shoal_model::autoscaling::policy::{self, AlarmTrigger, ExecutePolicyRequest, Skipped};
 use shoal_model::cloudwatch::MetricAlarm;
+use shoal_model::AwsResult;
 
+use super::autoscaling::{find_policy, group_missing};
 use super::Service;
+
+/// The group's instances counted in capacity, split into (contributing, warming) for
+/// the policy's warmup: warming instances do not feed the metric but count as
+/// capacity already on its way.
+fn contributing_and_warming(g: &AutoScalingGroup, warmup: u32, now: DateTime<Utc>) -> (u32, u32) {
+    let counted: Vec<_> =
+        g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).collect();
+    let warming =
+        counted.iter().filter(|i| AutoScalingGroup::is_warming(i, warmup, now)).count() as u32;
+    (counted.len() as u32 - warming, warming)
+}
 
 /// The metric value the alarm last evaluated: the newest of its recent datapoints.
 fn last_value(alarm: &MetricAlarm) -> Option<f64> {
@@ -40,12 +54,7 @@ impl Service {
             let Some(g) = state.groups.get(&p.auto_scaling_group_name) else { return Ok(()) };
             let mut g = g.clone();
             let warmup = g.warmup_seconds(p.estimated_instance_warmup);
-            let counted: Vec<_> =
-                g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).collect();
-            let warming =
-                counted.iter().filter(|i| AutoScalingGroup::is_warming(i, warmup, now)).count()
-                    as u32;
-            let contributing = counted.len() as u32 - warming;
+            let (contributing, warming) = contributing_and_warming(&g, warmup, now);
             let trigger = AlarmTrigger {
                 alarm_name: alarm.alarm_name.clone(),
                 metric_value: metric,
@@ -64,5 +73,28 @@ impl Service {
             }
         })
         .map_err(|e| e.message)
+    }
+
+    /// ExecutePolicy: runs a policy by name or ARN now, as a user testing it (the rules
+    /// are [`policy::execute_policy_by_user`]); a simple policy's cooldown starts.
+    pub fn execute_policy(
+        &self,
+        group_name: Option<&str>,
+        policy_name: &str,
+        req: ExecutePolicyRequest,
+    ) -> AwsResult<()> {
+        let now = self.clock.now();
+        self.mutate(|state, changes| {
+            let p = find_policy(state, group_name, policy_name)?;
+            let group = &p.auto_scaling_group_name;
+            let mut g = state.groups.get(group).cloned().ok_or_else(|| group_missing(group))?;
+            let warmup = g.warmup_seconds(p.estimated_instance_warmup);
+            let counts = contributing_and_warming(&g, warmup, now);
+            if policy::execute_policy_by_user(&mut g, p, &req, counts, now)?.is_some() {
+                policy::start_cooldown(&mut g, p, now);
+                changes.put(g);
+            }
+            Ok(())
+        })
     }
 }

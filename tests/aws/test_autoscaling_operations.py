@@ -1,0 +1,254 @@
+"""Auto Scaling operations beyond the lab's path, driven with the aws CLI and boto3:
+AttachInstances / DetachInstances with a target group, ExecutePolicy for simple and
+step policies, and EnableMetricsCollection with the `AWS/AutoScaling` group metrics."""
+import datetime
+import json
+
+import botocore.exceptions
+import pytest
+
+from elbv2_lab import launch_lab_instances
+from harness import Daemon, http_get, wait_for
+from test_autoscaling import GROUP, activities, group, in_service, lab_template, two_zone_subnets
+from test_seed_part2 import healthy_targets, lab_stack, through_lb
+
+
+def member_ids(daemon):
+    return sorted(i["InstanceId"] for i in group(daemon)["Instances"])
+
+
+def test_attach_and_detach_instances_with_the_target_group(daemon):
+    tg, _ = lab_stack(daemon, desired=1)
+    [first] = wait_for("one InService", lambda: in_service(daemon, 1))
+    wait_for("first healthy", lambda: healthy_targets(daemon, tg) == [first["InstanceId"]], timeout=40)
+    # Into the other zone, so that the group stays balanced (AZRebalance would move it).
+    other_zone = "us-east-1b" if first["AvailabilityZone"] == "us-east-1a" else "us-east-1a"
+    [mine, extra] = launch_lab_instances(daemon, 2, zone=other_zone)
+
+    # Refusals change nothing: an unknown instance, a stopped one, one past MaxSize.
+    before = group(daemon)
+    code, msg = daemon.aws_error("autoscaling", "attach-instances", "--auto-scaling-group-name", GROUP,
+                                 "--instance-ids", "i-0123456789abcdef0")
+    assert code == "ValidationError" and "i-0123456789abcdef0" in msg
+    _, msg = daemon.aws_error("autoscaling", "attach-instances", "--auto-scaling-group-name", GROUP,
+                              "--instance-ids", mine["id"], extra["id"])
+    assert msg == "New SetDesiredCapacity value 3 is above max value 2 for the AutoScalingGroup."
+    daemon.aws("ec2", "stop-instances", "--instance-ids", extra["id"])
+    daemon.wait_state(extra["id"], "stopped")
+    daemon.aws("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", GROUP, "--max-size", "3")
+    code, msg = daemon.aws_error("autoscaling", "attach-instances", "--auto-scaling-group-name", GROUP,
+                                 "--instance-ids", mine["id"], extra["id"])
+    assert code == "ValidationError" and "stopped" in msg
+    after = group(daemon)
+    assert (after["DesiredCapacity"], after["Instances"]) == (before["DesiredCapacity"], before["Instances"])
+
+    # Attach: desired grows by one, the instance joins, registers and turns healthy.
+    daemon.aws("autoscaling", "attach-instances", "--auto-scaling-group-name", GROUP, "--instance-ids", mine["id"])
+    assert group(daemon)["DesiredCapacity"] == 2
+    wait_for("attached InService", lambda: in_service(daemon, 2))
+    wait_for("attached healthy", lambda: healthy_targets(daemon, tg) == sorted([first["InstanceId"], mine["id"]]), timeout=40)
+    tags = {t["Key"]: t["Value"] for t in daemon.instance(mine["id"])["Tags"]}
+    assert tags["aws:autoscaling:groupName"] == GROUP
+    [attach] = [a for a in activities(daemon) if a["Description"] == f"Attaching an existing EC2 instance: {mine['id']}"]
+    assert attach["StatusCode"] == "Successful"
+    assert attach["Cause"].endswith("an instance was added in response to user request. Keeping the capacity at the new 2.")
+    _, msg = daemon.aws_error("autoscaling", "attach-instances", "--auto-scaling-group-name", GROUP,
+                              "--instance-ids", mine["id"])
+    assert "already part of the Auto Scaling group" in msg
+
+    # Detach with decrement: deregistered and drained, then out of the group, still serving.
+    _, msg = daemon.aws_error("autoscaling", "detach-instances", "--auto-scaling-group-name", GROUP,
+                              "--instance-ids", extra["id"], "--should-decrement-desired-capacity")
+    assert "is not part of Auto Scaling group" in msg
+    out = daemon.aws("autoscaling", "detach-instances", "--auto-scaling-group-name", GROUP,
+                     "--instance-ids", mine["id"], "--should-decrement-desired-capacity")
+    [act] = out["Activities"]
+    assert act["Description"] == f"Detaching EC2 instance: {mine['id']}"
+    assert act["Cause"].endswith(f"instance {mine['id']} was detached in response to a user request, shrinking the capacity from 2 to 1.")
+    assert group(daemon)["DesiredCapacity"] == 1
+    wait_for("detached left the group", lambda: member_ids(daemon) == [first["InstanceId"]], timeout=40)
+    assert healthy_targets(daemon, tg) == [first["InstanceId"]]
+    assert daemon.instance(mine["id"])["State"]["Name"] == "running"
+    assert http_get(f"http://{mine['public_ip']}:3000/health")[0] == 200
+    done = [a for a in activities(daemon) if a["ActivityId"] == act["ActivityId"]]
+    assert done[0]["StatusCode"] == "Successful"
+
+    # Detach without decrement: the group launches a replacement.
+    daemon.aws("autoscaling", "detach-instances", "--auto-scaling-group-name", GROUP,
+               "--instance-ids", first["InstanceId"], "--no-should-decrement-desired-capacity")
+    [replacement] = wait_for("replacement InService", lambda: (lambda l: l if l and l[0]["InstanceId"] != first["InstanceId"] else None)(in_service(daemon, 1)), timeout=40)
+    assert daemon.instance(first["InstanceId"])["State"]["Name"] == "running"
+    daemon.aws("ec2", "terminate-instances", "--instance-ids", mine["id"], extra["id"], first["InstanceId"])
+
+
+def test_execute_policy_simple_and_step(daemon):
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=0, MaxSize=4, DesiredCapacity=0,
+                                  DefaultInstanceWarmup=0, LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                  VPCZoneIdentifier=two_zone_subnets(daemon))
+    asg.put_scaling_policy(AutoScalingGroupName=GROUP, PolicyName="add-one", AdjustmentType="ChangeInCapacity",
+                           ScalingAdjustment=1, Cooldown=300)
+    asg.put_scaling_policy(AutoScalingGroupName=GROUP, PolicyName="steps", PolicyType="StepScaling",
+                           AdjustmentType="ChangeInCapacity",
+                           StepAdjustments=[{"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 10, "ScalingAdjustment": 1},
+                                            {"MetricIntervalLowerBound": 10, "ScalingAdjustment": 2}])
+    asg.put_scaling_policy(AutoScalingGroupName=GROUP, PolicyName="cpu80", PolicyType="TargetTrackingScaling",
+                           TargetTrackingConfiguration={"PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+                                                        "TargetValue": 80})
+
+    def refused(**kwargs):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            asg.execute_policy(AutoScalingGroupName=GROUP, **kwargs)
+        assert group(daemon)["DesiredCapacity"] == desired, "a refused call changes nothing"
+        return e.value.response["Error"]
+
+    desired = 0
+    assert "TargetTrackingScaling" in refused(PolicyName="cpu80")["Message"]
+    assert refused(PolicyName="steps")["Message"] == "MetricValue and BreachThreshold are required for policy type StepScaling."
+    assert "does not correspond to any step" in refused(PolicyName="steps", MetricValue=40, BreachThreshold=50)["Message"]
+    assert "No scaling policy found" in refused(PolicyName="no-such-policy")["Message"]
+
+    asg.execute_policy(AutoScalingGroupName=GROUP, PolicyName="add-one")
+    assert group(daemon)["DesiredCapacity"] == 1
+    desired = 1
+    # The simple policy's cooldown now runs: honouring it is refused, ignoring it is not.
+    assert refused(PolicyName="add-one", HonorCooldown=True)["Code"] == "ScalingActivityInProgress"
+    arn = asg.describe_policies(AutoScalingGroupName=GROUP, PolicyNames=["add-one"])["ScalingPolicies"][0]["PolicyARN"]
+    daemon.aws("autoscaling", "execute-policy", "--policy-name", arn)
+    assert group(daemon)["DesiredCapacity"] == 2
+    # 59 against a threshold of 50 is the first step (+1), counted on the instances
+    # past their warmup (AWS's step rule), so let the two come into service first.
+    wait_for("two InService", lambda: in_service(daemon, 2), timeout=40)
+    asg.execute_policy(AutoScalingGroupName=GROUP, PolicyName="steps", MetricValue=59, BreachThreshold=50)
+    assert group(daemon)["DesiredCapacity"] == 3
+    wait_for("three InService", lambda: in_service(daemon, 3), timeout=40)
+    causes = [a["Cause"] for a in activities(daemon)]
+    assert any("a user request executed policy steps changing the desired capacity from 2 to 3." in c for c in causes)
+    assert any("a user request executed policy add-one changing the desired capacity from 0 to 1." in c for c in causes)
+
+
+def test_group_metrics_collection():
+    daemon = Daemon("--metric-period", "3")
+    try:
+        lab_template(daemon)
+        asg = daemon.boto("autoscaling")
+        asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=1, MaxSize=3,
+                                      LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                      VPCZoneIdentifier=two_zone_subnets(daemon))
+        types = asg.describe_metric_collection_types()
+        assert [g["Granularity"] for g in types["Granularities"]] == ["1Minute"]
+        names = [m["Metric"] for m in types["Metrics"]]
+        assert "GroupInServiceInstances" in names and "GroupTotalInstances" in names
+
+        code, _ = daemon.aws_error("autoscaling", "enable-metrics-collection", "--auto-scaling-group-name", GROUP,
+                                   "--granularity", "5Minute")
+        assert code == "ValidationError"
+        _, msg = daemon.aws_error("autoscaling", "enable-metrics-collection", "--auto-scaling-group-name", GROUP,
+                                  "--granularity", "1Minute", "--metrics", "GroupNothing")
+        assert msg.startswith("Invalid metrics: [GroupNothing]")
+        assert group(daemon)["EnabledMetrics"] == []
+
+        daemon.aws("autoscaling", "enable-metrics-collection", "--auto-scaling-group-name", GROUP,
+                   "--granularity", "1Minute", "--metrics", "GroupDesiredCapacity", "GroupInServiceInstances")
+        assert group(daemon)["EnabledMetrics"] == [
+            {"Metric": "GroupDesiredCapacity", "Granularity": "1Minute"},
+            {"Metric": "GroupInServiceInstances", "Granularity": "1Minute"}]
+        wait_for("one InService", lambda: in_service(daemon, 1))
+        asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
+        wait_for("two InService", lambda: in_service(daemon, 2), timeout=40)
+
+        def maximum(metric):
+            now = datetime.datetime.now(datetime.timezone.utc)
+            out = daemon.aws("cloudwatch", "get-metric-statistics", "--namespace", "AWS/AutoScaling",
+                             "--metric-name", metric, "--dimensions", f"Name=AutoScalingGroupName,Value={GROUP}",
+                             "--start-time", (now - datetime.timedelta(minutes=5)).isoformat(),
+                             "--end-time", (now + datetime.timedelta(minutes=1)).isoformat(),
+                             "--period", "60", "--statistics", "Maximum")
+            return max((p["Maximum"] for p in out["Datapoints"]), default=None)
+
+        wait_for("GroupDesiredCapacity 2 published", lambda: maximum("GroupDesiredCapacity") == 2, timeout=20)
+        wait_for("GroupInServiceInstances 2 published", lambda: maximum("GroupInServiceInstances") == 2, timeout=20)
+        listed = daemon.aws("cloudwatch", "list-metrics", "--namespace", "AWS/AutoScaling")["Metrics"]
+        assert sorted(m["MetricName"] for m in listed) == ["GroupDesiredCapacity", "GroupInServiceInstances"]
+
+        # With no metric names, enable and disable mean all of them.
+        daemon.aws("autoscaling", "enable-metrics-collection", "--auto-scaling-group-name", GROUP, "--granularity", "1Minute")
+        assert len(group(daemon)["EnabledMetrics"]) == len(names)
+        wait_for("GroupTotalInstances published", lambda: maximum("GroupTotalInstances") == 2, timeout=20)
+        daemon.aws("autoscaling", "disable-metrics-collection", "--auto-scaling-group-name", GROUP)
+        assert group(daemon)["EnabledMetrics"] == []
+    finally:
+        daemon.close()
+
+
+def test_alb_request_count_per_target_tracking_scales_out():
+    """Target tracking on ALBRequestCountPerTarget: steady requests through the load
+    balancer, well above the target per instance, scale the group out; the alarms watch
+    `AWS/ApplicationELB RequestCountPerTarget` of the target group (metric period 3 s)."""
+    import threading
+    import time
+
+    daemon = Daemon("--metric-period", "3")
+    stop = threading.Event()
+    try:
+        tg, lb = lab_stack(daemon, desired=1)
+        daemon.aws("autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", GROUP,
+                   "--default-instance-warmup", "3")
+        label = lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1] + "/" + tg.split(":", 5)[5]
+        assert label.startswith("app/exercise-lb/") and "/targetgroup/exercise-target-group/" in label
+        policy = daemon.aws("autoscaling", "put-scaling-policy", "--auto-scaling-group-name", GROUP,
+                            "--policy-name", "requests", "--policy-type", "TargetTrackingScaling",
+                            "--target-tracking-configuration", json.dumps({
+                                "PredefinedMetricSpecification": {"PredefinedMetricType": "ALBRequestCountPerTarget",
+                                                                  "ResourceLabel": label},
+                                "TargetValue": 30.0}))
+        high = next(a["AlarmName"] for a in policy["Alarms"] if "-AlarmHigh-" in a["AlarmName"])
+        alarm = daemon.aws("cloudwatch", "describe-alarms", "--alarm-names", high)["MetricAlarms"][0]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/ApplicationELB", "RequestCountPerTarget", "Sum")
+        assert alarm["Dimensions"] == [{"Name": "TargetGroup", "Value": label.split("/", 3)[3]}]
+
+        [first] = wait_for("one InService", lambda: in_service(daemon, 1))
+        wait_for("first healthy", lambda: healthy_targets(daemon, tg) == [first["InstanceId"]], timeout=40)
+        served = []
+
+        def load():  # about 50 requests a second: ~150 per 3 s period for one target, against 30
+            while not stop.is_set():
+                served.append(through_lb(daemon, lb)[0])
+                time.sleep(0.02)
+
+        threading.Thread(target=load, daemon=True).start()
+        both = wait_for("scale-out to two", lambda: in_service(daemon, 2), timeout=90, interval=0.5)
+        second = next(i["InstanceId"] for i in both if i["InstanceId"] != first["InstanceId"])
+        wait_for("second healthy", lambda: second in healthy_targets(daemon, tg), timeout=40)
+        stop.set()
+        out = next(a for a in activities(daemon) if a["Description"] == f"Launching a new EC2 instance: {second}")
+        assert f"a monitor alarm {high} in state ALARM triggered policy requests changing the desired capacity from 1 to 2." in out["Cause"]
+        assert served and set(served) == {200}, "every request through the load balancer was answered"
+    finally:
+        stop.set()
+        daemon.close()
+
+
+def test_describe_tags_pages_through_every_group(daemon):
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    subnets = two_zone_subnets(daemon)
+    for n in range(105):
+        asg.create_auto_scaling_group(AutoScalingGroupName=f"tagged-{n:03}", MinSize=0, MaxSize=1,
+                                      LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                      VPCZoneIdentifier=subnets,
+                                      Tags=[{"Key": "team", "Value": "blue" if n % 2 else "green", "PropagateAtLaunch": True}])
+    pages = list(asg.get_paginator("describe_tags").paginate(PaginationConfig={"PageSize": 40}))
+    assert [len(p["Tags"]) for p in pages] == [40, 40, 25]
+    tags = [t for p in pages for t in p["Tags"]]
+    assert sorted(t["ResourceId"] for t in tags) == [f"tagged-{n:03}" for n in range(105)]
+    assert tags[0]["ResourceType"] == "auto-scaling-group" and tags[0]["PropagateAtLaunch"] is True
+    green = asg.describe_tags(Filters=[{"Name": "value", "Values": ["green"]}], MaxRecords=100)
+    assert len(green["Tags"]) == 53 and "NextToken" not in green
+    one = asg.describe_tags(Filters=[{"Name": "auto-scaling-group", "Values": ["tagged-007"]},
+                                     {"Name": "key", "Values": ["team"]}])["Tags"]
+    assert [(t["ResourceId"], t["Value"]) for t in one] == [("tagged-007", "blue")]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.describe_tags(Filters=[{"Name": "colour", "Values": ["x"]}])
+    assert e.value.response["Error"]["Code"] == "ValidationError"
