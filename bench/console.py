@@ -5,7 +5,8 @@ Starts a daemon on loopback (release build unless SHOAL_BIN says otherwise), the
 boto3 makes a launch template and 50 Auto Scaling groups of one instance each, all
 attached to one target group behind a load balancer, plus 150 more instances from the
 base image (200 instances in all, every one sampled for CPU each second), waits until every group is in service and the CPU series have data,
-and times each console page over several requests (server time as the client sees it:
+starts a blue/green deployment of one group (`shoal deploy --detach`), and times each
+console page over several requests (server time as the client sees it:
 request sent to last byte). The budget is 200 ms per page. Stops everything it started.
 
     ./scripts/setup-python.sh && cargo build --release
@@ -89,6 +90,15 @@ def main():
                 len(g["Instances"]) == 1 and g["Instances"][0]["LifecycleState"] == "InService" for g in groups)
 
         harness.wait_for("every group in service", groups_in_service, timeout=300, interval=0.5)
+        # A deployment for the deployments pages: green runs a second template.
+        ec2.create_launch_template(LaunchTemplateName="bench-template-2", LaunchTemplateData={
+            "ImageId": base, "InstanceType": "t2.nano"})
+        r = d.shoal("deploy", "--lb", "bench-lb", "--port", "8080", "--group", "bench-group-00",
+                    "--launch-template", "bench-template-2", "--strategy", "canary", "--percent", "10",
+                    "--interval", "3600", "--detach")
+        if r.returncode != 0:
+            raise RuntimeError(f"shoal deploy: {r.stdout}{r.stderr}")
+        deployment = r.stdout.strip()
         setup_s = time.perf_counter() - t0
         time.sleep(args.settle)
 
@@ -105,6 +115,8 @@ def main():
             ("load balancer (detail)", "/console/load-balancers/bench-lb"),
             ("target groups", "/console/target-groups"),
             ("target group (detail)", "/console/target-groups/bench-tg"),
+            ("deployments", "/console/deployments"),
+            ("deployment (detail)", f"/console/deployments/{deployment}"),
         ]
         print(f"shoal console render times: {total} instances, {args.groups} groups, "
               f"{args.runs} requests per page ({Path(harness.SHOAL).parent.name} build; setup {setup_s:.1f} s)")

@@ -36,6 +36,16 @@ def activities(daemon, name=GROUP):
     return daemon.aws("autoscaling", "describe-scaling-activities", "--auto-scaling-group-name", name)["Activities"]
 
 
+def assert_tracked_out_and_in(daemon, policy, high, low, launched):
+    """The history tells a target-tracking scale-out 1 → 2 (launching `launched`) by
+    AlarmHigh and the scale-in 2 → 1 by AlarmLow, with AWS's causes."""
+    history = activities(daemon)
+    out = next(a for a in history if a["Description"] == f"Launching a new EC2 instance: {launched}")
+    assert f"a monitor alarm {high} in state ALARM triggered policy {policy} changing the desired capacity from 1 to 2." in out["Cause"]
+    back = next(a for a in history if a["Description"].startswith("Terminating EC2 instance"))
+    assert f"a monitor alarm {low} in state ALARM triggered policy {policy} changing the desired capacity from 2 to 1." in back["Cause"]
+
+
 def test_part1_capacity_and_activity_history(daemon):
     lab_template(daemon)
     daemon.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", GROUP,
@@ -246,11 +256,7 @@ def test_part1_cpu_target_tracking_scales_out_and_back_in():
         burner = None
         wait_for("scale-in to one", lambda: in_service(daemon, 1), timeout=150, interval=1)
 
-        history = activities(daemon)
-        out = next(a for a in history if a["Description"] == f"Launching a new EC2 instance: {second}")
-        assert f"a monitor alarm {names[0]} in state ALARM triggered policy cpu80 changing the desired capacity from 1 to 2." in out["Cause"]
-        back = next(a for a in history if a["Description"].startswith("Terminating EC2 instance"))
-        assert f"a monitor alarm {names[1]} in state ALARM triggered policy cpu80 changing the desired capacity from 2 to 1." in back["Cause"]
+        assert_tracked_out_and_in(daemon, "cpu80", names[0], names[1], second)
         hist = daemon.aws("cloudwatch", "describe-alarm-history", "--alarm-name", names[0], "--history-item-type", "Action")["AlarmHistoryItems"]
         assert any("Successfully executed action" in h["HistorySummary"] for h in hist)
 

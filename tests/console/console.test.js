@@ -3,29 +3,9 @@
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { Daemon, browser, screenshot, waitFor, waitText } = require("./harness");
-
-/** Starts a daemon and a browser for one test, and always stops both. */
-async function withLab(fn) {
-  const d = await Daemon.start();
-  let b;
-  try {
-    b = await browser();
-    await fn(d, b.page, b);
-    assert.deepEqual(b.errors, [], "no script errors on the page");
-  } finally {
-    if (b) await b.close();
-    await d.stop();
-  }
-}
-
-/** Marks the document so a later check can tell it was never reloaded. */
-async function markNoReload(page) {
-  await page.evaluate(() => { window.__noReload = "still here"; });
-}
-async function assertNoReload(page) {
-  assert.equal(await page.evaluate(() => window.__noReload), "still here", "the page was not reloaded");
-}
+const {
+  withLab, markNoReload, assertNoReload, screenshot, waitFor, waitText, xmlPick, xmlAll,
+} = require("./harness");
 
 test("Part 1 by clicking: template, group from it, capacity edits, live activity history", async () => {
   await withLab(async (d, page) => {
@@ -131,7 +111,7 @@ test("Part 1 by clicking: template, group from it, capacity edits, live activity
     }
     await assertNoReload(page);
     await screenshot(page, "group-after-edits");
-    await page.setViewportSize({ width: 1280, height: 1160 });
+    await page.setViewportSize({ width: 1280, height: 1320 });
     await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, "readme-group", false); // docs/console.png is a copy
     await page.setViewportSize({ width: 1366, height: 900 });
@@ -257,14 +237,14 @@ test("launch template versions: a version from a source version, then the defaul
   });
 });
 
-test("Part 2: the target group's targets turn healthy live; the health check is edited in a form", async () => {
+test("Part 2: targets turn healthy live; the health check is edited; a stopped app's row turns unhealthy", async () => {
   await withLab(async (d, page) => {
     const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
     const EC2 = { Version: "2016-11-15" };
     const ELB = { Version: "2015-12-01" };
     const ASG = { Version: "2011-01-01" };
-    const pick = (xml, tag) => xml.match(new RegExp(`<${tag}>([^<]+)</${tag}>`))[1];
-    const all = (xml, tag) => [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
+    const pick = xmlPick;
+    const all = xmlAll;
     await d.query({ ...EC2, Action: "CreateLaunchTemplate", LaunchTemplateName: "exercise-launch-template",
       "LaunchTemplateData.ImageId": lab.images["exercise-image"], "LaunchTemplateData.InstanceType": "t2.micro",
       "LaunchTemplateData.SecurityGroupId.1": lab.security_groups.web });
@@ -307,6 +287,17 @@ test("Part 2: the target group's targets turn healthy live; the health check is 
     await assertNoReload(page);
     await screenshot(page, "target-group");
 
+    // Step 5: the web server in one instance stops (as the lab's `service nginx stop`);
+    // two failed checks later its row says so, with AWS's reason, without a reload.
+    const [victim, other] = (await targets.innerText()).match(/i-[0-9a-f]+/g);
+    const stop = await d.shoal("ssh", victim, "--", "service", "app", "stop");
+    assert.equal(stop.code, 0, stop.stderr);
+    const row = (id) => targets.locator(`tr:has(a[href="/console/instances/${id}"])`);
+    await waitText(row(victim), /unhealthy\s+Target\.FailedHealthChecks\s+Health checks failed/, 60000);
+    assert.match(await row(other).innerText(), /\shealthy\s/);
+    await assertNoReload(page);
+    await screenshot(page, "target-group-unhealthy");
+
     // The load balancer's page: its listener forwards to the target group; it answers.
     await page.goto(d.endpoint + "/console/load-balancers");
     assert.match(await page.locator("[data-live=load-balancers]").innerText(), /exercise-lb\s+exercise-lb-\S+\s+active/);
@@ -325,7 +316,7 @@ test("every page fits a laptop screen; missing resources and other sites are ref
   await withLab(async (d, page) => {
     await d.api("/_shoal/api/lab?stack=false", "POST");
     await page.setViewportSize({ width: 1280, height: 800 });
-    for (const p of ["instances", "images", "launch-templates", "groups", "load-balancers", "target-groups"]) {
+    for (const p of ["instances", "images", "launch-templates", "groups", "load-balancers", "target-groups", "deployments"]) {
       const r = await page.goto(`${d.endpoint}/console/${p}`);
       assert.equal(r.status(), 200);
       await page.locator("#live.up").waitFor();

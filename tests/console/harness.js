@@ -10,6 +10,7 @@ const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
+const assert = require("node:assert/strict");
 const { chromium } = require("playwright-core");
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -233,4 +234,38 @@ async function waitText(locator, re, timeoutMs = 20000) {
   return waitFor(`${locator} to show ${re}`, async () => re.test(await locator.innerText()), timeoutMs, 100);
 }
 
-module.exports = { Daemon, browser, screenshot, waitFor, waitText, sleep, ARTIFACTS };
+/** Starts a daemon and a browser for one test, and always stops both. */
+async function withLab(fn) {
+  const d = await Daemon.start();
+  let b;
+  try {
+    b = await browser();
+    await fn(d, b.page, b);
+    assert.deepEqual(b.errors, [], "no script errors on the page");
+  } finally {
+    if (b) await b.close();
+    await d.stop();
+  }
+}
+
+/** Marks the document so a later check can tell it was never reloaded. */
+async function markNoReload(page) {
+  await page.evaluate(() => { window.__noReload = "still here"; });
+}
+
+async function assertNoReload(page) {
+  assert.equal(await page.evaluate(() => window.__noReload), "still here", "the page was not reloaded");
+}
+
+/** The first capture of `tag`'s text in an AWS XML answer, and every capture. */
+function xmlPick(xml, tag) {
+  return xml.match(new RegExp(`<${tag}>([^<]+)</${tag}>`))[1];
+}
+function xmlAll(xml, tag) {
+  return [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
+}
+
+module.exports = {
+  Daemon, browser, screenshot, waitFor, waitText, sleep, withLab, markNoReload, assertNoReload,
+  xmlPick, xmlAll, ARTIFACTS,
+};

@@ -301,7 +301,8 @@ async fn wait_http(url: &str) -> AwsResult<()> {
 
 /// `shoal app`: the lab's web app. `GET /` answers the text in `<dir>/message` (read on
 /// each request, so a deploy that changes it shows at once), `GET /health` answers 200
-/// with an empty body. Binds `$PRIVATE_IP:<port>`; logs each request in the combined
+/// with an empty body. Request bodies are read to the end and discarded, so an upload
+/// of any size completes. Binds `$PRIVATE_IP:<port>`; logs each request in the combined
 /// log format, as nginx would.
 pub async fn serve_app(dir: PathBuf, port: u16, log: Option<PathBuf>) -> anyhow::Result<()> {
     let ip = std::env::var("PRIVATE_IP").unwrap_or_else(|_| "127.0.0.1".into());
@@ -318,9 +319,14 @@ pub async fn serve_app(dir: PathBuf, port: u16, log: Option<PathBuf>) -> anyhow:
         let (stream, peer) = listener.accept().await?;
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(ctx.answer(req, peer)) }
+                async move {
+                    use http_body_util::BodyExt;
+                    let (parts, mut body) = req.into_parts();
+                    while let Some(Ok(_)) = body.frame().await {}
+                    Ok::<_, Infallible>(ctx.answer(&parts, peer))
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -337,12 +343,8 @@ struct AppCtx {
 }
 
 impl AppCtx {
-    fn answer(
-        &self,
-        req: Request<hyper::body::Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Full<Bytes>> {
-        let (status, body) = match req.uri().path() {
+    fn answer(&self, req: &hyper::http::request::Parts, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (status, body) = match req.uri.path() {
             "/health" => (200, String::new()),
             "/" => {
                 let message = std::fs::read_to_string(self.dir.join("message"))
@@ -352,7 +354,7 @@ impl AppCtx {
             _ => (404, "Not Found\n".into()),
         };
         if let Some(log) = &self.log {
-            log_request(log, &req, peer, status, body.len());
+            log_request(log, req, peer, status, body.len());
         }
         Response::builder()
             .status(status)
@@ -364,22 +366,21 @@ impl AppCtx {
 
 fn log_request(
     path: &Path,
-    req: &Request<hyper::body::Incoming>,
+    req: &hyper::http::request::Parts,
     peer: SocketAddr,
     status: u16,
     bytes: usize,
 ) {
     use std::io::Write;
-    let header = |name: &str| {
-        req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
-    };
+    let header =
+        |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
     let line = format!(
         "{} - - [{}] \"{} {} {:?}\" {status} {bytes} \"{}\" \"{}\"\n",
         peer.ip(),
         chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S %z"),
-        req.method(),
-        req.uri(),
-        req.version(),
+        req.method,
+        req.uri,
+        req.version,
         header("referer"),
         header("user-agent"),
     );

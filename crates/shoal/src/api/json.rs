@@ -314,9 +314,9 @@ async fn get_deployment(State(svc): State<Arc<Service>>, Path(id): Path<String>)
 }
 
 async fn start_deployment(State(svc): State<Arc<Service>>, body: Bytes) -> JsonResult {
-    let req: crate::service::deploy::StartDeployment = serde_json::from_slice(&body)
+    let body: Value = serde_json::from_slice(&body)
         .map_err(|e| AwsError::validation(format!("Malformed deployment request: {e}")))?;
-    let d = svc.start_deployment(req)?;
+    let d = svc.start_deployment(crate::service::deploy::StartDeployment::from_json(body)?)?;
     Ok(Json(deployment_json(&d, true)))
 }
 

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::Value;
 use shoal_model::autoscaling::group::{
     CreateGroupRequest, GroupTag, LaunchTemplateSpec as GroupTemplate, UpdateGroupRequest,
 };
@@ -15,12 +16,16 @@ use shoal_model::autoscaling::policy::{
 };
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::launch_template::{self as lt, LaunchTemplateData, TagSpecification};
+use shoal_model::elbv2::actions::{Action, ForwardConfig};
 use shoal_model::elbv2::target_group::HealthCheckUpdate;
 use shoal_model::tags::Tag;
 use shoal_model::{AwsError, AwsResult};
 
+use super::html::url_segment;
 use crate::service::autoscaling::Placement;
+use crate::service::deploy::StartDeployment;
 use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
+use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup};
 use crate::service::Service;
 
 /// A decoded form: every value of every field, in order (checkboxes repeat a name).
@@ -249,6 +254,7 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
                 max_size: f.number("MaxSize")?,
                 desired_capacity: f.number("DesiredCapacity")?,
                 tags,
+                target_group_arns: f.all("TargetGroupARNs"),
                 ..Default::default()
             };
             let placement = Placement { subnet_ids: f.all("Subnet"), availability_zones: vec![] };
@@ -268,7 +274,7 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
                         .push_str(&format!("; the policy was refused: {}: {}", e.code, e.message)),
                 }
             }
-            Ok(Done::go(message, format!("/console/groups/{}", super::html::url_segment(&name))))
+            Ok(Done::go(message, format!("/console/groups/{}", url_segment(&name))))
         }
         "UpdateAutoScalingGroup" => {
             let name = f.required("AutoScalingGroupName")?;
@@ -303,18 +309,129 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
             svc.delete_policy(f.get("AutoScalingGroupName"), name)?;
             Ok(Done::stay(format!("Deleted policy {name}")))
         }
-        "ModifyTargetGroup" => {
-            let arn = f.required("TargetGroupArn")?;
-            let update = HealthCheckUpdate {
-                path: f.string("HealthCheckPath"),
-                interval_seconds: f.number("HealthCheckIntervalSeconds")?,
-                timeout_seconds: f.number("HealthCheckTimeoutSeconds")?,
-                healthy_threshold: f.number("HealthyThresholdCount")?,
-                unhealthy_threshold: f.number("UnhealthyThresholdCount")?,
+        "AttachLoadBalancerTargetGroups" | "DetachLoadBalancerTargetGroups" => {
+            let name = f.required("AutoScalingGroupName")?;
+            f.required("TargetGroupARNs")?;
+            let arns = f.all("TargetGroupARNs");
+            let attach = action.starts_with("Attach");
+            if attach {
+                svc.attach_target_groups(name, &arns)?;
+            } else {
+                svc.detach_target_groups(name, &arns)?;
+            }
+            let names = target_group_names(svc, &arns);
+            Ok(Done::stay(if attach {
+                format!("Attached {name} to {names}")
+            } else {
+                format!("Detaching {name} from {names}")
+            }))
+        }
+        other => match elbv2(svc, other, f)? {
+            Some(done) => Ok(done),
+            None => deployments(svc, other, f),
+        },
+    }
+}
+
+/// ELBv2's actions: target groups, load balancers, listeners.
+fn elbv2(svc: &Service, action: &str, f: &Form) -> AwsResult<Option<Done>> {
+    let elb = svc.elb();
+    let list = |kind: &str| format!("/console/{kind}");
+    let done = match action {
+        "CreateTargetGroup" => {
+            let tg = elb.create_target_group(CreateTargetGroup {
+                name: f.required("Name")?.to_string(),
+                protocol: f.string("Protocol"),
+                port: f.number("Port")?,
+                vpc_id: f.string("VpcId"),
+                target_type: f.string("TargetType"),
+                health_check: health_check(f)?,
                 ..Default::default()
-            };
-            let tg = svc.elb().modify_target_group(arn, &update)?;
-            Ok(Done::stay(format!("Health check of {} saved", tg.name)))
+            })?;
+            let to = format!("/console/target-groups/{}", url_segment(&tg.name));
+            Done::go(format!("Created target group {}", tg.name), to)
+        }
+        "ModifyTargetGroup" => {
+            let tg = elb.modify_target_group(f.required("TargetGroupArn")?, &health_check(f)?)?;
+            Done::stay(format!("Health check of {} saved", tg.name))
+        }
+        "ModifyTargetGroupAttributes" => {
+            let arn = f.required("TargetGroupArn")?;
+            let pairs: Vec<(String, String)> = f
+                .fields
+                .keys()
+                .filter_map(|k| {
+                    let key = k.strip_prefix("Attributes.")?;
+                    Some((key.to_string(), f.get(k)?.to_string()))
+                })
+                .collect();
+            elb.modify_target_group_attributes(arn, &pairs)?;
+            Done::stay(format!("Attributes of {} saved", target_group_names(svc, &[arn.into()])))
+        }
+        "DeleteTargetGroup" => {
+            let arn = f.required("TargetGroupArn")?;
+            let name = target_group_names(svc, &[arn.into()]);
+            elb.delete_target_group(arn)?;
+            Done::go(format!("Deleted target group {name}"), list("target-groups"))
+        }
+        "CreateLoadBalancer" => {
+            let lb = elb.create_load_balancer(CreateLoadBalancer {
+                name: f.required("Name")?.to_string(),
+                subnets: f.all("Subnets"),
+                security_groups: f.all("SecurityGroups"),
+                scheme: f.string("Scheme"),
+                ..Default::default()
+            })?;
+            let to = format!("/console/load-balancers/{}", url_segment(&lb.name));
+            Done::go(format!("Created load balancer {}", lb.name), to)
+        }
+        "DeleteLoadBalancer" => {
+            elb.delete_load_balancer(f.required("LoadBalancerArn")?)?;
+            Done::go("Deleted the load balancer", list("load-balancers"))
+        }
+        "CreateListener" => {
+            // The console's one default action: forward to a target group.
+            let actions: Vec<Action> = f
+                .get("TargetGroupArn")
+                .map(ForwardConfig::single)
+                .map(Action::Forward)
+                .into_iter()
+                .collect();
+            let l = elb.create_listener(
+                f.required("LoadBalancerArn")?,
+                f.get("Protocol"),
+                f.number("Port")?,
+                actions,
+                &[],
+            )?;
+            Done::stay(format!("Created listener {}:{}", l.protocol, l.port))
+        }
+        "DeleteListener" => {
+            elb.delete_listener(f.required("ListenerArn")?)?;
+            Done::stay("Deleted the listener")
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(done))
+}
+
+/// Blue/green deployments: the same request and service calls as
+/// `/_shoal/api/deployments` (and `shoal deploy`).
+fn deployments(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
+    match action {
+        "StartDeployment" => {
+            let d = svc.start_deployment(deployment_request(f)?)?;
+            Ok(Done::go(
+                format!("Started deployment {}: {} → {}", d.id, d.blue_group, d.green_group),
+                format!("/console/deployments/{}", d.id),
+            ))
+        }
+        "RollbackDeployment" => {
+            let d = svc.rollback_deployment(f.required("DeploymentId")?)?;
+            Ok(Done::stay(format!(
+                "Rollback of {} requested: traffic returns to {}",
+                d.id, d.blue_group
+            )))
         }
         other => Err(AwsError::new(
             "InvalidAction",
@@ -322,6 +439,84 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
         )
         .with_status(404)),
     }
+}
+
+/// The deployment form's fields are the JSON API's (`StartDeployment`'s) names: they
+/// become the same JSON body and are decoded, and refused, as the API decodes it.
+fn deployment_request(f: &Form) -> AwsResult<StartDeployment> {
+    const TEXT: &[&str] = &[
+        "listener_arn",
+        "load_balancer",
+        "group",
+        "image_id",
+        "launch_template",
+        "launch_template_version",
+        "strategy",
+        "green_group",
+    ];
+    const NUMBERS: &[&str] = &[
+        "port",
+        "percent",
+        "step_seconds",
+        "health_timeout_seconds",
+        "drain_seconds",
+        "max_error_rate_percent",
+        "min_requests",
+        "max_unhealthy_targets",
+        "max_response_time_ms",
+    ];
+    // A number as JSON's number when it reads as one; else the text, which the API's
+    // decoder refuses with its own message.
+    let number = |v: &str| match v.parse::<serde_json::Number>() {
+        Ok(n) => Value::Number(n),
+        Err(_) => Value::String(v.to_string()),
+    };
+    let mut body = serde_json::Map::new();
+    for key in TEXT {
+        if let Some(v) = f.get(key) {
+            body.insert(key.to_string(), Value::String(v.to_string()));
+        }
+    }
+    for key in NUMBERS {
+        if let Some(v) = f.get(key) {
+            body.insert(key.to_string(), number(v));
+        }
+    }
+    if let Some(w) = f.get("weights") {
+        let steps = w.split(',').map(str::trim).filter(|s| !s.is_empty()).map(number).collect();
+        body.insert("weights".into(), Value::Array(steps));
+    }
+    match f.get("blue_after") {
+        Some("keep") => body.insert("keep_blue".into(), Value::Bool(true)),
+        Some("delete") => body.insert("delete_blue".into(), Value::Bool(true)),
+        _ => None,
+    };
+    StartDeployment::from_json(Value::Object(body))
+}
+
+/// Target group names for ARNs (the ARN when it is gone), joined.
+fn target_group_names(svc: &Service, arns: &[String]) -> String {
+    svc.read(|s| {
+        arns.iter()
+            .map(|a| s.target_groups.get(a).map(|t| t.name.clone()).unwrap_or(a.clone()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// A health check's fields, by the API's parameter names (blank fields stay unset).
+fn health_check(f: &Form) -> AwsResult<HealthCheckUpdate> {
+    Ok(HealthCheckUpdate {
+        protocol: f.string("HealthCheckProtocol"),
+        port: f.string("HealthCheckPort"),
+        path: f.string("HealthCheckPath"),
+        interval_seconds: f.number("HealthCheckIntervalSeconds")?,
+        timeout_seconds: f.number("HealthCheckTimeoutSeconds")?,
+        healthy_threshold: f.number("HealthyThresholdCount")?,
+        unhealthy_threshold: f.number("UnhealthyThresholdCount")?,
+        matcher: f.string("Matcher.HttpCode"),
+        ..Default::default()
+    })
 }
 
 /// Launch template fields a form sets (blank fields stay unset).
@@ -368,5 +563,27 @@ mod tests {
         let e = f.number::<u32>("Count").unwrap_err();
         assert_eq!(e.code, "InvalidParameterValue");
         assert_eq!(f.required("AutoScalingGroupName").unwrap_err().code, "ValidationError");
+    }
+
+    #[test]
+    fn the_deployment_form_is_the_api_request() {
+        let f = Form::parse(
+            b"load_balancer=exercise-lb&image_id=ami-1&strategy=weights&weights=10%2C+50%2C100\
+&step_seconds=30&port=&blue_after=keep&max_error_rate_percent=2.5",
+        );
+        let r = deployment_request(&f).unwrap();
+        assert_eq!(r.load_balancer.as_deref(), Some("exercise-lb"));
+        assert_eq!(r.weights, vec![10, 50, 100]);
+        assert_eq!((r.step_seconds, r.port), (Some(30), None));
+        assert_eq!(r.max_error_rate_percent, Some(2.5));
+        assert!(r.keep_blue && !r.delete_blue);
+        // A field of the wrong type: refused with the API's own message.
+        let e = deployment_request(&Form::parse(b"step_seconds=soon")).unwrap_err();
+        assert_eq!(e.code, "ValidationError");
+        assert!(
+            e.message.starts_with("Malformed deployment request: invalid type: string \"soon\""),
+            "{}",
+            e.message
+        );
     }
 }

@@ -10,8 +10,8 @@ use shoal_model::{tags, AwsResult};
 
 use super::charts;
 use super::html::{
-    badge, esc, fields, form, group_link, hidden, input, instance_link, page, select, table, time,
-    Flash, Nav,
+    badge, checks, confirm_button, esc, fields, form, group_link, hidden, input, instance_link,
+    link, page, select, table, time, Flash, Nav,
 };
 use crate::service::Service;
 
@@ -123,25 +123,13 @@ first: a group launches its instances from one.</p>"
     }
     let versions = [("$Default", "Default ($Default)"), ("$Latest", "Latest ($Latest)")]
         .map(|(v, t)| (v.to_string(), t.to_string()));
-    let mut subnets =
-        String::from("<fieldset class=\"checks\"><legend>Subnets (availability zones)</legend>");
-    let mut list = svc.describe_subnets(&[], &[])?;
-    list.sort_by(|a, b| (&a.availability_zone, &a.id).cmp(&(&b.availability_zone, &b.id)));
-    for s in list {
-        let _ = write!(
-            subnets,
-            "<label><input type=\"checkbox\" name=\"Subnet\" value=\"{}\"> {} <small>{} · {}</small></label>",
-            esc(&s.id),
-            esc(&s.availability_zone),
-            esc(&s.id),
-            s.cidr
-        );
-    }
-    subnets.push_str("</fieldset>");
+    let subnets = subnet_boxes(svc, "Subnet")?;
+    let mut tgs = vec![(String::new(), "(none)".to_string())];
+    tgs.extend(target_group_options(svc)?);
     let inner = format!(
         "<div class=\"grid\">{}{}{}</div>{subnets}\
 <div class=\"grid narrow\">{}{}{}</div>\
-<div class=\"grid\">{}<label class=\"check\"><input type=\"checkbox\" name=\"PropagateName\" value=\"true\" checked> propagate the Name tag to instances</label></div>\
+<div class=\"grid\">{}<label class=\"check\"><input type=\"checkbox\" name=\"PropagateName\" value=\"true\" checked> propagate the Name tag to instances</label>{}</div>\
 <fieldset class=\"checks\"><legend>Scaling policy</legend>\
 <label><input type=\"checkbox\" name=\"TargetTracking\" value=\"true\"> Target tracking: average CPU utilization</label>\
 {}</fieldset>\
@@ -153,12 +141,39 @@ first: a group launches its instances from one.</p>"
         input("Desired", "DesiredCapacity", "1", "type=\"number\" min=\"0\""),
         input("Maximum", "MaxSize", "2", "type=\"number\" min=\"0\""),
         input("Name tag (optional)", "NameTag", "", "placeholder=\"exercise-group-blue\""),
+        select("Load balancing: attach to target group", "TargetGroupARNs", &tgs, ""),
         input("Target value (%)", "TargetValue", "80", "type=\"number\" min=\"1\" max=\"100\" step=\"any\""),
     );
     Ok(format!(
         "<details class=\"panel\" id=\"create-group\"><summary>Create Auto Scaling group</summary>{}</details>",
         form("CreateAutoScalingGroup", "stack", &inner)
     ))
+}
+
+/// Every target group as (ARN, name), for selects.
+fn target_group_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
+    Ok(svc
+        .elb()
+        .describe_target_groups(None, &[], &[], None, Some(400))?
+        .items
+        .into_iter()
+        .map(|t| (t.arn, t.name))
+        .collect())
+}
+
+/// Subnets as checkboxes, by zone (by id; the label shows the zone and CIDR).
+pub fn subnet_boxes(svc: &Service, name: &str) -> AwsResult<String> {
+    let mut list = svc.describe_subnets(&[], &[])?;
+    list.sort_by(|a, b| (&a.availability_zone, &a.id).cmp(&(&b.availability_zone, &b.id)));
+    let options: Vec<(String, String, bool)> = list
+        .into_iter()
+        .map(|s| {
+            let label =
+                format!("{} <small>{} · {}</small>", esc(&s.availability_zone), esc(&s.id), s.cidr);
+            (s.id, label, false)
+        })
+        .collect();
+    Ok(checks("Subnets (availability zones)", name, &options))
 }
 
 fn policy_text(p: &ScalingPolicy) -> (String, Option<f64>) {
@@ -218,15 +233,12 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         "<p class=\"crumbs\"><a href=\"/console/groups\">Auto Scaling groups</a> /</p>\
 <div class=\"head\"><h1>{}</h1>{}</div>",
         esc(name),
-        form(
+        confirm_button(
             "DeleteAutoScalingGroup",
-            "inline",
-            &format!(
-                "{}{}<button class=\"danger\" data-confirm=\"Delete {} and terminate its instances?\">Delete group</button>",
-                hidden("AutoScalingGroupName", name),
-                hidden("ForceDelete", "true"),
-                esc(name)
-            )
+            &[("AutoScalingGroupName", name), ("ForceDelete", "true")],
+            "danger",
+            &format!("Delete {name} and terminate its instances?"),
+            "Delete group"
         )
     );
     body.push_str("<section data-live=\"details\">");
@@ -303,15 +315,15 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
                 if i.lifecycle_state.is_terminating() {
                     String::new()
                 } else {
-                    form(
+                    confirm_button(
                         "TerminateInstanceInAutoScalingGroup",
-                        "inline",
-                        &format!(
-                            "{}{}<button class=\"small danger\" data-confirm=\"Terminate {}? The group replaces it.\">Terminate</button>",
-                            hidden("InstanceId", &i.instance_id),
-                            hidden("ShouldDecrementDesiredCapacity", "false"),
-                            esc(&i.instance_id)
-                        ),
+                        &[
+                            ("InstanceId", &i.instance_id),
+                            ("ShouldDecrementDesiredCapacity", "false"),
+                        ],
+                        "small danger",
+                        &format!("Terminate {}? The group replaces it.", i.instance_id),
+                        "Terminate",
                     )
                 },
             ]
@@ -334,6 +346,8 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         "No instances.",
     ));
     body.push_str("</section>");
+
+    body.push_str(&load_balancing(svc, &g)?);
 
     let act_rows: Vec<Vec<String>> = activities
         .iter()
@@ -375,15 +389,12 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
                     .iter()
                     .map(|a| format!("<div class=\"sub\">{}</div>", esc(&a.alarm_name)))
                     .collect::<String>(),
-                form(
+                confirm_button(
                     "DeletePolicy",
-                    "inline",
-                    &format!(
-                        "{}{}<button class=\"small danger\" data-confirm=\"Delete policy {}?\">Delete</button>",
-                        hidden("AutoScalingGroupName", name),
-                        hidden("PolicyName", &p.policy_name),
-                        esc(&p.policy_name)
-                    ),
+                    &[("AutoScalingGroupName", name), ("PolicyName", &p.policy_name)],
+                    "small danger",
+                    &format!("Delete policy {}?", p.policy_name),
+                    "Delete",
                 ),
             ]
         })
@@ -409,6 +420,60 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         form("PutScalingPolicy", "stack", &pol_form)
     );
     Ok(page(name, Nav::Groups, flash, &body))
+}
+
+/// The group's target groups (AttachLoadBalancerTargetGroups' attachments, with their
+/// state) with a Detach button each, and a form to attach another.
+fn load_balancing(svc: &Service, g: &AutoScalingGroup) -> AwsResult<String> {
+    let all = target_group_options(svc)?;
+    let name_of = |arn: &str| {
+        all.iter().find(|(a, _)| a == arn).map(|(_, n)| n.clone()).unwrap_or(arn.to_string())
+    };
+    let rows: Vec<Vec<String>> = g
+        .target_groups
+        .iter()
+        .map(|t| {
+            let name = name_of(&t.target_group_arn);
+            let detach = if matches!(t.state.as_str(), "Removing" | "Removed") {
+                String::new()
+            } else {
+                confirm_button(
+                    "DetachLoadBalancerTargetGroups",
+                    &[("AutoScalingGroupName", &g.name), ("TargetGroupARNs", &t.target_group_arn)],
+                    "small danger",
+                    &format!("Detach {} from {name}? Its instances are deregistered.", g.name),
+                    "Detach",
+                )
+            };
+            vec![link("target-groups", &name), badge(t.state.as_str()), detach]
+        })
+        .collect();
+    let mut out = String::from("<h2>Load balancing</h2><section data-live=\"load-balancing\">");
+    out.push_str(&table(
+        "attachments",
+        &["Target group", "State", ""],
+        &rows,
+        "Not attached to any target group.",
+    ));
+    // The form stays outside the live region: a refresh must not fold it away.
+    out.push_str("</section>");
+    let free: Vec<(String, String)> = all
+        .into_iter()
+        .filter(|(arn, _)| !g.target_groups.iter().any(|t| &t.target_group_arn == arn))
+        .collect();
+    if !free.is_empty() {
+        let inner = format!(
+            "{}<div class=\"grid\">{}</div><div class=\"buttons\"><button class=\"primary\">Attach</button></div>",
+            hidden("AutoScalingGroupName", &g.name),
+            select("Target group", "TargetGroupARNs", &free, &free[0].0),
+        );
+        let _ = write!(
+            out,
+            "<details class=\"panel\" id=\"attach-target-group\"><summary>Attach to a target group</summary>{}</details>",
+            form("AttachLoadBalancerTargetGroups", "stack", &inner)
+        );
+    }
+    Ok(out)
 }
 
 /// Instance refreshes, lifecycle hooks and scheduled actions: shown when a group has any

@@ -76,6 +76,19 @@ pub fn bucket(points: &[(i64, f64)], from_ms: i64, to_ms: i64, n: usize) -> Seri
     }
 }
 
+/// A step function (each value holds from its time until the next) sampled into `n`
+/// buckets: a bucket shows the value in force at its end; none before the first point.
+pub fn steps(points: &[(i64, f64)], from_ms: i64, to_ms: i64, n: usize) -> Series {
+    let span = (to_ms - from_ms).max(1) as f64;
+    let buckets = (0..n)
+        .map(|i| {
+            let end = from_ms + (span * (i + 1) as f64 / n as f64) as i64;
+            points.iter().take_while(|(ts, _)| *ts < end).last().map(|(_, v)| *v)
+        })
+        .collect();
+    Series { from_ms, to_ms, buckets }
+}
+
 /// One instance's CPU over the window, in `n` buckets.
 pub fn instance_cpu(svc: &Service, instance_id: &str, win: (i64, i64), n: usize) -> Series {
     bucket(&samples(svc, instance_id, win.0, win.1), win.0, win.1, n)
@@ -215,6 +228,12 @@ mod tests {
         let s = bucket(&[(0, 10.0), (1, 30.0), (5, 50.0), (99, 0.0)], 0, 10, 5);
         assert_eq!(s.buckets, vec![Some(20.0), None, Some(50.0), None, None]);
         assert_eq!(s.latest(), Some(50.0));
+    }
+
+    #[test]
+    fn steps_hold_each_value_until_the_next() {
+        let s = steps(&[(2, 0.0), (5, 50.0), (8, 100.0)], 0, 10, 5);
+        assert_eq!(s.buckets, vec![None, Some(0.0), Some(50.0), Some(50.0), Some(100.0)]);
     }
 
     #[test]

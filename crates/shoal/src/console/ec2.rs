@@ -12,7 +12,8 @@ use shoal_model::AwsResult;
 
 use super::charts;
 use super::html::{
-    badge, esc, fields, form, hidden, input, instance_link, page, select, table, time, Flash, Nav,
+    badge, checks, confirm_button, esc, fields, form, hidden, input, instance_link, page, select,
+    table, time, Flash, Nav,
 };
 use crate::service::ec2::LaunchTemplateSpec;
 use crate::service::Service;
@@ -34,7 +35,7 @@ fn name_of(i: &Instance) -> Option<&str> {
 }
 
 /// Options for image selects: every available image, newest first after the base.
-fn image_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
+pub fn image_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
     let images = svc.describe_images(&[], &[], &[])?;
     Ok(images
         .iter()
@@ -60,21 +61,17 @@ fn key_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
 }
 
 /// Security groups as checkboxes (by id; the label shows the name).
-fn security_group_boxes(svc: &Service, name: &str, checked: &[String]) -> AwsResult<String> {
-    let mut out = String::from("<fieldset class=\"checks\"><legend>Security groups</legend>");
-    for g in svc.describe_security_groups(&[], &[], &[])? {
-        let on = if checked.contains(&g.id) { " checked" } else { "" };
-        let _ = write!(
-            out,
-            "<label><input type=\"checkbox\" name=\"{}\" value=\"{}\"{on}> {} <small>{}</small></label>",
-            esc(name),
-            esc(&g.id),
-            esc(&g.name),
-            esc(&g.id)
-        );
-    }
-    out.push_str("</fieldset>");
-    Ok(out)
+pub fn security_group_boxes(svc: &Service, name: &str, checked: &[String]) -> AwsResult<String> {
+    let options: Vec<(String, String, bool)> = svc
+        .describe_security_groups(&[], &[], &[])?
+        .into_iter()
+        .map(|g| {
+            let label = format!("{} <small>{}</small>", esc(&g.name), esc(&g.id));
+            let on = checked.contains(&g.id);
+            (g.id, label, on)
+        })
+        .collect();
+    Ok(checks("Security groups", name, &options))
 }
 
 /// Security group names for ids (the id itself when the group is gone).
@@ -296,14 +293,12 @@ pub fn images(svc: &Service, flash: &Flash) -> AwsResult<String> {
                 time(i.creation_date),
                 esc(i.description.as_deref().unwrap_or("")),
                 if own {
-                    form(
+                    confirm_button(
                         "DeregisterImage",
-                        "inline",
-                        &format!(
-                            "{}<button class=\"small danger\" data-confirm=\"Deregister {}?\">Deregister</button>",
-                            hidden("ImageId", &i.id),
-                            esc(&i.name)
-                        ),
+                        &[("ImageId", &i.id)],
+                        "small danger",
+                        &format!("Deregister {}?", i.name),
+                        "Deregister",
                     )
                 } else {
                     String::new()

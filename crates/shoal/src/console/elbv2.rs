@@ -7,12 +7,14 @@
 use std::fmt::Write;
 
 use shoal_model::elbv2::actions::Action;
-use shoal_model::elbv2::target_group::{HealthCheckPort, TargetGroup};
+use shoal_model::elbv2::target_group::{HealthCheck, HealthCheckPort, TargetGroup};
 use shoal_model::AwsResult;
 
+use super::autoscaling::subnet_boxes;
+use super::ec2::security_group_boxes;
 use super::html::{
-    badge, esc, fields, form, group_link, hidden, input, instance_link, page, table, time,
-    url_segment, Flash, Nav,
+    badge, confirm_button, esc, fields, form, group_link, hidden, input, instance_link, page,
+    select, table, time, url_segment, Flash, Nav,
 };
 use crate::service::Service;
 
@@ -91,9 +93,25 @@ pub fn load_balancers(svc: &Service, flash: &Flash) -> AwsResult<String> {
             "Created",
         ],
         &rows,
-        "No load balancers. Create one with `aws elbv2 create-load-balancer`.",
+        "No load balancers yet.",
     ));
     body.push_str("</section>");
+    let schemes = [("internet-facing", "Internet-facing"), ("internal", "Internal")]
+        .map(|(v, t)| (v.to_string(), t.to_string()));
+    let inner = format!(
+        "<div class=\"grid\">{}{}</div>{}{}\
+<p class=\"hint\">Then add a listener on the load balancer's page.</p>\
+<div class=\"buttons\"><button class=\"primary\">Create load balancer</button></div>",
+        input("Name", "Name", "", "required placeholder=\"exercise-lb\""),
+        select("Scheme", "Scheme", &schemes, "internet-facing"),
+        subnet_boxes(svc, "Subnets")?,
+        security_group_boxes(svc, "SecurityGroups", &[])?,
+    );
+    let _ = write!(
+        body,
+        "<details class=\"panel\" id=\"create-load-balancer\"><summary>Create Application Load Balancer</summary>{}</details>",
+        form("CreateLoadBalancer", "stack", &inner)
+    );
     Ok(page("Load balancers", Nav::LoadBalancers, flash, &body))
 }
 
@@ -108,9 +126,16 @@ pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Stri
             .collect::<Vec<_>>()
             .join(", ")
     });
+    let delete = confirm_button(
+        "DeleteLoadBalancer",
+        &[("LoadBalancerArn", &lb.arn)],
+        "danger",
+        &format!("Delete load balancer {name} and its listeners?"),
+        "Delete load balancer",
+    );
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/console/load-balancers\">Load balancers</a> /</p>\
-<div class=\"head\"><h1>{}</h1></div><section data-live=\"lb\">",
+<div class=\"head\"><h1>{}</h1>{delete}</div><section data-live=\"lb\">",
         esc(name)
     );
     body.push_str(&fields(&[
@@ -135,18 +160,57 @@ pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Stri
                     ip = lb.loopback_ip,
                     port = l.port
                 ),
+                confirm_button(
+                    "DeleteListener",
+                    &[("ListenerArn", &l.arn)],
+                    "small danger",
+                    &format!("Delete the listener on port {}?", l.port),
+                    "Delete",
+                ),
             ]
         })
         .collect();
     body.push_str("<h2>Listeners</h2>");
     body.push_str(&table(
         "listeners",
-        &["Listener", "Default action", "Open"],
+        &["Listener", "Default action", "Open", ""],
         &rows,
         "No listeners.",
     ));
     body.push_str("</section>");
+    body.push_str(&listener_form(svc, &lb.arn, &lb.vpc_id, listeners.is_empty())?);
     Ok(page(name, Nav::LoadBalancers, flash, &body))
+}
+
+/// CreateListener: HTTP on a port, forwarding to a target group of the load
+/// balancer's VPC (open by default while the load balancer has no listener).
+fn listener_form(svc: &Service, lb_arn: &str, vpc: &str, open: bool) -> AwsResult<String> {
+    let tgs: Vec<(String, String)> = svc
+        .elb()
+        .describe_target_groups(None, &[], &[], None, Some(400))?
+        .items
+        .into_iter()
+        .filter(|t| t.vpc_id == vpc)
+        .map(|t| (t.arn, t.name))
+        .collect();
+    if tgs.is_empty() {
+        return Ok("<p class=\"hint\">A listener forwards to a target group: create one on the \
+<a href=\"/console/target-groups\">target groups</a> page first.</p>"
+            .into());
+    }
+    let protocols = [("HTTP".to_string(), "HTTP".to_string())];
+    let inner = format!(
+        "{}<div class=\"grid\">{}{}{}</div><div class=\"buttons\"><button class=\"primary\">Add listener</button></div>",
+        hidden("LoadBalancerArn", lb_arn),
+        select("Protocol", "Protocol", &protocols, "HTTP"),
+        input("Port", "Port", "80", "type=\"number\""),
+        select("Default action: forward to", "TargetGroupArn", &tgs, &tgs[0].0),
+    );
+    Ok(format!(
+        "<details class=\"panel\" id=\"add-listener\"{}><summary>Add listener</summary>{}</details>",
+        if open { " open" } else { "" },
+        form("CreateListener", "stack", &inner)
+    ))
 }
 
 pub fn target_groups(svc: &Service, flash: &Flash) -> AwsResult<String> {
@@ -181,10 +245,51 @@ pub fn target_groups(svc: &Service, flash: &Flash) -> AwsResult<String> {
         "target-groups",
         &["Name", "Protocol:port", "Load balancers", "Health check", "Targets"],
         &rows,
-        "No target groups. Create one with `aws elbv2 create-target-group`.",
+        "No target groups yet.",
     ));
     body.push_str("</section>");
+    body.push_str(&create_target_group_form(svc)?);
     Ok(page("Target groups", Nav::TargetGroups, flash, &body))
+}
+
+/// CreateTargetGroup with its health check (AWS's defaults filled in).
+fn create_target_group_form(svc: &Service) -> AwsResult<String> {
+    let mut vpcs = svc.describe_vpcs(&[], &[])?;
+    vpcs.sort_by_key(|v| (!v.is_default, v.id.clone()));
+    let vpcs: Vec<(String, String)> = vpcs
+        .into_iter()
+        .map(|v| {
+            let default = if v.is_default { " (default)" } else { "" };
+            let text = format!("{} · {}{default}", v.id, v.cidr);
+            (v.id, text)
+        })
+        .collect();
+    let types = [("instance", "Instances"), ("ip", "IP addresses")]
+        .map(|(v, t)| (v.to_string(), t.to_string()));
+    let protocols = [("HTTP".to_string(), "HTTP".to_string())];
+    let hc = HealthCheck::default();
+    let num =
+        |label: &str, name: &str, v: u32| input(label, name, &v.to_string(), "type=\"number\"");
+    let inner = format!(
+        "<div class=\"grid\">{}{}{}</div><div class=\"grid\">{}{}</div>\
+<fieldset class=\"checks\"><legend>Health check</legend><div class=\"grid narrow\">{}{}{}{}{}{}</div></fieldset>\
+<div class=\"buttons\"><button class=\"primary\">Create target group</button></div>",
+        input("Name", "Name", "", "required placeholder=\"exercise-target-group\""),
+        select("Protocol", "Protocol", &protocols, "HTTP"),
+        input("Port", "Port", "80", "type=\"number\""),
+        select("VPC", "VpcId", &vpcs, vpcs.first().map(|v| v.0.as_str()).unwrap_or("")),
+        select("Target type", "TargetType", &types, "instance"),
+        input("Path", "HealthCheckPath", &hc.path, ""),
+        num("Interval (s)", "HealthCheckIntervalSeconds", hc.interval_seconds),
+        num("Timeout (s)", "HealthCheckTimeoutSeconds", hc.timeout_seconds),
+        num("Healthy threshold", "HealthyThresholdCount", hc.healthy_threshold),
+        num("Unhealthy threshold", "UnhealthyThresholdCount", hc.unhealthy_threshold),
+        input("Success codes", "Matcher.HttpCode", &hc.matcher.text, ""),
+    );
+    Ok(format!(
+        "<details class=\"panel\" id=\"create-target-group\"><summary>Create target group</summary>{}</details>",
+        form("CreateTargetGroup", "stack", &inner)
+    ))
 }
 
 pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
@@ -206,9 +311,16 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         HealthCheckPort::TrafficPort => "traffic-port".to_string(),
         HealthCheckPort::Port(p) => p.to_string(),
     };
+    let delete = confirm_button(
+        "DeleteTargetGroup",
+        &[("TargetGroupArn", &tg.arn)],
+        "danger",
+        &format!("Delete target group {name}?"),
+        "Delete target group",
+    );
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/console/target-groups\">Target groups</a> /</p>\
-<div class=\"head\"><h1>{}</h1></div><section data-live=\"tg\">",
+<div class=\"head\"><h1>{}</h1>{delete}</div><section data-live=\"tg\">",
         esc(name)
     );
     body.push_str(&fields(&[
@@ -231,6 +343,13 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         ("Healthy threshold", hc.healthy_threshold.to_string()),
         ("Unhealthy threshold", hc.unhealthy_threshold.to_string()),
         ("Success codes", esc(&hc.matcher.text)),
+        (
+            "Deregistration delay",
+            format!(
+                "<b data-attr=\"deregistration-delay\">{}</b> s",
+                tg.attributes.deregistration_delay_seconds
+            ),
+        ),
         ("ARN", format!("<code class=\"wrap\">{}</code>", esc(&tg.arn))),
     ]));
     body.push_str("</section>");
@@ -247,6 +366,21 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         body,
         "<details class=\"panel\" id=\"edit-health-check\"><summary>Edit health check</summary>{}</details>",
         form("ModifyTargetGroup", "stack", &hc_form)
+    );
+    let attr_form = format!(
+        "{}<div class=\"grid narrow\">{}</div><div class=\"buttons\"><button class=\"primary\">Save</button></div>",
+        hidden("TargetGroupArn", &tg.arn),
+        input(
+            "Deregistration delay (s)",
+            "Attributes.deregistration_delay.timeout_seconds",
+            &tg.attributes.deregistration_delay_seconds.to_string(),
+            "type=\"number\""
+        ),
+    );
+    let _ = write!(
+        body,
+        "<details class=\"panel\" id=\"edit-attributes\"><summary>Edit attributes</summary>{}</details>",
+        form("ModifyTargetGroupAttributes", "stack", &attr_form)
     );
     let rows: Vec<Vec<String>> = targets
         .iter()

@@ -77,7 +77,10 @@ pub fn badge(state: &str) -> String {
         | "draining"
         | "provisioning"
         | "Delete in progress" => "busy",
-        "stopped" | "Standby" | "Cancelled" | "unused" => "idle",
+        "Provisioning" | "Shifting" | "Draining" | "RollingBack" | "Adding" | "Added"
+        | "Removing" => "busy",
+        "Succeeded" => "ok",
+        "stopped" | "Standby" | "Cancelled" | "unused" | "RolledBack" | "Removed" => "idle",
         "terminated" | "Terminated" | "Detached" => "gone",
         "Failed" | "failed" | "Unhealthy" | "unhealthy" => "bad",
         _ => "idle",
@@ -94,10 +97,11 @@ pub enum Nav {
     Groups,
     LoadBalancers,
     TargetGroups,
+    Deployments,
 }
 
-/// The navigation: sections in the order of the lab. Entries whose API has not landed
-/// yet are shown, greyed, so the layout does not move when they arrive.
+/// The navigation: sections in the order of the lab. An entry whose API has not landed
+/// yet is shown greyed (no page), so the layout does not move when it arrives.
 /// (label, link, page) of one navigation entry; no page: not available yet.
 type NavEntry = (&'static str, &'static str, Option<Nav>);
 
@@ -118,7 +122,7 @@ const NAV: &[(&str, &[NavEntry])] = &[
             ("Target groups", "/console/target-groups", Some(Nav::TargetGroups)),
         ],
     ),
-    ("Deployments", &[("Blue/green deployments", "", None)]),
+    ("Deployments", &[("Blue/green", "/console/deployments", Some(Nav::Deployments))]),
 ];
 
 /// A whole page: head, navigation, flash message, then `body`.
@@ -230,6 +234,25 @@ pub fn form(action: &str, class: &str, inner: &str) -> String {
     )
 }
 
+/// A one-button form (`class` on the button: `danger`, `small danger`, …) that asks
+/// `confirm` first and posts `fields` as hidden inputs.
+pub fn confirm_button(
+    action: &str,
+    fields: &[(&str, &str)],
+    class: &str,
+    confirm: &str,
+    label: &str,
+) -> String {
+    let mut inner: String = fields.iter().map(|(k, v)| hidden(k, v)).collect();
+    let _ = write!(
+        inner,
+        "<button class=\"{class}\" data-confirm=\"{}\">{}</button>",
+        esc(confirm),
+        esc(label)
+    );
+    form(action, "inline", &inner)
+}
+
 /// A hidden input.
 pub fn hidden(name: &str, value: &str) -> String {
     format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(name), esc(value))
@@ -253,6 +276,27 @@ pub fn select(label: &str, name: &str, options: &[(String, String)], selected: &
     }
     out.push_str("</select></label>");
     out
+}
+
+/// Checkboxes that post `name` once per checked box: (value, label HTML, checked).
+pub fn checks(legend: &str, name: &str, options: &[(String, String, bool)]) -> String {
+    let mut out = format!("<fieldset class=\"checks\"><legend>{legend}</legend>");
+    for (value, label, on) in options {
+        let on = if *on { " checked" } else { "" };
+        let _ = write!(
+            out,
+            "<label><input type=\"checkbox\" name=\"{}\" value=\"{}\"{on}> {label}</label>",
+            esc(name),
+            esc(value)
+        );
+    }
+    out.push_str("</fieldset>");
+    out
+}
+
+/// A link to a console page of `kind` (`target-groups`, …) named `name`.
+pub fn link(kind: &str, name: &str) -> String {
+    format!("<a href=\"/console/{kind}/{}\">{}</a>", url_segment(name), esc(name))
 }
 
 /// A link to an instance's page.

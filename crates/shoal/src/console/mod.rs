@@ -6,7 +6,8 @@
 //! and message. Nothing here holds state of its own.
 //!
 //! - `html.rs`: escaping, the page frame and navigation, tables, form pieces.
-//! - `ec2.rs`, `autoscaling.rs`, `elbv2.rs`: one render function per page.
+//! - `ec2.rs`, `autoscaling.rs`, `elbv2.rs`, `deployments.rs`: one render function per
+//!   page.
 //! - `charts.rs`: CPU series from the metric store as inline SVG.
 //! - `actions.rs`: `POST /console/actions/<Action>`.
 //! - `events.rs`: `GET /console/events`, one `change` event per (coalesced) commit and
@@ -19,6 +20,7 @@
 pub mod actions;
 pub mod autoscaling;
 pub mod charts;
+pub mod deployments;
 pub mod ec2;
 pub mod elbv2;
 pub mod events;
@@ -66,6 +68,8 @@ pub fn routes(svc: Arc<Service>, shutdown: watch::Receiver<bool>) -> Router {
         .route("/console/load-balancers/{name}", get(load_balancer))
         .route("/console/target-groups", get(target_groups))
         .route("/console/target-groups/{name}", get(target_group))
+        .route("/console/deployments", get(deployments))
+        .route("/console/deployments/{id}", get(deployment))
         .route("/console/events", get(event_stream))
         .route("/console/actions/{action}", post(action))
         .route("/console/assets/console.css", get(|| async { asset("text/css", CSS) }))
@@ -255,6 +259,23 @@ async fn target_group(
     Query(q): Query<FlashQuery>,
 ) -> Response {
     render(&c, &h, q, move |s, f| elbv2::target_group(s, &name, f)).await
+}
+
+async fn deployments(
+    State(c): State<Console>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, deployments::deployments).await
+}
+
+async fn deployment(
+    State(c): State<Console>,
+    Path(id): Path<String>,
+    h: HeaderMap,
+    Query(q): Query<FlashQuery>,
+) -> Response {
+    render(&c, &h, q, move |s, f| deployments::deployment(s, &id, f)).await
 }
 
 async fn event_stream(State(c): State<Console>, h: HeaderMap) -> Response {

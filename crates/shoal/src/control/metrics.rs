@@ -1,13 +1,25 @@
-//! The CPU sampler: every instance's CPU use, measured by the runtime, becomes the
-//! `AWS/EC2 CPUUtilization` series (percent of the instance type's vCPUs, 0–100).
+//! The samplers of `AWS/EC2` instance metrics, each published per `InstanceId` and as
+//! each Auto Scaling group's `AutoScalingGroupName` aggregate:
+//!
+//! - CPU: every `cpu_sample_interval`, the CPU time the runtime measured becomes
+//!   `CPUUtilization` (percent of the instance type's vCPUs, 0–100).
+//! - Network: once per `metric_period` (a CloudWatch minute), the runtime's counters
+//!   become `NetworkIn`/`NetworkOut` (Bytes) and `NetworkPacketsIn`/`NetworkPacketsOut`
+//!   (Count): as in EC2, each datapoint is the traffic *during* that period, one per
+//!   instance per period, so `Sum` over a window is its traffic and `Average` is the
+//!   traffic per period. Samples are taken in the middle of each aligned period so each
+//!   period holds exactly one. Where the runtime cannot count traffic, nothing is
+//!   published.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use shoal_model::ec2::{instance_type, InstanceState};
 use shoal_store::{Datapoint, MetricKey};
 use tokio::sync::watch;
 
+use crate::runtime::NetCounters;
 use crate::service::Service;
 
 /// The `AWS/EC2 CPUUtilization` series of one instance.
@@ -92,7 +104,11 @@ impl CpuSampler {
             seen.insert(m.instance_id, (m.pid, at_seconds, m.cpu_seconds));
         }
         self.last = seen;
-        let aggregates = group_aggregates(svc, &points);
+        let by_instance: HashMap<&str, f64> = points
+            .iter()
+            .filter_map(|(k, d)| k.dimensions.first().map(|(_, id)| (id.as_str(), d.value)))
+            .collect();
+        let aggregates = group_aggregates(svc, "CPUUtilization", "Percent", &by_instance);
         if !points.is_empty() {
             if let Err(e) = svc.with_store(|s| {
                 s.write(|w| {
@@ -106,21 +122,19 @@ impl CpuSampler {
     }
 }
 
-/// Each group's `CPUUtilization` for this sample as one statistic set over its
+/// Each group's `metric` for this sample as one statistic set over the values of its
 /// instances (AWS keeps the `AutoScalingGroupName` aggregate as its own series).
 /// Instances still warming up are left out, as AWS leaves them out of the metrics its
 /// scaling policies act on.
 fn group_aggregates(
     svc: &Service,
-    points: &[(shoal_store::MetricKey, Datapoint)],
+    metric: &str,
+    unit: &str,
+    by_instance: &HashMap<&str, f64>,
 ) -> Vec<(shoal_store::MetricKey, shoal_model::cloudwatch::metric::Datapoint)> {
     use shoal_model::autoscaling::group::AutoScalingGroup;
     use shoal_model::cloudwatch::metric::{Datapoint as Point, Samples, StatisticSet};
     let now = svc.clock.now();
-    let by_instance: HashMap<&str, f64> = points
-        .iter()
-        .filter_map(|(k, d)| k.dimensions.first().map(|(_, id)| (id.as_str(), d.value)))
-        .collect();
     svc.read(|s| {
         s.groups
             .values()
@@ -143,20 +157,136 @@ fn group_aggregates(
                 };
                 let key = shoal_store::MetricKey::new(
                     "AWS/EC2",
-                    "CPUUtilization",
+                    metric,
                     &[("AutoScalingGroupName", &g.name)],
                 );
                 Some((
                     key,
-                    Point {
-                        timestamp: now,
-                        samples: Samples::Set(set),
-                        unit: Some("Percent".into()),
-                    },
+                    Point { timestamp: now, samples: Samples::Set(set), unit: Some(unit.into()) },
                 ))
             })
             .collect()
     })
+}
+
+/// One of EC2's network metrics: its name, its unit, and the counter it reads.
+pub struct NetworkMetric {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub read: fn(&NetCounters) -> u64,
+}
+
+/// `AWS/EC2`'s network metrics: bytes and packets received and sent on all of the
+/// instance's interfaces during the period.
+pub const NETWORK_METRICS: [NetworkMetric; 4] = [
+    NetworkMetric { name: "NetworkIn", unit: "Bytes", read: |c| c.bytes_in },
+    NetworkMetric { name: "NetworkOut", unit: "Bytes", read: |c| c.bytes_out },
+    NetworkMetric { name: "NetworkPacketsIn", unit: "Count", read: |c| c.packets_in },
+    NetworkMetric { name: "NetworkPacketsOut", unit: "Count", read: |c| c.packets_out },
+];
+
+/// The `AWS/EC2 <metric>{InstanceId}` series of one instance.
+pub fn instance_key(metric: &str, instance_id: &str) -> MetricKey {
+    MetricKey::new("AWS/EC2", metric, &[("InstanceId", instance_id)])
+}
+
+/// Publishes every running instance's traffic once per `metric_period`, in the middle
+/// of each aligned period, until shutdown.
+pub async fn run_network_sampler(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
+    let period = svc.config.metric_period.max(Duration::from_secs(1));
+    let mut sampler = NetworkSampler::default();
+    loop {
+        let wait = until_mid_period(svc.clock.now().timestamp_millis(), period);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        let pass = svc.clone();
+        let measured =
+            tokio::task::spawn_blocking(move || measure_network(&pass)).await.unwrap_or_default();
+        sampler.record(&svc, measured);
+    }
+}
+
+/// Time from `now_ms` (wall clock) to the middle of the next aligned `period`: a
+/// sample there lands in the period CloudWatch buckets it by, never on a boundary.
+pub fn until_mid_period(now_ms: i64, period: Duration) -> Duration {
+    let p = (period.as_millis() as i64).max(1);
+    let phase = (now_ms - p / 2).rem_euclid(p);
+    Duration::from_millis((p - phase) as u64)
+}
+
+/// One instance's network counters at a sample.
+pub struct NetMeasurement {
+    pub instance_id: String,
+    pub pid: u32,
+    pub counters: NetCounters,
+}
+
+/// Reads every running instance's network counters from the runtime (blocking).
+pub fn measure_network(svc: &Service) -> Vec<NetMeasurement> {
+    let running: Vec<_> = svc.read(|s| {
+        s.instances
+            .values()
+            .filter(|i| i.state == InstanceState::Running)
+            .filter_map(|i| Some((i.id.clone(), i.process.as_ref()?.pid)))
+            .collect()
+    });
+    running
+        .into_iter()
+        .filter_map(|(instance_id, pid)| {
+            let counters = svc.driver.network(&instance_id)?;
+            Some(NetMeasurement { instance_id, pid, counters })
+        })
+        .collect()
+}
+
+/// Turns successive counter readings into one datapoint per instance and metric: the
+/// traffic since the previous sample. Counting starts at zero when an instance boots
+/// (or is adopted), so an instance seen for the first time, or with a new init, is
+/// measured from zero.
+#[derive(Default)]
+pub struct NetworkSampler {
+    /// instance id -> (pid, counters) at the previous sample.
+    last: HashMap<String, (u32, NetCounters)>,
+}
+
+impl NetworkSampler {
+    pub fn record(&mut self, svc: &Service, measured: Vec<NetMeasurement>) {
+        let ts_ms = svc.clock.now().timestamp_millis();
+        let mut seen = HashMap::with_capacity(measured.len());
+        let mut traffic = Vec::with_capacity(measured.len());
+        for m in measured {
+            let earlier = match self.last.get(&m.instance_id) {
+                Some((pid, c)) if *pid == m.pid => *c,
+                _ => NetCounters::default(),
+            };
+            traffic.push((m.instance_id.clone(), m.counters.since(earlier)));
+            seen.insert(m.instance_id, (m.pid, m.counters));
+        }
+        self.last = seen;
+        if traffic.is_empty() {
+            return;
+        }
+        let mut points = Vec::with_capacity(traffic.len() * NETWORK_METRICS.len());
+        let mut aggregates = Vec::new();
+        for NetworkMetric { name, unit, read } in NETWORK_METRICS {
+            let by_instance: HashMap<&str, f64> =
+                traffic.iter().map(|(id, d)| (id.as_str(), read(d) as f64)).collect();
+            for (id, value) in &by_instance {
+                points.push((instance_key(name, id), Datapoint { ts_ms, value: *value, unit }));
+            }
+            aggregates.extend(group_aggregates(svc, name, unit, &by_instance));
+        }
+        if let Err(e) = svc.with_store(|s| {
+            s.write(|w| {
+                w.put_datapoints(&points)?;
+                w.put_metric_points(&aggregates)
+            })
+        }) {
+            tracing::error!(error = %e, "could not store network samples");
+        }
+    }
 }
 
 /// CPU seconds used over wall seconds, as a percentage of `vcpus`, clamped to 0–100.
@@ -175,7 +305,26 @@ pub fn latest_cpu(svc: &Service, instance_id: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::utilization;
+    use std::time::Duration;
+
+    use super::{until_mid_period, utilization};
+
+    #[test]
+    fn network_samples_fall_mid_period() {
+        let p = Duration::from_secs(60);
+        let s = |ms: u64| Duration::from_millis(ms);
+        for (now_ms, want) in [
+            (0, s(30_000)),
+            (29_000, s(1_000)),
+            (30_000, s(60_000)),
+            (30_001, s(59_999)),
+            (59_999, s(30_001)),
+            (120_000 + 45_000, s(45_000)),
+        ] {
+            assert_eq!(until_mid_period(now_ms, p), want, "at {now_ms} ms");
+        }
+        assert_eq!(until_mid_period(1_000, Duration::from_secs(3)), s(500));
+    }
 
     #[test]
     fn utilization_is_share_of_vcpus() {

@@ -29,6 +29,7 @@ pub fn spawn_all(
         tokio::spawn(groups::run(svc.clone(), shutdown.clone())),
         tokio::spawn(group_metrics::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metrics::run_cpu_sampler(svc.clone(), shutdown.clone())),
+        tokio::spawn(metrics::run_network_sampler(svc.clone(), shutdown.clone())),
         tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
         tokio::spawn(alarms::run(svc.clone(), shutdown.clone())),
         tokio::spawn(deployments::run(svc.clone(), shutdown.clone())),

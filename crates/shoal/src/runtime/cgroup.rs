@@ -2,6 +2,11 @@
 //! exact CPU accounting. Works with cgroup v2, or v1's `cpu`, `cpuacct` and `memory`
 //! controllers; where the OS refuses, limits are recorded but not enforced and CPU is
 //! accounted from the process tree instead.
+//!
+//! Network accounting (`netacct`) needs a cgroup v2 directory per instance: on pure v2
+//! it is the instance's cgroup; on a hybrid host (v1 controllers, cgroup2 at
+//! `/sys/fs/cgroup/unified`) the instance also gets a controller-less v2 cgroup there,
+//! under the same scope name, which its init joins alongside the v1 ones.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,8 +16,16 @@ const PERIOD_US: u64 = 100_000;
 /// Where the daemon may create cgroups, found once at start.
 #[derive(Debug, Clone)]
 pub enum Cgroups {
-    V2 { base: PathBuf },
-    V1 { cpu: Option<PathBuf>, cpuacct: Option<PathBuf>, memory: Option<PathBuf> },
+    V2 {
+        base: PathBuf,
+    },
+    V1 {
+        cpu: Option<PathBuf>,
+        cpuacct: Option<PathBuf>,
+        memory: Option<PathBuf>,
+        /// The scope in the hybrid host's cgroup2 hierarchy, for network accounting.
+        unified: Option<PathBuf>,
+    },
     Unavailable(String),
 }
 
@@ -52,21 +65,29 @@ impl Cgroups {
             try_dir(mount.join(path_of(controller).unwrap_or_default()).join(scope))
         };
         let (cpu, cpuacct, memory) = (v1("cpu"), v1("cpuacct"), v1("memory"));
-        if cpu.is_none() && cpuacct.is_none() && memory.is_none() {
+        // Hybrid: cgroup2 mounted beside the v1 controllers (systemd's layout).
+        let hybrid = Path::new("/sys/fs/cgroup/unified");
+        let unified = hybrid.join("cgroup.controllers").exists().then(|| {
+            let own_path = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/");
+            try_dir(hybrid.join(own_path.trim_start_matches('/')).join(scope))
+        });
+        let unified = unified.flatten();
+        if cpu.is_none() && cpuacct.is_none() && memory.is_none() && unified.is_none() {
             return Cgroups::Unavailable("no writable cgroup controllers".into());
         }
-        Cgroups::V1 { cpu, cpuacct, memory }
+        Cgroups::V1 { cpu, cpuacct, memory, unified }
     }
 
     /// A human description for the startup log and `shoal instances`.
     pub fn describe(&self) -> String {
         match self {
             Cgroups::V2 { base } => format!("cgroup v2 at {}", base.display()),
-            Cgroups::V1 { cpu, cpuacct, memory } => format!(
-                "cgroup v1 (cpu: {}, cpuacct: {}, memory: {})",
+            Cgroups::V1 { cpu, cpuacct, memory, unified } => format!(
+                "cgroup v1 (cpu: {}, cpuacct: {}, memory: {}; cgroup2: {})",
                 cpu.is_some(),
                 cpuacct.is_some(),
-                memory.is_some()
+                memory.is_some(),
+                unified.is_some()
             ),
             Cgroups::Unavailable(why) => {
                 format!("no cgroups ({why}): limits recorded, not enforced")
@@ -94,7 +115,7 @@ impl Cgroups {
             Cgroups::V2 { base } => {
                 make(base.join(instance_id), &[("cpu.max", &quota), ("memory.max", &bytes)])
             }
-            Cgroups::V1 { cpu, cpuacct, memory } => {
+            Cgroups::V1 { cpu, cpuacct, memory, unified } => {
                 let v1_quota = (vcpus as u64 * PERIOD_US).to_string();
                 if let Some(cpu) = cpu {
                     make(
@@ -110,6 +131,9 @@ impl Cgroups {
                 }
                 if let Some(mem) = memory {
                     make(mem.join(instance_id), &[("memory.limit_in_bytes", &bytes)]);
+                }
+                if let Some(unified) = unified {
+                    make(unified.join(instance_id), &[]);
                 }
             }
             Cgroups::Unavailable(_) => {}
@@ -142,6 +166,22 @@ impl Cgroups {
         }
     }
 
+    /// Where the instance lives in a cgroup v2 hierarchy (for network accounting), or
+    /// why it has no such place.
+    pub fn v2_dir(&self, instance_id: &str) -> Result<PathBuf, String> {
+        self.v2_scope().map(|scope| scope.join(instance_id))
+    }
+
+    /// The daemon's scope in a cgroup v2 hierarchy, or why there is none.
+    pub fn v2_scope(&self) -> Result<&Path, String> {
+        match self {
+            Cgroups::V2 { base } => Ok(base),
+            Cgroups::V1 { unified: Some(unified), .. } => Ok(unified),
+            Cgroups::V1 { unified: None, .. } => Err("no writable cgroup2 hierarchy".into()),
+            Cgroups::Unavailable(why) => Err(format!("no cgroups: {why}")),
+        }
+    }
+
     /// Every pid in the instance's cgroup(s).
     pub fn pids(&self, instance_id: &str) -> Vec<u32> {
         let mut out = Vec::new();
@@ -167,8 +207,8 @@ impl Cgroups {
     pub fn remove_scope(&self) {
         let scopes: Vec<&PathBuf> = match self {
             Cgroups::V2 { base } => vec![base],
-            Cgroups::V1 { cpu, cpuacct, memory } => {
-                [cpu, cpuacct, memory].into_iter().flatten().collect()
+            Cgroups::V1 { cpu, cpuacct, memory, unified } => {
+                [cpu, cpuacct, memory, unified].into_iter().flatten().collect()
             }
             Cgroups::Unavailable(_) => vec![],
         };
@@ -180,9 +220,11 @@ impl Cgroups {
     fn dirs(&self, instance_id: &str) -> Vec<PathBuf> {
         match self {
             Cgroups::V2 { base } => vec![base.join(instance_id)],
-            Cgroups::V1 { cpu, cpuacct, memory } => {
-                [cpu, cpuacct, memory].into_iter().flatten().map(|d| d.join(instance_id)).collect()
-            }
+            Cgroups::V1 { cpu, cpuacct, memory, unified } => [cpu, cpuacct, memory, unified]
+                .into_iter()
+                .flatten()
+                .map(|d| d.join(instance_id))
+                .collect(),
             Cgroups::Unavailable(_) => vec![],
         }
     }

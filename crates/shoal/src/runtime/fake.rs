@@ -1,5 +1,5 @@
-//! An in-memory driver: no processes, CPU from a script. For control-loop tests and
-//! the simulator.
+//! An in-memory driver: no processes, CPU and network traffic from a script. For
+//! control-loop tests and the simulator.
 
 use std::collections::HashMap;
 use std::io;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use shoal_model::ec2::instance::ProcessRecord;
 
-use super::{BootSpec, BoxFuture, Driver};
+use super::{BootSpec, BoxFuture, Driver, NetCounters};
 
 /// Instances that "run" as entries in a map.
 #[derive(Default)]
@@ -19,12 +19,19 @@ pub struct FakeDriver {
     running: Mutex<HashMap<u32, String>>,
     /// CPU seconds each instance reports, set by the test.
     cpu: Mutex<HashMap<String, f64>>,
+    /// Network counters each instance reports, set by the test.
+    network: Mutex<HashMap<String, NetCounters>>,
     pub boots: AtomicU32,
 }
 
 impl FakeDriver {
     pub fn set_cpu_seconds(&self, instance_id: &str, seconds: f64) {
         self.cpu.lock().expect("fake lock").insert(instance_id.to_string(), seconds);
+    }
+
+    /// The instance's cumulative traffic from now on (as its BPF counters would read).
+    pub fn set_network(&self, instance_id: &str, counters: NetCounters) {
+        self.network.lock().expect("fake lock").insert(instance_id.to_string(), counters);
     }
 
     /// Simulates a crash: the instance's init disappears.
@@ -75,6 +82,9 @@ impl Driver for FakeDriver {
     }
     fn cpu_seconds(&self, instance_id: &str, _: &ProcessRecord) -> Option<f64> {
         Some(self.cpu.lock().expect("fake lock").get(instance_id).copied().unwrap_or(0.0))
+    }
+    fn network(&self, instance_id: &str) -> Option<NetCounters> {
+        Some(self.network.lock().expect("fake lock").get(instance_id).copied().unwrap_or_default())
     }
     fn pids(&self, instance_id: &str, _: Option<&ProcessRecord>) -> Vec<u32> {
         self.running

@@ -1,4 +1,5 @@
-//! Instances as real processes: their disks, their init process, CPU accounting.
+//! Instances as real processes: their disks, their init process, CPU and network
+//! accounting.
 //!
 //! Controllers see the [`Driver`] trait only, so their tests and the simulator can use
 //! [`fake::FakeDriver`] while the daemon uses [`process::ProcessDriver`].
@@ -9,6 +10,7 @@ pub mod cgroup;
 pub mod disk;
 pub mod fake;
 pub mod init;
+pub mod netacct;
 pub mod process;
 pub mod procfs;
 pub mod stress;
@@ -31,6 +33,37 @@ pub struct BootSpec {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub stop_grace: Duration,
+}
+
+/// An instance's network traffic since counting began (its boot, or the daemon's
+/// adoption of it after a restart): what EC2 reports as `NetworkIn`/`NetworkOut`
+/// (bytes on all interfaces) and `NetworkPacketsIn`/`NetworkPacketsOut`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetCounters {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+}
+
+impl NetCounters {
+    /// The traffic since `earlier`. Counters that went backwards were restarted (a
+    /// reboot, a re-attach), so everything counted is new.
+    pub fn since(self, earlier: NetCounters) -> NetCounters {
+        let fresh = self.bytes_in < earlier.bytes_in
+            || self.bytes_out < earlier.bytes_out
+            || self.packets_in < earlier.packets_in
+            || self.packets_out < earlier.packets_out;
+        if fresh {
+            return self;
+        }
+        NetCounters {
+            bytes_in: self.bytes_in - earlier.bytes_in,
+            bytes_out: self.bytes_out - earlier.bytes_out,
+            packets_in: self.packets_in - earlier.packets_in,
+            packets_out: self.packets_out - earlier.packets_out,
+        }
+    }
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -60,6 +93,10 @@ pub trait Driver: Send + Sync + 'static {
     ) -> BoxFuture<'a, ()>;
     /// CPU seconds used by the instance since it booted, if it can be measured.
     fn cpu_seconds(&self, instance_id: &str, record: &ProcessRecord) -> Option<f64>;
+    /// Network traffic of the instance since counting began, if it can be measured.
+    fn network(&self, _instance_id: &str) -> Option<NetCounters> {
+        None
+    }
     /// Every live process of the instance.
     fn pids(&self, instance_id: &str, record: Option<&ProcessRecord>) -> Vec<u32>;
     /// The console output captured so far (GetConsoleOutput).
@@ -72,4 +109,26 @@ pub trait Driver: Send + Sync + 'static {
     /// The daemon is stopping: release what the driver holds for itself (its empty
     /// cgroup scope). Instances still running are left alone.
     fn release(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NetCounters;
+
+    fn c(bytes_in: u64, bytes_out: u64, packets_in: u64, packets_out: u64) -> NetCounters {
+        NetCounters { bytes_in, bytes_out, packets_in, packets_out }
+    }
+
+    #[test]
+    fn traffic_since_an_earlier_reading() {
+        for (now, earlier, want) in [
+            (c(500, 900, 5, 9), c(100, 300, 1, 3), c(400, 600, 4, 6)),
+            (c(500, 900, 5, 9), c(500, 900, 5, 9), c(0, 0, 0, 0)),
+            // Restarted counters: all of it is new.
+            (c(40, 900, 2, 9), c(100, 300, 1, 3), c(40, 900, 2, 9)),
+            (c(40, 90, 2, 3), NetCounters::default(), c(40, 90, 2, 3)),
+        ] {
+            assert_eq!(now.since(earlier), want, "{now:?} since {earlier:?}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! The real driver: each instance is a tree of host processes under its own init,
-//! in its own directory and cgroup, bound to its own loopback address.
+//! in its own directory and cgroup, bound to its own loopback address, its traffic
+//! counted by BPF programs on its cgroup (`netacct`).
 
 use std::fs;
 use std::io;
@@ -13,13 +14,15 @@ use shoal_model::ec2::instance::ProcessRecord;
 
 use super::cgroup::Cgroups;
 use super::init::BootFile;
-use super::{disk, procfs, BootSpec, BoxFuture, Driver};
+use super::netacct::NetAccounting;
+use super::{disk, procfs, BootSpec, BoxFuture, Driver, NetCounters};
 
 /// Runs instances as processes under `data_dir`.
 pub struct ProcessDriver {
     images: PathBuf,
     instances: PathBuf,
     cgroups: Cgroups,
+    net: NetAccounting,
     exe: PathBuf,
 }
 
@@ -37,7 +40,18 @@ impl ProcessDriver {
         } else {
             Cgroups::Unavailable("disabled by --no-cgroups".into())
         };
-        Ok(ProcessDriver { images, instances, cgroups, exe })
+        let net = NetAccounting::detect(cgroups.v2_scope().map(drop));
+        Ok(ProcessDriver { images, instances, cgroups, net, exe })
+    }
+
+    /// Where instances' cgroups live.
+    pub fn cgroups(&self) -> &Cgroups {
+        &self.cgroups
+    }
+
+    /// Whether instances' network traffic is counted, or why not.
+    pub fn network_accounting(&self) -> Result<(), &str> {
+        self.net.status()
     }
 
     fn image_root(&self, image_id: &str) -> PathBuf {
@@ -92,6 +106,7 @@ impl Driver for ProcessDriver {
     }
 
     fn delete_disk(&self, instance_id: &str) -> io::Result<()> {
+        self.net.forget(instance_id);
         self.cgroups.remove(instance_id);
         disk::remove_tree(&self.instance_dir(instance_id))
     }
@@ -119,12 +134,17 @@ impl Driver for ProcessDriver {
         env.push(("HOME".into(), root.to_string_lossy().into()));
         let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
         env.push(("PATH".into(), format!("{}:{path}", root.join("bin").display())));
+        let cgroup_procs = self.cgroups.create(&spec.instance_id, spec.vcpus, spec.memory_mib);
+        // Counting starts before init joins the cgroup, so every packet is counted.
+        if let Ok(dir) = self.cgroups.v2_dir(&spec.instance_id) {
+            self.net.start(&spec.instance_id, &dir);
+        }
         let boot = BootFile {
             instance_id: spec.instance_id.clone(),
             root,
             env,
             user_data,
-            cgroup_procs: self.cgroups.create(&spec.instance_id, spec.vcpus, spec.memory_mib),
+            cgroup_procs,
             stop_grace_ms: spec.stop_grace.as_millis() as u64,
             control_socket: self.control_socket(&spec.instance_id),
         };
@@ -192,6 +212,10 @@ impl Driver for ProcessDriver {
         Some(ticks as f64 / procfs::ticks_per_second())
     }
 
+    fn network(&self, instance_id: &str) -> Option<NetCounters> {
+        self.net.read(instance_id, self.cgroups.v2_dir(instance_id).ok().as_deref())
+    }
+
     fn pids(&self, instance_id: &str, record: Option<&ProcessRecord>) -> Vec<u32> {
         let mut pids = self.cgroups.pids(instance_id);
         if let Some(rec) = record.filter(|r| self.is_alive(r)) {
@@ -219,7 +243,7 @@ impl Driver for ProcessDriver {
     }
 
     fn isolation(&self) -> String {
-        self.cgroups.describe()
+        format!("{}; {}", self.cgroups.describe(), self.net.describe())
     }
 
     fn release(&self) {

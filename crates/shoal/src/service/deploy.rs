@@ -81,6 +81,15 @@ pub struct StartDeployment {
     pub green_group: Option<String>,
 }
 
+impl StartDeployment {
+    /// Decodes the API's JSON body (the console's form becomes the same JSON); refused
+    /// with the API's message when a field has the wrong type.
+    pub fn from_json(body: serde_json::Value) -> AwsResult<StartDeployment> {
+        serde_json::from_value(body)
+            .map_err(|e| AwsError::validation(format!("Malformed deployment request: {e}")))
+    }
+}
+
 fn not_found(id: &str) -> AwsError {
     AwsError::new(
         "DeploymentDoesNotExistException",

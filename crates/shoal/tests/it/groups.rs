@@ -1,28 +1,12 @@
 //! The group controller against the fake runtime.
 
-use shoal_model::autoscaling::group::{CreateGroupRequest, LaunchTemplateSpec, LifecycleState};
+use shoal_model::autoscaling::group::LifecycleState;
 use shoal_model::ec2::InstanceState;
 
 use crate::world::World;
 
 fn create(w: &World, min: i64, max: i64) {
-    let t = w.template();
-    let req = CreateGroupRequest {
-        name: "EXERCISE-GROUP".into(),
-        launch_template: Some(LaunchTemplateSpec {
-            launch_template_id: t.id,
-            launch_template_name: None,
-            version: None,
-        }),
-        min_size: Some(min),
-        max_size: Some(max),
-        ..Default::default()
-    };
-    let placement = shoal::service::autoscaling::Placement {
-        subnet_ids: w.two_zones(),
-        availability_zones: vec![],
-    };
-    w.svc.create_auto_scaling_group(req, placement).unwrap();
+    w.create_group("EXERCISE-GROUP", min, max, None);
 }
 
 fn in_service(w: &World) -> Vec<(String, String)> {

@@ -5,4 +5,6 @@
 mod world;
 
 mod groups;
+mod netacct;
+mod network;
 mod simulation;

@@ -11,11 +11,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use shoal::control::metrics::{measure, CpuSampler};
-use shoal_model::autoscaling::group::{CreateGroupRequest, LaunchTemplateSpec, LifecycleState};
-use shoal_model::autoscaling::policy::{
-    PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
-};
-use shoal_model::ec2::InstanceState;
+use shoal_model::autoscaling::group::LifecycleState;
+use shoal_model::autoscaling::policy::PredefinedMetricType;
 
 use crate::world::World;
 
@@ -35,46 +32,8 @@ fn demand(minute: u32) -> f64 {
 async fn a_day_of_load_on_up_to_a_thousand_instances() {
     let started = tokio::time::Instant::now();
     let w = World::new();
-    let t = w.template();
-    w.svc
-        .create_auto_scaling_group(
-            CreateGroupRequest {
-                name: GROUP.into(),
-                launch_template: Some(LaunchTemplateSpec {
-                    launch_template_id: t.id,
-                    launch_template_name: None,
-                    version: None,
-                }),
-                min_size: Some(2),
-                max_size: Some(1000),
-                default_instance_warmup: Some(60),
-                ..Default::default()
-            },
-            shoal::service::autoscaling::Placement {
-                subnet_ids: w.two_zones(),
-                availability_zones: vec![],
-            },
-        )
-        .unwrap();
-    w.svc
-        .put_scaling_policy(
-            GROUP,
-            PutPolicyRequest {
-                policy_name: "cpu50".into(),
-                policy_type: Some("TargetTrackingScaling".into()),
-                target_tracking: Some(TargetTrackingConfiguration {
-                    predefined: Some(PredefinedMetric {
-                        metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
-                        resource_label: None,
-                    }),
-                    customized: None,
-                    target_value: TARGET,
-                    disable_scale_in: false,
-                }),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    w.create_group(GROUP, 2, 1000, Some(60));
+    w.target_tracking(GROUP, "cpu50", PredefinedMetricType::AsgAverageCpuUtilization, TARGET);
 
     let mut sampler = CpuSampler::default();
     let mut burned: HashMap<String, f64> = HashMap::new();
@@ -82,13 +41,7 @@ async fn a_day_of_load_on_up_to_a_thousand_instances() {
     let mut previous_desired = 2;
     let mut settled_error = Vec::new();
     for minute in 0..1440u32 {
-        let running: Vec<String> = w.svc.read(|s| {
-            s.instances
-                .values()
-                .filter(|i| i.state == InstanceState::Running)
-                .map(|i| i.id.clone())
-                .collect()
-        });
+        let running = w.running();
         let util =
             if running.is_empty() { 0.0 } else { (demand(minute) / running.len() as f64).min(1.0) };
         for id in &running {

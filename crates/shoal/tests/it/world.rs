@@ -10,7 +10,12 @@ use shoal::config::Config;
 use shoal::runtime::fake::FakeDriver;
 use shoal::service::ec2::LaunchTemplateSpec;
 use shoal::service::Service;
+use shoal_model::autoscaling::group::CreateGroupRequest;
+use shoal_model::autoscaling::policy::{
+    PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
+};
 use shoal_model::ec2::launch_template::LaunchTemplateData;
+use shoal_model::ec2::InstanceState;
 
 pub struct World {
     pub svc: Arc<Service>,
@@ -56,6 +61,62 @@ impl World {
             let mut subnets: Vec<_> = s.subnets.values().filter(|s| s.default_for_az).collect();
             subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
             subnets.iter().take(2).map(|s| s.id.clone()).collect()
+        })
+    }
+
+    /// A group of the lab's template over two zones.
+    pub fn create_group(&self, name: &str, min: i64, max: i64, warmup: Option<i64>) {
+        let t = self.template();
+        let req = CreateGroupRequest {
+            name: name.into(),
+            launch_template: Some(shoal_model::autoscaling::group::LaunchTemplateSpec {
+                launch_template_id: t.id,
+                launch_template_name: None,
+                version: None,
+            }),
+            min_size: Some(min),
+            max_size: Some(max),
+            default_instance_warmup: warmup,
+            ..Default::default()
+        };
+        let placement = shoal::service::autoscaling::Placement {
+            subnet_ids: self.two_zones(),
+            availability_zones: vec![],
+        };
+        self.svc.create_auto_scaling_group(req, placement).unwrap();
+    }
+
+    /// A target-tracking policy on a predefined metric, scale-in enabled.
+    pub fn target_tracking(
+        &self,
+        group: &str,
+        policy: &str,
+        metric: PredefinedMetricType,
+        target: f64,
+    ) {
+        let tracking = TargetTrackingConfiguration {
+            predefined: Some(PredefinedMetric { metric_type: metric, resource_label: None }),
+            customized: None,
+            target_value: target,
+            disable_scale_in: false,
+        };
+        let req = PutPolicyRequest {
+            policy_name: policy.into(),
+            policy_type: Some("TargetTrackingScaling".into()),
+            target_tracking: Some(tracking),
+            ..Default::default()
+        };
+        self.svc.put_scaling_policy(group, req).unwrap();
+    }
+
+    /// Ids of the running instances.
+    pub fn running(&self) -> Vec<String> {
+        self.svc.read(|s| {
+            s.instances
+                .values()
+                .filter(|i| i.state == InstanceState::Running)
+                .map(|i| i.id.clone())
+                .collect()
         })
     }
 
