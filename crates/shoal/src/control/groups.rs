@@ -312,6 +312,7 @@ fn launch(
             user_data: lc.user_data.clone(),
             subnet_id: Some(subnet_id.to_string()),
             system_tags: g.instance_tags(),
+            monitoring_enabled: Some(lc.instance_monitoring),
             ..Default::default()
         };
         let inst = svc.run_instances_in(state, changes, &req)?.instances.remove(0);
