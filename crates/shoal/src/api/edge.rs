@@ -100,10 +100,46 @@ async fn route(
         let port = listener_port(svc, &arn, asked);
         return svc.proxy.handle(&arn, port, req, peer).await.map(Either::Left);
     }
+    if let Some(why) = browser_refusal(svc, &req) {
+        return refuse(why);
+    }
     match router.call(req).await {
         Ok(resp) => resp.map(Either::Right),
         Err(never) => match never {},
     }
+}
+
+/// Why a request a browser may have been tricked into sending is refused, if it is.
+/// The AWS endpoint, the JSON API and the console change things on a plain POST, so a
+/// page on another site could otherwise drive them through the user's browser:
+/// - while Shoal listens on loopback, only loopback names are served (a DNS-rebinding
+///   page reaches it under its own name);
+/// - a state-changing request a browser marks as coming from another origin (`Origin`,
+///   which browsers add to every cross-origin POST) is refused.
+///
+/// The aws CLI, the SDKs and `shoal` send no `Origin`; the console's own forms send
+/// their own origin.
+fn browser_refusal<B>(svc: &Service, req: &Request<B>) -> Option<&'static str> {
+    let host = host_of(req).unwrap_or("");
+    if svc.config.listen.ip().is_loopback() && !crate::console::is_loopback_host(host) {
+        return Some("Shoal listens on loopback and serves only loopback addresses and localhost.");
+    }
+    let safe =
+        matches!(*req.method(), http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+    let origin = req.headers().get(http::header::ORIGIN)?.to_str().unwrap_or("");
+    let own = origin.split_once("://").is_some_and(|(_, authority)| authority == host);
+    (!safe && !own).then_some("Shoal refuses requests a browser sends on behalf of another site.")
+}
+
+fn refuse(why: &'static str) -> Response<EdgeBody> {
+    let body = axum::body::Body::from(format!("{why}\n"));
+    let mut resp = Response::new(Either::Right(body));
+    *resp.status_mut() = http::StatusCode::FORBIDDEN;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
 }
 
 /// Which listener serves an edge request: the one on the port the client named, if
