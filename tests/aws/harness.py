@@ -54,6 +54,26 @@ def wait_for(what, check, timeout=30.0, interval=0.1):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def process_gone(pid):
+    """Whether process `pid` has exited (a zombie not yet reaped counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def port_closed(endpoint):
+    """Whether nothing accepts connections at an http://host:port endpoint."""
+    import socket
+    host, port = endpoint.removeprefix("http://").rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return False
+    except OSError:
+        return True
+
+
 def http_get(url, timeout=2.0):
     """(status, body) of a GET; status 0 when the connection fails."""
     try:
@@ -75,6 +95,7 @@ class Daemon:
             self.pool, self.pool_lock = pool
         self.extra_args = extra_args
         self.proc = None
+        self.endpoints = []  # every endpoint it has had: its instances carry one as a marker
         self.start()
 
     def start(self):
@@ -90,6 +111,7 @@ class Daemon:
             self.proc.kill()
             raise RuntimeError(f"shoal did not start: {line!r}; log: {self.log()}")
         self.endpoint = f"http://{m.group(1)}"
+        self.endpoints.append(self.endpoint)
 
     def log(self):
         return (Path(self.data_dir) / "daemon.log").read_text()[-4000:]
@@ -157,21 +179,24 @@ class Daemon:
         self.proc.wait(timeout=10)
 
     def marked_pids(self):
-        """Every process carrying this daemon's endpoint marker (its instances)."""
-        needle = f"SHOAL_ENDPOINT={self.endpoint}".encode()
+        """Every process carrying one of this daemon's endpoint markers (its instances,
+        also those started before a restart on another port)."""
+        needles = {f"SHOAL_ENDPOINT={e}".encode() for e in self.endpoints}
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0"):
+                    if needles & set(f.read().split(b"\0")):
                         pids.append(int(entry))
             except OSError:
                 pass
         return pids
 
     def stop(self):
+        """Resets and stops the daemon if it still runs (a test may have stopped it with
+        `shoal down`), then kills by PID every instance process left."""
         if self.proc and self.proc.poll() is None:
             try:
                 self.api("/_shoal/reset", method="POST")

@@ -1,8 +1,10 @@
 """Shoal's own CLI as a user runs it: `shoal up` builds the lab's stack, `shoal image
-import` makes an AMI from a directory."""
+import` makes an AMI from a directory, `shoal down` stops the daemon (instances kept
+running, or stopped with --stop-instances), `shoal reset` wipes everything."""
+import urllib.error
 import urllib.request
 
-from harness import wait_for
+from harness import port_closed, process_gone, wait_for
 
 
 def through_lb(daemon, dns):
@@ -57,3 +59,107 @@ def test_image_import_and_instance_status(daemon, tmp_path):
     assert status["InstanceState"]["Name"] == "running" and status["InstanceStatus"]["Status"] == "ok"
     listing = daemon.shoal("instances").stdout
     assert iid in listing and "running" in listing
+
+
+def instance_pids(daemon, iid):
+    """The init PID the daemon recorded for an instance, and every process of it."""
+    v = daemon.api(f"/_shoal/api/instances/{iid}")
+    return v["pid"], v["pids"]
+
+
+def launch(daemon):
+    iid = daemon.aws("ec2", "run-instances", "--image-id", daemon.base_image())["Instances"][0]["InstanceId"]
+    daemon.wait_state(iid, "running")
+    return iid
+
+
+def test_down_leaves_instances_running_and_a_restart_readopts_them(daemon):
+    iid = launch(daemon)
+    init, pids = instance_pids(daemon, iid)
+    old_endpoint, old_pid = daemon.endpoint, daemon.pid
+
+    r = daemon.shoal("down")
+    assert r.returncode == 0, r.stderr
+    assert f"pid {old_pid}" in r.stdout and "has stopped" in r.stdout
+    assert "1 instance keep running" in r.stdout and "re-adopts" in r.stdout
+    daemon.proc.wait(timeout=30)
+    assert port_closed(old_endpoint)
+    assert not process_gone(init), "the instance keeps running while the daemon is down"
+
+    # No daemon: a clear message and a non-zero exit.
+    for args in (("down",), ("down", "--stop-instances"), ("reset", "--yes")):
+        r = daemon.shoal(*args)
+        assert r.returncode != 0 and "no Shoal daemon is running at " + old_endpoint in r.stderr, (args, r.stderr)
+    r = daemon.shoal("down", "now")
+    assert r.returncode != 0 and "unexpected argument" in r.stderr
+
+    daemon.start()
+    assert daemon.instance(iid)["State"]["Name"] == "running"
+    assert instance_pids(daemon, iid)[0] == init, "re-adopted: the same init, not a reboot"
+    assert daemon.shoal("ssh", iid, "--", "echo", "still here").stdout == "still here\n"
+
+
+def test_shutdown_route_is_for_local_clients_only(daemon):
+    def post(headers, body=b"{}"):
+        req = urllib.request.Request(daemon.endpoint + "/_shoal/shutdown", data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert post({"Content-Type": "text/plain"}) == 403, "a cross-site form cannot stop the daemon"
+    assert post({"Content-Type": "application/json", "Origin": "http://example.com"}) == 403
+    assert post({"Content-Type": "application/json", "Host": "evil.example:80"}) == 403
+    assert post({"Content-Type": "application/json"}, body=b"{not json") == 400
+    assert daemon.proc.poll() is None and not port_closed(daemon.endpoint)
+
+
+def test_down_stop_instances_stops_them_and_they_start_again(daemon):
+    iid = launch(daemon)
+    _, pids = instance_pids(daemon, iid)
+    assert pids
+
+    r = daemon.shoal("down", "--stop-instances")
+    assert r.returncode == 0, r.stderr
+    assert f"Stopped 1 instance ({iid})" in r.stdout, r.stdout
+    assert "keep running" not in r.stdout
+    daemon.proc.wait(timeout=30)
+    assert port_closed(daemon.endpoint)
+    assert all(process_gone(p) for p in pids), "no process of the instance is left"
+
+    daemon.start()
+    inst = daemon.instance(iid)
+    assert inst["State"]["Name"] == "stopped"
+    assert inst["StateReason"]["Code"] == "Client.UserInitiatedShutdown"
+    daemon.aws("ec2", "start-instances", "--instance-ids", iid)
+    daemon.wait_state(iid, "running")
+    assert daemon.shoal("ssh", iid, "--", "echo", "back").stdout == "back\n"
+
+
+def test_reset_asks_then_removes_every_instance_and_group(daemon):
+    ami = daemon.base_image()
+    iid = launch(daemon)
+    _, pids = instance_pids(daemon, iid)
+    subnet = daemon.aws("ec2", "describe-subnets", "--filters", "Name=default-for-az,Values=true")["Subnets"][0]["SubnetId"]
+    daemon.aws("ec2", "create-launch-template", "--launch-template-name", "reset-lt",
+               "--launch-template-data", f'{{"ImageId":"{ami}"}}')
+    daemon.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", "reset-group",
+               "--launch-template", "LaunchTemplateName=reset-lt", "--min-size", "1", "--max-size", "1",
+               "--vpc-zone-identifier", subnet)
+    wait_for("the group's instance", lambda: daemon.aws("autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"][0]["Instances"])
+
+    r = daemon.shoal("reset", input="no\n")
+    assert r.returncode != 0 and "Type 'yes'" in r.stdout and "not reset" in r.stderr
+    assert daemon.instance(iid)["State"]["Name"] == "running", "not confirmed: nothing changes"
+
+    r = daemon.shoal("reset", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "2 instances" in r.stdout and "1 auto scaling groups" in r.stdout and "1 launch templates" in r.stdout, r.stdout
+    assert daemon.aws("ec2", "describe-instances")["Reservations"] == []
+    assert daemon.aws("autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"] == []
+    assert all(process_gone(p) for p in pids)
+    assert daemon.aws("ec2", "describe-images", "--owners", "amazon")["Images"], "the defaults are back"
+
+    r = daemon.shoal("reset", input="yes\n")
+    assert r.returncode == 0 and "nothing to remove" in r.stdout, r.stdout

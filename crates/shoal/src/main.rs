@@ -29,6 +29,23 @@ enum Command {
     Up(ServerArgs),
     /// Run the daemon in the foreground.
     Server(ServerArgs),
+    /// Stop the running daemon cleanly. Instances keep running, as VMs do across a
+    /// control-plane restart, and the next start re-adopts them.
+    Down {
+        /// Stop every instance first (StopInstances): they show `stopped` and start
+        /// again with `aws ec2 start-instances`.
+        #[arg(long)]
+        stop_instances: bool,
+        /// How long to wait for the daemon to stop (`60` or `60s`).
+        #[arg(long, default_value = "120", value_parser = parse_seconds)]
+        timeout: Duration,
+    },
+    /// Terminate every instance, delete every resource and recreate the defaults.
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        yes: bool,
+    },
     /// Run a command (or a shell) inside an instance; exits with the command's code.
     Ssh {
         instance: String,
@@ -214,10 +231,14 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             shoal::cli::print_lab(&endpoint, &report);
-            println!("\nPress Ctrl-C to stop Shoal (instances keep running and are re-adopted next time).");
-            shoal::server::wait_for_signal().await;
+            println!("\nPress Ctrl-C or run `shoal down` to stop Shoal (instances keep running and are re-adopted next time).");
+            daemon.wait_for_shutdown().await;
             daemon.stop().await;
         }
+        Command::Down { stop_instances, timeout } => {
+            return shoal::cli::admin::down(&client, &endpoint, stop_instances, timeout).await
+        }
+        Command::Reset { yes } => return shoal::cli::admin::reset(&client, &endpoint, yes).await,
         Command::Ssh { instance, command } => {
             return shoal::cli::ssh::run(&client, &instance, command).await
         }

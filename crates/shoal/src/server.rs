@@ -60,6 +60,14 @@ impl Daemon {
         Ok(Daemon { addr, service, shutdown, tasks })
     }
 
+    /// Resolves on SIGINT, SIGTERM or a shutdown asked over the JSON API (`shoal down`).
+    pub async fn wait_for_shutdown(&self) {
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = self.service.shutdown_requested() => {}
+        }
+    }
+
     /// Stops serving and the controllers. Instances keep running, as VMs would; the next
     /// start re-adopts them.
     pub async fn stop(self) {
@@ -82,11 +90,11 @@ fn shoal_exe(current: std::path::PathBuf) -> std::path::PathBuf {
     current
 }
 
-/// `shoal server`: runs until SIGINT or SIGTERM.
+/// `shoal server`: runs until SIGINT, SIGTERM or `shoal down`.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let daemon = Daemon::start(config).await?;
     println!("Shoal is listening on http://{} (AWS endpoint, JSON API and console)", daemon.addr);
-    wait_for_signal().await;
+    daemon.wait_for_shutdown().await;
     tracing::info!("shutting down; instances keep running and are re-adopted at the next start");
     daemon.stop().await;
     Ok(())

@@ -145,6 +145,43 @@ pub struct Instance {
     pub process: Option<ProcessRecord>,
     /// When the instance reached `terminated` (AWS keeps it visible for about an hour).
     pub terminated_at: Option<DateTime<Utc>>,
+    /// Detailed (1-minute) CloudWatch monitoring, EC2's `Monitoring.State` `enabled`;
+    /// otherwise basic monitoring (`disabled`). Set at launch by RunInstances'
+    /// `Monitoring.Enabled`, a launch template's `Monitoring.Enabled` or an Auto Scaling
+    /// launch configuration's `InstanceMonitoring.Enabled`, and changed by
+    /// MonitorInstances/UnmonitorInstances. Records written before it existed read as
+    /// basic monitoring, EC2's default.
+    #[serde(default)]
+    pub monitoring: bool,
+}
+
+impl Instance {
+    /// `Monitoring.State` as DescribeInstances shows it: `enabled` or `disabled`.
+    pub fn monitoring_state(&self) -> &'static str {
+        monitoring_state(self.monitoring)
+    }
+}
+
+/// EC2's settled `Monitoring.State` for detailed monitoring on (`enabled`) or off
+/// (`disabled`).
+pub fn monitoring_state(detailed: bool) -> &'static str {
+    if detailed {
+        "enabled"
+    } else {
+        "disabled"
+    }
+}
+
+/// The `Monitoring.State` MonitorInstances (`pending`) and UnmonitorInstances
+/// (`disabling`) answer with, as EC2 does while the change takes effect; a later
+/// DescribeInstances shows the settled state (`enabled`/`disabled`). Shoal's change is
+/// immediate, so an instance already in the asked state answers with that state.
+pub fn monitoring_transition_state(was: bool, detailed: bool) -> &'static str {
+    match (was, detailed) {
+        (false, true) => "pending",
+        (true, false) => "disabling",
+        (_, d) => monitoring_state(d),
+    }
 }
 
 /// The launch template an instance came from (`aws:ec2launchtemplate:*` tags in AWS).
@@ -221,6 +258,7 @@ impl Filterable for Instance {
             "architecture" => one("x86_64"),
             "root-device-type" => one("ebs"),
             "virtualization-type" => one("hvm"),
+            "monitoring-state" => one(self.monitoring_state()),
             _ => None,
         }
     }
@@ -234,6 +272,16 @@ impl Filterable for Instance {
 mod tests {
     use super::InstanceState::*;
     use super::*;
+
+    #[test]
+    fn monitoring_states() {
+        assert_eq!(monitoring_state(true), "enabled");
+        assert_eq!(monitoring_state(false), "disabled");
+        assert_eq!(monitoring_transition_state(false, true), "pending");
+        assert_eq!(monitoring_transition_state(true, false), "disabling");
+        assert_eq!(monitoring_transition_state(true, true), "enabled");
+        assert_eq!(monitoring_transition_state(false, false), "disabled");
+    }
 
     #[test]
     fn state_codes() {

@@ -364,6 +364,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 }),
                 client_token: p.string("ClientToken"),
                 system_tags: vec![],
+                monitoring_enabled: p.bool("Monitoring.Enabled")?,
             };
             let r = svc.run_instances(req)?;
             let groups = group_names(svc, r.instances.first());
@@ -406,6 +407,14 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             };
             let changes = svc.change_instance_states(&p.list("InstanceId"), transition)?;
             x.list(tag, "item", &changes, state_change_xml);
+        }
+        "MonitorInstances" | "UnmonitorInstances" => {
+            let states = svc.set_monitoring(&p.list("InstanceId"), action == "MonitorInstances")?;
+            x.list("instancesSet", "item", &states, |x, (id, state)| {
+                x.text("instanceId", id).el("monitoring", |x| {
+                    x.text("state", *state);
+                });
+            });
         }
         "RebootInstances" => {
             let ids = p.list("InstanceId");
@@ -596,7 +605,7 @@ fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
                 .text("tenancy", "default");
         })
         .el("monitoring", |x| {
-            x.text("state", "disabled");
+            x.text("state", i.monitoring_state());
         })
         .text("subnetId", &i.subnet_id)
         .text("vpcId", &i.vpc_id)

@@ -70,6 +70,9 @@ pub async fn serve(
         });
         while conns.try_join_next().is_some() {}
     }
+    // Close the port at once: a client waiting for the daemon to stop (`shoal down`)
+    // sees it refuse connections while open ones finish.
+    drop(listener);
     let drain = async { while conns.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
 }

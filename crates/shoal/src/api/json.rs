@@ -21,6 +21,7 @@ pub fn routes() -> Router<Arc<Service>> {
     Router::new()
         .route("/_shoal/health", get(health))
         .route("/_shoal/reset", post(reset))
+        .route("/_shoal/shutdown", post(shutdown))
         .route("/_shoal/api/instances", get(list_instances))
         .route("/_shoal/api/instances/{id}", get(get_instance))
         .route("/_shoal/api/instances/{id}/console", get(console))
@@ -62,9 +63,70 @@ async fn health(State(svc): State<Arc<Service>>) -> Json<Value> {
     }))
 }
 
+/// The admin reset (`shoal reset`): answers how many records of each kind it removed.
 async fn reset(State(svc): State<Arc<Service>>) -> JsonResult {
-    crate::control::reset(&svc).await?;
-    Ok(Json(json!({ "reset": true })))
+    let removed = crate::control::reset(&svc).await?;
+    let removed: serde_json::Map<String, Value> =
+        removed.into_iter().map(|(kind, n)| (kind.to_string(), json!(n))).collect();
+    Ok(Json(json!({ "reset": true, "removed": removed })))
+}
+
+#[derive(Deserialize, Default)]
+struct ShutdownRequest {
+    /// Stop every instance first (StopInstances), instead of leaving them running.
+    #[serde(default)]
+    stop_instances: bool,
+}
+
+/// `shoal down`: stops the daemon. Only for the person at this machine: the daemon must
+/// listen on a loopback address, the request be addressed to a loopback name (no DNS
+/// rebinding), carry a JSON body (a cross-site form cannot) and no foreign `Origin`.
+/// With `stop_instances`, every instance is stopped (bounded wait) before the answer;
+/// otherwise instances keep running and the next start re-adopts them. The answer is
+/// sent, then the daemon stops serving.
+async fn shutdown(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> JsonResult {
+    let refuse = |why: &str| JsonError(AwsError::new("AccessDenied", why).with_status(403));
+    if !svc.config.listen.ip().is_loopback() {
+        return Err(refuse("Shoal accepts a shutdown only when it listens on a loopback address."));
+    }
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = header(axum::http::header::HOST);
+    if !crate::console::is_loopback_host(host) {
+        return Err(refuse(
+            "Shoal accepts a shutdown only addressed to a loopback address or localhost.",
+        ));
+    }
+    if !header(axum::http::header::CONTENT_TYPE).starts_with("application/json") {
+        return Err(refuse(
+            "A shutdown request carries a JSON body (Content-Type: application/json).",
+        ));
+    }
+    let origin = header(axum::http::header::ORIGIN);
+    if !origin.is_empty() && origin != format!("http://{host}") {
+        return Err(refuse("Shoal accepts a shutdown only from this machine's own clients."));
+    }
+    let req: ShutdownRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ShutdownRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AwsError::validation(format!("Malformed shutdown request: {e}")))?
+    };
+    let mut answer = json!({ "shutting_down": true, "pid": std::process::id() });
+    if req.stop_instances {
+        // Each instance gets its stop grace; they stop in parallel.
+        let wait = svc.config.stop_grace + std::time::Duration::from_secs(30);
+        let done = crate::control::stop_all_instances(&svc, wait).await?;
+        answer["stopped"] = json!(done.stopped);
+        answer["still_stopping"] = json!(done.still_stopping);
+        answer["stopped_in_groups"] = json!(done.in_groups);
+    }
+    let running: Vec<String> = svc.read(|s| {
+        s.instances.values().filter(|i| i.state.wants_processes()).map(|i| i.id.clone()).collect()
+    });
+    answer["running"] = json!(running);
+    tracing::info!(stop_instances = req.stop_instances, "shutdown requested over the JSON API");
+    svc.request_shutdown();
+    Ok(Json(answer))
 }
 
 /// The JSON view of an instance: what `shoal instances` and the console show.

@@ -1,5 +1,6 @@
 //! `shoal`'s commands that talk to a daemon: thin clients of the JSON API.
 
+pub mod admin;
 pub mod client;
 pub mod deploy;
 pub mod ssh;

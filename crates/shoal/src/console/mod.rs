@@ -108,7 +108,7 @@ fn guard(svc: &Service, headers: &HeaderMap, posting: bool) -> Option<Response> 
 }
 
 /// `127.x.y.z[:port]`, `localhost[:port]` or `[::1][:port]`.
-fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {

@@ -41,12 +41,15 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut schedules_checked = svc.clock.now();
     loop {
         let now = svc.clock.now();
-        run_schedules(&svc, schedules_checked, now);
-        schedules_checked = now;
-        let names: Vec<String> = svc.read(|s| s.groups.keys().cloned().collect());
-        for name in names {
-            if let Err(e) = reconcile(&svc, &name) {
-                tracing::warn!(group = %name, error = %e, "group reconcile failed");
+        // A daemon shutting down with its instances stopped leaves groups as they are.
+        if !svc.is_quiesced() {
+            run_schedules(&svc, schedules_checked, now);
+            schedules_checked = now;
+            let names: Vec<String> = svc.read(|s| s.groups.keys().cloned().collect());
+            for name in names {
+                if let Err(e) = reconcile(&svc, &name) {
+                    tracing::warn!(group = %name, error = %e, "group reconcile failed");
+                }
             }
         }
         tokio::select! {
@@ -312,6 +315,7 @@ fn launch(
             user_data: lc.user_data.clone(),
             subnet_id: Some(subnet_id.to_string()),
             system_tags: g.instance_tags(),
+            monitoring_enabled: Some(lc.instance_monitoring),
             ..Default::default()
         };
         let inst = svc.run_instances_in(state, changes, &req)?.instances.remove(0);

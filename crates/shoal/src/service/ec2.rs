@@ -44,6 +44,9 @@ pub struct RunInstances {
     pub client_token: Option<String>,
     /// Tags only AWS sets (`aws:autoscaling:groupName`); they win over the template's.
     pub system_tags: Vec<Tag>,
+    /// `Monitoring.Enabled`: detailed monitoring; overrides the template's. Auto
+    /// Scaling sets it from a launch configuration's `InstanceMonitoring.Enabled`.
+    pub monitoring_enabled: Option<bool>,
 }
 
 /// A template named by id or name, with an optional version (`$Default` if absent).
@@ -1021,7 +1024,7 @@ impl Service {
                 tag_specifications: req.tag_specifications.clone(),
                 subnet_id: req.subnet_id.clone(),
                 availability_zone: req.availability_zone.clone(),
-                monitoring_enabled: None,
+                monitoring_enabled: req.monitoring_enabled,
             },
         );
         let image_id =
@@ -1121,6 +1124,7 @@ impl Service {
                 boot_count: 0,
                 process: None,
                 terminated_at: None,
+                monitoring: merged.monitoring_enabled.unwrap_or(false),
             };
             changes.put(inst.clone());
             instances.push(inst);
@@ -1238,6 +1242,42 @@ impl Service {
             });
         }
         Ok(out)
+    }
+
+    /// MonitorInstances (`detailed`) / UnmonitorInstances: turns detailed monitoring on
+    /// or off for every instance named, or — if any id is unknown —
+    /// `InvalidInstanceID.NotFound` and nothing changes. Answers each instance's
+    /// `Monitoring.State` as EC2 does (`pending`/`disabling` while it changes).
+    pub fn set_monitoring(
+        &self,
+        ids: &[String],
+        detailed: bool,
+    ) -> AwsResult<Vec<(String, &'static str)>> {
+        if ids.is_empty() {
+            return Err(AwsError::missing_parameter("InstanceId"));
+        }
+        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        self.mutate(|state, changes| {
+            let missing: Vec<String> =
+                ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
+            if !missing.is_empty() {
+                return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+            }
+            let mut out = Vec::new();
+            for id in ids {
+                let inst = &state.instances[id];
+                out.push((
+                    id.clone(),
+                    instance::monitoring_transition_state(inst.monitoring, detailed),
+                ));
+                if inst.monitoring != detailed {
+                    let mut updated = inst.clone();
+                    updated.monitoring = detailed;
+                    changes.put(updated);
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// The controller's write: record what the runtime did to an instance.

@@ -47,6 +47,11 @@ pub struct Service {
     /// ELBv2 records; the service reads what it observes (target health, listener
     /// binds) and the main port routes DNS-name requests into it.
     pub proxy: shoal_proxy::Proxy,
+    /// Set by `POST /_shoal/shutdown` (`shoal down`): the daemon's main task stops it.
+    shutdown_requested: tokio::sync::Notify,
+    /// While set, Auto Scaling's controller leaves every group alone, so instances a
+    /// `shoal down --stop-instances` stops are not replaced before the daemon stops.
+    quiesced: std::sync::atomic::AtomicBool,
 }
 
 struct Inner {
@@ -73,7 +78,29 @@ impl Service {
             pending_reboots: Mutex::default(),
             changed,
             proxy,
+            shutdown_requested: tokio::sync::Notify::new(),
+            quiesced: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Asks the daemon to stop (answered by [`Service::shutdown_requested`]).
+    pub fn request_shutdown(&self) {
+        self.shutdown_requested.notify_one();
+    }
+
+    /// Resolves once a shutdown has been asked for (also if it was asked before).
+    pub async fn shutdown_requested(&self) {
+        self.shutdown_requested.notified().await
+    }
+
+    /// Pauses Auto Scaling's controller for the rest of this daemon's life.
+    pub fn quiesce(&self) {
+        self.quiesced.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Service::quiesce`] was called.
+    pub fn is_quiesced(&self) -> bool {
+        self.quiesced.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
