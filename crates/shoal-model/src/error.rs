@@ -38,6 +38,15 @@ impl AwsError {
         Self::new("MissingParameter", format!("The request must contain the parameter {name}"))
     }
 
+    /// The Query services' `ValidationError` for a required member left out (the
+    /// counterpart of EC2's `MissingParameter`).
+    pub fn null_member(name: &str) -> Self {
+        Self::validation(format!(
+            "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
+            member_name(name)
+        ))
+    }
+
     /// A service-side failure (HTTP 500, `Receiver`), e.g. the store could not write.
     pub fn internal(message: impl Into<String>) -> Self {
         AwsError {
@@ -52,6 +61,16 @@ impl AwsError {
     pub fn with_status(mut self, status: u16) -> Self {
         self.status = status;
         self
+    }
+}
+
+/// How validation messages name a parameter: its first letter lowercased
+/// (`EvaluationPeriods` is `evaluationPeriods`).
+pub fn member_name(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
     }
 }
 

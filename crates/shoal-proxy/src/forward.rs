@@ -15,14 +15,14 @@ use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use rand::Rng;
 use shoal_model::elbv2::actions::{pick_weighted, RedirectSource};
-use shoal_model::elbv2::conditions::{matches, RequestView};
+use shoal_model::elbv2::conditions::{matches, HeaderValues, RequestView};
 use shoal_model::elbv2::load_balancer::XffMode;
 use shoal_model::elbv2::target_group::StickinessType;
 use shoal_model::elbv2::RulePriority;
 
 use crate::access_log::Record;
 use crate::body::{elb_error, elb_response, ProxyBody};
-use crate::state::{Env, Forward, ListenerRt, RouteAction, Routes, TargetGroupRt};
+use crate::state::{Env, Forward, ListenerRt, RouteAction, RouteRule, Routes, TargetGroupRt};
 use crate::upstream::{send, SendError};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -32,10 +32,30 @@ static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
-/// Rule matching over a hyper request.
-struct View<'a> {
-    req: &'a Request<Incoming>,
+/// A hyper request's headers, for rule matching.
+struct Headers<'a>(&'a HeaderMap);
+
+impl HeaderValues for Headers<'_> {
+    fn any_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.0.get_all(name).iter().any(|v| v.to_str().is_ok_and(&mut *f))
+    }
+}
+
+/// The first rule, in priority order, that `req` satisfies.
+fn rule_for<'r>(
+    routes: &'r Routes,
+    req: &Request<Incoming>,
     client: IpAddr,
+) -> Option<&'r RouteRule> {
+    let view = RequestView {
+        method: req.method().as_str(),
+        host: host_of(req),
+        path: req.uri().path(),
+        query: req.uri().query(),
+        source_ip: client,
+        headers: &Headers(req.headers()),
+    };
+    routes.rules.iter().find(|r| matches(&r.conditions, &view))
 }
 
 fn host_of(req: &Request<Incoming>) -> Option<&str> {
@@ -47,27 +67,6 @@ fn host_of(req: &Request<Incoming>) -> Option<&str> {
         return rest.split(']').next();
     }
     Some(raw.rsplit_once(':').map_or(raw, |(h, _)| h))
-}
-
-impl RequestView for View<'_> {
-    fn method(&self) -> &str {
-        self.req.method().as_str()
-    }
-    fn host(&self) -> Option<&str> {
-        host_of(self.req)
-    }
-    fn path(&self) -> &str {
-        self.req.uri().path()
-    }
-    fn query(&self) -> Option<&str> {
-        self.req.uri().query()
-    }
-    fn any_header_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.req.headers().get_all(name).iter().any(|v| v.to_str().is_ok_and(&mut *f))
-    }
-    fn source_ip(&self) -> IpAddr {
-        self.client
-    }
 }
 
 /// What the access log needs from the request, captured before it moves on.
@@ -172,8 +171,7 @@ async fn serve_with(
     let wall = if logging { env.wall() } else { SystemTime::UNIX_EPOCH };
     let log_info = logging.then(|| LogInfo::new(&req, port, wall));
 
-    let view = View { req: &req, client: client.ip() };
-    let Some(rule) = routes.rules.iter().find(|r| matches(&r.conditions, &view)) else {
+    let Some(rule) = rule_for(routes, &req, client.ip()) else {
         return finish_elb(
             env,
             routes,
@@ -190,18 +188,8 @@ async fn serve_with(
     let priority = rule.priority;
     match &rule.action {
         RouteAction::Fixed { status, content_type, body } => {
-            let res = elb_response(*status, content_type, body.clone());
-            finish_elb(
-                env,
-                routes,
-                client,
-                log_info.as_ref(),
-                started,
-                trace_str(&trace),
-                priority,
-                "fixed-response",
-                res,
-            )
+            let log = (log_info.as_ref(), started, trace_str(&trace), priority);
+            fixed(env, routes, client, (*status, content_type, body), log)
         }
         RouteAction::Redirect(r) => {
             let source = RedirectSource {
@@ -220,6 +208,20 @@ async fn serve_with(
                 .await
         }
     }
+}
+
+/// A fixed-response rule's answer (status, content type, body), counted and logged;
+/// `log` as for [`redirect`].
+pub(crate) fn fixed(
+    env: &Env,
+    routes: &Routes,
+    client: SocketAddr,
+    (status, content_type, body): (StatusCode, &'static str, &Bytes),
+    log: (Option<&LogInfo>, tokio::time::Instant, &str, RulePriority),
+) -> Response<ProxyBody> {
+    let (log_info, started, trace, priority) = log;
+    let res = elb_response(status, content_type, body.clone());
+    finish_elb(env, routes, client, log_info, started, trace, priority, "fixed-response", res)
 }
 
 /// A redirect rule's answer, counted and logged. `log`: the request's log info, when

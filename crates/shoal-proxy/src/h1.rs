@@ -26,7 +26,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ use http::header::HeaderValue;
 use http::StatusCode;
 use httparse::Status;
 use shoal_model::elbv2::actions::RedirectSource;
-use shoal_model::elbv2::conditions::{matches, RequestView};
+use shoal_model::elbv2::conditions::{matches, HeaderValues, RequestView};
 use shoal_model::elbv2::load_balancer::XffMode;
 use shoal_model::elbv2::target_group::StickinessType;
 use shoal_model::elbv2::RulePriority;
@@ -46,10 +46,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::access_log::LogSink;
-use crate::body::{elb_error, elb_response, ProxyBody};
+use crate::body::{elb_error, ProxyBody};
 use crate::forward::{
-    choose_group, cookie_in, finish_elb, finish_forward_error, record, redirect, sets_cookies,
-    sticky_cookies, trace_header, trace_str, Done, LogInfo,
+    choose_group, cookie_in, finish_elb, finish_forward_error, fixed, record, redirect,
+    sets_cookies, sticky_cookies, trace_header, trace_str, Done, LogInfo,
 };
 use crate::state::{
     Env, Forward, ListenerRt, RouteAction, Routes, TargetGroupRt, TargetRt, TgSettings,
@@ -247,37 +247,15 @@ struct Plan<'r> {
     started: tokio::time::Instant,
 }
 
-/// Rule matching over a parsed head.
-struct View<'a> {
-    headers: &'a [httparse::Header<'a>],
-    method: &'a str,
-    path: &'a str,
-    query: Option<&'a str>,
-    host: Option<&'a str>,
-    client: IpAddr,
-}
+/// A parsed head's headers, for rule matching.
+struct Headers<'a>(&'a [httparse::Header<'a>]);
 
-impl RequestView for View<'_> {
-    fn method(&self) -> &str {
-        self.method
-    }
-    fn host(&self) -> Option<&str> {
-        self.host
-    }
-    fn path(&self) -> &str {
-        self.path
-    }
-    fn query(&self) -> Option<&str> {
-        self.query
-    }
-    fn any_header_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-        self.headers
+impl HeaderValues for Headers<'_> {
+    fn any_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+        self.0
             .iter()
             .filter(|h| h.name.eq_ignore_ascii_case(name))
             .any(|h| visible(h.value).is_some_and(&mut *f))
-    }
-    fn source_ip(&self) -> IpAddr {
-        self.client
     }
 }
 
@@ -429,7 +407,8 @@ fn plan<'r>(
     });
     let is_head = method == "HEAD";
     let respond = |res| Ok(Planned::Respond { head_len, body_len, close, is_head, res });
-    let view = View { headers, method, path, query, host, client: peer.ip() };
+    let view =
+        RequestView { method, host, path, query, source_ip: peer.ip(), headers: &Headers(headers) };
     let Some(rule) = routes.rules.iter().find(|r| matches(&r.conditions, &view)) else {
         let res = elb_error(StatusCode::SERVICE_UNAVAILABLE);
         return respond(finish_elb(
@@ -449,20 +428,8 @@ fn plan<'r>(
     let fwd = match &rule.action {
         RouteAction::Forward(fwd) => fwd,
         RouteAction::Fixed { status, content_type, body } => {
-            let res = elb_response(*status, content_type, body.clone());
-            let trace = trace_str(&trace);
-            let log = log.as_ref();
-            return respond(finish_elb(
-                env,
-                routes,
-                peer,
-                log,
-                started,
-                trace,
-                priority,
-                "fixed-response",
-                res,
-            ));
+            let log = (log.as_ref(), started, trace_str(&trace), priority);
+            return respond(fixed(env, routes, peer, (*status, content_type, body), log));
         }
         RouteAction::Redirect(r) => {
             let source = RedirectSource {

@@ -233,38 +233,45 @@ pub fn validate_conditions(conditions: &[Condition]) -> AwsResult<()> {
     Ok(())
 }
 
-/// What rule matching needs from a request; the proxy implements it over its own
-/// request type so the model stays free of HTTP crates.
-pub trait RequestView {
-    fn method(&self) -> &str;
+/// What rule matching needs from a request: parts borrowed from the proxy's own
+/// request type (the model stays free of HTTP crates), built once per request.
+#[derive(Clone, Copy)]
+pub struct RequestView<'a> {
+    pub method: &'a str,
     /// The Host header without the port (or the URI authority's host).
-    fn host(&self) -> Option<&str>;
-    fn path(&self) -> &str;
+    pub host: Option<&'a str>,
+    pub path: &'a str,
     /// The raw query string without `?`.
-    fn query(&self) -> Option<&str>;
+    pub query: Option<&'a str>,
+    pub source_ip: IpAddr,
+    pub headers: &'a dyn HeaderValues,
+}
+
+/// A request's headers as the proxy holds them (read only by `http-header`
+/// conditions, so they are looked up, never copied).
+pub trait HeaderValues {
     /// Calls `f` on each value of header `name` until it returns true; returns whether it did.
-    fn any_header_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool;
-    fn source_ip(&self) -> IpAddr;
+    fn any_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool;
 }
 
 /// Whether a request satisfies every condition of a rule (an empty list matches:
 /// that is the default rule).
-pub fn matches(conditions: &[Condition], req: &dyn RequestView) -> bool {
+pub fn matches(conditions: &[Condition], req: &RequestView<'_>) -> bool {
     conditions.iter().all(|c| condition_matches(c, req))
 }
 
-fn condition_matches(c: &Condition, req: &dyn RequestView) -> bool {
+fn condition_matches(c: &Condition, req: &RequestView<'_>) -> bool {
     match c {
-        Condition::PathPattern(vs) => vs.iter().any(|p| wildcard_match(p, req.path(), false)),
+        Condition::PathPattern(vs) => vs.iter().any(|p| wildcard_match(p, req.path, false)),
         Condition::HostHeader(vs) => {
-            req.host().is_some_and(|h| vs.iter().any(|p| wildcard_match(p, h, true)))
+            req.host.is_some_and(|h| vs.iter().any(|p| wildcard_match(p, h, true)))
         }
         Condition::HttpHeader { name, values } => {
-            req.any_header_value(name, &mut |v| values.iter().any(|p| wildcard_match(p, v, true)))
+            req.headers.any_value(name, &mut |v| values.iter().any(|p| wildcard_match(p, v, true)))
         }
-        Condition::HttpRequestMethod(vs) => vs.iter().any(|m| m == req.method()),
+        Condition::HttpRequestMethod(vs) => vs.iter().any(|m| m == req.method),
         Condition::QueryString(vs) => {
-            let Some(q) = req.query() else { return false };
+            let Some(q) = req.query else { return false };
             vs.iter().any(|(k, v)| {
                 q.split('&').any(|pair| {
                     let (pk, pv) = pair.split_once('=').unwrap_or((pair, ""));
@@ -276,10 +283,7 @@ fn condition_matches(c: &Condition, req: &dyn RequestView) -> bool {
                 })
             })
         }
-        Condition::SourceIp(cidrs) => {
-            let ip = req.source_ip();
-            cidrs.iter().any(|c| c.contains(ip))
-        }
+        Condition::SourceIp(cidrs) => cidrs.iter().any(|c| c.contains(req.source_ip)),
     }
 }
 
@@ -319,44 +323,24 @@ pub fn wildcard_match(pattern: &str, text: &str, case_insensitive: bool) -> bool
 mod tests {
     use super::*;
 
-    struct Req {
-        method: &'static str,
-        host: Option<&'static str>,
-        path: &'static str,
-        query: Option<&'static str>,
-        headers: Vec<(&'static str, &'static str)>,
-        ip: IpAddr,
-    }
+    struct Headers(&'static [(&'static str, &'static str)]);
 
-    impl RequestView for Req {
-        fn method(&self) -> &str {
-            self.method
-        }
-        fn host(&self) -> Option<&str> {
-            self.host
-        }
-        fn path(&self) -> &str {
-            self.path
-        }
-        fn query(&self) -> Option<&str> {
-            self.query
-        }
-        fn any_header_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
-            self.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && f(v))
-        }
-        fn source_ip(&self) -> IpAddr {
-            self.ip
+    impl HeaderValues for Headers {
+        fn any_value(&self, name: &str, f: &mut dyn FnMut(&str) -> bool) -> bool {
+            self.0.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && f(v))
         }
     }
 
-    fn req() -> Req {
-        Req {
+    static HEADERS: Headers = Headers(&[("User-Agent", "Mozilla/5.0 Chrome"), ("X-Env", "beta")]);
+
+    fn req() -> RequestView<'static> {
+        RequestView {
             method: "GET",
             host: Some("www.Example.com"),
             path: "/api/v1/users",
             query: Some("version=v1&debug"),
-            headers: vec![("User-Agent", "Mozilla/5.0 Chrome"), ("X-Env", "beta")],
-            ip: "127.0.0.1".parse().unwrap(),
+            source_ip: "127.0.0.1".parse().unwrap(),
+            headers: &HEADERS,
         }
     }
 

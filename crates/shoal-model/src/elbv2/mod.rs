@@ -22,7 +22,7 @@ pub mod load_balancer;
 pub mod target_group;
 
 pub use actions::{Action, FixedResponse, ForwardConfig, Redirect, WeightedTargetGroup};
-pub use conditions::{Condition, RequestView, Rule, RulePriority};
+pub use conditions::{Condition, HeaderValues, RequestView, Rule, RulePriority};
 pub use health::{
     CheckOutcome, HealthCounter, TargetHealth, TargetHealthReason, TargetHealthState,
 };

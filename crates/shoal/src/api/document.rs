@@ -2,20 +2,21 @@
 //! (CloudWatch serves AWS JSON 1.0, Query and smithy rpc-v2-cbor) looks like once
 //! decoded, so one handler serves every protocol.
 //!
-//! - Decoding: [`Doc::from_params`] (Query: `A.member.1.B=…` becomes lists and
-//!   structures; every scalar is a string until an accessor reads it as a number,
-//!   boolean or time), [`Doc::from_json`], [`Doc::from_cbor`] (tag 1 = epoch time).
+//! - Decoding: [`Doc::from_params`] (Query, over `query::Params::tree`: `A.member.1.B=…`
+//!   becomes lists and structures; every scalar is a string until an accessor reads it
+//!   as a number, boolean or time), [`Doc::from_json`], [`Doc::from_cbor`] (tag 1 =
+//!   epoch time).
 //! - Accessors convert leniently between those shapes (`"60"`, `60` and `60.0` are all
 //!   the integer 60; a time may be epoch seconds, a CBOR tag 1 or ISO 8601).
 //! - Encoding: [`Doc::to_json`] (times as epoch seconds), [`Doc::to_cbor`] (tag 1),
 //!   [`Doc::write_xml`] (Query: lists as `<member>`, maps as `<entry><key/><value/>`,
 //!   ISO 8601 times).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
+use shoal_model::error::member_name;
 use shoal_model::{AwsError, AwsResult};
 
+use super::query::{parse_bool, Node, Params};
 use super::xml::Xml;
 
 /// The request body with its `Content-Encoding` undone: SDKs gzip large bodies
@@ -170,12 +171,7 @@ impl Doc {
 
     /// A required string member; AWS's "must not be null" validation error otherwise.
     pub fn required(&self, key: &str) -> AwsResult<String> {
-        self.str(key).ok_or_else(|| {
-            AwsError::validation(format!(
-                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-                lower_first(key)
-            ))
-        })
+        self.str(key).ok_or_else(|| AwsError::null_member(key))
     }
 
     pub fn f64(&self, key: &str) -> AwsResult<Option<f64>> {
@@ -211,7 +207,7 @@ impl Doc {
             Some(v) => u32::try_from(v).map(Some).map_err(|_| {
                 AwsError::validation(format!(
                     "1 validation error detected: Value '{v}' at '{}' failed to satisfy constraint: Member must have value greater than or equal to 0",
-                    lower_first(key)
+                    member_name(key)
                 ))
             }),
         }
@@ -221,8 +217,7 @@ impl Doc {
         let Some(v) = self.get(key) else { return Ok(None) };
         match v {
             Doc::Bool(b) => Some(*b),
-            Doc::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
-            Doc::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            Doc::Str(s) => parse_bool(s),
             _ => None,
         }
         .map(Some)
@@ -274,64 +269,35 @@ impl Doc {
 
     // -------------------------------------------------------------------- decoding
 
-    /// Query parameters (`Action`, `Version` and the operation's members).
-    pub fn from_params<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Doc {
-        #[derive(Default)]
-        struct Node {
-            leaf: Option<String>,
-            children: BTreeMap<String, Node>,
-        }
+    /// Query parameters (`Action`, `Version` and the operation's members), from their
+    /// [`Params::tree`]: `Name.member.N` and `Name.N` become lists, `Name.entry.N.key`/
+    /// `.value` a map, other names structures.
+    pub fn from_params(params: &Params) -> Doc {
         fn build(node: Node) -> Doc {
             if node.children.is_empty() {
-                return Doc::Str(node.leaf.unwrap_or_default());
+                return Doc::Str(node.value.unwrap_or_default());
             }
-            let listy = |n: &Node| n.children.keys().all(|k| k.parse::<u32>().is_ok());
-            let items = |n: Node| {
-                let mut v: Vec<(u32, Node)> = n
-                    .children
-                    .into_iter()
-                    .filter_map(|(k, c)| Some((k.parse().ok()?, c)))
-                    .collect();
-                v.sort_by_key(|(k, _)| *k);
-                Doc::List(v.into_iter().map(|(_, c)| build(c)).collect())
+            let items = |items: Vec<Node>| items.into_iter().map(build);
+            let node = match node.into_wrapped_items("member") {
+                Ok(members) => return Doc::List(items(members).collect()),
+                Err(node) => node,
             };
-            if node.children.len() == 1 {
-                if let Some(m) = node.children.get("member") {
-                    if !m.children.is_empty() && listy(m) {
-                        let mut node = node;
-                        let m = node.children.remove("member").unwrap_or_default();
-                        return items(m);
-                    }
+            let node = match node.into_wrapped_items("entry") {
+                Ok(entries) => {
+                    return Doc::Map(
+                        items(entries)
+                            .filter_map(|en| Some((en.str("key")?, en.get("value")?.clone())))
+                            .collect(),
+                    )
                 }
-                // `entry.N.key` / `entry.N.value`: a map.
-                if let Some(e) = node.children.get("entry") {
-                    if !e.children.is_empty() && listy(e) {
-                        let mut node = node;
-                        let e = node.children.remove("entry").unwrap_or_default();
-                        let Doc::List(entries) = items(e) else { return Doc::Null };
-                        return Doc::Map(
-                            entries
-                                .into_iter()
-                                .filter_map(|en| Some((en.str("key")?, en.get("value")?.clone())))
-                                .collect(),
-                        );
-                    }
-                }
-            }
-            if listy(&node) {
-                return items(node);
+                Err(node) => node,
+            };
+            if node.is_list() {
+                return Doc::List(items(node.into_items()).collect());
             }
             Doc::Struct(node.children.into_iter().map(|(k, c)| (k, build(c))).collect())
         }
-        let mut root = Node::default();
-        for (key, value) in pairs {
-            let mut node = &mut root;
-            for seg in key.split('.') {
-                node = node.children.entry(seg.to_string()).or_default();
-            }
-            node.leaf = Some(value.to_string());
-        }
-        match build(root) {
+        match build(params.tree()) {
             Doc::Str(_) => Doc::Struct(vec![]),
             d => d,
         }
@@ -460,14 +426,6 @@ fn write_member(x: &mut Xml, name: &str, v: &Doc) {
     }
 }
 
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,7 +433,7 @@ mod tests {
 
     #[test]
     fn query_params_become_lists_and_structures() {
-        let d = Doc::from_params([
+        let d = Doc::from_params(&Params::from_pairs([
             ("Namespace", "App"),
             ("MetricData.member.2.MetricName", "B"),
             ("MetricData.member.1.MetricName", "A"),
@@ -485,7 +443,7 @@ mod tests {
             ("MetricData.member.1.Values.member.2", "2"),
             ("MetricData.member.1.Timestamp", "2026-11-25T10:00:00Z"),
             ("AlarmNames", ""),
-        ]);
+        ]));
         let data = d.list("MetricData");
         assert_eq!(data.len(), 2);
         assert_eq!(data[0].str("MetricName").as_deref(), Some("A"));
@@ -497,6 +455,26 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap())
         );
         assert!(d.list("AlarmNames").is_empty());
+    }
+
+    #[test]
+    fn query_maps_and_bare_index_lists() {
+        let d = Doc::from_params(&Params::from_pairs([
+            ("Tags.entry.2.key", "b"),
+            ("Tags.entry.2.value", "2"),
+            ("Tags.entry.1.key", "a"),
+            ("Tags.entry.1.value", "1"),
+            ("Ids.10", "z"),
+            ("Ids.2", "y"),
+            ("Flag", "TRUE"),
+        ]));
+        assert_eq!(
+            d.get("Tags"),
+            Some(&Doc::Map(vec![("a".into(), "1".into()), ("b".into(), "2".into())]))
+        );
+        assert_eq!(d.strings("Ids"), vec!["y", "z"]);
+        assert_eq!(d.bool("Flag").unwrap(), Some(true));
+        assert_eq!(d.required("Missing").unwrap_err().message, "1 validation error detected: Value null at 'missing' failed to satisfy constraint: Member must not be null");
     }
 
     #[test]

@@ -177,7 +177,7 @@ async fn dispatch(
             }
             None => {
                 let op = params.get("Action").unwrap_or_default().to_string();
-                let input = Ok(document::Doc::from_params(params.pairs()));
+                let input = Ok(document::Doc::from_params(&params));
                 cloudwatch::serve(&svc, cloudwatch::Wire::Query, &op, input, &request_id)
             }
         },

@@ -2,7 +2,10 @@
 //!
 //! EC2 lists are `Name.N` (`InstanceId.1`), Query lists `Name.member.N`
 //! (`TargetGroupARNs.member.1`); structures nest with dots
-//! (`TagSpecification.1.Tag.1.Key`). [`Params`] reads both shapes.
+//! (`TagSpecification.1.Tag.1.Key`). [`Params`] reads both shapes: by name, for
+//! fronts that know their operation's members (EC2, Auto Scaling, ELBv2), or as a
+//! [`Node`] tree ([`Params::tree`]) for CloudWatch's schema-less `document::Doc`.
+//! Numbers and booleans are read here too ([`parse_number`], [`parse_bool`]).
 
 use std::collections::BTreeMap;
 
@@ -44,34 +47,15 @@ impl Params {
 
     /// Query services call a missing parameter a `ValidationError`.
     pub fn required_query(&self, key: &str) -> AwsResult<&str> {
-        self.get(key).ok_or_else(|| {
-            AwsError::validation(format!(
-                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-                lower_first(key)
-            ))
-        })
+        self.get(key).ok_or_else(|| AwsError::null_member(key))
     }
 
     pub fn number<T: std::str::FromStr>(&self, key: &str) -> AwsResult<Option<T>> {
-        self.get(key)
-            .map(|v| {
-                v.parse::<T>().map_err(|_| {
-                    AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {key}"))
-                })
-            })
-            .transpose()
+        self.get(key).map(|v| parse_number(key, v)).transpose()
     }
 
     pub fn bool(&self, key: &str) -> AwsResult<Option<bool>> {
-        self.get(key)
-            .map(|v| match v.to_ascii_lowercase().as_str() {
-                "true" => Ok(true),
-                "false" => Ok(false),
-                _ => {
-                    Err(AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {key}")))
-                }
-            })
-            .transpose()
+        self.get(key).map(|v| parse_bool(v).ok_or_else(|| invalid_value(key, v))).transpose()
     }
 
     /// `prefix.N` and `prefix.member.N` values, in N order.
@@ -79,10 +63,9 @@ impl Params {
         let mut items: Vec<(u32, String)> = self
             .map
             .iter()
-            .filter_map(|(k, v)| {
-                let rest = k.strip_prefix(prefix)?.strip_prefix('.')?;
-                let rest = rest.strip_prefix("member.").unwrap_or(rest);
-                Some((rest.parse::<u32>().ok()?, v.clone()))
+            .filter_map(|(k, v)| match list_item(k, prefix)? {
+                (n, None) => Some((n, v.clone())),
+                (_, Some(_)) => None,
             })
             .collect();
         items.sort_by_key(|(n, _)| *n);
@@ -93,15 +76,25 @@ impl Params {
     pub fn structs(&self, prefix: &str) -> Vec<Params> {
         let mut groups: BTreeMap<u32, Params> = BTreeMap::new();
         for (k, v) in &self.map {
-            let Some(rest) = k.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) else {
-                continue;
-            };
-            let rest = rest.strip_prefix("member.").unwrap_or(rest);
-            let Some((n, field)) = rest.split_once('.') else { continue };
-            let Ok(n) = n.parse::<u32>() else { continue };
-            groups.entry(n).or_default().map.insert(field.to_string(), v.clone());
+            if let Some((n, Some(field))) = list_item(k, prefix) {
+                groups.entry(n).or_default().map.insert(field.to_string(), v.clone());
+            }
         }
         groups.into_values().collect()
+    }
+
+    /// Every parameter as a tree of its name's segments, for readers without a schema
+    /// (`A.member.1.B=v` is `A` → `member` → `1` → `B`, holding `v`).
+    pub fn tree(&self) -> Node {
+        let mut root = Node::default();
+        for (key, value) in &self.map {
+            let mut node = &mut root;
+            for seg in key.split('.') {
+                node = node.children.entry(seg.to_string()).or_default();
+            }
+            node.value = Some(value.clone());
+        }
+        root
     }
 
     /// The parameters under `prefix.`, with the prefix removed.
@@ -155,12 +148,67 @@ impl Params {
     }
 }
 
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => String::new(),
+/// `prefix.N[.field]` or `prefix.member.N[.field]`: the item's N and the field after it.
+fn list_item<'k>(key: &'k str, prefix: &str) -> Option<(u32, Option<&'k str>)> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix('.')?;
+    let rest = rest.strip_prefix("member.").unwrap_or(rest);
+    match rest.split_once('.') {
+        Some((n, field)) => Some((n.parse().ok()?, Some(field))),
+        None => Some((rest.parse().ok()?, None)),
     }
+}
+
+/// One segment of a parameter name and what lies under it ([`Params::tree`]).
+#[derive(Debug, Default)]
+pub struct Node {
+    /// The value of the name that ends here, if one does.
+    pub value: Option<String>,
+    pub children: BTreeMap<String, Node>,
+}
+
+impl Node {
+    /// Whether this node is a list in EC2's shape: children `1`, `2`, … only.
+    pub fn is_list(&self) -> bool {
+        !self.children.is_empty() && self.children.keys().all(|k| k.parse::<u32>().is_ok())
+    }
+
+    /// A list's items in N order (see [`Node::is_list`]).
+    pub fn into_items(self) -> Vec<Node> {
+        let mut items: Vec<(u32, Node)> =
+            self.children.into_iter().filter_map(|(k, c)| Some((k.parse().ok()?, c))).collect();
+        items.sort_by_key(|(n, _)| *n);
+        items.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The items of a list wrapped in one `wrapper` child (Query's `Name.member.N`;
+    /// `Name.entry.N` for maps), or the node back when it is not one.
+    pub fn into_wrapped_items(mut self, wrapper: &str) -> Result<Vec<Node>, Node> {
+        if self.children.len() == 1 && self.children.get(wrapper).is_some_and(Node::is_list) {
+            let inner = self.children.remove(wrapper).unwrap_or_default();
+            return Ok(inner.into_items());
+        }
+        Err(self)
+    }
+}
+
+/// A number parameter (`InvalidParameterValue` when malformed).
+pub fn parse_number<T: std::str::FromStr>(key: &str, v: &str) -> AwsResult<T> {
+    v.parse::<T>().map_err(|_| invalid_value(key, v))
+}
+
+/// `true` or `false`, in any case.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    if v.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn invalid_value(key: &str, v: &str) -> AwsError {
+    AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {key}"))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use shoal_model::tags::Tag;
 use shoal_model::{AwsError, AwsResult};
 
 use super::html::url_segment;
+use crate::api::query::parse_number;
 use crate::service::autoscaling::Placement;
 use crate::service::deploy::StartDeployment;
 use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
@@ -61,13 +62,7 @@ impl Form {
 
     /// A number as the Query API decodes one (`InvalidParameterValue` when malformed).
     pub fn number<T: std::str::FromStr>(&self, key: &str) -> AwsResult<Option<T>> {
-        self.get(key)
-            .map(|v| {
-                v.parse::<T>().map_err(|_| {
-                    AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {key}"))
-                })
-            })
-            .transpose()
+        self.get(key).map(|v| parse_number(key, v)).transpose()
     }
 
     pub fn flag(&self, key: &str) -> bool {
@@ -76,20 +71,7 @@ impl Form {
 
     /// A required field, refused with the Query API's own message when missing.
     pub fn required(&self, key: &str) -> AwsResult<&str> {
-        self.get(key).ok_or_else(|| {
-            AwsError::validation(format!(
-                "1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null",
-                lower_first(key)
-            ))
-        })
-    }
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => String::new(),
+        self.get(key).ok_or_else(|| AwsError::null_member(key))
     }
 }
 
