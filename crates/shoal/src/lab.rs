@@ -111,9 +111,7 @@ fn build_stack(
     use shoal_model::autoscaling::group::{
         CreateGroupRequest, LaunchTemplateSpec as GroupTemplate,
     };
-    use shoal_model::autoscaling::policy::{
-        PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
-    };
+    use shoal_model::autoscaling::policy::PutPolicyRequest;
     use shoal_model::elbv2::actions::{Action, ForwardConfig, WeightedTargetGroup};
     use shoal_model::elbv2::target_group::HealthCheckUpdate;
 
@@ -214,23 +212,7 @@ fn build_stack(
                 availability_zones: vec![],
             },
         )?;
-        svc.put_scaling_policy(
-            GROUP,
-            PutPolicyRequest {
-                policy_name: "cpu80".into(),
-                policy_type: Some("TargetTrackingScaling".into()),
-                target_tracking: Some(TargetTrackingConfiguration {
-                    predefined: Some(PredefinedMetric {
-                        metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
-                        resource_label: None,
-                    }),
-                    customized: None,
-                    target_value: 80.0,
-                    disable_scale_in: false,
-                }),
-                ..Default::default()
-            },
-        )?;
+        svc.put_scaling_policy(GROUP, PutPolicyRequest::cpu_target_tracking("cpu80", 80.0))?;
     }
     Ok((tg, dns))
 }

@@ -184,6 +184,27 @@ pub struct PutPolicyRequest {
     pub enabled: Option<bool>,
 }
 
+impl PutPolicyRequest {
+    /// The lab's kind of policy (the console's default too): target tracking on the
+    /// group's average CPU (`ASGAverageCPUUtilization`) at `target` percent, scale-in on.
+    pub fn cpu_target_tracking(name: &str, target: f64) -> Self {
+        PutPolicyRequest {
+            policy_name: name.to_string(),
+            policy_type: Some("TargetTrackingScaling".into()),
+            target_tracking: Some(TargetTrackingConfiguration {
+                predefined: Some(PredefinedMetric {
+                    metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
+                    resource_label: None,
+                }),
+                customized: None,
+                target_value: target,
+                disable_scale_in: false,
+            }),
+            ..Default::default()
+        }
+    }
+}
+
 /// Step adjustment rules: at least one; at most one null lower and one null upper
 /// bound; lower < upper; intervals sorted must be contiguous and not overlap.
 pub fn validate_steps(steps: &[StepAdjustment]) -> AwsResult<()> {

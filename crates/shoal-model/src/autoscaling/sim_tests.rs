@@ -11,7 +11,7 @@ use super::group::{
 use super::plan::{plan, Action};
 use super::policy::{
     execute_policy, put_scaling_policy, target_tracking_alarms, AlarmTrigger, PolicyConfig,
-    PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
+    PutPolicyRequest,
 };
 use crate::cloudwatch::alarm::{apply_evaluation, due_actions, evaluate, AlarmState, PeriodValue};
 
@@ -64,20 +64,7 @@ fn a_day_of_target_tracking() {
     )
     .unwrap();
     let policy = put_scaling_policy(
-        &PutPolicyRequest {
-            policy_name: "cpu60".into(),
-            policy_type: Some("TargetTrackingScaling".into()),
-            target_tracking: Some(TargetTrackingConfiguration {
-                predefined: Some(PredefinedMetric {
-                    metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
-                    resource_label: None,
-                }),
-                customized: None,
-                target_value: TARGET,
-                disable_scale_in: false,
-            }),
-            ..Default::default()
-        },
+        &PutPolicyRequest::cpu_target_tracking("cpu60", TARGET),
         &group,
         "us-east-1",
         "p",

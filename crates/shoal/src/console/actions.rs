@@ -11,9 +11,7 @@ use serde_json::Value;
 use shoal_model::autoscaling::group::{
     CreateGroupRequest, GroupTag, LaunchTemplateSpec as GroupTemplate, UpdateGroupRequest,
 };
-use shoal_model::autoscaling::policy::{
-    PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
-};
+use shoal_model::autoscaling::policy::PutPolicyRequest;
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::launch_template::{self as lt, LaunchTemplateData, TagSpecification};
 use shoal_model::elbv2::actions::{Action, ForwardConfig};
@@ -516,20 +514,7 @@ fn template_data(f: &Form) -> LaunchTemplateData {
 fn cpu_policy(name: &str, f: &Form) -> AwsResult<PutPolicyRequest> {
     let target: f64 =
         f.number("TargetValue")?.ok_or_else(|| AwsError::validation("TargetValue is required"))?;
-    Ok(PutPolicyRequest {
-        policy_name: name.to_string(),
-        policy_type: Some("TargetTrackingScaling".into()),
-        target_tracking: Some(TargetTrackingConfiguration {
-            predefined: Some(PredefinedMetric {
-                metric_type: PredefinedMetricType::AsgAverageCpuUtilization,
-                resource_label: None,
-            }),
-            customized: None,
-            target_value: target,
-            disable_scale_in: false,
-        }),
-        ..Default::default()
-    })
+    Ok(PutPolicyRequest::cpu_target_tracking(name, target))
 }
 
 #[cfg(test)]
