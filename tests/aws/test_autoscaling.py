@@ -219,6 +219,59 @@ def test_scheduled_action_changes_capacity(daemon):
                             "--scheduled-action-name", "bad", "--recurrence", "not cron", "--desired-capacity", "1")[0] == "ValidationError"
 
 
+def next_local(hour, zone):
+    """The next `hour`:00 in IANA `zone`, in UTC, as Python's own tz database has it."""
+    import datetime
+    import zoneinfo
+    tz = zoneinfo.ZoneInfo(zone)
+    now = datetime.datetime.now(tz)
+    t = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if t <= now:
+        t = (t + datetime.timedelta(days=1)).replace(hour=hour)
+        t = t.replace(tzinfo=tz)  # re-resolve the offset on the new day
+    return t.astimezone(datetime.timezone.utc)
+
+
+def test_scheduled_actions_in_iana_time_zones(daemon):
+    """Recurrences run in the action's IANA time zone, daylight saving included:
+    DescribeScheduledActions' StartTime is each recurring action's next run, as in AWS.
+    The Batch calls report each failure by name and store the rest."""
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=0, MaxSize=3, DesiredCapacity=0,
+                                  LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                  VPCZoneIdentifier=two_zone_subnets(daemon))
+    failed = asg.batch_put_scheduled_update_group_action(AutoScalingGroupName=GROUP, ScheduledUpdateGroupActions=[
+        {"ScheduledActionName": "ny-morning", "Recurrence": "0 9 * * *", "TimeZone": "America/New_York", "DesiredCapacity": 2},
+        {"ScheduledActionName": "sydney-evening", "Recurrence": "0 19 * * *", "TimeZone": "Australia/Sydney", "DesiredCapacity": 1},
+        {"ScheduledActionName": "utc-night", "Recurrence": "0 22 * * *", "DesiredCapacity": 0},
+        {"ScheduledActionName": "offset", "Recurrence": "0 9 * * *", "TimeZone": "+05:30", "DesiredCapacity": 1},
+    ])["FailedScheduledUpdateGroupActions"]
+    assert [(f["ScheduledActionName"], f["ErrorCode"]) for f in failed] == [("offset", "ValidationError")]
+    assert "IANA time zone" in failed[0]["ErrorMessage"]
+    actions = {a["ScheduledActionName"]: a for a in
+               asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"]}
+    assert sorted(actions) == ["ny-morning", "sydney-evening", "utc-night"]
+    assert actions["ny-morning"]["TimeZone"] == "America/New_York"
+    assert actions["ny-morning"]["StartTime"] == next_local(9, "America/New_York")
+    assert actions["sydney-evening"]["StartTime"] == next_local(19, "Australia/Sydney")
+    assert actions["utc-night"]["StartTime"] == next_local(22, "UTC")
+
+    # A refused time zone changes nothing.
+    code, msg = daemon.aws_error("autoscaling", "put-scheduled-update-group-action", "--auto-scaling-group-name", GROUP,
+                                 "--scheduled-action-name", "ny-morning", "--recurrence", "0 10 * * *",
+                                 "--time-zone", "Eastern", "--desired-capacity", "3")
+    assert code == "ValidationError" and "Eastern" in msg
+    again = asg.describe_scheduled_actions(AutoScalingGroupName=GROUP, ScheduledActionNames=["ny-morning"])
+    assert again["ScheduledUpdateGroupActions"][0]["Recurrence"] == "0 9 * * *"
+
+    failed = asg.batch_delete_scheduled_action(AutoScalingGroupName=GROUP,
+                                               ScheduledActionNames=["ny-morning", "nope"])["FailedScheduledActions"]
+    assert [f["ScheduledActionName"] for f in failed] == ["nope"]
+    left = asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"]
+    assert sorted(a["ScheduledActionName"] for a in left) == ["sydney-evening", "utc-night"]
+
+
 def test_part1_cpu_target_tracking_scales_out_and_back_in():
     """`stress --cpu 1` in the group's one instance: average CPU above 80% for 3 periods
     fires AlarmHigh, the group adds an instance in the other zone; when the load stops,

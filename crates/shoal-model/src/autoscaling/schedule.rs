@@ -6,12 +6,14 @@
 //! `SUN`–`SAT` (0 and 7 are Sunday). As in standard cron, when both day-of-month and
 //! day-of-week are restricted a day matching either runs.
 //!
-//! `TimeZone`: `UTC`, `Etc/UTC`, `GMT`, `Etc/GMT`, `Z`, fixed offsets `+05:30` /
-//! `-0800` / `UTC+2`, and `Etc/GMT±N` (POSIX sign: `Etc/GMT+5` is UTC−5). IANA region
-//! names (`America/New_York`) are **not supported** (no tz database in the model):
-//! they are rejected with a ValidationError.
+//! `TimeZone`: as in AWS, the canonical names of the IANA time zone database
+//! (`America/New_York`, `Europe/Paris`, `Etc/GMT+9`, `UTC`); the recurrence follows
+//! the zone's daylight-saving rules. Where a change of clocks makes a local time
+//! happen twice, the action runs at the first; where it skips a local time, a run
+//! set for it is skipped (AWS documents neither case; this is Shoal's choice).
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::activity::cause;
@@ -115,9 +117,9 @@ impl Cron {
     }
 
     /// The first run strictly after `after`, evaluating the expression in the local
-    /// time of `offset`. `None` if nothing matches within five years (e.g. `30 2 31 2 *`).
-    pub fn next_after(&self, after: DateTime<Utc>, offset: FixedOffset) -> Option<DateTime<Utc>> {
-        let local = after.with_timezone(&offset);
+    /// time of `zone`. `None` if nothing matches within five years (e.g. `30 2 31 2 *`).
+    pub fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+        let local = after.with_timezone(&zone);
         let start_day = local.date_naive();
         for day_index in 0..(366 * 5) {
             let day = start_day + Duration::days(day_index);
@@ -132,8 +134,10 @@ impl Cron {
                     if !self.minutes[m as usize] {
                         continue;
                     }
-                    let candidate =
-                        offset.from_local_datetime(&day.and_hms_opt(h, m, 0)?).single()?;
+                    let candidate = match zone.from_local_datetime(&day.and_hms_opt(h, m, 0)?) {
+                        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
+                        LocalResult::None => continue,
+                    };
                     let utc = candidate.with_timezone(&Utc);
                     if utc > after {
                         return Some(utc);
@@ -145,55 +149,20 @@ impl Cron {
     }
 }
 
-/// Convenience: parse `expr` and find its next run after `after` in `offset`.
-pub fn next_after(
-    expr: &str,
-    after: DateTime<Utc>,
-    offset: FixedOffset,
-) -> AwsResult<Option<DateTime<Utc>>> {
-    Ok(Cron::parse(expr)?.next_after(after, offset))
+/// Convenience: parse `expr` and find its next run after `after` in `zone`.
+pub fn next_after(expr: &str, after: DateTime<Utc>, zone: Tz) -> AwsResult<Option<DateTime<Utc>>> {
+    Ok(Cron::parse(expr)?.next_after(after, zone))
 }
 
-/// Resolves a `TimeZone` value to a fixed offset (see the module doc for what is
-/// accepted).
-pub fn parse_time_zone(tz: &str) -> AwsResult<FixedOffset> {
-    let bad = || {
-        AwsError::validation(format!("Invalid time zone {tz}. Shoal supports UTC and fixed offsets such as +05:30 or Etc/GMT-2."))
-    };
-    let utc = FixedOffset::east_opt(0).ok_or_else(bad)?;
-    match tz {
-        "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Z" | "Etc/Zulu" | "Zulu" | "Universal"
-        | "Etc/Universal" => return Ok(utc),
-        _ => {}
-    }
-    if let Some(rest) = tz.strip_prefix("Etc/GMT") {
-        // POSIX-style: Etc/GMT+5 is five hours *behind* UTC.
-        let hours: i32 = rest.parse().map_err(|_| bad())?;
-        if !(-14..=12).contains(&hours) {
-            return Err(bad());
-        }
-        return FixedOffset::east_opt(-hours * 3600).ok_or_else(bad);
-    }
-    let rest = tz.strip_prefix("UTC").or_else(|| tz.strip_prefix("GMT")).unwrap_or(tz);
-    let (sign, digits) = match rest.chars().next() {
-        Some('+') => (1, &rest[1..]),
-        Some('-') => (-1, &rest[1..]),
-        _ => return Err(bad()),
-    };
-    let (h, m) = if let Some((h, m)) = digits.split_once(':') {
-        (h.parse::<i32>().map_err(|_| bad())?, m.parse::<i32>().map_err(|_| bad())?)
-    } else if digits.len() == 4 {
-        (
-            digits[..2].parse::<i32>().map_err(|_| bad())?,
-            digits[2..].parse::<i32>().map_err(|_| bad())?,
-        )
-    } else {
-        (digits.parse::<i32>().map_err(|_| bad())?, 0)
-    };
-    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
-        return Err(bad());
-    }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+/// Resolves a `TimeZone` value: an IANA zone name, exactly as the database spells it
+/// (AWS: "the canonical names of the IANA time zones, such as Etc/GMT+9 or
+/// Pacific/Tahiti"). Offsets such as `+05:30` are refused, as AWS refuses them.
+pub fn parse_time_zone(tz: &str) -> AwsResult<Tz> {
+    tz.parse::<Tz>().map_err(|_| {
+        AwsError::validation(format!(
+            "Invalid value for TimeZone: {tz}. Use the name of an IANA time zone, such as Etc/GMT+9 or Pacific/Tahiti."
+        ))
+    })
 }
 
 /// `arn:aws:autoscaling:<region>:123456789012:scheduledUpdateGroupAction:<uuid>:autoScalingGroupName/<g>:scheduledActionName/<n>`.
@@ -290,16 +259,16 @@ impl ScheduledAction {
         let next = match &self.recurrence {
             None => self.start_time.filter(|s| *s > after)?,
             Some(r) => {
-                let offset = self
+                let zone = self
                     .time_zone
                     .as_deref()
                     .and_then(|tz| parse_time_zone(tz).ok())
-                    .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"));
+                    .unwrap_or(Tz::UTC);
                 let from = match self.start_time {
                     Some(s) if s > after => s - Duration::seconds(1),
                     _ => after,
                 };
-                Cron::parse(r).ok()?.next_after(from, offset)?
+                Cron::parse(r).ok()?.next_after(from, zone)?
             }
         };
         match self.end_time {
@@ -350,12 +319,6 @@ pub fn apply_scheduled_action(
     Ok(Some(sentence))
 }
 
-/// `hh:mm` of `t` in `offset`; handy for logs and the console.
-pub fn local_hm(t: DateTime<Utc>, offset: FixedOffset) -> String {
-    let l = t.with_timezone(&offset);
-    format!("{:02}:{:02}", l.hour(), l.minute())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,14 +329,9 @@ mod tests {
 
     #[test]
     fn cron_next_runs() {
-        let utc = FixedOffset::east_opt(0).unwrap();
-        fn check(
-            expr: &str,
-            after: DateTime<Utc>,
-            offset: FixedOffset,
-            want: Option<DateTime<Utc>>,
-        ) {
-            assert_eq!(next_after(expr, after, offset).unwrap(), want, "{expr}");
+        let utc = Tz::UTC;
+        fn check(expr: &str, after: DateTime<Utc>, zone: Tz, want: Option<DateTime<Utc>>) {
+            assert_eq!(next_after(expr, after, zone).unwrap(), want, "{expr}");
         }
         // 2026-11-25 is a Wednesday.
         check("*/15 * * * *", at(2026, 11, 25, 10, 0), utc, Some(at(2026, 11, 25, 10, 15)));
@@ -386,19 +344,34 @@ mod tests {
         check("10-50/20 8 * * *", at(2026, 11, 25, 8, 10), utc, Some(at(2026, 11, 25, 8, 30)));
         check("0 0 29 2 *", at(2026, 3, 1, 0, 0), utc, Some(at(2028, 2, 29, 0, 0)));
         check("0 0 31 2 *", at(2026, 3, 1, 0, 0), utc, None);
-        // 09:00 at +05:30 is 03:30 UTC.
+        let zone = |tz| parse_time_zone(tz).unwrap();
+        // 09:00 in Kolkata (+05:30, no daylight saving) is 03:30 UTC.
         check(
             "0 9 * * *",
             at(2026, 11, 25, 10, 0),
-            parse_time_zone("+05:30").unwrap(),
+            zone("Asia/Kolkata"),
             Some(at(2026, 11, 26, 3, 30)),
         );
+        // POSIX sign: Etc/GMT+5 is five hours behind UTC.
         check(
             "0 9 * * *",
             at(2026, 11, 25, 10, 0),
-            parse_time_zone("Etc/GMT+5").unwrap(),
+            zone("Etc/GMT+5"),
             Some(at(2026, 11, 25, 14, 0)),
         );
+        // New York follows daylight saving: 09:00 is 13:00 UTC in summer, 14:00 in winter.
+        let ny = zone("America/New_York");
+        check("0 9 * * *", at(2026, 7, 1, 0, 0), ny, Some(at(2026, 7, 1, 13, 0)));
+        check("0 9 * * *", at(2026, 12, 1, 0, 0), ny, Some(at(2026, 12, 1, 14, 0)));
+        // 2026-03-08: New York skips 02:00–03:00; a run set for 02:30 is skipped that day.
+        check("30 2 * * *", at(2026, 3, 7, 12, 0), ny, Some(at(2026, 3, 9, 6, 30)));
+        // 2026-11-01: 01:30 happens twice in New York; the action runs once, at the first.
+        check("30 1 * * *", at(2026, 11, 1, 0, 0), ny, Some(at(2026, 11, 1, 5, 30)));
+        check("30 1 * * *", at(2026, 11, 1, 5, 30), ny, Some(at(2026, 11, 2, 6, 30)));
+        // Southern hemisphere: Sydney is +11 in December (summer), +10 in July.
+        let sydney = zone("Australia/Sydney");
+        check("0 19 * * MON-FRI", at(2026, 12, 1, 0, 0), sydney, Some(at(2026, 12, 1, 8, 0)));
+        check("0 19 * * MON-FRI", at(2026, 7, 1, 0, 0), sydney, Some(at(2026, 7, 1, 9, 0)));
         for bad in [
             "* * * *",
             "60 * * * *",
@@ -418,17 +391,17 @@ mod tests {
 
     #[test]
     fn time_zones() {
-        fn check(tz: &str, want: Option<i32>) {
-            assert_eq!(parse_time_zone(tz).ok().map(|o| o.local_minus_utc()), want, "{tz}");
+        for good in
+            ["UTC", "Etc/UTC", "Etc/GMT-2", "Etc/GMT+9", "Pacific/Tahiti", "America/New_York"]
+        {
+            assert_eq!(parse_time_zone(good).unwrap().name(), good);
         }
-        check("UTC", Some(0));
-        check("Etc/UTC", Some(0));
-        check("+05:30", Some(19_800));
-        check("-0800", Some(-28_800));
-        check("UTC+2", Some(7_200));
-        check("Etc/GMT-2", Some(7_200));
-        check("America/New_York", None);
-        check("+15:00", None);
+        for bad in ["+05:30", "UTC+2", "-0800", "Mars/Olympus_Mons", "", "america/new_york"] {
+            assert_eq!(
+                parse_time_zone(bad).unwrap_err().message,
+                format!("Invalid value for TimeZone: {bad}. Use the name of an IANA time zone, such as Etc/GMT+9 or Pacific/Tahiti.")
+            );
+        }
     }
 
     #[test]
@@ -506,6 +479,5 @@ mod tests {
         let c = apply_scheduled_action(&mut g, &a, at(2026, 11, 26, 9, 0)).unwrap();
         assert_eq!((g.min_size, g.max_size, g.desired_capacity), (2, 4, 3));
         assert_eq!(c.as_deref(), Some("At 2026-11-26T09:00:00Z a scheduled action update of AutoScalingGroup constraints to min: 2, max: 4, desired: 3 changing the desired capacity from 1 to 3."));
-        assert_eq!(local_hm(at(2026, 11, 26, 3, 30), parse_time_zone("+05:30").unwrap()), "09:00");
     }
 }

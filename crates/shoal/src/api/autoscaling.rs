@@ -334,12 +334,15 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
                 p.get("AutoScalingGroupName"),
                 &p.list("ScheduledActionNames"),
             );
+            let now = svc.clock.now();
             x.list("ScheduledUpdateGroupActions", "member", &actions, |x, a| {
+                // As in AWS, a recurring action's StartTime is its next run.
+                let start = if a.recurrence.is_some() { a.next_run(now) } else { a.start_time };
                 x.text("AutoScalingGroupName", &a.auto_scaling_group_name)
                     .text("ScheduledActionName", &a.name)
                     .text("ScheduledActionARN", &a.arn)
-                    .opt("Time", a.start_time.map(aws_time))
-                    .opt("StartTime", a.start_time.map(aws_time))
+                    .opt("Time", start.map(aws_time))
+                    .opt("StartTime", start.map(aws_time))
                     .opt("EndTime", a.end_time.map(aws_time))
                     .opt("Recurrence", a.recurrence.as_deref())
                     .opt("MinSize", a.min_size)
