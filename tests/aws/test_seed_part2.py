@@ -55,20 +55,49 @@ def test_group_behind_the_load_balancer_replaces_an_unhealthy_instance(daemon):
     seen = {through_lb(daemon, lb)[1].split("instance ")[1].split(" ")[0] for _ in range(8)}
     assert seen == set(members), "requests alternate over both instances"
 
+    # Long enough a drain to watch it (the lab's stack drains for 2 s).
+    daemon.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tg,
+               "--attributes", "Key=deregistration_delay.timeout_seconds,Value=6")
+    elb, asg, ec2 = daemon.boto("elbv2"), daemon.boto("autoscaling"), daemon.boto("ec2")
     victim = members[0]
     assert daemon.shoal("ssh", victim, "--", "service", "app", "stop").returncode == 0
-    failures = []
+    failures, seen = [], []  # non-200 answers; what each poll saw of the victim
     def replaced():
         status, _ = through_lb(daemon, lb)
         if status != 200:
             failures.append(status)
-        h = healthy_targets(daemon, tg)
-        return h if len(h) == 2 and victim not in h else None
-    now = wait_for("replacement healthy", replaced, timeout=90, interval=0.5)
+        health = {t["Target"]["Id"]: t["TargetHealth"]
+                  for t in elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]}
+        lifecycle = {i["InstanceId"]: i["LifecycleState"]
+                     for i in asg.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][0]["Instances"]}
+        term = [a["StatusCode"] for a in asg.describe_scaling_activities(AutoScalingGroupName=GROUP)["Activities"]
+                if a["Description"] == f"Terminating EC2 instance: {victim}"]
+        ec2_state = ec2.describe_instances(InstanceIds=[victim])["Reservations"][0]["Instances"][0]["State"]["Name"]
+        target = health.get(victim, {})
+        seen.append((target.get("State"), target.get("Reason"), lifecycle.get(victim), term[:1], ec2_state))
+        healthy = sorted(i for i, h in health.items() if h["State"] == "healthy")
+        return healthy if len(healthy) == 2 and victim not in healthy else None
+    now = wait_for("replacement healthy", replaced, timeout=90, interval=0.3)
     assert failures == [], f"Shoal retries refused connections on the healthy target: {failures}"
-    assert victim not in [i["InstanceId"] for i in group(daemon)["Instances"]]
+
+    # What the lab shows, in AWS's order: the target turns unhealthy (failed checks), the
+    # group takes the instance out of service and its target drains while the instance
+    # still runs (the activity waits for the drain), then the instance is terminated.
+    assert ("unhealthy", "Target.FailedHealthChecks") in [(t, r) for t, r, *_ in seen], seen
+    draining = [s for s in seen if s[0] in ("draining", "unhealthy.draining")]
+    assert draining, f"the victim's target drained before termination: {seen}"
+    assert all(s[1] == "Target.DeregistrationInProgress" and s[2] == "Terminating" and s[4] == "running"
+               for s in draining), draining
+    assert ["WaitingForELBConnectionDraining"] in [s[3] for s in draining], draining
+    first_drain = seen.index(draining[0])
+    assert all(s[4] == "running" for s in seen[:first_drain]), "nothing stopped the instance before its drain"
+    wait_for("the drained victim terminated and gone from the group",
+             lambda: victim not in [i["InstanceId"] for i in group(daemon)["Instances"]], timeout=30)
     term = [a for a in activities(daemon) if a["Description"] == f"Terminating EC2 instance: {victim}"]
     assert term and "an instance was taken out of service in response to an ELB system health check failure." in term[0]["Cause"]
+    assert term[0]["StatusCode"] == "Successful"
+    launch = [a for a in activities(daemon) if a["Description"] == f"Launching a new EC2 instance: {now[0] if now[0] not in members else now[1]}"]
+    assert launch and "an instance was launched in response to an unhealthy instance needing to be replaced." in launch[0]["Cause"]
     assert daemon.aws("ec2", "describe-instances", "--instance-ids", victim)["Reservations"][0]["Instances"][0]["State"]["Name"] in ("shutting-down", "terminated")
     assert len(now) == 2
 
