@@ -279,3 +279,130 @@ def test_standby_takes_an_instance_out_of_service_and_back(daemon):
     wait_for("back InService", lambda: state() == {resting: "InService", serving: "InService"}, timeout=30)
     wait_for("back in the target group", lambda: healthy_targets(daemon, tg) == sorted([resting, serving]), timeout=40)
     assert group(daemon)["DesiredCapacity"] == 2
+
+
+def small_group(daemon, desired=0, **extra):
+    lab_template(daemon)
+    asg = daemon.boto("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=0, MaxSize=3, DesiredCapacity=desired,
+                                  LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                  VPCZoneIdentifier=two_zone_subnets(daemon), **extra)
+    return asg
+
+
+def tags_of(asg):
+    g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][0]
+    return {t["Key"]: (t["Value"], t["PropagateAtLaunch"]) for t in g["Tags"]}
+
+
+def test_create_or_update_and_delete_tags(daemon):
+    asg = small_group(daemon)
+    tag = lambda k, v, p=False, **kw: {"ResourceId": GROUP, "ResourceType": "auto-scaling-group",
+                                      "Key": k, "Value": v, "PropagateAtLaunch": p, **kw}
+    asg.create_or_update_tags(Tags=[tag("Name", "exercise-group", True), tag("team", "lab")])
+    asg.create_or_update_tags(Tags=[tag("team", "ops")])  # a put replaces by key
+    assert tags_of(asg) == {"Name": ("exercise-group", True), "team": ("ops", False)}
+
+    # Refusals change nothing: another resource type, an unknown group, a reserved key,
+    # a key too long, a 51st tag.
+    def refused(tags, code="ValidationError"):
+        try:
+            asg.create_or_update_tags(Tags=tags)
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == code, e.response
+            return e.response["Error"]["Message"]
+        raise AssertionError(f"accepted {tags}")
+    assert "auto-scaling-group" in refused([tag("x", "y", ResourceType="instance")])
+    assert "AutoScalingGroup nope not found" in refused([{**tag("x", "y"), "ResourceId": "nope"}])
+    assert "aws:" in refused([tag("aws:secret", "y")])
+    assert "between 1 and 128" in refused([tag("k" * 129, "y")])
+    assert "limit of 50" in refused([tag(f"t{n}", "v") for n in range(49)])
+    assert tags_of(asg) == {"Name": ("exercise-group", True), "team": ("ops", False)}
+
+    # PropagateAtLaunch: new instances carry Name, not team, and the group's own tag.
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    [inst] = wait_for("one InService", lambda: in_service(daemon, 1))
+    ec2_tags = {t["Key"]: t["Value"] for t in daemon.boto("ec2").describe_instances(
+        InstanceIds=[inst["InstanceId"]])["Reservations"][0]["Instances"][0]["Tags"]}
+    assert ec2_tags["Name"] == "exercise-group" and ec2_tags["aws:autoscaling:groupName"] == GROUP
+    assert "team" not in ec2_tags
+
+    asg.delete_tags(Tags=[{"ResourceId": GROUP, "ResourceType": "auto-scaling-group", "Key": "team"}])
+    assert tags_of(asg) == {"Name": ("exercise-group", True)}
+    found = asg.describe_tags(Filters=[{"Name": "key", "Values": ["Name"]}])["Tags"]
+    assert [(t["ResourceId"], t["Value"]) for t in found] == [(GROUP, "exercise-group")]
+
+
+def test_traffic_sources_and_target_group_attachments(daemon):
+    asg = small_group(daemon)
+    vpc = daemon.aws("ec2", "describe-vpcs")["Vpcs"][0]["VpcId"]
+    elb = daemon.boto("elbv2")
+    tgs = [elb.create_target_group(Name=n, Protocol="HTTP", Port=3000, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+           for n in ("exercise-target-group", "other-target-group")]
+    asg.attach_traffic_sources(AutoScalingGroupName=GROUP, TrafficSources=[{"Identifier": tgs[0], "Type": "elbv2"}])
+    asg.attach_load_balancer_target_groups(AutoScalingGroupName=GROUP, TargetGroupARNs=[tgs[1]])
+
+    def attached():
+        lbtg = {t["LoadBalancerTargetGroupARN"]: t["State"] for t in
+                asg.describe_load_balancer_target_groups(AutoScalingGroupName=GROUP)["LoadBalancerTargetGroups"]}
+        sources = {t["Identifier"]: (t["Type"], t["State"]) for t in
+                   asg.describe_traffic_sources(AutoScalingGroupName=GROUP)["TrafficSources"]}
+        return (lbtg, sources) if set(lbtg.values()) == {"InService"} else None
+    lbtg, sources = wait_for("attachments InService (no instances to check)", attached)
+    assert set(lbtg) == set(tgs)
+    assert sources == {tgs[0]: ("elbv2", "InService"), tgs[1]: ("elbv2", "InService")}
+    assert asg.describe_traffic_sources(AutoScalingGroupName=GROUP, TrafficSourceType="vpc-lattice")["TrafficSources"] == []
+    g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"][0]
+    assert sorted(g["TargetGroupARNs"]) == sorted(tgs)
+
+    # Refused, nothing changed: a type Shoal has no such thing for, an unknown target group.
+    for sources in ([{"Identifier": "my-classic-lb", "Type": "elb"}],
+                    [{"Identifier": tgs[0].replace("exercise", "missing"), "Type": "elbv2"}]):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            asg.attach_traffic_sources(AutoScalingGroupName=GROUP, TrafficSources=sources)
+        assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert len(asg.describe_traffic_sources(AutoScalingGroupName=GROUP)["TrafficSources"]) == 2
+
+    # A new instance registers with both; detaching one deregisters it from that one only.
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    [inst] = wait_for("one InService", lambda: in_service(daemon, 1))
+    registered = lambda tg: [t["Target"]["Id"] for t in elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+                             if t["TargetHealth"]["State"] != "draining"]
+    wait_for("registered with both", lambda: all(registered(tg) == [inst["InstanceId"]] for tg in tgs))
+    asg.detach_traffic_sources(AutoScalingGroupName=GROUP, TrafficSources=[{"Identifier": tgs[1]}])
+    wait_for("detached", lambda: [t["Identifier"] for t in
+                                  asg.describe_traffic_sources(AutoScalingGroupName=GROUP)["TrafficSources"]] == [tgs[0]])
+    wait_for("deregistered from the detached one", lambda: registered(tgs[1]) == [])
+    assert registered(tgs[0]) == [inst["InstanceId"]]
+
+
+def test_scale_in_protection_and_user_health_checks(daemon):
+    asg = small_group(daemon, desired=1, NewInstancesProtectedFromScaleIn=True)
+    [first] = wait_for("one InService", lambda: in_service(daemon, 1))
+    assert first["ProtectedFromScaleIn"] is True, "NewInstancesProtectedFromScaleIn"
+    asg.update_auto_scaling_group(AutoScalingGroupName=GROUP, NewInstancesProtectedFromScaleIn=False)
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
+    two = wait_for("two InService", lambda: in_service(daemon, 2))
+    second = next(i for i in two if i["InstanceId"] != first["InstanceId"])
+    assert second["ProtectedFromScaleIn"] is False
+
+    # Scale-in skips the protected instance, whatever the termination policy prefers.
+    asg.update_auto_scaling_group(AutoScalingGroupName=GROUP, TerminationPolicies=["OldestInstance"])
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    [left] = wait_for("back to one", lambda: in_service(daemon, 1), timeout=30)
+    assert left["InstanceId"] == first["InstanceId"]
+
+    # Protection is not against health replacement: a user health check replaces it.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.set_instance_protection(AutoScalingGroupName=GROUP, InstanceIds=["i-0123456789abcdef0"],
+                                    ProtectedFromScaleIn=False)
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    asg.set_instance_health(InstanceId=first["InstanceId"], HealthStatus="Unhealthy", ShouldRespectGracePeriod=False)
+    [replacement] = wait_for("replaced", lambda: (lambda live: live if live and live[0]["InstanceId"] != first["InstanceId"] else None)(
+        in_service(daemon, 1)), timeout=30)
+    history = activities(daemon)
+    term = next(a for a in history if a["Description"] == f"Terminating EC2 instance: {first['InstanceId']}")
+    assert "an instance was taken out of service in response to a user health-check." in term["Cause"]
+    launch = next(a for a in history if a["Description"] == f"Launching a new EC2 instance: {replacement['InstanceId']}")
+    assert "an instance was launched in response to an unhealthy instance needing to be replaced." in launch["Cause"]
+    assert replacement["ProtectedFromScaleIn"] is False

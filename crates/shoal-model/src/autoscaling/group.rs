@@ -601,6 +601,21 @@ pub fn group_not_found(name: &str) -> AwsError {
     ))
 }
 
+/// CreateOrUpdateTags (`delete` false) or DeleteTags on one group: a tag is known by
+/// its key, so a put replaces the value and `PropagateAtLaunch` of a tag already there.
+/// The group must still hold at most 50 tags with valid keys and values afterwards;
+/// otherwise the error is returned and the caller keeps the group unchanged.
+pub fn change_tags(group: &mut AutoScalingGroup, tags: &[GroupTag], delete: bool) -> AwsResult<()> {
+    validate_tags(tags)?;
+    for tag in tags {
+        group.tags.retain(|t| t.key != tag.key);
+        if !delete {
+            group.tags.push(tag.clone());
+        }
+    }
+    validate_tags(&group.tags)
+}
+
 fn validate_tags(tags: &[GroupTag]) -> AwsResult<()> {
     if tags.len() > 50 {
         return Err(AwsError::validation("The number of tags exceeds the limit of 50."));

@@ -163,6 +163,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
                         .ok_or_else(|| AwsError::validation("ResourceId is required"))?;
                     let key =
                         t.string("Key").ok_or_else(|| AwsError::validation("Key is required"))?;
+                    if let Some(kind) = t.get("ResourceType").filter(|k| *k != "auto-scaling-group") {
+                        return Err(AwsError::validation(format!(
+                            "Invalid resource type {kind}. The only supported resource type is auto-scaling-group."
+                        )));
+                    }
                     Ok((
                         name,
                         GroupTag {
@@ -187,11 +192,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
         }
         "AttachLoadBalancerTargetGroups" | "AttachTrafficSources" => {
             let name = p.required_query("AutoScalingGroupName")?;
-            svc.attach_target_groups(name, &target_group_arns(p))?;
+            svc.attach_target_groups(name, &target_group_arns(p)?)?;
         }
         "DetachLoadBalancerTargetGroups" | "DetachTrafficSources" => {
             let name = p.required_query("AutoScalingGroupName")?;
-            svc.detach_target_groups(name, &target_group_arns(p))?;
+            svc.detach_target_groups(name, &target_group_arns(p)?)?;
         }
         "DescribeLoadBalancerTargetGroups" | "DescribeTrafficSources" => {
             let name = p.required_query("AutoScalingGroupName")?;
@@ -206,7 +211,10 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
                         .text("State", t.state.as_str());
                 });
             } else {
-                x.list("TrafficSources", "member", &g.target_groups, |x, t| {
+                // Every traffic source Shoal holds is an `elbv2` target group.
+                let wanted = p.get("TrafficSourceType").is_none_or(|t| t == "elbv2");
+                let sources = if wanted { &g.target_groups[..] } else { &[] };
+                x.list("TrafficSources", "member", sources, |x, t| {
                     x.text("TrafficSource", &t.target_group_arn)
                         .text("Identifier", &t.target_group_arn)
                         .text("Type", "elbv2")
@@ -575,10 +583,25 @@ fn group_filters(p: &Params) -> Vec<GroupFilter> {
         .collect()
 }
 
-fn target_group_arns(p: &Params) -> Vec<String> {
+/// `TargetGroupARNs` and `TrafficSources` together. Traffic sources of type `elbv2`
+/// (the default for an ARN) are target groups; Shoal has no Classic Load Balancers
+/// (`elb`) and no VPC Lattice (`vpc-lattice`), so those are refused.
+fn target_group_arns(p: &Params) -> AwsResult<Vec<String>> {
     let mut arns = p.list("TargetGroupARNs");
-    arns.extend(p.structs("TrafficSources").into_iter().filter_map(|t| t.string("Identifier")));
-    arns
+    for source in p.structs("TrafficSources") {
+        let identifier = source
+            .string("Identifier")
+            .ok_or_else(|| AwsError::validation("TrafficSources.member.Identifier is required"))?;
+        match source.get("Type").unwrap_or("elbv2") {
+            "elbv2" => arns.push(identifier),
+            other => {
+                return Err(AwsError::validation(format!(
+                    "Traffic source type {other} is not supported by Shoal: attach Application Load Balancer target groups (type elbv2)."
+                )))
+            }
+        }
+    }
+    Ok(arns)
 }
 
 fn placement(p: &Params) -> Placement {
@@ -707,7 +730,7 @@ fn create_request(p: &Params) -> AwsResult<(CreateGroupRequest, Placement)> {
         zones: vec![],
         health_check_type: p.string("HealthCheckType"),
         health_check_grace_period: p.number("HealthCheckGracePeriod")?,
-        target_group_arns: target_group_arns(p),
+        target_group_arns: target_group_arns(p)?,
         tags: p
             .structs("Tags")
             .into_iter()

@@ -375,9 +375,6 @@ impl Service {
         self.mutate(|state, changes| {
             let mut touched: Vec<AutoScalingGroup> = Vec::new();
             for (name, tag) in tags {
-                if tag.key.to_ascii_lowercase().starts_with("aws:") {
-                    return Err(AwsError::validation("Tag keys cannot start with 'aws:'"));
-                }
                 let pos = match touched.iter().position(|g| &g.name == name) {
                     Some(p) => p,
                     None => {
@@ -385,11 +382,7 @@ impl Service {
                         touched.len() - 1
                     }
                 };
-                let g = &mut touched[pos];
-                g.tags.retain(|t| t.key != tag.key);
-                if !delete {
-                    g.tags.push(tag.clone());
-                }
+                group::change_tags(&mut touched[pos], std::slice::from_ref(tag), delete)?;
             }
             for g in touched {
                 changes.put(g);
