@@ -85,8 +85,39 @@ def http_get(url, timeout=2.0):
         return 0, ""
 
 
+class Lines:
+    """A process's output read by a thread, so waits on it stay bounded (select() cannot
+    see lines Python has already buffered, and readline() alone could block forever)."""
+
+    def __init__(self, stream):
+        import queue
+        import threading
+        self.queue = queue.Queue()
+        self.text = ""
+        def pump():
+            for line in stream:
+                self.queue.put(line)
+        threading.Thread(target=pump, daemon=True).start()
+
+    def until(self, check, what, timeout):
+        """Reads lines until check(all text so far, from the last call on) holds; returns
+        that text. Fails after `timeout` seconds."""
+        import queue
+        self.text = ""
+        deadline = time.monotonic() + timeout
+        while not check(self.text):
+            left = deadline - time.monotonic()
+            try:
+                self.text += self.queue.get(timeout=max(0.01, left))
+            except queue.Empty:
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {self.text[-2000:]!r}")
+        return self.text
+
+
 class Daemon:
-    def __init__(self, *extra_args, data_dir=None, pool=None):
+    def __init__(self, *extra_args, data_dir=None, pool=None, command="server"):
+        self.command = command  # or "up": the daemon that `shoal up` starts itself
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="shoal-test-")
         if pool is None:
@@ -100,7 +131,7 @@ class Daemon:
 
     def start(self):
         log = open(Path(self.data_dir) / "daemon.log", "a")
-        args = [SHOAL, "server", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+        args = [SHOAL, self.command, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
                 "--address-pool", self.pool, "--cpu-sample-interval", "1", "--stop-grace", "2",
                 *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -115,6 +146,13 @@ class Daemon:
 
     def log(self):
         return (Path(self.data_dir) / "daemon.log").read_text()[-4000:]
+
+    def read_stdout_until(self, marker, timeout=120):
+        """The daemon's standard output after its first line, up to the line holding
+        `marker` (bounded: fails after `timeout` seconds)."""
+        if not hasattr(self, "stdout_lines"):
+            self.stdout_lines = Lines(self.proc.stdout)
+        return self.stdout_lines.until(lambda text: marker in text, f"{marker!r} on stdout", timeout)
 
     # -- driving it ----------------------------------------------------------------
     def env(self):

@@ -4,7 +4,9 @@ running, or stopped with --stop-instances), `shoal reset` wipes everything."""
 import urllib.error
 import urllib.request
 
-from harness import port_closed, process_gone, wait_for
+import subprocess
+
+from harness import SHOAL, Daemon, Lines, port_closed, process_gone, wait_for
 
 
 def through_lb(daemon, dns):
@@ -42,6 +44,37 @@ def test_up_builds_parts_1_and_2_and_is_idempotent(daemon):
     assert again.returncode == 0, again.stderr
     assert len(daemon.aws("autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"]) == 1
     assert len(daemon.aws("ec2", "describe-images", "--owners", "self")["Images"]) == 2
+
+
+def test_up_on_its_own_uses_a_short_metric_period_and_the_views_follow_the_group():
+    """`shoal up` with no daemon running starts one with a 10 s CloudWatch period and
+    says so; `shoal groups --watch` refreshes, `shoal activities` tells the launch."""
+    d = Daemon(command="up")
+    try:
+        report = d.read_stdout_until("Press Ctrl-C", timeout=180)
+        assert "The lab is ready" in report
+        assert "CloudWatch period  10 s (AWS: 60 s" in report
+        assert "shoal ssh <INSTANCE> -- stress --cpu 1" in report
+        period = d.aws("cloudwatch", "describe-alarms")["MetricAlarms"]
+        assert {a["Period"] for a in period} == {60}, "alarms keep AWS's periods; a period lasts 10 s"
+
+        watch = subprocess.Popen([SHOAL, "--endpoint", d.endpoint, "groups", "--watch"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            twice = lambda text: text.count("EXERCISE-GROUP  min 1 / desired 1 / max 2") >= 2
+            text = Lines(watch.stdout).until(twice, "two refreshes of `shoal groups --watch`", 30)
+            assert "\x1b[2J" in text and "InService" in text
+        finally:
+            watch.terminate()
+            watch.wait(timeout=10)
+
+        history = d.shoal("activities", "EXERCISE-GROUP").stdout
+        assert "Launching a new EC2 instance: i-" in history
+        assert "a user request created an AutoScalingGroup changing the desired capacity from 0 to 1." in history
+        assert d.shoal("down").returncode == 0
+        assert d.proc.wait(timeout=60) == 0
+    finally:
+        d.close()
 
 
 def test_image_import_and_instance_status(daemon, tmp_path):
