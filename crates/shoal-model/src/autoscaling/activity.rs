@@ -17,6 +17,30 @@ pub fn aws_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The longest `Cause` AWS returns (the API's `XmlStringMaxLen1023`).
+pub const MAX_CAUSE_LEN: usize = 1023;
+
+/// The longest `StatusMessage` AWS returns (`XmlStringMaxLen255`).
+pub const MAX_STATUS_MESSAGE_LEN: usize = 255;
+
+/// `cause` within AWS's limit, cut after the last whole sentence that fits: a scale-in
+/// of hundreds names as many of its selected instances as the field holds (AWS's own
+/// cut is not documented; this keeps every sentence whole).
+fn within_cause_limit(mut cause: String) -> String {
+    if cause.len() <= MAX_CAUSE_LEN {
+        return cause;
+    }
+    let last_whole =
+        cause.match_indices("  At ").map(|(i, _)| i).take_while(|&i| i <= MAX_CAUSE_LEN).last();
+    cause.truncate(last_whole.unwrap_or_else(|| floor_char_boundary(&cause, MAX_CAUSE_LEN)));
+    cause
+}
+
+/// The largest index ≤ `at` on a character boundary of `s`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    (0..=at.min(s.len())).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
+}
+
 /// An activity's `StatusCode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActivityStatus {
@@ -112,7 +136,7 @@ impl Activity {
             auto_scaling_group_name: group_name.into(),
             auto_scaling_group_arn: group_arn.into(),
             description: description::launching(instance_id),
-            cause,
+            cause: within_cause_limit(cause),
             start_time: now,
             end_time: None,
             status_code: ActivityStatus::InProgress,
@@ -170,7 +194,7 @@ impl Activity {
             auto_scaling_group_name: group_name.into(),
             auto_scaling_group_arn: group_arn.into(),
             description: format!("Launching a new EC2 instance.  Status Reason: {message}"),
-            cause,
+            cause: within_cause_limit(cause),
             start_time: now,
             end_time: Some(now),
             status_code: ActivityStatus::Failed,
@@ -189,8 +213,9 @@ impl Activity {
         now: DateTime<Utc>,
     ) {
         self.status_code = status;
-        if message.is_some() {
-            self.status_message = message;
+        if let Some(mut message) = message {
+            message.truncate(floor_char_boundary(&message, MAX_STATUS_MESSAGE_LEN));
+            self.status_message = Some(message);
         }
         if status.is_final() {
             self.end_time = Some(now);
@@ -466,6 +491,27 @@ mod tests {
             ]),
             "At 2026-11-25T10:00:00Z an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from 2 to 1.  At 2026-11-25T10:00:00Z instance i-0abc was selected for termination.",
         );
+        // A scale-in of 300 names as many selected instances as AWS's 1023 characters hold.
+        let many = cause::chain(
+            std::iter::once(cause::at(t1, &cause::capacity_terminate(400, 100))).chain(
+                (0..300).map(|n| {
+                    cause::at(t1, &cause::selected_for_termination(&format!("i-{n:017x}")))
+                }),
+            ),
+        );
+        let a = Activity::terminate(
+            "a",
+            "g",
+            "arn",
+            "i-00000000000000000",
+            None,
+            "us-east-1a",
+            many.clone(),
+            t1,
+        );
+        assert!(a.cause.len() <= MAX_CAUSE_LEN && many.starts_with(&a.cause), "{}", a.cause);
+        assert!(a.cause.ends_with("was selected for termination."), "whole sentences: {}", a.cause);
+        assert!(a.cause.len() > MAX_CAUSE_LEN - 80, "as many as fit");
         check(
             details(Some("subnet-a"), "us-east-1a"),
             r#"{"Subnet ID":"subnet-a","Availability Zone":"us-east-1a"}"#,

@@ -81,6 +81,8 @@ pub fn health_findings(
         return vec![];
     }
     let grace = chrono::Duration::seconds(i64::from(group.health_check_grace_period));
+    let observed: std::collections::HashMap<&str, &InstanceObservation> =
+        observations.iter().map(|o| (o.instance_id.as_str(), o)).collect();
     let mut out = Vec::new();
     for inst in &group.instances {
         if !inst.lifecycle_state.counts_toward_capacity()
@@ -88,7 +90,7 @@ pub fn health_findings(
         {
             continue;
         }
-        let Some(obs) = observations.iter().find(|o| o.instance_id == inst.instance_id) else {
+        let Some(obs) = observed.get(inst.instance_id.as_str()) else {
             continue;
         };
         if !matches!(obs.ec2_state.as_str(), "pending" | "running") {

@@ -1069,16 +1069,7 @@ impl Service {
                 return Ok(Reservation { id: first.reservation_id.clone(), instances: earlier });
             }
         }
-        let mut private_used: BTreeSet<Ipv4Addr> = state
-            .instances
-            .values()
-            .filter(|i| i.subnet_id == subnet.id && i.state != InstanceState::Terminated)
-            .map(|i| i.private_ip)
-            .collect();
-        private_used
-            .extend(changes.reserved_addresses.iter().filter(|ip| subnet.cidr.contains(**ip)));
-        let mut loopback_used = self.loopback_in_use(state);
-        loopback_used.extend(changes.reserved_addresses.iter().copied());
+        let (loopback_used, private_used) = changes.addresses.in_use(state, &subnet.id);
         let free = network::usable_addresses(subnet.cidr).saturating_sub(private_used.len() as u64);
         if free < req.min_count as u64 {
             return Err(AwsError::new(
@@ -1091,12 +1082,10 @@ impl Service {
         let now = self.clock.now();
         let mut instances = Vec::new();
         for index in 0..count {
-            let private_ip = network::allocate_private_ip(subnet, &private_used)?;
+            let private_ip = network::allocate_private_ip(subnet, private_used)?;
             private_used.insert(private_ip);
-            changes.reserved_addresses.insert(private_ip);
-            let loopback_ip = self.allocate_loopback(&loopback_used)?;
+            let loopback_ip = self.allocate_loopback(loopback_used)?;
             loopback_used.insert(loopback_ip);
-            changes.reserved_addresses.insert(loopback_ip);
             let inst = Instance {
                 id: ids::ec2("i"),
                 reservation_id: reservation_id.clone(),
@@ -1126,17 +1115,12 @@ impl Service {
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
             };
-            changes.put(inst.clone());
             instances.push(inst);
         }
+        for inst in &instances {
+            changes.put(inst.clone());
+        }
         Ok(Reservation { id: reservation_id, instances })
-    }
-
-    /// Loopback addresses held by instances (even terminated ones still visible, so a
-    /// stale health check never reaches a newcomer) — load balancers add theirs.
-    pub fn loopback_in_use(&self, state: &State) -> BTreeSet<Ipv4Addr> {
-        let lbs = state.load_balancers.values().map(|l| l.loopback_ip);
-        state.instances.values().map(|i| i.loopback_ip).chain(lbs).collect()
     }
 
     /// The lowest free address of the pool, skipping `.0`, `.1` and `.255` of each /24.

@@ -426,7 +426,12 @@ impl Elb<'_> {
                 security_groups: sgs,
                 created_time: self.svc.clock.now(),
                 attributes: LoadBalancerAttributes::default(),
-                loopback_ip: self.svc.allocate_loopback(&self.svc.loopback_in_use(state))?,
+                loopback_ip: {
+                    let used = changes.addresses.loopback(state);
+                    let ip = self.svc.allocate_loopback(used)?;
+                    used.insert(ip);
+                    ip
+                },
             };
             if !tags.tags.is_empty() {
                 tags.arn = arn;

@@ -6,7 +6,8 @@
 //! applies it to memory. A rejected request therefore changes nothing, and nothing the
 //! API acknowledged can be missing after a crash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 
 use shoal_model::autoscaling::activity::Activity;
 use shoal_model::autoscaling::group::AutoScalingGroup;
@@ -17,7 +18,8 @@ use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::deploy::Deployment;
 use shoal_model::ec2::{
-    Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
+    Image, Instance, InstanceState, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup,
+    Subnet, Vpc,
 };
 use shoal_model::elbv2::{
     Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
@@ -186,13 +188,52 @@ impl<F: Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send> Change for StoreOn
     fn apply(self: Box<Self>, _state: &mut State) {}
 }
 
+/// The addresses a change set sees in use: those `State` holds plus those the set has
+/// handed out, so several launches in one commit never get the same one. Built on first
+/// use and kept for the set, so a commit of many launches scans the state once.
+#[derive(Default)]
+pub struct AddressBook {
+    /// Loopback addresses of every instance and load balancer; terminated instances
+    /// keep theirs while visible, so a stale health check never reaches a newcomer.
+    pub loopback: Option<BTreeSet<Ipv4Addr>>,
+    /// Private addresses of the live instances of each subnet, by subnet id.
+    pub private: BTreeMap<String, BTreeSet<Ipv4Addr>>,
+}
+
+impl AddressBook {
+    /// The loopback addresses in use, built if need be.
+    pub fn loopback(&mut self, state: &State) -> &mut BTreeSet<Ipv4Addr> {
+        self.loopback.get_or_insert_with(|| {
+            let lbs = state.load_balancers.values().map(|l| l.loopback_ip);
+            state.instances.values().map(|i| i.loopback_ip).chain(lbs).collect()
+        })
+    }
+
+    /// The loopback and the subnet's private addresses in use, built if need be.
+    pub fn in_use(
+        &mut self,
+        state: &State,
+        subnet_id: &str,
+    ) -> (&mut BTreeSet<Ipv4Addr>, &mut BTreeSet<Ipv4Addr>) {
+        self.loopback(state);
+        let loopback = self.loopback.as_mut().expect("built above");
+        let private = self.private.entry(subnet_id.to_string()).or_insert_with(|| {
+            state
+                .instances
+                .values()
+                .filter(|i| i.subnet_id == subnet_id && i.state != InstanceState::Terminated)
+                .map(|i| i.private_ip)
+                .collect()
+        });
+        (loopback, private)
+    }
+}
+
 /// The puts and deletes one operation makes, in order.
 #[derive(Default)]
 pub struct Changes {
     items: Vec<Box<dyn Change>>,
-    /// Addresses handed out by this change set but not yet in `State`, so several
-    /// launches in one commit never get the same one.
-    pub reserved_addresses: std::collections::BTreeSet<std::net::Ipv4Addr>,
+    pub addresses: AddressBook,
 }
 
 impl Changes {
