@@ -433,10 +433,18 @@ pub mod cause {
         "an instance was taken out of service in response to an instance refresh.".into()
     }
 
-    /// Reconstructed: `an instance was taken out of service in response to a maximum
-    /// instance lifetime being reached.`
+    /// Shoal's wording (no AWS sample found), in the pattern of the instance refresh
+    /// pair: `an instance was taken out of service in response to a maximum instance
+    /// lifetime being reached.` (followed by `instance i-… was selected for
+    /// termination.`).
     pub fn lifetime_terminate() -> String {
         "an instance was taken out of service in response to a maximum instance lifetime being reached.".into()
+    }
+
+    /// Shoal's wording (no AWS sample found): `an instance was launched in response to a
+    /// maximum instance lifetime being reached.`
+    pub fn lifetime_launch() -> String {
+        "an instance was launched in response to a maximum instance lifetime being reached.".into()
     }
 }
 
