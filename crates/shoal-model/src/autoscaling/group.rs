@@ -435,6 +435,21 @@ impl AutoScalingGroup {
         self.suspended_processes.iter().any(|p| p.process_name == process)
     }
 
+    /// The target groups an instance entering service is registered with: every
+    /// attachment not being removed — none while `AddToLoadBalancer` is suspended. AWS
+    /// launches such instances without registering them, and resuming does not register
+    /// them afterwards (only instances launched after the resume are).
+    pub fn target_groups_to_register(&self) -> Vec<String> {
+        if self.is_suspended("AddToLoadBalancer") {
+            return vec![];
+        }
+        self.target_groups
+            .iter()
+            .filter(|t| !matches!(t.state, AttachmentState::Removing | AttachmentState::Removed))
+            .map(|t| t.target_group_arn.clone())
+            .collect()
+    }
+
     /// Instances counted in the group's capacity (pending + in service).
     pub fn capacity(&self) -> u32 {
         self.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).count() as u32
@@ -1352,6 +1367,20 @@ mod tests {
         );
         assert!(suspend_processes(&mut g, &["Nope".into()], t0()).is_err());
         resume_processes(&mut g, &[]);
+        assert!(g.suspended_processes.is_empty());
+        // AddToLoadBalancer: new instances join no target group while it is suspended.
+        let attach =
+            |arn: &str, state| TargetGroupAttachment { target_group_arn: arn.into(), state };
+        g.target_groups = vec![
+            attach("tg-1", AttachmentState::InService),
+            attach("tg-2", AttachmentState::Removing),
+        ];
+        assert_eq!(g.target_groups_to_register(), vec!["tg-1".to_string()]);
+        suspend_processes(&mut g, &["AddToLoadBalancer".into()], t0()).unwrap();
+        assert!(g.target_groups_to_register().is_empty());
+        resume_processes(&mut g, &["AddToLoadBalancer".into()]);
+        assert_eq!(g.target_groups_to_register(), vec!["tg-1".to_string()]);
+        g.target_groups.clear();
         assert!(g.suspended_processes.is_empty());
         g.health_check_grace_period = 300;
         let zone = g.zones[0].clone();

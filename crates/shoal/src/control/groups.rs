@@ -110,6 +110,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         .filter(|t| !matches!(t.state, AttachmentState::Removing | AttachmentState::Removed))
         .map(|t| t.target_group_arn.clone())
         .collect();
+    let register_tgs = g.target_groups_to_register();
     for gi in g.instances.iter_mut() {
         let ec2_state = state.instances.get(&gi.instance_id).map(|i| i.state);
         if gi.lifecycle_state.is_pending() {
@@ -121,7 +122,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                                 gi.lifecycle_state = LifecycleState::PendingWait;
                                 changes.put(new_action(name, &gi.instance_id, hook, now));
                             }
-                            None => enter_service(svc, state, changes, &serving_tgs, gi, now),
+                            None => enter_service(svc, state, changes, &register_tgs, gi, now),
                         }
                     }
                     LifecycleState::PendingWait => {
@@ -134,7 +135,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                             };
                         }
                     }
-                    _ => enter_service(svc, state, changes, &serving_tgs, gi, now),
+                    _ => enter_service(svc, state, changes, &register_tgs, gi, now),
                 },
                 Some(InstanceState::Pending) => {}
                 _ => {
@@ -476,9 +477,13 @@ fn attachments(svc: &Service, state: &State, changes: &mut Changes, g: &mut Auto
         .filter(|i| i.lifecycle_state == LifecycleState::InService)
         .map(|i| (i.instance_id.clone(), i.availability_zone.clone()))
         .collect();
+    // While AddToLoadBalancer is suspended a new attachment registers nobody yet (AWS
+    // does not say; Shoal keeps it `Adding` until the process resumes).
+    let adding_paused = g.is_suspended("AddToLoadBalancer");
     for t in g.target_groups.iter_mut() {
         let arn = std::slice::from_ref(&t.target_group_arn);
         match t.state {
+            AttachmentState::Adding if adding_paused => {}
             AttachmentState::Adding => {
                 for (id, zone) in &serving {
                     svc.register_in_target_groups(state, changes, arn, id, zone);

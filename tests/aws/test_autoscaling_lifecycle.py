@@ -1,0 +1,119 @@
+"""An Auto Scaling group's life with boto3 and the aws CLI: suspended processes and what
+they stop (AddToLoadBalancer too)."""
+import re
+import time
+
+from harness import wait_for
+from test_autoscaling import GROUP, activities, group, in_service, lab_template, two_zone_subnets
+
+REASON = re.compile(r"^User suspended at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def create_group(daemon, desired=0, max_size=3, **extra):
+    lab_template(daemon)
+    daemon.boto("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=GROUP, MinSize=0, MaxSize=max_size, DesiredCapacity=desired,
+        LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+        VPCZoneIdentifier=two_zone_subnets(daemon), **extra)
+
+
+def target_group(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    tg = daemon.aws("elbv2", "create-target-group", "--name", "lifecycle-tg", "--protocol", "HTTP",
+                    "--port", "3000", "--vpc-id", vpc)["TargetGroups"][0]["TargetGroupArn"]
+    daemon.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tg,
+               "--attributes", "Key=deregistration_delay.timeout_seconds,Value=0")
+    return tg
+
+
+def targets(daemon, tg):
+    d = daemon.aws("elbv2", "describe-target-health", "--target-group-arn", tg)["TargetHealthDescriptions"]
+    return sorted(t["Target"]["Id"] for t in d)
+
+
+def suspended(daemon):
+    return {p["ProcessName"]: p["SuspensionReason"] for p in group(daemon)["SuspendedProcesses"]}
+
+
+def still(what, check, seconds=3.0):
+    """Asserts check() holds for `seconds` (something that must not happen, doesn't)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert check(), what
+        time.sleep(0.3)
+
+
+def test_suspended_processes_stop_what_they_name_until_resumed(daemon):
+    create_group(daemon)
+    asg = daemon.boto("autoscaling")
+
+    def process(*names, resume=False):
+        call = asg.resume_processes if resume else asg.suspend_processes
+        call(AutoScalingGroupName=GROUP, ScalingProcesses=list(names))
+
+    # Launch: desired 1 starts nothing until resumed.
+    process("Launch")
+    assert list(suspended(daemon)) == ["Launch"] and REASON.match(suspended(daemon)["Launch"])
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    still("no launch while Launch is suspended", lambda: group(daemon)["Instances"] == [])
+    assert activities(daemon) == []
+    process("Launch", resume=True)
+    assert suspended(daemon) == {}
+    [first] = wait_for("launched after resume", lambda: in_service(daemon, 1), timeout=30)
+
+    # Terminate: desired 0 keeps the instance until resumed.
+    process("Terminate")
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=0)
+    still("no scale-in while Terminate is suspended", lambda: in_service(daemon, 1))
+    process("Terminate", resume=True)
+    wait_for("scaled in after resume", lambda: group(daemon)["Instances"] == [], timeout=30)
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    [inst] = wait_for("one again", lambda: in_service(daemon, 1), timeout=30)
+
+    # HealthCheck: a stopped instance is not marked unhealthy until resumed.
+    process("HealthCheck")
+    victim = inst["InstanceId"]
+    daemon.aws("ec2", "stop-instances", "--instance-ids", victim)
+    daemon.wait_state(victim, "stopped")
+    still("not marked while HealthCheck is suspended", lambda: in_service(daemon, 1) and in_service(daemon, 1)[0]["InstanceId"] == victim)
+    process("HealthCheck", resume=True)
+    [inst] = wait_for("replaced after resume", lambda: (lambda l: l if l and l[0]["InstanceId"] != victim else None)(in_service(daemon, 1)), timeout=40)
+
+    # ReplaceUnhealthy: an instance marked unhealthy stays until resumed.
+    process("ReplaceUnhealthy")
+    victim = inst["InstanceId"]
+    asg.set_instance_health(InstanceId=victim, HealthStatus="Unhealthy")
+    still("kept while ReplaceUnhealthy is suspended",
+          lambda: [(i["InstanceId"], i["HealthStatus"]) for i in group(daemon)["Instances"]] == [(victim, "Unhealthy")])
+    process("ReplaceUnhealthy", resume=True)
+    wait_for("replaced after resume", lambda: (lambda l: l if l and l[0]["InstanceId"] != victim else None)(in_service(daemon, 1)), timeout=40)
+
+    # No names: all of them, and back. A bad name changes nothing.
+    asg.suspend_processes(AutoScalingGroupName=GROUP)
+    assert sorted(suspended(daemon)) == sorted(["Launch", "Terminate", "AddToLoadBalancer", "AlarmNotification", "AZRebalance",
+                                                "HealthCheck", "InstanceRefresh", "ReplaceUnhealthy", "ScheduledActions"])
+    assert all(REASON.match(r) for r in suspended(daemon).values())
+    asg.resume_processes(AutoScalingGroupName=GROUP)
+    assert suspended(daemon) == {}
+    code, _ = daemon.aws_error("autoscaling", "suspend-processes", "--auto-scaling-group-name", GROUP,
+                               "--scaling-processes", "Launch", "Nope")
+    assert code == "ValidationError" and suspended(daemon) == {}
+
+
+def test_add_to_load_balancer_suspended_launches_unregistered_instances(daemon):
+    tg = target_group(daemon)
+    create_group(daemon, TargetGroupARNs=[tg])
+    asg = daemon.boto("autoscaling")
+    asg.suspend_processes(AutoScalingGroupName=GROUP, ScalingProcesses=["AddToLoadBalancer"])
+    assert REASON.match(suspended(daemon)["AddToLoadBalancer"])
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    [first] = wait_for("InService", lambda: in_service(daemon, 1), timeout=30)
+    assert targets(daemon, tg) == [], "launched but not registered"
+
+    # Resuming registers instances launched from then on, not those launched before.
+    asg.resume_processes(AutoScalingGroupName=GROUP, ScalingProcesses=["AddToLoadBalancer"])
+    still("not registered after resume", lambda: targets(daemon, tg) == [])
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=2)
+    both = wait_for("two InService", lambda: in_service(daemon, 2), timeout=30)
+    [second] = [i["InstanceId"] for i in both if i["InstanceId"] != first["InstanceId"]]
+    wait_for("the new one registered", lambda: targets(daemon, tg) == [second], timeout=10)
