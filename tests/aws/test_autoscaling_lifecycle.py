@@ -1,7 +1,11 @@
 """An Auto Scaling group's life with boto3 and the aws CLI: suspended processes and what
-they stop (AddToLoadBalancer too)."""
+they stop (AddToLoadBalancer too), lifecycle hooks that all must continue and one that
+times out with ABANDON."""
 import re
 import time
+
+import botocore.exceptions
+import pytest
 
 from harness import wait_for
 from test_autoscaling import GROUP, activities, group, in_service, lab_template, two_zone_subnets
@@ -41,6 +45,14 @@ def still(what, check, seconds=3.0):
     while time.monotonic() < deadline:
         assert check(), what
         time.sleep(0.3)
+
+
+def states(daemon):
+    return {i["InstanceId"]: i["LifecycleState"] for i in group(daemon)["Instances"]}
+
+
+def launch_activity(daemon, iid):
+    return next(a for a in activities(daemon) if a["Description"].startswith(f"Launching a new EC2 instance: {iid}"))
 
 
 def test_suspended_processes_stop_what_they_name_until_resumed(daemon):
@@ -117,3 +129,47 @@ def test_add_to_load_balancer_suspended_launches_unregistered_instances(daemon):
     both = wait_for("two InService", lambda: in_service(daemon, 2), timeout=30)
     [second] = [i["InstanceId"] for i in both if i["InstanceId"] != first["InstanceId"]]
     wait_for("the new one registered", lambda: targets(daemon, tg) == [second], timeout=10)
+
+
+def test_launch_hooks_all_must_continue_and_a_timeout_abandons(daemon):
+    """HeartbeatTimeout is in real seconds (AWS's minimum is 30; Shoal does not scale it
+    with --metric-period), so this test waits about 30 s once."""
+    create_group(daemon, max_size=2)
+    asg = daemon.boto("autoscaling")
+    asg.put_lifecycle_hook(AutoScalingGroupName=GROUP, LifecycleHookName="warm-up",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING", HeartbeatTimeout=30,
+                           DefaultResult="ABANDON")
+    asg.put_lifecycle_hook(AutoScalingGroupName=GROUP, LifecycleHookName="register",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_LAUNCHING", HeartbeatTimeout=300,
+                           DefaultResult="CONTINUE")
+    asg.set_desired_capacity(AutoScalingGroupName=GROUP, DesiredCapacity=1)
+    [first] = wait_for("Pending:Wait", lambda: [i for i, s in states(daemon).items() if s == "Pending:Wait"], timeout=30)
+    assert launch_activity(daemon, first)["StatusCode"] == "MidLifecycleAction"
+
+    # One hook continues; the other still holds the instance.
+    asg.complete_lifecycle_action(AutoScalingGroupName=GROUP, LifecycleHookName="register", InstanceId=first,
+                                  LifecycleActionResult="CONTINUE")
+    still("held by the other hook", lambda: states(daemon) == {first: "Pending:Wait"}, seconds=2)
+
+    # warm-up times out with ABANDON: the launch is cancelled, the instance terminated.
+    cancelled = wait_for("launch cancelled", lambda: (lambda a: a if a["StatusCode"] == "Cancelled" else None)(launch_activity(daemon, first)), timeout=45)
+    message = ("^Instance failed to complete user's Lifecycle Action: Lifecycle Action with token [0-9a-f-]{36} "
+               "was abandoned: Lifecycle Action Completed with ABANDON Result$")
+    assert re.match(message, cancelled["StatusMessage"]), cancelled
+    assert cancelled["Description"] == f"Launching a new EC2 instance: {first}.  Status Reason: {cancelled['StatusMessage']}"
+    assert cancelled["Progress"] == 100 and "EndTime" in cancelled
+    daemon.aws("ec2", "wait", "instance-terminated", "--instance-ids", first)
+    terminate = next(a for a in activities(daemon) if a["Description"] == f"Terminating EC2 instance: {first}")
+    assert terminate["Cause"].endswith("an instance was taken out of service in response to a launch lifecycle action being abandoned.")
+
+    # Its replacement waits on both hooks again and enters service when both continue.
+    [second] = wait_for("replacement waiting", lambda: [i for i, s in states(daemon).items() if s == "Pending:Wait"], timeout=30)
+    for hook in ("warm-up", "register"):
+        asg.complete_lifecycle_action(AutoScalingGroupName=GROUP, LifecycleHookName=hook, InstanceId=second,
+                                      LifecycleActionResult="CONTINUE")
+    wait_for("replacement InService", lambda: in_service(daemon, 1), timeout=30)
+    assert launch_activity(daemon, second)["StatusCode"] == "Successful"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        asg.complete_lifecycle_action(AutoScalingGroupName=GROUP, LifecycleHookName="warm-up", InstanceId=second,
+                                      LifecycleActionResult="CONTINUE")
+    assert e.value.response["Error"]["Code"] == "ValidationError"

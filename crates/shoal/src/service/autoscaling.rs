@@ -762,7 +762,8 @@ impl Service {
         })
     }
 
-    /// CompleteLifecycleAction: by instance id or action token.
+    /// CompleteLifecycleAction: by instance id or action token; records the hook's
+    /// result for the controller.
     pub fn complete_lifecycle_action(
         &self,
         group_name: &str,
@@ -773,9 +774,9 @@ impl Service {
     ) -> AwsResult<()> {
         self.mutate(|state, changes| {
             let action = find_action(state, group_name, hook_name, instance_id, token)?;
-            let mut g = find_group(state, group_name)?.clone();
+            let g = find_group(state, group_name)?;
             let inst =
-                g.instances.iter_mut().find(|i| i.instance_id == action.instance_id).ok_or_else(
+                g.instances.iter().find(|i| i.instance_id == action.instance_id).ok_or_else(
                     || {
                         AwsError::validation(format!(
                             "No active Lifecycle Action found with instance ID {}",
@@ -783,9 +784,8 @@ impl Service {
                         ))
                     },
                 )?;
-            inst.lifecycle_state = lifecycle::complete_lifecycle_action(inst, result)?;
-            changes.delete::<LifecycleAction>(&action.instance_id);
-            changes.put(g);
+            // The controller moves the instance on once every hook has answered.
+            changes.put(lifecycle::complete_lifecycle_action(action, inst, result)?);
             Ok(())
         })
     }
@@ -820,6 +820,7 @@ fn find_action<'a>(
         .find(|a| {
             a.auto_scaling_group_name == group_name
                 && a.hook_name == hook_name
+                && a.result.is_none()
                 && (instance_id.is_some_and(|i| i == a.instance_id)
                     || token.is_some_and(|t| t == a.token))
         })

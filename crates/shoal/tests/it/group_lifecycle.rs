@@ -1,9 +1,10 @@
 //! A group's instances over their whole life on the fake runtime and a manual clock:
-//! maximum instance lifetime.
+//! maximum instance lifetime, and lifecycle hooks that hold, abandon or time out.
 
 use std::time::Duration;
 
-use shoal_model::autoscaling::activity::Activity;
+use shoal::service::autoscaling::HookRequest;
+use shoal_model::autoscaling::activity::{Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{LifecycleState, UpdateGroupRequest};
 use shoal_model::ec2::InstanceState;
 
@@ -38,6 +39,20 @@ fn activity_for(w: &World, description: &str) -> Activity {
         .cloned()
         .unwrap_or_else(|| panic!("no activity {description:?} in {all:#?}"))
 }
+
+fn hook(w: &World, name: &str, transition: &str, heartbeat: i64, default: &str) {
+    let req = HookRequest {
+        name: name.into(),
+        transition: Some(transition.into()),
+        heartbeat_timeout: Some(heartbeat),
+        default_result: Some(default.into()),
+        ..Default::default()
+    };
+    w.svc.put_lifecycle_hook(GROUP, req).unwrap();
+}
+
+const LAUNCHING: &str = "autoscaling:EC2_INSTANCE_LAUNCHING";
+const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 
 #[tokio::test]
 async fn max_instance_lifetime_replaces_instances_one_at_a_time() {
@@ -85,4 +100,89 @@ async fn max_instance_lifetime_replaces_instances_one_at_a_time() {
         w.tick().await;
     }
     assert_eq!(in_service(&w), survivors);
+}
+
+#[tokio::test]
+async fn every_launch_hook_must_continue_and_a_timeout_abandons() {
+    let w = World::new();
+    w.create_group(GROUP, 0, 2, None);
+    hook(&w, "warm-up", LAUNCHING, 30, "ABANDON");
+    hook(&w, "register", LAUNCHING, 600, "CONTINUE");
+    w.svc.set_desired_capacity(GROUP, 1, false).unwrap();
+    w.settle("Pending:Wait", |w| states(w).iter().any(|(_, s)| *s == LifecycleState::PendingWait))
+        .await;
+    let (first, _) = states(&w)[0].clone();
+    let launch = format!("Launching a new EC2 instance: {first}");
+    assert_eq!(activity_for(&w, &launch).status_code, ActivityStatus::MidLifecycleAction);
+    let open = w.svc.read(|s| s.lifecycle_actions.len());
+    assert_eq!(open, 2, "one action per hook");
+
+    // One hook continues: still waiting on the other.
+    w.svc.complete_lifecycle_action(GROUP, "register", Some(&first), None, "CONTINUE").unwrap();
+    let again = w.svc.complete_lifecycle_action(GROUP, "register", Some(&first), None, "CONTINUE");
+    assert!(again.is_err(), "a completed action is no longer active");
+    w.tick().await;
+    assert_eq!(states(&w)[0].1, LifecycleState::PendingWait);
+
+    // The other times out with ABANDON: the launch is cancelled, the instance terminated
+    // and replaced.
+    let token = w.svc.read(|s| {
+        s.lifecycle_actions.values().find(|a| a.hook_name == "warm-up").unwrap().token.clone()
+    });
+    w.clock.advance(Duration::from_secs(30));
+    w.settle("replacement waiting", |w| {
+        let now = states(w);
+        !now.iter().any(|(id, _)| *id == first)
+            && now.iter().any(|(_, s)| *s == LifecycleState::PendingWait)
+    })
+    .await;
+    let cancelled = activity_for(&w, &launch);
+    let message = format!("Instance failed to complete user's Lifecycle Action: Lifecycle Action with token {token} was abandoned: Lifecycle Action Completed with ABANDON Result");
+    assert_eq!(cancelled.status_code, ActivityStatus::Cancelled);
+    assert_eq!(cancelled.status_message.as_deref(), Some(message.as_str()));
+    assert_eq!(cancelled.description, format!("{launch}.  Status Reason: {message}"));
+    assert_eq!(w.svc.instance(&first).unwrap().state, InstanceState::Terminated);
+    let terminated = activity_for(&w, &format!("Terminating EC2 instance: {first}"));
+    assert_eq!(terminated.status_code, ActivityStatus::Successful);
+    assert!(terminated.cause.ends_with("an instance was taken out of service in response to a launch lifecycle action being abandoned."));
+
+    // CompleteLifecycleAction ABANDON on the replacement ends its wait at once.
+    let (second, _) =
+        states(&w).into_iter().find(|(_, s)| *s == LifecycleState::PendingWait).unwrap();
+    w.svc.complete_lifecycle_action(GROUP, "warm-up", Some(&second), None, "ABANDON").unwrap();
+    w.tick().await;
+    let status = activity_for(&w, &format!("Launching a new EC2 instance: {second}")).status_code;
+    assert_eq!(status, ActivityStatus::Cancelled);
+    assert!(!states(&w).iter().any(|(id, s)| *id == second && !s.is_terminating()));
+}
+
+#[tokio::test]
+async fn termination_hooks_hold_until_all_answer_or_one_abandons() {
+    let w = World::new();
+    w.create_group(GROUP, 0, 2, None);
+    w.svc.set_desired_capacity(GROUP, 2, false).unwrap();
+    w.settle("2 in service", |w| in_service(w).len() == 2).await;
+    hook(&w, "logs", TERMINATING, 300, "CONTINUE");
+    hook(&w, "drain", TERMINATING, 300, "CONTINUE");
+    w.svc.set_desired_capacity(GROUP, 0, false).unwrap();
+    w.settle("both Terminating:Wait", |w| {
+        states(w).iter().filter(|(_, s)| *s == LifecycleState::TerminatingWait).count() == 2
+    })
+    .await;
+    let ids: Vec<String> = states(&w).into_iter().map(|(id, _)| id).collect();
+    let term = |id: &str| activity_for(&w, &format!("Terminating EC2 instance: {id}")).status_code;
+    assert_eq!(term(&ids[0]), ActivityStatus::MidLifecycleAction);
+    // The first: one hook continues, the other still holds it; then it continues too.
+    w.svc.complete_lifecycle_action(GROUP, "logs", Some(&ids[0]), None, "CONTINUE").unwrap();
+    w.tick().await;
+    assert_eq!(w.svc.instance(&ids[0]).unwrap().state, InstanceState::Running);
+    w.svc.complete_lifecycle_action(GROUP, "drain", Some(&ids[0]), None, "CONTINUE").unwrap();
+    // The second: ABANDON from one hook skips the other.
+    w.svc.complete_lifecycle_action(GROUP, "drain", Some(&ids[1]), None, "ABANDON").unwrap();
+    w.settle("both gone", |w| states(w).is_empty()).await;
+    for id in &ids {
+        assert_eq!(w.svc.instance(id).unwrap().state, InstanceState::Terminated);
+        assert_eq!(term(id), ActivityStatus::Successful);
+    }
+    assert_eq!(w.svc.read(|s| s.lifecycle_actions.len()), 0);
 }
