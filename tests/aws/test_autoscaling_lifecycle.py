@@ -1,6 +1,6 @@
 """An Auto Scaling group's life with boto3 and the aws CLI: suspended processes and what
 they stop (AddToLoadBalancer too), lifecycle hooks that all must continue and one that
-times out with ABANDON."""
+times out with ABANDON, and DeleteAutoScalingGroup with and without ForceDelete."""
 import re
 import time
 
@@ -173,3 +173,53 @@ def test_launch_hooks_all_must_continue_and_a_timeout_abandons(daemon):
         asg.complete_lifecycle_action(AutoScalingGroupName=GROUP, LifecycleHookName="warm-up", InstanceId=second,
                                       LifecycleActionResult="CONTINUE")
     assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_delete_refuses_with_instances_and_force_delete_leaves_nothing_behind(daemon):
+    tg = target_group(daemon)
+    create_group(daemon, desired=2, TargetGroupARNs=[tg])
+    asg = daemon.boto("autoscaling")
+    asg.put_scaling_policy(AutoScalingGroupName=GROUP, PolicyName="cpu50", PolicyType="TargetTrackingScaling",
+                           TargetTrackingConfiguration={"PredefinedMetricSpecification": {"PredefinedMetricType": "ASGAverageCPUUtilization"},
+                                                        "TargetValue": 50})
+    asg.put_lifecycle_hook(AutoScalingGroupName=GROUP, LifecycleHookName="drain",
+                           LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING", HeartbeatTimeout=3600)
+    asg.put_scheduled_update_group_action(AutoScalingGroupName=GROUP, ScheduledActionName="nightly",
+                                          Recurrence="0 22 * * *", DesiredCapacity=0)
+    live = wait_for("two InService", lambda: in_service(daemon, 2), timeout=30)
+    ids = sorted(i["InstanceId"] for i in live)
+    wait_for("both registered", lambda: targets(daemon, tg) == ids, timeout=10)
+    alarms = [a["AlarmName"] for a in daemon.aws("cloudwatch", "describe-alarms")["MetricAlarms"]]
+    assert len([a for a in alarms if a.startswith(f"TargetTracking-{GROUP}-")]) == 2
+
+    # Only a protected and a standby instance left: still "instances in the group".
+    asg.set_instance_protection(AutoScalingGroupName=GROUP, InstanceIds=[ids[0]], ProtectedFromScaleIn=True)
+    asg.enter_standby(AutoScalingGroupName=GROUP, InstanceIds=[ids[1]], ShouldDecrementDesiredCapacity=True)
+    wait_for("standby", lambda: states(daemon) == {ids[0]: "InService", ids[1]: "Standby"}, timeout=20)
+    before = group(daemon)
+    assert daemon.aws_error("autoscaling", "delete-auto-scaling-group", "--auto-scaling-group-name", GROUP) == (
+        "ResourceInUse", "You cannot delete an AutoScalingGroup while there are instances still in the group.")
+    assert group(daemon) == before, "a refused delete changes nothing"
+
+    # ForceDelete: both go (the terminate hook does not hold them), then the group and all it owned.
+    asg.delete_auto_scaling_group(AutoScalingGroupName=GROUP, ForceDelete=True)
+    wait_for("group gone", lambda: asg.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"] == [], timeout=60)
+    for iid in ids:
+        assert daemon.instance(iid)["State"]["Name"] in ("shutting-down", "terminated")
+    alarms = [a["AlarmName"] for a in daemon.aws("cloudwatch", "describe-alarms")["MetricAlarms"]]
+    assert [a for a in alarms if a.startswith("TargetTracking-")] == [], "the policy's alarms went with it"
+    assert asg.describe_policies(AutoScalingGroupName=GROUP)["ScalingPolicies"] == []
+    assert asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"] == []
+    assert targets(daemon, tg) == []
+
+    # A new group of the same name inherits nothing.
+    asg.create_auto_scaling_group(AutoScalingGroupName=GROUP, MinSize=0, MaxSize=1,
+                                  LaunchTemplate={"LaunchTemplateName": "exercise-launch-template"},
+                                  VPCZoneIdentifier=two_zone_subnets(daemon))
+    assert asg.describe_lifecycle_hooks(AutoScalingGroupName=GROUP)["LifecycleHooks"] == []
+    assert asg.describe_policies(AutoScalingGroupName=GROUP)["ScalingPolicies"] == []
+    assert asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"] == []
+    assert activities(daemon) == []
+    # An empty group goes at once.
+    asg.delete_auto_scaling_group(AutoScalingGroupName=GROUP)
+    assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"] == []

@@ -5,7 +5,8 @@
 //! checks mark instances `Unhealthy`; open activities finish), then **plan** with the
 //! model's `plan()` and **execute** one step per commit: a launch records the EC2
 //! instance, its place in the group and its activity together, so a crash never leaves
-//! an instance the group does not know. A group being deleted disappears when empty.
+//! an instance the group does not know. A group being deleted disappears, with everything
+//! it owns, once empty.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,6 @@ use shoal_model::autoscaling::lifecycle::{
     self, HoldVerdict, LifecycleAction, LifecycleHook, LifecycleTransition,
 };
 use shoal_model::autoscaling::plan::{self, Action, InstanceObservation, Step};
-use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::InstanceState;
@@ -224,10 +224,7 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         !matches!(i.lifecycle_state, LifecycleState::Terminated | LifecycleState::Detached)
     });
     if deleting && g.instances.is_empty() {
-        changes.delete::<AutoScalingGroup>(name);
-        for p in state.policies.values().filter(|p| p.auto_scaling_group_name == name) {
-            changes.delete::<ScalingPolicy>(&p.policy_arn);
-        }
+        svc.stage_remove_group(state, changes, name);
         return Ok(());
     }
     if &g != original {

@@ -1,11 +1,13 @@
 //! A group's instances over their whole life on the fake runtime and a manual clock:
-//! maximum instance lifetime, and lifecycle hooks that hold, abandon or time out.
+//! maximum instance lifetime, lifecycle hooks that hold, abandon or time out, and a
+//! ForceDelete that leaves nothing behind.
 
 use std::time::Duration;
 
-use shoal::service::autoscaling::HookRequest;
+use shoal::service::autoscaling::{HookRequest, ScheduleRequest};
 use shoal_model::autoscaling::activity::{Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{LifecycleState, UpdateGroupRequest};
+use shoal_model::autoscaling::policy::PredefinedMetricType;
 use shoal_model::ec2::InstanceState;
 
 use crate::world::World;
@@ -49,6 +51,15 @@ fn hook(w: &World, name: &str, transition: &str, heartbeat: i64, default: &str) 
         ..Default::default()
     };
     w.svc.put_lifecycle_hook(GROUP, req).unwrap();
+}
+
+/// A world whose group has `n` instances in service (and room for one more).
+async fn serving(n: usize) -> World {
+    let w = World::new();
+    w.create_group(GROUP, 0, n as i64 + 1, None);
+    w.svc.set_desired_capacity(GROUP, n as i64, false).unwrap();
+    w.settle("in service", |w| in_service(w).len() == n).await;
+    w
 }
 
 const LAUNCHING: &str = "autoscaling:EC2_INSTANCE_LAUNCHING";
@@ -158,10 +169,7 @@ async fn every_launch_hook_must_continue_and_a_timeout_abandons() {
 
 #[tokio::test]
 async fn termination_hooks_hold_until_all_answer_or_one_abandons() {
-    let w = World::new();
-    w.create_group(GROUP, 0, 2, None);
-    w.svc.set_desired_capacity(GROUP, 2, false).unwrap();
-    w.settle("2 in service", |w| in_service(w).len() == 2).await;
+    let w = serving(2).await;
     hook(&w, "logs", TERMINATING, 300, "CONTINUE");
     hook(&w, "drain", TERMINATING, 300, "CONTINUE");
     w.svc.set_desired_capacity(GROUP, 0, false).unwrap();
@@ -185,4 +193,64 @@ async fn termination_hooks_hold_until_all_answer_or_one_abandons() {
         assert_eq!(term(id), ActivityStatus::Successful);
     }
     assert_eq!(w.svc.read(|s| s.lifecycle_actions.len()), 0);
+}
+
+#[tokio::test]
+async fn force_delete_terminates_everything_and_leaves_nothing_behind() {
+    let w = serving(3).await;
+    let ids = in_service(&w);
+    w.target_tracking(GROUP, "cpu50", PredefinedMetricType::AsgAverageCpuUtilization, 50.0);
+    hook(&w, "drain", TERMINATING, 3600, "CONTINUE");
+    let nightly = ScheduleRequest {
+        name: "nightly".into(),
+        recurrence: Some("0 22 * * *".into()),
+        desired_capacity: Some(0),
+        ..Default::default()
+    };
+    w.svc.put_scheduled_action(GROUP, nightly).unwrap();
+    w.svc.set_instance_protection(GROUP, &ids[..1], true).unwrap();
+    w.svc.enter_standby(GROUP, &ids[1..2], true).unwrap();
+    w.settle("standby", |w| states(w).iter().any(|(_, s)| *s == LifecycleState::Standby)).await;
+    let alarms = w.svc.read(|s| s.alarms.len());
+    assert_eq!(alarms, 2, "target tracking's two alarms");
+
+    // Without force: refused, nothing changes.
+    let before = w.svc.read(|s| s.groups[GROUP].clone());
+    let e = w.svc.delete_auto_scaling_group(GROUP, false).unwrap_err();
+    assert_eq!(e.code, "ResourceInUse");
+    assert_eq!(w.svc.read(|s| s.groups[GROUP].clone()), before);
+
+    // ForceDelete: the protected and the standby instance go too, and no hook waits.
+    w.svc.delete_auto_scaling_group(GROUP, true).unwrap();
+    w.settle("group gone", |w| w.svc.read(|s| !s.groups.contains_key(GROUP))).await;
+    for id in &ids {
+        assert_eq!(w.svc.instance(id).unwrap().state, InstanceState::Terminated, "{id}");
+    }
+    let left = w.svc.read(|s| {
+        (
+            s.policies.len(),
+            s.alarms.len(),
+            s.lifecycle_hooks.len(),
+            s.lifecycle_actions.len(),
+            s.scheduled_actions.len(),
+        )
+    });
+    assert_eq!(left, (0, 0, 0, 0, 0), "policies, alarms, hooks, actions, schedules");
+    let cause = activities(&w).into_iter().find(|a| a.description.contains(&ids[0])).unwrap();
+    assert!(
+        cause.cause.contains(
+            "a user request update of AutoScalingGroup constraints to min: 0, max: 0, desired: 0"
+        ),
+        "{}",
+        cause.cause
+    );
+
+    // A new group of the same name starts clean.
+    w.create_group(GROUP, 0, 1, None);
+    assert!(w.svc.describe_policies(Some(GROUP), &[], &[]).is_empty());
+    assert!(w.svc.describe_lifecycle_hooks(GROUP, &[]).unwrap().is_empty());
+    assert!(activities(&w).is_empty(), "the old group's history is not the new one's");
+    // And an empty group is deleted at once.
+    w.svc.delete_auto_scaling_group(GROUP, false).unwrap();
+    assert!(w.svc.read(|s| !s.groups.contains_key(GROUP)));
 }
