@@ -83,7 +83,7 @@ record!(
 record!(
     LifecycleAction,
     "autoscaling.lifecycle-action",
-    |r| id = &r.instance_id,
+    |r| id = r.store_key(),
     parent = &r.auto_scaling_group_name
 );
 record!(

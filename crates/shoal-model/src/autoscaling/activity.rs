@@ -205,6 +205,15 @@ impl Activity {
         }
     }
 
+    /// Ends the activity with a reason, as AWS shows a launch its hook abandoned:
+    /// `StatusMessage` is the reason and the Description gains `  Status Reason: <reason>`
+    /// (observed: `Launching a new EC2 instance: i-….  Status Reason: Instance failed to
+    /// complete user's Lifecycle Action: …`, `Cancelled`).
+    pub fn end_with_reason(&mut self, status: ActivityStatus, reason: &str, now: DateTime<Utc>) {
+        self.description = format!("{}.  Status Reason: {reason}", self.description);
+        self.set_status(status, Some(reason.to_string()), now);
+    }
+
     /// Moves the activity on; final states set `EndTime` and progress 100.
     pub fn set_status(
         &mut self,
@@ -250,6 +259,13 @@ pub mod description {
     pub fn exiting_standby(instance_id: &str) -> String {
         format!("Moving EC2 instance out of Standby: {instance_id}")
     }
+}
+
+/// Observed (AWS's troubleshooting guide): the StatusMessage of a launch whose
+/// lifecycle action was abandoned, by CompleteLifecycleAction or by timing out with
+/// DefaultResult `ABANDON`.
+pub fn lifecycle_abandoned(token: &str) -> String {
+    format!("Instance failed to complete user's Lifecycle Action: Lifecycle Action with token {token} was abandoned: Lifecycle Action Completed with ABANDON Result")
 }
 
 /// Cause sentences. Each returns the sentence without its `At <time> ` prefix; wrap it
@@ -458,10 +474,25 @@ pub mod cause {
         "an instance was taken out of service in response to an instance refresh.".into()
     }
 
-    /// Reconstructed: `an instance was taken out of service in response to a maximum
-    /// instance lifetime being reached.`
+    /// Shoal's wording (no AWS sample found), in the pattern of the instance refresh
+    /// pair: `an instance was taken out of service in response to a maximum instance
+    /// lifetime being reached.` (followed by `instance i-… was selected for
+    /// termination.`).
     pub fn lifetime_terminate() -> String {
         "an instance was taken out of service in response to a maximum instance lifetime being reached.".into()
+    }
+
+    /// Shoal's wording (no AWS sample found): `an instance was launched in response to a
+    /// maximum instance lifetime being reached.`
+    pub fn lifetime_launch() -> String {
+        "an instance was launched in response to a maximum instance lifetime being reached.".into()
+    }
+
+    /// Shoal's wording (no AWS sample found): the termination that follows an abandoned
+    /// launch lifecycle action, `an instance was taken out of service in response to a
+    /// launch lifecycle action being abandoned.`
+    pub fn launch_abandoned() -> String {
+        "an instance was taken out of service in response to a launch lifecycle action being abandoned.".into()
     }
 }
 
@@ -540,5 +571,10 @@ mod tests {
         assert_eq!(act.description, "Terminating EC2 instance: i-1");
         act.set_status(ActivityStatus::Successful, None, t2);
         assert_eq!((act.progress, act.end_time), (100, Some(t2)));
+        let mut launch =
+            Activity::launch("a3", "g", "arn", "i-2", None, "us-east-1a", "c".into(), t1);
+        launch.end_with_reason(ActivityStatus::Cancelled, &lifecycle_abandoned("tok"), t2);
+        check(launch.description, "Launching a new EC2 instance: i-2.  Status Reason: Instance failed to complete user's Lifecycle Action: Lifecycle Action with token tok was abandoned: Lifecycle Action Completed with ABANDON Result");
+        assert_eq!((launch.status_code, launch.end_time), (ActivityStatus::Cancelled, Some(t2)));
     }
 }

@@ -435,6 +435,21 @@ impl AutoScalingGroup {
         self.suspended_processes.iter().any(|p| p.process_name == process)
     }
 
+    /// The target groups an instance entering service is registered with: every
+    /// attachment not being removed — none while `AddToLoadBalancer` is suspended. AWS
+    /// launches such instances without registering them, and resuming does not register
+    /// them afterwards (only instances launched after the resume are).
+    pub fn target_groups_to_register(&self) -> Vec<String> {
+        if self.is_suspended("AddToLoadBalancer") {
+            return vec![];
+        }
+        self.target_groups
+            .iter()
+            .filter(|t| !matches!(t.state, AttachmentState::Removing | AttachmentState::Removed))
+            .map(|t| t.target_group_arn.clone())
+            .collect()
+    }
+
     /// Instances counted in the group's capacity (pending + in service).
     pub fn capacity(&self) -> u32 {
         self.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).count() as u32
@@ -963,9 +978,11 @@ pub fn set_desired_capacity(
 }
 
 /// DeleteAutoScalingGroup precondition: without `force_delete`, a group with
-/// instances (in any state but `Terminated`) is `ResourceInUse`. With force, the
-/// caller sets desired/min to 0, marks the group `Delete in progress` and terminates
-/// the instances. Returns whether instances remain to be terminated.
+/// instances (in any state but `Terminated`: standby and protected ones count) is
+/// `ResourceInUse`. Otherwise min and desired drop to 0 and the group is `Delete in
+/// progress`; with force the caller terminates every instance — protected and standby
+/// ones too, without waiting for lifecycle hooks, as AWS does. Returns whether
+/// instances remain to be terminated.
 pub fn begin_delete(group: &mut AutoScalingGroup, force_delete: bool) -> AwsResult<bool> {
     let live = group.instances.iter().any(|i| i.lifecycle_state != LifecycleState::Terminated);
     if live && !force_delete {
@@ -976,9 +993,31 @@ pub fn begin_delete(group: &mut AutoScalingGroup, force_delete: bool) -> AwsResu
     }
     group.status = Some("Delete in progress".into());
     group.min_size = 0;
+    group.max_size = 0;
     group.desired_capacity = 0;
     group.pending_cause = None;
     Ok(live)
+}
+
+/// The Cause of the terminations a ForceDelete starts. Reconstructed: AWS records a
+/// forced delete as a user update to 0/0/0 followed by a scale-in, so the sentences are
+/// the observed ones of that pair — `a user request update of AutoScalingGroup
+/// constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 2 to
+/// 0.  … an instance was taken out of service in response to a difference between
+/// desired and actual capacity, shrinking the capacity from 2 to 0.  … instance i-… was
+/// selected for termination.` (one sentence per instance).
+pub fn force_delete_cause(
+    desired_before: u32,
+    capacity_before: u32,
+    selected: &[String],
+    now: DateTime<Utc>,
+) -> String {
+    let mut parts = vec![
+        cause::at(now, &cause::update_constraints(Some(0), Some(0), Some(0), desired_before, 0)),
+        cause::at(now, &cause::capacity_terminate(capacity_before, 0)),
+    ];
+    parts.extend(selected.iter().map(|id| cause::at(now, &cause::selected_for_termination(id))));
+    cause::chain(parts)
 }
 
 /// TerminateInstanceInAutoScalingGroup: validates and returns the activity cause.
@@ -1352,8 +1391,18 @@ mod tests {
             "At 2026-11-25T10:00:00Z instance i-1 was taken out of service in response to a user request, shrinking the capacity from 2 to 1."
         );
         assert_eq!(g.desired_capacity, 1);
+        // Without force, any instance refuses the delete — a standby one too.
+        g.instances[0].lifecycle_state = LifecycleState::Standby;
+        let before = g.clone();
+        let refused = begin_delete(&mut g, false).unwrap_err();
+        assert_eq!((refused.code.as_str(), &g), ("ResourceInUse", &before));
         assert!(begin_delete(&mut g, true).unwrap());
         assert_eq!(g.status.as_deref(), Some("Delete in progress"));
+        assert_eq!((g.min_size, g.max_size, g.desired_capacity), (0, 0, 0));
+        assert_eq!(
+            force_delete_cause(1, 1, &["i-2".into()], t0()),
+            "At 2026-11-25T10:00:00Z a user request update of AutoScalingGroup constraints to min: 0, max: 0, desired: 0 changing the desired capacity from 1 to 0.  At 2026-11-25T10:00:00Z an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from 1 to 0.  At 2026-11-25T10:00:00Z instance i-2 was selected for termination."
+        );
     }
 
     #[test]
@@ -1367,6 +1416,20 @@ mod tests {
         );
         assert!(suspend_processes(&mut g, &["Nope".into()], t0()).is_err());
         resume_processes(&mut g, &[]);
+        assert!(g.suspended_processes.is_empty());
+        // AddToLoadBalancer: new instances join no target group while it is suspended.
+        let attach =
+            |arn: &str, state| TargetGroupAttachment { target_group_arn: arn.into(), state };
+        g.target_groups = vec![
+            attach("tg-1", AttachmentState::InService),
+            attach("tg-2", AttachmentState::Removing),
+        ];
+        assert_eq!(g.target_groups_to_register(), vec!["tg-1".to_string()]);
+        suspend_processes(&mut g, &["AddToLoadBalancer".into()], t0()).unwrap();
+        assert!(g.target_groups_to_register().is_empty());
+        resume_processes(&mut g, &["AddToLoadBalancer".into()]);
+        assert_eq!(g.target_groups_to_register(), vec!["tg-1".to_string()]);
+        g.target_groups.clear();
         assert!(g.suspended_processes.is_empty());
         g.health_check_grace_period = 300;
         let zone = g.zones[0].clone();

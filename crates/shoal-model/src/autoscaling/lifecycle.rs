@@ -121,30 +121,42 @@ pub fn hook_deadline(
     by_heartbeat.min(started + Duration::seconds(i64::from(hook.global_timeout)))
 }
 
-/// The state a waiting instance moves to on CompleteLifecycleAction (or timeout):
-/// launching + CONTINUE → `Pending:Proceed`; launching + ABANDON → `Terminating`
-/// (the instance is replaced); terminating (either result) → `Terminating:Proceed`.
-pub fn complete_lifecycle_action(inst: &GroupInstance, result: &str) -> AwsResult<LifecycleState> {
+/// CompleteLifecycleAction: records `result` (`CONTINUE` or `ABANDON`) on one hook's
+/// open action for an instance waiting in `Pending:Wait` or `Terminating:Wait`; the
+/// controller then decides with [`hold_verdict`]. An action already completed is no
+/// longer active (AWS's text).
+pub fn complete_lifecycle_action(
+    action: &LifecycleAction,
+    inst: &GroupInstance,
+    result: &str,
+) -> AwsResult<LifecycleAction> {
     if !matches!(result, "CONTINUE" | "ABANDON") {
         return Err(AwsError::validation(format!(
             "Invalid value for LifecycleActionResult: {result}"
         )));
     }
-    match inst.lifecycle_state {
-        LifecycleState::PendingWait if result == "CONTINUE" => Ok(LifecycleState::PendingProceed),
-        LifecycleState::PendingWait => Ok(LifecycleState::Terminating),
-        LifecycleState::TerminatingWait => Ok(LifecycleState::TerminatingProceed),
-        _ => Err(AwsError::validation(format!(
+    let waiting = matches!(
+        inst.lifecycle_state,
+        LifecycleState::PendingWait | LifecycleState::TerminatingWait
+    );
+    if !waiting || action.result.is_some() {
+        return Err(AwsError::validation(format!(
             "No active Lifecycle Action found with instance ID {}",
             inst.instance_id
-        ))),
+        )));
     }
+    Ok(LifecycleAction { result: Some(result.to_string()), ..action.clone() })
 }
 
 /// A lifecycle action in progress: an instance held in `Pending:Wait` or
-/// `Terminating:Wait` by a hook until CompleteLifecycleAction or the timeout.
+/// `Terminating:Wait` by one hook until CompleteLifecycleAction or the timeout. An
+/// instance has one per hook of the transition (AWS runs them all).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleAction {
+    /// `<instance id>/<hook name>` ([`action_key`]); empty in records written before
+    /// Shoal ran several hooks per transition, which were keyed by instance id.
+    #[serde(default)]
+    pub key: String,
     pub instance_id: String,
     pub auto_scaling_group_name: String,
     pub hook_name: String,
@@ -153,6 +165,83 @@ pub struct LifecycleAction {
     pub token: String,
     pub started: DateTime<Utc>,
     pub last_heartbeat: Option<DateTime<Utc>>,
+    /// `CONTINUE` or `ABANDON` once completed, until the controller acts on it.
+    #[serde(default)]
+    pub result: Option<String>,
+}
+
+/// The key of `instance_id`'s action for the hook `hook_name`.
+pub fn action_key(instance_id: &str, hook_name: &str) -> String {
+    format!("{instance_id}/{hook_name}")
+}
+
+impl LifecycleAction {
+    /// The action `hook` opens for `instance_id` as it enters the hook's wait state.
+    pub fn new(hook: &LifecycleHook, instance_id: &str, token: String, now: DateTime<Utc>) -> Self {
+        LifecycleAction {
+            key: action_key(instance_id, &hook.name),
+            instance_id: instance_id.to_string(),
+            auto_scaling_group_name: hook.auto_scaling_group_name.clone(),
+            hook_name: hook.name.clone(),
+            transition: hook.transition,
+            token,
+            started: now,
+            last_heartbeat: None,
+            result: None,
+        }
+    }
+
+    /// The id it is stored under (older records: the instance id).
+    pub fn store_key(&self) -> &str {
+        if self.key.is_empty() {
+            &self.instance_id
+        } else {
+            &self.key
+        }
+    }
+}
+
+/// Where an instance held by lifecycle hooks stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldVerdict {
+    /// A hook is still open.
+    Wait,
+    /// Every hook continued (or timed out with `CONTINUE`, or was deleted).
+    Proceed,
+    /// A hook abandoned (by CompleteLifecycleAction or by timing out with DefaultResult
+    /// `ABANDON`); its token names it in the activity's message.
+    Abandon { token: String },
+}
+
+/// AWS's rule for an instance waiting on every hook of its transition: one `ABANDON`
+/// ends the wait at once (a launch is abandoned and the instance terminated; a
+/// termination skips the remaining hooks), otherwise the instance proceeds when all
+/// hooks have continued. A hook past its deadline gives its DefaultResult; a hook
+/// deleted while waiting counts as continued. `actions` pairs each open action with its
+/// hook, if it still exists.
+pub fn hold_verdict(
+    actions: &[(&LifecycleAction, Option<&LifecycleHook>)],
+    now: DateTime<Utc>,
+) -> HoldVerdict {
+    let mut open = false;
+    for (action, hook) in actions {
+        let result = match (&action.result, hook) {
+            (Some(r), _) => Some(r.as_str()),
+            (None, None) => Some("CONTINUE"),
+            (None, Some(h)) => (now >= hook_deadline(h, action.started, action.last_heartbeat))
+                .then_some(h.default_result.as_str()),
+        };
+        match result {
+            Some("ABANDON") => return HoldVerdict::Abandon { token: action.token.clone() },
+            Some(_) => {}
+            None => open = true,
+        }
+    }
+    if open {
+        HoldVerdict::Wait
+    } else {
+        HoldVerdict::Proceed
+    }
 }
 
 /// `InstanceRefresh.Status`.
@@ -464,16 +553,54 @@ mod tests {
         let zone = g.zones[0].clone();
         let mut inst = GroupInstance::launched("i-1", &zone, &g, None, "t2.micro", t0());
         inst.lifecycle_state = LifecycleState::PendingWait;
-        assert_eq!(
-            complete_lifecycle_action(&inst, "CONTINUE").unwrap(),
-            LifecycleState::PendingProceed
-        );
-        assert_eq!(
-            complete_lifecycle_action(&inst, "ABANDON").unwrap(),
-            LifecycleState::Terminating
-        );
+        let action = LifecycleAction::new(&short, "i-1", "tok".into(), t0());
+        assert_eq!(action.store_key(), "i-1/drain");
+        let done = complete_lifecycle_action(&action, &inst, "ABANDON").unwrap();
+        assert_eq!(done.result.as_deref(), Some("ABANDON"));
+        assert!(complete_lifecycle_action(&done, &inst, "CONTINUE").is_err(), "no longer active");
+        assert!(complete_lifecycle_action(&action, &inst, "MAYBE").is_err());
         inst.lifecycle_state = LifecycleState::InService;
-        assert!(complete_lifecycle_action(&inst, "CONTINUE").is_err());
+        assert!(complete_lifecycle_action(&action, &inst, "CONTINUE").is_err());
+    }
+
+    #[test]
+    fn every_hook_must_continue_and_one_abandon_ends_the_wait() {
+        let g = group();
+        let hook = |name: &str, heartbeat: i64, default: &str| {
+            let t = Some("autoscaling:EC2_INSTANCE_LAUNCHING");
+            put_lifecycle_hook(name, &g, None, t, Some(heartbeat), Some(default), None, None, None)
+                .unwrap()
+        };
+        let (a, b) = (hook("a", 30, "CONTINUE"), hook("b", 60, "ABANDON"));
+        let open =
+            |h: &LifecycleHook| LifecycleAction::new(h, "i-1", format!("tok-{}", h.name), t0());
+        let done =
+            |h: &LifecycleHook, r: &str| LifecycleAction { result: Some(r.into()), ..open(h) };
+        let at = |s: i64| t0() + Duration::seconds(s);
+        let check =
+            |actions: &[(LifecycleAction, Option<&LifecycleHook>)], now, want: HoldVerdict| {
+                let pairs: Vec<(&LifecycleAction, Option<&LifecycleHook>)> =
+                    actions.iter().map(|(x, h)| (x, *h)).collect();
+                assert_eq!(hold_verdict(&pairs, now), want, "{actions:?}");
+            };
+        let abandon_b = HoldVerdict::Abandon { token: "tok-b".into() };
+        check(&[(open(&a), Some(&a)), (open(&b), Some(&b))], at(10), HoldVerdict::Wait);
+        // One hook done, the other still open: wait.
+        check(&[(done(&a, "CONTINUE"), Some(&a)), (open(&b), Some(&b))], at(10), HoldVerdict::Wait);
+        check(
+            &[(done(&a, "CONTINUE"), Some(&a)), (done(&b, "CONTINUE"), Some(&b))],
+            at(10),
+            HoldVerdict::Proceed,
+        );
+        // An ABANDON ends it at once, whatever else is open.
+        check(&[(open(&a), Some(&a)), (done(&b, "ABANDON"), Some(&b))], at(10), abandon_b.clone());
+        // Timeouts give each hook's DefaultResult: a's CONTINUE at 30 s, b's ABANDON at 60 s.
+        check(&[(open(&a), Some(&a)), (open(&b), Some(&b))], at(30), HoldVerdict::Wait);
+        check(&[(open(&a), Some(&a)), (open(&b), Some(&b))], at(60), abandon_b);
+        check(&[(open(&a), Some(&a))], at(30), HoldVerdict::Proceed);
+        // A deleted hook no longer holds; no hooks at all: proceed.
+        check(&[(open(&b), None)], at(10), HoldVerdict::Proceed);
+        check(&[], at(0), HoldVerdict::Proceed);
     }
 
     #[test]

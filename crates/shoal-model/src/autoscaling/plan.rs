@@ -4,6 +4,11 @@
 //! returns steps with their activity Causes ready to record. The rules are AWS's:
 //! - **health replacement** first: instances marked `Unhealthy` are terminated and
 //!   replaced (ignores scale-in protection and cooldowns);
+//! - **maximum instance lifetime**: once the group is at its desired capacity, instances
+//!   in service longer than MaxInstanceLifetime are terminated and replaced (terminate,
+//!   then launch while the old one terminates), usually one at a time, at most 10 % of
+//!   the capacity at once counting replacements still pending; protected instances stay;
+//!   needs both `Launch` and `Terminate`;
 //! - **launch** into the enabled AZ with the fewest instances, ties broken by the
 //!   order the user listed the subnets;
 //! - **scale in**: first instances in AZs no longer enabled, then the AZ with the most
@@ -349,7 +354,8 @@ pub fn plan(group: &AutoScalingGroup, now: DateTime<Utc>, seed: u64) -> Plan {
 
     // 1. Health replacement (before any scaling; no protection, no cooldown).
     let replace = can_terminate && !group.is_suspended("ReplaceUnhealthy");
-    let mut replaced = 0usize;
+    // The Cause of each replacement's launch, in order.
+    let mut replacements: Vec<String> = Vec::new();
     let mut healthy: Vec<&GroupInstance> = Vec::new();
     for inst in &live {
         if replace && inst.health_status == HealthStatus::Unhealthy {
@@ -357,11 +363,29 @@ pub fn plan(group: &AutoScalingGroup, now: DateTime<Utc>, seed: u64) -> Plan {
                 action: Action::Terminate { instance_id: inst.instance_id.clone() },
                 cause: cause::at(now, &unhealthy_cause(inst.unhealthy_reason)),
             });
-            replaced += 1;
+            replacements.push(cause::at(now, &cause::replacement_launch()));
         } else {
             healthy.push(inst);
         }
     }
+
+    // 1b. Maximum instance lifetime, only while the group holds its desired capacity.
+    if replacements.is_empty() && can_terminate && can_launch && healthy.len() == desired {
+        let pending = healthy.iter().filter(|i| i.lifecycle_state.is_pending()).count();
+        let budget = (healthy.len() / 10).max(1).saturating_sub(pending);
+        for id in expired_instances(group, now).into_iter().take(budget) {
+            out.steps.push(Step {
+                action: Action::Terminate { instance_id: id.clone() },
+                cause: cause::chain([
+                    cause::at(now, &cause::lifetime_terminate()),
+                    cause::at(now, &cause::selected_for_termination(&id)),
+                ]),
+            });
+            replacements.push(cause::at(now, &cause::lifetime_launch()));
+            healthy.retain(|i| i.instance_id != id);
+        }
+    }
+    let replaced = replacements.len();
 
     let pending = group.pending_cause.clone();
     let with_pending = |out: &mut Plan, sentences: Vec<String>| -> String {
@@ -389,8 +413,8 @@ pub fn plan(group: &AutoScalingGroup, now: DateTime<Utc>, seed: u64) -> Plan {
             {
                 *c += 1;
             }
-            let cause = if k < replaced {
-                cause::at(now, &cause::replacement_launch())
+            let cause = if let Some(c) = replacements.get(k) {
+                c.clone()
             } else {
                 with_pending(
                     &mut out,
@@ -464,17 +488,23 @@ pub fn plan(group: &AutoScalingGroup, now: DateTime<Utc>, seed: u64) -> Plan {
     out
 }
 
-/// Instances past MaxInstanceLifetime (InService ones, oldest first): the reconciler
-/// replaces them one at a time, launch before terminate, as AWS does.
+/// Instances in service for at least MaxInstanceLifetime, longest first: healthy,
+/// `InService` and not protected from scale in (AWS: protection keeps an instance from
+/// being replaced for its lifetime). [`plan`] paces their replacement.
 pub fn expired_instances(group: &AutoScalingGroup, now: DateTime<Utc>) -> Vec<String> {
     let Some(lifetime) = group.max_instance_lifetime else { return vec![] };
+    let since = |i: &GroupInstance| i.in_service_at.unwrap_or(i.launched_at);
     let mut out: Vec<&GroupInstance> = group
         .instances
         .iter()
-        .filter(|i| i.lifecycle_state == LifecycleState::InService)
-        .filter(|i| now >= i.launched_at + chrono::Duration::seconds(i64::from(lifetime)))
+        .filter(|i| {
+            i.lifecycle_state == LifecycleState::InService
+                && i.health_status == HealthStatus::Healthy
+                && !i.protected_from_scale_in
+        })
+        .filter(|i| now >= since(i) + chrono::Duration::seconds(i64::from(lifetime)))
         .collect();
-    out.sort_by_key(|i| i.launched_at);
+    out.sort_by(|a, b| since(a).cmp(&since(b)).then(a.instance_id.cmp(&b.instance_id)));
     out.into_iter().map(|i| i.instance_id.clone()).collect()
 }
 
@@ -558,7 +588,10 @@ mod tests {
                 v if v.starts_with('v') => {
                     inst.launch_template.as_mut().unwrap().version = v[1..].into()
                 }
-                m if m.starts_with('+') => inst.launched_at = t(m[1..].parse().unwrap()),
+                m if m.starts_with('+') => {
+                    inst.launched_at = t(m[1..].parse().unwrap());
+                    inst.in_service_at = Some(inst.launched_at + chrono::Duration::minutes(1));
+                }
                 other => panic!("bad spec {other}"),
             }
         }
@@ -870,6 +903,69 @@ mod tests {
         add(&mut g, "i-2@a:+100");
         g.max_instance_lifetime = Some(86_400);
         assert!(expired_instances(&g, t(60)).is_empty());
-        assert_eq!(expired_instances(&g, t(24 * 60 + 50)), vec!["i-1"]);
+        // In service at minute 1: a day later it is due, the other not yet.
+        assert!(expired_instances(&g, t(24 * 60)).is_empty());
+        assert_eq!(expired_instances(&g, t(24 * 60 + 1)), vec!["i-1"]);
+        assert_eq!(expired_instances(&g, t(26 * 60)), vec!["i-1", "i-2"]);
+    }
+
+    #[test]
+    fn lifetime_replacement_is_paced_and_spares_protected_instances() {
+        let day = 24 * 60;
+        let lifetime = |g: &mut AutoScalingGroup| g.max_instance_lifetime = Some(86_400);
+        let plan_at = |instances: &[&str], edit: &dyn Fn(&mut AutoScalingGroup), min: i64| {
+            let mut g = group(&["a", "b"], 0, 20, instances.len() as i64);
+            for s in instances {
+                add(&mut g, s);
+            }
+            lifetime(&mut g);
+            edit(&mut g);
+            summary(&plan(&g, t(min), 0))
+        };
+        let none = |_: &mut AutoScalingGroup| {};
+        // One at a time: the oldest goes, a replacement launches in its zone.
+        assert_eq!(
+            plan_at(&["i-1@a:+0", "i-2@b:+5", "i-3@a:+9"], &none, day + 60),
+            vec!["terminate i-1", "launch us-east-1a"]
+        );
+        // Not yet a day in service: nothing.
+        assert!(plan_at(&["i-1@a:+0", "i-2@b:+5"], &none, day).is_empty());
+        // A replacement still pending holds the next one back.
+        assert!(plan_at(&["i-1@a:+0", "i-2@b:+5", "i-3@a:pending"], &none, day + 60).is_empty());
+        // Protected instances are not replaced; the next one is.
+        assert_eq!(
+            plan_at(&["i-1@a:+0:p", "i-2@b:+5"], &none, day + 60),
+            vec!["terminate i-2", "launch us-east-1b"]
+        );
+        // At most 10 % of the capacity at once: 2 of 20.
+        let twenty: Vec<String> =
+            (0..20).map(|k| format!("i-{k:02}@{}:+{k}", ["a", "b"][k % 2])).collect();
+        let twenty: Vec<&str> = twenty.iter().map(String::as_str).collect();
+        let steps = plan_at(&twenty, &none, 2 * day);
+        assert_eq!(
+            steps,
+            vec!["terminate i-00", "terminate i-01", "launch us-east-1a", "launch us-east-1b"]
+        );
+        // Launch or Terminate suspended, lifetime cleared, a scale-in due: no replacement.
+        for process in ["Launch", "Terminate"] {
+            let suspend = |g: &mut AutoScalingGroup| {
+                g.suspended_processes.push(super::super::group::SuspendedProcess {
+                    process_name: process.into(),
+                    suspension_reason: String::new(),
+                })
+            };
+            assert!(plan_at(&["i-1@a:+0"], &suspend, day + 60).is_empty(), "{process}");
+        }
+        let cleared = |g: &mut AutoScalingGroup| g.max_instance_lifetime = None;
+        assert!(plan_at(&["i-1@a:+0"], &cleared, day + 60).is_empty());
+        let shrink = |g: &mut AutoScalingGroup| g.desired_capacity = 1;
+        assert_eq!(plan_at(&["i-1@a:+0", "i-2@b:+5"], &shrink, day + 60).len(), 1);
+        // The causes (Shoal's wording).
+        let mut g = group(&["a"], 0, 2, 1);
+        add(&mut g, "i-1@a:+0");
+        lifetime(&mut g);
+        let p = plan(&g, t(day + 60), 0);
+        assert_eq!(p.steps[0].cause, "At 2026-11-26T11:00:00Z an instance was taken out of service in response to a maximum instance lifetime being reached.  At 2026-11-26T11:00:00Z instance i-1 was selected for termination.");
+        assert_eq!(p.steps[1].cause, "At 2026-11-26T11:00:00Z an instance was launched in response to a maximum instance lifetime being reached.");
     }
 }

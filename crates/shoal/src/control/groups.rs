@@ -5,21 +5,21 @@
 //! checks mark instances `Unhealthy`; open activities finish), then **plan** with the
 //! model's `plan()` and **execute** one step per commit: a launch records the EC2
 //! instance, its place in the group and its activity together, so a crash never leaves
-//! an instance the group does not know. A group being deleted disappears when empty.
+//! an instance the group does not know. A group being deleted disappears, with everything
+//! it owns, once empty.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use shoal_model::autoscaling::activity::{Activity, ActivityStatus};
+use shoal_model::autoscaling::activity::{self, cause, Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{
     AttachmentState, AutoScalingGroup, GroupInstance, LaunchTemplateRef, LifecycleState,
 };
 use shoal_model::autoscaling::lifecycle::{
-    self, LifecycleAction, LifecycleHook, LifecycleTransition,
+    self, HoldVerdict, LifecycleAction, LifecycleHook, LifecycleTransition,
 };
 use shoal_model::autoscaling::plan::{self, Action, InstanceObservation, Step};
-use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::InstanceState;
@@ -110,36 +110,41 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         .filter(|t| !matches!(t.state, AttachmentState::Removing | AttachmentState::Removed))
         .map(|t| t.target_group_arn.clone())
         .collect();
+    let register_tgs = g.target_groups_to_register();
+    // A group being deleted (ForceDelete) waits for no lifecycle hook.
+    let deleting = g.status.is_some();
+    let mut abandoned: Vec<(String, String)> = Vec::new();
     for gi in g.instances.iter_mut() {
         let ec2_state = state.instances.get(&gi.instance_id).map(|i| i.state);
         if gi.lifecycle_state.is_pending() {
             match ec2_state {
                 Some(InstanceState::Running) => match gi.lifecycle_state {
                     LifecycleState::Pending => {
-                        match hook_for(state, name, LifecycleTransition::Launching) {
-                            Some(hook) => {
-                                gi.lifecycle_state = LifecycleState::PendingWait;
-                                changes.put(new_action(name, &gi.instance_id, hook, now));
-                            }
-                            None => enter_service(svc, state, changes, &serving_tgs, gi, now),
+                        if deleting
+                            || !hold(state, changes, name, gi, LifecycleTransition::Launching, now)
+                        {
+                            enter_service(svc, state, changes, &register_tgs, gi, now);
                         }
                     }
-                    LifecycleState::PendingWait => {
-                        if let Some(result) = timed_out(state, &gi.instance_id, now) {
-                            changes.delete::<LifecycleAction>(&gi.instance_id);
-                            gi.lifecycle_state = if result == "CONTINUE" {
-                                LifecycleState::PendingProceed
-                            } else {
-                                LifecycleState::Terminating
-                            };
+                    LifecycleState::PendingWait => match verdict(state, name, &gi.instance_id, now)
+                    {
+                        HoldVerdict::Wait => {}
+                        HoldVerdict::Proceed => {
+                            close_actions(state, changes, &gi.instance_id);
+                            set_activity_status(state, changes, gi, ActivityStatus::InProgress);
+                            gi.lifecycle_state = LifecycleState::PendingProceed;
                         }
-                    }
-                    _ => enter_service(svc, state, changes, &serving_tgs, gi, now),
+                        HoldVerdict::Abandon { token } => {
+                            close_actions(state, changes, &gi.instance_id);
+                            abandoned.push((gi.instance_id.clone(), token));
+                        }
+                    },
+                    _ => enter_service(svc, state, changes, &register_tgs, gi, now),
                 },
                 Some(InstanceState::Pending) => {}
                 _ => {
                     gi.lifecycle_state = LifecycleState::Terminated;
-                    changes.delete::<LifecycleAction>(&gi.instance_id);
+                    close_actions(state, changes, &gi.instance_id);
                     finish_activity(
                         state,
                         changes,
@@ -156,21 +161,19 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
             }
             if gi.lifecycle_state == LifecycleState::Terminating
                 && !ec2_gone(state, &gi.instance_id)
+                && !deleting
+                && hold(state, changes, name, gi, LifecycleTransition::Terminating, now)
             {
-                if let Some(hook) = hook_for(state, name, LifecycleTransition::Terminating) {
-                    gi.lifecycle_state = LifecycleState::TerminatingWait;
-                    changes.put(new_action(name, &gi.instance_id, hook, now));
-                    continue;
-                }
+                continue;
             }
             if gi.lifecycle_state == LifecycleState::TerminatingWait {
-                match timed_out(state, &gi.instance_id, now) {
-                    Some(_) => {
-                        changes.delete::<LifecycleAction>(&gi.instance_id);
-                        gi.lifecycle_state = LifecycleState::TerminatingProceed;
-                    }
-                    None => continue,
+                // Either result lets the instance terminate; ABANDON skips the other hooks.
+                if !deleting && verdict(state, name, &gi.instance_id, now) == HoldVerdict::Wait {
+                    continue;
                 }
+                close_actions(state, changes, &gi.instance_id);
+                set_activity_status(state, changes, gi, ActivityStatus::InProgress);
+                gi.lifecycle_state = LifecycleState::TerminatingProceed;
             }
             if ec2_gone(state, &gi.instance_id) {
                 gi.lifecycle_state = LifecycleState::Terminated;
@@ -184,6 +187,9 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
                 )?;
             }
         }
+    }
+    for (instance_id, token) in abandoned {
+        abandon_launch(svc, state, changes, &mut g, &instance_id, &token)?;
     }
     for gi in g.instances.iter_mut() {
         // Detaching and standby wait until the group's target groups have drained them.
@@ -217,11 +223,8 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
     g.instances.retain(|i| {
         !matches!(i.lifecycle_state, LifecycleState::Terminated | LifecycleState::Detached)
     });
-    if g.status.is_some() && g.instances.is_empty() {
-        changes.delete::<AutoScalingGroup>(name);
-        for p in state.policies.values().filter(|p| p.auto_scaling_group_name == name) {
-            changes.delete::<ScalingPolicy>(&p.policy_arn);
-        }
+    if deleting && g.instances.is_empty() {
+        svc.stage_remove_group(state, changes, name);
         return Ok(());
     }
     if &g != original {
@@ -382,54 +385,101 @@ fn enter_service(
     finish_activity(state, changes, gi, (ActivityStatus::Successful, None), now);
 }
 
-/// The hook that holds instances of `group` at `transition` (the first by name: Shoal
-/// runs one hook per transition).
-fn hook_for<'a>(
-    state: &'a State,
+/// Puts `gi` in the wait state of `transition` if the group has hooks for it: one open
+/// action per hook (AWS runs them all), its activity `MidLifecycleAction`. False when
+/// no hook holds it.
+fn hold(
+    state: &State,
+    changes: &mut Changes,
     group: &str,
+    gi: &mut GroupInstance,
     transition: LifecycleTransition,
-) -> Option<&'a LifecycleHook> {
-    state
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let hooks: Vec<&LifecycleHook> = state
         .lifecycle_hooks
         .values()
-        .find(|h| h.auto_scaling_group_name == group && h.transition == transition)
+        .filter(|h| h.auto_scaling_group_name == group && h.transition == transition)
+        .collect();
+    if hooks.is_empty() {
+        return false;
+    }
+    for hook in hooks {
+        changes.put(LifecycleAction::new(hook, &gi.instance_id, ids::uuid(), now));
+    }
+    gi.lifecycle_state = match transition {
+        LifecycleTransition::Launching => LifecycleState::PendingWait,
+        LifecycleTransition::Terminating => LifecycleState::TerminatingWait,
+    };
+    set_activity_status(state, changes, gi, ActivityStatus::MidLifecycleAction);
+    true
 }
 
-fn new_action(
+/// The model's verdict on the instance's open lifecycle actions.
+fn verdict(
+    state: &State,
     group: &str,
     instance_id: &str,
-    hook: &LifecycleHook,
     now: chrono::DateTime<chrono::Utc>,
-) -> LifecycleAction {
-    LifecycleAction {
-        instance_id: instance_id.to_string(),
-        auto_scaling_group_name: group.to_string(),
-        hook_name: hook.name.clone(),
-        transition: hook.transition,
-        token: ids::uuid(),
-        started: now,
-        last_heartbeat: None,
+) -> HoldVerdict {
+    let actions: Vec<(&LifecycleAction, Option<&LifecycleHook>)> = state
+        .lifecycle_actions
+        .values()
+        .filter(|a| a.instance_id == instance_id)
+        .map(|a| (a, state.lifecycle_hooks.get(&format!("{group}/{}", a.hook_name))))
+        .collect();
+    lifecycle::hold_verdict(&actions, now)
+}
+
+/// Deletes the instance's lifecycle actions (the wait is over).
+fn close_actions(state: &State, changes: &mut Changes, instance_id: &str) {
+    for a in state.lifecycle_actions.values().filter(|a| a.instance_id == instance_id) {
+        changes.delete::<LifecycleAction>(a.store_key());
     }
 }
 
-/// The hook's DefaultResult when the instance's wait has run out (or the hook is gone:
-/// then the instance proceeds).
-fn timed_out(
+/// Sets the status of the instance's open activity, leaving it open.
+fn set_activity_status(
     state: &State,
+    changes: &mut Changes,
+    gi: &GroupInstance,
+    status: ActivityStatus,
+) {
+    let open = gi.activity_id.as_ref().and_then(|id| state.activities.get(id));
+    if let Some(a) = open.filter(|a| !a.status_code.is_final() && a.status_code != status) {
+        changes.put(Activity { status_code: status, ..a.clone() });
+    }
+}
+
+/// A launch a hook abandoned: its activity ends `Cancelled` with AWS's message naming
+/// the hook's token, and the instance is terminated (with its own activity); the plan
+/// then launches a replacement.
+fn abandon_launch(
+    svc: &Service,
+    state: &State,
+    changes: &mut Changes,
+    g: &mut AutoScalingGroup,
     instance_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<String> {
-    let Some(action) = state.lifecycle_actions.get(instance_id) else {
-        return Some("CONTINUE".into());
+    token: &str,
+) -> AwsResult<()> {
+    let now = svc.clock.now();
+    let Some(gi) = g.instances.iter_mut().find(|i| i.instance_id == instance_id) else {
+        return Ok(());
     };
-    let Some(hook) = state
-        .lifecycle_hooks
-        .get(&format!("{}/{}", action.auto_scaling_group_name, action.hook_name))
-    else {
-        return Some("CONTINUE".into());
-    };
-    (now >= lifecycle::hook_deadline(hook, action.started, action.last_heartbeat))
-        .then(|| hook.default_result.clone())
+    if let Some(a) = gi.activity_id.take().and_then(|id| state.activities.get(&id)) {
+        let mut a = a.clone();
+        a.end_with_reason(ActivityStatus::Cancelled, &activity::lifecycle_abandoned(token), now);
+        changes.put(a);
+    }
+    begin_termination(
+        svc,
+        state,
+        changes,
+        g,
+        instance_id,
+        cause::at(now, &cause::launch_abandoned()),
+    )?;
+    Ok(())
 }
 
 /// Runs the scheduled actions due in `(since, now]`; one-off actions are deleted after
@@ -476,9 +526,13 @@ fn attachments(svc: &Service, state: &State, changes: &mut Changes, g: &mut Auto
         .filter(|i| i.lifecycle_state == LifecycleState::InService)
         .map(|i| (i.instance_id.clone(), i.availability_zone.clone()))
         .collect();
+    // While AddToLoadBalancer is suspended a new attachment registers nobody yet (AWS
+    // does not say; Shoal keeps it `Adding` until the process resumes).
+    let adding_paused = g.is_suspended("AddToLoadBalancer");
     for t in g.target_groups.iter_mut() {
         let arn = std::slice::from_ref(&t.target_group_arn);
         match t.state {
+            AttachmentState::Adding if adding_paused => {}
             AttachmentState::Adding => {
                 for (id, zone) in &serving {
                     svc.register_in_target_groups(state, changes, arn, id, zone);

@@ -6,7 +6,8 @@
 use shoal_model::autoscaling::activity::{cause, Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{
     self, AttachmentState, AutoScalingGroup, CreateGroupRequest, GroupTag, HealthStatus,
-    LaunchTemplateSpec as GroupTemplate, TargetGroupAttachment, UpdateGroupRequest, ZoneSubnet,
+    LaunchTemplateSpec as GroupTemplate, LifecycleState, TargetGroupAttachment, UpdateGroupRequest,
+    ZoneSubnet,
 };
 use shoal_model::autoscaling::launch_config::CreateLaunchConfigurationRequest;
 use shoal_model::autoscaling::policy::{self, PutPolicyRequest, ScalingPolicy};
@@ -180,16 +181,84 @@ impl Service {
         })
     }
 
-    /// DeleteAutoScalingGroup: with ForceDelete the controller terminates the instances
-    /// and removes the group when they are gone; without, a group with instances is
-    /// `ResourceInUse`.
+    /// DeleteAutoScalingGroup. Without ForceDelete a group with instances (any state) is
+    /// `ResourceInUse`; an empty group goes at once with everything it owns. With
+    /// ForceDelete every instance starts terminating now — protected, standby and
+    /// pending ones too, even with `Terminate` suspended — its lifecycle actions are
+    /// dropped and no hook holds it; the controller removes the group once they are gone.
     pub fn delete_auto_scaling_group(&self, name: &str, force: bool) -> AwsResult<()> {
         self.mutate(|state, changes| {
-            let mut g = find_group(state, name)?.clone();
-            group::begin_delete(&mut g, force)?;
-            changes.put(g);
-            Ok(())
+            self.stage_delete_auto_scaling_group(state, changes, name, force)
         })
+    }
+
+    /// [`Service::delete_auto_scaling_group`] in the caller's change set (a deployment
+    /// deletes its green group this way too).
+    pub(crate) fn stage_delete_auto_scaling_group(
+        &self,
+        state: &State,
+        changes: &mut Changes,
+        name: &str,
+        force: bool,
+    ) -> AwsResult<()> {
+        let now = self.clock.now();
+        let mut g = find_group(state, name)?.clone();
+        let (desired, capacity) = (g.desired_capacity, g.capacity());
+        if !group::begin_delete(&mut g, force)? {
+            self.stage_remove_group(state, changes, name);
+            return Ok(());
+        }
+        drop_lifecycle_actions(state, changes, name);
+        let selected: Vec<String> = g
+            .instances
+            .iter()
+            .filter(|i| {
+                !i.lifecycle_state.is_terminating()
+                    && !matches!(
+                        i.lifecycle_state,
+                        LifecycleState::Terminated
+                            | LifecycleState::Detaching
+                            | LifecycleState::Detached
+                    )
+            })
+            .map(|i| i.instance_id.clone())
+            .collect();
+        let why = group::force_delete_cause(desired, capacity, &selected, now);
+        for id in &selected {
+            begin_termination(self, state, changes, &mut g, id, why.clone())?;
+        }
+        for i in g.instances.iter_mut() {
+            if i.lifecycle_state == LifecycleState::TerminatingWait {
+                i.lifecycle_state = LifecycleState::TerminatingProceed;
+            }
+        }
+        changes.put(g);
+        Ok(())
+    }
+
+    /// Removes group `name` and everything it owns in the caller's change set: its
+    /// policies with the alarms target tracking created for them, lifecycle hooks and
+    /// open lifecycle actions, scheduled actions and instance refreshes (its tags and
+    /// metrics collection live in the group's record). A group created later under the
+    /// same name starts clean. Activities stay: AWS keeps a deleted group's history.
+    pub(crate) fn stage_remove_group(&self, state: &State, changes: &mut Changes, name: &str) {
+        changes.delete::<AutoScalingGroup>(name);
+        for p in state.policies.values().filter(|p| p.auto_scaling_group_name == name) {
+            for a in &p.alarms {
+                self.delete_owned_alarm(changes, &a.alarm_name);
+            }
+            changes.delete::<ScalingPolicy>(&p.policy_arn);
+        }
+        for h in state.lifecycle_hooks.values().filter(|h| h.auto_scaling_group_name == name) {
+            changes.delete::<LifecycleHook>(&h.key);
+        }
+        drop_lifecycle_actions(state, changes, name);
+        for a in state.scheduled_actions.values().filter(|a| a.auto_scaling_group_name == name) {
+            changes.delete::<ScheduledAction>(&a.arn);
+        }
+        for r in state.instance_refreshes.values().filter(|r| r.auto_scaling_group_name == name) {
+            changes.delete::<InstanceRefresh>(&r.instance_refresh_id);
+        }
     }
 
     pub fn describe_auto_scaling_groups(
@@ -342,7 +411,8 @@ impl Service {
         })
     }
 
-    /// DescribeScalingActivities: newest first.
+    /// DescribeScalingActivities: newest first. For a group that exists, only its own
+    /// activities (by ARN), not those of a deleted group that had the same name.
     pub fn describe_scaling_activities(
         &self,
         group_name: Option<&str>,
@@ -351,10 +421,12 @@ impl Service {
         next_token: Option<&str>,
     ) -> AwsResult<Page<Activity>> {
         let mut items: Vec<Activity> = self.read(|state| {
+            let arn = group_name.and_then(|g| state.groups.get(g)).map(|g| g.arn.as_str());
             state
                 .activities
                 .values()
                 .filter(|a| group_name.is_none_or(|g| a.auto_scaling_group_name == g))
+                .filter(|a| arn.is_none_or(|arn| a.auto_scaling_group_arn == arn))
                 .filter(|a| activity_ids.is_empty() || activity_ids.contains(&a.activity_id))
                 .cloned()
                 .collect()
@@ -586,6 +658,13 @@ pub(crate) fn begin_termination(
     Ok(activity)
 }
 
+/// Deletes every open lifecycle action of group `name`.
+fn drop_lifecycle_actions(state: &State, changes: &mut Changes, name: &str) {
+    for a in state.lifecycle_actions.values().filter(|a| a.auto_scaling_group_name == name) {
+        changes.delete::<LifecycleAction>(a.store_key());
+    }
+}
+
 /// Finishes the instance's open activity (launch or termination), if any.
 pub(crate) fn finish_activity(
     state: &State,
@@ -610,7 +689,7 @@ pub(crate) fn ec2_gone(state: &State, instance_id: &str) -> bool {
 
 // ---------------------------------------------------------------------- schedules, hooks
 
-use shoal_model::autoscaling::lifecycle::{self, LifecycleAction, LifecycleHook};
+use shoal_model::autoscaling::lifecycle::{self, InstanceRefresh, LifecycleAction, LifecycleHook};
 use shoal_model::autoscaling::schedule::{self, ScheduledAction};
 
 /// PutScheduledUpdateGroupAction's parameters.
@@ -755,7 +834,8 @@ impl Service {
         })
     }
 
-    /// CompleteLifecycleAction: by instance id or action token.
+    /// CompleteLifecycleAction: by instance id or action token; records the hook's
+    /// result for the controller.
     pub fn complete_lifecycle_action(
         &self,
         group_name: &str,
@@ -766,9 +846,9 @@ impl Service {
     ) -> AwsResult<()> {
         self.mutate(|state, changes| {
             let action = find_action(state, group_name, hook_name, instance_id, token)?;
-            let mut g = find_group(state, group_name)?.clone();
+            let g = find_group(state, group_name)?;
             let inst =
-                g.instances.iter_mut().find(|i| i.instance_id == action.instance_id).ok_or_else(
+                g.instances.iter().find(|i| i.instance_id == action.instance_id).ok_or_else(
                     || {
                         AwsError::validation(format!(
                             "No active Lifecycle Action found with instance ID {}",
@@ -776,9 +856,8 @@ impl Service {
                         ))
                     },
                 )?;
-            inst.lifecycle_state = lifecycle::complete_lifecycle_action(inst, result)?;
-            changes.delete::<LifecycleAction>(&action.instance_id);
-            changes.put(g);
+            // The controller moves the instance on once every hook has answered.
+            changes.put(lifecycle::complete_lifecycle_action(action, inst, result)?);
             Ok(())
         })
     }
@@ -813,6 +892,7 @@ fn find_action<'a>(
         .find(|a| {
             a.auto_scaling_group_name == group_name
                 && a.hook_name == hook_name
+                && a.result.is_none()
                 && (instance_id.is_some_and(|i| i == a.instance_id)
                     || token.is_some_and(|t| t == a.token))
         })

@@ -547,7 +547,7 @@ impl Service {
                 return Ok(());
             }
             for e in &effects {
-                apply(state, changes, &next, e, now)?;
+                apply(self, state, changes, &next, e, now)?;
             }
             changes.put(next);
             Ok(())
@@ -693,6 +693,7 @@ fn stage_forward(
 
 /// Carries out one effect of a deployment step in the step's change set.
 fn apply(
+    svc: &Service,
     state: &State,
     changes: &mut Changes,
     d: &Deployment,
@@ -732,11 +733,9 @@ fn apply(
             }
         }
         Effect::DeleteGroup(side) => {
-            if let Some(g) = state.groups.get(group_of(*side)) {
-                let mut g = g.clone();
-                if group::begin_delete(&mut g, true).is_ok() {
-                    changes.put(g);
-                }
+            // ForceDelete, as a user would; a group already gone needs nothing.
+            if state.groups.contains_key(group_of(*side)) {
+                svc.stage_delete_auto_scaling_group(state, changes, group_of(*side), true)?;
             }
         }
         Effect::Detach(side) => {

@@ -190,7 +190,10 @@ pub fn step(
 ) -> AwsResult<()> {
     let now = svc.clock.now();
     let Some(r) = active_refresh(state, group_name) else { return Ok(()) };
-    let Some(g) = state.groups.get(group_name) else { return Ok(()) };
+    // A group being deleted replaces nothing more; its refresh goes with it.
+    let Some(g) = state.groups.get(group_name).filter(|g| g.status.is_none()) else {
+        return Ok(());
+    };
     let mut r = r.clone();
     let mut g = g.clone();
     match r.status {

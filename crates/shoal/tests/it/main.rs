@@ -4,6 +4,7 @@
 
 mod world;
 
+mod group_lifecycle;
 mod groups;
 mod netacct;
 mod network;

@@ -42,16 +42,23 @@ impl World {
         World { svc, clock, driver }
     }
 
-    /// A launch template of the base image, as the lab's `exercise-launch-template`.
+    /// A launch template of the base image, as the lab's `exercise-launch-template`
+    /// (made once; later groups reuse it).
     pub fn template(&self) -> LaunchTemplateSpec {
+        let name = "exercise-launch-template";
+        let existing = self
+            .svc
+            .read(|s| s.launch_templates.values().find(|t| t.name == name).map(|t| t.id.clone()));
+        if let Some(id) = existing {
+            return LaunchTemplateSpec { id: Some(id), name: None, version: None };
+        }
         let base = self.svc.read(|s| shoal::service::ec2::base_image(s).unwrap().id.clone());
         let data = LaunchTemplateData {
             image_id: Some(base),
             instance_type: Some("t2.micro".into()),
             ..Default::default()
         };
-        let (t, _) =
-            self.svc.create_launch_template("exercise-launch-template", None, data, &[]).unwrap();
+        let (t, _) = self.svc.create_launch_template(name, None, data, &[]).unwrap();
         LaunchTemplateSpec { id: Some(t.id), name: None, version: None }
     }
 
