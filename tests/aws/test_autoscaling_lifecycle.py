@@ -220,6 +220,11 @@ def test_delete_refuses_with_instances_and_force_delete_leaves_nothing_behind(da
     assert asg.describe_policies(AutoScalingGroupName=GROUP)["ScalingPolicies"] == []
     assert asg.describe_scheduled_actions(AutoScalingGroupName=GROUP)["ScheduledUpdateGroupActions"] == []
     assert activities(daemon) == []
+    # The deleted group's history is kept, shown only with IncludeDeletedGroups.
+    old = asg.describe_scaling_activities(AutoScalingGroupName=GROUP, IncludeDeletedGroups=True)["Activities"]
+    assert {a["AutoScalingGroupState"] for a in old} == {"Deleted"}
+    assert {f"Terminating EC2 instance: {i}" for i in ids} <= {a["Description"] for a in old}
+    assert asg.describe_scaling_activities()["Activities"] == []
     # An empty group goes at once.
     asg.delete_auto_scaling_group(AutoScalingGroupName=GROUP)
     assert asg.describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])["AutoScalingGroups"] == []

@@ -144,13 +144,30 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             return Ok(None);
         }
         "DescribeScalingActivities" => {
-            let page = svc.describe_scaling_activities(
+            let include_deleted = p.bool("IncludeDeletedGroups")?.unwrap_or(false);
+            let page = svc.describe_scaling_activities_of(
                 p.get("AutoScalingGroupName"),
                 &p.list("ActivityIds"),
+                include_deleted,
                 p.number("MaxRecords")?,
                 p.get("NextToken"),
             )?;
-            x.list("Activities", "member", &page.items, activity_xml);
+            if include_deleted {
+                // Then each activity says whether its group is still there.
+                let live: Vec<bool> = svc.read(|s| {
+                    page.items
+                        .iter()
+                        .map(|a| crate::service::autoscaling::group_exists(s, a))
+                        .collect()
+                });
+                let items: Vec<(&Activity, bool)> = page.items.iter().zip(live).collect();
+                x.list("Activities", "member", &items, |x, (a, live)| {
+                    activity_xml(x, a);
+                    x.text("AutoScalingGroupState", if *live { "InService" } else { "Deleted" });
+                });
+            } else {
+                x.list("Activities", "member", &page.items, activity_xml);
+            }
             x.opt("NextToken", page.next_token);
         }
         "CreateOrUpdateTags" | "DeleteTags" => {

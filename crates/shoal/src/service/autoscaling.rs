@@ -33,6 +33,14 @@ pub struct GroupFilter {
     pub values: Vec<String>,
 }
 
+/// Whether the activity's group still exists (the same group, not a new one of its name).
+pub fn group_exists(state: &State, activity: &Activity) -> bool {
+    state
+        .groups
+        .get(&activity.auto_scaling_group_name)
+        .is_some_and(|g| g.arn == activity.auto_scaling_group_arn)
+}
+
 /// The group named `name`, or AWS's `ValidationError` for an unknown group
 /// (`AutoScalingGroup name not found - AutoScalingGroup X not found`).
 pub(crate) fn find_group<'a>(state: &'a State, name: &str) -> AwsResult<&'a AutoScalingGroup> {
@@ -413,6 +421,7 @@ impl Service {
 
     /// DescribeScalingActivities: newest first. For a group that exists, only its own
     /// activities (by ARN), not those of a deleted group that had the same name.
+    /// DescribeScalingActivities of the groups that exist, newest first.
     pub fn describe_scaling_activities(
         &self,
         group_name: Option<&str>,
@@ -420,22 +429,36 @@ impl Service {
         max_records: Option<u32>,
         next_token: Option<&str>,
     ) -> AwsResult<Page<Activity>> {
+        self.describe_scaling_activities_of(
+            group_name,
+            activity_ids,
+            false,
+            max_records,
+            next_token,
+        )
+    }
+
+    /// DescribeScalingActivities with `IncludeDeletedGroups`: AWS keeps a deleted
+    /// group's activities (six weeks) but shows them only when asked; a group created
+    /// again under the same name starts with no history of its own.
+    pub fn describe_scaling_activities_of(
+        &self,
+        group_name: Option<&str>,
+        activity_ids: &[String],
+        include_deleted_groups: bool,
+        max_records: Option<u32>,
+        next_token: Option<&str>,
+    ) -> AwsResult<Page<Activity>> {
         let mut items: Vec<Activity> = self.read(|state| {
-            let arn = group_name.and_then(|g| state.groups.get(g)).map(|g| g.arn.as_str());
             state
                 .activities
                 .values()
                 .filter(|a| group_name.is_none_or(|g| a.auto_scaling_group_name == g))
-                .filter(|a| arn.is_none_or(|arn| a.auto_scaling_group_arn == arn))
+                .filter(|a| include_deleted_groups || group_exists(state, a))
                 .filter(|a| activity_ids.is_empty() || activity_ids.contains(&a.activity_id))
                 .cloned()
                 .collect()
         });
-        if let Some(name) = group_name {
-            if items.is_empty() && !self.read(|s| s.groups.contains_key(name)) {
-                return Ok(Page { items, next_token: None });
-            }
-        }
         items.sort_by(|a, b| {
             b.start_time.cmp(&a.start_time).then(b.activity_id.cmp(&a.activity_id))
         });
