@@ -224,6 +224,8 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         }
         return Ok(());
     }
+    // A simple policy's cooldown counts from when its activities have finished.
+    shoal_model::autoscaling::policy::settle_cooldown(&mut g, now);
     if &g != original {
         changes.put(g);
     }
