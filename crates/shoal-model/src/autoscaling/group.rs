@@ -385,6 +385,10 @@ pub struct AutoScalingGroup {
     pub pending_cause: Option<String>,
     /// Simple scaling cooldown: no simple policy runs before this time.
     pub cooldown_until: Option<DateTime<Utc>>,
+    /// A simple policy ran and its cooldown (these many seconds) waits for the scaling
+    /// activities it caused to finish: AWS counts the cooldown from their completion,
+    /// and refuses further simple scaling meanwhile.
+    pub cooldown_pending: Option<u32>,
 }
 
 impl AutoScalingGroup {
@@ -453,6 +457,12 @@ impl AutoScalingGroup {
     /// Instances counted in the group's capacity (pending + in service).
     pub fn capacity(&self) -> u32 {
         self.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).count() as u32
+    }
+
+    /// True while the simple-scaling cooldown holds: from a simple policy's run until
+    /// its activities have finished and then its cooldown has passed.
+    pub fn in_cooldown(&self, now: DateTime<Utc>) -> bool {
+        self.cooldown_pending.is_some() || self.cooldown_until.is_some_and(|t| now < t)
     }
 
     /// The instance warmup a policy uses: the policy's EstimatedInstanceWarmup, else
@@ -775,6 +785,7 @@ pub fn create_group(
         instances: vec![],
         pending_cause: (desired > 0).then(|| cause::at(now, &cause::created(0, desired))),
         cooldown_until: None,
+        cooldown_pending: None,
     })
 }
 
@@ -938,14 +949,26 @@ pub fn update_group(
     Ok(Some(sentence))
 }
 
+/// `ScalingActivityInProgress` as AWS words it (observed): `Scaling activity <id> is in
+/// progress and blocks this action`, naming the group's latest activity.
+pub fn activity_in_progress(latest_activity: Option<&str>) -> AwsError {
+    let id = latest_activity.map(|id| format!(" {id}")).unwrap_or_default();
+    AwsError::new(
+        "ScalingActivityInProgress",
+        format!("Scaling activity{id} is in progress and blocks this action"),
+    )
+}
+
 /// SetDesiredCapacity: bounds-checked with AWS's texts; with `honor_cooldown` it is
-/// refused (`ScalingActivityInProgress`) while the simple-scaling cooldown runs.
+/// refused ([`activity_in_progress`], naming `latest_activity`) while the
+/// simple-scaling cooldown holds ([`AutoScalingGroup::in_cooldown`]).
 /// Sets and returns the cause (`a user request explicitly set group desired capacity
 /// changing the desired capacity from 1 to 2.`) when desired changes.
 pub fn set_desired_capacity(
     group: &mut AutoScalingGroup,
     desired: i64,
     honor_cooldown: bool,
+    latest_activity: Option<&str>,
     now: DateTime<Utc>,
 ) -> AwsResult<Option<String>> {
     if desired > i64::from(group.max_size) {
@@ -960,11 +983,8 @@ pub fn set_desired_capacity(
             group.min_size
         )));
     }
-    if honor_cooldown && group.cooldown_until.is_some_and(|t| now < t) {
-        return Err(AwsError::new(
-            "ScalingActivityInProgress",
-            "Scaling activity in progress: the cooldown period is in effect.",
-        ));
+    if honor_cooldown && group.in_cooldown(now) {
+        return Err(activity_in_progress(latest_activity));
     }
     let desired = desired as u32;
     let from = group.desired_capacity;
@@ -1352,7 +1372,7 @@ mod tests {
     fn set_desired_texts() {
         fn check(d: i64, want: Result<Option<&str>, &str>) {
             let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
-            match (set_desired_capacity(&mut g, d, false, t0()), want) {
+            match (set_desired_capacity(&mut g, d, false, None, t0()), want) {
                 (Ok(c), Ok(w)) => assert_eq!(c.as_deref(), w),
                 (Err(e), Err(w)) => assert_eq!(e.message, w),
                 (g, w) => panic!("got {g:?}, want {w:?}"),
@@ -1368,6 +1388,35 @@ mod tests {
         );
         check(2, Ok(Some("At 2026-11-25T10:00:00Z a user request explicitly set group desired capacity changing the desired capacity from 1 to 2.")));
         check(1, Ok(None));
+
+        // HonorCooldown: refused while a simple policy's activities run and during its
+        // cooldown after them, changing nothing; ignored without HonorCooldown.
+        let mut g = create_group(&lab_request(), false, "us-east-1", "u", t0()).unwrap();
+        let later = |s: i64| t0() + chrono::Duration::seconds(s);
+        for (pending, until, at, refused) in [
+            (Some(60), None, t0(), true),
+            (None, Some(later(60)), later(59), true),
+            (None, Some(later(60)), later(60), false),
+        ] {
+            g.cooldown_pending = pending;
+            g.cooldown_until = until;
+            let before = g.clone();
+            match set_desired_capacity(&mut g, 2, true, Some("a-1"), at) {
+                Err(e) => {
+                    assert!(refused, "{pending:?} {until:?} at {at}");
+                    assert_eq!(
+                        (e.code.as_str(), e.message.as_str()),
+                        (
+                            "ScalingActivityInProgress",
+                            "Scaling activity a-1 is in progress and blocks this action"
+                        )
+                    );
+                    assert_eq!(g, before);
+                    assert!(set_desired_capacity(&mut g.clone(), 2, false, None, at).is_ok());
+                }
+                Ok(_) => assert!(!refused && g.desired_capacity == 2),
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::cause;
 use super::group::{validate_name, AutoScalingGroup};
-use crate::cloudwatch::alarm::{ComparisonOperator, MetricAlarm};
+use crate::cloudwatch::alarm::{AlarmState, ComparisonOperator, MetricAlarm, MetricDataQuery};
 use crate::cloudwatch::metric::Dimension;
 use crate::{AwsError, AwsResult};
 
@@ -98,7 +98,10 @@ pub struct PredefinedMetric {
     pub resource_label: Option<String>,
 }
 
-/// `CustomizedMetricSpecification` (single metric form).
+/// `CustomizedMetricSpecification`, in either of AWS's two forms: a single metric
+/// (`Namespace`, `MetricName`, `Dimensions`, `Statistic`, `Unit`), or metric math
+/// (`Metrics`: queries by `Id`, each a `MetricStat` or an `Expression`, exactly one
+/// with `ReturnData`). In the metric-math form the single-metric fields are empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomizedMetric {
     pub namespace: String,
@@ -106,6 +109,23 @@ pub struct CustomizedMetric {
     pub dimensions: Vec<Dimension>,
     pub statistic: String,
     pub unit: Option<String>,
+    /// `Metrics`; a `MetricStat` without `Period` gets 60, as target tracking's does.
+    #[serde(default)]
+    pub metrics: Vec<MetricDataQuery>,
+}
+
+impl CustomizedMetric {
+    /// A single metric: `namespace/name` with its statistic.
+    pub fn single(namespace: &str, metric_name: &str, statistic: &str) -> Self {
+        CustomizedMetric {
+            namespace: namespace.into(),
+            metric_name: metric_name.into(),
+            dimensions: vec![],
+            statistic: statistic.into(),
+            unit: None,
+            metrics: vec![],
+        }
+    }
 }
 
 /// `TargetTrackingConfiguration`.
@@ -285,8 +305,16 @@ fn validate_target_tracking(tt: &TargetTrackingConfiguration) -> AwsResult<()> {
             _ => {}
         }
     }
+    if let Some(c) = tt.customized.as_ref().filter(|c| !c.metrics.is_empty()) {
+        return validate_metric_queries(c);
+    }
     if let Some(c) = &tt.customized {
         crate::cloudwatch::metric::validate_namespace(&c.namespace)?;
+        if c.metric_name.is_empty() {
+            return Err(AwsError::validation(
+                "CustomizedMetricSpecification needs MetricName and Namespace, or Metrics.",
+            ));
+        }
         match crate::cloudwatch::metric::Statistic::parse(&c.statistic) {
             Some(crate::cloudwatch::metric::Statistic::Percentile(_)) | None => {
                 return Err(AwsError::validation(format!(
@@ -296,6 +324,62 @@ fn validate_target_tracking(tt: &TargetTrackingConfiguration) -> AwsResult<()> {
             }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// The metric-math form of a customized metric: no single-metric field besides it;
+/// queries with unique ids (a lowercase letter, then letters, digits, `_`), each with
+/// exactly one of `MetricStat` and `Expression`; exactly one returns data (AWS: only
+/// the final expression specifies `ReturnData` true, every other query false).
+fn validate_metric_queries(c: &CustomizedMetric) -> AwsResult<()> {
+    if !c.namespace.is_empty()
+        || !c.metric_name.is_empty()
+        || !c.dimensions.is_empty()
+        || !c.statistic.is_empty()
+        || c.unit.is_some()
+    {
+        return Err(AwsError::validation(
+            "CustomizedMetricSpecification cannot combine Metrics with MetricName, Namespace, Dimensions, Statistic or Unit.",
+        ));
+    }
+    for (i, q) in c.metrics.iter().enumerate() {
+        let mut chars = q.id.chars();
+        let well_formed = chars.next().is_some_and(|ch| ch.is_ascii_lowercase())
+            && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        if !well_formed {
+            return Err(AwsError::validation(format!(
+                "The Id {:?} of metric {} is invalid: it must start with a lowercase letter and contain only letters, numbers and underscores.",
+                q.id,
+                i + 1
+            )));
+        }
+        if c.metrics[..i].iter().any(|o| o.id == q.id) {
+            return Err(AwsError::validation(format!(
+                "The Id {} is used by more than one metric in Metrics.",
+                q.id
+            )));
+        }
+        if q.metric_stat.is_some() == q.expression.is_some() {
+            return Err(AwsError::validation(format!(
+                "Metric {} must specify exactly one of MetricStat or Expression.",
+                q.id
+            )));
+        }
+        if let Some(ms) = &q.metric_stat {
+            crate::cloudwatch::metric::validate_namespace(&ms.namespace)?;
+            if crate::cloudwatch::metric::Statistic::parse(&ms.stat).is_none() {
+                return Err(AwsError::validation(format!(
+                    "The Stat {:?} of metric {} is invalid.",
+                    ms.stat, q.id
+                )));
+            }
+        }
+    }
+    if c.metrics.iter().filter(|q| q.return_data.unwrap_or(true)).count() != 1 {
+        return Err(AwsError::validation(
+            "Exactly one metric in CustomizedMetricSpecification.Metrics must return data: set ReturnData to false for every other metric.",
+        ));
     }
     Ok(())
 }
@@ -475,8 +559,9 @@ pub fn tracked_metric(
 /// - `TargetTracking-<group>-AlarmLow-<uuid>`: `LessThanThreshold` 0.7 × target,
 ///   15 of 15 periods — not created when `DisableScaleIn`;
 ///
-/// both on the tracked metric, period 60 (Shoal's short period when the caller passes
-/// one), `AlarmActions=[policyARN]`, description `DO NOT EDIT OR DELETE. For
+/// both on the tracked metric (or, for a customized metric's metric-math form, on its
+/// `Metrics`), period 60 (Shoal's short period when the caller passes one),
+/// `AlarmActions=[policyARN]`, description `DO NOT EDIT OR DELETE. For
 /// TargetTrackingScaling policy <policyARN>.` (observed texts).
 pub fn target_tracking_alarms(
     policy: &ScalingPolicy,
@@ -489,6 +574,7 @@ pub fn target_tracking_alarms(
     let PolicyConfig::TargetTracking(tt) = &policy.config else { return vec![] };
     let group = &policy.auto_scaling_group_name;
     let (namespace, metric, dims, stat, unit) = tracked_metric(group, tt);
+    let queries = tt.customized.as_ref().map_or(&[][..], |c| &c.metrics[..]);
     let make = |kind: &str, uuid: &str, op: ComparisonOperator, threshold: f64, periods: u32| {
         let mut a = MetricAlarm::new(
             region,
@@ -504,6 +590,11 @@ pub fn target_tracking_alarms(
         );
         a.dimensions.clone_from(&dims);
         a.unit.clone_from(&unit);
+        if !queries.is_empty() {
+            // Metric math: the alarm watches the queries instead of one metric.
+            (a.namespace, a.metric_name, a.statistic, a.period) = (None, None, None, None);
+            a.metrics = queries.to_vec();
+        }
         a.alarm_description = Some(format!(
             "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {}.",
             policy.policy_arn
@@ -542,40 +633,81 @@ pub fn target_tracking_capacity(instances: u32, metric: f64, target: f64) -> u32
     (raw - 1e-9).ceil().max(0.0) as u32
 }
 
-/// One target-tracking policy's wish for the group's size.
+/// One target-tracking policy's say in the group's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TtVote {
+    /// The capacity that brings the policy's metric to its target, within
+    /// [MinSize, MaxSize].
     pub desired: u32,
-    /// False with `DisableScaleIn` or while instances warm up: this vote may only grow.
-    pub may_scale_in: bool,
+    /// False with `DisableScaleIn`: the policy never removes instances and has no say
+    /// in whether the others may.
+    pub scales_in: bool,
+    /// Ready to scale in now: its AlarmLow is in ALARM and no instance is warming up.
+    pub ready_to_scale_in: bool,
 }
 
-/// A target-tracking vote from the latest metric value. `contributing` is the number
-/// of in-service instances past their warmup (warming instances are left out of the
-/// metric); `warming` the others. Scale-in is blocked while any instance warms up.
-/// The result is clamped to [MinSize, MaxSize].
+/// A target-tracking vote from a metric value. `contributing` is the number of
+/// in-service instances past their warmup (warming instances are left out of the
+/// metric), `warming` the others; `low_in_alarm` whether the policy's AlarmLow is in
+/// ALARM. Scale-in is not ready while any instance warms up (AWS blocks it until
+/// warmup ends).
 pub fn target_tracking_vote(
     group: &AutoScalingGroup,
     tt: &TargetTrackingConfiguration,
     metric: f64,
-    contributing: u32,
-    warming: u32,
+    (contributing, warming): (u32, u32),
+    low_in_alarm: bool,
 ) -> TtVote {
     let needed = target_tracking_capacity(contributing, metric, tt.target_value);
-    // Warming instances already count toward desired: only grow past them.
-    let desired = needed.clamp(group.min_size, group.max_size.max(group.min_size));
-    TtVote { desired, may_scale_in: !tt.disable_scale_in && warming == 0 && contributing > 0 }
+    TtVote {
+        desired: needed.clamp(group.min_size, group.max_size.max(group.min_size)),
+        scales_in: !tt.disable_scale_in,
+        ready_to_scale_in: low_in_alarm && warming == 0 && contributing > 0,
+    }
+}
+
+/// Another target-tracking policy's vote as its alarms stand now (`alarms`: the
+/// alarms it owns): ready to scale in when its AlarmLow is in ALARM, wanting the
+/// capacity its latest evaluated value calls for (the AlarmLow's when in ALARM, else
+/// the AlarmHigh's). `None` when the policy is disabled, not target tracking, or its
+/// alarms hold no value yet — a policy that has seen no data is not ready to scale in.
+pub fn standing_vote(
+    group: &AutoScalingGroup,
+    policy: &ScalingPolicy,
+    alarms: &[&MetricAlarm],
+    counts: (u32, u32),
+) -> Option<TtVote> {
+    let PolicyConfig::TargetTracking(tt) = &policy.config else { return None };
+    if !policy.enabled {
+        return None;
+    }
+    let is_low = |a: &&&MetricAlarm| a.alarm_name.contains("-AlarmLow-");
+    let low = alarms.iter().find(is_low);
+    let high = alarms.iter().find(|a| !is_low(a));
+    let low_in_alarm = low.is_some_and(|a| a.state_value == AlarmState::Alarm);
+    let value = if low_in_alarm { low } else { high.or(low) }.and_then(|a| a.latest_value());
+    let Some(value) = value else {
+        return (!tt.disable_scale_in).then_some(TtVote {
+            desired: group.desired_capacity,
+            scales_in: true,
+            ready_to_scale_in: false,
+        });
+    };
+    Some(target_tracking_vote(group, tt, value, counts, low_in_alarm))
 }
 
 /// Combines target-tracking votes as AWS does: scale out if any policy asks (to the
-/// largest), scale in only if every policy that may scale in agrees (to the largest of
-/// them) and no policy forbids it; otherwise keep `current`.
+/// largest capacity asked); scale in only if every policy with scale-in enabled is
+/// ready to and would go below `current`, to the largest capacity any policy wants
+/// (a `DisableScaleIn` policy never removes: its capacity is a floor). Otherwise
+/// `current`.
 pub fn combine_votes(current: u32, votes: &[TtVote]) -> u32 {
     let Some(max) = votes.iter().map(|v| v.desired).max() else { return current };
     if max > current {
         return max;
     }
-    if votes.iter().all(|v| v.may_scale_in && v.desired < current) {
+    let mut voters = votes.iter().filter(|v| v.scales_in).peekable();
+    if voters.peek().is_some() && voters.all(|v| v.ready_to_scale_in && v.desired < current) {
         return max;
     }
     current
@@ -638,6 +770,37 @@ pub fn adjusted_capacity(
     target.clamp(i64::from(min), i64::from(max.max(min))) as u32
 }
 
+/// True when `alarm` watches the group's own instance aggregate (`AWS/EC2 <metric>` by
+/// `AutoScalingGroupName=<group>` alone): the metric warming instances are left out of
+/// when a policy decides.
+pub fn watches_group_aggregate(alarm: &MetricAlarm, group: &str) -> bool {
+    alarm.metrics.is_empty()
+        && alarm.namespace.as_deref() == Some("AWS/EC2")
+        && matches!(&alarm.dimensions[..], [d] if d.name == "AutoScalingGroupName" && d.value == group)
+}
+
+/// The value a policy run by `alarm` acts on. AWS: while instances warm up, their
+/// usage is not aggregated for scaling, and a target-tracking or step policy scales
+/// out "only if the metric value from instances that are not warming up" breaches.
+/// So for those two types, when the alarm watches the group's aggregate
+/// ([`watches_group_aggregate`]) and `warming > 0`, the value is `warmed` (the same
+/// statistic over the instances past warmup) and `None` — no action — when there is
+/// none or it no longer breaches the alarm. Otherwise (simple scaling has no warmup)
+/// it is the alarm's own latest value.
+pub fn acting_value(
+    alarm: &MetricAlarm,
+    policy: &ScalingPolicy,
+    warming: u32,
+    warmed: Option<f64>,
+) -> Option<f64> {
+    let simple = matches!(policy.config, PolicyConfig::SimpleScaling { .. });
+    if simple || warming == 0 || !watches_group_aggregate(alarm, &policy.auto_scaling_group_name) {
+        return alarm.latest_value();
+    }
+    let threshold = alarm.threshold.unwrap_or(0.0);
+    warmed.filter(|v| alarm.comparison_operator.breaches(*v, threshold))
+}
+
 /// The alarm that triggered a policy, with the value that breached.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmTrigger {
@@ -655,6 +818,9 @@ pub enum Skipped {
     Cooldown,
     /// Scale-in refused while instances warm up (target tracking).
     Warmup,
+    /// Scale-in refused: another target-tracking policy with scale-in enabled is not
+    /// ready to scale in.
+    NotAllAgree,
     /// The computed capacity equals the current desired capacity.
     NoChange,
 }
@@ -663,17 +829,19 @@ pub enum Skipped {
 /// with AWS's cause (`a monitor alarm <alarm> in state ALARM triggered policy <policy>
 /// changing the desired capacity from A to B.`) as the group's `pending_cause`.
 /// - target tracking: [`target_tracking_vote`] on the alarm's latest value; AlarmHigh
-///   may only grow, AlarmLow may only shrink; no cooldown;
+///   may only grow, AlarmLow may only shrink, and only as far as [`combine_votes`]
+///   allows with `others` (the votes of the group's other target-tracking policies,
+///   see [`standing_vote`]); no cooldown;
 /// - step: the matching step on the capacity *without* warming instances, so repeated
 ///   breaches in one step during warmup add nothing more; no cooldown;
-/// - simple: refused until `cooldown_until`; the caller sets it with
-///   [`start_cooldown`] when the activity finishes.
+/// - simple: refused while the cooldown holds; the caller arms it with
+///   [`arm_cooldown`] and it starts when the activities finish ([`settle_cooldown`]).
 pub fn execute_policy(
     group: &mut AutoScalingGroup,
     policy: &ScalingPolicy,
     trigger: &AlarmTrigger,
-    contributing: u32,
-    warming: u32,
+    counts: (u32, u32),
+    others: &[TtVote],
     now: DateTime<Utc>,
 ) -> Result<u32, Skipped> {
     if group.is_suspended("AlarmNotification") {
@@ -682,9 +850,9 @@ pub fn execute_policy(
     let to = policy_capacity(
         group,
         policy,
-        trigger.metric_value,
-        trigger.threshold,
-        (contributing, warming),
+        (trigger.metric_value, trigger.threshold),
+        counts,
+        others,
         Some(now),
     )?;
     let from = group.desired_capacity;
@@ -696,15 +864,16 @@ pub fn execute_policy(
     Ok(to)
 }
 
-/// The desired capacity a policy asks for, given the breaching value and the group's
-/// (contributing, warming) instance counts. `cooldown_at` is `Some(now)` when a simple
-/// policy must respect the cooldown (alarms always; ExecutePolicy with HonorCooldown).
+/// The desired capacity a policy asks for, given the breaching value and threshold,
+/// the group's (contributing, warming) instance counts and the other target-tracking
+/// policies' votes. `cooldown_at` is `Some(now)` when a simple policy must respect the
+/// cooldown (alarms always; ExecutePolicy with HonorCooldown).
 fn policy_capacity(
     group: &AutoScalingGroup,
     policy: &ScalingPolicy,
-    metric_value: f64,
-    threshold: f64,
+    (metric_value, threshold): (f64, f64),
     (contributing, warming): (u32, u32),
+    others: &[TtVote],
     cooldown_at: Option<DateTime<Utc>>,
 ) -> Result<u32, Skipped> {
     if !policy.enabled {
@@ -713,14 +882,22 @@ fn policy_capacity(
     let from = group.desired_capacity;
     let to = match &policy.config {
         PolicyConfig::TargetTracking(tt) => {
-            let vote = target_tracking_vote(group, tt, metric_value, contributing, warming);
             let high = metric_value > tt.target_value;
+            let vote =
+                target_tracking_vote(group, tt, metric_value, (contributing, warming), !high);
             if high {
                 vote.desired.max(from)
-            } else if vote.desired < from && !vote.may_scale_in {
+            } else if vote.desired >= from {
+                return Err(Skipped::NoChange);
+            } else if !vote.ready_to_scale_in {
                 return Err(Skipped::Warmup);
             } else {
-                vote.desired.min(from)
+                let votes: Vec<TtVote> =
+                    std::iter::once(vote).chain(others.iter().copied()).collect();
+                match combine_votes(from, &votes) {
+                    to if to < from => to,
+                    _ => return Err(Skipped::NotAllAgree),
+                }
             }
         }
         PolicyConfig::StepScaling {
@@ -753,7 +930,7 @@ fn policy_capacity(
             min_adjustment_magnitude,
             ..
         } => {
-            if cooldown_at.is_some_and(|now| group.cooldown_until.is_some_and(|t| now < t)) {
+            if cooldown_at.is_some_and(|now| group.in_cooldown(now)) {
                 return Err(Skipped::Cooldown);
             }
             adjusted_capacity(
@@ -789,11 +966,13 @@ pub struct ExecutePolicyRequest {
 /// executed. `AlarmNotification` being suspended does not matter: no alarm is
 /// involved. The cause reads `a user request executed policy <p> changing the desired
 /// capacity from A to B.` Returns the new desired capacity, or None when unchanged.
+/// `latest_activity` names the group's latest activity in `ScalingActivityInProgress`.
 pub fn execute_policy_by_user(
     group: &mut AutoScalingGroup,
     policy: &ScalingPolicy,
     req: &ExecutePolicyRequest,
-    (contributing, warming): (u32, u32),
+    counts: (u32, u32),
+    latest_activity: Option<&str>,
     now: DateTime<Utc>,
 ) -> AwsResult<Option<u32>> {
     let is_step = matches!(policy.config, PolicyConfig::StepScaling { .. });
@@ -834,43 +1013,54 @@ pub fn execute_policy_by_user(
     }
     let cooldown_at = req.honor_cooldown.then_some(now);
     let from = group.desired_capacity;
-    match policy_capacity(group, policy, metric, threshold, (contributing, warming), cooldown_at) {
+    match policy_capacity(group, policy, (metric, threshold), counts, &[], cooldown_at) {
         Ok(to) => {
             group.desired_capacity = to;
             group.pending_cause =
                 Some(cause::at(now, &cause::user_executed_policy(&policy.policy_name, from, to)));
             Ok(Some(to))
         }
-        Err(Skipped::Cooldown) => Err(AwsError::new(
-            "ScalingActivityInProgress",
-            "Scaling activity in progress: the cooldown period is in effect.",
-        )),
+        Err(Skipped::Cooldown) => Err(super::group::activity_in_progress(latest_activity)),
         Err(Skipped::Disabled) => Err(AwsError::validation(format!(
             "Policy {} is disabled and cannot be executed.",
             policy.policy_name
         ))),
-        Err(Skipped::Warmup | Skipped::NoChange) => Ok(None),
+        Err(Skipped::Warmup | Skipped::NotAllAgree | Skipped::NoChange) => Ok(None),
     }
 }
 
-/// Starts the simple-scaling cooldown (policy `Cooldown`, else DefaultCooldown),
-/// counted from when the scaling activity finished.
-pub fn start_cooldown(
-    group: &mut AutoScalingGroup,
-    policy: &ScalingPolicy,
-    finished_at: DateTime<Utc>,
-) {
+/// Arms the simple-scaling cooldown after a simple policy changed the desired
+/// capacity: its length (policy `Cooldown`, else DefaultCooldown) waits in
+/// `cooldown_pending` until the activities finish ([`settle_cooldown`]). Other policy
+/// types have no cooldown.
+pub fn arm_cooldown(group: &mut AutoScalingGroup, policy: &ScalingPolicy) {
     if let PolicyConfig::SimpleScaling { cooldown, .. } = policy.config {
-        let secs = cooldown.unwrap_or(group.default_cooldown);
-        group.cooldown_until = Some(finished_at + chrono::Duration::seconds(i64::from(secs)));
+        group.cooldown_pending = Some(cooldown.unwrap_or(group.default_cooldown));
     }
+}
+
+/// Starts an armed cooldown once the scaling activity has completed (AWS §2.6: the
+/// cooldown counts from when the last instance finished launching or terminating):
+/// no instance of the group has an activity still running and the plan has nothing
+/// left to launch or terminate (health replacements included, as AWS also waits for
+/// them). Returns whether it started.
+pub fn settle_cooldown(group: &mut AutoScalingGroup, now: DateTime<Utc>) -> bool {
+    let Some(secs) = group.cooldown_pending else { return false };
+    let running = group.instances.iter().any(|i| i.activity_id.is_some());
+    if running || !super::plan::plan(group, now, 0).steps.is_empty() {
+        return false;
+    }
+    group.cooldown_pending = None;
+    group.cooldown_until = Some(now + chrono::Duration::seconds(i64::from(secs)));
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::autoscaling::group::{
-        create_group, CreateGroupRequest, LaunchTemplateSpec, ZoneSubnet,
+        create_group, CreateGroupRequest, GroupInstance, LaunchTemplateSpec, LifecycleState,
+        ZoneSubnet,
     };
     use chrono::TimeZone;
 
@@ -926,6 +1116,18 @@ mod tests {
         put_scaling_policy(&req, g, "us-east-1", "p-uuid", None).unwrap()
     }
 
+    /// A simple policy adding one instance.
+    fn add_one(g: &AutoScalingGroup, cooldown: Option<i64>) -> ScalingPolicy {
+        let req = PutPolicyRequest {
+            policy_name: "add1".into(),
+            adjustment_type: Some("ChangeInCapacity".into()),
+            scaling_adjustment: Some(1),
+            cooldown,
+            ..Default::default()
+        };
+        put_scaling_policy(&req, g, "us-east-1", "s", None).unwrap()
+    }
+
     #[test]
     fn target_tracking_alarms_match_aws() {
         let g = group(1, 2, 1);
@@ -978,6 +1180,99 @@ mod tests {
     }
 
     #[test]
+    fn customized_metric_math() {
+        use crate::cloudwatch::alarm::MetricStat;
+        let g = group(1, 4, 1);
+        let stat = |id: &str, ret: Option<bool>| MetricDataQuery {
+            id: id.into(),
+            metric_stat: Some(MetricStat {
+                namespace: "Shoal/Test".into(),
+                metric_name: "Backlog".into(),
+                dimensions: vec![],
+                period: 60,
+                stat: "Sum".into(),
+                unit: None,
+            }),
+            expression: None,
+            label: None,
+            return_data: ret,
+            period: None,
+        };
+        let expr = |id: &str, e: &str, ret: Option<bool>| MetricDataQuery {
+            id: id.into(),
+            metric_stat: None,
+            expression: Some(e.into()),
+            label: None,
+            return_data: ret,
+            period: None,
+        };
+        let put = |metrics: Vec<MetricDataQuery>, single: Option<CustomizedMetric>| {
+            let mut c = single.unwrap_or_else(|| CustomizedMetric::single("", "", ""));
+            c.metrics = metrics;
+            let mut tt = cpu(10.0, false);
+            (tt.predefined, tt.customized) = (None, Some(c));
+            let req = PutPolicyRequest {
+                policy_name: "backlog".into(),
+                policy_type: Some("TargetTrackingScaling".into()),
+                target_tracking: Some(tt),
+                ..Default::default()
+            };
+            put_scaling_policy(&req, &g, "us-east-1", "u", None)
+        };
+        let err = |metrics, single| put(metrics, single).unwrap_err().message;
+        let p = put(vec![stat("m1", Some(false)), expr("e1", "m1 / 2", None)], None).unwrap();
+        let alarms = target_tracking_alarms(&p, "us-east-1", "h", "l", 60, t0());
+        for a in &alarms {
+            assert_eq!(
+                (&a.namespace, &a.metric_name, &a.statistic, a.period),
+                (&None, &None, &None, None)
+            );
+            assert_eq!(a.metrics.len(), 2);
+            assert_eq!(a.metrics[1].expression.as_deref(), Some("m1 / 2"));
+            assert!(crate::cloudwatch::alarm::validate_metric_alarm(a, None).is_ok());
+        }
+        assert!(err(vec![stat("m1", None), expr("e1", "m1 / 2", None)], None).starts_with(
+            "Exactly one metric in CustomizedMetricSpecification.Metrics must return data"
+        ));
+        assert!(err(vec![stat("m1", Some(false))], None).starts_with("Exactly one metric"));
+        assert!(err(vec![stat("M1", None)], None).contains("must start with a lowercase letter"));
+        assert!(err(vec![stat("m1", Some(false)), stat("m1", None)], None)
+            .contains("used by more than one metric"));
+        let mut both = stat("m1", None);
+        both.expression = Some("1".into());
+        assert_eq!(
+            err(vec![both], None),
+            "Metric m1 must specify exactly one of MetricStat or Expression."
+        );
+        let mut bad_stat = stat("m1", None);
+        bad_stat.metric_stat.as_mut().unwrap().stat = "Mode".into();
+        assert!(err(vec![bad_stat], None).contains("The Stat \"Mode\" of metric m1 is invalid"));
+        assert!(err(vec![stat("m1", None)], Some(CustomizedMetric::single("Shoal/Test", "X", "")))
+            .starts_with("CustomizedMetricSpecification cannot combine Metrics"));
+        assert!(err(vec![], Some(CustomizedMetric::single("Shoal/Test", "", "Average")))
+            .contains("needs MetricName and Namespace, or Metrics"));
+    }
+
+    #[test]
+    fn warming_instances_are_left_out_of_the_acting_value() {
+        let g = group(1, 4, 2);
+        let p = tt_policy(&g, 80.0, false);
+        let mut high = target_tracking_alarms(&p, "us-east-1", "h", "l", 60, t0()).remove(0);
+        high.state_reason_data = Some(r#"{"recentDatapoints":[90.0,60.0]}"#.into());
+        // Nothing warming: the alarm's latest value.
+        assert_eq!(acting_value(&high, &p, 0, Some(99.0)), Some(60.0));
+        // Warming: the value of the instances past warmup, if it still breaches.
+        assert_eq!(acting_value(&high, &p, 1, Some(95.0)), Some(95.0));
+        assert_eq!(acting_value(&high, &p, 1, Some(70.0)), None);
+        assert_eq!(acting_value(&high, &p, 1, None), None);
+        // A metric that is not the group's aggregate, or a simple policy: as the alarm saw.
+        let mut other = high.clone();
+        other.dimensions = vec![Dimension::new("AutoScalingGroupName", "OTHER")];
+        assert_eq!(acting_value(&other, &p, 1, None), Some(60.0));
+        assert_eq!(acting_value(&high, &add_one(&g, None), 1, None), Some(60.0));
+    }
+
+    #[test]
     fn capacity_math() {
         fn check(n: u32, metric: f64, target: f64, want: u32) {
             assert_eq!(
@@ -997,16 +1292,85 @@ mod tests {
 
     #[test]
     fn votes_combine() {
-        fn check(current: u32, votes: &[(u32, bool)], want: u32) {
-            let v: Vec<TtVote> =
-                votes.iter().map(|(d, s)| TtVote { desired: *d, may_scale_in: *s }).collect();
-            assert_eq!(combine_votes(current, &v), want, "{votes:?}");
+        // (desired, scales in, ready to scale in)
+        fn check(current: u32, votes: &[(u32, bool, bool)], want: u32) {
+            let v: Vec<TtVote> = votes
+                .iter()
+                .map(|&(desired, scales_in, ready_to_scale_in)| TtVote {
+                    desired,
+                    scales_in,
+                    ready_to_scale_in,
+                })
+                .collect();
+            assert_eq!(combine_votes(current, &v), want, "{current} {votes:?}");
         }
-        check(2, &[(3, true), (1, true)], 3); // any out wins
-        check(4, &[(2, true), (3, true)], 3); // all agree in: the larger
-        check(4, &[(2, true), (4, true)], 4); // one says stay
-        check(4, &[(2, true), (1, false)], 4); // DisableScaleIn policy blocks in
+        check(2, &[(3, true, false), (1, true, true)], 3); // any out wins
+        check(2, &[(1, true, true), (4, false, false)], 4); // DisableScaleIn may scale out
+        check(4, &[(2, true, true), (3, true, true)], 3); // all agree in: the larger
+        check(4, &[(2, true, true), (4, true, false)], 4); // one is not ready
+        check(4, &[(2, true, true), (1, true, false)], 4); // ... even if it would go lower
+        check(4, &[(2, true, true), (4, true, true)], 4); // one wants to stay
+        check(4, &[(2, true, true), (3, false, false)], 3); // DisableScaleIn: a floor, no veto
+        check(4, &[(2, true, true), (4, false, false)], 4); // ... that can keep capacity
+        check(4, &[(1, false, false)], 4); // DisableScaleIn alone never removes
         check(4, &[], 4);
+    }
+
+    /// A second target-tracking policy on the group, its alarms in `high`/`low` states
+    /// with `value` as their latest datapoint.
+    fn standing(
+        g: &AutoScalingGroup,
+        disable_scale_in: bool,
+        low_state: AlarmState,
+        value: Option<f64>,
+    ) -> Option<TtVote> {
+        let p = tt_policy(g, 10.0, disable_scale_in);
+        let mut alarms = target_tracking_alarms(&p, "us-east-1", "h2", "l2", 60, t0());
+        for a in &mut alarms {
+            a.state_reason_data = value.map(|v| format!(r#"{{"recentDatapoints":[1.0,{v:?}]}}"#));
+            if a.alarm_name.contains("-AlarmLow-") {
+                a.state_value = low_state;
+            }
+        }
+        let refs: Vec<&MetricAlarm> = alarms.iter().collect();
+        standing_vote(g, &p, &refs, (g.desired_capacity, 0))
+    }
+
+    #[test]
+    fn several_target_tracking_policies() {
+        let mut g = group(1, 6, 4);
+        let cpu = tt_policy(&g, 80.0, false);
+        let low = AlarmTrigger {
+            alarm_name: "TargetTracking-EXERCISE-GROUP-AlarmLow-l1".into(),
+            metric_value: 20.0, // ceil(4 x 20 / 80) = 1
+            threshold: 56.0,
+        };
+        use AlarmState::{Alarm, InsufficientData, Ok as Fine};
+        // The other policy: DisableScaleIn, its AlarmLow's state, its latest value.
+        let check = |disable: bool, state: AlarmState, value: Option<f64>, want| {
+            let others: Vec<TtVote> = standing(&g, disable, state, value).into_iter().collect();
+            let mut h = g.clone();
+            let got = execute_policy(&mut h, &cpu, &low, (4, 0), &others, t0());
+            assert_eq!(got, want, "{disable} {state:?} {value:?}");
+            if got.is_err() {
+                assert_eq!(h, g, "a refused run changes nothing");
+            }
+        };
+        check(false, Alarm, Some(5.0), Ok(2)); // agrees, wants ceil(4 x 5 / 10) = 2
+        check(false, Alarm, Some(1.0), Ok(1)); // agrees, wants 1
+        check(false, Fine, Some(9.0), Err(Skipped::NotAllAgree)); // its metric holds
+        check(false, InsufficientData, None, Err(Skipped::NotAllAgree)); // no data: not ready
+        check(true, InsufficientData, Some(5.0), Ok(2)); // DisableScaleIn: its need is a floor
+        check(true, InsufficientData, Some(1.0), Ok(1));
+        check(true, InsufficientData, None, Ok(1)); // DisableScaleIn without data: no say
+                                                    // Scale-out by one policy needs no agreement.
+        let high = AlarmTrigger {
+            alarm_name: "TargetTracking-EXERCISE-GROUP-AlarmHigh-h1".into(),
+            metric_value: 100.0,
+            threshold: 80.0,
+        };
+        let others: Vec<TtVote> = standing(&g, false, Fine, Some(9.0)).into_iter().collect();
+        assert_eq!(execute_policy(&mut g, &cpu, &high, (4, 0), &others, t0()), Ok(5));
     }
 
     #[test]
@@ -1141,49 +1505,60 @@ mod tests {
             metric_value: 100.0,
             threshold: 80.0,
         };
-        assert_eq!(execute_policy(&mut g, &p, &high, 1, 0, t0()), Ok(2));
+        assert_eq!(execute_policy(&mut g, &p, &high, (1, 0), &[], t0()), Ok(2));
         assert_eq!(g.pending_cause.as_deref(), Some("At 2026-11-25T10:00:00Z a monitor alarm TargetTracking-EXERCISE-GROUP-AlarmHigh-h1 in state ALARM triggered policy cpu80 changing the desired capacity from 1 to 2."));
         // Still high while the new instance warms: already counted, nothing more.
-        assert_eq!(execute_policy(&mut g, &p, &high, 1, 1, t0()), Err(Skipped::NoChange));
+        assert_eq!(execute_policy(&mut g, &p, &high, (1, 1), &[], t0()), Err(Skipped::NoChange));
         let low = AlarmTrigger {
             alarm_name: "TargetTracking-EXERCISE-GROUP-AlarmLow-l1".into(),
             metric_value: 10.0,
             threshold: 56.0,
         };
-        assert_eq!(execute_policy(&mut g, &p, &low, 1, 1, t0()), Err(Skipped::Warmup));
-        assert_eq!(execute_policy(&mut g, &p, &low, 2, 0, t0()), Ok(1));
+        assert_eq!(execute_policy(&mut g, &p, &low, (1, 1), &[], t0()), Err(Skipped::Warmup));
+        assert_eq!(execute_policy(&mut g, &p, &low, (2, 0), &[], t0()), Ok(1));
         // Suspended AlarmNotification.
         crate::autoscaling::group::suspend_processes(&mut g, &["AlarmNotification".into()], t0())
             .unwrap();
-        assert_eq!(execute_policy(&mut g, &p, &high, 1, 0, t0()), Err(Skipped::Disabled));
+        assert_eq!(execute_policy(&mut g, &p, &high, (1, 0), &[], t0()), Err(Skipped::Disabled));
         // Simple scaling waits for its cooldown.
         let mut g = group(0, 5, 1);
-        let simple = put_scaling_policy(
-            &PutPolicyRequest {
-                policy_name: "add1".into(),
-                adjustment_type: Some("ChangeInCapacity".into()),
-                scaling_adjustment: Some(1),
-                cooldown: Some(120),
-                ..Default::default()
-            },
-            &g,
-            "us-east-1",
-            "s",
-            None,
-        )
-        .unwrap();
+        let simple = add_one(&g, Some(120));
         let trig =
             AlarmTrigger { alarm_name: "cpu-high".into(), metric_value: 90.0, threshold: 70.0 };
-        assert_eq!(execute_policy(&mut g, &simple, &trig, 1, 0, t0()), Ok(2));
-        start_cooldown(&mut g, &simple, t0());
+        let at = |s: i64| t0() + chrono::Duration::seconds(s);
+        assert_eq!(execute_policy(&mut g, &simple, &trig, (1, 0), &[], t0()), Ok(2));
+        arm_cooldown(&mut g, &simple);
+        // While the launch runs the cooldown holds, however long it takes.
+        let zone = g.zones[0].clone();
+        let mut launching = GroupInstance::launched("i-2", &zone, &g, None, "t2.micro", t0());
+        launching.activity_id = Some("a-launch".into());
+        g.instances =
+            vec![GroupInstance::launched("i-1", &zone, &g, None, "t2.micro", t0()), launching];
+        g.instances[0].lifecycle_state = LifecycleState::InService;
+        g.pending_cause = None;
+        assert!(!settle_cooldown(&mut g, at(600)));
         assert_eq!(
-            execute_policy(&mut g, &simple, &trig, 2, 0, t0() + chrono::Duration::seconds(60)),
+            execute_policy(&mut g, &simple, &trig, (1, 1), &[], at(600)),
             Err(Skipped::Cooldown)
         );
+        // It starts when the activity finishes, and runs its 120 s from then.
+        g.instances[1].lifecycle_state = LifecycleState::InService;
+        g.instances[1].activity_id = None;
+        assert!(settle_cooldown(&mut g, at(700)));
+        assert_eq!(g.cooldown_until, Some(at(820)));
         assert_eq!(
-            execute_policy(&mut g, &simple, &trig, 2, 0, t0() + chrono::Duration::seconds(120)),
-            Ok(3)
+            execute_policy(&mut g, &simple, &trig, (2, 0), &[], at(819)),
+            Err(Skipped::Cooldown)
         );
+        assert_eq!(execute_policy(&mut g, &simple, &trig, (2, 0), &[], at(820)), Ok(3));
+        // Nothing planned yet (desired 3, two instances): the activity has not begun.
+        arm_cooldown(&mut g, &simple);
+        assert!(!settle_cooldown(&mut g, at(821)));
+        // Target tracking and step policies have no cooldown.
+        let mut h = group(0, 5, 1);
+        let tt = tt_policy(&h, 80.0, false);
+        arm_cooldown(&mut h, &tt);
+        assert_eq!(h.cooldown_pending, None);
     }
 
     fn step_of(lower: Option<f64>, upper: Option<f64>, adjustment: i64) -> StepAdjustment {
@@ -1224,7 +1599,7 @@ mod tests {
         let tt = tt_policy(&g, 80.0, false);
         let created = g.clone();
         let run = |g: &mut AutoScalingGroup, p: &ScalingPolicy, req: ExecutePolicyRequest| {
-            execute_policy_by_user(g, p, &req, (g.desired_capacity, 0), t0())
+            execute_policy_by_user(g, p, &req, (g.desired_capacity, 0), Some("a-1"), t0())
         };
         let no_args = ExecutePolicyRequest::default();
         let err = |r: AwsResult<Option<u32>>| r.unwrap_err().message;
@@ -1270,7 +1645,19 @@ mod tests {
         let mut g = group(1, 4, 1);
         g.cooldown_until = Some(t0() + chrono::Duration::seconds(300));
         let honour = ExecutePolicyRequest { honor_cooldown: true, ..no_args };
+        let e = run(&mut g, &simple, honour).unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (
+                "ScalingActivityInProgress",
+                "Scaling activity a-1 is in progress and blocks this action"
+            )
+        );
+        g.cooldown_until = None;
+        g.cooldown_pending = Some(300); // activities still running
         assert_eq!(run(&mut g, &simple, honour).unwrap_err().code, "ScalingActivityInProgress");
+        g.cooldown_pending = None;
+        g.cooldown_until = Some(t0() + chrono::Duration::seconds(300));
         assert_eq!(run(&mut g, &simple, no_args), Ok(Some(2)));
         g.desired_capacity = 4;
         assert_eq!(run(&mut g, &simple, no_args), Ok(None));

@@ -144,8 +144,8 @@ fn a_day_of_target_tracking() {
                     metric_value: metric.unwrap_or(0.0),
                     threshold: alarm.threshold.unwrap_or(0.0),
                 };
-                let _ =
-                    execute_policy(&mut group, &policy, &trigger, contributing, warming, eval_at);
+                let counts = (contributing, warming);
+                let _ = execute_policy(&mut group, &policy, &trigger, counts, &[], eval_at);
             }
         }
         let after = group.desired_capacity;

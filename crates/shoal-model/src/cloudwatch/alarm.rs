@@ -258,6 +258,14 @@ impl MetricAlarm {
         self.statistic.as_deref().or(self.extended_statistic.as_deref()).and_then(Statistic::parse)
     }
 
+    /// The newest value the last evaluation saw (`recentDatapoints` in
+    /// StateReasonData), what an alarm action acts on.
+    pub fn latest_value(&self) -> Option<f64> {
+        let data: serde_json::Value =
+            serde_json::from_str(self.state_reason_data.as_deref()?).ok()?;
+        data["recentDatapoints"].as_array()?.iter().rev().find_map(|v| v.as_f64())
+    }
+
     /// `DatapointsToAlarm`, defaulting to `EvaluationPeriods`.
     pub fn m(&self) -> u32 {
         self.datapoints_to_alarm.unwrap_or(self.evaluation_periods)

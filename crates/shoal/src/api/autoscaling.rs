@@ -16,6 +16,7 @@ use shoal_model::autoscaling::policy::{
     CustomizedMetric, ExecutePolicyRequest, PolicyConfig, PredefinedMetric, PredefinedMetricType,
     PutPolicyRequest, ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
 };
+use shoal_model::cloudwatch::alarm::{MetricDataQuery, MetricStat};
 use shoal_model::{AwsError, AwsResult};
 
 use super::query::Params;
@@ -793,6 +794,45 @@ fn update_request(p: &Params) -> AwsResult<UpdateGroupRequest> {
     })
 }
 
+/// `Dimensions.member.N.{Name,Value}`.
+fn dimensions(p: &Params) -> Vec<shoal_model::cloudwatch::metric::Dimension> {
+    p.structs("Dimensions")
+        .into_iter()
+        .filter_map(|d| {
+            Some(shoal_model::cloudwatch::metric::Dimension {
+                name: d.string("Name")?,
+                value: d.string("Value")?,
+            })
+        })
+        .collect()
+}
+
+/// One `TargetTrackingMetricDataQuery`; a `MetricStat` period defaults to 60.
+fn metric_query(q: &Params) -> AwsResult<MetricDataQuery> {
+    let ms = q.sub("MetricStat");
+    let metric_stat = if ms.is_empty() {
+        None
+    } else {
+        let metric = ms.sub("Metric");
+        Some(MetricStat {
+            namespace: metric.string("Namespace").unwrap_or_default(),
+            metric_name: metric.string("MetricName").unwrap_or_default(),
+            dimensions: dimensions(&metric),
+            period: ms.number("Period")?.or(q.number("Period")?).unwrap_or(60),
+            stat: ms.string("Stat").unwrap_or_default(),
+            unit: ms.string("Unit"),
+        })
+    };
+    Ok(MetricDataQuery {
+        id: q.string("Id").unwrap_or_default(),
+        metric_stat,
+        expression: q.string("Expression"),
+        label: q.string("Label"),
+        return_data: q.bool("ReturnData")?,
+        period: q.number("Period")?,
+    })
+}
+
 fn policy_request(p: &Params) -> AwsResult<PutPolicyRequest> {
     let tt = p.sub("TargetTrackingConfiguration");
     let target_tracking = if tt.is_empty() {
@@ -810,22 +850,27 @@ fn policy_request(p: &Params) -> AwsResult<PutPolicyRequest> {
                     resource_label: pre.string("ResourceLabel"),
                 })
             },
-            customized: (!custom.is_empty()).then(|| CustomizedMetric {
-                namespace: custom.string("Namespace").unwrap_or_default(),
-                metric_name: custom.string("MetricName").unwrap_or_default(),
-                dimensions: custom
-                    .structs("Dimensions")
-                    .into_iter()
-                    .filter_map(|d| {
-                        Some(shoal_model::cloudwatch::metric::Dimension {
-                            name: d.string("Name")?,
-                            value: d.string("Value")?,
-                        })
-                    })
-                    .collect(),
-                statistic: custom.string("Statistic").unwrap_or_else(|| "Average".into()),
-                unit: custom.string("Unit"),
-            }),
+            customized: if custom.is_empty() {
+                None
+            } else {
+                let metrics = custom
+                    .structs("Metrics")
+                    .iter()
+                    .map(metric_query)
+                    .collect::<AwsResult<Vec<_>>>()?;
+                // The single-metric form's Statistic defaults to Average; metric math has none.
+                let statistic = custom
+                    .string("Statistic")
+                    .or_else(|| metrics.is_empty().then(|| "Average".to_string()));
+                Some(CustomizedMetric {
+                    namespace: custom.string("Namespace").unwrap_or_default(),
+                    metric_name: custom.string("MetricName").unwrap_or_default(),
+                    dimensions: dimensions(&custom),
+                    statistic: statistic.unwrap_or_default(),
+                    unit: custom.string("Unit"),
+                    metrics,
+                })
+            },
             target_value: tt
                 .number("TargetValue")?
                 .ok_or_else(|| AwsError::validation("TargetValue is required"))?,
@@ -1015,6 +1060,31 @@ pub fn activity_xml(x: &mut Xml, a: &Activity) {
         .text("Details", &a.details);
 }
 
+fn dimension_xml(x: &mut Xml, d: &shoal_model::cloudwatch::metric::Dimension) {
+    x.text("Name", &d.name).text("Value", &d.value);
+}
+
+fn metric_query_xml(x: &mut Xml, q: &MetricDataQuery) {
+    x.text("Id", &q.id);
+    if let Some(ms) = &q.metric_stat {
+        x.el("MetricStat", |x| {
+            x.el("Metric", |x| {
+                x.text("Namespace", &ms.namespace).text("MetricName", &ms.metric_name).list(
+                    "Dimensions",
+                    "member",
+                    &ms.dimensions,
+                    dimension_xml,
+                );
+            })
+            .text("Stat", &ms.stat)
+            .opt("Unit", ms.unit.as_deref());
+        });
+    }
+    x.opt("Expression", q.expression.as_deref())
+        .opt("Label", q.label.as_deref())
+        .opt("ReturnData", q.return_data);
+}
+
 fn policy_xml(x: &mut Xml, p: &ScalingPolicy) {
     x.text("AutoScalingGroupName", &p.auto_scaling_group_name)
         .text("PolicyName", &p.policy_name)
@@ -1029,13 +1099,15 @@ fn policy_xml(x: &mut Xml, p: &ScalingPolicy) {
                             .opt("ResourceLabel", pre.resource_label.as_deref());
                     });
                 }
-                if let Some(c) = &tt.customized {
+                if let Some(c) = tt.customized.as_ref().filter(|c| !c.metrics.is_empty()) {
+                    x.el("CustomizedMetricSpecification", |x| {
+                        x.list("Metrics", "member", &c.metrics, metric_query_xml);
+                    });
+                } else if let Some(c) = &tt.customized {
                     x.el("CustomizedMetricSpecification", |x| {
                         x.text("MetricName", &c.metric_name)
                             .text("Namespace", &c.namespace)
-                            .list("Dimensions", "member", &c.dimensions, |x, d| {
-                                x.text("Name", &d.name).text("Value", &d.value);
-                            })
+                            .list("Dimensions", "member", &c.dimensions, dimension_xml)
                             .text("Statistic", &c.statistic)
                             .opt("Unit", c.unit.as_deref());
                     });

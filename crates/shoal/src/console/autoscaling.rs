@@ -181,6 +181,7 @@ fn policy_text(p: &ScalingPolicy) -> (String, Option<f64>) {
         PolicyConfig::TargetTracking(tt) => {
             let metric = match (&tt.predefined, &tt.customized) {
                 (Some(pre), _) => pre.metric_type.as_str().to_string(),
+                (None, Some(c)) if !c.metrics.is_empty() => "metric math".to_string(),
                 (None, Some(c)) => format!("{}/{} ({})", c.namespace, c.metric_name, c.statistic),
                 _ => "?".into(),
             };

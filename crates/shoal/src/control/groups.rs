@@ -227,6 +227,8 @@ fn observe(svc: &Service, state: &State, changes: &mut Changes, name: &str) -> A
         svc.stage_remove_group(state, changes, name);
         return Ok(());
     }
+    // A simple policy's cooldown counts from when its activities have finished.
+    shoal_model::autoscaling::policy::settle_cooldown(&mut g, now);
     if &g != original {
         changes.put(g);
     }

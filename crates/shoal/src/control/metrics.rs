@@ -122,28 +122,25 @@ impl CpuSampler {
     }
 }
 
-/// Each group's `metric` for this sample as one statistic set over the values of its
-/// instances (AWS keeps the `AutoScalingGroupName` aggregate as its own series).
-/// Instances still warming up are left out, as AWS leaves them out of the metrics its
-/// scaling policies act on.
+/// Each group's `metric` for this sample as one statistic set over the values of all
+/// its instances (AWS keeps the `AutoScalingGroupName` aggregate as its own series, and
+/// EC2 publishes it for every instance of the group). Warming instances are left out
+/// where Auto Scaling decides, not here (`policy::acting_value`).
 fn group_aggregates(
     svc: &Service,
     metric: &str,
     unit: &str,
     by_instance: &HashMap<&str, f64>,
 ) -> Vec<(shoal_store::MetricKey, shoal_model::cloudwatch::metric::Datapoint)> {
-    use shoal_model::autoscaling::group::AutoScalingGroup;
     use shoal_model::cloudwatch::metric::{Datapoint as Point, Samples, StatisticSet};
     let now = svc.clock.now();
     svc.read(|s| {
         s.groups
             .values()
             .filter_map(|g| {
-                let warmup = g.warmup_seconds(None);
                 let values: Vec<f64> = g
                     .instances
                     .iter()
-                    .filter(|i| !AutoScalingGroup::is_warming(i, warmup, now))
                     .filter_map(|i| by_instance.get(i.instance_id.as_str()).copied())
                     .collect();
                 if values.is_empty() {

@@ -183,7 +183,8 @@ impl Service {
         let now = self.clock.now();
         self.mutate(|state, changes| {
             let mut g = find_group(state, name)?.clone();
-            group::set_desired_capacity(&mut g, desired, honor_cooldown, now)?;
+            let latest = super::policy_runs::latest_activity(state, name);
+            group::set_desired_capacity(&mut g, desired, honor_cooldown, latest, now)?;
             changes.put(g);
             Ok(())
         })

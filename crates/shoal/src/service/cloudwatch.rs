@@ -390,10 +390,49 @@ impl Service {
                 keys.push(MetricKey::from(&member));
             }
         }
+        self.merged_points(&keys, start, end)
+    }
+
+    /// The datapoints of several series in `[start, end)`, merged oldest first.
+    fn merged_points(
+        &self,
+        keys: &[MetricKey],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> AwsResult<Vec<Datapoint>> {
+        let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
         let series = self.with_store(|store| {
             keys.iter().map(|k| store.metric_points(k, s, e)).collect::<Result<Vec<_>, _>>()
         });
         Ok(merge_points(series.map_err(store_error)?))
+    }
+
+    /// `alarm`'s statistic over the latest complete period of its metric, taken from
+    /// the `{InstanceId}` series of `instances` only: a group aggregate restricted to
+    /// some of its members (Auto Scaling leaves warming instances out this way).
+    pub fn members_latest(
+        &self,
+        alarm: &MetricAlarm,
+        instances: &[String],
+        now: DateTime<Utc>,
+    ) -> AwsResult<Option<f64>> {
+        let (Some(ns), Some(name), Some(stat)) =
+            (&alarm.namespace, &alarm.metric_name, alarm.evaluated_statistic())
+        else {
+            return Ok(None);
+        };
+        let period = self.effective_period(alarm.period.unwrap_or(60));
+        let start = period_start(now, period) - Duration::seconds(i64::from(period));
+        let keys: Vec<MetricKey> = instances
+            .iter()
+            .map(|id| {
+                let dims = vec![Dimension::new("InstanceId", id.clone())];
+                MetricKey::from(&MetricId::new(ns.clone(), name.clone(), dims))
+            })
+            .collect();
+        let points = self.merged_points(&keys, start, now)?;
+        let periods = aggregate_periods(&points, start, now, period);
+        Ok(evaluation_window(&periods, stat, period, 1, now).first().and_then(|p| p.value))
     }
 
     /// A metric's aggregates per aligned period of `period` seconds overlapping

@@ -7,35 +7,76 @@
 
 use chrono::{DateTime, Utc};
 use shoal_model::autoscaling::group::AutoScalingGroup;
-use shoal_model::autoscaling::policy::{self, AlarmTrigger, ExecutePolicyRequest, Skipped};
+use shoal_model::autoscaling::policy::{
+    self, AlarmTrigger, ExecutePolicyRequest, ScalingPolicy, Skipped, TtVote,
+};
 use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::AwsResult;
 
 use super::autoscaling::{find_group, find_policy};
-use super::Service;
+use super::{Service, State};
 
-/// The group's instances counted in capacity, split into (contributing, warming) for
-/// the policy's warmup: warming instances do not feed the metric but count as
-/// capacity already on its way.
-fn contributing_and_warming(g: &AutoScalingGroup, warmup: u32, now: DateTime<Utc>) -> (u32, u32) {
-    let counted: Vec<_> =
-        g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).collect();
-    let warming =
-        counted.iter().filter(|i| AutoScalingGroup::is_warming(i, warmup, now)).count() as u32;
-    (counted.len() as u32 - warming, warming)
+/// The group's instances counted in capacity that are past the policy's warmup (they
+/// feed the metric a policy acts on), and how many others are still warming (they
+/// count as capacity already on its way).
+fn warmed_and_warming(
+    g: &AutoScalingGroup,
+    p: &ScalingPolicy,
+    now: DateTime<Utc>,
+) -> (Vec<String>, u32) {
+    let warmup = g.warmup_seconds(p.estimated_instance_warmup);
+    let (warming, warmed): (Vec<_>, Vec<_>) = g
+        .instances
+        .iter()
+        .filter(|i| i.lifecycle_state.counts_toward_capacity())
+        .partition(|i| AutoScalingGroup::is_warming(i, warmup, now));
+    (warmed.into_iter().map(|i| i.instance_id.clone()).collect(), warming.len() as u32)
 }
 
-/// The metric value the alarm last evaluated: the newest of its recent datapoints.
-fn last_value(alarm: &MetricAlarm) -> Option<f64> {
-    let data: serde_json::Value = serde_json::from_str(alarm.state_reason_data.as_deref()?).ok()?;
-    data["recentDatapoints"].as_array()?.iter().rev().find_map(|v| v.as_f64())
+/// (contributing, warming) instance counts for `p`'s warmup.
+fn counts(g: &AutoScalingGroup, p: &ScalingPolicy, now: DateTime<Utc>) -> (u32, u32) {
+    let (warmed, warming) = warmed_and_warming(g, p, now);
+    (warmed.len() as u32, warming)
+}
+
+/// The votes of the group's other target-tracking policies, from their alarms as they
+/// stand: a scale-in by one needs them all.
+fn other_votes(
+    state: &State,
+    g: &AutoScalingGroup,
+    p: &ScalingPolicy,
+    now: DateTime<Utc>,
+) -> Vec<TtVote> {
+    state
+        .policies
+        .values()
+        .filter(|o| o.auto_scaling_group_name == g.name && o.policy_arn != p.policy_arn)
+        .filter_map(|o| {
+            let alarms: Vec<&MetricAlarm> =
+                o.alarms.iter().filter_map(|a| state.alarms.get(&a.alarm_name)).collect();
+            policy::standing_vote(g, o, &alarms, counts(g, o, now))
+        })
+        .collect()
+}
+
+/// The id of the group's latest activity, which `ScalingActivityInProgress` names.
+pub(crate) fn latest_activity<'a>(state: &'a State, group: &str) -> Option<&'a str> {
+    state
+        .activities
+        .values()
+        .filter(|a| a.auto_scaling_group_name == group)
+        .max_by_key(|a| a.start_time)
+        .map(|a| a.activity_id.as_str())
 }
 
 impl Service {
     /// Runs the scaling policy `action_arn` for `alarm`: the policy's rules decide the
-    /// new desired capacity (target tracking's ceil(current × metric / target), step
-    /// and simple adjustments, warmup and cooldown gates) and the group's cause names
-    /// the alarm, as AWS writes it. A skipped run (cooldown, warmup, no change) is not
+    /// new desired capacity (target tracking's ceil(current × metric / target) agreed
+    /// with the group's other target-tracking policies, step and simple adjustments,
+    /// warmup and cooldown gates) and the group's cause names the alarm, as AWS writes
+    /// it. While instances warm up, a target-tracking or step policy on the group's own
+    /// aggregate acts on the value of the instances past warmup
+    /// ([`policy::acting_value`]). A skipped run (cooldown, warmup, no change) is not
     /// an error.
     pub fn autoscaling_alarm_action(
         &self,
@@ -43,8 +84,21 @@ impl Service {
         alarm: &MetricAlarm,
     ) -> Result<(), String> {
         let now = self.clock.now();
-        let metric = last_value(alarm)
+        alarm
+            .latest_value()
             .ok_or_else(|| format!("alarm {} has no datapoint to act on", alarm.alarm_name))?;
+        // Read the warmed instances' value before taking the service's lock.
+        let warmed = self.read(|s| {
+            let p = s.policies.get(action_arn)?;
+            let g = s.groups.get(&p.auto_scaling_group_name)?;
+            Some(warmed_and_warming(g, p, now))
+        });
+        let warmed_value = match &warmed {
+            Some((ids, warming)) if *warming > 0 => {
+                self.members_latest(alarm, ids, now).map_err(|e| e.message)?
+            }
+            _ => None,
+        };
         self.mutate(|state, changes| {
             let p = state.policies.get(action_arn).ok_or_else(|| {
                 shoal_model::AwsError::validation(format!(
@@ -52,17 +106,20 @@ impl Service {
                 ))
             })?;
             let Some(g) = state.groups.get(&p.auto_scaling_group_name) else { return Ok(()) };
+            let counts = counts(g, p, now);
+            let Some(metric) = policy::acting_value(alarm, p, counts.1, warmed_value) else {
+                return Ok(());
+            };
+            let others = other_votes(state, g, p, now);
             let mut g = g.clone();
-            let warmup = g.warmup_seconds(p.estimated_instance_warmup);
-            let (contributing, warming) = contributing_and_warming(&g, warmup, now);
             let trigger = AlarmTrigger {
                 alarm_name: alarm.alarm_name.clone(),
                 metric_value: metric,
                 threshold: alarm.threshold.unwrap_or(0.0),
             };
-            match policy::execute_policy(&mut g, p, &trigger, contributing, warming, now) {
+            match policy::execute_policy(&mut g, p, &trigger, counts, &others, now) {
                 Ok(_) => {
-                    policy::start_cooldown(&mut g, p, now);
+                    policy::arm_cooldown(&mut g, p);
                     changes.put(g);
                     Ok(())
                 }
@@ -76,7 +133,8 @@ impl Service {
     }
 
     /// ExecutePolicy: runs a policy by name or ARN now, as a user testing it (the rules
-    /// are [`policy::execute_policy_by_user`]); a simple policy's cooldown starts.
+    /// are [`policy::execute_policy_by_user`]); a simple policy's cooldown is armed, to
+    /// start when the activities finish.
     pub fn execute_policy(
         &self,
         group_name: Option<&str>,
@@ -88,10 +146,10 @@ impl Service {
             let p = find_policy(state, group_name, policy_name)?;
             let group = &p.auto_scaling_group_name;
             let mut g = find_group(state, group)?.clone();
-            let warmup = g.warmup_seconds(p.estimated_instance_warmup);
-            let counts = contributing_and_warming(&g, warmup, now);
-            if policy::execute_policy_by_user(&mut g, p, &req, counts, now)?.is_some() {
-                policy::start_cooldown(&mut g, p, now);
+            let counts = counts(&g, p, now);
+            let latest = latest_activity(state, group);
+            if policy::execute_policy_by_user(&mut g, p, &req, counts, latest, now)?.is_some() {
+                policy::arm_cooldown(&mut g, p);
                 changes.put(g);
             }
             Ok(())
