@@ -72,6 +72,9 @@ test("watch it scale: stress, CPU over the target, AlarmHigh in ALARM, a second 
     assert.match(await page.locator("[data-live=policies]").innerText(),
       /TargetTracking-EXERCISE-GROUP-AlarmLow-/);
 
+    // A quarter minute of the idle group first, so the climb shows on the chart.
+    await waitFor("15 s of CPU on the chart", async () =>
+      Number((await cpu.locator("svg text", { hasText: "−" }).first().textContent()).match(/−(\d+) s/)?.[1]) >= 15, 30000, 500);
     // `stress` in the instance (two hogs: its one vCPU's quota still caps it at 100 %).
     const stress = d.spawnShoal("ssh", first, "--", "stress", "--cpu", "2", "--timeout", "240");
     try {
