@@ -192,7 +192,8 @@ fn elb_series(
 ) -> ElbSeries {
     let period = (svc.config.metric_period.as_millis() as i64).max(1);
     let win = window(svc, minutes);
-    let win = fit(win, reported.keys().next().map(|ts| ts - period), 4 * period);
+    // Young: from the start of the first reported period (periods are long: a minute).
+    let win = fit(win, reported.keys().next().map(|ts| ts - period), period);
     let n = buckets_for(win, period, max);
     let per_second = |m: &BTreeMap<i64, f64>| -> Vec<(i64, f64)> {
         let scale = 1000.0 / period as f64;
@@ -462,7 +463,7 @@ pub fn chart(c: &Chart) -> String {
     let fine = match c.scale {
         Scale::Percent => 0.1,
         Scale::Count { whole: true } => 1.0,
-        Scale::Count { whole: false } => (step / 10.0).min(0.1),
+        Scale::Count { whole: false } => (step / 5.0).min(0.1),
     };
     for (i, l) in c.lines.iter().enumerate() {
         let v = l.series.latest().map(|v| format!("{}{}", num(v, fine), c.unit));
