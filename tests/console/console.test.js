@@ -4,7 +4,7 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const {
-  withLab, markNoReload, assertNoReload, screenshot, waitFor, waitText, xmlPick, xmlAll,
+  withLab, markNoReload, assertNoReload, screenshot, waitFor, waitText, xmlPick, loadBalancedLab, EC2, ELB, ASG,
 } = require("./harness");
 
 test("Part 1 by clicking: template, group from it, capacity edits, live activity history", async () => {
@@ -61,8 +61,14 @@ test("Part 1 by clicking: template, group from it, capacity edits, live activity
     assert.match(await activities.innerText(),
       /changing the desired capacity from 0 to 1|an instance was started in response to a difference between desired and actual capacity/);
     const first = (await instances.innerText()).match(/i-[0-9a-f]+/)[0];
-    // The group's CPU chart fills in as samples arrive (every second here), no reload.
+    // The group's CPU chart fills in as samples arrive (every second here), no reload,
+    // with the policy's 80 % target across it, labelled with AlarmHigh's state.
     await waitText(page.locator("[data-live=cpu]"), /latest: \d+(\.\d)?%/, 20000);
+    const threshold = page.locator("[data-live=cpu] svg g.threshold");
+    assert.equal(await threshold.getAttribute("data-value"), "80");
+    assert.match(await threshold.locator("text").textContent(), /^target 80% · AlarmHigh (OK|INSUFFICIENT_DATA)$/);
+    assert.match(await page.locator("[data-live=policies]").innerText(),
+      /(OK|INSUFFICIENT_DATA) TargetTracking-EXERCISE-GROUP-AlarmHigh-[\s\S]*TargetTracking-EXERCISE-GROUP-AlarmLow-/);
     await screenshot(page, "group");
 
     // Step 5: capacity 0/0/0: the instance is terminated, live.
@@ -111,10 +117,6 @@ test("Part 1 by clicking: template, group from it, capacity edits, live activity
     }
     await assertNoReload(page);
     await screenshot(page, "group-after-edits");
-    await page.setViewportSize({ width: 1280, height: 1320 });
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await screenshot(page, "readme-group", false); // docs/console.png is a copy
-    await page.setViewportSize({ width: 1366, height: 900 });
     await page.goto(d.endpoint + "/console/instances");
     assert.match(await page.locator("[data-live=instances]").innerText(),
       new RegExp(`${second}[\\s\\S]*EXERCISE-GROUP`));
@@ -156,11 +158,14 @@ test("instance actions: launch, live state, stop, create image, start, terminate
     await waitText(page.locator("[data-live=cpu]"), /latest: \d+(\.\d)?%/, 20000);
     assert.deepEqual(await page.locator("form[data-action=InstanceStates] button").allInnerTexts(),
       ["Start", "Stop", "Reboot", "Terminate"]);
+    // Its console output (GetConsoleOutput): the instance's init booting it.
+    await waitText(page.locator("[data-live=console]"), new RegExp(`\\[shoal-init\\] ${id} booting \\(init pid \\d+\\)`));
     await screenshot(page, "instance");
 
     // Stop; then image it (stopped, like the lab's exercise-instance).
     await page.locator("form[data-action=InstanceStates] button[value=StopInstances]").click();
     await waitText(fields, /State\s+stopped/, 30000);
+    await waitText(page.locator("[data-live=console]"), /\[shoal-init\] SIGTERM: stopping the instance[\s\S]*\[shoal-init\] stopped/);
     await assertNoReload(page);
     await page.click("#create-image summary");
     await page.locator("#create-image input[name=Name]").fill("my-image");
@@ -231,7 +236,7 @@ test("launch template versions: a version from a source version, then the defaul
     await lt.locator("button.primary").click();
     await page.waitForURL(/\/console\/launch-templates\/lt-/);
     await waitText(page.locator("[data-live=versions]"),
-      new RegExp(`1\\s+default\\s+${lab.images["exercise-image-beta"]}\\s+t2\\.micro\\s+exercise-key`));
+      new RegExp(`1\\s+default\\s+–\\s+${lab.images["exercise-image-beta"]}\\s+t2\\.micro\\s+exercise-key`));
     await page.goto(d.endpoint + "/console/launch-templates");
     await screenshot(page, "launch-templates");
   });
@@ -239,24 +244,24 @@ test("launch template versions: a version from a source version, then the defaul
 
 test("Part 2: targets turn healthy live; the health check is edited; a stopped app's row turns unhealthy", async () => {
   await withLab(async (d, page) => {
-    const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
-    const EC2 = { Version: "2016-11-15" };
-    const ELB = { Version: "2015-12-01" };
-    const ASG = { Version: "2011-01-01" };
-    const pick = xmlPick;
-    const all = xmlAll;
-    await d.query({ ...EC2, Action: "CreateLaunchTemplate", LaunchTemplateName: "exercise-launch-template",
-      "LaunchTemplateData.ImageId": lab.images["exercise-image"], "LaunchTemplateData.InstanceType": "t2.micro",
-      "LaunchTemplateData.SecurityGroupId.1": lab.security_groups.web });
-    const vpc = pick(await d.query({ ...EC2, Action: "DescribeVpcs" }), "vpcId");
-    const subnets = all(await d.query({ ...EC2, Action: "DescribeSubnets" }), "subnetId").slice(0, 2);
-    const tg = pick(await d.query({ ...ELB, Action: "CreateTargetGroup", Name: "exercise-target-group",
-      Protocol: "HTTP", Port: "3000", VpcId: vpc, HealthCheckPath: "/health" }), "TargetGroupArn");
-    const lb = pick(await d.query({ ...ELB, Action: "CreateLoadBalancer", Name: "exercise-lb",
-      "Subnets.member.1": subnets[0], "Subnets.member.2": subnets[1],
-      "SecurityGroups.member.1": lab.security_groups.web }), "LoadBalancerArn");
-    await d.query({ ...ELB, Action: "CreateListener", LoadBalancerArn: lb, Protocol: "HTTP", Port: "8080",
-      "DefaultActions.member.1.Type": "forward", "DefaultActions.member.1.TargetGroupArn": tg });
+    const { vpc, subnets, tg, listener } = await loadBalancedLab(d);
+    // Two rules (made with the aws CLI in the lab's spirit): a weighted forward and a
+    // fixed response.
+    const beta = xmlPick(await d.query({ ...ELB, Action: "CreateTargetGroup", Name: "exercise-target-group-beta",
+      Protocol: "HTTP", Port: "3000", VpcId: vpc }), "TargetGroupArn");
+    await d.query({ ...ELB, Action: "CreateRule", ListenerArn: listener, Priority: "5",
+      "Conditions.member.1.Field": "path-pattern", "Conditions.member.1.PathPatternConfig.Values.member.1": "/beta/*",
+      "Actions.member.1.Type": "forward",
+      "Actions.member.1.ForwardConfig.TargetGroups.member.1.TargetGroupArn": tg,
+      "Actions.member.1.ForwardConfig.TargetGroups.member.1.Weight": "80",
+      "Actions.member.1.ForwardConfig.TargetGroups.member.2.TargetGroupArn": beta,
+      "Actions.member.1.ForwardConfig.TargetGroups.member.2.Weight": "20" });
+    await d.query({ ...ELB, Action: "CreateRule", ListenerArn: listener, Priority: "9",
+      "Conditions.member.1.Field": "http-request-method",
+      "Conditions.member.1.HttpRequestMethodConfig.Values.member.1": "DELETE",
+      "Actions.member.1.Type": "fixed-response", "Actions.member.1.FixedResponseConfig.StatusCode": "405",
+      "Actions.member.1.FixedResponseConfig.ContentType": "text/plain",
+      "Actions.member.1.FixedResponseConfig.MessageBody": "no" });
 
     await page.goto(d.endpoint + "/console/target-groups/exercise-target-group");
     await markNoReload(page);
@@ -304,6 +309,12 @@ test("Part 2: targets turn healthy live; the health check is edited; a stopped a
     await page.goto(d.endpoint + "/console/load-balancers/exercise-lb");
     const listeners = page.locator("[data-live=lb]");
     assert.match(await listeners.innerText(), /HTTP:8080\s+forward to exercise-target-group/);
+    // Its rules (DescribeRules), by priority, the weighted forward with each share.
+    assert.match(await listeners.innerText(), new RegExp(["Rules of HTTP:8080", "Priority\\s+Conditions \\(all must match\\)\\s+Actions",
+      "5\\s+Path is /beta/\\*\\s+forward to exercise-target-group weight 80 \\(80 %\\), exercise-target-group-beta weight 20 \\(20 %\\)",
+      "9\\s+Method is DELETE\\s+fixed response 405 \\(text/plain\\): no",
+      "default\\s+If no other rule applies\\s+forward to exercise-target-group"].join("\\s+")));
+    assert.match(await page.locator("[data-live=lb-metrics]").innerText(), /Requests per second/);
     const open = await listeners.locator("a[href^='http://127.']").getAttribute("href");
     const r = await fetch(open, { signal: AbortSignal.timeout(5000) });
     assert.equal(r.status, 200);
@@ -312,17 +323,51 @@ test("Part 2: targets turn healthy live; the health check is edited; a stopped a
   });
 });
 
-test("every page fits a laptop screen; missing resources and other sites are refused", async () => {
+test("every page fits a laptop screen, tables included; missing resources and other sites are refused", async () => {
   await withLab(async (d, page) => {
-    await d.api("/_shoal/api/lab?stack=false", "POST");
-    await page.setViewportSize({ width: 1280, height: 800 });
-    for (const p of ["instances", "images", "launch-templates", "groups", "load-balancers", "target-groups", "deployments"]) {
-      const r = await page.goto(`${d.endpoint}/console/${p}`);
-      assert.equal(r.status(), 200);
-      await page.locator("#live.up").waitFor();
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      assert.ok(overflow <= 0, `${p} overflows by ${overflow}px`);
+    // One of everything, so detail pages have their tables filled.
+    const { lt, subnets, tg, listener } = await loadBalancedLab(d);
+    await d.query({ ...ELB, Action: "CreateRule", ListenerArn: listener, Priority: "5",
+      "Conditions.member.1.Field": "path-pattern", "Conditions.member.1.PathPatternConfig.Values.member.1": "/beta/*",
+      "Conditions.member.2.Field": "host-header", "Conditions.member.2.HostHeaderConfig.Values.member.1": "*.example.com",
+      "Actions.member.1.Type": "forward", "Actions.member.1.TargetGroupArn": tg });
+    await d.query({ ...ASG, Action: "CreateAutoScalingGroup", AutoScalingGroupName: "EXERCISE-GROUP",
+      "LaunchTemplate.LaunchTemplateName": "exercise-launch-template", MinSize: "1", MaxSize: "2",
+      DesiredCapacity: "1", VPCZoneIdentifier: subnets.join(","), "TargetGroupARNs.member.1": tg,
+      "Tags.member.1.Key": "Name", "Tags.member.1.Value": "exercise-group", "Tags.member.1.PropagateAtLaunch": "true" });
+    await d.query({ ...ASG, Action: "PutScalingPolicy", AutoScalingGroupName: "EXERCISE-GROUP",
+      PolicyName: "Target Tracking Policy", PolicyType: "TargetTrackingScaling",
+      "TargetTrackingConfiguration.PredefinedMetricSpecification.PredefinedMetricType": "ASGAverageCPUUtilization",
+      "TargetTrackingConfiguration.TargetValue": "80" });
+    const instance = await waitFor("the group's instance", async () =>
+      (await d.query({ ...ASG, Action: "DescribeAutoScalingGroups" })).match(/<InstanceId>(i-[0-9a-f]+)</)?.[1], 30000);
+    await waitFor("it running", async () =>
+      /<name>running<\/name>/.test(await d.query({ ...EC2, Action: "DescribeInstances", "InstanceId.1": instance })), 30000);
+
+    const pages = ["instances", `instances/${instance}`, "images", "launch-templates", `launch-templates/${lt}`,
+      "groups", "groups/EXERCISE-GROUP", "load-balancers", "load-balancers/exercise-lb", "target-groups",
+      "target-groups/exercise-target-group", "deployments"];
+    const problems = [];
+    for (const width of [1280, 1366]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const p of pages) {
+        const r = await page.goto(`${d.endpoint}/console/${p}`);
+        assert.equal(r.status(), 200, p);
+        await page.locator("#live.up").waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        if (overflow > 0) problems.push(`${p} at ${width}px: the page, by ${overflow}px`);
+        // No table is cut off inside its sideways scroller either.
+        for (const c of await page.evaluate(() => [...document.querySelectorAll(".scroll")]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1)
+          .map((e) => `table.${e.querySelector("table").className}, by ${e.scrollWidth - e.clientWidth}px`))) {
+          problems.push(`${p} at ${width}px: ${c}`);
+        }
+      }
     }
+    assert.deepEqual(problems, [], "nothing scrolls sideways");
+    // An empty value reads as a dash (a running instance has no state reason).
+    await page.goto(`${d.endpoint}/console/instances/${instance}`);
+    assert.match(await page.locator("[data-live=instance]").innerText(), /State reason\s+–/);
     // A missing resource: AWS's error in the frame, with a 404.
     const r = await page.goto(`${d.endpoint}/console/groups/NOPE`);
     assert.equal(r.status(), 404);

@@ -69,20 +69,21 @@ async function waitFor(what, check, timeoutMs = 30000, intervalMs = 100) {
 }
 
 class Daemon {
-  static async start() {
+  /** `extraArgs`: more `shoal server` flags (e.g. `--metric-period 3`). */
+  static async start(extraArgs = []) {
     const d = new Daemon();
-    await d._start();
+    await d._start(extraArgs);
     return d;
   }
 
-  async _start() {
+  async _start(extraArgs) {
     this.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "shoal-console-"));
     ({ pool: this.pool, lock: this.lock } = claimPool());
     const log = fs.openSync(path.join(this.dataDir, "daemon.log"), "a");
     this.proc = spawn(
       SHOAL,
       ["server", "--listen", "127.0.0.1:0", "--data-dir", this.dataDir, "--address-pool", this.pool,
-        "--cpu-sample-interval", "1", "--stop-grace", "2"],
+        "--cpu-sample-interval", "1", "--stop-grace", "2", ...extraArgs],
       { stdio: ["ignore", "pipe", log] },
     );
     fs.closeSync(log);
@@ -134,6 +135,11 @@ class Daemon {
         resolve({ code, stdout, stderr });
       });
     });
+  }
+
+  /** Starts `shoal --endpoint <this> ARGS…` and returns the child (the caller stops it). */
+  spawnShoal(...args) {
+    return spawn(SHOAL, ["--endpoint", this.endpoint, ...args], { stdio: "ignore" });
   }
 
   /** An AWS Query/EC2 call by form parameters (the service is told by `Version`); the XML. */
@@ -234,9 +240,9 @@ async function waitText(locator, re, timeoutMs = 20000) {
   return waitFor(`${locator} to show ${re}`, async () => re.test(await locator.innerText()), timeoutMs, 100);
 }
 
-/** Starts a daemon and a browser for one test, and always stops both. */
-async function withLab(fn) {
-  const d = await Daemon.start();
+/** Starts a daemon (with `opts.args`) and a browser for one test, and always stops both. */
+async function withLab(fn, opts = {}) {
+  const d = await Daemon.start(opts.args || []);
   let b;
   try {
     b = await browser();
@@ -265,7 +271,37 @@ function xmlAll(xml, tag) {
   return [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
 }
 
+const EC2 = { Version: "2016-11-15" };
+const ELB = { Version: "2015-12-01" };
+const ASG = { Version: "2011-01-01" };
+
+/**
+ * The lab up to Part 2, step 1, made with the AWS API: step 1's images (`?stack=false`),
+ * `exercise-launch-template` (t2.micro, exercise-key, web and ssh), `exercise-target-group`
+ * (HTTP:3000, `GET /health`, plus `tgParams`) and `exercise-lb` in two zones with an
+ * HTTP:8080 listener forwarding to it. Returns every id.
+ */
+async function loadBalancedLab(d, tgParams = {}) {
+  const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
+  const lt = xmlPick(await d.query({ ...EC2, Action: "CreateLaunchTemplate",
+    LaunchTemplateName: "exercise-launch-template", "LaunchTemplateData.ImageId": lab.images["exercise-image"],
+    "LaunchTemplateData.InstanceType": "t2.micro", "LaunchTemplateData.KeyName": "exercise-key",
+    "LaunchTemplateData.SecurityGroupId.1": lab.security_groups.web,
+    "LaunchTemplateData.SecurityGroupId.2": lab.security_groups.ssh }), "launchTemplateId");
+  const vpc = xmlPick(await d.query({ ...EC2, Action: "DescribeVpcs" }), "vpcId");
+  const subnets = xmlAll(await d.query({ ...EC2, Action: "DescribeSubnets" }), "subnetId").slice(0, 2);
+  const tg = xmlPick(await d.query({ ...ELB, Action: "CreateTargetGroup", Name: "exercise-target-group",
+    Protocol: "HTTP", Port: "3000", VpcId: vpc, HealthCheckPath: "/health", ...tgParams }), "TargetGroupArn");
+  const lb = xmlPick(await d.query({ ...ELB, Action: "CreateLoadBalancer", Name: "exercise-lb",
+    "Subnets.member.1": subnets[0], "Subnets.member.2": subnets[1],
+    "SecurityGroups.member.1": lab.security_groups.web }), "LoadBalancerArn");
+  const listener = xmlPick(await d.query({ ...ELB, Action: "CreateListener", LoadBalancerArn: lb,
+    Protocol: "HTTP", Port: "8080", "DefaultActions.member.1.Type": "forward",
+    "DefaultActions.member.1.TargetGroupArn": tg }), "ListenerArn");
+  return { lab, lt, vpc, subnets, tg, lb, listener };
+}
+
 module.exports = {
   Daemon, browser, screenshot, waitFor, waitText, sleep, withLab, markNoReload, assertNoReload,
-  xmlPick, xmlAll, ARTIFACTS,
+  xmlPick, xmlAll, loadBalancedLab, EC2, ELB, ASG, ARTIFACTS,
 };

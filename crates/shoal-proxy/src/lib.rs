@@ -143,6 +143,9 @@ pub struct TargetHealthEntry {
     pub addr: SocketAddr,
     pub availability_zone: String,
     pub health: TargetHealth,
+    /// Requests sent to the target since it was registered (Shoal's own figure: AWS
+    /// publishes no per-target count).
+    pub requests: u64,
 }
 
 impl HealthSnapshot {
@@ -479,7 +482,11 @@ impl Proxy {
                     .targets
                     .load()
                     .iter()
-                    .map(|t| (t.id.clone(), t.addr, t.requests.swap(0, Relaxed)))
+                    .map(|t| {
+                        let total = t.requests.load(Relaxed);
+                        let before = t.reported.swap(total, Relaxed);
+                        (t.id.clone(), t.addr, total.saturating_sub(before))
+                    })
                     .collect(),
             });
         }
@@ -584,6 +591,7 @@ fn group_health(tg: &TargetGroupRt) -> TargetGroupHealth {
             addr: t.addr,
             availability_zone: t.az.lock().unwrap().clone(),
             health,
+            requests: t.requests.load(Relaxed),
         });
     }
     g

@@ -136,7 +136,10 @@ pub(crate) struct TargetRt {
     pub healthy_since_ms: AtomicU64,
     /// Requests sent and not yet answered in full (least outstanding requests).
     pub outstanding: AtomicUsize,
+    /// Requests sent to this target since it was registered (never reset).
     pub requests: AtomicU64,
+    /// The part of `requests` [`crate::Proxy::take_metrics`] has already reported.
+    pub reported: AtomicU64,
     /// Idle keep-alive connections of the hyper path. The lock is only held to push
     /// or pop.
     pub pool: Mutex<Vec<SendRequest<Incoming>>>,
@@ -161,6 +164,7 @@ impl TargetRt {
             healthy_since_ms: AtomicU64::new(0),
             outstanding: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
             pool: Mutex::new(Vec::new()),
             idle: Mutex::new(Vec::new()),
             sticky_id: fnv1a(&[

@@ -233,6 +233,7 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
                 min_size: f.number("MinSize")?,
                 max_size: f.number("MaxSize")?,
                 desired_capacity: f.number("DesiredCapacity")?,
+                default_instance_warmup: f.number("DefaultInstanceWarmup")?,
                 tags,
                 target_group_arns: f.all("TargetGroupARNs"),
                 ..Default::default()

@@ -6,13 +6,15 @@ use std::fmt::Write;
 
 use shoal_model::autoscaling::group::AutoScalingGroup;
 use shoal_model::autoscaling::policy::{PolicyConfig, PredefinedMetricType, ScalingPolicy};
+use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::{tags, AwsResult};
 
-use super::charts;
+use super::charts::{self, Threshold};
 use super::html::{
     badge, checks, confirm_button, esc, fields, form, group_link, hidden, input, instance_link,
     link, page, select, table, time, Flash, Nav,
 };
+use crate::service::cloudwatch::AlarmFilter;
 use crate::service::Service;
 
 const CHART_BUCKETS: usize = 120;
@@ -132,7 +134,7 @@ first: a group launches its instances from one.</p>"
 <div class=\"grid\">{}<label class=\"check\"><input type=\"checkbox\" name=\"PropagateName\" value=\"true\" checked> propagate the Name tag to instances</label>{}</div>\
 <fieldset class=\"checks\"><legend>Scaling policy</legend>\
 <label><input type=\"checkbox\" name=\"TargetTracking\" value=\"true\"> Target tracking: average CPU utilization</label>\
-{}</fieldset>\
+<div class=\"grid\">{}{}</div></fieldset>\
 <div class=\"buttons\"><button class=\"primary\">Create Auto Scaling group</button></div>",
         input("Name", "AutoScalingGroupName", "", "required placeholder=\"EXERCISE-GROUP\""),
         select("Launch template", "LaunchTemplateName", &templates, &templates[0].0),
@@ -143,6 +145,12 @@ first: a group launches its instances from one.</p>"
         input("Name tag (optional)", "NameTag", "", "placeholder=\"exercise-group-blue\""),
         select("Load balancing: attach to target group", "TargetGroupARNs", &tgs, ""),
         input("Target value (%)", "TargetValue", "80", "type=\"number\" min=\"1\" max=\"100\" step=\"any\""),
+        input(
+            "Default instance warmup (s)",
+            "DefaultInstanceWarmup",
+            "",
+            "type=\"number\" min=\"0\" placeholder=\"default cooldown (300)\""
+        ),
     );
     Ok(format!(
         "<details class=\"panel\" id=\"create-group\"><summary>Create Auto Scaling group</summary>{}</details>",
@@ -226,9 +234,25 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
             .map(|i| i.id.clone())
             .collect()
     });
-    let win = charts::window_since(svc, CHART_MINUTES, g.created_time);
-    let cpu = charts::average_cpu(svc, &members, win, charts::buckets_for(svc, win, CHART_BUCKETS));
-    let target = policies.iter().find_map(|p| policy_text(p).1);
+    let members: Vec<&str> = members.iter().map(String::as_str).collect();
+    let cpu = charts::cpu(svc, &members, CHART_MINUTES, CHART_BUCKETS);
+    let alarms = policy_alarms(svc, &policies)?;
+    let threshold = policies.iter().find_map(|p| {
+        let target = policy_text(p).1?;
+        let high = p
+            .alarms
+            .iter()
+            .filter_map(|a| alarms.iter().find(|m| m.alarm_name == a.alarm_name))
+            .find(|m| m.alarm_name.contains("AlarmHigh"));
+        Some(Threshold {
+            value: target,
+            label: match high {
+                Some(a) => format!("target {target}% · AlarmHigh {}", a.state_value.as_str()),
+                None => format!("target {target}%"),
+            },
+            state: high.map(|a| a.state_value.as_str()),
+        })
+    });
 
     let mut body = format!(
         "<p class=\"crumbs\"><a href=\"/console/groups\">Auto Scaling groups</a> /</p>\
@@ -259,6 +283,10 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
             format!("{}, grace {} s", g.health_check_type.as_str(), g.health_check_grace_period),
         ),
         ("Default cooldown", format!("{} s", g.default_cooldown)),
+        (
+            "Default instance warmup",
+            g.default_instance_warmup.map(|w| format!("{w} s")).unwrap_or_default(),
+        ),
         (
             "Tags",
             g.tags
@@ -295,7 +323,7 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
     let _ = write!(
         body,
         "<section data-live=\"cpu\" data-metrics>{}</section>",
-        charts::chart("Average CPU utilization of the group's instances", &cpu, target)
+        charts::percent_chart("Average CPU utilization of the group's instances", &cpu, threshold)
     );
 
     let inst_rows: Vec<Vec<String>> = g
@@ -388,7 +416,17 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
                 if p.enabled { "yes".into() } else { "no".into() },
                 p.alarms
                     .iter()
-                    .map(|a| format!("<div class=\"sub\">{}</div>", esc(&a.alarm_name)))
+                    .map(|a| {
+                        let state = alarms
+                            .iter()
+                            .find(|m| m.alarm_name == a.alarm_name)
+                            .map_or("INSUFFICIENT_DATA", |m| m.state_value.as_str());
+                        format!(
+                            "<div class=\"alarm\">{} <span class=\"sub\">{}</span></div>",
+                            badge(state),
+                            esc(&a.alarm_name)
+                        )
+                    })
                     .collect::<String>(),
                 confirm_button(
                     "DeletePolicy",
@@ -421,6 +459,20 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         form("PutScalingPolicy", "stack", &pol_form)
     );
     Ok(page(name, Nav::Groups, flash, &body))
+}
+
+/// The CloudWatch alarms of the group's policies, with their state (DescribeAlarms).
+fn policy_alarms(svc: &Service, policies: &[ScalingPolicy]) -> AwsResult<Vec<MetricAlarm>> {
+    let names: Vec<String> =
+        policies.iter().flat_map(|p| p.alarms.iter().map(|a| a.alarm_name.clone())).collect();
+    let mut out = Vec::new();
+    // An empty name list would match every alarm; DescribeAlarms takes 100 names a call.
+    for chunk in names.chunks(100) {
+        let filter =
+            AlarmFilter { names: chunk.to_vec(), max_records: Some(100), ..Default::default() };
+        out.extend(svc.describe_alarms(&filter)?.items);
+    }
+    Ok(out)
 }
 
 /// The group's target groups (AttachLoadBalancerTargetGroups' attachments, with their

@@ -290,7 +290,7 @@ pub fn deployment(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
         body,
         "<section data-live=\"weights\"{}>{}</section>",
         if d.status.is_active() { " data-metrics" } else { "" },
-        charts::chart("Traffic to green over time (blue gets the rest)", &series, None)
+        charts::percent_chart("Traffic to green over time (blue gets the rest)", &series, None)
     );
 
     let rows: Vec<Vec<String>> = d

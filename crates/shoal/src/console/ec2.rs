@@ -13,7 +13,7 @@ use shoal_model::AwsResult;
 use super::charts;
 use super::html::{
     badge, checks, confirm_button, esc, fields, form, hidden, input, instance_link, page, select,
-    table, time, Flash, Nav,
+    short_time, table, time, Flash, Nav,
 };
 use crate::service::ec2::LaunchTemplateSpec;
 use crate::service::Service;
@@ -88,10 +88,9 @@ fn sg_names(svc: &Service, ids: &[String]) -> String {
 
 pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
     let list = svc.describe_instances(&[], &[], None, None)?.items;
-    let win = charts::window(svc, SPARK_MINUTES);
     let mut rows = Vec::with_capacity(list.len());
     for i in &list {
-        let cpu = charts::instance_cpu(svc, &i.id, win, SPARK_BUCKETS);
+        let cpu = charts::cpu(svc, &[i.id.as_str()], SPARK_MINUTES, SPARK_BUCKETS);
         let check = format!(
             "<input type=\"checkbox\" form=\"instance-actions\" name=\"InstanceId\" value=\"{0}\" aria-label=\"select {0}\">",
             esc(&i.id)
@@ -104,13 +103,18 @@ pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
             check,
             id,
             badge(i.state.name()),
-            esc(&i.instance_type),
-            esc(&i.availability_zone),
-            format!("<code>{}</code>", i.private_ip),
-            format!("<code>{}</code>", i.loopback_ip),
+            format!(
+                "{}<div class=\"sub\">{}</div>",
+                esc(&i.instance_type),
+                esc(&i.availability_zone)
+            ),
+            format!(
+                "<code>{}</code><div class=\"sub\"><code>{}</code> loopback</div>",
+                i.private_ip, i.loopback_ip
+            ),
             charts::sparkline(&cpu),
             group_of(i).map(super::html::group_link).unwrap_or_default(),
-            time(i.launch_time),
+            short_time(i.launch_time),
         ]);
     }
     let mut body = String::new();
@@ -137,10 +141,8 @@ pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
             "",
             "Instance",
             "State",
-            "Type",
-            "Zone",
-            "Private IP",
-            "Address (loopback)",
+            "Type / zone",
+            "Private IP / address",
             "CPU (5 min)",
             "Auto Scaling group",
             "Launched",
@@ -182,8 +184,7 @@ fn launch_form(svc: &Service) -> AwsResult<String> {
 pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
     let i = svc.instance(id)?;
     let (_, console) = svc.console_output(id)?;
-    let win = charts::window_since(svc, CHART_MINUTES, i.launch_time);
-    let cpu = charts::instance_cpu(svc, id, win, charts::buckets_for(svc, win, CHART_BUCKETS));
+    let cpu = charts::cpu(svc, &[id], CHART_MINUTES, CHART_BUCKETS);
     let tag_list = i
         .tags
         .iter()
@@ -254,7 +255,7 @@ pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
     let _ = write!(
         body,
         "<section data-live=\"cpu\" data-metrics>{}</section>",
-        charts::chart("CPU utilization (AWS/EC2 CPUUtilization)", &cpu, None)
+        charts::percent_chart("CPU utilization (AWS/EC2 CPUUtilization)", &cpu, None)
     );
     let image_form = format!(
         "{}<div class=\"grid\">{}{}</div><div class=\"buttons\"><button class=\"primary\">Create image</button></div>",
@@ -286,12 +287,14 @@ pub fn images(svc: &Service, flash: &Flash) -> AwsResult<String> {
             let own = i.owner_alias.is_none();
             vec![
                 format!("<code>{}</code>", esc(&i.id)),
-                esc(&i.name),
+                match i.description.as_deref().filter(|d| !d.is_empty()) {
+                    Some(d) => format!("{}<div class=\"sub\">{}</div>", esc(&i.name), esc(d)),
+                    None => esc(&i.name),
+                },
                 badge(i.state.name()),
                 esc(i.owner_alias.as_deref().unwrap_or(&i.owner_id)),
                 i.source_instance_id.as_deref().map(instance_link).unwrap_or_else(|| "–".into()),
-                time(i.creation_date),
-                esc(i.description.as_deref().unwrap_or("")),
+                short_time(i.creation_date),
                 if own {
                     confirm_button(
                         "DeregisterImage",
@@ -310,7 +313,7 @@ pub fn images(svc: &Service, flash: &Flash) -> AwsResult<String> {
     body.push_str("<section data-live=\"images\">");
     body.push_str(&table(
         "images",
-        &["Image ID", "Name", "State", "Owner", "Source instance", "Created", "Description", ""],
+        &["Image ID", "Name / description", "State", "Owner", "Source instance", "Created", ""],
         &rows,
         "No images.",
     ));
@@ -336,7 +339,7 @@ pub fn launch_templates(svc: &Service, flash: &Flash) -> AwsResult<String> {
                 format!("<code>{}</code>", esc(&t.id)),
                 t.default_version.to_string(),
                 t.latest_version.to_string(),
-                time(t.create_time),
+                short_time(t.create_time),
             ]
         })
         .collect();

@@ -7,16 +7,24 @@
 use std::fmt::Write;
 
 use shoal_model::elbv2::actions::Action;
-use shoal_model::elbv2::target_group::{HealthCheck, HealthCheckPort, TargetGroup};
+use shoal_model::elbv2::conditions::{Condition, Rule, RulePriority};
+use shoal_model::elbv2::target_group::{
+    target_group_dimension, HealthCheck, HealthCheckPort, TargetGroup,
+};
 use shoal_model::AwsResult;
 
 use super::autoscaling::subnet_boxes;
+use super::charts;
 use super::ec2::security_group_boxes;
 use super::html::{
-    badge, confirm_button, esc, fields, form, group_link, hidden, input, instance_link, page,
-    select, table, time, url_segment, Flash, Nav,
+    badge, confirm_button, dns_name, esc, fields, form, group_link, hidden, input, instance_link,
+    page, select, short_time, table, time, url_segment, Flash, Nav,
 };
 use crate::service::Service;
+
+/// Minutes and buckets of the load balancing charts.
+const CHART_MINUTES: i64 = 15;
+const CHART_BUCKETS: usize = 90;
 
 /// Every target group by ARN → name, for action texts.
 fn tg_name(svc: &Service, arn: &str) -> String {
@@ -24,9 +32,12 @@ fn tg_name(svc: &Service, arn: &str) -> String {
         .unwrap_or_else(|| arn.to_string())
 }
 
+/// An action as the AWS console words it; a weighted forward lists each target group
+/// with its weight and share of the traffic.
 fn action_text(svc: &Service, a: &Action) -> String {
     match a {
         Action::Forward(f) => {
+            let total: u32 = f.target_groups.iter().map(|w| w.weight).sum();
             let tgs: Vec<String> = f
                 .target_groups
                 .iter()
@@ -38,16 +49,106 @@ fn action_text(svc: &Service, a: &Action) -> String {
                         esc(&name)
                     );
                     if f.target_groups.len() > 1 {
-                        format!("{link} (weight {})", w.weight)
+                        let share = if total > 0 {
+                            100.0 * f64::from(w.weight) / f64::from(total)
+                        } else {
+                            0.0
+                        };
+                        format!(
+                            "<span class=\"weight\">{link} weight {} ({share:.0} %)</span>",
+                            w.weight
+                        )
                     } else {
                         link
                     }
                 })
                 .collect();
-            format!("forward to {}", tgs.join(", "))
+            let sticky = f
+                .stickiness_seconds
+                .map(|s| format!(" <span class=\"sub\">(group stickiness {s} s)</span>"))
+                .unwrap_or_default();
+            format!("forward to {}{sticky}", tgs.join(", "))
         }
-        other => esc(other.type_str()),
+        Action::FixedResponse(r) => format!(
+            "fixed response {}{}{}",
+            r.status_code,
+            r.content_type.as_deref().map(|t| format!(" ({})", esc(t))).unwrap_or_default(),
+            r.message_body
+                .as_deref()
+                .map(|b| format!(": <code>{}</code>", esc(b)))
+                .unwrap_or_default()
+        ),
+        Action::Redirect(r) => format!(
+            "redirect ({}) to <code>{}://{}:{}{}?{}</code>",
+            r.status_code,
+            esc(&r.protocol),
+            esc(&r.host),
+            esc(&r.port),
+            esc(&r.path),
+            esc(&r.query)
+        ),
     }
+}
+
+/// A rule condition as the AWS console words it (values ORed).
+fn condition_text(c: &Condition) -> String {
+    let or = |v: Vec<String>| {
+        v.iter().map(|x| format!("<code>{}</code>", esc(x))).collect::<Vec<_>>().join(" or ")
+    };
+    match c {
+        Condition::PathPattern(v) => format!("Path is {}", or(v.clone())),
+        Condition::HostHeader(v) => format!("Host is {}", or(v.clone())),
+        Condition::HttpHeader { name, values } => {
+            format!("Header <code>{}</code> is {}", esc(name), or(values.clone()))
+        }
+        Condition::HttpRequestMethod(v) => format!("Method is {}", or(v.clone())),
+        Condition::QueryString(pairs) => format!(
+            "Query string is {}",
+            or(pairs
+                .iter()
+                .map(|(k, v)| k.as_ref().map_or(v.clone(), |k| format!("{k}={v}")))
+                .collect())
+        ),
+        Condition::SourceIp(cidrs) => format!(
+            "Source IP is {}",
+            or(cidrs.iter().map(|c| format!("{}/{}", c.addr, c.prefix)).collect())
+        ),
+    }
+}
+
+/// One listener's rules (DescribeRules), lowest priority first, the default rule last.
+fn rules_table(svc: &Service, rules: &[Rule]) -> String {
+    let rows: Vec<Vec<String>> = rules
+        .iter()
+        .map(|r| {
+            let conditions = if r.priority == RulePriority::Default {
+                "<span class=\"sub\">If no other rule applies</span>".to_string()
+            } else {
+                r.conditions.iter().map(|c| format!("<div>{}</div>", condition_text(c))).collect()
+            };
+            vec![
+                esc(&r.priority.to_wire()),
+                conditions,
+                r.actions.iter().map(|a| format!("<div>{}</div>", action_text(svc, a))).collect(),
+            ]
+        })
+        .collect();
+    table("rules", &["Priority", "Conditions (all must match)", "Actions"], &rows, "No rules.")
+}
+
+/// Target groups the listeners forward to (default actions and rules).
+fn forwarded_groups(rules: &[Rule]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in rules.iter().flat_map(|r| &r.actions) {
+        if let Action::Forward(f) = a {
+            for g in &f.target_groups {
+                if !out.contains(&g.target_group_arn) {
+                    out.push(g.target_group_arn.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 fn healthy_count(svc: &Service, tg: &TargetGroup) -> (usize, usize) {
@@ -67,12 +168,12 @@ pub fn load_balancers(svc: &Service, flash: &Flash) -> AwsResult<String> {
                     url_segment(&lb.name),
                     esc(&lb.name)
                 ),
-                format!("<code>{}</code>", esc(&lb.dns_name)),
+                dns_name(&lb.dns_name),
                 badge(lb.state.as_str()),
                 esc(lb.scheme.as_str()),
                 esc(&lb.availability_zones.join(", ")),
                 format!("<code>{}</code>", lb.loopback_ip),
-                time(lb.created_time),
+                short_time(lb.created_time),
             ]
         })
         .collect();
@@ -177,7 +278,27 @@ pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Stri
         &rows,
         "No listeners.",
     ));
+    let mut all_rules = Vec::new();
+    for l in &listeners {
+        let rules = svc.elb().describe_rules(Some(&l.arn), &[], None, Some(400))?.items;
+        let _ = write!(
+            body,
+            "<h3 class=\"rules-of\">Rules of {}:{}</h3>{}",
+            esc(&l.protocol),
+            l.port,
+            rules_table(svc, &rules)
+        );
+        all_rules.extend(rules);
+    }
     body.push_str("</section>");
+    let tg_arns = forwarded_groups(&all_rules);
+    let tgs: Vec<&str> = tg_arns.iter().filter_map(|a| target_group_dimension(a)).collect();
+    let series = charts::load_balancer(svc, lb.dimension(), &tgs, CHART_MINUTES, CHART_BUCKETS);
+    let _ = write!(
+        body,
+        "<section data-live=\"lb-metrics\" data-metrics>{}</section>",
+        charts::load_balancer_chart(&series)
+    );
     body.push_str(&listener_form(svc, &lb.arn, &lb.vpc_id, listeners.is_empty())?);
     Ok(page(name, Nav::LoadBalancers, flash, &body))
 }
@@ -299,6 +420,7 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         .items
         .remove(0);
     let targets = svc.elb().describe_target_health(&tg.arn, &[])?;
+    let requests = svc.elb().target_request_counts(&tg.arn);
     let groups: Vec<String> = svc.read(|s| {
         s.groups
             .values()
@@ -386,23 +508,36 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         .iter()
         .map(|t| {
             let id = &t.target.id;
+            let port = t.target.effective_port(tg.port);
+            let served = requests.iter().find(|(i, p, _)| i == id && *p == port);
             vec![
                 if id.starts_with("i-") { instance_link(id) } else { esc(id) },
-                t.target.effective_port(tg.port).to_string(),
+                port.to_string(),
                 esc(t.target.availability_zone.as_deref().unwrap_or("")),
                 badge(t.health.state.as_str()),
                 esc(t.health.reason.map(|r| r.code()).unwrap_or("")),
                 esc(t.health.description.as_deref().unwrap_or("")),
+                served
+                    .map(|(_, _, n)| format!("<span class=\"count\">{n}</span>"))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
     body.push_str("<h2>Targets</h2><section data-live=\"targets\" data-metrics>");
     body.push_str(&table(
         "targets",
-        &["Target", "Port", "Zone", "Health", "Reason", "Description"],
+        &["Target", "Port", "Zone", "Health", "Reason", "Description", "Requests"],
         &rows,
         "No targets registered.",
     ));
-    body.push_str("</section>");
+    body.push_str(
+        "<p class=\"hint\">Requests: sent to the target since it was registered.</p></section>",
+    );
+    let series = charts::target_group(svc, &tg, CHART_MINUTES, CHART_BUCKETS);
+    let _ = write!(
+        body,
+        "<h2>Monitoring</h2><section data-live=\"tg-metrics\" data-metrics>{}</section>",
+        charts::target_group_charts(&series)
+    );
     Ok(page(name, Nav::TargetGroups, flash, &body))
 }

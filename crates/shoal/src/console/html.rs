@@ -46,6 +46,22 @@ pub fn time(t: DateTime<Utc>) -> String {
     )
 }
 
+/// A wall time in a list's column: month, day, hours and minutes (the full time, UTC,
+/// in the tooltip), so wide tables fit a laptop screen.
+pub fn short_time(t: DateTime<Utc>) -> String {
+    format!(
+        "<time datetime=\"{}\" title=\"{} UTC\">{}</time>",
+        t.format("%Y-%m-%dT%H:%M:%SZ"),
+        t.format("%Y-%m-%d %H:%M:%S"),
+        t.format("%b %d %H:%M")
+    )
+}
+
+/// A DNS name that may wrap after its dots.
+pub fn dns_name(name: &str) -> String {
+    format!("<code class=\"dns\">{}</code>", esc(name).replace('.', ".<wbr>"))
+}
+
 /// A state name as a coloured badge (`running`, `InService`, `Successful`, …).
 pub fn badge(state: &str) -> String {
     let tone = match state {
@@ -56,7 +72,8 @@ pub fn badge(state: &str) -> String {
         | "Healthy"
         | "healthy"
         | "active"
-        | "InService (protected)" => "ok",
+        | "InService (protected)"
+        | "OK" => "ok",
         "pending"
         | "stopping"
         | "shutting-down"
@@ -82,7 +99,7 @@ pub fn badge(state: &str) -> String {
         "Succeeded" => "ok",
         "stopped" | "Standby" | "Cancelled" | "unused" | "RolledBack" | "Removed" => "idle",
         "terminated" | "Terminated" | "Detached" => "gone",
-        "Failed" | "failed" | "Unhealthy" | "unhealthy" => "bad",
+        "Failed" | "failed" | "Unhealthy" | "unhealthy" | "ALARM" => "bad",
         _ => "idle",
     };
     format!("<span class=\"badge {tone}\">{}</span>", esc(state))
@@ -187,7 +204,11 @@ impl Flash {
     }
 }
 
+/// What an empty value shows.
+pub const NONE: &str = "–";
+
 /// A table: header cells, then rows of already-rendered cells; `empty` when no row.
+/// An empty cell under a titled column shows [`NONE`].
 pub fn table(class: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -> String {
     let mut out = String::with_capacity(rows.len() * 256 + 256);
     let _ = write!(out, "<div class=\"scroll\"><table class=\"{class}\"><thead><tr>");
@@ -205,7 +226,9 @@ pub fn table(class: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -
     }
     for row in rows {
         out.push_str("<tr>");
-        for cell in row {
+        for (i, cell) in row.iter().enumerate() {
+            let titled = headers.get(i).is_some_and(|h| !h.is_empty());
+            let cell = if cell.is_empty() && titled { NONE } else { cell.as_str() };
             let _ = write!(out, "<td>{cell}</td>");
         }
         out.push_str("</tr>");
@@ -214,10 +237,11 @@ pub fn table(class: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -
     out
 }
 
-/// A definition list of (label, rendered value) pairs.
+/// A definition list of (label, rendered value) pairs; an empty value shows [`NONE`].
 pub fn fields(pairs: &[(&str, String)]) -> String {
     let mut out = String::from("<dl class=\"fields\">");
     for (k, v) in pairs {
+        let v = if v.is_empty() { NONE } else { v.as_str() };
         let _ = write!(out, "<div><dt>{k}</dt><dd>{v}</dd></div>");
     }
     out.push_str("</dl>");
@@ -319,6 +343,14 @@ mod tests {
             esc("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn empty_values_show_a_dash() {
+        let f = fields(&[("Tags", String::new()), ("Name", "x".into())]);
+        assert!(f.contains("<dt>Tags</dt><dd>–</dd>") && f.contains("<dd>x</dd>"), "{f}");
+        let t = table("t", &["Group", ""], &[vec![String::new(), String::new()]], "none");
+        assert!(t.contains("<td>–</td><td></td>"), "{t}");
     }
 
     #[test]

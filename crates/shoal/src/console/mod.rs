@@ -8,7 +8,8 @@
 //! - `html.rs`: escaping, the page frame and navigation, tables, form pieces.
 //! - `ec2.rs`, `autoscaling.rs`, `elbv2.rs`, `deployments.rs`: one render function per
 //!   page.
-//! - `charts.rs`: CPU series from the metric store as inline SVG.
+//! - `charts.rs`: metric series (CPU, load balancer requests and host counts) from the
+//!   metric store as inline SVG.
 //! - `actions.rs`: `POST /console/actions/<Action>`.
 //! - `events.rs`: `GET /console/events`, one `change` event per (coalesced) commit and
 //!   a `metrics` event per CPU sample interval; `assets/console/console.js` re-fetches
@@ -333,7 +334,34 @@ async fn action(
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_host;
+    use std::sync::Arc;
+
+    use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+
+    use super::{guard, is_loopback_host};
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::runtime::fake::FakeDriver;
+    use crate::service::Service;
+
+    fn service(listen: &str) -> Service {
+        let mut config = Config::new(std::env::temp_dir().join("shoal-console-unit"));
+        config.listen = listen.parse().unwrap();
+        let store = shoal_store::Store::in_memory().unwrap();
+        Service::new(config, Arc::new(SystemClock), Arc::new(FakeDriver::default()), store).unwrap()
+    }
+
+    #[test]
+    fn refused_unless_the_daemon_listens_on_loopback() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:4566"));
+        for listen in ["0.0.0.0:4566", "192.168.1.20:4566", "[::]:4566"] {
+            let refused = guard(&service(listen), &headers, false).expect(listen);
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{listen}");
+        }
+        assert!(guard(&service("127.0.0.1:4566"), &headers, false).is_none());
+        assert!(guard(&service("127.0.0.1:4566"), &headers, true).is_none(), "no Origin: a form");
+    }
 
     #[test]
     fn only_loopback_hosts() {

@@ -1280,6 +1280,17 @@ impl Elb<'_> {
         })
     }
 
+    /// Requests the data plane has sent to each target of a target group since it was
+    /// registered, as (target id, port, count). Shoal's own figure (AWS publishes no
+    /// per-target count); the console shows it beside DescribeTargetHealth.
+    pub fn target_request_counts(&self, tg_arn: &str) -> Vec<(String, u16, u64)> {
+        let snapshot = self.svc.proxy.target_health();
+        snapshot
+            .group(tg_arn)
+            .map(|g| g.targets.iter().map(|t| (t.id.clone(), t.addr.port(), t.requests)).collect())
+            .unwrap_or_default()
+    }
+
     // -------------------------------------------------------------- tags
 
     fn check_taggable(state: &State, arn: &str) -> AwsResult<()> {
