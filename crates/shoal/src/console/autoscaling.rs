@@ -581,13 +581,14 @@ fn extras(svc: &Service, name: &str) -> AwsResult<String> {
     let scheduled = svc.describe_scheduled_actions(Some(name), &[]);
     if !scheduled.is_empty() {
         let n = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+        let now = svc.clock.now();
         let rows: Vec<Vec<String>> = scheduled
             .iter()
             .map(|a| {
                 vec![
                     esc(&a.name),
                     esc(a.recurrence.as_deref().unwrap_or("once")),
-                    a.start_time.map(time).unwrap_or_default(),
+                    a.next_run(now).map(time).unwrap_or_else(|| "–".into()),
                     esc(a.time_zone.as_deref().unwrap_or("UTC")),
                     n(a.desired_capacity),
                     n(a.min_size),
@@ -598,7 +599,7 @@ fn extras(svc: &Service, name: &str) -> AwsResult<String> {
         out.push_str("<h2>Scheduled actions</h2>");
         out.push_str(&table(
             "scheduled",
-            &["Name", "Recurrence", "Start time", "Time zone", "Desired", "Min", "Max"],
+            &["Name", "Recurrence", "Next run", "Time zone", "Desired", "Min", "Max"],
             &rows,
             "",
         ));
