@@ -217,17 +217,23 @@ class Daemon:
         self.proc.wait(timeout=10)
 
     def marked_pids(self):
-        """Every process carrying one of this daemon's endpoint markers (its instances,
-        also those started before a restart on another port)."""
+        """Every process of this daemon's instances: those carrying one of its endpoint
+        markers (also those started before a restart on another port), and each
+        instance's init, whose command line names an instance directory under this
+        daemon's data dir."""
         needles = {f"SHOAL_ENDPOINT={e}".encode() for e in self.endpoints}
+        init = [b"instance-init", os.path.join(self.data_dir, "instances").encode()]
         pids = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
-                    if needles & set(f.read().split(b"\0")):
-                        pids.append(int(entry))
+                    marked = bool(needles & set(f.read().split(b"\0")))
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+                if marked or (init[0] in args and any(a.startswith(init[1]) for a in args)):
+                    pids.append(int(entry))
             except OSError:
                 pass
         return pids

@@ -71,8 +71,9 @@ def test_up_on_its_own_uses_a_short_metric_period_and_the_views_follow_the_group
         history = d.shoal("activities", "EXERCISE-GROUP").stdout
         assert "Launching a new EC2 instance: i-" in history
         assert "a user request created an AutoScalingGroup changing the desired capacity from 0 to 1." in history
-        assert d.shoal("down").returncode == 0
+        assert d.shoal("down", "--stop-instances").returncode == 0
         assert d.proc.wait(timeout=60) == 0
+        assert d.marked_pids() == [], "down --stop-instances leaves no instance process"
     finally:
         d.close()
 

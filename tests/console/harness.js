@@ -155,15 +155,19 @@ class Daemon {
     return text;
   }
 
-  /** Every process carrying this daemon's endpoint marker (its instances). */
+  /** Every process of this daemon's instances: those carrying its endpoint marker, and
+   * each instance's init, whose command line names a directory under its data dir. */
   markedPids() {
     const needle = `SHOAL_ENDPOINT=${this.endpoint}`;
+    const instances = path.join(this.dataDir, "instances");
     const pids = [];
     for (const entry of fs.readdirSync("/proc")) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
-        if (env.includes(needle)) pids.push(Number(entry));
+        const args = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0");
+        const init = args.includes("instance-init") && args.some((a) => a.startsWith(instances));
+        if (env.includes(needle) || init) pids.push(Number(entry));
       } catch {
         /* gone or not ours */
       }
