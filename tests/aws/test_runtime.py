@@ -125,3 +125,30 @@ def test_a_stopped_daemon_leaves_no_cgroup_behind():
         assert found() == [], "reset + stop removes the instances' cgroups and the scope"
     finally:
         d.close()
+
+
+def test_a_daemon_down_with_its_instances_stopped_leaves_no_cgroup_behind():
+    """Stopped instances hold no cgroup (a start makes a fresh one), so `shoal down
+    --stop-instances` leaves neither process nor cgroup scope, and the instances still
+    start again afterwards."""
+    d = Daemon()
+    try:
+        iid, _ = launch_app(d)
+        stopped, _ = launch_app(d)
+        d.aws("ec2", "stop-instances", "--instance-ids", stopped)
+        d.wait_state(stopped, "stopped")
+        scope = f"shoal-{fnv1a(d.data_dir):08x}"
+        found = lambda: [os.path.join(r, n) for r, dirs, _ in os.walk("/sys/fs/cgroup") for n in dirs if n == scope]
+        mine = lambda instance: [p for p in found() if os.path.isdir(os.path.join(p, instance))]
+        if "no cgroups" not in d.api("/_shoal/health")["isolation"]:
+            assert mine(iid) and not mine(stopped), "a running instance has a cgroup, a stopped one none"
+        assert d.shoal("down", "--stop-instances").returncode == 0
+        assert d.proc.wait(timeout=60) == 0
+        assert d.marked_pids() == [] and found() == []
+        d.start()
+        d.aws("ec2", "start-instances", "--instance-ids", iid, stopped)
+        for instance in (iid, stopped):
+            d.wait_state(instance, "running")
+    finally:
+        d.close()
+

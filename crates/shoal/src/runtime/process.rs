@@ -198,6 +198,10 @@ impl Driver for ProcessDriver {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
+            // A stopped instance holds no cgroup (the next boot makes a fresh one), so a
+            // daemon stopped with only stopped instances leaves no scope behind.
+            self.net.forget(instance_id);
+            self.cgroups.remove(instance_id);
         })
     }
 
