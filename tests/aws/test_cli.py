@@ -78,6 +78,15 @@ def test_up_on_its_own_uses_a_short_metric_period_and_the_views_follow_the_group
         d.close()
 
 
+def test_views_end_quietly_when_their_reader_goes_away(daemon):
+    """`shoal groups --watch | head -n 1` ends when head does, as Unix tools do (SIGPIPE),
+    with no panic on a failed print."""
+    r = subprocess.run(["sh", "-c", '"$0" --endpoint "$1" groups --watch | head -n 1', SHOAL, daemon.endpoint],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and r.stdout.strip() != "", r
+    assert "panicked" not in r.stderr and r.stderr == "", r.stderr
+
+
 def test_image_import_and_instance_status(daemon, tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "hello.txt").write_text("from my directory\n")

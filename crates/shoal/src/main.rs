@@ -178,6 +178,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         command => {
+            if !matches!(command, Command::Server(_) | Command::Up(_) | Command::App { .. }) {
+                exit_quietly_when_stdout_closes();
+            }
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -189,6 +192,16 @@ fn main() -> ExitCode {
             report(runtime.block_on(run(cli.endpoint, command)))
         }
     }
+}
+
+/// A client command whose reader goes away (`shoal activities G | head`) ends as Unix
+/// tools do, by SIGPIPE, instead of panicking on a failed print. Rust ignores SIGPIPE
+/// by default, which the daemon keeps: a client hanging up must not stop it.
+#[allow(unsafe_code)]
+fn exit_quietly_when_stdout_closes() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: runs before any other thread exists, and SIG_DFL installs no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn report(result: anyhow::Result<i32>) -> ExitCode {
