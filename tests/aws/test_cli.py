@@ -4,6 +4,7 @@ running, or stopped with --stop-instances), `shoal reset` wipes everything."""
 import urllib.error
 import urllib.request
 
+import re
 import subprocess
 
 from harness import SHOAL, Daemon, Lines, port_closed, process_gone, wait_for
@@ -61,9 +62,12 @@ def test_up_on_its_own_uses_a_short_metric_period_and_the_views_follow_the_group
         watch = subprocess.Popen([SHOAL, "--endpoint", d.endpoint, "groups", "--watch"],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
-            twice = lambda text: text.count("EXERCISE-GROUP  min 1 / desired 1 / max 2") >= 2
-            text = Lines(watch.stdout).until(twice, "two refreshes of `shoal groups --watch`", 30)
+            # Refreshed until the instance's target shows healthy: what a user watches.
+            seen = lambda text: (text.count("EXERCISE-GROUP  min 1 / desired 1 / max 2") >= 2
+                                 and "exercise-target-group healthy" in text)
+            text = Lines(watch.stdout).until(seen, "`shoal groups --watch` refreshing", 30)
             assert "\x1b[2J" in text and "InService" in text
+            assert re.search(r"policy cpu80 \(TargetTrackingScaling\)  AlarmHigh \w+, AlarmLow \w+", text), text
         finally:
             watch.terminate()
             watch.wait(timeout=10)

@@ -257,13 +257,20 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
     }
 }
 
+/// `shoal groups`: each group with its policies and their alarms' states, and each
+/// instance with its CPU and its health in the group's target groups.
 async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
     let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), None)?;
     let groups: Vec<Value> = page
         .items
         .iter()
         .map(|g| {
-            json!({
+            let policies = svc.describe_policies(Some(&g.name), &[], &[]);
+            let alarms = svc.policy_alarms(&policies)?;
+            let tg_arns: Vec<String> =
+                g.target_groups.iter().map(|t| t.target_group_arn.clone()).collect();
+            let tg_name = |arn: &str| arn.split('/').nth(1).unwrap_or(arn).to_string();
+            Ok(json!({
                 "name": g.name,
                 "min": g.min_size, "desired": g.desired_capacity, "max": g.max_size,
                 "zones": g.availability_zones(),
@@ -271,14 +278,25 @@ async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
                 "launch": g.launch_source_text(),
                 "status": g.status,
                 "target_groups": g.target_groups.iter().map(|t| json!({"arn": t.target_group_arn, "state": t.state.as_str()})).collect::<Vec<_>>(),
+                "policies": policies.iter().map(|p| json!({
+                    "name": p.policy_name,
+                    "type": p.policy_type(),
+                    "alarms": p.alarms.iter().map(|a| json!({
+                        "name": a.alarm_name,
+                        "state": alarms.iter().find(|m| m.alarm_name == a.alarm_name).map(|m| m.state_value.as_str()),
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
                 "instances": g.instances.iter().map(|i| json!({
                     "id": i.instance_id, "zone": i.availability_zone, "lifecycle": i.lifecycle_state.as_str(),
                     "health": i.health_status.as_str(), "protected": i.protected_from_scale_in,
                     "cpu_utilization": crate::control::metrics::latest_cpu(&svc, &i.instance_id),
+                    "targets": svc.instance_target_states(&tg_arns, &i.instance_id).into_iter()
+                        .map(|(arn, state)| json!({"target_group": tg_name(&arn), "state": state}))
+                        .collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_, AwsError>>()?;
     Ok(Json(json!({ "groups": groups })))
 }
 

@@ -118,7 +118,8 @@ pub fn print_lab(endpoint: &str, report: &Value) {
     println!("  open {endpoint}/console");
 }
 
-/// `shoal groups`: each group's capacity and instances.
+/// `shoal groups`: each group's capacity, its policies with their alarms' states, and
+/// its instances with CPU and target health: what a user watching a scale-out wants.
 pub async fn groups(client: &Client) -> anyhow::Result<()> {
     let v = client.get("/_shoal/api/groups").await?;
     let groups = v["groups"].as_array().cloned().unwrap_or_default();
@@ -141,18 +142,57 @@ pub async fn groups(client: &Client) -> anyhow::Result<()> {
             g["launch"].as_str().unwrap_or("-"),
             g["status"].as_str().map(|s| format!("  ({s})")).unwrap_or_default(),
         );
+        for p in g["policies"].as_array().cloned().unwrap_or_default() {
+            // `TargetTracking-<group>-AlarmHigh-<uuid>` reads best as `AlarmHigh`.
+            let alarms: Vec<String> = p["alarms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|a| {
+                    let name = a["name"].as_str().unwrap_or("-");
+                    let short = ["AlarmHigh", "AlarmLow"]
+                        .into_iter()
+                        .find(|k| name.contains(&format!("-{k}-")))
+                        .unwrap_or(name);
+                    format!("{short} {}", a["state"].as_str().unwrap_or("-"))
+                })
+                .collect();
+            println!(
+                "  policy {} ({}){}",
+                p["name"].as_str().unwrap_or("-"),
+                p["type"].as_str().unwrap_or("-"),
+                if alarms.is_empty() { String::new() } else { format!("  {}", alarms.join(", ")) }
+            );
+        }
         for i in g["instances"].as_array().cloned().unwrap_or_default() {
             let cpu = i["cpu_utilization"]
                 .as_f64()
                 .map(|c| format!("{c:.0}%"))
                 .unwrap_or_else(|| "-".into());
+            let targets: Vec<String> = i["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    format!(
+                        "{} {}",
+                        t["target_group"].as_str().unwrap_or("-"),
+                        t["state"].as_str().unwrap_or("-")
+                    )
+                })
+                .collect();
             println!(
-                "  {:<21} {:<11} {:<20} {:<10} cpu {:>4}",
+                "  {:<21} {:<11} {:<20} {:<10} cpu {:>4}{}",
                 i["id"].as_str().unwrap_or("-"),
                 i["zone"].as_str().unwrap_or("-"),
                 i["lifecycle"].as_str().unwrap_or("-"),
                 i["health"].as_str().unwrap_or("-"),
-                cpu
+                cpu,
+                if targets.is_empty() {
+                    String::new()
+                } else {
+                    format!("  {}", targets.join(", "))
+                }
             );
         }
     }

@@ -6,7 +6,6 @@ use std::fmt::Write;
 
 use shoal_model::autoscaling::group::AutoScalingGroup;
 use shoal_model::autoscaling::policy::{PolicyConfig, PredefinedMetricType, ScalingPolicy};
-use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::{tags, AwsResult};
 
 use super::charts::{self, Threshold};
@@ -14,7 +13,6 @@ use super::html::{
     badge, checks, confirm_button, esc, fields, form, group_link, hidden, input, instance_link,
     link, page, select, table, time, Flash, Nav,
 };
-use crate::service::cloudwatch::AlarmFilter;
 use crate::service::Service;
 
 const CHART_BUCKETS: usize = 120;
@@ -236,7 +234,7 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
     });
     let members: Vec<&str> = members.iter().map(String::as_str).collect();
     let cpu = charts::cpu(svc, &members, CHART_MINUTES, CHART_BUCKETS);
-    let alarms = policy_alarms(svc, &policies)?;
+    let alarms = svc.policy_alarms(&policies)?;
     let threshold = policies.iter().find_map(|p| {
         let target = policy_text(p).1?;
         let high = p
@@ -459,20 +457,6 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
         form("PutScalingPolicy", "stack", &pol_form)
     );
     Ok(page(name, Nav::Groups, flash, &body))
-}
-
-/// The CloudWatch alarms of the group's policies, with their state (DescribeAlarms).
-fn policy_alarms(svc: &Service, policies: &[ScalingPolicy]) -> AwsResult<Vec<MetricAlarm>> {
-    let names: Vec<String> =
-        policies.iter().flat_map(|p| p.alarms.iter().map(|a| a.alarm_name.clone())).collect();
-    let mut out = Vec::new();
-    // An empty name list would match every alarm; DescribeAlarms takes 100 names a call.
-    for chunk in names.chunks(100) {
-        let filter =
-            AlarmFilter { names: chunk.to_vec(), max_records: Some(100), ..Default::default() };
-        out.extend(svc.describe_alarms(&filter)?.items);
-    }
-    Ok(out)
 }
 
 /// The group's target groups (AttachLoadBalancerTargetGroups' attachments, with their

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use shoal_model::autoscaling::policy::{self, PolicyAlarm, ScalingPolicy};
+use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::elbv2::target_group::{registration_key, RegisteredTarget, TargetDescription};
 use shoal_model::{AwsError, AwsResult};
 
+use super::cloudwatch::AlarmFilter;
 use super::{Changes, Service, State};
 use crate::ids;
 
@@ -114,6 +116,32 @@ impl Service {
                     .map(|e| (arn.clone(), e.health.state.as_str().to_string()))
             })
             .collect()
+    }
+
+    /// The target health of one instance in each of `tg_arns` where it is registered,
+    /// as `(target group ARN, state)`, read from the data plane now.
+    pub fn instance_target_states(
+        &self,
+        tg_arns: &[String],
+        instance_id: &str,
+    ) -> Vec<(String, String)> {
+        self.target_states(&self.proxy.target_health(), tg_arns, instance_id)
+    }
+
+    /// The CloudWatch alarms of `policies` (target tracking's own, or the alarms whose
+    /// actions name a step or simple policy), with their state, as DescribeAlarms
+    /// returns them.
+    pub fn policy_alarms(&self, policies: &[ScalingPolicy]) -> AwsResult<Vec<MetricAlarm>> {
+        let names: Vec<String> =
+            policies.iter().flat_map(|p| p.alarms.iter().map(|a| a.alarm_name.clone())).collect();
+        let mut out = Vec::new();
+        // An empty name list would match every alarm; DescribeAlarms takes 100 names a call.
+        for chunk in names.chunks(100) {
+            let filter =
+                AlarmFilter { names: chunk.to_vec(), max_records: Some(100), ..Default::default() };
+            out.extend(self.describe_alarms(&filter)?.items);
+        }
+        Ok(out)
     }
 
     /// The alarms a policy owns: target tracking's AlarmHigh/AlarmLow, named and
