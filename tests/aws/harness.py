@@ -13,12 +13,16 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import conformance
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 SHOAL = os.environ.get("SHOAL_BIN") or str(ROOT / "target" / "debug" / "shoal")
 VENV_BIN = Path(os.environ.get("SHOAL_VENV", ROOT / ".venv")) / "bin"
 AWS = str(VENV_BIN / "aws") if (VENV_BIN / "aws").exists() else "aws"
@@ -125,6 +129,12 @@ class Daemon:
         else:
             self.pool, self.pool_lock = pool
         self.extra_args = extra_args
+        # Every response the aws CLI and boto3 get from it is checked against botocore's
+        # models (conformance.py); close() fails on any violation recorded here.
+        self.conformance_log = str(Path(self.data_dir) / "conformance.jsonl")
+        self.aws_config = Path(self.data_dir) / "aws-config"
+        self.aws_config.write_text("[default]\nregion = us-east-1\n\n"
+                                   "[plugins]\nshoal_conformance = conformance\n")
         self.proc = None
         self.endpoints = []  # every endpoint it has had: its instances carry one as a marker
         self.start()
@@ -161,6 +171,9 @@ class Daemon:
             "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_PAGER": "", "SHOAL_ENDPOINT": self.endpoint,
+            # The CLI loads conformance.py as a plugin (imported from this directory).
+            "AWS_CONFIG_FILE": str(self.aws_config), conformance.LOG_ENV: self.conformance_log,
+            "PYTHONPATH": os.pathsep.join(p for p in [str(HERE), env.get("PYTHONPATH")] if p),
         })
         env.pop("AWS_PROFILE", None)
         return env
@@ -183,10 +196,17 @@ class Daemon:
         assert m, r.stderr
         return m.group(1), m.group(2).strip()
 
-    def boto(self, service):
+    def boto(self, service, **kwargs):
         import boto3
-        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test")
+        return self.watch(boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+                                       aws_access_key_id="test", aws_secret_access_key="test", **kwargs))
+
+    def watch(self, client):
+        """Checks every response `client` gets against botocore's model (conformance.py)."""
+        return conformance.watch(client, self.conformance_log)
+
+    def conformance_violations(self):
+        return conformance.read_violations(self.conformance_log)
 
     def shoal(self, *args, timeout=60, input=None):
         return subprocess.run([SHOAL, "--endpoint", self.endpoint, *args], capture_output=True,
@@ -259,7 +279,13 @@ class Daemon:
                 pass
 
     def close(self):
+        """Stops the daemon and removes its data dir; then fails if any response broke
+        AWS's wire model (unless the test is already failing: that error comes first)."""
+        violations = self.conformance_violations()
         self.stop()
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         self.pool_lock.close()
+        if violations and sys.exc_info()[0] is None:
+            raise AssertionError(f"{len(violations)} response(s) do not match AWS's wire model:\n  "
+                                 + "\n  ".join(violations))

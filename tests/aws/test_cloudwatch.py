@@ -36,7 +36,7 @@ def client_on(daemon, protocol, monkeypatch):
         aws_access_key_id="test", aws_secret_access_key="test")
     monkeypatch.undo()
     assert c.meta.service_model.resolved_protocol == protocol
-    return c
+    return daemon.watch(c)
 
 
 def query(daemon, params):

@@ -6,7 +6,6 @@ import signal
 import socket
 import time
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -18,8 +17,7 @@ from test_ec2_boto3 import assert_shape, members
 
 def unchecked(d):
     """An elbv2 client that sends what botocore's own checks would refuse."""
-    return boto3.client("elbv2", endpoint_url=d.endpoint, region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test", config=Config(parameter_validation=False))
+    return d.boto("elbv2", config=Config(parameter_validation=False))
 
 
 def snapshot(elb):
