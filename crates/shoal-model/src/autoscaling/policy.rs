@@ -109,9 +109,27 @@ pub struct CustomizedMetric {
     pub dimensions: Vec<Dimension>,
     pub statistic: String,
     pub unit: Option<String>,
+    /// `Period` of the single-metric form: 10, 30 or 60 seconds (AWS's accepted values;
+    /// absent means 60). Below 60 the policy's alarms are high-resolution alarms of that
+    /// period, so target tracking reacts within seconds.
+    #[serde(default)]
+    pub period: Option<u32>,
     /// `Metrics`; a `MetricStat` without `Period` gets 60, as target tracking's does.
     #[serde(default)]
     pub metrics: Vec<MetricDataQuery>,
+}
+
+/// The metric periods target tracking accepts (`CustomizedMetricSpecification.Period`,
+/// `TargetTrackingMetricStat.Period`): 10 and 30 for high-resolution metrics, or 60.
+pub const TARGET_TRACKING_PERIODS: [u32; 3] = [10, 30, 60];
+
+fn validate_target_tracking_period(period: u32, at: &str) -> AwsResult<()> {
+    if TARGET_TRACKING_PERIODS.contains(&period) {
+        return Ok(());
+    }
+    Err(AwsError::validation(format!(
+        "Invalid value {period} for {at}: target tracking accepts a period of 10, 30 or 60 seconds."
+    )))
 }
 
 impl CustomizedMetric {
@@ -123,6 +141,7 @@ impl CustomizedMetric {
             dimensions: vec![],
             statistic: statistic.into(),
             unit: None,
+            period: None,
             metrics: vec![],
         }
     }
@@ -315,6 +334,9 @@ fn validate_target_tracking(tt: &TargetTrackingConfiguration) -> AwsResult<()> {
                 "CustomizedMetricSpecification needs MetricName and Namespace, or Metrics.",
             ));
         }
+        if let Some(p) = c.period {
+            validate_target_tracking_period(p, "CustomizedMetricSpecification.Period")?;
+        }
         match crate::cloudwatch::metric::Statistic::parse(&c.statistic) {
             Some(crate::cloudwatch::metric::Statistic::Percentile(_)) | None => {
                 return Err(AwsError::validation(format!(
@@ -338,9 +360,10 @@ fn validate_metric_queries(c: &CustomizedMetric) -> AwsResult<()> {
         || !c.dimensions.is_empty()
         || !c.statistic.is_empty()
         || c.unit.is_some()
+        || c.period.is_some()
     {
         return Err(AwsError::validation(
-            "CustomizedMetricSpecification cannot combine Metrics with MetricName, Namespace, Dimensions, Statistic or Unit.",
+            "CustomizedMetricSpecification cannot combine Metrics with MetricName, Namespace, Dimensions, Statistic, Unit or Period (give each MetricStat its Period).",
         ));
     }
     for (i, q) in c.metrics.iter().enumerate() {
@@ -366,8 +389,15 @@ fn validate_metric_queries(c: &CustomizedMetric) -> AwsResult<()> {
                 q.id
             )));
         }
+        if let Some(p) = q.period {
+            validate_target_tracking_period(p, &format!("the Period of metric {}", q.id))?;
+        }
         if let Some(ms) = &q.metric_stat {
             crate::cloudwatch::metric::validate_namespace(&ms.namespace)?;
+            validate_target_tracking_period(
+                ms.period,
+                &format!("the MetricStat Period of metric {}", q.id),
+            )?;
             if crate::cloudwatch::metric::Statistic::parse(&ms.stat).is_none() {
                 return Err(AwsError::validation(format!(
                     "The Stat {:?} of metric {} is invalid.",
@@ -560,7 +590,8 @@ pub fn tracked_metric(
 ///   15 of 15 periods — not created when `DisableScaleIn`;
 ///
 /// both on the tracked metric (or, for a customized metric's metric-math form, on its
-/// `Metrics`), period 60 (Shoal's short period when the caller passes one),
+/// `Metrics`), period 60 (Shoal's short period when the caller passes one) or a
+/// customized metric's own high-resolution `Period` (10 or 30),
 /// `AlarmActions=[policyARN]`, description `DO NOT EDIT OR DELETE. For
 /// TargetTrackingScaling policy <policyARN>.` (observed texts).
 pub fn target_tracking_alarms(
@@ -575,6 +606,10 @@ pub fn target_tracking_alarms(
     let group = &policy.auto_scaling_group_name;
     let (namespace, metric, dims, stat, unit) = tracked_metric(group, tt);
     let queries = tt.customized.as_ref().map_or(&[][..], |c| &c.metrics[..]);
+    let period = match tt.customized.as_ref().and_then(|c| c.period) {
+        Some(p) if p < 60 => p,
+        _ => period,
+    };
     let make = |kind: &str, uuid: &str, op: ComparisonOperator, threshold: f64, periods: u32| {
         let mut a = MetricAlarm::new(
             region,
@@ -1251,6 +1286,58 @@ mod tests {
             .starts_with("CustomizedMetricSpecification cannot combine Metrics"));
         assert!(err(vec![], Some(CustomizedMetric::single("Shoal/Test", "", "Average")))
             .contains("needs MetricName and Namespace, or Metrics"));
+        // Periods: 10, 30 or 60 only; the metric-math form gives each MetricStat its own.
+        let mut odd = stat("m1", None);
+        odd.metric_stat.as_mut().unwrap().period = 15;
+        assert!(err(vec![odd], None)
+            .starts_with("Invalid value 15 for the MetricStat Period of metric m1"));
+        let mut with_period = CustomizedMetric::single("", "", "");
+        with_period.period = Some(10);
+        assert!(err(vec![stat("m1", None)], Some(with_period))
+            .starts_with("CustomizedMetricSpecification cannot combine Metrics"));
+        let mut fast = stat("m1", Some(false));
+        fast.metric_stat.as_mut().unwrap().period = 10;
+        let p = put(vec![fast, expr("e1", "m1 / 2", None)], None).unwrap();
+        let alarms = target_tracking_alarms(&p, "us-east-1", "h", "l", 60, t0());
+        assert_eq!(alarms[0].metrics[0].metric_stat.as_ref().unwrap().period, 10);
+    }
+
+    #[test]
+    fn a_high_resolution_customized_metric_gets_high_resolution_alarms() {
+        let g = group(1, 4, 1);
+        let put = |period: Option<u32>| {
+            let mut c = CustomizedMetric::single("Shoal/Test", "QueueDepth", "Average");
+            c.period = period;
+            let mut tt = cpu(10.0, false);
+            (tt.predefined, tt.customized) = (None, Some(c));
+            let req = PutPolicyRequest {
+                policy_name: "queue".into(),
+                policy_type: Some("TargetTrackingScaling".into()),
+                target_tracking: Some(tt),
+                ..Default::default()
+            };
+            put_scaling_policy(&req, &g, "us-east-1", "u", None)
+        };
+        let periods = |period: Option<u32>, default: u32| {
+            let p = put(period).unwrap();
+            let alarms = target_tracking_alarms(&p, "us-east-1", "h", "l", default, t0());
+            alarms.iter().map(|a| (a.period, a.evaluation_periods)).collect::<Vec<_>>()
+        };
+        // AlarmHigh 3 of 3 and AlarmLow 15 of 15 periods, of the policy's own period.
+        assert_eq!(periods(Some(10), 60), [(Some(10), 3), (Some(10), 15)]);
+        assert_eq!(periods(Some(30), 60), [(Some(30), 3), (Some(30), 15)]);
+        // 60 is the standard period: Shoal's short period still applies to it.
+        assert_eq!(periods(Some(60), 3), [(Some(3), 3), (Some(3), 15)]);
+        assert_eq!(periods(None, 60), [(Some(60), 3), (Some(60), 15)]);
+        for bad in [0, 5, 20, 120] {
+            let e = put(Some(bad)).unwrap_err();
+            assert_eq!(e.code, "ValidationError");
+            assert!(
+                e.message.contains("accepts a period of 10, 30 or 60 seconds"),
+                "{}",
+                e.message
+            );
+        }
     }
 
     #[test]

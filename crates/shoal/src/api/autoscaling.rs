@@ -868,6 +868,7 @@ fn policy_request(p: &Params) -> AwsResult<PutPolicyRequest> {
                     dimensions: dimensions(&custom),
                     statistic: statistic.unwrap_or_default(),
                     unit: custom.string("Unit"),
+                    period: custom.number("Period")?,
                     metrics,
                 })
             },
@@ -1077,11 +1078,13 @@ fn metric_query_xml(x: &mut Xml, q: &MetricDataQuery) {
                 );
             })
             .text("Stat", &ms.stat)
-            .opt("Unit", ms.unit.as_deref());
+            .opt("Unit", ms.unit.as_deref())
+            .text("Period", ms.period);
         });
     }
     x.opt("Expression", q.expression.as_deref())
         .opt("Label", q.label.as_deref())
+        .opt("Period", q.period)
         .opt("ReturnData", q.return_data);
 }
 
@@ -1109,7 +1112,8 @@ fn policy_xml(x: &mut Xml, p: &ScalingPolicy) {
                             .text("Namespace", &c.namespace)
                             .list("Dimensions", "member", &c.dimensions, dimension_xml)
                             .text("Statistic", &c.statistic)
-                            .opt("Unit", c.unit.as_deref());
+                            .opt("Unit", c.unit.as_deref())
+                            .opt("Period", c.period);
                     });
                 }
                 x.text("TargetValue", tt.target_value).text("DisableScaleIn", tt.disable_scale_in);

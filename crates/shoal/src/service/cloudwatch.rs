@@ -292,6 +292,18 @@ fn parse_stat(stat: &str, at: &str) -> AwsResult<Statistic> {
     })
 }
 
+/// An alarm's period before scaling: its `Period`, or for metric math the first
+/// query's `MetricStat` period (the grid every query is evaluated on).
+fn alarm_period(a: &MetricAlarm) -> u32 {
+    if a.metrics.is_empty() {
+        return a.period.unwrap_or(60);
+    }
+    a.metrics
+        .iter()
+        .find_map(|q| q.metric_stat.as_ref().map(|m| m.period).or(q.period))
+        .unwrap_or(60)
+}
+
 impl Service {
     /// Shoal's short period, accepted wherever AWS accepts a period.
     fn short_period(&self) -> Option<u32> {
@@ -958,12 +970,7 @@ impl Service {
             return Ok(evaluation_window(&periods, stat, period, n, now));
         }
         // Metric math: every query on the returning query's period grid.
-        let period = a
-            .metrics
-            .iter()
-            .find_map(|q| q.metric_stat.as_ref().map(|m| m.period).or(q.period))
-            .unwrap_or(60);
-        let period = self.effective_period(period);
+        let period = self.effective_period(alarm_period(a));
         let last = period_start(now, period) - Duration::seconds(i64::from(period));
         let start = last - Duration::seconds(i64::from(period) * i64::from(n - 1));
         let queries = alarm_queries(&a.metrics, period);
@@ -988,13 +995,34 @@ impl Service {
             .collect())
     }
 
+    /// How often an alarm is evaluated, in wall seconds: CloudWatch evaluates standard
+    /// alarms once a minute (`metric_period` here) and high-resolution alarms (a 10 or
+    /// 30 s period) once per period, so a 10 s alarm acts within seconds.
+    pub fn evaluation_interval(&self, a: &MetricAlarm) -> u32 {
+        let minute = u32::try_from(self.config.metric_period.as_secs()).unwrap_or(60).max(1);
+        self.effective_period(alarm_period(a)).min(minute)
+    }
+
     /// One evaluation pass over every alarm at the clock's `now`: state changes and
     /// their history are committed together; returns each alarm whose actions are
     /// due, with the actions and whether it transitioned. Callers then run them with
     /// [`Service::run_alarm_actions`] (outside any lock).
     pub fn evaluate_alarms(&self) -> Vec<(MetricAlarm, Vec<String>, bool)> {
+        self.evaluate_alarms_where(|_| true)
+    }
+
+    /// [`Service::evaluate_alarms`] over the alarms `due` picks (the alarm loop picks
+    /// those whose [`Service::evaluation_interval`] has come round).
+    pub fn evaluate_alarms_where(
+        &self,
+        due: impl Fn(&MetricAlarm) -> bool,
+    ) -> Vec<(MetricAlarm, Vec<String>, bool)> {
         let now = self.clock.now();
-        let alarms: Vec<MetricAlarm> = self.read(|s| s.alarms.values().cloned().collect());
+        let alarms: Vec<MetricAlarm> =
+            self.read(|s| s.alarms.values().filter(|a| due(a)).cloned().collect());
+        if alarms.is_empty() {
+            return vec![];
+        }
         let mut evaluations = Vec::new();
         for a in alarms {
             let window = match self.alarm_window(&a, now) {
