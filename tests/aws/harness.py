@@ -8,6 +8,7 @@ carrying its endpoint marker: nothing a test started outlives it.
 import fcntl
 import json
 import os
+import queue
 import re
 import select
 import shutil
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -94,8 +96,6 @@ class Lines:
     see lines Python has already buffered, and readline() alone could block forever)."""
 
     def __init__(self, stream):
-        import queue
-        import threading
         self.queue = queue.Queue()
         self.text = ""
         def pump():
@@ -106,7 +106,6 @@ class Lines:
     def until(self, check, what, timeout):
         """Reads lines until check(all text so far, from the last call on) holds; returns
         that text. Fails after `timeout` seconds."""
-        import queue
         self.text = ""
         deadline = time.monotonic() + timeout
         while not check(self.text):

@@ -1214,6 +1214,19 @@ mod tests {
         );
     }
 
+    /// PutScalingPolicy of a target-tracking policy on the customized metric `c`.
+    fn put_customized(g: &AutoScalingGroup, c: CustomizedMetric) -> AwsResult<ScalingPolicy> {
+        let mut tt = cpu(10.0, false);
+        (tt.predefined, tt.customized) = (None, Some(c));
+        let req = PutPolicyRequest {
+            policy_name: "custom".into(),
+            policy_type: Some("TargetTrackingScaling".into()),
+            target_tracking: Some(tt),
+            ..Default::default()
+        };
+        put_scaling_policy(&req, g, "us-east-1", "u", None)
+    }
+
     #[test]
     fn customized_metric_math() {
         use crate::cloudwatch::alarm::MetricStat;
@@ -1244,15 +1257,7 @@ mod tests {
         let put = |metrics: Vec<MetricDataQuery>, single: Option<CustomizedMetric>| {
             let mut c = single.unwrap_or_else(|| CustomizedMetric::single("", "", ""));
             c.metrics = metrics;
-            let mut tt = cpu(10.0, false);
-            (tt.predefined, tt.customized) = (None, Some(c));
-            let req = PutPolicyRequest {
-                policy_name: "backlog".into(),
-                policy_type: Some("TargetTrackingScaling".into()),
-                target_tracking: Some(tt),
-                ..Default::default()
-            };
-            put_scaling_policy(&req, &g, "us-east-1", "u", None)
+            put_customized(&g, c)
         };
         let err = |metrics, single| put(metrics, single).unwrap_err().message;
         let p = put(vec![stat("m1", Some(false)), expr("e1", "m1 / 2", None)], None).unwrap();
@@ -1308,15 +1313,7 @@ mod tests {
         let put = |period: Option<u32>| {
             let mut c = CustomizedMetric::single("Shoal/Test", "QueueDepth", "Average");
             c.period = period;
-            let mut tt = cpu(10.0, false);
-            (tt.predefined, tt.customized) = (None, Some(c));
-            let req = PutPolicyRequest {
-                policy_name: "queue".into(),
-                policy_type: Some("TargetTrackingScaling".into()),
-                target_tracking: Some(tt),
-                ..Default::default()
-            };
-            put_scaling_policy(&req, &g, "us-east-1", "u", None)
+            put_customized(&g, c)
         };
         let periods = |period: Option<u32>, default: u32| {
             let p = put(period).unwrap();

@@ -258,6 +258,18 @@ impl MetricAlarm {
         self.statistic.as_deref().or(self.extended_statistic.as_deref()).and_then(Statistic::parse)
     }
 
+    /// The period the alarm is evaluated on, in CloudWatch seconds: its `Period`, or for
+    /// metric math the first `MetricStat` query's (every query is read on that grid).
+    pub fn evaluation_period(&self) -> u32 {
+        if self.metrics.is_empty() {
+            return self.period.unwrap_or(60);
+        }
+        self.metrics
+            .iter()
+            .find_map(|q| q.metric_stat.as_ref().map(|m| m.period).or(q.period))
+            .unwrap_or(60)
+    }
+
     /// The newest value the last evaluation saw (`recentDatapoints` in
     /// StateReasonData), what an alarm action acts on.
     pub fn latest_value(&self) -> Option<f64> {

@@ -292,18 +292,6 @@ fn parse_stat(stat: &str, at: &str) -> AwsResult<Statistic> {
     })
 }
 
-/// An alarm's period before scaling: its `Period`, or for metric math the first
-/// query's `MetricStat` period (the grid every query is evaluated on).
-fn alarm_period(a: &MetricAlarm) -> u32 {
-    if a.metrics.is_empty() {
-        return a.period.unwrap_or(60);
-    }
-    a.metrics
-        .iter()
-        .find_map(|q| q.metric_stat.as_ref().map(|m| m.period).or(q.period))
-        .unwrap_or(60)
-}
-
 impl Service {
     /// Shoal's short period, accepted wherever AWS accepts a period.
     fn short_period(&self) -> Option<u32> {
@@ -970,7 +958,7 @@ impl Service {
             return Ok(evaluation_window(&periods, stat, period, n, now));
         }
         // Metric math: every query on the returning query's period grid.
-        let period = self.effective_period(alarm_period(a));
+        let period = self.effective_period(a.evaluation_period());
         let last = period_start(now, period) - Duration::seconds(i64::from(period));
         let start = last - Duration::seconds(i64::from(period) * i64::from(n - 1));
         let queries = alarm_queries(&a.metrics, period);
@@ -1000,7 +988,7 @@ impl Service {
     /// 30 s period) once per period, so a 10 s alarm acts within seconds.
     pub fn evaluation_interval(&self, a: &MetricAlarm) -> u32 {
         let minute = u32::try_from(self.config.metric_period.as_secs()).unwrap_or(60).max(1);
-        self.effective_period(alarm_period(a)).min(minute)
+        self.effective_period(a.evaluation_period()).min(minute)
     }
 
     /// One evaluation pass over every alarm at the clock's `now`: state changes and
