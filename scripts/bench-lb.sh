@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bench-lb.sh - Shoal's proxy against nginx and HAProxy, with the shared lb-bench harness.
+# bench-lb.sh - Shoal's proxy against nginx and HAProxy, with the lb-bench harness (bench/lb-bench).
 #
 # Builds Shoal's standalone proxy (crates/shoal-proxy/examples/standalone.rs) in
 # release, starts it pinned to CPU 0 with one thread, round-robin over the harness's
-# backends 127.0.0.1:18101,18102, and runs ../shared/tools/lb-bench.sh against it.
+# backends 127.0.0.1:18101,18102, and runs bench/lb-bench/lb-bench.sh against it.
 # Prints the harness table: Shoal ("ours") with its ratio to nginx, plus the ratio
 # to HAProxy computed from the same rounds.
 #
@@ -22,7 +22,7 @@
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS="${LB_BENCH_TOOLS:-$REPO/../shared/tools}"
+TOOLS="${LB_BENCH_TOOLS:-$REPO/bench/lb-bench}"
 LISTEN=127.0.0.1:8080
 BACKENDS=127.0.0.1:18101,127.0.0.1:18102
 

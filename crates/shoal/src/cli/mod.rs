@@ -76,7 +76,7 @@ pub fn print_lab(endpoint: &str, report: &Value) {
     let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
     let dns = s(&report["load_balancer"]["dns_name"]);
     let port = endpoint.rsplit(':').next().unwrap_or("4566");
-    println!("\nThe lab is ready (parts 1 and 2 of ../shared/seed-scenario.md):");
+    println!("\nThe lab is ready (parts 1 and 2 of docs/lab.md):");
     println!(
         "  key pair           exercise-key{}",
         report["key_file"]
