@@ -4,8 +4,10 @@
 //!
 //! Concurrency: one `std::sync::Mutex` guards the in-memory [`State`] and the store.
 //! It is never held across an `.await`; a commit is a short synchronous SQLite
-//! transaction. Work that takes time (copying a root directory, stopping processes)
-//! happens outside the lock, in controllers or blocking tasks.
+//! transaction, run (like any wait for the lock behind one) in a blocking section
+//! ([`off_worker`]) so its fsync never stalls the tokio worker's other tasks. Work that
+//! takes time (copying a root directory, stopping processes) happens outside the lock,
+//! in controllers or blocking tasks.
 
 pub mod autoscaling;
 pub mod cloudwatch;
@@ -111,12 +113,22 @@ impl Service {
 
     /// Runs a read-only closure over the current state.
     pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
-        f(&self.lock().state)
+        // Uncontended, the lock is taken at once; behind a commit, wait off the worker.
+        let inner = match self.inner.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => off_worker(|| self.lock()),
+        };
+        f(&inner.state)
     }
 
     /// Runs an operation: it reads state and records changes; the changes are committed
     /// durably and applied only if it succeeds.
     pub fn mutate<T>(&self, f: impl FnOnce(&State, &mut Changes) -> AwsResult<T>) -> AwsResult<T> {
+        off_worker(|| self.mutate_here(f))
+    }
+
+    fn mutate_here<T>(&self, f: impl FnOnce(&State, &mut Changes) -> AwsResult<T>) -> AwsResult<T> {
         let mut inner = self.lock();
         let Inner { state, store } = &mut *inner;
         let mut changes = Changes::default();
@@ -135,7 +147,7 @@ impl Service {
 
     /// Runs `f` with the store (metric reads and writes).
     pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        f(&mut self.lock().store)
+        off_worker(|| f(&mut self.lock().store))
     }
 
     /// A receiver that changes after every commit.
@@ -155,6 +167,10 @@ impl Service {
 
     /// Removes every resource (admin reset). The caller stops processes first.
     pub fn wipe(&self) -> AwsResult<()> {
+        off_worker(|| self.wipe_here())
+    }
+
+    fn wipe_here(&self) -> AwsResult<()> {
         let mut inner = self.lock();
         inner
             .store
@@ -164,5 +180,17 @@ impl Service {
         drop(inner);
         self.poke();
         Ok(())
+    }
+}
+
+/// Runs `f`, which blocks on the disk (a commit's fsync) or on the lock of a commit in
+/// progress, so that a tokio worker running it first hands its queued tasks to another
+/// worker: one fsync never stalls the requests and load balancer traffic behind it.
+/// Elsewhere (a current-thread runtime in tests, a plain thread) `f` just runs.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
