@@ -18,15 +18,18 @@ pub mod ec2;
 pub mod edge;
 pub mod elbv2;
 pub mod error;
+pub mod iam;
 pub mod json;
 pub mod query;
+pub mod sigv4;
+pub mod sts;
 pub mod xml;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -55,13 +58,32 @@ enum AwsService {
     AutoScaling,
     Elbv2,
     CloudWatch,
+    Sts,
+    Iam,
 }
 
-fn credential_scope_service(headers: &HeaderMap) -> Option<String> {
-    let auth = headers.get("authorization")?.to_str().ok()?;
-    let cred = auth.split("Credential=").nth(1)?;
-    let scope: Vec<&str> = cred.split([',', ' ']).next()?.split('/').collect();
-    scope.get(3).map(|s| s.to_string())
+impl AwsService {
+    /// The wire protocol, which decides the error shape.
+    fn protocol(self, headers: &HeaderMap) -> Protocol {
+        match self {
+            AwsService::Ec2 => Protocol::Ec2,
+            AwsService::Ssm => Protocol::Json,
+            AwsService::CloudWatch if cloudwatch::json_operation(headers).is_some() => {
+                Protocol::Json
+            }
+            _ => Protocol::Query,
+        }
+    }
+}
+
+/// The service a request's SigV4 scope names (Authorization header, else a presigned
+/// URL's `X-Amz-Credential`).
+fn credential_scope_service(headers: &HeaderMap, params: &Params) -> Option<String> {
+    let cred = match headers.get("authorization").and_then(|a| a.to_str().ok()) {
+        Some(auth) => auth.split("Credential=").nth(1)?.split([',', ' ']).next()?,
+        None => params.get("X-Amz-Credential")?,
+    };
+    cred.split('/').nth(3).map(str::to_string)
 }
 
 fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
@@ -73,8 +95,10 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
             return Some(AwsService::CloudWatch);
         }
     }
-    match credential_scope_service(headers).as_deref() {
+    match credential_scope_service(headers, params).as_deref() {
         Some("ec2") => return Some(AwsService::Ec2),
+        Some("sts") => return Some(AwsService::Sts),
+        Some("iam") => return Some(AwsService::Iam),
         Some("ssm") => return Some(AwsService::Ssm),
         Some("autoscaling") => return Some(AwsService::AutoScaling),
         Some("elasticloadbalancing") => return Some(AwsService::Elbv2),
@@ -86,12 +110,45 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
         Some("2011-01-01") => Some(AwsService::AutoScaling),
         Some("2015-12-01") => Some(AwsService::Elbv2),
         Some(cloudwatch::VERSION) => Some(AwsService::CloudWatch),
+        Some(sts::VERSION) => Some(AwsService::Sts),
+        Some(iam::VERSION) => Some(AwsService::Iam),
         _ => None,
     }
 }
 
+/// Checks a request's SigV4 signature when the daemon requires signatures (else any
+/// credentials, or none, are accepted). The body is the bytes as sent: the signature
+/// covers them before any `Content-Encoding` is undone.
+fn authenticate(
+    svc: &Service,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), AwsError> {
+    if !svc.config.signatures_required() {
+        return Ok(());
+    }
+    let req = sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        body,
+    };
+    let Some(sig) = sigv4::parse(&req)? else {
+        let mut e =
+            AwsError::new("MissingAuthenticationToken", "Request is missing Authentication Token");
+        e.status = 403;
+        return Err(e);
+    };
+    let secret = svc.config.credentials.secret_of(&sig.access_key_id);
+    sigv4::verify(&req, &sig, secret, svc.clock.now())
+}
+
 async fn aws_get(
     State(svc): State<Arc<Service>>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -99,10 +156,17 @@ async fn aws_get(
         // A browser opening the endpoint: the console (AWS requests carry an Action).
         return axum::response::Redirect::to("/console").into_response();
     }
-    dispatch(svc, Method::GET, headers, Params::from_pairs(q), Bytes::new()).await
+    let auth = authenticate(&svc, &Method::GET, &uri, &headers, b"");
+    dispatch(svc, auth, headers, Params::from_pairs(q), Bytes::new()).await
 }
 
-async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn aws_post(
+    State(svc): State<Arc<Service>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let auth = authenticate(&svc, &Method::POST, &uri, &headers, &body);
     let body = match document::decoded_body(&headers, body) {
         Ok(b) => b,
         Err(e) => return error_response(&e, Protocol::Query, &crate::ids::uuid()),
@@ -112,7 +176,7 @@ async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
     } else {
         Params::parse(&body)
     };
-    dispatch(svc, Method::POST, headers, params, body).await
+    dispatch(svc, auth, headers, params, body).await
 }
 
 /// smithy rpc-v2-cbor: `POST /service/<ServiceShape>/operation/<Op>` (CloudWatch's
@@ -120,10 +184,14 @@ async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
 async fn rpc_v2_cbor(
     State(svc): State<Arc<Service>>,
     axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let request_id = crate::ids::uuid();
+    if let Err(e) = authenticate(&svc, &Method::POST, &uri, &headers, &body) {
+        return error_response(&e, Protocol::Cbor, &request_id);
+    }
     if service != cloudwatch::TARGET_PREFIX {
         return error_response(
             &AwsError::new(
@@ -140,13 +208,19 @@ async fn rpc_v2_cbor(
 
 async fn dispatch(
     svc: Arc<Service>,
-    _method: Method,
+    auth: Result<(), AwsError>,
     headers: HeaderMap,
     params: Params,
     body: Bytes,
 ) -> Response {
     let request_id = crate::ids::uuid();
-    match pick_service(&headers, &params) {
+    let service = pick_service(&headers, &params);
+    if let Err(e) = auth {
+        let protocol = service.map_or(Protocol::Query, |s| s.protocol(&headers));
+        tracing::debug!(code = %e.code, message = %e.message, "request not authenticated");
+        return error_response(&e, protocol, &request_id);
+    }
+    match service {
         Some(AwsService::Ec2) => {
             let action = params.get("Action").unwrap_or_default().to_string();
             match ec2::handle(&svc, &action, &params).await {
@@ -181,11 +255,22 @@ async fn dispatch(
                 cloudwatch::serve(&svc, cloudwatch::Wire::Query, &op, input, &request_id)
             }
         },
-        None => error_response(
-            &AwsError::new("UnknownService", "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version)."),
-            Protocol::Query,
-            &request_id,
-        ),
+        Some(AwsService::Sts) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            query_response(&action, sts::NAMESPACE, sts::handle(&action, &params), &request_id)
+        }
+        Some(AwsService::Iam) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            let result = iam::handle(&svc.config.credentials, &action, &params);
+            query_response(&action, iam::NAMESPACE, result, &request_id)
+        }
+        None => {
+            let message = match credential_scope_service(&headers, &params) {
+                Some(scope) => format!("Shoal does not serve the service '{scope}' that the request's SigV4 scope names (it serves ec2, autoscaling, elasticloadbalancing, monitoring, ssm, sts and iam)."),
+                None => "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version).".to_string(),
+            };
+            error_response(&AwsError::new("UnknownService", message), Protocol::Query, &request_id)
+        }
     }
 }
 
