@@ -299,3 +299,28 @@ def test_an_unserved_scope_is_named(loopback):
     assert status == 400 and b"<Code>UnknownService</Code>" in body
     assert b"the service &apos;s3&apos; that the request&apos;s SigV4 scope names" in body or \
         b"the service 's3' that the request's SigV4 scope names" in body, body
+
+
+def test_a_daemon_listening_beyond_loopback_requires_signatures():
+    # Listening on every address turns verification on without a flag; the test still
+    # talks to it only through 127.0.0.1.
+    d = Daemon(listen="0.0.0.0:0")
+    try:
+        d.endpoint = d.endpoint.replace("0.0.0.0", "127.0.0.1")
+        assert "Requests must be signed" in d.read_stdout_until("Requests must be signed", timeout=10)
+        status, _, body = send(d, "POST", body=DESCRIBE_REGIONS, headers=FORM)
+        assert status == 403 and b"MissingAuthenticationToken" in body
+        rc, _, err = aws(d, "test", "test", "ec2", "describe-regions")
+        assert rc != 0 and "(InvalidClientTokenId)" in err, err
+        key, secret = issued_key(d)
+        rc, out, err = aws(d, key, secret, "sts", "get-caller-identity")
+        assert rc == 0 and json.loads(out)["Account"] == ACCOUNT, err
+        # Shoal's own CLI and JSON API still work on this machine, by a loopback name...
+        r = d.shoal("instances")
+        assert r.returncode == 0, r.stderr
+        assert d.api("/_shoal/health")["status"] == "ok"
+        # ...and nowhere else (a page rebinding its own name to 127.0.0.1 included).
+        status, _, body = send(d, "GET", "/_shoal/api/instances", headers={"Host": "rebound.example"})
+        assert status == 403 and json.loads(body)["code"] == "AccessDenied", body
+    finally:
+        d.close()

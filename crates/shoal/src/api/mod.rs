@@ -42,12 +42,48 @@ use query::Params;
 /// The router for the main port. `shutdown` ends the console's event streams so a
 /// graceful shutdown never waits on an open browser tab.
 pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
+    let admin = json::routes()
+        .layer(axum::middleware::from_fn_with_state(svc.clone(), local_only))
+        .with_state(svc.clone());
     Router::new()
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
-        .merge(json::routes())
         .with_state(svc.clone())
+        .merge(admin)
         .merge(crate::console::routes(svc, shutdown))
+}
+
+/// The JSON API under `/_shoal` carries no SigV4 signature: when the daemon listens
+/// beyond loopback (where AWS requests must be signed), it answers only clients on this
+/// machine (a loopback peer) that address it by a loopback name (no DNS rebinding).
+async fn local_only(
+    State(svc): State<Arc<Service>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(refused) = local_only_refusal(&svc, &req) {
+        return refused;
+    }
+    next.run(req).await
+}
+
+fn local_only_refusal<B>(svc: &Service, req: &axum::http::Request<B>) -> Option<Response> {
+    if svc.config.listen.ip().is_loopback() {
+        return None;
+    }
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    if peer.is_some_and(|p| p.0.ip().is_loopback())
+        && host.is_some_and(crate::console::is_loopback_host)
+    {
+        return None;
+    }
+    let mut e = AwsError::new(
+        "AccessDenied",
+        "Shoal listens beyond loopback: its JSON API answers only on this machine, at a loopback address or localhost.",
+    );
+    e.status = 403;
+    Some(json::JsonError::from(e).into_response())
 }
 
 /// Which AWS service a request is for.
@@ -296,5 +332,66 @@ fn query_response(
             tracing::debug!(action, code = %e.code, message = %e.message, "query request refused");
             error_response(&e, Protocol::Query, request_id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode};
+
+    use super::local_only_refusal;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::runtime::fake::FakeDriver;
+    use crate::service::Service;
+
+    fn service(listen: &str, require: bool) -> Service {
+        let mut config = Config::new(std::env::temp_dir().join("shoal-api-unit"));
+        config.listen = listen.parse().unwrap();
+        config.require_signatures = require;
+        let store = shoal_store::Store::in_memory().unwrap();
+        Service::new(config, Arc::new(SystemClock), Arc::new(FakeDriver::default()), store).unwrap()
+    }
+
+    fn request(peer: &str, host: &str) -> Request<()> {
+        let mut req =
+            Request::builder().uri("/_shoal/reset").header("host", host).body(()).unwrap();
+        req.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        req
+    }
+
+    #[test]
+    fn signatures_are_required_beyond_loopback_or_when_asked() {
+        assert!(!service("127.0.0.1:4566", false).config.signatures_required());
+        assert!(service("127.0.0.1:4566", true).config.signatures_required());
+        for listen in ["0.0.0.0:4566", "192.168.1.20:4566", "[::]:4566"] {
+            assert!(service(listen, false).config.signatures_required(), "{listen}");
+        }
+    }
+
+    #[test]
+    fn the_json_api_answers_only_this_machine_when_exposed() {
+        let exposed = service("0.0.0.0:4566", false);
+        assert!(
+            local_only_refusal(&exposed, &request("127.0.0.1:5000", "127.0.0.1:4566")).is_none()
+        );
+        assert!(local_only_refusal(&exposed, &request("[::1]:5000", "localhost:4566")).is_none());
+        for (peer, host) in [
+            ("192.168.1.7:5000", "192.168.1.20:4566"),
+            ("192.168.1.7:5000", "127.0.0.1:4566"),
+            ("127.0.0.1:5000", "rebound.evil.example:4566"),
+        ] {
+            let refused = local_only_refusal(&exposed, &request(peer, host)).expect(peer);
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{peer} {host}");
+        }
+        let unknown_peer = Request::builder().header("host", "127.0.0.1").body(()).unwrap();
+        assert!(local_only_refusal(&exposed, &unknown_peer).is_some());
+        // On loopback the JSON API stays as it is (the edge's browser guard applies).
+        let local = service("127.0.0.1:4566", true);
+        assert!(local_only_refusal(&local, &request("127.0.0.1:5000", "127.0.0.1:4566")).is_none());
     }
 }
