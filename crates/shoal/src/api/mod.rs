@@ -3,8 +3,10 @@
 //! - `POST /` (and `GET /?Action=…`): the AWS endpoint. The service is chosen by the
 //!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
 //!   action runs against the one service layer and renders in its protocol's shape.
+//!   When signatures are required ([`sigv4`]), they are checked first.
 //! - `POST /service/<Service>/operation/<Op>`: smithy rpc-v2-cbor (CloudWatch).
-//! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use.
+//! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use (only from
+//!   this machine when the daemon listens beyond loopback).
 //! - Edge routing ([`edge`]): a request whose Host is a load balancer's DNS name never
 //!   reaches the router; the load balancer serves it (`curl http://<dns-name>:4566/`).
 //!
