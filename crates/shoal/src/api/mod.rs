@@ -172,6 +172,7 @@ fn authenticate(
         path: uri.path(),
         query: uri.query().unwrap_or(""),
         headers,
+        authority: uri.authority().map(|a| a.as_str()),
         body,
     };
     let Some(sig) = sigv4::parse(&req)? else {

@@ -29,6 +29,8 @@ pub struct Request<'a> {
     /// The query string as sent, without `?`.
     pub query: &'a str,
     pub headers: &'a HeaderMap,
+    /// The URI's authority: HTTP/2's `:authority`, signed as `host` when no Host header came.
+    pub authority: Option<&'a str>,
     /// The body bytes as sent.
     pub body: &'a [u8],
 }
@@ -289,7 +291,7 @@ pub fn canonical_request(
     let headers: String = signed_headers
         .split(';')
         .map(|name| {
-            let values: Vec<String> = req
+            let mut values: Vec<String> = req
                 .headers
                 .get_all(name)
                 .iter()
@@ -300,6 +302,9 @@ pub fn canonical_request(
                         .join(" ")
                 })
                 .collect();
+            if name == "host" && values.is_empty() {
+                values.extend(req.authority.map(str::to_string));
+            }
             format!("{name}:{}\n", values.join(","))
         })
         .collect();
@@ -431,7 +436,7 @@ mod tests {
 
     fn check(method: &str, query: &str, sig: &str) -> Result<(), AwsError> {
         let (h, q) = vector(method, query, sig);
-        let req = Request { method, path: "/", query: &q, headers: &h, body: b"" };
+        let req = Request { method, path: "/", query: &q, headers: &h, authority: None, body: b"" };
         let parsed = parse(&req)?.expect("signed");
         verify(&req, &parsed, Some(SECRET), now())
     }
@@ -454,9 +459,34 @@ mod tests {
     }
 
     #[test]
+    fn http2_signs_the_authority_as_host() {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={SCOPE}, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        );
+        let h = headers(&[("x-amz-date", "20150830T123600Z"), ("authorization", &auth)]);
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &h,
+            authority: Some("example.amazonaws.com"),
+            body: b"",
+        };
+        let sig = parse(&req).unwrap().unwrap();
+        verify(&req, &sig, Some(SECRET), now()).unwrap();
+    }
+
+    #[test]
     fn the_get_vanilla_canonical_request_is_awss() {
         let (h, q) = vector("GET", "", "x");
-        let req = Request { method: "GET", path: "/", query: &q, headers: &h, body: b"" };
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: &q,
+            headers: &h,
+            authority: None,
+            body: b"",
+        };
         assert_eq!(
             canonical_request(&req, "host;x-amz-date", EMPTY_HASH, false),
             format!("GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n{EMPTY_HASH}")
@@ -482,7 +512,14 @@ mod tests {
     fn a_request_far_from_now_is_too_skewed() {
         let (h, q) =
             vector("GET", "", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
-        let req = Request { method: "GET", path: "/", query: &q, headers: &h, body: b"" };
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: &q,
+            headers: &h,
+            authority: None,
+            body: b"",
+        };
         let sig = parse(&req).unwrap().unwrap();
         let e =
             verify(&req, &sig, Some(SECRET), now() + chrono::Duration::minutes(16)).unwrap_err();
@@ -503,20 +540,40 @@ mod tests {
     #[test]
     fn unknown_keys_and_incomplete_signatures_are_told_apart() {
         let (h, q) = vector("GET", "", "x");
-        let req = Request { method: "GET", path: "/", query: &q, headers: &h, body: b"" };
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: &q,
+            headers: &h,
+            authority: None,
+            body: b"",
+        };
         let sig = parse(&req).unwrap().unwrap();
         assert_eq!(verify(&req, &sig, None, now()).unwrap_err().code, "InvalidClientTokenId");
         let h = headers(&[
             ("host", "h"),
             ("authorization", "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request"),
         ]);
-        let req = Request { method: "GET", path: "/", query: "", headers: &h, body: b"" };
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &h,
+            authority: None,
+            body: b"",
+        };
         let e = parse(&req).unwrap_err();
         assert_eq!((e.code.as_str(), e.status), ("IncompleteSignature", 400));
         assert!(e.message.contains("requires 'Signature' parameter"), "{}", e.message);
         let empty = HeaderMap::new();
-        let req =
-            Request { method: "GET", path: "/", query: "Action=X", headers: &empty, body: b"" };
+        let req = Request {
+            method: "GET",
+            path: "/",
+            query: "Action=X",
+            headers: &empty,
+            authority: None,
+            body: b"",
+        };
         assert_eq!(parse(&req).unwrap(), None);
     }
 
