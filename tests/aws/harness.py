@@ -119,8 +119,9 @@ class Lines:
 
 
 class Daemon:
-    def __init__(self, *extra_args, data_dir=None, pool=None, command="server"):
+    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen="127.0.0.1:0"):
         self.command = command  # or "up": the daemon that `shoal up` starts itself
+        self.listen = listen
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="shoal-test-")
         if pool is None:
@@ -140,7 +141,7 @@ class Daemon:
 
     def start(self):
         log = open(Path(self.data_dir) / "daemon.log", "a")
-        args = [SHOAL, self.command, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+        args = [SHOAL, self.command, "--listen", self.listen, "--data-dir", self.data_dir,
                 "--address-pool", self.pool, "--cpu-sample-interval", "1", "--stop-grace", "2",
                 *self.extra_args]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use shoal_model::ec2::Cidr;
 
+use crate::credentials::{AccessKey, Credentials};
+
 /// Everything `shoal server` needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,6 +31,12 @@ pub struct Config {
     pub resync_interval: Duration,
     /// Put instances in cgroups (CPU quota by vCPUs, memory limit) where the OS allows.
     pub use_cgroups: bool,
+    /// Verify SigV4 signatures even on loopback (beyond loopback they always are).
+    pub require_signatures: bool,
+    /// An access key the user configured instead of the one Shoal issues.
+    pub configured_key: Option<AccessKey>,
+    /// The access keys requests may be signed with (filled in at start).
+    pub credentials: Credentials,
 }
 
 impl Config {
@@ -45,7 +53,16 @@ impl Config {
             stop_grace: Duration::from_secs(10),
             resync_interval: Duration::from_secs(5),
             use_cgroups: true,
+            require_signatures: false,
+            configured_key: None,
+            credentials: Credentials { keys: Vec::new(), created: chrono::Utc::now() },
         }
+    }
+
+    /// Whether requests must carry a valid SigV4 signature: always when the daemon
+    /// listens beyond loopback; on loopback (a local AWS) only when asked.
+    pub fn signatures_required(&self) -> bool {
+        self.require_signatures || !self.listen.ip().is_loopback()
     }
 
     /// The per-user default data directory (`~/.local/share/shoal` on Linux).

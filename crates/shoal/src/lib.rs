@@ -20,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod control;
+pub mod credentials;
 pub mod ids;
 pub mod keys;
 pub mod lab;

@@ -142,6 +142,20 @@ struct ServerArgs {
     /// Do not put instances in cgroups.
     #[arg(long)]
     no_cgroups: bool,
+    /// Verify SigV4 signatures on loopback too (beyond loopback they always are).
+    #[arg(long, env = "SHOAL_REQUIRE_SIGNATURES")]
+    require_signatures: bool,
+    /// The access key clients sign with, instead of the one Shoal issues at first start.
+    #[arg(long, env = "SHOAL_ACCESS_KEY_ID", requires = "secret_access_key")]
+    access_key_id: Option<String>,
+    /// The secret of --access-key-id.
+    #[arg(
+        long,
+        env = "SHOAL_SECRET_ACCESS_KEY",
+        requires = "access_key_id",
+        hide_env_values = true
+    )]
+    secret_access_key: Option<String>,
 }
 
 /// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
@@ -164,6 +178,11 @@ impl ServerArgs {
         c.metric_period = self.metric_period.unwrap_or(default_metric_period);
         c.stop_grace = self.stop_grace;
         c.use_cgroups = !self.no_cgroups;
+        c.require_signatures = self.require_signatures;
+        if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
+            c.configured_key =
+                Some(shoal::credentials::AccessKey { id: id.clone(), secret: secret.clone() });
+        }
         Ok(c)
     }
 }
@@ -240,6 +259,7 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
             let daemon = shoal::server::Daemon::start(args.config(LAB_METRIC_PERIOD)?).await?;
             let endpoint = format!("http://{}", daemon.addr);
             println!("Shoal is listening on {endpoint}; preparing the lab (a real instance boots, is imaged, and stops)...");
+            shoal::server::print_access_key(&daemon);
             let report = shoal::lab::prepare(&daemon.service, true)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -17,6 +17,8 @@ use crate::service::Service;
 /// A running daemon.
 pub struct Daemon {
     pub addr: SocketAddr,
+    /// The access key issued at this start (the data dir's first), to show the user.
+    pub issued_key: Option<crate::credentials::AccessKey>,
     pub service: Arc<Service>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -32,6 +34,10 @@ impl Daemon {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         config.listen = addr;
+        let (credentials, issued) =
+            crate::credentials::load_or_issue(&config.data_dir, config.configured_key.clone())?;
+        let issued_key = issued.then(|| credentials.keys[0].clone());
+        config.credentials = credentials;
         let exe = std::env::current_exe().context("cannot find the shoal executable")?;
         let driver: Arc<dyn Driver> =
             Arc::new(ProcessDriver::new(&config.data_dir, shoal_exe(exe), config.use_cgroups)?);
@@ -46,6 +52,7 @@ impl Daemon {
             pool = %config.address_pool,
             isolation = %service.driver.isolation(),
             metric_period = ?config.metric_period,
+            signatures_required = config.signatures_required(),
             "shoal is up"
         );
         let (shutdown, rx) = watch::channel(false);
@@ -57,7 +64,7 @@ impl Daemon {
             service.clone(),
             rx.clone(),
         )));
-        Ok(Daemon { addr, service, shutdown, tasks })
+        Ok(Daemon { addr, issued_key, service, shutdown, tasks })
     }
 
     /// Resolves on SIGINT, SIGTERM or a shutdown asked over the JSON API (`shoal down`).
@@ -94,10 +101,30 @@ fn shoal_exe(current: std::path::PathBuf) -> std::path::PathBuf {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let daemon = Daemon::start(config).await?;
     println!("Shoal is listening on http://{} (AWS endpoint, JSON API and console)", daemon.addr);
+    print_access_key(&daemon);
     daemon.wait_for_shutdown().await;
     tracing::info!("shutting down; instances keep running and are re-adopted at the next start");
     daemon.stop().await;
     Ok(())
+}
+
+/// Says which credentials clients sign with: the key issued now is shown once, in full.
+pub fn print_access_key(daemon: &Daemon) {
+    let config = &daemon.service.config;
+    let file = crate::credentials::path(&config.data_dir);
+    if let Some(key) = &daemon.issued_key {
+        println!(
+            "Issued access key {} with secret {} (saved in {}, profile `shoal`)",
+            key.id,
+            key.secret,
+            file.display()
+        );
+    }
+    if config.signatures_required() {
+        println!("Requests must be signed (SigV4) with Shoal's access key.");
+    } else {
+        println!("Listening on loopback: any credentials are accepted (--require-signatures to verify them).");
+    }
 }
 
 pub async fn wait_for_signal() {

@@ -88,7 +88,7 @@ fn host_of<B>(req: &Request<B>) -> Option<&str> {
 async fn route(
     svc: &Service,
     mut router: Router,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<EdgeBody> {
     let lb = host_of(&req).and_then(|host| {
@@ -103,6 +103,8 @@ async fn route(
     if let Some(why) = browser_refusal(svc, &req) {
         return refuse(why);
     }
+    // Who is asking, for the routes only this machine may use (api::local_only).
+    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
     match router.call(req).await {
         Ok(resp) => resp.map(Either::Right),
         Err(never) => match never {},

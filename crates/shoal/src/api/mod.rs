@@ -3,8 +3,10 @@
 //! - `POST /` (and `GET /?Action=…`): the AWS endpoint. The service is chosen by the
 //!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
 //!   action runs against the one service layer and renders in its protocol's shape.
+//!   When signatures are required ([`sigv4`]), they are checked first.
 //! - `POST /service/<Service>/operation/<Op>`: smithy rpc-v2-cbor (CloudWatch).
-//! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use.
+//! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use (only from
+//!   this machine when the daemon listens beyond loopback).
 //! - Edge routing ([`edge`]): a request whose Host is a load balancer's DNS name never
 //!   reaches the router; the load balancer serves it (`curl http://<dns-name>:4566/`).
 //!
@@ -18,15 +20,18 @@ pub mod ec2;
 pub mod edge;
 pub mod elbv2;
 pub mod error;
+pub mod iam;
 pub mod json;
 pub mod query;
+pub mod sigv4;
+pub mod sts;
 pub mod xml;
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -39,12 +44,48 @@ use query::Params;
 /// The router for the main port. `shutdown` ends the console's event streams so a
 /// graceful shutdown never waits on an open browser tab.
 pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
+    let admin = json::routes()
+        .layer(axum::middleware::from_fn_with_state(svc.clone(), local_only))
+        .with_state(svc.clone());
     Router::new()
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
-        .merge(json::routes())
         .with_state(svc.clone())
+        .merge(admin)
         .merge(crate::console::routes(svc, shutdown))
+}
+
+/// The JSON API under `/_shoal` carries no SigV4 signature: when the daemon listens
+/// beyond loopback (where AWS requests must be signed), it answers only clients on this
+/// machine (a loopback peer) that address it by a loopback name (no DNS rebinding).
+async fn local_only(
+    State(svc): State<Arc<Service>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(refused) = local_only_refusal(&svc, &req) {
+        return refused;
+    }
+    next.run(req).await
+}
+
+fn local_only_refusal<B>(svc: &Service, req: &axum::http::Request<B>) -> Option<Response> {
+    if svc.config.listen.ip().is_loopback() {
+        return None;
+    }
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let host = req.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+    if peer.is_some_and(|p| p.0.ip().is_loopback())
+        && host.is_some_and(crate::console::is_loopback_host)
+    {
+        return None;
+    }
+    let mut e = AwsError::new(
+        "AccessDenied",
+        "Shoal listens beyond loopback: its JSON API answers only on this machine, at a loopback address or localhost.",
+    );
+    e.status = 403;
+    Some(json::JsonError::from(e).into_response())
 }
 
 /// Which AWS service a request is for.
@@ -55,13 +96,32 @@ enum AwsService {
     AutoScaling,
     Elbv2,
     CloudWatch,
+    Sts,
+    Iam,
 }
 
-fn credential_scope_service(headers: &HeaderMap) -> Option<String> {
-    let auth = headers.get("authorization")?.to_str().ok()?;
-    let cred = auth.split("Credential=").nth(1)?;
-    let scope: Vec<&str> = cred.split([',', ' ']).next()?.split('/').collect();
-    scope.get(3).map(|s| s.to_string())
+impl AwsService {
+    /// The wire protocol, which decides the error shape.
+    fn protocol(self, headers: &HeaderMap) -> Protocol {
+        match self {
+            AwsService::Ec2 => Protocol::Ec2,
+            AwsService::Ssm => Protocol::Json,
+            AwsService::CloudWatch if cloudwatch::json_operation(headers).is_some() => {
+                Protocol::Json
+            }
+            _ => Protocol::Query,
+        }
+    }
+}
+
+/// The service a request's SigV4 scope names (Authorization header, else a presigned
+/// URL's `X-Amz-Credential`).
+fn credential_scope_service(headers: &HeaderMap, params: &Params) -> Option<String> {
+    let cred = match headers.get("authorization").and_then(|a| a.to_str().ok()) {
+        Some(auth) => auth.split("Credential=").nth(1)?.split([',', ' ']).next()?,
+        None => params.get("X-Amz-Credential")?,
+    };
+    cred.split('/').nth(3).map(str::to_string)
 }
 
 fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
@@ -73,8 +133,10 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
             return Some(AwsService::CloudWatch);
         }
     }
-    match credential_scope_service(headers).as_deref() {
+    match credential_scope_service(headers, params).as_deref() {
         Some("ec2") => return Some(AwsService::Ec2),
+        Some("sts") => return Some(AwsService::Sts),
+        Some("iam") => return Some(AwsService::Iam),
         Some("ssm") => return Some(AwsService::Ssm),
         Some("autoscaling") => return Some(AwsService::AutoScaling),
         Some("elasticloadbalancing") => return Some(AwsService::Elbv2),
@@ -86,12 +148,46 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
         Some("2011-01-01") => Some(AwsService::AutoScaling),
         Some("2015-12-01") => Some(AwsService::Elbv2),
         Some(cloudwatch::VERSION) => Some(AwsService::CloudWatch),
+        Some(sts::VERSION) => Some(AwsService::Sts),
+        Some(iam::VERSION) => Some(AwsService::Iam),
         _ => None,
     }
 }
 
+/// Checks a request's SigV4 signature when the daemon requires signatures (else any
+/// credentials, or none, are accepted). The body is the bytes as sent: the signature
+/// covers them before any `Content-Encoding` is undone.
+fn authenticate(
+    svc: &Service,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), AwsError> {
+    if !svc.config.signatures_required() {
+        return Ok(());
+    }
+    let req = sigv4::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        authority: uri.authority().map(|a| a.as_str()),
+        body,
+    };
+    let Some(sig) = sigv4::parse(&req)? else {
+        let mut e =
+            AwsError::new("MissingAuthenticationToken", "Request is missing Authentication Token");
+        e.status = 403;
+        return Err(e);
+    };
+    let secret = svc.config.credentials.secret_of(&sig.access_key_id);
+    sigv4::verify(&req, &sig, secret, svc.clock.now())
+}
+
 async fn aws_get(
     State(svc): State<Arc<Service>>,
+    uri: Uri,
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -99,10 +195,17 @@ async fn aws_get(
         // A browser opening the endpoint: the console (AWS requests carry an Action).
         return axum::response::Redirect::to("/console").into_response();
     }
-    dispatch(svc, Method::GET, headers, Params::from_pairs(q), Bytes::new()).await
+    let auth = authenticate(&svc, &Method::GET, &uri, &headers, b"");
+    dispatch(svc, auth, headers, Params::from_pairs(q), Bytes::new()).await
 }
 
-async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn aws_post(
+    State(svc): State<Arc<Service>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let auth = authenticate(&svc, &Method::POST, &uri, &headers, &body);
     let body = match document::decoded_body(&headers, body) {
         Ok(b) => b,
         Err(e) => return error_response(&e, Protocol::Query, &crate::ids::uuid()),
@@ -112,7 +215,7 @@ async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
     } else {
         Params::parse(&body)
     };
-    dispatch(svc, Method::POST, headers, params, body).await
+    dispatch(svc, auth, headers, params, body).await
 }
 
 /// smithy rpc-v2-cbor: `POST /service/<ServiceShape>/operation/<Op>` (CloudWatch's
@@ -120,10 +223,14 @@ async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
 async fn rpc_v2_cbor(
     State(svc): State<Arc<Service>>,
     axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let request_id = crate::ids::uuid();
+    if let Err(e) = authenticate(&svc, &Method::POST, &uri, &headers, &body) {
+        return error_response(&e, Protocol::Cbor, &request_id);
+    }
     if service != cloudwatch::TARGET_PREFIX {
         return error_response(
             &AwsError::new(
@@ -140,13 +247,19 @@ async fn rpc_v2_cbor(
 
 async fn dispatch(
     svc: Arc<Service>,
-    _method: Method,
+    auth: Result<(), AwsError>,
     headers: HeaderMap,
     params: Params,
     body: Bytes,
 ) -> Response {
     let request_id = crate::ids::uuid();
-    match pick_service(&headers, &params) {
+    let service = pick_service(&headers, &params);
+    if let Err(e) = auth {
+        let protocol = service.map_or(Protocol::Query, |s| s.protocol(&headers));
+        tracing::debug!(code = %e.code, message = %e.message, "request not authenticated");
+        return error_response(&e, protocol, &request_id);
+    }
+    match service {
         Some(AwsService::Ec2) => {
             let action = params.get("Action").unwrap_or_default().to_string();
             match ec2::handle(&svc, &action, &params).await {
@@ -181,11 +294,22 @@ async fn dispatch(
                 cloudwatch::serve(&svc, cloudwatch::Wire::Query, &op, input, &request_id)
             }
         },
-        None => error_response(
-            &AwsError::new("UnknownService", "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version)."),
-            Protocol::Query,
-            &request_id,
-        ),
+        Some(AwsService::Sts) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            query_response(&action, sts::NAMESPACE, sts::handle(&action, &params), &request_id)
+        }
+        Some(AwsService::Iam) => {
+            let action = params.get("Action").unwrap_or_default().to_string();
+            let result = iam::handle(&svc.config.credentials, &action, &params);
+            query_response(&action, iam::NAMESPACE, result, &request_id)
+        }
+        None => {
+            let message = match credential_scope_service(&headers, &params) {
+                Some(scope) => format!("Shoal does not serve the service '{scope}' that the request's SigV4 scope names (it serves ec2, autoscaling, elasticloadbalancing, monitoring, ssm, sts and iam)."),
+                None => "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version).".to_string(),
+            };
+            error_response(&AwsError::new("UnknownService", message), Protocol::Query, &request_id)
+        }
     }
 }
 
@@ -211,5 +335,66 @@ fn query_response(
             tracing::debug!(action, code = %e.code, message = %e.message, "query request refused");
             error_response(&e, Protocol::Query, request_id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use axum::extract::ConnectInfo;
+    use axum::http::{Request, StatusCode};
+
+    use super::local_only_refusal;
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::runtime::fake::FakeDriver;
+    use crate::service::Service;
+
+    fn service(listen: &str, require: bool) -> Service {
+        let mut config = Config::new(std::env::temp_dir().join("shoal-api-unit"));
+        config.listen = listen.parse().unwrap();
+        config.require_signatures = require;
+        let store = shoal_store::Store::in_memory().unwrap();
+        Service::new(config, Arc::new(SystemClock), Arc::new(FakeDriver::default()), store).unwrap()
+    }
+
+    fn request(peer: &str, host: &str) -> Request<()> {
+        let mut req =
+            Request::builder().uri("/_shoal/reset").header("host", host).body(()).unwrap();
+        req.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        req
+    }
+
+    #[test]
+    fn signatures_are_required_beyond_loopback_or_when_asked() {
+        assert!(!service("127.0.0.1:4566", false).config.signatures_required());
+        assert!(service("127.0.0.1:4566", true).config.signatures_required());
+        for listen in ["0.0.0.0:4566", "192.168.1.20:4566", "[::]:4566"] {
+            assert!(service(listen, false).config.signatures_required(), "{listen}");
+        }
+    }
+
+    #[test]
+    fn the_json_api_answers_only_this_machine_when_exposed() {
+        let exposed = service("0.0.0.0:4566", false);
+        assert!(
+            local_only_refusal(&exposed, &request("127.0.0.1:5000", "127.0.0.1:4566")).is_none()
+        );
+        assert!(local_only_refusal(&exposed, &request("[::1]:5000", "localhost:4566")).is_none());
+        for (peer, host) in [
+            ("192.168.1.7:5000", "192.168.1.20:4566"),
+            ("192.168.1.7:5000", "127.0.0.1:4566"),
+            ("127.0.0.1:5000", "rebound.evil.example:4566"),
+        ] {
+            let refused = local_only_refusal(&exposed, &request(peer, host)).expect(peer);
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{peer} {host}");
+        }
+        let unknown_peer = Request::builder().header("host", "127.0.0.1").body(()).unwrap();
+        assert!(local_only_refusal(&exposed, &unknown_peer).is_some());
+        // On loopback the JSON API stays as it is (the edge's browser guard applies).
+        let local = service("127.0.0.1:4566", true);
+        assert!(local_only_refusal(&local, &request("127.0.0.1:5000", "127.0.0.1:4566")).is_none());
     }
 }
