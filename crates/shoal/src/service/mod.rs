@@ -8,6 +8,7 @@
 //! happens outside the lock, in controllers or blocking tasks.
 
 pub mod autoscaling;
+pub mod catalog;
 pub mod cloudwatch;
 pub mod deploy;
 pub mod ec2;
