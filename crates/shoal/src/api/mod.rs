@@ -20,6 +20,7 @@ pub mod edge;
 pub mod elbv2;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod query;
 pub mod xml;
 
@@ -44,6 +45,8 @@ pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
         .merge(json::routes())
+        .merge(metrics::routes())
+        .layer(axum::middleware::from_fn_with_state(svc.clone(), metrics::count_requests))
         .with_state(svc.clone())
         .merge(crate::console::routes(svc, shutdown))
 }
