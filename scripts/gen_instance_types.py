@@ -8,7 +8,11 @@ Run from the repository root with the project's venv (it reads botocore's model)
 
 Sources. The names come from botocore's EC2 service model. The figures are AWS's published
 specifications (the EC2 User Guide's instance-type specification tables and the
-previous-generation page, as of 2025), encoded as rules:
+previous-generation page), transcribed into the rules and tables below. The
+previous-generation figures (t1, m1, m2, m3, c1, c3, c4, r3, i2, cc2, cr1, hi1, hs1, g2)
+were checked against copies of AWS's tables; the others were written from AWS's
+specification pages without a line-by-line check against a live DescribeInstanceTypes.
+Where AWS answers differently, AWS is right: fix the table here and run the script again.
 
 - Most families follow the size ladder (medium = 1 vCPU, large = 2, xlarge = 4,
   Nxlarge = 4N, metal-Nxl = 4N) with a fixed GiB per vCPU for the family (FAMILIES).
