@@ -25,7 +25,7 @@ Where AWS answers differently, AWS is right: fix the table here and run the scri
   burst figure ("Up to N Gigabit" for sizes up to 16 vCPUs) and the bandwidth of its
   largest size, scaled by vCPUs and rounded to a published step. The figures of
   individual mid sizes are therefore approximate; the small sizes and the largest size
-  are as published.
+  are as published; NETWORK_BY_SIZE lists published labels where the rule is off.
 - Figures NOT sourced (families newer than the specification tables available when
   this was written; they follow the rule of their class and are marked UNVERIFIED
   below): m8azn, x8aedz, x8i, g7e, hpc8a, p6-b300, mac-m4, mac-m4pro, mac-m4max,
@@ -181,6 +181,27 @@ EXPLICIT = {
     "u7in-32tb.224xlarge": (896, 32768, "200 Gigabit"), "u7inh-32tb.480xlarge": (1920, 32768, "200 Gigabit"),
 }
 
+# Published per-size network labels of the larger sizes of some ladder families, where
+# the proportional rule would be off.
+GEN5_M = {"8xlarge": "10 Gigabit", "12xlarge": "10 Gigabit", "16xlarge": "20 Gigabit", "24xlarge": "25 Gigabit",
+          "metal": "25 Gigabit"}
+GEN5_C = {"9xlarge": "10 Gigabit", "12xlarge": "12 Gigabit", "18xlarge": "25 Gigabit", "24xlarge": "25 Gigabit",
+          "metal": "25 Gigabit"}
+GEN5_AMD_M = {"8xlarge": "Up to 10 Gigabit", "12xlarge": "10 Gigabit", "16xlarge": "12 Gigabit",
+              "24xlarge": "20 Gigabit"}
+GEN5_AMD_C = {"8xlarge": "10 Gigabit", "12xlarge": "12 Gigabit", "16xlarge": "20 Gigabit", "24xlarge": "20 Gigabit"}
+GRAVITON2 = {"8xlarge": "12 Gigabit", "12xlarge": "20 Gigabit", "16xlarge": "25 Gigabit", "metal": "25 Gigabit"}
+NETWORK_BY_SIZE = {
+    **{f: GEN5_M for f in ("m5", "m5d", "r5", "r5d")},
+    **{f: GEN5_C for f in ("c5", "c5d")},
+    **{f: GEN5_AMD_M for f in ("m5a", "m5ad", "r5a", "r5ad")},
+    **{f: GEN5_AMD_C for f in ("c5a", "c5ad")},
+    **{f: GRAVITON2 for f in ("m6g", "m6gd", "c6g", "c6gd", "r6g", "r6gd", "x2gd")},
+}
+# Families whose bandwidth grows with vCPUs up to the top figure at 128 vCPUs and stays
+# there for the larger sizes (AMD 6th/7th and Intel 7th generation: 48xlarge = 32xlarge).
+FULL_AT_128 = {"m6a", "c6a", "r6a", "m7a", "c7a", "r7a", "m7i", "c7i", "r7i"}
+
 # Families on AWS Graviton (or NVIDIA Grace) processors: arm64.
 ARM = re.compile(r"^(a1|t4g|[a-z]+\d+g[a-z]*|x2gd|im4gn|is4gen|i4g|i8g|i8ge|g5g|hpc7g|p6e-gb200)$")
 
@@ -205,12 +226,15 @@ def fmt_gbps(g):
     return f"{g:g} Gigabit"
 
 
-def ladder_network(vcpus, largest, burst, top):
-    if burst is not None and vcpus <= 16 and vcpus < largest:
+def ladder_network(vcpus, full_at, burst, top):
+    """The label of a size of `vcpus` in a family whose `full_at`-vCPU size has `top` Gbps."""
+    if burst is not None and vcpus <= 16 and vcpus < full_at:
         return f"Up to {fmt_gbps(burst)}"
-    share = top * vcpus / largest
+    if vcpus >= full_at:
+        return fmt_gbps(top)
+    share = top * vcpus / full_at
     step = min(GBPS_STEPS, key=lambda s: abs(s - share))
-    return fmt_gbps(max(step, burst or 0) if vcpus < largest else top)
+    return fmt_gbps(max(step, burst or 0))
 
 
 def main():
@@ -232,7 +256,8 @@ def main():
             largest = max(ladder)
             vcpus = size_vcpus(size) if size != "metal" else largest
             gib = vcpus * per_vcpu
-            net = ladder_network(vcpus, largest, burst, top)
+            net = NETWORK_BY_SIZE.get(fam, {}).get(size) or ladder_network(
+                vcpus, min(largest, 128) if fam in FULL_AT_128 else largest, burst, top)
         else:
             missing.append(name)
             continue

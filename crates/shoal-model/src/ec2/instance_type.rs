@@ -223,6 +223,9 @@ mod tests {
         check("m5.large", 2, 8192, "Up to 10 Gigabit", &["x86_64"]);
         check("m5.24xlarge", 96, 393_216, "25 Gigabit", &["x86_64"]);
         check("m5.metal", 96, 393_216, "25 Gigabit", &["x86_64"]);
+        check("m5.12xlarge", 48, 196_608, "10 Gigabit", &["x86_64"]);
+        check("m6i.8xlarge", 32, 131_072, "12.5 Gigabit", &["x86_64"]);
+        check("m7i.48xlarge", 192, 786_432, "50 Gigabit", &["x86_64"]);
         check("c5.large", 2, 4096, "Up to 10 Gigabit", &["x86_64"]);
         check("c5n.9xlarge", 36, 98_304, "50 Gigabit", &["x86_64"]);
         check("r6g.medium", 1, 8192, "Up to 10 Gigabit", &["arm64"]);
