@@ -14,7 +14,6 @@ use axum::routing::get;
 use axum::Router;
 use shoal_model::elbv2::health::TargetHealthState;
 
-use super::query::Params;
 use crate::service::Service;
 use crate::telemetry::COMMIT_BUCKETS;
 
@@ -65,22 +64,33 @@ fn classify(uri: &axum::http::Uri, headers: &HeaderMap, body: &Bytes) -> (String
         let service = if prefix.starts_with("AmazonSSM") { "ssm" } else { "monitoring" };
         return (service.into(), op.into());
     }
-    let params = match uri.query() {
-        Some(q) if q.contains("Action=") => Params::parse(q.as_bytes()),
-        _ => Params::parse(body),
+    let form = match uri.query() {
+        Some(q) if q.contains("Action=") => q.as_bytes(),
+        _ => body.as_ref(),
     };
     let scope = header("authorization")
         .and_then(|a| a.split("Credential=").nth(1))
         .and_then(|c| c.split([',', ' ']).next())
         .and_then(|c| c.split('/').nth(3));
-    let service = scope.unwrap_or(match params.get("Version") {
+    let service = scope.unwrap_or(match form_value(form, "Version") {
         Some("2016-11-15") => "ec2",
         Some("2011-01-01") => "autoscaling",
         Some("2015-12-01") => "elasticloadbalancing",
         Some("2010-08-01") => "monitoring",
         _ => "unknown",
     });
-    (service.into(), params.get("Action").unwrap_or("unknown").into())
+    (service.into(), form_value(form, "Action").unwrap_or("unknown").into())
+}
+
+/// One plain value (`Action`, `Version`: never percent-encoded) of a form body, found
+/// without decoding the rest of it.
+fn form_value<'a>(form: &'a [u8], key: &str) -> Option<&'a str> {
+    form.split(|b| *b == b'&').find_map(|pair| {
+        let value = pair.strip_prefix(key.as_bytes())?.strip_prefix(b"=")?;
+        std::str::from_utf8(value)
+            .ok()
+            .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    })
 }
 
 async fn metrics(State(svc): State<Arc<Service>>) -> Response {
@@ -253,4 +263,56 @@ pub fn render(svc: &Service) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_each_protocol() {
+        let uri = |u: &str| u.parse::<axum::http::Uri>().unwrap();
+        let mut scoped = HeaderMap::new();
+        scoped.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host"
+                .parse()
+                .unwrap(),
+        );
+        let body =
+            Bytes::from_static(b"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=x%20y");
+        assert_eq!(classify(&uri("/"), &scoped, &body), ("ec2".into(), "DescribeVpcs".into()));
+        let unsigned = Bytes::from_static(b"Version=2011-01-01&Action=DescribeAutoScalingGroups");
+        assert_eq!(
+            classify(&uri("/"), &HeaderMap::new(), &unsigned),
+            ("autoscaling".into(), "DescribeAutoScalingGroups".into())
+        );
+        let mut ssm = HeaderMap::new();
+        ssm.insert("x-amz-target", "AmazonSSM.GetParametersByPath".parse().unwrap());
+        assert_eq!(
+            classify(&uri("/"), &ssm, &Bytes::new()),
+            ("ssm".into(), "GetParametersByPath".into())
+        );
+        assert_eq!(
+            classify(
+                &uri("/service/GraniteServiceVersion20100801/operation/PutMetricData"),
+                &HeaderMap::new(),
+                &Bytes::new()
+            ),
+            ("monitoring".into(), "PutMetricData".into())
+        );
+        assert_eq!(
+            classify(
+                &uri("/?Action=DescribeRegions&Version=2016-11-15"),
+                &HeaderMap::new(),
+                &Bytes::new()
+            ),
+            ("ec2".into(), "DescribeRegions".into())
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
 }
