@@ -169,3 +169,19 @@ def test_launch_by_parameter_type_and_architecture(daemon):
     daemon.wait_state(old["InstanceId"], "running")
     ec2.terminate_instances(InstanceIds=ids)
     ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def test_public_images_keep_their_ids_across_a_restart():
+    d = Daemon()
+    try:
+        ssm = d.boto("ssm")
+        name = f"{LATEST}/al2023-ami-kernel-6.12-arm64"
+        before = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+        count = len(d.aws("ec2", "describe-images", "--owners", "amazon")["Images"])
+        assert d.shoal("down").returncode == 0
+        d.proc.wait(timeout=30)
+        d.start()
+        assert d.boto("ssm").get_parameter(Name=name)["Parameter"]["Value"] == before
+        assert len(d.aws("ec2", "describe-images", "--owners", "amazon")["Images"]) == count
+    finally:
+        d.close()
