@@ -222,7 +222,9 @@ class Daemon:
         return self.proc.pid
 
     def base_image(self):
-        return self.aws("ec2", "describe-images", "--owners", "amazon")["Images"][0]["ImageId"]
+        """Shoal's base image (Amazon's other public images are copies of it)."""
+        return self.aws("ec2", "describe-images", "--owners", "amazon", "--filters",
+                        "Name=name,Values=al2023-ami-shoal-base-kernel-default-x86_64")["Images"][0]["ImageId"]
 
     def instance(self, instance_id):
         return self.aws("ec2", "describe-instances", "--instance-ids", instance_id)["Reservations"][0]["Instances"][0]

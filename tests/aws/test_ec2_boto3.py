@@ -37,7 +37,7 @@ def test_lab_with_boto3(daemon):
     ec2 = daemon.boto("ec2")
     images = ec2.describe_images(Owners=["amazon"])
     assert_shape(images, members(ec2, "DescribeImages"))
-    base = images["Images"][0]["ImageId"]
+    base = [i for i in images["Images"] if i["Name"] == "al2023-ami-shoal-base-kernel-default-x86_64"][0]["ImageId"]
     param = daemon.boto("ssm").get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
     assert param["Parameter"]["Value"] == base
 

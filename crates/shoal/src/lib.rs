@@ -12,6 +12,7 @@
 //! - [`runtime`]: instances as real processes — disks, init, cgroups, CPU accounting.
 //! - [`lab`]: the seed lab's app and `shoal up`'s preparation.
 //! - [`cli`]: the `shoal` commands that talk to a daemon.
+//! - [`telemetry`]: the counters `GET /metrics` renders for Prometheus.
 //! - [`config`], [`clock`], [`ids`], [`keys`]: cross-cutting pieces.
 
 pub mod api;
@@ -27,3 +28,4 @@ pub mod lab;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod telemetry;

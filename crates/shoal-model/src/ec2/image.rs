@@ -22,6 +22,14 @@ pub struct Image {
     pub source_instance_id: Option<String>,
     pub public: bool,
     pub tags: Vec<Tag>,
+    /// `x86_64` or `arm64` (`i386` for a few old ones): RunInstances checks it against
+    /// the instance type's. Records from before the field are x86_64.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+}
+
+fn default_architecture() -> String {
+    "x86_64".into()
 }
 
 /// `ImageState` values Shoal goes through.
@@ -90,7 +98,7 @@ impl Filterable for Image {
             "owner-id" => one(&self.owner_id),
             "owner-alias" => Some(self.owner_alias.iter().cloned().collect()),
             "is-public" => one(&self.public.to_string()),
-            "architecture" => one("x86_64"),
+            "architecture" => one(&self.architecture),
             "image-type" => one("machine"),
             "platform-details" => one("Linux/UNIX"),
             "root-device-type" => one("ebs"),

@@ -4,9 +4,11 @@
 pub mod image;
 pub mod instance;
 pub mod instance_type;
+mod instance_type_catalog;
 pub mod key_pair;
 pub mod launch_template;
 pub mod network;
+pub mod public_image;
 pub mod security_group;
 
 pub use image::Image;

@@ -60,53 +60,8 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 },
             );
         }
-        "DescribeInstanceTypes" => {
-            let wanted = p.list("InstanceType");
-            for w in &wanted {
-                instance_type::resolve(w)?;
-            }
-            let filters = p.filters();
-            let types = instance_type::CATALOG
-                .iter()
-                .filter(|t| wanted.is_empty() || wanted.iter().any(|w| w == t.name))
-                .filter(|t| {
-                    filters.iter().all(|f| match f.name.as_str() {
-                        "instance-type" => {
-                            f.values.iter().any(|v| shoal_model::filter::wildcard_match(v, t.name))
-                        }
-                        "vcpu-info.default-vcpus" => {
-                            f.values.iter().any(|v| v == &t.vcpus.to_string())
-                        }
-                        _ => true,
-                    })
-                });
-            x.list("instanceTypeSet", "item", types, |x, t| {
-                x.text("instanceType", t.name)
-                    .text("currentGeneration", "true")
-                    .text("freeTierEligible", t.name == "t2.micro")
-                    .list("supportedUsageClasses", "item", ["on-demand"], |x, v| {
-                        x.raw(v);
-                    })
-                    .list("supportedRootDeviceTypes", "item", ["ebs"], |x, v| {
-                        x.raw(v);
-                    })
-                    .text("hypervisor", "xen")
-                    .text("bareMetal", "false")
-                    .el("processorInfo", |x| {
-                        x.list("supportedArchitectures", "item", ["x86_64"], |x, v| {
-                            x.raw(v);
-                        });
-                    })
-                    .el("vCpuInfo", |x| {
-                        x.text("defaultVCpus", t.vcpus)
-                            .text("defaultCores", t.vcpus.div_ceil(2).max(1))
-                            .text("defaultThreadsPerCore", if t.vcpus > 1 { 2 } else { 1 });
-                    })
-                    .el("memoryInfo", |x| {
-                        x.text("sizeInMiB", t.memory_mib);
-                    })
-                    .text("burstablePerformanceSupported", t.burstable);
-            });
+        "DescribeInstanceTypes" | "DescribeInstanceTypeOfferings" => {
+            return super::ec2_catalog::handle(svc, action, p);
         }
         // ---------------------------------------------------------------- VPC
         "CreateVpc" => {
@@ -622,7 +577,9 @@ fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
             x.text("code", &r.code).text("message", &r.message);
         });
     }
-    x.text("architecture", "x86_64")
+    let arch =
+        instance_type::lookup(&i.instance_type).map_or("x86_64", |t| t.arch.image_architecture());
+    x.text("architecture", arch)
         .text("rootDeviceType", "ebs")
         .text("rootDeviceName", "/dev/xvda")
         .el("blockDeviceMapping", |_| {})
@@ -761,7 +718,7 @@ fn image_xml(x: &mut Xml, i: &Image) {
         .text("imageOwnerId", &i.owner_id)
         .text("creationDate", format_time(i.creation_date))
         .text("isPublic", i.public)
-        .text("architecture", "x86_64")
+        .text("architecture", &i.architecture)
         .text("imageType", "machine")
         .opt("imageOwnerAlias", i.owner_alias.as_deref())
         .text("name", &i.name)

@@ -64,6 +64,7 @@ pub fn error_response(err: &AwsError, protocol: Protocol, request_id: &str) -> R
         }
     };
     *resp.status_mut() = status;
+    resp.extensions_mut().insert(super::metrics::ErrorCode(err.code.clone()));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }

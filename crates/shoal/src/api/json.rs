@@ -204,7 +204,8 @@ async fn lab(
     Ok(Json(report))
 }
 
-/// SSM (AWS JSON 1.1): GetParameter / GetParameters for the public AMI aliases.
+/// SSM (AWS JSON 1.1): GetParameter, GetParameters and GetParametersByPath for the
+/// public AMI aliases.
 pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let action = target.strip_prefix("AmazonSSM.").unwrap_or_default();
@@ -238,9 +239,34 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
                 "InvalidParameters": missing,
             }))
         }
+        "GetParametersByPath" => {
+            let path = req["Path"].as_str().unwrap_or_default().trim_end_matches('/');
+            let recursive = req["Recursive"].as_bool().unwrap_or(false);
+            let under: Vec<String> = svc
+                .ssm_public_parameters()
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| {
+                    name.strip_prefix(path)
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .is_some_and(|rest| recursive || !rest.contains('/'))
+                })
+                .collect();
+            let max = req["MaxResults"].as_u64().map(|n| n.min(u32::MAX as u64) as u32);
+            crate::service::ec2::paginate(under, Some(max.unwrap_or(10)), req["NextToken"].as_str(), (1, 10))
+                .map(|page| {
+                    let mut out = json!({
+                        "Parameters": page.items.iter().filter_map(|n| param(n)).collect::<Vec<_>>(),
+                    });
+                    if let Some(token) = page.next_token {
+                        out["NextToken"] = json!(token);
+                    }
+                    out
+                })
+        }
         other => Err(AwsError::new(
             "InvalidAction",
-            format!("Shoal's SSM serves GetParameter(s) only, not {other}"),
+            format!("Shoal's SSM serves GetParameter, GetParameters and GetParametersByPath only, not {other}"),
         )),
     };
     match result {

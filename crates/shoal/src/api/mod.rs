@@ -17,11 +17,13 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod document;
 pub mod ec2;
+pub mod ec2_catalog;
 pub mod edge;
 pub mod elbv2;
 pub mod error;
 pub mod iam;
 pub mod json;
+pub mod metrics;
 pub mod query;
 pub mod sigv4;
 pub mod sts;
@@ -45,11 +47,13 @@ use query::Params;
 /// graceful shutdown never waits on an open browser tab.
 pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
     let admin = json::routes()
+        .merge(metrics::routes())
         .layer(axum::middleware::from_fn_with_state(svc.clone(), local_only))
         .with_state(svc.clone());
     Router::new()
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
+        .layer(axum::middleware::from_fn_with_state(svc.clone(), metrics::count_requests))
         .with_state(svc.clone())
         .merge(admin)
         .merge(crate::console::routes(svc, shutdown))

@@ -34,13 +34,30 @@ fn name_of(i: &Instance) -> Option<&str> {
     tags::get(&i.tags, "Name")
 }
 
-/// Options for image selects: every available image, newest first after the base.
+/// Options for image selects: every available image, the base image first, then the
+/// user's own newest first, then Amazon's other public images by name (an arm64 one
+/// says so: it needs a Graviton type).
 pub fn image_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
-    let images = svc.describe_images(&[], &[], &[])?;
+    let mut images = svc.describe_images(&[], &[], &[])?;
+    images.retain(|i| i.state.name() == "available");
+    images.sort_by_key(|i| {
+        let rank = match i.owner_alias.as_deref() {
+            Some("amazon") if i.name == shoal_model::ec2::image::BASE_IMAGE_NAME => 0,
+            None => 1,
+            _ => 2,
+        };
+        let newest = if rank == 1 { -i.creation_date.timestamp_millis() } else { 0 };
+        (rank, newest, i.name.clone())
+    });
     Ok(images
         .iter()
-        .filter(|i| i.state.name() == "available")
-        .map(|i| (i.id.clone(), format!("{} ({})", i.name, i.id)))
+        .map(|i| {
+            let label = match i.architecture.as_str() {
+                "x86_64" => format!("{} ({})", i.name, i.id),
+                arch => format!("{} ({}, {arch})", i.name, i.id),
+            };
+            (i.id.clone(), label)
+        })
         .collect())
 }
 

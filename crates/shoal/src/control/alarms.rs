@@ -31,6 +31,7 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        svc.telemetry.reconcile_pass("alarms");
         let elapsed = ticks * tick_secs;
         ticks += 1;
         let pass = svc.clone();

@@ -21,6 +21,7 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut changed = svc.subscribe();
     loop {
         reconcile_all(&svc);
+        svc.telemetry.reconcile_pass("deployments");
         tokio::select! {
             _ = changed.changed() => {}
             _ = tokio::time::sleep(TICK) => {}

@@ -45,6 +45,7 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
         if !svc.is_quiesced() {
             run_schedules(&svc, schedules_checked, now);
             schedules_checked = now;
+            svc.telemetry.reconcile_pass("groups");
             let names: Vec<String> = svc.read(|s| s.groups.keys().cloned().collect());
             for name in names {
                 if let Err(e) = reconcile(&svc, &name) {

@@ -31,6 +31,7 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut changed = svc.subscribe();
     loop {
         reconcile_all(&svc, &inflight);
+        svc.telemetry.reconcile_pass("instances");
         tokio::select! {
             _ = changed.changed() => {}
             _ = tokio::time::sleep(svc.config.resync_interval) => {}

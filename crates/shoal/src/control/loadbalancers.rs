@@ -36,6 +36,7 @@ pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
     let mut reported: BTreeSet<(String, u16, String)> = BTreeSet::new();
     loop {
         let next = reconcile(&svc);
+        svc.telemetry.reconcile_pass("loadbalancers");
         report_listeners(&svc, &mut reported);
         let wait = next.map_or(svc.config.resync_interval, |d| d.min(svc.config.resync_interval));
         tokio::select! {
@@ -199,6 +200,10 @@ fn report_listeners(svc: &Service, reported: &mut BTreeSet<(String, u16, String)
 /// Publishes one period of counters as `AWS/ApplicationELB` datapoints. As in AWS,
 /// request counts appear only while requests flow; host counts every period.
 pub fn publish_metrics(svc: &Service, snap: &MetricsSnapshot) {
+    for lb in &snap.load_balancers {
+        svc.telemetry.add_load_balancer_period(&lb.dimension, &lb.counts);
+    }
+    svc.telemetry.retain_load_balancers(&|d| snap.load_balancers.iter().any(|l| l.dimension == d));
     let ts_ms = svc.clock.now().timestamp_millis();
     let mut points: Vec<(MetricKey, Datapoint)> = Vec::new();
     let mut put = |name: &str, dims: &[(&str, &str)], value: f64, unit: &'static str| {

@@ -108,6 +108,7 @@ impl CpuSampler {
             .iter()
             .filter_map(|(k, d)| k.dimensions.first().map(|(_, id)| (id.as_str(), d.value)))
             .collect();
+        svc.telemetry.set_instance_cpu(by_instance.iter().map(|(id, v)| (*id, *v)));
         let aggregates = group_aggregates(svc, "CPUUtilization", "Percent", &by_instance);
         if !points.is_empty() {
             if let Err(e) = svc.with_store(|s| {

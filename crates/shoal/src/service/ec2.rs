@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use base64::Engine;
-use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME, BASE_IMAGE_PARAMETER};
+use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME};
 use shoal_model::ec2::instance::{self, InstanceState, LaunchTemplateRef, StateReason, Transition};
 use shoal_model::ec2::launch_template::{
     self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
@@ -236,6 +236,7 @@ impl Service {
                 source_instance_id: None,
                 public: true,
                 tags: vec![],
+                architecture: "x86_64".into(),
             };
             let id = base.id.clone();
             changes.put(base);
@@ -243,16 +244,15 @@ impl Service {
         })?;
         self.driver
             .ensure_base_image(&base_id)
-            .map_err(|e| AwsError::internal(format!("cannot create the base image: {e}")))
+            .map_err(|e| AwsError::internal(format!("cannot create the base image: {e}")))?;
+        self.seed_public_images()
     }
 
     // ------------------------------------------------------------------ SSM
 
-    /// SSM public parameters Shoal serves: the Amazon Linux "latest" alias.
+    /// SSM public parameters Shoal serves: the Amazon Linux "latest" aliases.
     pub fn ssm_parameter(&self, name: &str) -> Option<String> {
-        (name == BASE_IMAGE_PARAMETER)
-            .then(|| self.read(|s| base_image(s).map(|i| i.id.clone())))
-            .flatten()
+        self.read(|s| super::catalog::image_for_parameter(s, name).map(|i| i.id.clone()))
     }
 
     // ------------------------------------------------------------------ VPC and subnets
@@ -679,6 +679,9 @@ impl Service {
                 source_instance_id: Some(instance_id.into()),
                 public: false,
                 tags,
+                architecture: instance_type::lookup(&inst.instance_type)
+                    .map_or("x86_64", |t| t.arch.image_architecture())
+                    .into(),
             };
             changes.put(img.clone());
             Ok(img)
@@ -734,6 +737,7 @@ impl Service {
                 source_instance_id: None,
                 public: false,
                 tags: vec![],
+                architecture: "x86_64".into(),
             };
             changes.put(img.clone());
             Ok(img)
@@ -1032,7 +1036,10 @@ impl Service {
         let image = resolve_image(state, &image_id)?;
         let type_name =
             merged.instance_type.clone().unwrap_or_else(|| instance_type::DEFAULT.into());
-        instance_type::resolve(&type_name)?;
+        instance_type::check_image_architecture(
+            instance_type::resolve(&type_name)?,
+            &image.architecture,
+        )?;
         if let Some(key) = &merged.key_name {
             if !state.key_pairs.values().any(|k| &k.name == key) {
                 return Err(key_pair::not_found(key));
@@ -1560,14 +1567,14 @@ fn pick_subnet<'a>(
 
 pub(crate) fn resolve_image<'a>(state: &'a State, image_id: &str) -> AwsResult<&'a Image> {
     let id = match image_id.strip_prefix("resolve:ssm:") {
-        Some(param) if param == BASE_IMAGE_PARAMETER => {
-            base_image(state).map(|i| i.id.clone()).unwrap_or_default()
-        }
-        Some(param) => {
-            return Err(AwsError::invalid_parameter_value(format!(
-                "Invalid parameter name {param}: only public AMI aliases are supported"
-            )))
-        }
+        Some(param) => match super::catalog::image_for_parameter(state, param) {
+            Some(image) => image.id.clone(),
+            None => {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "Invalid parameter name {param}: only public AMI aliases are supported"
+                )))
+            }
+        },
         None => image_id.to_string(),
     };
     if !is_well_formed_id("ami", &id) {

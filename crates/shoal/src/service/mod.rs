@@ -10,6 +10,7 @@
 //! in controllers or blocking tasks.
 
 pub mod autoscaling;
+pub mod catalog;
 pub mod cloudwatch;
 pub mod deploy;
 pub mod ec2;
@@ -54,6 +55,8 @@ pub struct Service {
     /// While set, Auto Scaling's controller leaves every group alone, so instances a
     /// `shoal down --stop-instances` stops are not replaced before the daemon stops.
     quiesced: std::sync::atomic::AtomicBool,
+    /// Counters for `GET /metrics`.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 struct Inner {
@@ -82,6 +85,7 @@ impl Service {
             proxy,
             shutdown_requested: tokio::sync::Notify::new(),
             quiesced: std::sync::atomic::AtomicBool::new(false),
+            telemetry: Default::default(),
         })
     }
 
@@ -134,10 +138,14 @@ impl Service {
         let mut changes = Changes::default();
         let value = f(state, &mut changes)?;
         let touched = !changes.is_empty();
+        let started = tokio::time::Instant::now();
         changes.commit(store, state).map_err(|e| {
             tracing::error!(error = %e, "store commit failed");
             AwsError::internal(format!("Shoal could not save the change: {e}"))
         })?;
+        if touched {
+            self.telemetry.store_commit(started.elapsed());
+        }
         drop(inner);
         if touched {
             self.changed.send_modify(|v| *v += 1);

@@ -1,0 +1,318 @@
+//! `GET /metrics`: Prometheus' text exposition format (0.0.4) with the daemon's own
+//! health and the figures users watch, and the middleware that counts AWS API
+//! requests by service, action and error code.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use shoal_model::elbv2::health::TargetHealthState;
+
+use crate::service::Service;
+use crate::telemetry::COMMIT_BUCKETS;
+
+pub fn routes() -> Router<Arc<Service>> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// The largest request body the AWS fronts take (axum's `DefaultBodyLimit`).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The error code of a refused AWS request, left on the response by `error_response`
+/// for [`count_requests`].
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub String);
+
+/// Counts each AWS API request (`POST /`, `GET /?Action=…`, rpc-v2-cbor) by service and
+/// action, and its error code when refused. Other routes pass untouched.
+pub async fn count_requests(State(svc): State<Arc<Service>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path != "/" && !path.starts_with("/service/") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    // The fronts buffer the whole body anyway (up to axum's default limit, 2 MiB);
+    // reading it here first costs a copy of the handle, not of the bytes.
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded")
+            .into_response();
+    };
+    let (service, action) = classify(&parts.uri, &parts.headers, &bytes);
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let code = response.extensions().get::<ErrorCode>().map(|c| c.0.as_str());
+    svc.telemetry.api_request(&service, &action, code);
+    response
+}
+
+/// (service, action) of an AWS request, as the SigV4 scope / target / path / Action name them.
+fn classify(uri: &axum::http::Uri, headers: &HeaderMap, body: &Bytes) -> (String, String) {
+    if let Some(rest) = uri.path().strip_prefix("/service/") {
+        let mut parts = rest.split('/');
+        let _service = parts.next();
+        let op = parts.nth(1).unwrap_or("unknown");
+        return ("monitoring".into(), op.into());
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(target) = header("x-amz-target") {
+        let (prefix, op) = target.split_once('.').unwrap_or((target, "unknown"));
+        let service = if prefix.starts_with("AmazonSSM") { "ssm" } else { "monitoring" };
+        return (service.into(), op.into());
+    }
+    let form = match uri.query() {
+        Some(q) if q.contains("Action=") => q.as_bytes(),
+        _ => body.as_ref(),
+    };
+    let scope = header("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split([',', ' ']).next())
+        .and_then(|c| c.split('/').nth(3));
+    let service = scope.unwrap_or(match form_value(form, "Version") {
+        Some("2016-11-15") => "ec2",
+        Some("2011-01-01") => "autoscaling",
+        Some("2015-12-01") => "elasticloadbalancing",
+        Some("2010-08-01") => "monitoring",
+        _ => "unknown",
+    });
+    (service.into(), form_value(form, "Action").unwrap_or("unknown").into())
+}
+
+/// One plain value (`Action`, `Version`: never percent-encoded) of a form body, found
+/// without decoding the rest of it.
+fn form_value<'a>(form: &'a [u8], key: &str) -> Option<&'a str> {
+    form.split(|b| *b == b'&').find_map(|pair| {
+        let value = pair.strip_prefix(key.as_bytes())?.strip_prefix(b"=")?;
+        std::str::from_utf8(value)
+            .ok()
+            .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    })
+}
+
+async fn metrics(State(svc): State<Arc<Service>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render(&svc))
+        .into_response()
+}
+
+/// A label value escaped as the text format requires.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+const HEALTH_STATES: [TargetHealthState; 7] = [
+    TargetHealthState::Initial,
+    TargetHealthState::Healthy,
+    TargetHealthState::Unhealthy,
+    TargetHealthState::UnhealthyDraining,
+    TargetHealthState::Unused,
+    TargetHealthState::Draining,
+    TargetHealthState::Unavailable,
+];
+
+pub fn render(svc: &Service) -> String {
+    let s = svc.telemetry.snapshot();
+    let mut out = String::new();
+
+    head(
+        &mut out,
+        "shoal_api_requests_total",
+        "counter",
+        "AWS API requests by service and action.",
+    );
+    for ((service, action), n) in &s.api_requests {
+        let _ = writeln!(
+            out,
+            "shoal_api_requests_total{{service=\"{}\",action=\"{}\"}} {n}",
+            label(service),
+            label(action)
+        );
+    }
+    head(
+        &mut out,
+        "shoal_api_errors_total",
+        "counter",
+        "AWS API requests refused, by service, action and error code.",
+    );
+    for ((service, action, code), n) in &s.api_errors {
+        let _ = writeln!(
+            out,
+            "shoal_api_errors_total{{service=\"{}\",action=\"{}\",code=\"{}\"}} {n}",
+            label(service),
+            label(action),
+            label(code)
+        );
+    }
+    head(&mut out, "shoal_reconcile_passes_total", "counter", "Passes of each reconcile loop.");
+    for (controller, n) in &s.reconcile_passes {
+        let _ = writeln!(out, "shoal_reconcile_passes_total{{controller=\"{controller}\"}} {n}");
+    }
+    head(
+        &mut out,
+        "shoal_store_commit_seconds",
+        "histogram",
+        "Time to commit a change to the store (SQLite transaction).",
+    );
+    for (bound, n) in COMMIT_BUCKETS.iter().zip(&s.commit_buckets) {
+        let _ = writeln!(out, "shoal_store_commit_seconds_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(out, "shoal_store_commit_seconds_bucket{{le=\"+Inf\"}} {}", s.commit_count);
+    let _ = writeln!(out, "shoal_store_commit_seconds_sum {}", s.commit_seconds);
+    let _ = writeln!(out, "shoal_store_commit_seconds_count {}", s.commit_count);
+
+    let (instances, groups) = svc.read(|state| {
+        let mut by_state: std::collections::BTreeMap<&'static str, u64> = Default::default();
+        for i in state.instances.values() {
+            *by_state.entry(i.state.name()).or_default() += 1;
+        }
+        let groups: Vec<(String, String)> =
+            state.target_groups.values().map(|t| (t.arn.clone(), t.name.clone())).collect();
+        (by_state, groups)
+    });
+    head(&mut out, "shoal_instances", "gauge", "Instances by state.");
+    for (state, n) in &instances {
+        let _ = writeln!(out, "shoal_instances{{state=\"{state}\"}} {n}");
+    }
+    head(
+        &mut out,
+        "shoal_instance_cpu_utilization_percent",
+        "gauge",
+        "Latest CPUUtilization sample of each running instance.",
+    );
+    for (id, v) in &s.instance_cpu {
+        let _ = writeln!(
+            out,
+            "shoal_instance_cpu_utilization_percent{{instance_id=\"{}\"}} {v}",
+            label(id)
+        );
+    }
+    head(
+        &mut out,
+        "shoal_target_group_targets",
+        "gauge",
+        "Registered targets of each target group by health state.",
+    );
+    for (arn, name) in &groups {
+        let Ok(targets) = svc.elb().describe_target_health(arn, &[]) else { continue };
+        for state in HEALTH_STATES {
+            let n = targets.iter().filter(|t| t.health.state == state).count();
+            let _ = writeln!(
+                out,
+                "shoal_target_group_targets{{target_group=\"{}\",state=\"{}\"}} {n}",
+                label(name),
+                state.as_str()
+            );
+        }
+    }
+    head(
+        &mut out,
+        "shoal_load_balancer_requests_total",
+        "counter",
+        "Requests a load balancer routed to a target (RequestCount), counted each metric period.",
+    );
+    for (lb, t) in &s.load_balancers {
+        let _ = writeln!(
+            out,
+            "shoal_load_balancer_requests_total{{load_balancer=\"{}\"}} {}",
+            label(lb),
+            t.requests
+        );
+    }
+    head(
+        &mut out,
+        "shoal_load_balancer_responses_total",
+        "counter",
+        "Responses by origin (target or the load balancer itself) and status class.",
+    );
+    for (lb, t) in &s.load_balancers {
+        for (class, n) in ["2xx", "3xx", "4xx", "5xx"].iter().zip(t.target_responses) {
+            let _ = writeln!(
+                out,
+                "shoal_load_balancer_responses_total{{load_balancer=\"{}\",origin=\"target\",code=\"{class}\"}} {n}",
+                label(lb)
+            );
+        }
+        for (class, n) in ["3xx", "4xx", "5xx"].iter().zip(t.elb_responses) {
+            let _ = writeln!(
+                out,
+                "shoal_load_balancer_responses_total{{load_balancer=\"{}\",origin=\"elb\",code=\"{class}\"}} {n}",
+                label(lb)
+            );
+        }
+    }
+    head(
+        &mut out,
+        "shoal_load_balancer_target_response_time_seconds",
+        "summary",
+        "Targets' time to response headers (TargetResponseTime).",
+    );
+    for (lb, t) in &s.load_balancers {
+        let _ = writeln!(
+            out,
+            "shoal_load_balancer_target_response_time_seconds_sum{{load_balancer=\"{0}\"}} {1}\nshoal_load_balancer_target_response_time_seconds_count{{load_balancer=\"{0}\"}} {2}",
+            label(lb),
+            t.target_response_time_seconds,
+            t.target_responses_timed
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_each_protocol() {
+        let uri = |u: &str| u.parse::<axum::http::Uri>().unwrap();
+        let mut scoped = HeaderMap::new();
+        scoped.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host"
+                .parse()
+                .unwrap(),
+        );
+        let body =
+            Bytes::from_static(b"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=x%20y");
+        assert_eq!(classify(&uri("/"), &scoped, &body), ("ec2".into(), "DescribeVpcs".into()));
+        let unsigned = Bytes::from_static(b"Version=2011-01-01&Action=DescribeAutoScalingGroups");
+        assert_eq!(
+            classify(&uri("/"), &HeaderMap::new(), &unsigned),
+            ("autoscaling".into(), "DescribeAutoScalingGroups".into())
+        );
+        let mut ssm = HeaderMap::new();
+        ssm.insert("x-amz-target", "AmazonSSM.GetParametersByPath".parse().unwrap());
+        assert_eq!(
+            classify(&uri("/"), &ssm, &Bytes::new()),
+            ("ssm".into(), "GetParametersByPath".into())
+        );
+        assert_eq!(
+            classify(
+                &uri("/service/GraniteServiceVersion20100801/operation/PutMetricData"),
+                &HeaderMap::new(),
+                &Bytes::new()
+            ),
+            ("monitoring".into(), "PutMetricData".into())
+        );
+        assert_eq!(
+            classify(
+                &uri("/?Action=DescribeRegions&Version=2016-11-15"),
+                &HeaderMap::new(),
+                &Bytes::new()
+            ),
+            ("ec2".into(), "DescribeRegions".into())
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
