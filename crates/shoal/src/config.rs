@@ -29,6 +29,15 @@ pub struct Config {
     pub resync_interval: Duration,
     /// Put instances in cgroups (CPU quota by vCPUs, memory limit) where the OS allows.
     pub use_cgroups: bool,
+    /// How long the API port waits for a request's head: on a new connection, and
+    /// between requests on a kept-alive one (then it closes the connection).
+    pub header_read_timeout: Duration,
+    /// How long the API port waits for a request's whole body after its head.
+    pub body_read_timeout: Duration,
+    /// Most connections the API port serves at once; more wait in the listen backlog.
+    /// At start it is lowered to half the open-files limit, so descriptors remain for
+    /// listeners, instances and the store.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -45,6 +54,9 @@ impl Config {
             stop_grace: Duration::from_secs(10),
             resync_interval: Duration::from_secs(5),
             use_cgroups: true,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The fronts: one axum router on the main port.
 //!
-//! - `POST /` (and `GET /?Action=…`): the AWS endpoint. The service is chosen by the
-//!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
-//!   action runs against the one service layer and renders in its protocol's shape.
+//! - `POST /` (and `GET /?Action=…` for read-only actions): the AWS endpoint. The
+//!   service is chosen by the SigV4 credential scope, else `X-Amz-Target`, else the
+//!   `Version` parameter; the action runs against the one service layer and renders in
+//!   its protocol's shape.
 //! - `POST /service/<Service>/operation/<Op>`: smithy rpc-v2-cbor (CloudWatch).
 //! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use.
 //! - Edge routing ([`edge`]): a request whose Host is a load balancer's DNS name never
@@ -24,9 +25,9 @@ pub mod xml;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -45,6 +46,24 @@ pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -
         .merge(json::routes())
         .with_state(svc.clone())
         .merge(crate::console::routes(svc, shutdown))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    let err = AwsError::new(
+        "NotFound",
+        format!("Shoal serves nothing at {}; the AWS endpoint is POST /.", uri.path()),
+    );
+    error::refusal(&uri, &headers, &err.with_status(404))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let err = AwsError::new(
+        "MethodNotAllowed",
+        format!("{} does not accept {method}; the AWS endpoint is POST /.", uri.path()),
+    );
+    error::refusal(&uri, &headers, &err.with_status(405))
 }
 
 /// Which AWS service a request is for.
@@ -90,6 +109,21 @@ fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
     }
 }
 
+/// Actions a GET may run: only those that read. A GET is what a link, an image or a
+/// script on any web page makes a browser send, so nothing that changes state may be
+/// reachable by one (AWS names its read-only actions so).
+fn reads_only(action: &str) -> bool {
+    ["Describe", "List", "Get"].iter().any(|verb| action.starts_with(verb))
+}
+
+/// The error shape of a Query or EC2 request.
+fn params_protocol(headers: &HeaderMap, params: &Params) -> Protocol {
+    match pick_service(headers, params) {
+        Some(AwsService::Ec2) => Protocol::Ec2,
+        _ => Protocol::Query,
+    }
+}
+
 async fn aws_get(
     State(svc): State<Arc<Service>>,
     headers: HeaderMap,
@@ -99,18 +133,51 @@ async fn aws_get(
         // A browser opening the endpoint: the console (AWS requests carry an Action).
         return axum::response::Redirect::to("/console").into_response();
     }
-    dispatch(svc, Method::GET, headers, Params::from_pairs(q), Bytes::new()).await
+    let params = Params::from_pairs(q);
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let action = match target {
+        Some(t) => t.rsplit('.').next().unwrap_or_default(),
+        None => params.get("Action").unwrap_or_default(),
+    };
+    let refused = if !reads_only(action) {
+        Some(AwsError::new(
+            "UnsupportedOperation",
+            format!(
+                "{action} changes state, so Shoal runs it only on POST; a GET may only \
+                 describe, list or get."
+            ),
+        ))
+    } else {
+        params.check_depth().err()
+    };
+    if let Some(e) = refused {
+        let protocol =
+            if target.is_some() { Protocol::Json } else { params_protocol(&headers, &params) };
+        return error_response(&e, protocol, &crate::ids::uuid());
+    }
+    dispatch(svc, Method::GET, headers, params, Bytes::new()).await
 }
 
-async fn aws_post(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> Response {
-    let body = match document::decoded_body(&headers, body) {
+async fn aws_post(
+    State(svc): State<Arc<Service>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body =
+        edge::read_body(&headers, body).await.and_then(|b| document::decoded_body(&headers, b));
+    let body = match body {
         Ok(b) => b,
-        Err(e) => return error_response(&e, Protocol::Query, &crate::ids::uuid()),
+        Err(e) => return error::refusal(&uri, &headers, &e),
     };
     let params = if headers.get("x-amz-target").is_some() {
         Params::default()
     } else {
-        Params::parse(&body)
+        let params = Params::parse(&body);
+        if let Err(e) = params.check_depth() {
+            return error_response(&e, params_protocol(&headers, &params), &crate::ids::uuid());
+        }
+        params
     };
     dispatch(svc, Method::POST, headers, params, body).await
 }
@@ -121,7 +188,7 @@ async fn rpc_v2_cbor(
     State(svc): State<Arc<Service>>,
     axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let request_id = crate::ids::uuid();
     if service != cloudwatch::TARGET_PREFIX {
@@ -134,7 +201,12 @@ async fn rpc_v2_cbor(
             &request_id,
         );
     }
-    let input = document::decoded_body(&headers, body).and_then(|b| cloudwatch::decode_cbor(&b));
+    let input = match edge::read_body(&headers, body).await {
+        Ok(body) => {
+            document::decoded_body(&headers, body).and_then(|b| cloudwatch::decode_cbor(&b))
+        }
+        Err(e) => Err(e),
+    };
     cloudwatch::serve(&svc, cloudwatch::Wire::Cbor, &operation, input, &request_id)
 }
 
@@ -177,7 +249,7 @@ async fn dispatch(
             }
             None => {
                 let op = params.get("Action").unwrap_or_default().to_string();
-                let input = Ok(document::Doc::from_params(&params));
+                let input = document::Doc::from_params(&params);
                 cloudwatch::serve(&svc, cloudwatch::Wire::Query, &op, input, &request_id)
             }
         },
