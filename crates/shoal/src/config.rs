@@ -37,6 +37,15 @@ pub struct Config {
     pub configured_key: Option<AccessKey>,
     /// The access keys requests may be signed with (filled in at start).
     pub credentials: Credentials,
+    /// How long the API port waits for a request's head: on a new connection, and
+    /// between requests on a kept-alive one (then it closes the connection).
+    pub header_read_timeout: Duration,
+    /// How long the API port waits for a request's whole body after its head.
+    pub body_read_timeout: Duration,
+    /// Most connections the API port serves at once; more wait in the listen backlog.
+    /// At start it is lowered to half the open-files limit, so descriptors remain for
+    /// listeners, instances and the store.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -56,6 +65,9 @@ impl Config {
             require_signatures: false,
             configured_key: None,
             credentials: Credentials { keys: Vec::new(), created: chrono::Utc::now() },
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 

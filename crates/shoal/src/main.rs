@@ -156,6 +156,15 @@ struct ServerArgs {
         hide_env_values = true
     )]
     secret_access_key: Option<String>,
+    /// Seconds the API port waits for a request's head (also the keep-alive idle time).
+    #[arg(long, default_value = "30", value_parser = parse_seconds)]
+    header_read_timeout: Duration,
+    /// Seconds the API port waits for a request's body after its head.
+    #[arg(long, default_value = "60", value_parser = parse_seconds)]
+    body_read_timeout: Duration,
+    /// Most connections the API port serves at once (at most half the open-files limit).
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
 }
 
 /// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
@@ -183,6 +192,9 @@ impl ServerArgs {
             c.configured_key =
                 Some(shoal::credentials::AccessKey { id: id.clone(), secret: secret.clone() });
         }
+        c.header_read_timeout = self.header_read_timeout;
+        c.body_read_timeout = self.body_read_timeout;
+        c.max_connections = self.max_connections.max(1);
         Ok(c)
     }
 }

@@ -27,6 +27,11 @@ pub struct Daemon {
 impl Daemon {
     /// Opens the store, binds the port, starts the controllers and the server.
     pub async fn start(mut config: Config) -> anyhow::Result<Daemon> {
+        let open_files = raise_open_files_limit();
+        // Half the descriptors for API clients at most: the rest keep the store,
+        // listeners and instances working while clients crowd the port.
+        let fd_share = usize::try_from(open_files / 2).unwrap_or(usize::MAX).max(16);
+        config.max_connections = config.max_connections.min(fd_share);
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -53,6 +58,10 @@ impl Daemon {
             isolation = %service.driver.isolation(),
             metric_period = ?config.metric_period,
             signatures_required = config.signatures_required(),
+            open_files,
+            max_connections = config.max_connections,
+            header_read_timeout = ?config.header_read_timeout,
+            body_read_timeout = ?config.body_read_timeout,
             "shoal is up"
         );
         let (shutdown, rx) = watch::channel(false);
@@ -83,6 +92,31 @@ impl Daemon {
             let _ = t.await;
         }
         self.service.driver.release();
+    }
+}
+
+/// Raises the soft open-files limit to the hard one and returns the limit in force.
+/// Every client connection, listener and instance pipe takes a descriptor, and the
+/// usual soft limit (1024) is what a few hundred idle clients would exhaust.
+fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    // Linux refuses a soft limit above fs.nr_open (1 Mi by default), even when the hard
+    // limit is unlimited.
+    const NR_OPEN: u64 = 1 << 20;
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return 1024 };
+    let target = hard.min(NR_OPEN.max(soft));
+    if soft >= target {
+        return soft;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+        Ok(()) => {
+            tracing::info!(from = soft, to = target, "raised the open-files limit (RLIMIT_NOFILE)");
+            target
+        }
+        Err(e) => {
+            tracing::warn!(soft, hard, error = %e, "could not raise the open-files limit");
+            soft
+        }
     }
 }
 

@@ -74,24 +74,23 @@ pub fn serve(
     }
 }
 
-/// Decodes an AWS JSON 1.0 body (`{}` when empty).
+/// Decodes an AWS JSON 1.0 body (`{}` when empty; too deep a body is refused).
 pub fn decode_json(body: &Bytes) -> AwsResult<Doc> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Doc::Struct(vec![]));
     }
+    super::document::check_json_depth(body)?;
     serde_json::from_slice::<serde_json::Value>(body)
         .map(|v| Doc::from_json(&v))
         .map_err(|e| AwsError::new("SerializationException", format!("Malformed JSON body: {e}")))
 }
 
-/// Decodes a CBOR body (an empty body is an empty input).
+/// Decodes a CBOR body (an empty body is an empty input; too deep a body is refused).
 pub fn decode_cbor(body: &Bytes) -> AwsResult<Doc> {
     if body.is_empty() {
         return Ok(Doc::Struct(vec![]));
     }
-    ciborium::from_reader::<ciborium::Value, _>(&body[..])
-        .map(|v| Doc::from_cbor(&v))
-        .map_err(|e| AwsError::new("SerializationException", format!("Malformed CBOR body: {e}")))
+    super::document::cbor_value(body).map(|v| Doc::from_cbor(&v))
 }
 
 /// The operation of a JSON request, from `X-Amz-Target`.

@@ -16,11 +16,25 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use shoal_model::error::member_name;
 use shoal_model::{AwsError, AwsResult};
 
-use super::query::{parse_bool, Node, Params};
+use super::query::{parse_bool, too_deep, Node, Params, MAX_DEPTH};
 use super::xml::Xml;
 
+/// The largest request body the AWS endpoint reads, before and after decompression.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The answer to a body over [`MAX_BODY_BYTES`] (413).
+pub fn body_too_large() -> AwsError {
+    AwsError::new(
+        "RequestEntityTooLarge",
+        format!("The request body is larger than {MAX_BODY_BYTES} bytes (after decompression)."),
+    )
+    .with_status(413)
+}
+
 /// The request body with its `Content-Encoding` undone: SDKs gzip large bodies
-/// (botocore's request compression, e.g. PutMetricData over 10 KB).
+/// (botocore's request compression, e.g. PutMetricData over 10 KB). Inflation stops
+/// one byte past [`MAX_BODY_BYTES`], so a small body that inflates to gigabytes costs
+/// no more than the limit.
 pub fn decoded_body(
     headers: &axum::http::HeaderMap,
     body: axum::body::Bytes,
@@ -31,10 +45,54 @@ pub fn decoded_body(
         return Ok(body);
     }
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).map_err(|e| {
+    flate2::read::GzDecoder::new(&body[..])
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
         AwsError::new("SerializationException", format!("Malformed gzip request body: {e}"))
     })?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(body_too_large());
+    }
     Ok(out.into())
+}
+
+/// Refuses a JSON text whose arrays and objects nest deeper than [`MAX_DEPTH`], in one
+/// pass without recursion, so no recursive decoder ever sees such a body.
+pub fn check_json_depth(body: &[u8]) -> AwsResult<()> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(too_deep("The JSON body"));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a CBOR body into a value, refusing one nested deeper than [`MAX_DEPTH`]
+/// (arrays, maps and tags each count a level).
+pub fn cbor_value(body: &[u8]) -> AwsResult<ciborium::Value> {
+    ciborium::de::from_reader_with_recursion_limit(body, MAX_DEPTH).map_err(|e| match e {
+        ciborium::de::Error::RecursionLimitExceeded => too_deep("The CBOR body"),
+        e => AwsError::new("SerializationException", format!("Malformed CBOR body: {e}")),
+    })
 }
 
 /// A decoded request or a response to encode.
@@ -272,7 +330,9 @@ impl Doc {
     /// Query parameters (`Action`, `Version` and the operation's members), from their
     /// [`Params::tree`]: `Name.member.N` and `Name.N` become lists, `Name.entry.N.key`/
     /// `.value` a map, other names structures.
-    pub fn from_params(params: &Params) -> Doc {
+    /// Names deeper than [`MAX_DEPTH`] are refused before the (recursive) build.
+    pub fn from_params(params: &Params) -> AwsResult<Doc> {
+        params.check_depth()?;
         fn build(node: Node) -> Doc {
             if node.children.is_empty() {
                 return Doc::Str(node.value.unwrap_or_default());
@@ -297,10 +357,10 @@ impl Doc {
             }
             Doc::Struct(node.children.into_iter().map(|(k, c)| (k, build(c))).collect())
         }
-        match build(params.tree()) {
+        Ok(match build(params.tree()) {
             Doc::Str(_) => Doc::Struct(vec![]),
             d => d,
-        }
+        })
     }
 
     /// An AWS JSON body.
@@ -443,7 +503,8 @@ mod tests {
             ("MetricData.member.1.Values.member.2", "2"),
             ("MetricData.member.1.Timestamp", "2026-11-25T10:00:00Z"),
             ("AlarmNames", ""),
-        ]));
+        ]))
+        .unwrap();
         let data = d.list("MetricData");
         assert_eq!(data.len(), 2);
         assert_eq!(data[0].str("MetricName").as_deref(), Some("A"));
@@ -467,7 +528,8 @@ mod tests {
             ("Ids.10", "z"),
             ("Ids.2", "y"),
             ("Flag", "TRUE"),
-        ]));
+        ]))
+        .unwrap();
         assert_eq!(
             d.get("Tags"),
             Some(&Doc::Map(vec![("a".into(), "1".into()), ("b".into(), "2".into())]))
@@ -514,5 +576,60 @@ mod tests {
             x.into_string(),
             "<Label>CPU</Label><Datapoints><member><Timestamp>2026-11-25T10:00:00.000Z</Timestamp><Average>1.0</Average><ExtendedStatistics><entry><key>p99</key><value>1.0</value></entry></ExtendedStatistics></member><member><Timestamp>2026-11-25T10:00:00.000Z</Timestamp><Average>2.5</Average><ExtendedStatistics><entry><key>p99</key><value>2.5</value></entry></ExtendedStatistics></member></Datapoints>"
         );
+    }
+
+    #[test]
+    fn too_deep_query_names_are_refused_not_recursed() {
+        let key = format!("Namespace{}", ".a".repeat(2400));
+        let params = Params::from_pairs([
+            ("Action".to_string(), "ListMetrics".to_string()),
+            (key, "x".into()),
+        ]);
+        assert_eq!(Doc::from_params(&params).unwrap_err().code, "ValidationError");
+        let ok = format!("A{}", ".member.1".repeat(10));
+        assert!(Doc::from_params(&Params::from_pairs([(ok, "x")])).is_ok());
+    }
+
+    #[test]
+    fn too_deep_json_is_refused() {
+        let deep = format!("{}{}", "[".repeat(2400), "]".repeat(2400));
+        assert_eq!(check_json_depth(deep.as_bytes()).unwrap_err().code, "ValidationError");
+        let object = format!("{}1{}", r#"{"a":"#.repeat(MAX_DEPTH + 1), "}".repeat(MAX_DEPTH + 1));
+        assert!(check_json_depth(object.as_bytes()).is_err());
+        let limit = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(check_json_depth(limit.as_bytes()).is_ok());
+        // Brackets inside strings (escaped quotes too) are text, not nesting.
+        let text = format!(r#"{{"a":"\"{}"}}"#, "[".repeat(2400));
+        assert!(check_json_depth(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn too_deep_cbor_is_refused() {
+        // 2,400 nested one-element arrays, then 2,400 nested tag-1s, each around 0.
+        for head in [0x81u8, 0xc1] {
+            let mut body = vec![head; 2400];
+            body.push(0x00);
+            assert_eq!(cbor_value(&body).unwrap_err().code, "ValidationError");
+        }
+        let mut shallow = vec![0x81u8; 8];
+        shallow.push(0x00);
+        assert!(cbor_value(&shallow).is_ok());
+        assert_eq!(cbor_value(&[0xff]).unwrap_err().code, "SerializationException");
+    }
+
+    #[test]
+    fn gzip_bodies_are_inflated_only_up_to_the_limit() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 1 << 20, "64 MiB of zeros compress to well under 1 MiB");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("content-encoding", "gzip".parse().unwrap());
+        let err = decoded_body(&headers, bomb.into()).unwrap_err();
+        assert_eq!((err.code.as_str(), err.status), ("RequestEntityTooLarge", 413));
     }
 }

@@ -1,6 +1,6 @@
 //! The one place an [`AwsError`] becomes an HTTP response, in each protocol's shape.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use shoal_model::AwsError;
 
@@ -69,6 +69,38 @@ pub fn error_response(err: &AwsError, protocol: Protocol, request_id: &str) -> R
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     resp
+}
+
+/// The protocol of a request refused before any front has read it (too large, too
+/// slow, a foreign origin, an unknown path or method), guessed from its head: CBOR on
+/// the rpc-v2-cbor path, JSON with `X-Amz-Target` or a JSON content type, EC2's shape
+/// when it is signed for `ec2` or names EC2's `Version`, Query's otherwise.
+pub fn protocol_of(uri: &Uri, headers: &HeaderMap) -> Protocol {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let query = uri.query().unwrap_or("");
+    if uri.path().starts_with("/service/") {
+        Protocol::Cbor
+    } else if headers.contains_key("x-amz-target") || header("content-type").contains("json") {
+        Protocol::Json
+    } else if header("authorization").contains("/ec2/aws4_request")
+        || query.contains("%2Fec2%2Faws4_request")
+        || query.split('&').any(|p| p == "Version=2016-11-15")
+    {
+        Protocol::Ec2
+    } else {
+        Protocol::Query
+    }
+}
+
+/// An error for a request no front has read, in the shape its client expects
+/// ([`protocol_of`]); Shoal's own JSON API (`/_shoal/…`) answers `{"code","message"}`.
+pub fn refusal(uri: &Uri, headers: &HeaderMap, err: &AwsError) -> Response {
+    if uri.path().starts_with("/_shoal/") {
+        let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = serde_json::json!({ "code": err.code, "message": err.message });
+        return (status, axum::Json(body)).into_response();
+    }
+    error_response(err, protocol_of(uri, headers), &crate::ids::uuid())
 }
 
 pub fn xml_body(body: String) -> Response {

@@ -209,6 +209,9 @@ async fn lab(
 pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let action = target.strip_prefix("AmazonSSM.").unwrap_or_default();
+    if let Err(e) = super::document::check_json_depth(body) {
+        return error_response(&e, Protocol::Json, request_id);
+    }
     let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let param = |name: &str| {
         svc.ssm_parameter(name).map(|value| {

@@ -21,9 +21,6 @@ pub fn routes() -> Router<Arc<Service>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-/// The largest request body the AWS fronts take (axum's `DefaultBodyLimit`).
-const BODY_LIMIT: usize = 2 * 1024 * 1024;
-
 /// The error code of a refused AWS request, left on the response by `error_response`
 /// for [`count_requests`].
 #[derive(Debug, Clone)]
@@ -37,11 +34,13 @@ pub async fn count_requests(State(svc): State<Arc<Service>>, req: Request, next:
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    // The fronts buffer the whole body anyway (up to axum's default limit, 2 MiB);
-    // reading it here first costs a copy of the handle, not of the bytes.
-    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded")
-            .into_response();
+    // The fronts buffer the whole body anyway; reading it here first costs a copy of
+    // the handle, not of the bytes.
+    // Read as the fronts read it (bounded, within the body deadline), and refused in
+    // AWS's shape when it is not whole.
+    let bytes = match super::edge::read_body(&parts.headers, body).await {
+        Ok(bytes) => bytes,
+        Err(e) => return super::error::refusal(&parts.uri, &parts.headers, &e),
     };
     let (service, action) = classify(&parts.uri, &parts.headers, &bytes);
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;

@@ -1,9 +1,9 @@
 //! The fronts: one axum router on the main port.
 //!
-//! - `POST /` (and `GET /?Action=…`): the AWS endpoint. The service is chosen by the
-//!   SigV4 credential scope, else `X-Amz-Target`, else the `Version` parameter; the
-//!   action runs against the one service layer and renders in its protocol's shape.
-//!   When signatures are required ([`sigv4`]), they are checked first.
+//! - `POST /` (and `GET /?Action=…` for read-only actions): the AWS endpoint. The
+//!   service is chosen by the SigV4 credential scope, else `X-Amz-Target`, else the
+//!   `Version` parameter; the action runs against the one service layer and renders in
+//!   its protocol's shape. When signatures are required ([`sigv4`]), they are checked first.
 //! - `POST /service/<Service>/operation/<Op>`: smithy rpc-v2-cbor (CloudWatch).
 //! - `/_shoal/…`: admin routes and the JSON API Shoal's CLI and console use (only from
 //!   this machine when the daemon listens beyond loopback).
@@ -31,7 +31,7 @@ pub mod xml;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -57,6 +57,24 @@ pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -
         .with_state(svc.clone())
         .merge(admin)
         .merge(crate::console::routes(svc, shutdown))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    let err = AwsError::new(
+        "NotFound",
+        format!("Shoal serves nothing at {}; the AWS endpoint is POST /.", uri.path()),
+    );
+    error::refusal(&uri, &headers, &err.with_status(404))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let err = AwsError::new(
+        "MethodNotAllowed",
+        format!("{} does not accept {method}; the AWS endpoint is POST /.", uri.path()),
+    );
+    error::refusal(&uri, &headers, &err.with_status(405))
 }
 
 /// The JSON API under `/_shoal` carries no SigV4 signature: when the daemon listens
@@ -189,6 +207,21 @@ fn authenticate(
     sigv4::verify(&req, &sig, secret, svc.clock.now())
 }
 
+/// Actions a GET may run: only those that read. A GET is what a link, an image or a
+/// script on any web page makes a browser send, so nothing that changes state may be
+/// reachable by one (AWS names its read-only actions so).
+fn reads_only(action: &str) -> bool {
+    ["Describe", "List", "Get"].iter().any(|verb| action.starts_with(verb))
+}
+
+/// The error shape of a Query or EC2 request.
+fn params_protocol(headers: &HeaderMap, params: &Params) -> Protocol {
+    match pick_service(headers, params) {
+        Some(AwsService::Ec2) => Protocol::Ec2,
+        _ => Protocol::Query,
+    }
+}
+
 async fn aws_get(
     State(svc): State<Arc<Service>>,
     uri: Uri,
@@ -199,25 +232,56 @@ async fn aws_get(
         // A browser opening the endpoint: the console (AWS requests carry an Action).
         return axum::response::Redirect::to("/console").into_response();
     }
+    let params = Params::from_pairs(q);
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let action = match target {
+        Some(t) => t.rsplit('.').next().unwrap_or_default(),
+        None => params.get("Action").unwrap_or_default(),
+    };
+    let refused = if !reads_only(action) {
+        Some(AwsError::new(
+            "UnsupportedOperation",
+            format!(
+                "{action} changes state, so Shoal runs it only on POST; a GET may only \
+                 describe, list or get."
+            ),
+        ))
+    } else {
+        params.check_depth().err()
+    };
+    if let Some(e) = refused {
+        let protocol =
+            if target.is_some() { Protocol::Json } else { params_protocol(&headers, &params) };
+        return error_response(&e, protocol, &crate::ids::uuid());
+    }
     let auth = authenticate(&svc, &Method::GET, &uri, &headers, b"");
-    dispatch(svc, auth, headers, Params::from_pairs(q), Bytes::new()).await
+    dispatch(svc, auth, headers, params, Bytes::new()).await
 }
 
 async fn aws_post(
     State(svc): State<Arc<Service>>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let auth = authenticate(&svc, &Method::POST, &uri, &headers, &body);
-    let body = match document::decoded_body(&headers, body) {
+    // The signature covers the bytes as sent, before any Content-Encoding is undone.
+    let raw = match edge::read_body(&headers, body).await {
         Ok(b) => b,
-        Err(e) => return error_response(&e, Protocol::Query, &crate::ids::uuid()),
+        Err(e) => return error::refusal(&uri, &headers, &e),
+    };
+    let auth = authenticate(&svc, &Method::POST, &uri, &headers, &raw);
+    let body = match document::decoded_body(&headers, raw) {
+        Ok(b) => b,
+        Err(e) => return error::refusal(&uri, &headers, &e),
     };
     let params = if headers.get("x-amz-target").is_some() {
         Params::default()
     } else {
-        Params::parse(&body)
+        let params = Params::parse(&body);
+        if let Err(e) = params.check_depth() {
+            return error_response(&e, params_protocol(&headers, &params), &crate::ids::uuid());
+        }
+        params
     };
     dispatch(svc, auth, headers, params, body).await
 }
@@ -229,10 +293,14 @@ async fn rpc_v2_cbor(
     axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let request_id = crate::ids::uuid();
-    if let Err(e) = authenticate(&svc, &Method::POST, &uri, &headers, &body) {
+    let raw = match edge::read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&e, Protocol::Cbor, &request_id),
+    };
+    if let Err(e) = authenticate(&svc, &Method::POST, &uri, &headers, &raw) {
         return error_response(&e, Protocol::Cbor, &request_id);
     }
     if service != cloudwatch::TARGET_PREFIX {
@@ -245,7 +313,7 @@ async fn rpc_v2_cbor(
             &request_id,
         );
     }
-    let input = document::decoded_body(&headers, body).and_then(|b| cloudwatch::decode_cbor(&b));
+    let input = document::decoded_body(&headers, raw).and_then(|b| cloudwatch::decode_cbor(&b));
     cloudwatch::serve(&svc, cloudwatch::Wire::Cbor, &operation, input, &request_id)
 }
 
@@ -294,7 +362,7 @@ async fn dispatch(
             }
             None => {
                 let op = params.get("Action").unwrap_or_default().to_string();
-                let input = Ok(document::Doc::from_params(&params));
+                let input = document::Doc::from_params(&params);
                 cloudwatch::serve(&svc, cloudwatch::Wire::Query, &op, input, &request_id)
             }
         },

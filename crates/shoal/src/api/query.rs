@@ -14,6 +14,18 @@ use shoal_model::filter::Filter;
 use shoal_model::tags::Tag;
 use shoal_model::{AwsError, AwsResult};
 
+/// How deep a parameter name (dot-separated segments) or a decoded document (nested
+/// lists, objects, tags) may nest. AWS's deepest members nest about ten levels; deeper
+/// input is refused before any recursive decoder sees it.
+pub const MAX_DEPTH: usize = 32;
+
+/// The `ValidationError` for input nested deeper than [`MAX_DEPTH`].
+pub fn too_deep(what: &str) -> AwsError {
+    AwsError::validation(format!(
+        "{what} nests deeper than {MAX_DEPTH} levels, which no AWS operation accepts."
+    ))
+}
+
 /// Request parameters by name.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -30,6 +42,19 @@ impl Params {
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Params {
         Params { map: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    }
+
+    /// Refuses a parameter name of more than [`MAX_DEPTH`] segments (`ValidationError`).
+    pub fn check_depth(&self) -> AwsResult<()> {
+        let too_deep_key =
+            self.map.keys().find(|k| k.bytes().filter(|b| *b == b'.').count() >= MAX_DEPTH);
+        match too_deep_key {
+            Some(key) => {
+                let shown: String = key.chars().take(40).collect();
+                Err(too_deep(&format!("The parameter name {shown}…")))
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -234,5 +259,18 @@ mod tests {
         assert_eq!(specs[0].tags, vec![Tag::new("Name", "web")]);
         let filters = p.filters();
         assert_eq!(filters[0].values, vec!["running", "pending"]);
+    }
+
+    #[test]
+    fn names_deeper_than_the_limit_are_refused() {
+        let deepest = format!("Namespace{}", ".a".repeat(MAX_DEPTH - 1));
+        assert!(Params::from_pairs([(deepest.clone(), "x")]).check_depth().is_ok());
+        let deeper = format!("{deepest}.a");
+        let err = Params::from_pairs([(deeper, "x")]).check_depth().unwrap_err();
+        assert_eq!(err.code, "ValidationError");
+        let hostile = format!("Namespace{}", ".a".repeat(2400));
+        assert!(Params::from_pairs([(hostile.clone(), "x")]).check_depth().is_err());
+        let dotted_value = Params::from_pairs([("Namespace", hostile)]);
+        assert!(dotted_value.check_depth().is_ok(), "values may hold dots");
     }
 }
