@@ -29,6 +29,17 @@ pub struct Config {
     pub resync_interval: Duration,
     /// Put instances in cgroups (CPU quota by vCPUs, memory limit) where the OS allows.
     pub use_cgroups: bool,
+    /// How instances are isolated from the host and each other.
+    pub isolation: Isolation,
+}
+
+/// `--isolation`: process trees on the host (today's default), containers (runc; each
+/// instance its own namespaces and root filesystem), or containers where the host can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isolation {
+    Process,
+    Container,
+    Auto,
 }
 
 impl Config {
@@ -45,6 +56,7 @@ impl Config {
             stop_grace: Duration::from_secs(10),
             resync_interval: Duration::from_secs(5),
             use_cgroups: true,
+            isolation: Isolation::Process,
         }
     }
 

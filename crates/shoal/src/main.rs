@@ -142,6 +142,11 @@ struct ServerArgs {
     /// Do not put instances in cgroups.
     #[arg(long)]
     no_cgroups: bool,
+    /// How instances are isolated: `process` (host process trees), `container` (runc:
+    /// own namespaces and root filesystem; refuses to start where the host cannot),
+    /// `auto` (containers where the host can, process trees otherwise, said at start).
+    #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "process")]
+    isolation: shoal::config::Isolation,
 }
 
 /// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
@@ -164,6 +169,7 @@ impl ServerArgs {
         c.metric_period = self.metric_period.unwrap_or(default_metric_period);
         c.stop_grace = self.stop_grace;
         c.use_cgroups = !self.no_cgroups;
+        c.isolation = self.isolation;
         Ok(c)
     }
 }
