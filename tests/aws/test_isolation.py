@@ -110,6 +110,13 @@ def test_it_cannot_see_other_instances_or_host_processes(daemon):
     for pid in b_init:
         r = run(daemon, a, f"kill -0 {pid} 2>&1 || echo cannot")
         assert "cannot" in r[1] or pid in pids
+    # B's disk and control socket are not in A's world.
+    b_api = daemon.api(f"/_shoal/api/instances/{b}")
+    code, out, _ = run(daemon, a, f"ls {b_api['disk']} {b_api['control_socket']} 2>&1; "
+                                  f"echo x > {b_api['disk']}/etc/planted 2>&1; echo done")
+    assert out.count("No such file or directory") == 2 and out.strip().endswith("done")
+    assert not Path(b_api["disk"], "etc", "planted").exists()
+    assert run(daemon, b, "echo alive")[1].strip() == "alive"
 
 
 def test_its_root_is_not_root_on_the_host(daemon):
