@@ -8,6 +8,7 @@ Skipped, saying why, where the host cannot run containers: not root, no runc
 """
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def why_not_isolated():
 REASON = why_not_isolated()
 if REASON:
     print(f"test_isolation: skipped: {REASON}")
-pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+needs_containers = pytest.mark.skipif(REASON is not None, reason=REASON or "")
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +58,12 @@ def launch(daemon):
     return iid
 
 
+@needs_containers
 def test_the_daemon_says_it_isolates(daemon):
     assert "containers" in daemon.api("/_shoal/health")["isolation"]
 
 
+@needs_containers
 def test_ls_root_shows_the_image_not_the_host(daemon):
     iid = launch(daemon)
     code, out, _ = run(daemon, iid, "ls /; cat /etc/shoal-image; id -u; hostname")
@@ -76,6 +79,7 @@ def test_ls_root_shows_the_image_not_the_host(daemon):
     assert out.split()[-1] == "ip-" + private_ip.replace(".", "-")
 
 
+@needs_containers
 def test_root_inside_cannot_read_the_hosts_secrets_or_the_daemons_data(daemon):
     iid = launch(daemon)
     secret = Path(daemon.data_dir) / "host-secret.txt"
@@ -95,6 +99,7 @@ def test_root_inside_cannot_read_the_hosts_secrets_or_the_daemons_data(daemon):
     assert not Path("/etc/hostile").exists()
 
 
+@needs_containers
 def test_it_cannot_see_other_instances_or_host_processes(daemon):
     a, b = launch(daemon), launch(daemon)
     b_init = daemon.api(f"/_shoal/api/instances/{b}")["pids"]
@@ -119,6 +124,7 @@ def test_it_cannot_see_other_instances_or_host_processes(daemon):
     assert run(daemon, b, "echo alive")[1].strip() == "alive"
 
 
+@needs_containers
 def test_its_root_is_not_root_on_the_host(daemon):
     iid = launch(daemon)
     pids = daemon.api(f"/_shoal/api/instances/{iid}")["pids"]
@@ -132,6 +138,7 @@ def test_its_root_is_not_root_on_the_host(daemon):
     assert (code, out.strip()) == (0, "0")
 
 
+@needs_containers
 def test_the_lab_app_answers_over_loopback(daemon):
     iid, addr = launch_app(daemon)
     assert http_get(f"http://{addr}:3000/health")[0] == 200
@@ -143,6 +150,7 @@ def test_the_lab_app_answers_over_loopback(daemon):
     wait_for("app up", lambda: http_get(f"http://{addr}:3000/health")[0] == 200)
 
 
+@needs_containers
 def test_stop_start_and_terminate_leave_nothing_behind(daemon):
     iid = launch(daemon)
     assert run(daemon, iid, "echo kept > /root/note")[0] == 0
@@ -158,6 +166,7 @@ def test_stop_start_and_terminate_leave_nothing_behind(daemon):
     wait_for("disk removed", lambda: not root.parent.exists(), timeout=15)
 
 
+@needs_containers
 def test_kill_9_and_restart_adopts_container_instances():
     d = Daemon("--isolation", "container")
     try:
@@ -175,3 +184,33 @@ def test_kill_9_and_restart_adopts_container_instances():
         wait_for("no process left", lambda: d.marked_pids() == [], timeout=15)
     finally:
         d.close()
+
+
+def start_without_runc(*args, **kwargs):
+    """A daemon whose PATH has no runc: a host that cannot isolate."""
+    saved = os.environ["PATH"]
+    os.environ["PATH"] = "/nonexistent"
+    try:
+        return Daemon(*args, **kwargs)
+    finally:
+        os.environ["PATH"] = saved
+
+
+def test_auto_mode_says_aloud_when_the_host_cannot_isolate():
+    d = start_without_runc("--isolation", "auto")
+    try:
+        assert "containers" not in d.api("/_shoal/health")["isolation"]
+        assert "cannot isolate instances" in d.log()
+        iid = d.aws("ec2", "run-instances", "--image-id", d.base_image())["Instances"][0]["InstanceId"]
+        d.wait_state(iid, "running")
+    finally:
+        d.close()
+
+
+def test_container_mode_refuses_to_start_where_the_host_cannot_isolate():
+    data_dir = tempfile.mkdtemp(prefix="shoal-test-")
+    try:
+        with pytest.raises(RuntimeError, match="this host cannot isolate instances"):
+            start_without_runc("--isolation", "container", data_dir=data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
