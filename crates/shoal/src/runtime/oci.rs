@@ -209,6 +209,11 @@ impl ContainerDriver {
 
     /// Forgets a container runc still knows (stopped, or left by a killed daemon).
     fn runc_delete(&self, instance_id: &str) {
+        // runc keeps a state directory per container: none, nothing to delete (and one
+        // exec of runc saved on every first boot).
+        if !self.runc_root.join(instance_id).exists() {
+            return;
+        }
         let _ = self
             .runc()
             .args(["delete", "--force", instance_id])
