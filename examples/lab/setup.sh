@@ -9,6 +9,8 @@ echo "Welcome to the A project" > app/message
 cat > etc/init.d/app <<'SCRIPT'
 #!/bin/sh
 # service app start|stop|restart|status
+# In a container instance `service` clears the environment: get the instance's back.
+[ -r /run/shoal/env ] && . /run/shoal/env
 pidfile="$INSTANCE_ROOT/run/app.pid"
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 case "$1" in

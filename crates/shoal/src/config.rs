@@ -46,6 +46,17 @@ pub struct Config {
     /// At start it is lowered to half the open-files limit, so descriptors remain for
     /// listeners, instances and the store.
     pub max_connections: usize,
+    /// How instances are isolated from the host and each other.
+    pub isolation: Isolation,
+}
+
+/// `--isolation`: process trees on the host (today's default), containers (runc; each
+/// instance its own namespaces and root filesystem), or containers where the host can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isolation {
+    Process,
+    Container,
+    Auto,
 }
 
 impl Config {
@@ -68,6 +79,7 @@ impl Config {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            isolation: Isolation::Process,
         }
     }
 

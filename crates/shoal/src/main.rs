@@ -165,6 +165,11 @@ struct ServerArgs {
     /// Most connections the API port serves at once (at most half the open-files limit).
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// How instances are isolated: `process` (host process trees), `container` (runc:
+    /// own namespaces and root filesystem; refuses to start where the host cannot),
+    /// `auto` (containers where the host can, process trees otherwise, said at start).
+    #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "process")]
+    isolation: shoal::config::Isolation,
 }
 
 /// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
@@ -195,6 +200,7 @@ impl ServerArgs {
         c.header_read_timeout = self.header_read_timeout;
         c.body_read_timeout = self.body_read_timeout;
         c.max_connections = self.max_connections.max(1);
+        c.isolation = self.isolation;
         Ok(c)
     }
 }

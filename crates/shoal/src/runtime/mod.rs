@@ -11,6 +11,7 @@ pub mod disk;
 pub mod fake;
 pub mod init;
 pub mod netacct;
+pub mod oci;
 pub mod process;
 pub mod procfs;
 pub mod stress;

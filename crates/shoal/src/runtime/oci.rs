@@ -1,0 +1,816 @@
+//! Container instances: each instance is an OCI bundle run by `runc` — its own user,
+//! PID, mount, UTS, IPC and cgroup namespaces (the host's network namespace until
+//! instances get networks of their own), its own root filesystem (an overlay of its
+//! image, read-only, under its disk, copy-on-write), Shoal's init as PID 1, and its
+//! type's CPU and memory limits.
+//!
+//! Root inside is host uid [`HOST_ID_BASE`] outside: images are stored with their owners
+//! shifted into that range, so root inside owns its files and host root's files (the
+//! daemon's, other instances') are nobody's to it. Why runc and not crun or youki's
+//! `libcontainer`: ARCHITECTURE.md, "Instances: isolation".
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxCpuBuilder, LinuxIdMappingBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, Mount, MountBuilder, ProcessBuilder, RootBuilder,
+    Spec, UserBuilder,
+};
+use shoal_model::ec2::instance::ProcessRecord;
+
+use super::cgroup::Cgroups;
+use super::init::BootFile;
+use super::netacct::NetAccounting;
+use super::{disk, procfs, BootSpec, BoxFuture, Driver, NetCounters};
+
+/// Host uid and gid of root inside every container; the 65536 ids above it are the rest.
+pub const HOST_ID_BASE: u32 = 100_000;
+pub const ID_COUNT: u32 = 65_536;
+/// Where an instance's Shoal files (boot.json, control socket, init binary) appear inside.
+const SHOAL_DIR_INSIDE: &str = "/run/shoal";
+const CPU_PERIOD_US: u64 = 100_000;
+
+/// Runs instances as runc containers under `data_dir/container`.
+pub struct ContainerDriver {
+    runc: PathBuf,
+    /// runc's state directory (`runc --root`): one per data dir, so daemons never share ids.
+    runc_root: PathBuf,
+    images: PathBuf,
+    instances: PathBuf,
+    /// The base image's root filesystem (scripts/build-base-image.sh), ids not yet shifted.
+    base_rootfs: PathBuf,
+    cgroups: Cgroups,
+    /// The cgroup scope name; runc resolves `<scope>/<instance>` against its own cgroup,
+    /// which is the daemon's, so its directories are exactly `Cgroups`' ones.
+    scope: String,
+    net: NetAccounting,
+    exe: PathBuf,
+}
+
+/// Why this host cannot run container instances, if it cannot.
+pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err("the daemon is not root (rootless containers are not supported yet)".into());
+    }
+    if !Path::new("/proc/self/ns/user").exists() {
+        return Err("the kernel has no user namespaces".into());
+    }
+    let max = fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if max.trim() == "0" {
+        return Err("user namespaces are disabled (user.max_user_namespaces = 0)".into());
+    }
+    let runc = find_runc().ok_or("runc is not installed (scripts/setup-runtime.sh)")?;
+    let base = base_rootfs
+        .map(Path::to_path_buf)
+        .or_else(find_base_rootfs)
+        .ok_or("no base image was built (scripts/build-base-image.sh)")?;
+    if !base.join("bin/sh").exists() {
+        return Err(format!("{} is not a root filesystem", base.display()));
+    }
+    Ok((runc, base))
+}
+
+fn find_runc() -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    path.split(':').map(|d| Path::new(d).join("runc")).find(|p| p.is_file())
+}
+
+/// The newest complete build in scripts/build-base-image.sh's cache.
+fn find_base_rootfs() -> Option<PathBuf> {
+    let cache = match std::env::var_os("SHOAL_IMAGE_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::cache_dir()?.join("shoal/images"),
+    };
+    let mut builds: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(cache)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("complete").exists())
+        .filter_map(|p| Some((fs::metadata(p.join("complete")).ok()?.modified().ok()?, p)))
+        .collect();
+    builds.sort();
+    builds.pop().map(|(_, p)| p.join("rootfs"))
+}
+
+impl ContainerDriver {
+    pub fn new(
+        data_dir: &Path,
+        exe: PathBuf,
+        runc: PathBuf,
+        base_rootfs: PathBuf,
+    ) -> io::Result<ContainerDriver> {
+        let root = data_dir.join("container");
+        let (images, instances, runc_root) =
+            (root.join("images"), root.join("instances"), root.join("runc"));
+        for dir in [&images, &instances, &runc_root] {
+            fs::create_dir_all(dir)?;
+        }
+        // Container root (an unprivileged host uid) must reach its bundle's rootfs and
+        // the init binary: runc resolves bind sources inside the user namespace.
+        for dir in [data_dir, &root, &instances] {
+            let mode = fs::metadata(dir)?.permissions().mode();
+            fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o711))?;
+        }
+        for path in [data_dir.parent(), exe.parent()].into_iter().flatten() {
+            if let Some(closed) = path.ancestors().find(|d| {
+                fs::metadata(d).map(|m| m.permissions().mode() & 0o001 == 0).unwrap_or(true)
+            }) {
+                return Err(io::Error::other(format!(
+                    "{} is not searchable by others (o+x), so containers cannot reach {}",
+                    closed.display(),
+                    path.display()
+                )));
+            }
+        }
+        let scope =
+            format!("shoal-{:08x}", super::process::fnv1a(data_dir.to_string_lossy().as_bytes()));
+        let cgroups = Cgroups::detect(&scope);
+        let net = NetAccounting::detect(cgroups.v2_scope().map(drop));
+        Ok(ContainerDriver {
+            runc,
+            runc_root,
+            images,
+            instances,
+            base_rootfs,
+            cgroups,
+            scope,
+            net,
+            exe,
+        })
+    }
+
+    fn image_root(&self, image_id: &str) -> PathBuf {
+        self.images.join(image_id).join("root")
+    }
+
+    fn instance_dir(&self, instance_id: &str) -> PathBuf {
+        self.instances.join(instance_id)
+    }
+
+    /// The instance's Shoal files, bind-mounted at [`SHOAL_DIR_INSIDE`].
+    fn shoal_dir(&self, instance_id: &str) -> PathBuf {
+        self.instance_dir(instance_id).join("shoal")
+    }
+
+    fn runc(&self) -> Command {
+        let mut cmd = Command::new(&self.runc);
+        cmd.arg("--root").arg(&self.runc_root).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Mounts the instance's root: its image under its disk. Where overlayfs is refused,
+    /// the disk is a full copy of the image, made once.
+    fn mount_root(&self, instance_id: &str) -> io::Result<()> {
+        let dir = self.instance_dir(instance_id);
+        let merged = dir.join("root");
+        if is_mount_point(&merged) || dir.join("copied").exists() {
+            return Ok(());
+        }
+        let image_id = fs::read_to_string(dir.join("image"))?;
+        let lower = fs::canonicalize(self.image_root(image_id.trim()))?;
+        let (upper, work) = (dir.join("upper"), dir.join("work"));
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        match nix::mount::mount(
+            Some("overlay"),
+            &merged,
+            Some("overlay"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        ) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(instance_id, error = %e, "overlayfs refused: the disk is a full copy of its image");
+                copy_preserving(&lower, &merged)?;
+                fs::write(dir.join("copied"), "")
+            }
+        }
+    }
+
+    fn unmount_root(&self, instance_id: &str) {
+        let merged = self.instance_dir(instance_id).join("root");
+        if is_mount_point(&merged) {
+            if let Err(e) = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH) {
+                tracing::warn!(instance_id, error = %e, "cannot unmount the instance's root");
+            }
+        }
+    }
+
+    /// Forgets a container runc still knows (stopped, or left by a killed daemon).
+    fn runc_delete(&self, instance_id: &str) {
+        // runc keeps a state directory per container: none, nothing to delete (and one
+        // exec of runc saved on every first boot).
+        if !self.runc_root.join(instance_id).exists() {
+            return;
+        }
+        let _ = self
+            .runc()
+            .args(["delete", "--force", instance_id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// The pid runc recorded for the container's init, if runc knows it as running.
+    pub fn runc_state_pid(&self, instance_id: &str) -> Option<u32> {
+        let out = self.runc().args(["state", instance_id]).stderr(Stdio::null()).output().ok()?;
+        let state: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (state["status"] == "running").then(|| state["pid"].as_u64()).flatten().map(|p| p as u32)
+    }
+}
+
+impl Driver for ContainerDriver {
+    fn ensure_base_image(&self, image_id: &str) -> io::Result<()> {
+        let root = self.image_root(image_id);
+        if root.join("etc/os-release").exists() {
+            return Ok(());
+        }
+        let shifted = shifted_base(&self.base_rootfs)?;
+        fs::create_dir_all(self.images.join(image_id))?;
+        let _ = fs::remove_file(&root);
+        // The shifted build is shared by every data dir; instances only ever read it.
+        std::os::unix::fs::symlink(shifted, root)
+    }
+
+    fn import_image(&self, image_id: &str, source: &Path) -> io::Result<()> {
+        let root = self.image_root(image_id);
+        copy_preserving(source, &root)?;
+        shift_ids(&root, HOST_ID_BASE)
+    }
+
+    fn snapshot_disk(&self, instance_id: &str, image_id: &str) -> io::Result<()> {
+        self.mount_root(instance_id)?;
+        let target = self.image_root(image_id);
+        disk::remove_tree(&target)?;
+        copy_preserving(&self.disk_path(instance_id), &target)
+    }
+
+    fn delete_image(&self, image_id: &str) -> io::Result<()> {
+        disk::remove_tree(&self.images.join(image_id))
+    }
+
+    fn prepare_disk(&self, instance_id: &str, image_id: &str) -> io::Result<()> {
+        let dir = self.instance_dir(instance_id);
+        if dir.join("image").exists() {
+            return Ok(()); // a restart of a stopped instance keeps its disk
+        }
+        if !self.image_root(image_id).exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("image {image_id} has no disk"),
+            ));
+        }
+        for sub in ["root", "upper", "work"] {
+            fs::create_dir_all(dir.join(sub))?;
+        }
+        // The merged root's owner and mode are the upper dir's: root's own `/`.
+        let upper = dir.join("upper");
+        std::os::unix::fs::chown(&upper, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
+        fs::set_permissions(&upper, fs::Permissions::from_mode(0o755))?;
+        fs::write(dir.join("image"), image_id)
+    }
+
+    fn delete_disk(&self, instance_id: &str) -> io::Result<()> {
+        self.runc_delete(instance_id);
+        self.unmount_root(instance_id);
+        self.net.forget(instance_id);
+        self.cgroups.remove(instance_id);
+        disk::remove_tree(&self.instance_dir(instance_id))
+    }
+
+    fn boot(&self, spec: &BootSpec) -> io::Result<ProcessRecord> {
+        let id = &spec.instance_id;
+        let dir = self.instance_dir(id);
+        self.runc_delete(id);
+        self.mount_root(id)?;
+        // The Shoal dir is fresh every boot (like /run): no stale socket or pid file.
+        let shoal = self.shoal_dir(id);
+        disk::remove_tree(&shoal)?;
+        fs::create_dir_all(&shoal)?;
+        std::os::unix::fs::chown(&shoal, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
+        let inside = Path::new(SHOAL_DIR_INSIDE);
+        let user_data = match &spec.user_data {
+            Some(bytes) => {
+                let path = shoal.join("user-data.txt");
+                fs::write(&path, bytes)?;
+                std::os::unix::fs::chown(&path, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
+                Some(inside.join("user-data.txt"))
+            }
+            None => None,
+        };
+        let mut env = spec.env.clone();
+        env.push(("INSTANCE_ROOT".into(), "/".into()));
+        env.push(("SHOAL_BIN".into(), inside.join("shoal").to_string_lossy().into()));
+        env.push(("HOME".into(), "/root".into()));
+        env.push(("USER".into(), "root".into()));
+        env.push((
+            "PATH".into(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ));
+        // Debian's `service` runs init scripts with an empty environment (`env -i`); a
+        // script that needs the instance's (PRIVATE_IP, SHOAL_BIN) sources this file.
+        let exports: String = env
+            .iter()
+            .map(|(k, v)| format!("export {k}='{}'\n", v.replace('\'', r"'\''")))
+            .collect();
+        fs::write(shoal.join("env"), exports)?;
+        let boot = BootFile {
+            instance_id: id.clone(),
+            root: "/".into(),
+            env,
+            user_data,
+            // runc puts the container in its cgroups before init runs.
+            cgroup_procs: Vec::new(),
+            stop_grace_ms: spec.stop_grace.as_millis() as u64,
+            control_socket: inside.join("control.sock"),
+        };
+        fs::write(shoal.join("boot.json"), serde_json::to_vec_pretty(&boot)?)?;
+        // The init binary is the daemon's own, bind-mounted read-only over this file.
+        fs::write(shoal.join("shoal"), "")?;
+        let hostname = spec
+            .env
+            .iter()
+            .find(|(k, _)| k == "VPC_PRIVATE_IP")
+            .map(|(_, ip)| format!("ip-{}", ip.replace('.', "-")))
+            .unwrap_or_else(|| id.clone());
+        let config = bundle_spec(&BundleParams {
+            instance_id: id,
+            hostname: &hostname,
+            exe: &self.exe,
+            shoal_dir: &shoal,
+            cgroups_path: &format!("{}/{id}", self.scope),
+            vcpus: spec.vcpus,
+            memory_mib: spec.memory_mib,
+        })
+        .map_err(io::Error::other)?;
+        config.save(dir.join("config.json")).map_err(io::Error::other)?;
+        // The v2 accounting dir exists (and counts) before runc puts init in it.
+        self.cgroups.create(id, spec.vcpus, spec.memory_mib);
+        if let Ok(cg) = self.cgroups.v2_dir(id) {
+            self.net.start(id, &cg);
+        }
+        let console =
+            fs::OpenOptions::new().create(true).append(true).open(dir.join("console.log"))?;
+        let pid_file = dir.join("init.pid");
+        let _ = fs::remove_file(&pid_file);
+        // Detached: runc exits once init runs, and init inherits runc's stdout and
+        // stderr, the console; runc's own errors go to runc.log.
+        let runc_log = dir.join("runc.log");
+        let _ = fs::remove_file(&runc_log);
+        let status = self
+            .runc()
+            .arg("--log")
+            .arg(&runc_log)
+            .arg("run")
+            .arg("--detach")
+            .arg("--bundle")
+            .arg(&dir)
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(id)
+            .stdout(console.try_clone()?)
+            .stderr(console.try_clone()?)
+            .status()?;
+        if !status.success() {
+            let why = fs::read_to_string(&runc_log).unwrap_or_default();
+            let why = why.lines().last().unwrap_or("no log").to_string();
+            let _ = (&console).write_all(
+                format!("[shoal] runc could not start the instance: {why}\n").as_bytes(),
+            );
+            self.runc_delete(id);
+            return Err(io::Error::other(format!("runc run: {why}")));
+        }
+        let pid: u32 = fs::read_to_string(&pid_file)?
+            .trim()
+            .parse()
+            .map_err(|_| io::Error::other("runc wrote no pid"))?;
+        let start_ticks = procfs::stat(pid).map(|s| s.start_ticks).unwrap_or(0);
+        Ok(ProcessRecord { pid, start_ticks })
+    }
+
+    fn is_alive(&self, record: &ProcessRecord) -> bool {
+        procfs::is_same_process(record.pid, record.start_ticks)
+    }
+
+    fn shutdown<'a>(
+        &'a self,
+        instance_id: &'a str,
+        record: Option<&'a ProcessRecord>,
+        grace: Duration,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // The recorded init, or the one runc knows (a record lost with a crash).
+            let init = record.filter(|r| self.is_alive(r)).cloned().or_else(|| {
+                let pid = self.runc_state_pid(instance_id)?;
+                Some(ProcessRecord { pid, start_ticks: procfs::stat(pid)?.start_ticks })
+            });
+            if let Some(rec) = &init {
+                // init forwards TERM to the instance and KILLs after the grace period.
+                let _ = kill(Pid::from_raw(rec.pid as i32), Signal::SIGTERM);
+                let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(2);
+                while self.is_alive(rec) && tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            // Whatever is left: KILL init (its PID namespace dies with it), then by pid.
+            let _ = self
+                .runc()
+                .args(["kill", instance_id, "KILL"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            for _ in 0..50 {
+                let pids = self.pids(instance_id, record);
+                if pids.is_empty() {
+                    break;
+                }
+                for pid in pids {
+                    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            self.runc_delete(instance_id);
+            self.unmount_root(instance_id);
+            self.net.forget(instance_id);
+            self.cgroups.remove(instance_id);
+        })
+    }
+
+    fn cpu_seconds(&self, instance_id: &str, record: &ProcessRecord) -> Option<f64> {
+        if let Some(seconds) = self.cgroups.cpu_seconds(instance_id) {
+            return Some(seconds);
+        }
+        let tree = procfs::tree(record.pid, &procfs::all());
+        let ticks: u64 = tree.iter().map(|p| p.own_ticks + p.children_ticks).sum();
+        Some(ticks as f64 / procfs::ticks_per_second())
+    }
+
+    fn network(&self, instance_id: &str) -> Option<NetCounters> {
+        self.net.read(instance_id, self.cgroups.v2_dir(instance_id).ok().as_deref())
+    }
+
+    fn pids(&self, instance_id: &str, record: Option<&ProcessRecord>) -> Vec<u32> {
+        let mut pids = self.cgroups.pids(instance_id);
+        if let Some(rec) = record.filter(|r| self.is_alive(r)) {
+            pids.extend(
+                procfs::tree(rec.pid, &procfs::all()).iter().filter(|p| !p.zombie).map(|p| p.pid),
+            );
+        }
+        pids.retain(|p| *p != std::process::id());
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    fn console_output(&self, instance_id: &str) -> Vec<u8> {
+        fs::read(self.instance_dir(instance_id).join("console.log")).unwrap_or_default()
+    }
+
+    fn control_socket(&self, instance_id: &str) -> PathBuf {
+        self.shoal_dir(instance_id).join("control.sock")
+    }
+
+    fn disk_path(&self, instance_id: &str) -> PathBuf {
+        self.instance_dir(instance_id).join("root")
+    }
+
+    fn isolation(&self) -> String {
+        format!(
+            "containers ({}; user/pid/mount/uts/ipc/cgroup namespaces, root inside = uid {HOST_ID_BASE} outside, host network); {}; {}",
+            self.runc.display(),
+            self.cgroups.describe(),
+            self.net.describe()
+        )
+    }
+
+    fn release(&self) {
+        self.cgroups.remove_scope();
+    }
+}
+
+/// What one instance's OCI bundle is made of.
+pub struct BundleParams<'a> {
+    pub instance_id: &'a str,
+    pub hostname: &'a str,
+    pub exe: &'a Path,
+    pub shoal_dir: &'a Path,
+    pub cgroups_path: &'a str,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+}
+
+/// The instance's `config.json`: runc's defaults (capabilities, masked paths, devices)
+/// plus a user namespace, Shoal's init as PID 1 and the type's limits.
+pub fn bundle_spec(p: &BundleParams) -> Result<Spec, oci_spec::OciSpecError> {
+    let inside = Path::new(SHOAL_DIR_INSIDE);
+    let mut spec = Spec::default();
+    let process = ProcessBuilder::default()
+        .terminal(false)
+        .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
+        .args(vec![
+            inside.join("shoal").to_string_lossy().into_owned(),
+            "instance-init".into(),
+            SHOAL_DIR_INSIDE.into(),
+        ])
+        .env(vec![
+            format!("SHOAL_INSTANCE_ID={}", p.instance_id),
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        ])
+        .cwd("/")
+        // sudo is setuid: instance code may become root inside, as on EC2.
+        .no_new_privileges(false)
+        .capabilities(root_capabilities()?)
+        .rlimits(spec.process().as_ref().and_then(|pr| pr.rlimits().clone()).unwrap_or_default())
+        .build()?;
+    spec.set_process(Some(process));
+    spec.set_root(Some(RootBuilder::default().path("root").readonly(false).build()?));
+    spec.set_hostname(Some(p.hostname.to_string()));
+    // sysfs cannot be mounted from a user namespace that does not own the network
+    // namespace (the host's); instances go without /sys until they get networks.
+    let mut mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| !m.destination().starts_with("/sys"))
+        .collect();
+    mounts.push(
+        MountBuilder::default()
+            .destination("/run")
+            .typ("tmpfs")
+            .source("tmpfs")
+            .options(vec!["nosuid".into(), "nodev".into(), "mode=755".into()])
+            .build()?,
+    );
+    mounts.push(bind(p.shoal_dir, inside, &["rw"])?);
+    mounts.push(bind(p.exe, &inside.join("shoal"), &["ro"])?);
+    spec.set_mounts(Some(mounts));
+
+    let ids = || {
+        LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(HOST_ID_BASE)
+            .size(ID_COUNT)
+            .build()
+    };
+    let namespaces = [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::User,
+        LinuxNamespaceType::Cgroup,
+    ]
+    .into_iter()
+    .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+    .collect::<Result<Vec<_>, _>>()?;
+    let defaults = spec.linux().clone().unwrap_or_default();
+    let mut resources = defaults.resources().clone().unwrap_or_default();
+    resources.set_cpu(Some(
+        LinuxCpuBuilder::default()
+            .period(CPU_PERIOD_US)
+            .quota((p.vcpus as u64 * CPU_PERIOD_US) as i64)
+            .build()?,
+    ));
+    resources.set_memory(Some(
+        LinuxMemoryBuilder::default().limit((p.memory_mib * 1024 * 1024) as i64).build()?,
+    ));
+    let mut linux = LinuxBuilder::default()
+        .uid_mappings(vec![ids()?])
+        .gid_mappings(vec![ids()?])
+        .namespaces(namespaces)
+        .resources(resources)
+        .cgroups_path(PathBuf::from(p.cgroups_path))
+        .build()?;
+    linux.set_masked_paths(defaults.masked_paths().clone());
+    linux.set_readonly_paths(defaults.readonly_paths().clone());
+    spec.set_linux(Some(linux));
+    Ok(spec)
+}
+
+/// Root inside gets Docker's default capabilities: enough for sudo, package installs and
+/// daemons dropping privileges, each bounded by the user namespace (they act on the
+/// instance's own files and processes, never the host's).
+fn root_capabilities() -> Result<oci_spec::runtime::LinuxCapabilities, oci_spec::OciSpecError> {
+    use oci_spec::runtime::Capability::*;
+    let set: oci_spec::runtime::Capabilities = [
+        Chown,
+        DacOverride,
+        Fsetid,
+        Fowner,
+        Mknod,
+        NetRaw,
+        Setgid,
+        Setuid,
+        Setfcap,
+        Setpcap,
+        NetBindService,
+        SysChroot,
+        Kill,
+        AuditWrite,
+    ]
+    .into_iter()
+    .collect();
+    oci_spec::runtime::LinuxCapabilitiesBuilder::default()
+        .bounding(set.clone())
+        .effective(set.clone())
+        .permitted(set)
+        .build()
+}
+
+fn bind(
+    source: &Path,
+    destination: &Path,
+    extra: &[&str],
+) -> Result<Mount, oci_spec::OciSpecError> {
+    let mut options: Vec<String> = vec!["bind".into(), "nosuid".into(), "nodev".into()];
+    options.extend(extra.iter().map(|s| s.to_string()));
+    MountBuilder::default()
+        .destination(destination)
+        .typ("bind")
+        .source(source)
+        .options(options)
+        .build()
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    let (Ok(me), Some(parent)) = (fs::metadata(path), path.parent()) else {
+        return false;
+    };
+    fs::metadata(parent).map(|p| p.dev() != me.dev()).unwrap_or(false)
+}
+
+/// Copies a tree with owners, modes, links and special files (`cp -a`; reflinks where
+/// the filesystem can).
+fn copy_preserving(src: &Path, dst: &Path) -> io::Result<()> {
+    fs::create_dir_all(dst)?;
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg("--reflink=auto")
+        .arg(format!("{}/.", src.display()))
+        .arg(dst)
+        .stdin(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("cp -a {} failed: {status}", src.display())))
+    }
+}
+
+/// Adds `base` to every owner in the tree, so ids inside the user namespace own it.
+/// chown clears setuid/setgid bits, so the mode is put back afterwards.
+fn shift_ids(root: &Path, base: u32) -> io::Result<()> {
+    let meta = fs::symlink_metadata(root)?;
+    if meta.uid() >= base && meta.uid() < base + ID_COUNT {
+        return Ok(()); // already shifted (import of a shifted tree)
+    }
+    shift_one(root, &meta, base)?;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let meta = fs::symlink_metadata(&path)?;
+            shift_one(&path, &meta, base)?;
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shift_one(path: &Path, meta: &fs::Metadata, base: u32) -> io::Result<()> {
+    let (uid, gid) = (meta.uid() % ID_COUNT + base, meta.gid() % ID_COUNT + base);
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    if !meta.file_type().is_symlink() {
+        fs::set_permissions(path, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    Ok(())
+}
+
+/// The base build with its owners shifted, made once beside it (`rootfs-uid<base>`).
+fn shifted_base(base_rootfs: &Path) -> io::Result<PathBuf> {
+    let parent = base_rootfs.parent().unwrap_or(Path::new("/"));
+    let shifted = parent.join(format!("rootfs-uid{HOST_ID_BASE}"));
+    if shifted.join("etc/os-release").exists() && parent.join("shifted-complete").exists() {
+        return Ok(shifted);
+    }
+    let work = parent.join(format!(".shifting-{}", std::process::id()));
+    disk::remove_tree(&work)?;
+    copy_preserving(base_rootfs, &work)?;
+    shift_ids(&work, HOST_ID_BASE)?;
+    disk::remove_tree(&shifted)?;
+    fs::rename(&work, &shifted)?;
+    fs::write(parent.join("shifted-complete"), "")?;
+    // No one but the daemon walks to it: overlayfs reaches its lower layer with the
+    // mounter's credentials.
+    Ok(shifted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> BundleParams<'static> {
+        BundleParams {
+            instance_id: "i-0123456789abcdef0",
+            hostname: "ip-172-31-0-5",
+            exe: Path::new("/usr/bin/shoal"),
+            shoal_dir: Path::new("/data/container/instances/i-0123456789abcdef0/shoal"),
+            cgroups_path: "shoal-0000abcd/i-0123456789abcdef0",
+            vcpus: 2,
+            memory_mib: 512,
+        }
+    }
+
+    #[test]
+    fn bundle_isolates_in_a_user_namespace_with_its_own_init_and_limits() {
+        let spec = bundle_spec(&params()).unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        let linux = &json["linux"];
+        let mut kinds: Vec<&str> = linux["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        kinds.sort();
+        // No network namespace yet: instances share the host's loopback addresses.
+        assert_eq!(kinds, ["cgroup", "ipc", "mount", "pid", "user", "uts"]);
+        for map in ["uidMappings", "gidMappings"] {
+            assert_eq!(linux[map][0]["containerID"], 0);
+            assert_eq!(linux[map][0]["hostID"], HOST_ID_BASE);
+            assert_eq!(linux[map][0]["size"], ID_COUNT);
+        }
+        assert_eq!(linux["resources"]["cpu"]["quota"], 200_000);
+        assert_eq!(linux["resources"]["cpu"]["period"], 100_000);
+        assert_eq!(linux["resources"]["memory"]["limit"], 512 * 1024 * 1024);
+        assert_eq!(linux["cgroupsPath"], "shoal-0000abcd/i-0123456789abcdef0");
+        assert_eq!(
+            json["process"]["args"],
+            serde_json::json!(["/run/shoal/shoal", "instance-init", "/run/shoal"])
+        );
+        assert_eq!(json["process"]["user"]["uid"], 0);
+        assert_eq!(json["hostname"], "ip-172-31-0-5");
+        assert_eq!(json["root"]["path"], "root");
+        let mounts = json["mounts"].as_array().unwrap();
+        let at = |dest: &str| mounts.iter().find(|m| m["destination"] == dest);
+        assert!(mounts.iter().all(|m| !m["destination"].as_str().unwrap().starts_with("/sys")));
+        assert_eq!(at("/run/shoal/shoal").unwrap()["source"], "/usr/bin/shoal");
+        assert!(at("/run/shoal/shoal").unwrap()["options"]
+            .as_array()
+            .unwrap()
+            .contains(&"ro".into()));
+        assert!(at("/proc").is_some() && at("/dev").is_some() && at("/run").is_some());
+        // The mount of /run comes before the binds into it, or it would hide them.
+        let pos = |dest: &str| mounts.iter().position(|m| m["destination"] == dest).unwrap();
+        assert!(pos("/run") < pos("/run/shoal") && pos("/run/shoal") < pos("/run/shoal/shoal"));
+        assert!(!linux["maskedPaths"].as_array().unwrap().is_empty());
+        let caps = json["process"]["capabilities"]["effective"].as_array().unwrap();
+        for cap in ["CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"] {
+            assert!(caps.contains(&cap.into()), "{cap} for sudo and daemons");
+        }
+        assert!(!caps.contains(&"CAP_SYS_ADMIN".into()));
+    }
+
+    #[test]
+    fn shifting_ids_keeps_modes_and_setuid_bits() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: chown needs root");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("shoal-shift-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("usr/bin")).unwrap();
+        let sudo = dir.join("usr/bin/sudo");
+        fs::write(&sudo, "x").unwrap();
+        std::os::unix::fs::chown(&sudo, Some(0), Some(0)).unwrap();
+        fs::set_permissions(&sudo, fs::Permissions::from_mode(0o4755)).unwrap();
+        let home = dir.join("home");
+        fs::create_dir(&home).unwrap();
+        std::os::unix::fs::chown(&home, Some(1000), Some(1000)).unwrap();
+        std::os::unix::fs::symlink("usr/bin", dir.join("bin")).unwrap();
+        shift_ids(&dir, HOST_ID_BASE).unwrap();
+        let meta = fs::symlink_metadata(&sudo).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (HOST_ID_BASE, HOST_ID_BASE));
+        assert_eq!(meta.mode() & 0o7777, 0o4755);
+        assert_eq!(fs::metadata(&home).unwrap().uid(), HOST_ID_BASE + 1000);
+        assert_eq!(fs::symlink_metadata(dir.join("bin")).unwrap().uid(), HOST_ID_BASE);
+        // A second pass changes nothing.
+        shift_ids(&dir, HOST_ID_BASE).unwrap();
+        assert_eq!(fs::metadata(&home).unwrap().uid(), HOST_ID_BASE + 1000);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
