@@ -79,81 +79,111 @@ pub enum Chunks {
 
 /// Checks the chunked framing at the start of `body` as far as it is there.
 pub fn check_chunks(body: &[u8]) -> Result<Chunks, Refusal> {
-    let mut at = 0;
-    let mut first = true;
-    loop {
-        // chunk-size [ chunk-ext ] CRLF
-        let (line, complete) = line_at(body, at)?;
-        let size = chunk_size(line, complete)?;
-        if !complete {
-            return Ok(Chunks::Partial { first_size_line: !first });
-        }
-        at += line.len() + 2;
-        first = false;
-        if size == 0 {
-            // trailer-section CRLF
-            loop {
-                match line_at(body, at)? {
-                    ([], true) => return Ok(Chunks::Complete(at + 2)),
-                    (line, true) => at += line.len() + 2,
-                    (_, false) => return Ok(Chunks::Partial { first_size_line: true }),
+    let mut check = ChunkCheck::default();
+    Ok(match check.feed(body)? {
+        Some(len) => Chunks::Complete(len),
+        None => Chunks::Partial { first_size_line: check.sized },
+    })
+}
+
+/// Chunked framing (RFC 9112 §7.1, as strict as hyper reads it, and no chunk size
+/// above [`MAX_CHUNK_SIZE`]) checked as its bytes pass, in pieces of any size.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkCheck {
+    state: State,
+    size: u64,
+    /// Bytes of the current chunk-size or trailer line.
+    line: usize,
+    /// A chunk-size line has been complete.
+    sized: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Size,
+    SizeWs,
+    Ext,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    EndLf,
+    Done,
+}
+
+impl ChunkCheck {
+    /// Checks the next bytes of the body. `Some(n)`: the body ended after the first
+    /// `n` of them (the rest is not looked at).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, Refusal> {
+        use State::*;
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.state == Data {
+                let take = self.size.min((bytes.len() - i) as u64);
+                self.size -= take;
+                i += take as usize;
+                if self.size == 0 {
+                    self.state = DataCr;
                 }
+                continue;
             }
+            let b = bytes[i];
+            i += 1;
+            self.line += 1;
+            if self.line > MAX_CHUNK_LINE {
+                return Err(Refusal::BadChunk);
+            }
+            self.state = match (self.state, b) {
+                (Size, b) if b.is_ascii_hexdigit() => {
+                    let d = u64::from((b as char).to_digit(16).unwrap_or(0));
+                    self.size = self
+                        .size
+                        .checked_mul(16)
+                        .and_then(|s| s.checked_add(d))
+                        .filter(|&s| s <= MAX_CHUNK_SIZE)
+                        .ok_or(Refusal::ChunkTooLarge)?;
+                    Size
+                }
+                // At least one digit before anything else.
+                (Size, _) if self.line == 1 => return Err(Refusal::BadChunk),
+                (Size | SizeWs, b' ' | b'\t') => SizeWs,
+                (Size | SizeWs | Ext, b';') => Ext,
+                (Size | SizeWs | Ext, b'\r') => SizeLf,
+                (Ext, b) if b == b'\t' || (0x20..0x7f).contains(&b) => Ext,
+                (SizeLf, b'\n') => {
+                    self.sized = true;
+                    self.line = 0;
+                    if self.size == 0 {
+                        TrailerStart
+                    } else {
+                        Data
+                    }
+                }
+                (DataCr, b'\r') => DataLf,
+                (DataLf, b'\n') => {
+                    self.line = 0;
+                    Size
+                }
+                (TrailerStart, b'\r') => EndLf,
+                (TrailerStart | Trailer, b) if b != b'\r' && b != b'\n' => Trailer,
+                (Trailer, b'\r') => TrailerLf,
+                (TrailerLf, b'\n') => {
+                    self.line = 0;
+                    TrailerStart
+                }
+                (EndLf, b'\n') => {
+                    self.state = Done;
+                    return Ok(Some(i));
+                }
+                (Done, _) => return Ok(Some(i - 1)),
+                _ => return Err(Refusal::BadChunk),
+            };
         }
-        // chunk-data CRLF; a size beyond memory is partial by definition.
-        let Some(end) = usize::try_from(size).ok().and_then(|s| at.checked_add(s)) else {
-            return Ok(Chunks::Partial { first_size_line: true });
-        };
-        match body.get(end..end.saturating_add(2)) {
-            Some(b"\r\n") => at = end + 2,
-            Some(_) => return Err(Refusal::BadChunk),
-            None if body.len() > end && body[end] != b'\r' => return Err(Refusal::BadChunk),
-            None => return Ok(Chunks::Partial { first_size_line: true }),
-        }
-    }
-}
-
-/// The CRLF-terminated line at `at`, without CRLF, and whether it is complete (else
-/// it is what has arrived of it). A bare LF, or a line longer than
-/// [`MAX_CHUNK_LINE`], is refused.
-fn line_at(body: &[u8], at: usize) -> Result<(&[u8], bool), Refusal> {
-    let rest = &body[at.min(body.len())..];
-    let window = &rest[..rest.len().min(MAX_CHUNK_LINE + 2)];
-    match window.iter().position(|&b| b == b'\n') {
-        Some(lf) if lf > 0 && window[lf - 1] == b'\r' => Ok((&window[..lf - 1], true)),
-        Some(_) => Err(Refusal::BadChunk),
-        None if window.len() > MAX_CHUNK_LINE + 1 => {
-            // Too long; a size that is too large says so first.
-            chunk_size(window, false)?;
-            Err(Refusal::BadChunk)
-        }
-        None => Ok((window, false)),
-    }
-}
-
-/// The size of a chunk-size line (`1*HEXDIG`, then optional whitespace and
-/// `;extensions`), as hyper reads it; of a partial line, as far as it goes.
-fn chunk_size(line: &[u8], complete: bool) -> Result<u64, Refusal> {
-    let line = if complete { line } else { line.strip_suffix(b"\r").unwrap_or(line) };
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 && (complete || !line.is_empty()) {
-        return Err(Refusal::BadChunk);
-    }
-    let mut size: u64 = 0;
-    for &b in &line[..digits] {
-        let d = u64::from((b as char).to_digit(16).unwrap_or(0));
-        size = size
-            .checked_mul(16)
-            .and_then(|s| s.checked_add(d))
-            .filter(|&s| s <= MAX_CHUNK_SIZE)
-            .ok_or(Refusal::ChunkTooLarge)?;
-    }
-    let rest = &line[digits..];
-    let ext = rest.iter().position(|&b| b != b' ' && b != b'\t').map_or(&[][..], |i| &rest[i..]);
-    match ext.first() {
-        None => Ok(size),
-        Some(b';') if ext.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) => Ok(size),
-        Some(_) => Err(Refusal::BadChunk),
+        Ok((self.state == Done).then_some(0))
     }
 }
 

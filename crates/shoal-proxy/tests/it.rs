@@ -1096,6 +1096,26 @@ async fn chunk_sizes_that_overflow_are_refused_at_once() {
     // On a connection hyper serves: sizes that overflow 64 bits (hyper's own check).
     let req = format!("{head}1ffffffffffffffff\r\nhi\r\n0\r\n\r\n");
     refused_on_both_paths(addr, req.as_bytes()).await;
+    // Behind a first chunk too big for the fast path to wait for: the body is checked
+    // as hyper reads it.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("{head}20000\r\n").as_bytes()).await.unwrap();
+        s.write_all(&vec![b'a'; 0x20000]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.write_all(b"\r\nffffffffffffffff\r\nhi").await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .expect("an answer, not the idle timeout")
+            .unwrap();
+        assert!(
+            got.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+    }
     // The head first, the chunk size after it, as a streaming client sends them.
     {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
