@@ -458,7 +458,7 @@ fn plan<'r>(
         // Hyper streams chunked bodies; the framing that has arrived is checked
         // first (and the first chunk-size line waited for), so that a broken or
         // impossible chunk size gets its 400 at once.
-        if te.eq_ignore_ascii_case(b"chunked") {
+        if crate::head::is_chunked(te) {
             match crate::head::check_chunks(&buf[head_len..]) {
                 Err(_) => return Err(Step::Refuse),
                 Ok(Chunks::Partial { first_size_line: false }) => return Err(Step::ReadBody),

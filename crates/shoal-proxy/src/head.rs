@@ -67,6 +67,16 @@ pub fn check_lines<'h>(
     Ok(())
 }
 
+/// Whether a `Transfer-Encoding` value (the last one's) means a chunked body: its
+/// last coding is `chunked`, as hyper reads it.
+pub fn is_chunked(te: &[u8]) -> bool {
+    te.rsplit(|&b| b == b',')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"chunked")
+}
+
 /// How far a chunked body checks out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Chunks {
@@ -206,9 +216,8 @@ pub fn check_request(buf: &[u8]) -> Result<Option<(usize, Option<Chunks>)>, Refu
         return Err(Refusal::Malformed);
     };
     check_lines(method, target.len(), version == 1, r.headers.iter().map(|h| (h.name, h.value)))?;
-    let chunked = r.headers.iter().any(|h| {
-        h.name.eq_ignore_ascii_case("transfer-encoding") && h.value.eq_ignore_ascii_case(b"chunked")
-    });
+    let te = r.headers.iter().rev().find(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+    let chunked = te.is_some_and(|h| is_chunked(h.value));
     if !chunked {
         return Ok(Some((head_len, None)));
     }
