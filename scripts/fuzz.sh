@@ -49,7 +49,8 @@ for t in "${targets[@]}"; do
     echo "== fuzz $t for ${seconds}s"
     if ! (cd fuzz && cargo fuzz run -O "$t" "$work" "corpus/$t" -- \
         -max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
-        -timeout=10 -print_final_stats=1 2>&1 | tail -n 40); then
+        -timeout=10 -print_final_stats=1 2>&1 |
+        grep -v -e '^"' -e 'recommended dictionary' | tail -n 40); then
         failed+=("$t")
     fi
 done
