@@ -2,7 +2,8 @@
 //! forwarding headers; retry refused connects; count and log.
 //!
 //! Errors become HTTP here and only here: connect refused/reset → 502, no response
-//! → 502, connect timeout or idle timeout → 504, no registered targets → 503.
+//! → 502, connect timeout or idle timeout → 504, no registered targets → 503, a
+//! request ALB refuses or whose body's framing broke → 400 and close.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -22,6 +23,7 @@ use shoal_model::elbv2::RulePriority;
 
 use crate::access_log::Record;
 use crate::body::{elb_error, elb_response, ProxyBody};
+use crate::head;
 use crate::state::{Env, Forward, ListenerRt, RouteAction, RouteRule, Routes, TargetGroupRt};
 use crate::upstream::{send, SendError};
 
@@ -67,6 +69,30 @@ fn host_of(req: &Request<Incoming>) -> Option<&str> {
         return rest.split(']').next();
     }
     Some(raw.rsplit_once(':').map_or(raw, |(h, _)| h))
+}
+
+/// Whether ALB refuses the request ([`crate::head`]): beyond its size limits, or
+/// without exactly one `Host` (HTTP/1.1; at most one on HTTP/1.0).
+fn refused(req: &Request<Incoming>) -> bool {
+    let uri = req.uri();
+    let target_len = uri.path_and_query().map_or(1, |pq| pq.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    let http11 = req.version() == Version::HTTP_11;
+    let lines = req.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+    if head::check_lines(req.method().as_str(), target_len, http11, lines).is_err() {
+        return true;
+    }
+    let head: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    req.method().as_str().len() + target_len + 12 + head > head::MAX_REQUEST_HEAD
+}
+
+/// ALB's answer to a request it refuses, or whose framing broke: 400, and the
+/// connection closes.
+fn refusal() -> Response<ProxyBody> {
+    let mut res = elb_error(StatusCode::BAD_REQUEST);
+    res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
 }
 
 /// What the access log needs from the request, captured before it moves on.
@@ -170,6 +196,11 @@ async fn serve_with(
     let logging = routes.settings.log.is_some();
     let wall = if logging { env.wall() } else { SystemTime::UNIX_EPOCH };
     let log_info = logging.then(|| LogInfo::new(&req, port, wall));
+    if refused(&req) {
+        let res = refusal();
+        let log = log_info.as_ref();
+        return finish_elb(env, routes, client, log, started, "", RulePriority::Default, "-", res);
+    }
 
     let Some(rule) = rule_for(routes, &req, client.ip()) else {
         return finish_elb(
@@ -624,6 +655,16 @@ async fn forward(
             SendError::Connect(e, _) => {
                 tracing::debug!(target = %target.addr, error = %e, "connect failed");
                 StatusCode::BAD_GATEWAY
+            }
+            // The client's request body failed (broken chunked framing, or the
+            // client left mid-body): the client's fault, as ALB counts it.
+            SendError::Failed(e) if e.is_user() => {
+                tracing::debug!(target = %target.addr, error = %e, "request body failed");
+                let res = refusal();
+                let log = log_info.as_ref();
+                return finish_elb(
+                    env, routes, client, log, started, trace, priority, "forward", res,
+                );
             }
             SendError::Failed(e) => {
                 tracing::debug!(target = %target.addr, error = %e, "no valid response");

@@ -12,11 +12,12 @@
 //! It handles the common case: HTTP/1.1 requests in origin form, without a body or
 //! with a `Content-Length` body of at most [`MAX_BODY`] (read whole before it is
 //! sent, so it can be sent again); fixed-response and redirect rules are answered
-//! here too (through the same functions as hyper's path). Anything else — HTTP/1.0,
-//! larger, chunked or `Expect` bodies (hyper streams those both ways at once),
-//! upgrades, absolute-form targets, malformed or oversized heads — hands the
-//! connection with the bytes already read to hyper
-//! ([`Served::Fallback`]), which serves it to the end.
+//! here too (through the same functions as hyper's path). What ALB refuses
+//! ([`crate::head`]: heads beyond its limits, malformed ones, a missing or second
+//! `Host`, broken chunked framing) gets 400 and the connection closes. Anything else
+//! — HTTP/1.0, larger, chunked or `Expect` bodies (hyper streams those both ways at
+//! once), upgrades, absolute-form targets — hands the connection with the bytes
+//! already read to hyper ([`Served::Fallback`]), which serves it to the end.
 //!
 //! Target connections live in [`TargetRt::idle`] between requests, always at a
 //! message boundary. One taken from there that turns out closed before any byte of
@@ -51,12 +52,14 @@ use crate::forward::{
     choose_group, cookie_in, finish_elb, finish_forward_error, fixed, record, redirect,
     sets_cookies, sticky_cookies, trace_header, trace_str, Done, LogInfo,
 };
+use crate::head::{ChunkCheck, Chunks};
 use crate::state::{
     Env, Forward, ListenerRt, RouteAction, Routes, TargetGroupRt, TargetRt, TgSettings,
 };
 
-/// Longest request or response head the fast path reads (hyper takes over beyond).
-const MAX_HEAD: usize = 64 * 1024;
+/// Longest request or response head: ALB's limit for a request's, which it refuses
+/// beyond (and the fast path with it).
+const MAX_HEAD: usize = crate::head::MAX_REQUEST_HEAD;
 /// Most header lines in a head (more: hyper takes over, or 502 for a response).
 const MAX_HEADERS: usize = 100;
 /// Largest request body the fast path forwards (read whole first); hyper streams
@@ -77,6 +80,27 @@ pub(crate) enum Served {
 pub(crate) struct Rewind {
     pre: Bytes,
     io: TcpStream,
+    /// The chunked body of the request handed over, checked as hyper reads it (from
+    /// `skip` bytes on), so that a chunk size hyper would wait for (it takes any
+    /// 64-bit size) gets its 400 at once: hyper sees a read error, and the request's
+    /// failed body answers 400 ([`crate::forward`]).
+    chunks: Option<(ChunkCheck, usize)>,
+}
+
+/// Passes `fresh` bytes, just read by hyper, through a handed-over request's chunk
+/// check, if there is one still running.
+fn check_chunks(chunks: &mut Option<(ChunkCheck, usize)>, fresh: &[u8]) -> io::Result<()> {
+    let Some((check, skip)) = chunks else { return Ok(()) };
+    let from = (*skip).min(fresh.len());
+    *skip -= from;
+    match check.feed(&fresh[from..]) {
+        Ok(None) => Ok(()),
+        Ok(Some(_)) => {
+            *chunks = None;
+            Ok(())
+        }
+        Err(r) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("{r:?}"))),
+    }
 }
 
 impl AsyncRead for Rewind {
@@ -88,11 +112,20 @@ impl AsyncRead for Rewind {
         let this = self.get_mut();
         if !this.pre.is_empty() {
             let n = this.pre.len().min(buf.remaining());
-            buf.put_slice(&this.pre[..n]);
-            this.pre.advance(n);
+            let fresh = this.pre.split_to(n);
+            check_chunks(&mut this.chunks, &fresh)?;
+            buf.put_slice(&fresh);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let res = Pin::new(&mut this.io).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = res {
+            if let Err(e) = check_chunks(&mut this.chunks, &buf.filled()[before..]) {
+                buf.set_filled(before);
+                return Poll::Ready(Err(e));
+            }
+        }
+        res
     }
 }
 
@@ -166,6 +199,7 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
         let idle = routes.settings.idle_timeout;
         let deadline = tokio::time::Instant::now() + idle;
         // 1. A complete request head, planned into `c.req`.
+        let mut chunked_body_at = None;
         let plan = loop {
             if !c.buf.is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -179,11 +213,19 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                         match plan(env, &routes, port, c.peer, xff, &r, n, &c.buf, &mut c.req) {
                             Ok(p) => break Some(p),
                             Err(Step::HandOver) => break None,
+                            Err(Step::HandOverChunked { body_at }) => {
+                                chunked_body_at = Some(body_at);
+                                break None;
+                            }
                             Err(Step::ReadBody) => {}
+                            Err(Step::Refuse) => break Some(refuse(env, &routes, c.peer)),
                         }
                     }
                     Ok(Status::Partial) if c.buf.len() < MAX_HEAD => {}
-                    _ => break None,
+                    // More header lines than the fast path has room for: hyper's
+                    // limit is the same and it answers 431.
+                    Err(httparse::Error::TooManyHeaders) => break None,
+                    _ => break Some(refuse(env, &routes, c.peer)),
                 }
             }
             // hyper's header-read timeout does the same on its connections.
@@ -203,11 +245,15 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                 }
                 if close {
                     let _ = c.client.shutdown().await;
+                    linger(&mut c.client).await;
                     return Served::Closed;
                 }
                 continue;
             }
-            None => return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client }),
+            None => {
+                let chunks = chunked_body_at.map(|at| (ChunkCheck::default(), at));
+                return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client, chunks });
+            }
         };
         // The request (head and body) is in `c.req` now.
         c.buf.advance(plan.head_len + plan.body_len);
@@ -216,6 +262,23 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
             _ => return Served::Closed,
         }
     }
+}
+
+/// Reads and drops what the client still sends after the last response (for a
+/// while, and not without end), so that closing with unread bytes does not reset
+/// the connection before the client has read the answer (nginx's lingering close).
+async fn linger(s: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut left = 1usize << 20;
+        while left > 0 {
+            match s.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
 }
 
 /// Reads what the peer sent into `buf`. Ok(0): end of stream.
@@ -311,6 +374,18 @@ enum Step {
     ReadBody,
     /// The fast path does not handle it: hand the connection to hyper.
     HandOver,
+    /// Hand over a chunked request whose body starts at `body_at`.
+    HandOverChunked { body_at: usize },
+    /// ALB refuses it ([`crate::head`]): 400, and the connection closes.
+    Refuse,
+}
+
+/// The answer to a request ALB refuses: 400, counted, and the connection closes.
+fn refuse<'r>(env: &Env, routes: &Routes, peer: SocketAddr) -> Planned<'r> {
+    let started = tokio::time::Instant::now();
+    let res = elb_error(StatusCode::BAD_REQUEST);
+    let res = finish_elb(env, routes, peer, None, started, "", RulePriority::Default, "-", res);
+    Planned::Respond { head_len: 0, body_len: 0, close: true, is_head: false, res }
 }
 
 /// Decides what to do with a request whose head is complete, and writes the request
@@ -338,7 +413,12 @@ fn plan<'r>(
         return Err(HandOver);
     }
     let headers: &[httparse::Header<'_>] = r.headers;
+    let lines = headers.iter().map(|h| (h.name, h.value));
+    if crate::head::check_lines(method, target.len(), true, lines).is_err() {
+        return Err(Step::Refuse);
+    }
     let mut body_len = None;
+    let mut transfer_encoding = None;
     let mut close = false;
     let (mut host, mut trace_in, mut xff, mut ua) = (None, None, None, None);
     let mut header_bytes = 0u64;
@@ -362,10 +442,9 @@ fn plan<'r>(
                     return Err(HandOver);
                 }
             }
-        } else if n.eq_ignore_ascii_case("transfer-encoding")
-            || n.eq_ignore_ascii_case("expect")
-            || n.eq_ignore_ascii_case("upgrade")
-        {
+        } else if n.eq_ignore_ascii_case("transfer-encoding") {
+            transfer_encoding = Some(h.value);
+        } else if n.eq_ignore_ascii_case("expect") || n.eq_ignore_ascii_case("upgrade") {
             return Err(HandOver);
         } else if n.eq_ignore_ascii_case("x-amzn-trace-id") {
             trace_in = trace_in.or(Some(h.value));
@@ -374,6 +453,22 @@ fn plan<'r>(
         } else if n.eq_ignore_ascii_case("user-agent") {
             ua = ua.or(Some(h.value));
         }
+    }
+    if let Some(te) = transfer_encoding {
+        // Hyper streams chunked bodies; the framing that has arrived is checked
+        // first (and the first chunk-size line waited for), so that a broken or
+        // impossible chunk size gets its 400 at once.
+        if crate::head::is_chunked(te) {
+            match crate::head::check_chunks(&buf[head_len..]) {
+                Err(_) => return Err(Step::Refuse),
+                Ok(Chunks::Partial { first_size_line: false }) => return Err(Step::ReadBody),
+                Ok(Chunks::Partial { .. }) => {
+                    return Err(Step::HandOverChunked { body_at: head_len })
+                }
+                Ok(Chunks::Complete(_)) => {}
+            }
+        }
+        return Err(HandOver);
     }
     let body_len = body_len.unwrap_or(0);
     if body_len > MAX_BODY as u64 {

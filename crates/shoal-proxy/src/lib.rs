@@ -13,6 +13,8 @@
 //! - `h1`: the fast path of listener connections — HTTP/1.1 parsed with `httparse`,
 //!   the target connection driven from the client connection's own task, plain
 //!   sockets pooled per target. Hands anything else to hyper, mid-connection.
+//! - [`head`]: what ALB refuses before any rule (size limits, `Host`, chunked
+//!   framing), shared by both paths.
 //! - `forward`: the request path over hyper — rule matching, actions, forwarding
 //!   headers, connect retries, and the one place errors become 502/503/504 (the
 //!   fast path shares its functions for all of these).
@@ -35,6 +37,7 @@ mod access_log;
 mod body;
 mod forward;
 mod h1;
+pub mod head;
 mod health;
 mod server;
 mod state;

@@ -953,3 +953,224 @@ async fn idle_timeout_answers_504_then_closes_idle_connections() {
     assert_eq!(proxy.take_metrics().load_balancer(LB_ARN).unwrap().counts.httpcode_elb_504, 1);
     proxy.shutdown().await;
 }
+
+// ---------------------------------------------------------------- what ALB refuses
+
+/// Sends `req` on a fresh connection and reads until the proxy closes it: ALB's 400,
+/// and nothing else. Then the proxy still serves other clients.
+async fn refused(addr: SocketAddr, req: &[u8]) {
+    let got = raw_exchange(addr, req, |_| false).await;
+    let status_line = got.split("\r\n").next().unwrap_or("");
+    assert!(
+        matches!(status_line, "HTTP/1.1 400 Bad Request" | "HTTP/1.0 400 Bad Request"),
+        "{got}"
+    );
+    assert!(got.contains("400 Bad Request</h1>"), "ALB's page: {got}");
+    assert_eq!(got.matches("HTTP/1.").count(), 1, "one answer, then close: {got}");
+    assert_eq!(get(addr, "/").await.0, StatusCode::OK);
+}
+
+/// A proxy with one healthy target, the first request of a connection on the fast
+/// path, and a prefix that hands the connection to hyper before the request under
+/// test comes (a chunked request, which goes to hyper).
+async fn refusing_proxy() -> (Proxy, SocketAddr, Backend) {
+    let a = Backend::start("a").await;
+    let (proxy, addr) = one_target(a.target()).await;
+    (proxy, addr, a)
+}
+
+const TO_HYPER: &[u8] =
+    b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+
+/// `req` on the fast path, then after a request that hands the connection to hyper.
+async fn refused_on_both_paths(addr: SocketAddr, req: &[u8]) {
+    refused(addr, req).await;
+    let got = raw_exchange(addr, &[TO_HYPER, req].concat(), |_| false).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n") && got.contains("\r\n\r\nhi"), "{got}");
+    let second = &got[got.find("hi").unwrap()..];
+    assert!(second.contains("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+    assert_eq!(got.matches("HTTP/1.").count(), 2, "{got}");
+}
+
+#[tokio::test]
+async fn two_host_headers_are_refused() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    refused_on_both_paths(addr, b"GET / HTTP/1.1\r\nhost: x\r\nHost: y\r\n\r\n").await;
+    refused(addr, b"GET / HTTP/1.0\r\nhost: x\r\nhost: x\r\n\r\n").await;
+    let m = proxy.take_metrics();
+    assert_eq!(m.load_balancer(LB_ARN).unwrap().counts.httpcode_elb_4xx, 3);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn http11_without_host_is_refused() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    refused_on_both_paths(addr, b"GET / HTTP/1.1\r\nuser-agent: t\r\n\r\n").await;
+    // HTTP/1.0 needs no Host.
+    let got = raw_exchange(addr, b"GET / HTTP/1.0\r\n\r\n", |_| false).await;
+    assert!(got.starts_with("HTTP/1.0 200 OK"), "{got}");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_line_beyond_16k_is_refused() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    let path = "a".repeat(16 * 1024);
+    refused_on_both_paths(addr, format!("GET /{path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await;
+    // Just within: served.
+    let path = &path[..16 * 1024 - 20];
+    let got = raw_exchange(
+        addr,
+        format!("GET /{path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+        |_| false,
+    )
+    .await;
+    assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn header_line_beyond_16k_is_refused() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    let value = "v".repeat(16 * 1024);
+    refused_on_both_paths(
+        addr,
+        format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {value}\r\n\r\n").as_bytes(),
+    )
+    .await;
+    // The 70 KB header line.
+    let value = "v".repeat(70 * 1024);
+    refused(addr, format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {value}\r\n\r\n").as_bytes()).await;
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn head_beyond_64k_is_refused() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    let value = "v".repeat(15 * 1024);
+    let lines: String = (0..5).map(|i| format!("x-{i}: {value}\r\n")).collect();
+    refused_on_both_paths(addr, format!("GET / HTTP/1.1\r\nhost: x\r\n{lines}\r\n").as_bytes())
+        .await;
+    // 60 KB of headers: served.
+    let lines: String = (0..4).map(|i| format!("x-{i}: {value}\r\n")).collect();
+    let req = format!("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n{lines}\r\n");
+    let got = raw_exchange(addr, req.as_bytes(), |_| false).await;
+    assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_chunk_sizes_are_refused() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    let head = "POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
+    for body in [
+        "zz\r\nhi\r\n0\r\n\r\n",
+        "2\r\nhiXX0\r\n\r\n",
+        "-2\r\nhi\r\n0\r\n\r\n",
+        "2\nhi\r\n0\r\n\r\n",
+    ] {
+        refused_on_both_paths(addr, format!("{head}{body}").as_bytes()).await;
+    }
+    // Broken further on, after a chunk too big for the fast path to look past: hyper
+    // finds it, and the answer is still 400, not 502.
+    let mut req = format!("{head}20000\r\n").into_bytes();
+    req.extend(std::iter::repeat_n(b'a', 0x20000));
+    req.extend_from_slice(b"\r\nzz\r\n\r\n");
+    refused(addr, &req).await;
+    let m = proxy.take_metrics();
+    assert_eq!(m.load_balancer(LB_ARN).unwrap().counts.httpcode_elb_5xx, 0);
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn chunk_sizes_that_overflow_are_refused_at_once() {
+    let (proxy, addr, _a) = refusing_proxy().await;
+    let head = "POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
+    let started = tokio::time::Instant::now();
+    for size in
+        ["ffffffffffffffff", "8000000000000000", "1ffffffffffffffff", "f".repeat(40).as_str()]
+    {
+        refused(addr, format!("{head}{size}\r\nhi\r\n0\r\n\r\n").as_bytes()).await;
+    }
+    // On a connection hyper serves: sizes that overflow 64 bits (hyper's own check).
+    let req = format!("{head}1ffffffffffffffff\r\nhi\r\n0\r\n\r\n");
+    refused_on_both_paths(addr, req.as_bytes()).await;
+    // Behind a first chunk too big for the fast path to wait for: the body is checked
+    // as hyper reads it.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("{head}20000\r\n").as_bytes()).await.unwrap();
+        s.write_all(&vec![b'a'; 0x20000]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.write_all(b"\r\nffffffffffffffff\r\nhi").await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .expect("an answer, not the idle timeout")
+            .unwrap();
+        assert!(
+            got.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
+            "{}",
+            String::from_utf8_lossy(&got)
+        );
+    }
+    // The head first, the chunk size after it, as a streaming client sends them.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        s.write_all(b"ffffffffffffffff\r\nhi").await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut got))
+            .await
+            .expect("an answer, not the idle timeout")
+            .unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+    }
+    // Far below the idle timeout (60 s): nothing waited for the impossible chunk.
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    proxy.shutdown().await;
+}
+
+#[tokio::test]
+async fn edge_routing_refuses_what_the_listener_refuses() {
+    let (proxy, _addr, _a, _b) = two_backends(true).await;
+    let edge = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let edge_addr = edge.local_addr().unwrap();
+    let p = proxy.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let (stream, peer) = edge.accept().await.unwrap();
+            let p = p.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let p = p.clone();
+                    async move { Ok::<_, Infallible>(p.handle(LB_ARN, 80, req, peer).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    let value = "v".repeat(16 * 1024);
+    for req in [
+        "GET / HTTP/1.1\r\nhost: x\r\nhost: y\r\n\r\n".to_string(),
+        format!("GET / HTTP/1.1\r\nhost: x\r\nx-big: {value}\r\n\r\n"),
+        "POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n\r\n"
+            .to_string(),
+    ] {
+        refused_edge(edge_addr, req.as_bytes()).await;
+    }
+    server.abort();
+    proxy.shutdown().await;
+}
+
+async fn refused_edge(addr: SocketAddr, req: &[u8]) {
+    let got = raw_exchange(addr, req, |_| false).await;
+    assert!(got.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{got}");
+    assert!(got.to_ascii_lowercase().contains("connection: close"), "{got}");
+}

@@ -1,0 +1,302 @@
+//! What ALB refuses in a request before any rule sees it, shared by both request
+//! paths: its size limits (request line 16K, one header line 16K, the whole head
+//! 64K), `Host` rules (exactly one on HTTP/1.1, at most one on HTTP/1.0) and broken
+//! chunked framing. ALB answers all of these with 400 and closes the connection.
+//!
+//! Pure functions over bytes, without allocation, so the fast path can afford them
+//! and the fuzz target `http1_request` can drive [`check_request`].
+
+/// ALB's quota "Request line": method, target and version.
+pub const MAX_REQUEST_LINE: usize = 16 * 1024;
+/// ALB's quota "Single header": one `name: value` line.
+pub const MAX_HEADER_LINE: usize = 16 * 1024;
+/// ALB's quota "Entire request header": request line and all header lines.
+pub const MAX_REQUEST_HEAD: usize = 64 * 1024;
+/// Largest chunk size accepted: a signed 64-bit length, as nginx and most proxies
+/// take it. Anything larger (2^64−1 included) can never arrive, so it is refused at
+/// once instead of waiting for it until the idle timeout.
+pub const MAX_CHUNK_SIZE: u64 = i64::MAX as u64;
+/// Longest chunk-size line (size, extensions) or trailer line accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Why a request is refused (400, connection closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The head does not parse as HTTP/1.x.
+    Malformed,
+    RequestLineTooLong,
+    HeaderLineTooLong,
+    HeadTooLarge,
+    DuplicateHost,
+    /// HTTP/1.1 without `Host`.
+    MissingHost,
+    /// A chunk-size line that is not `1*HEXDIG [ext] CRLF`, a chunk not followed by
+    /// CRLF, or a trailer line that is too long.
+    BadChunk,
+    /// A chunk size above [`MAX_CHUNK_SIZE`].
+    ChunkTooLarge,
+}
+
+/// Checks a parsed head's request line and header lines against ALB's limits and
+/// `Host` rules. `http11`: the version is HTTP/1.1 (else 1.0).
+pub fn check_lines<'h>(
+    method: &str,
+    target_len: usize,
+    http11: bool,
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+) -> Result<(), Refusal> {
+    // "GET /x HTTP/1.1": two spaces and eight bytes of version.
+    if method.len() + target_len + 10 > MAX_REQUEST_LINE {
+        return Err(Refusal::RequestLineTooLong);
+    }
+    let mut hosts = 0;
+    for (name, value) in headers {
+        if name.len() + 2 + value.len() > MAX_HEADER_LINE {
+            return Err(Refusal::HeaderLineTooLong);
+        }
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if hosts > 1 {
+                return Err(Refusal::DuplicateHost);
+            }
+        }
+    }
+    if http11 && hosts == 0 {
+        return Err(Refusal::MissingHost);
+    }
+    Ok(())
+}
+
+/// Whether a `Transfer-Encoding` value (the last one's) means a chunked body: its
+/// last coding is `chunked`, as hyper reads it.
+pub fn is_chunked(te: &[u8]) -> bool {
+    te.rsplit(|&b| b == b',')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"chunked")
+}
+
+/// How far a chunked body checks out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunks {
+    /// The whole body (last chunk and trailers) is in the bytes: its length.
+    Complete(usize),
+    /// Valid as far as it goes. `first_size_line`: the first chunk-size line is
+    /// complete (so its size is known to be acceptable).
+    Partial { first_size_line: bool },
+}
+
+/// Checks the chunked framing at the start of `body` as far as it is there.
+pub fn check_chunks(body: &[u8]) -> Result<Chunks, Refusal> {
+    let mut check = ChunkCheck::default();
+    Ok(match check.feed(body)? {
+        Some(len) => Chunks::Complete(len),
+        None => Chunks::Partial { first_size_line: check.sized },
+    })
+}
+
+/// Chunked framing (RFC 9112 §7.1, as strict as hyper reads it, and no chunk size
+/// above [`MAX_CHUNK_SIZE`]) checked as its bytes pass, in pieces of any size.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkCheck {
+    state: State,
+    size: u64,
+    /// Bytes of the current chunk-size or trailer line.
+    line: usize,
+    /// A chunk-size line has been complete.
+    sized: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Size,
+    SizeWs,
+    Ext,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    EndLf,
+    Done,
+}
+
+impl ChunkCheck {
+    /// Checks the next bytes of the body. `Some(n)`: the body ended after the first
+    /// `n` of them (the rest is not looked at).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, Refusal> {
+        use State::*;
+        let mut i = 0;
+        while i < bytes.len() {
+            if self.state == Data {
+                let take = self.size.min((bytes.len() - i) as u64);
+                self.size -= take;
+                i += take as usize;
+                if self.size == 0 {
+                    self.state = DataCr;
+                }
+                continue;
+            }
+            let b = bytes[i];
+            i += 1;
+            self.line += 1;
+            if self.line > MAX_CHUNK_LINE {
+                return Err(Refusal::BadChunk);
+            }
+            self.state = match (self.state, b) {
+                (Size, b) if b.is_ascii_hexdigit() => {
+                    let d = u64::from((b as char).to_digit(16).unwrap_or(0));
+                    self.size = self
+                        .size
+                        .checked_mul(16)
+                        .and_then(|s| s.checked_add(d))
+                        .filter(|&s| s <= MAX_CHUNK_SIZE)
+                        .ok_or(Refusal::ChunkTooLarge)?;
+                    Size
+                }
+                // At least one digit before anything else.
+                (Size, _) if self.line == 1 => return Err(Refusal::BadChunk),
+                (Size | SizeWs, b' ' | b'\t') => SizeWs,
+                (Size | SizeWs | Ext, b';') => Ext,
+                (Size | SizeWs | Ext, b'\r') => SizeLf,
+                (Ext, b) if b == b'\t' || (0x20..0x7f).contains(&b) => Ext,
+                (SizeLf, b'\n') => {
+                    self.sized = true;
+                    self.line = 0;
+                    if self.size == 0 {
+                        TrailerStart
+                    } else {
+                        Data
+                    }
+                }
+                (DataCr, b'\r') => DataLf,
+                (DataLf, b'\n') => {
+                    self.line = 0;
+                    Size
+                }
+                (TrailerStart, b'\r') => EndLf,
+                (TrailerStart | Trailer, b) if b != b'\r' && b != b'\n' => Trailer,
+                (Trailer, b'\r') => TrailerLf,
+                (TrailerLf, b'\n') => {
+                    self.line = 0;
+                    TrailerStart
+                }
+                (EndLf, b'\n') => {
+                    self.state = Done;
+                    return Ok(Some(i));
+                }
+                (Done, _) => return Ok(Some(i - 1)),
+                _ => return Err(Refusal::BadChunk),
+            };
+        }
+        Ok((self.state == Done).then_some(0))
+    }
+}
+
+/// What the fast path makes of the bytes of a request: the head's length and the
+/// chunked body's state when there is one. Refuses what [`check_lines`] and
+/// [`check_chunks`] refuse. `Ok(None)`: the head is not complete yet.
+pub fn check_request(buf: &[u8]) -> Result<Option<(usize, Option<Chunks>)>, Refusal> {
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut r = httparse::Request::new(&mut headers);
+    let head_len = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() < MAX_REQUEST_HEAD => return Ok(None),
+        Ok(httparse::Status::Partial) => return Err(Refusal::HeadTooLarge),
+        Err(_) => return Err(Refusal::Malformed),
+    };
+    if head_len > MAX_REQUEST_HEAD {
+        return Err(Refusal::HeadTooLarge);
+    }
+    let (Some(method), Some(target), Some(version)) = (r.method, r.path, r.version) else {
+        return Err(Refusal::Malformed);
+    };
+    check_lines(method, target.len(), version == 1, r.headers.iter().map(|h| (h.name, h.value)))?;
+    let te = r.headers.iter().rev().find(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+    let chunked = te.is_some_and(|h| is_chunked(h.value));
+    if !chunked {
+        return Ok(Some((head_len, None)));
+    }
+    Ok(Some((head_len, Some(check_chunks(&buf[head_len..])?))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_framing() {
+        let ok = |b: &[u8]| check_chunks(b);
+        assert_eq!(ok(b"5\r\nhello\r\n0\r\n\r\n"), Ok(Chunks::Complete(15)));
+        assert_eq!(ok(b"5;a=b\r\nhello\r\n0\r\nx: 1\r\n\r\nGET"), Ok(Chunks::Complete(25)));
+        assert_eq!(ok(b"5 \r\nhello\r\n000\r\n\r\n"), Ok(Chunks::Complete(18)));
+        assert_eq!(ok(b""), Ok(Chunks::Partial { first_size_line: false }));
+        assert_eq!(ok(b"ffff"), Ok(Chunks::Partial { first_size_line: false }));
+        assert_eq!(ok(b"ffff\r\nab"), Ok(Chunks::Partial { first_size_line: true }));
+        assert_eq!(ok(b"7fffffffffffffff\r\n"), Ok(Chunks::Partial { first_size_line: true }));
+        assert_eq!(ok(b"8000000000000000\r\n"), Err(Refusal::ChunkTooLarge));
+        assert_eq!(ok(b"ffffffffffffffff\r\n"), Err(Refusal::ChunkTooLarge));
+        assert_eq!(ok(b"1ffffffffffffffff"), Err(Refusal::ChunkTooLarge));
+        assert_eq!(
+            ok(b"0000000000000000000000001\r\n"),
+            Ok(Chunks::Partial { first_size_line: true })
+        );
+        for bad in [
+            &b"x\r\n"[..],
+            b"\r\n",
+            b"5\n",
+            b"-5\r\n",
+            b"5 x\r\n",
+            b"5\r\nhelloXY",
+            b"5\r\nhello\n",
+        ] {
+            assert_eq!(ok(bad), Err(Refusal::BadChunk), "{:?}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(ok(&[b'1'; 5000]), Err(Refusal::ChunkTooLarge));
+        let mut long_ext = b"1;".to_vec();
+        long_ext.resize(5000, b'a');
+        assert_eq!(ok(&long_ext), Err(Refusal::BadChunk));
+    }
+
+    #[test]
+    fn head_limits_and_host() {
+        let req = |s: &str| check_request(s.as_bytes()).map(|r| r.map(|(n, _)| n));
+        assert_eq!(req("GET / HTTP/1.1\r\nhost: a\r\n\r\n"), Ok(Some(27)));
+        assert_eq!(req("GET / HTTP/1.0\r\n\r\n"), Ok(Some(18)));
+        assert_eq!(req("GET / HTTP/1.1\r\n\r\n"), Err(Refusal::MissingHost));
+        assert_eq!(
+            req("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"),
+            Err(Refusal::DuplicateHost)
+        );
+        assert_eq!(
+            req("GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n"),
+            Err(Refusal::DuplicateHost)
+        );
+        let long = "a".repeat(MAX_HEADER_LINE);
+        assert_eq!(
+            req(&format!("GET / HTTP/1.1\r\nhost: a\r\nx: {long}\r\n\r\n")),
+            Err(Refusal::HeaderLineTooLong)
+        );
+        assert_eq!(
+            req(&format!("GET /{long} HTTP/1.1\r\nhost: a\r\n\r\n")),
+            Err(Refusal::RequestLineTooLong)
+        );
+        let many: String = (0..6).map(|i| format!("x{i}: {}\r\n", &long[..12_000])).collect();
+        assert_eq!(
+            req(&format!("GET / HTTP/1.1\r\nhost: a\r\n{many}\r\n")),
+            Err(Refusal::HeadTooLarge)
+        );
+        assert_eq!(
+            req(&format!("GET / HTTP/1.1\r\nhost: a\r\n{many}")),
+            Err(Refusal::HeadTooLarge)
+        );
+        assert_eq!(req("GET / HTTP/1.1\r\nhost: a\r\n"), Ok(None));
+        let chunked = "POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n";
+        assert_eq!(req(&format!("{chunked}ffffffffffffffff\r\n")), Err(Refusal::ChunkTooLarge));
+        assert_eq!(req(&format!("{chunked}zz\r\n")), Err(Refusal::BadChunk));
+    }
+}
