@@ -213,6 +213,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             svc.delete_security_group(p.get("GroupId"), p.get("GroupName"))?;
             x.text("return", "true");
         }
+        "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress"
+            if !p.list("SecurityGroupRuleId").is_empty() =>
+        {
+            return super::ec2_network::revoke_rules(svc, action, p);
+        }
         "AuthorizeSecurityGroupIngress"
         | "AuthorizeSecurityGroupEgress"
         | "RevokeSecurityGroupIngress"
@@ -236,14 +241,21 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             if perms.is_empty() {
                 return Err(AwsError::missing_parameter("IpPermissions"));
             }
-            let _ = svc.change_security_group_rules(
+            let perms: Vec<Permission> = perms.into_iter().map(Permission::normalized).collect();
+            let group = svc.change_security_group_rules(
                 p.get("GroupId"),
                 p.get("GroupName"),
                 ingress,
                 add,
-                perms,
+                perms.clone(),
             )?;
             x.text("return", "true");
+            if add {
+                let rules = svc.rules_for(&group.id, !ingress, &perms);
+                x.list("securityGroupRuleSet", "item", &rules, |x, r| {
+                    super::ec2_network::rule_xml(x, r, svc.region())
+                });
+            }
         }
         // ---------------------------------------------------------------- images
         "DescribeImages" => {
@@ -517,12 +529,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                     .text("value", &t.value);
             });
         }
-        other => {
-            return Err(AwsError::new(
-                "InvalidAction",
-                format!("The action {other} is not valid for this web service."),
-            ))
-        }
+        other => return super::ec2_network::handle(svc, other, p, x),
     }
     Ok(x)
 }

@@ -15,6 +15,7 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod document;
 pub mod ec2;
+pub mod ec2_network;
 pub mod edge;
 pub mod elbv2;
 pub mod error;

@@ -26,6 +26,9 @@ use crate::ids;
 /// How long a terminated instance stays visible, as in AWS (about an hour).
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 
+mod interfaces;
+pub use interfaces::NetworkInterface;
+
 /// RunInstances' parameters (after merging nothing: the template is merged here).
 #[derive(Debug, Clone, Default)]
 pub struct RunInstances {
@@ -199,6 +202,7 @@ impl Service {
                     cidr: Cidr::parse(network::DEFAULT_VPC_CIDR, "cidrBlock")?,
                     is_default: true,
                     tags: vec![],
+                    attributes: None,
                 };
                 for (zone, cidr) in self
                     .config
@@ -261,7 +265,7 @@ impl Service {
         let cidr = network::validate_vpc_cidr(cidr_block)?;
         let tags = tags_for(tag_specs, "vpc")?;
         self.mutate(|_, changes| {
-            let vpc = Vpc { id: ids::ec2("vpc"), cidr, is_default: false, tags };
+            let vpc = Vpc { id: ids::ec2("vpc"), cidr, is_default: false, tags, attributes: None };
             changes.put(default_security_group(&vpc.id));
             changes.put(vpc.clone());
             Ok(vpc)
@@ -1405,13 +1409,22 @@ pub fn decode_user_data(data: &str) -> AwsResult<Vec<u8>> {
     })
 }
 
+/// A VPC's `default` group with AWS's default rules: all traffic in from members of
+/// the group itself, all traffic out.
 fn default_security_group(vpc_id: &str) -> SecurityGroup {
+    let id = ids::ec2("sg");
     SecurityGroup {
-        id: ids::ec2("sg"),
+        id: id.clone(),
         name: "default".into(),
         description: "default VPC security group".into(),
         vpc_id: vpc_id.into(),
-        ingress: vec![],
+        ingress: vec![Permission {
+            protocol: "-1".into(),
+            from_port: None,
+            to_port: None,
+            cidrs: vec![],
+            group_ids: vec![id],
+        }],
         egress: vec![Permission::allow_all_egress()],
         tags: vec![],
     }

@@ -1,0 +1,146 @@
+//! EC2 actions of the network surface tools such as Terraform read: VPC attributes,
+//! security-group rules by id, network interfaces. `ec2::handle` hands over every
+//! action it does not know.
+
+use shoal_model::ec2::format_time;
+use shoal_model::ec2::security_group::SecurityGroupRule;
+use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
+
+use super::ec2::tags_xml;
+use super::query::Params;
+use super::xml::Xml;
+use crate::service::ec2::NetworkInterface;
+use crate::service::Service;
+
+const VPC_ATTRIBUTES: [(&str, &str); 3] = [
+    ("EnableDnsSupport", "enableDnsSupport"),
+    ("EnableDnsHostnames", "enableDnsHostnames"),
+    ("EnableNetworkAddressUsageMetrics", "enableNetworkAddressUsageMetrics"),
+];
+
+pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<Xml> {
+    match action {
+        "DescribeVpcAttribute" => {
+            let vpc_id = p.required("VpcId")?;
+            let attribute = p.required("Attribute")?;
+            let value = svc.describe_vpc_attribute(vpc_id, attribute)?;
+            x.text("vpcId", vpc_id).el(attribute, |x| {
+                x.text("value", value);
+            });
+        }
+        "ModifyVpcAttribute" => {
+            let mut changes = vec![];
+            for (param, attribute) in VPC_ATTRIBUTES {
+                if let Some(value) = p.bool(&format!("{param}.Value"))? {
+                    changes.push((attribute, value));
+                }
+            }
+            svc.modify_vpc_attribute(p.required("VpcId")?, &changes)?;
+            x.text("return", "true");
+        }
+        "DescribeSecurityGroupRules" => {
+            let rules =
+                svc.describe_security_group_rules(&p.list("SecurityGroupRuleId"), &p.filters())?;
+            x.list("securityGroupRuleSet", "item", &rules, |x, r| rule_xml(x, r, svc.region()));
+        }
+        "DescribeNetworkInterfaces" => {
+            let interfaces =
+                svc.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
+            x.list("networkInterfaceSet", "item", &interfaces, interface_xml);
+        }
+        other => {
+            return Err(AwsError::new(
+                "InvalidAction",
+                format!("The action {other} is not valid for this web service."),
+            ))
+        }
+    }
+    Ok(x)
+}
+
+/// Revoke…(GroupId, SecurityGroupRuleId.N), as Terraform's rule resources delete.
+pub fn revoke_rules(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
+    let revoked = svc.revoke_security_group_rules(
+        p.required("GroupId")?,
+        action.ends_with("Egress"),
+        &p.list("SecurityGroupRuleId"),
+    )?;
+    let mut x = Xml::new();
+    x.text("return", "true").list("revokedSecurityGroupRuleSet", "item", &revoked, |x, r| {
+        x.text("securityGroupRuleId", &r.id)
+            .text("groupId", &r.group_id)
+            .text("isEgress", r.is_egress)
+            .text("ipProtocol", &r.protocol)
+            .text("fromPort", r.from_port.unwrap_or(-1))
+            .text("toPort", r.to_port.unwrap_or(-1))
+            .opt("cidrIpv4", r.cidr.as_deref())
+            .opt("referencedGroupId", r.referenced_group_id.as_deref());
+    });
+    Ok(x)
+}
+
+pub fn rule_xml(x: &mut Xml, r: &SecurityGroupRule, region: &str) {
+    x.text("securityGroupRuleId", &r.id)
+        .text("groupId", &r.group_id)
+        .text("groupOwnerId", ACCOUNT_ID)
+        .text("isEgress", r.is_egress)
+        .text("ipProtocol", &r.protocol)
+        .text("fromPort", r.from_port.unwrap_or(-1))
+        .text("toPort", r.to_port.unwrap_or(-1))
+        .opt("cidrIpv4", r.cidr.as_deref());
+    if let Some(g) = &r.referenced_group_id {
+        x.el("referencedGroupInfo", |x| {
+            x.text("groupId", g).text("userId", ACCOUNT_ID);
+        });
+    }
+    x.el("tagSet", |_| {}).text(
+        "securityGroupRuleArn",
+        format!("arn:aws:ec2:{region}:{ACCOUNT_ID}:security-group-rule/{}", r.id),
+    );
+}
+
+fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
+    let i = &n.instance;
+    let private_dns = format!("ip-{}.ec2.internal", i.private_ip.to_string().replace('.', "-"));
+    x.text("networkInterfaceId", &n.id)
+        .text("subnetId", &i.subnet_id)
+        .text("vpcId", &i.vpc_id)
+        .text("availabilityZone", &i.availability_zone)
+        .text("description", "")
+        .text("ownerId", ACCOUNT_ID)
+        .text("requesterManaged", false)
+        .text("status", n.status())
+        .text("macAddress", mac_address(&n.id))
+        .text("privateIpAddress", i.private_ip)
+        .text("privateDnsName", &private_dns)
+        .text("sourceDestCheck", true)
+        .list("groupSet", "item", &n.groups, |x, (id, name)| {
+            x.text("groupId", id).text("groupName", name);
+        })
+        .el("attachment", |x| {
+            x.text("attachmentId", &n.attachment_id)
+                .text("instanceId", &i.id)
+                .text("instanceOwnerId", ACCOUNT_ID)
+                .text("deviceIndex", 0)
+                .text("networkCardIndex", 0)
+                .text("status", n.attachment_status())
+                .text("attachTime", format_time(i.launch_time))
+                .text("deleteOnTermination", true);
+        })
+        .list("privateIpAddressesSet", "item", [()], |x, _| {
+            x.text("privateIpAddress", i.private_ip)
+                .text("privateDnsName", &private_dns)
+                .text("primary", true);
+        })
+        .el("ipv6AddressesSet", |_| {})
+        .text("interfaceType", "interface");
+    tags_xml(x, &[]);
+}
+
+/// A locally administered unicast MAC derived from the interface id (stable).
+fn mac_address(id: &str) -> String {
+    let hex: Vec<u8> = id.bytes().rev().take(5).collect();
+    let mut octets = vec![0x02u8];
+    octets.extend(hex.iter().map(|b| b.wrapping_mul(31)));
+    octets.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join(":")
+}
