@@ -3,7 +3,7 @@
 use base64::Engine;
 use shoal_model::ec2::format_time;
 use shoal_model::ec2::image::Image;
-use shoal_model::ec2::instance::{Instance, Transition};
+use shoal_model::ec2::instance::{Instance, InstanceSwitches, Transition};
 use shoal_model::ec2::launch_template::{LaunchTemplateData, LaunchTemplateVersion};
 use shoal_model::ec2::security_group::Permission;
 use shoal_model::ec2::{instance_type, LaunchTemplate, SecurityGroup, Subnet, Vpc};
@@ -377,6 +377,18 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 client_token: p.string("ClientToken"),
                 system_tags: vec![],
                 monitoring_enabled: p.bool("Monitoring.Enabled")?,
+                switches: InstanceSwitches {
+                    shutdown_terminates: match p.get("InstanceInitiatedShutdownBehavior") {
+                        Some(v) => InstanceSwitches::parse_shutdown_behavior(v)?,
+                        None => false,
+                    },
+                    disable_api_termination: p.bool("DisableApiTermination")?.unwrap_or(false),
+                    disable_api_stop: p.bool("DisableApiStop")?.unwrap_or(false),
+                    cpu_credits: p
+                        .get("CreditSpecification.CpuCredits")
+                        .map(InstanceSwitches::parse_cpu_credits)
+                        .transpose()?,
+                },
             };
             let r = svc.run_instances(req)?;
             let groups = group_names(svc, r.instances.first());
@@ -417,7 +429,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 "StopInstances" => (Transition::Stop, "instancesSet"),
                 _ => (Transition::Terminate, "instancesSet"),
             };
-            let changes = svc.change_instance_states(&p.list("InstanceId"), transition)?;
+            let changes = svc.change_instance_states_by_user(&p.list("InstanceId"), transition)?;
             x.list(tag, "item", &changes, state_change_xml);
         }
         "MonitorInstances" | "UnmonitorInstances" => {
@@ -492,11 +504,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                         x.text("groupId", g);
                     });
                 }
-                other => {
-                    return Err(AwsError::invalid_parameter_value(format!(
-                        "Value ({other}) for parameter attribute is invalid. Unknown attribute."
-                    )))
-                }
+                other => return super::ec2_network::instance_attribute(x, &inst, other),
             }
         }
         "GetConsoleOutput" => {

@@ -4,6 +4,7 @@
 
 use shoal_model::ec2::format_time;
 use shoal_model::ec2::security_group::SecurityGroupRule;
+use shoal_model::ec2::Instance;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::ec2::tags_xml;
@@ -47,6 +48,16 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
             let interfaces =
                 svc.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
             x.list("networkInterfaceSet", "item", &interfaces, interface_xml);
+        }
+        "DescribeInstanceCreditSpecifications" => {
+            let instances = svc.instances_with_ids(&p.list("InstanceId"))?;
+            let specs: Vec<(String, String)> = instances
+                .iter()
+                .filter_map(|i| Some((i.id.clone(), i.switches.cpu_credits(&i.instance_type)?)))
+                .collect();
+            x.list("instanceCreditSpecificationSet", "item", &specs, |x, (id, credits)| {
+                x.text("instanceId", id).text("cpuCredits", credits);
+            });
         }
         other => {
             return Err(AwsError::new(
@@ -143,4 +154,49 @@ fn mac_address(id: &str) -> String {
     let mut octets = vec![0x02u8];
     octets.extend(hex.iter().map(|b| b.wrapping_mul(31)));
     octets.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// DescribeInstanceAttribute's attributes beyond userData, instanceType and groupSet
+/// (`ec2::handle` answers those): the instance's stored switches and what EC2 shows
+/// for Shoal's instances (no block devices of their own, ENA, no EBS optimization).
+pub fn instance_attribute(mut x: Xml, inst: &Instance, attribute: &str) -> AwsResult<Xml> {
+    let value = |x: &mut Xml, tag: &str, v: &dyn std::fmt::Display| {
+        x.el(tag, |x| {
+            x.text("value", v);
+        });
+    };
+    let s = &inst.switches;
+    match attribute {
+        "instanceInitiatedShutdownBehavior" => {
+            value(&mut x, "instanceInitiatedShutdownBehavior", &s.shutdown_behavior())
+        }
+        "disableApiTermination" => {
+            value(&mut x, "disableApiTermination", &s.disable_api_termination)
+        }
+        "disableApiStop" => value(&mut x, "disableApiStop", &s.disable_api_stop),
+        "rootDeviceName" => value(&mut x, "rootDeviceName", &"/dev/xvda"),
+        "sourceDestCheck" => value(&mut x, "sourceDestCheck", &true),
+        "ebsOptimized" => value(&mut x, "ebsOptimized", &false),
+        "enaSupport" => value(&mut x, "enaSupport", &true),
+        "sriovNetSupport" => {
+            x.el("sriovNetSupport", |_| {});
+        }
+        "blockDeviceMapping" => {
+            x.el("blockDeviceMapping", |_| {});
+        }
+        "productCodes" => {
+            x.el("productCodes", |_| {});
+        }
+        "enclaveOptions" => {
+            x.el("enclaveOptions", |x| {
+                x.text("enabled", false);
+            });
+        }
+        other => {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )))
+        }
+    }
+    Ok(x)
 }

@@ -6,7 +6,9 @@ use std::net::Ipv4Addr;
 
 use base64::Engine;
 use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME, BASE_IMAGE_PARAMETER};
-use shoal_model::ec2::instance::{self, InstanceState, LaunchTemplateRef, StateReason, Transition};
+use shoal_model::ec2::instance::{
+    self, InstanceState, InstanceSwitches, LaunchTemplateRef, StateReason, Transition,
+};
 use shoal_model::ec2::launch_template::{
     self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
 };
@@ -50,6 +52,8 @@ pub struct RunInstances {
     /// `Monitoring.Enabled`: detailed monitoring; overrides the template's. Auto
     /// Scaling sets it from a launch configuration's `InstanceMonitoring.Enabled`.
     pub monitoring_enabled: Option<bool>,
+    /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop.
+    pub switches: InstanceSwitches,
 }
 
 /// A template named by id or name, with an optional version (`$Default` if absent).
@@ -1118,6 +1122,7 @@ impl Service {
                 process: None,
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
+                switches: req.switches.clone(),
             };
             instances.push(inst);
         }
@@ -1190,6 +1195,27 @@ impl Service {
         }
         check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
         self.mutate(|state, changes| self.change_instance_states_in(state, changes, ids, action))
+    }
+
+    /// A user's Start/Stop/Terminate: refused whole when an instance's
+    /// `disableApiStop`/`disableApiTermination` forbids it.
+    pub fn change_instance_states_by_user(
+        &self,
+        ids: &[String],
+        action: Transition,
+    ) -> AwsResult<Vec<StateChange>> {
+        if ids.is_empty() {
+            return Err(AwsError::missing_parameter("InstanceId"));
+        }
+        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        self.mutate(|state, changes| {
+            for id in ids {
+                if let Some(inst) = state.instances.get(id) {
+                    inst.switches.check_user_transition(id, action)?;
+                }
+            }
+            self.change_instance_states_in(state, changes, ids, action)
+        })
     }
 
     /// Start/Stop/Terminate inside a caller's change set (Auto Scaling terminates an

@@ -85,6 +85,29 @@ impl Filterable for NetworkInterface {
 }
 
 impl Service {
+    /// The named instances (all but terminated ones when none is named).
+    pub fn instances_with_ids(&self, ids: &[String]) -> AwsResult<Vec<Instance>> {
+        self.read(|state| {
+            let missing: Vec<String> =
+                ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
+            if !missing.is_empty() {
+                return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+            }
+            Ok(state
+                .instances
+                .values()
+                .filter(|i| {
+                    if ids.is_empty() {
+                        i.state != InstanceState::Terminated
+                    } else {
+                        ids.contains(&i.id)
+                    }
+                })
+                .cloned()
+                .collect())
+        })
+    }
+
     pub fn describe_vpc_attribute(&self, vpc_id: &str, attribute: &str) -> AwsResult<bool> {
         self.read(|state| {
             let vpc = require::<Vpc>(state, vpc_id, || {
