@@ -165,3 +165,28 @@ def test_load_balancer_and_listener_attributes(daemon):
         {"Key": "tcp.idle_timeout.seconds", "Value": "350"}])[0] == "ValidationError"
     elb.delete_load_balancer(LoadBalancerArn=lb)
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
+
+
+def test_snapshots_outlive_their_image_until_deleted(daemon):
+    ec2 = daemon.boto("ec2")
+    [inst] = ec2.run_instances(ImageId=daemon.base_image(), InstanceType="t2.micro", MinCount=1, MaxCount=1)["Instances"]
+    iid = inst["InstanceId"]
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    image = ec2.create_image(InstanceId=iid, Name="tf-image")["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    snap = ec2.describe_images(ImageIds=[image])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    [s] = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    assert (s["SnapshotId"], s["State"], s["Description"]) == (snap, "completed", f"Created by CreateImage({iid}) for {image}")
+    assert [x["SnapshotId"] for x in ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"]] == [snap]
+    base_snap = ec2.describe_images(ImageIds=[daemon.base_image()])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
+    assert [x["SnapshotId"] for x in ec2.describe_snapshots(OwnerIds=["amazon"])["Snapshots"]] == [base_snap]
+
+    code, message = error(ec2.delete_snapshot, SnapshotId=snap)
+    assert (code, message) == ("InvalidSnapshot.InUse", f"The snapshot {snap} is currently in use by {image}")
+    ec2.deregister_image(ImageId=image)
+    assert [x["SnapshotId"] for x in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]] == [snap]
+    ec2.delete_snapshot(SnapshotId=snap)
+    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    assert error(ec2.delete_snapshot, SnapshotId=snap)[0] == "InvalidSnapshot.NotFound"
+    assert error(ec2.describe_snapshots, SnapshotIds=[snap])[0] == "InvalidSnapshot.NotFound"
+    ec2.terminate_instances(InstanceIds=[iid])

@@ -9,7 +9,7 @@ pub mod launch_template;
 pub mod network;
 pub mod security_group;
 
-pub use image::Image;
+pub use image::{Image, Snapshot};
 pub use instance::{Instance, InstanceState, StateReason};
 pub use instance_type::InstanceType;
 pub use key_pair::KeyPair;

@@ -59,6 +59,28 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
                 x.text("instanceId", id).text("cpuCredits", credits);
             });
         }
+        "DescribeSnapshots" => {
+            let snapshots =
+                svc.describe_snapshots(&p.list("SnapshotId"), &p.list("Owner"), &p.filters())?;
+            x.list("snapshotSet", "item", &snapshots, |x, (s, alias)| {
+                x.text("snapshotId", &s.id)
+                    .text("volumeId", "vol-ffffffff")
+                    .text("status", "completed")
+                    .text("startTime", format_time(s.start_time))
+                    .text("progress", "100%")
+                    .text("ownerId", &s.owner_id)
+                    .opt("ownerAlias", *alias)
+                    .text("volumeSize", s.volume_size_gib)
+                    .text("description", &s.description)
+                    .text("encrypted", false)
+                    .text("storageTier", "standard");
+                tags_xml(x, &s.tags);
+            });
+        }
+        "DeleteSnapshot" => {
+            svc.delete_snapshot(p.required("SnapshotId")?)?;
+            x.text("return", "true");
+        }
         other => {
             return Err(AwsError::new(
                 "InvalidAction",

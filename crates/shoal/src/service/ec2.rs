@@ -29,6 +29,7 @@ use crate::ids;
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 
 mod interfaces;
+mod snapshots;
 pub use interfaces::NetworkInterface;
 
 /// RunInstances' parameters (after merging nothing: the template is merged here).
@@ -688,6 +689,7 @@ impl Service {
                 public: false,
                 tags,
             };
+            changes.put(img.snapshot());
             changes.put(img.clone());
             Ok(img)
         })?;
@@ -743,6 +745,7 @@ impl Service {
                 public: false,
                 tags: vec![],
             };
+            changes.put(img.snapshot());
             changes.put(img.clone());
             Ok(img)
         })
