@@ -48,6 +48,22 @@ data "aws_subnets" "default" {
   }
 }
 
+# The default VPC's main route table and internet gateway (read-only in Shoal).
+data "aws_route_table" "main" {
+  vpc_id = data.aws_vpc.default.id
+  filter {
+    name   = "association.main"
+    values = ["true"]
+  }
+}
+
+data "aws_internet_gateway" "default" {
+  filter {
+    name   = "attachment.vpc-id"
+    values = [data.aws_vpc.default.id]
+  }
+}
+
 data "aws_ssm_parameter" "base_image" {
   name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 }
@@ -204,6 +220,10 @@ resource "aws_cloudwatch_metric_alarm" "cpu_high" {
 
 output "lb_dns_name" {
   value = aws_lb.exercise.dns_name
+}
+
+output "internet_gateway_id" {
+  value = data.aws_internet_gateway.default.id
 }
 
 output "target_group_arn" {

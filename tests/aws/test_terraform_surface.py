@@ -190,3 +190,22 @@ def test_snapshots_outlive_their_image_until_deleted(daemon):
     assert error(ec2.delete_snapshot, SnapshotId=snap)[0] == "InvalidSnapshot.NotFound"
     assert error(ec2.describe_snapshots, SnapshotIds=[snap])[0] == "InvalidSnapshot.NotFound"
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_route_tables_and_internet_gateways_are_views_of_the_vpcs(daemon):
+    ec2 = daemon.boto("ec2")
+    default = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
+    [igw] = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [default["VpcId"]]}])["InternetGateways"]
+    assert igw["Attachments"] == [{"State": "available", "VpcId": default["VpcId"]}]
+    [main] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [default["VpcId"]]},
+                                                {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+    assert [(r["DestinationCidrBlock"], r["GatewayId"]) for r in main["Routes"]] == [
+        (default["CidrBlock"], "local"), ("0.0.0.0/0", igw["InternetGatewayId"])]
+    assert main["Associations"][0]["Main"] is True
+
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    [own] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    assert [(r["DestinationCidrBlock"], r["GatewayId"]) for r in own["Routes"]] == [("10.30.0.0/16", "local")]
+    assert ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"] == []
+    ec2.delete_vpc(VpcId=vpc)
+    assert error(ec2.describe_route_tables, RouteTableIds=[own["RouteTableId"]])[0] == "InvalidRouteTableID.NotFound"

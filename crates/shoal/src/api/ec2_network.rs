@@ -59,6 +59,45 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
                 x.text("instanceId", id).text("cpuCredits", credits);
             });
         }
+        "DescribeRouteTables" => {
+            let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
+            x.list("routeTableSet", "item", &tables, |x, t| {
+                x.text("routeTableId", &t.id)
+                    .text("vpcId", &t.vpc_id)
+                    .text("ownerId", ACCOUNT_ID)
+                    .list("routeSet", "item", &t.routes, |x, (dest, gateway, origin)| {
+                        x.text("destinationCidrBlock", dest)
+                            .text("gatewayId", gateway)
+                            .text("state", "active")
+                            .text("origin", origin);
+                    })
+                    .list("associationSet", "item", [()], |x, _| {
+                        x.text("main", true)
+                            .text("routeTableAssociationId", &t.main_association_id)
+                            .text("routeTableId", &t.id)
+                            .el("associationState", |x| {
+                                x.text("state", "associated");
+                            });
+                    })
+                    .el("propagatingVgwSet", |_| {});
+                tags_xml(x, &[]);
+            });
+        }
+        "DescribeInternetGateways" => {
+            let gateways =
+                svc.describe_internet_gateways(&p.list("InternetGatewayId"), &p.filters())?;
+            x.list("internetGatewaySet", "item", &gateways, |x, g| {
+                x.text("internetGatewayId", &g.id).text("ownerId", ACCOUNT_ID).list(
+                    "attachmentSet",
+                    "item",
+                    [()],
+                    |x, _| {
+                        x.text("vpcId", &g.vpc_id).text("state", "available");
+                    },
+                );
+                tags_xml(x, &[]);
+            });
+        }
         "DescribeSnapshots" => {
             let snapshots =
                 svc.describe_snapshots(&p.list("SnapshotId"), &p.list("Owner"), &p.filters())?;

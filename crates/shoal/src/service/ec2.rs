@@ -29,8 +29,10 @@ use crate::ids;
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 
 mod interfaces;
+mod routes;
 mod snapshots;
 pub use interfaces::NetworkInterface;
+pub use routes::{InternetGateway, RouteTable};
 
 /// RunInstances' parameters (after merging nothing: the template is merged here).
 #[derive(Debug, Clone, Default)]
