@@ -1,6 +1,7 @@
 """Terraform with the hashicorp/aws provider against a real daemon: the lab's stack
 (examples/terraform/main.tf) applies, the load balancer serves the app, a second plan
-shows no changes, and destroy leaves nothing behind.
+shows no changes, and destroy leaves nothing behind; likewise an instance, an image made
+from it and a VPC of its own (tests/terraform/instance).
 
 The provider comes from a local filesystem mirror (a `registry.terraform.io` folder
 holding `terraform-provider-aws*`) through a generated CLI config: nothing is
@@ -48,7 +49,7 @@ class Terraform:
         self.daemon = daemon
         self.work = work
         shutil.copytree(source, work / "config")
-        # The example refers to ../lab/setup.sh: keep that relative path valid.
+        # Configurations refer to ../lab/setup.sh: keep that relative path valid.
         shutil.copytree(ROOT / "examples" / "lab", work / "lab")
         self.dir = work / "config"
         cli_config = work / "terraformrc"
@@ -131,3 +132,30 @@ def test_lab_applies_serves_has_no_drift_and_destroys(daemon, tmp_path):
 
     tf.run("destroy", "-auto-approve", "-input=false")
     assert wait_for("nothing left", lambda: nothing_left(daemon) == {} or None, timeout=30) is True
+
+
+def test_instance_image_and_vpc_apply_have_no_drift_and_destroy(daemon, tmp_path):
+    tf = Terraform(daemon, CONFIGS / "instance", tmp_path)
+    tf.run("init", "-input=false")
+    tf.run("apply", "-auto-approve", "-input=false")
+    ec2 = daemon.boto("ec2")
+    instance_id, image_id = tf.output("instance_id"), tf.output("image_id")
+    inst = daemon.instance(instance_id)
+    assert inst["Tags"] == [{"Key": "Name", "Value": "exercise-instance"}]
+    assert ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior")[
+        "InstanceInitiatedShutdownBehavior"]["Value"] == "stop"
+    vpc = inst["VpcId"]
+    assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"] is True
+    assert tf.output("route_table_id") == ec2.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]["RouteTableId"]
+    [snapshot] = [m["Ebs"]["SnapshotId"] for m in ec2.describe_images(ImageIds=[image_id])["Images"][0]["BlockDeviceMappings"]]
+
+    plan = tf.run("plan", "-detailed-exitcode", "-input=false", ok=(0, 2))
+    assert plan.returncode == 0, f"a second plan wants changes (drift):\n{plan.stdout[-8000:]}"
+
+    tf.run("destroy", "-auto-approve", "-input=false")
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    assert snapshot not in [s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]]
+    assert daemon.instance(instance_id)["State"]["Name"] == "terminated"
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]] == [
+        v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]]

@@ -106,6 +106,20 @@ def test_instances_have_interfaces_attributes_and_credit_specifications(daemon):
     assert error(ec2.stop_instances, InstanceIds=[iid])[0] == "OperationNotPermitted"
     assert daemon.instance(iid)["State"]["Name"] in ("pending", "running")
 
+    # ModifyInstanceAttribute: one attribute per call; type only while stopped.
+    ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": False})
+    ec2.modify_instance_attribute(InstanceId=iid, InstanceInitiatedShutdownBehavior={"Value": "stop"})
+    assert attr("disableApiTermination")["DisableApiTermination"]["Value"] is False
+    assert attr("instanceInitiatedShutdownBehavior")["InstanceInitiatedShutdownBehavior"]["Value"] == "stop"
+    assert error(ec2.modify_instance_attribute, InstanceId=iid, InstanceType={"Value": "t3.small"})[0] == "IncorrectInstanceState"
+    assert error(ec2.modify_instance_attribute, InstanceId=iid,
+                 InstanceInitiatedShutdownBehavior={"Value": "halt"})[0] == "InvalidParameterValue"
+    other = ec2.create_security_group(GroupName="tf-other", Description="other")["GroupId"]
+    ec2.modify_instance_attribute(InstanceId=iid, Groups=[sg, other])
+    assert [g["GroupId"] for g in attr("groupSet")["Groups"]] == [sg, other]
+    assert error(ec2.modify_instance_attribute, InstanceId=iid, Groups=["sg-0123456789abcdef0"])[0] == "InvalidGroup.NotFound"
+    ec2.modify_instance_attribute(InstanceId=iid, Groups=[sg])
+
     # Its primary interface, found by the filters the provider uses.
     for f in ({"Name": "attachment.instance-id", "Values": [iid]}, {"Name": "group-id", "Values": [sg]}):
         [eni] = ec2.describe_network_interfaces(Filters=[f])["NetworkInterfaces"]

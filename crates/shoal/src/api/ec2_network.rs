@@ -10,7 +10,7 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 use super::ec2::tags_xml;
 use super::query::Params;
 use super::xml::Xml;
-use crate::service::ec2::NetworkInterface;
+use crate::service::ec2::{InstanceAttributeChange, NetworkInterface};
 use crate::service::Service;
 
 const VPC_ATTRIBUTES: [(&str, &str); 3] = [
@@ -58,6 +58,10 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
             x.list("instanceCreditSpecificationSet", "item", &specs, |x, (id, credits)| {
                 x.text("instanceId", id).text("cpuCredits", credits);
             });
+        }
+        "ModifyInstanceAttribute" => {
+            svc.modify_instance_attribute(p.required("InstanceId")?, instance_change(p)?)?;
+            x.text("return", "true");
         }
         "DescribeRouteTables" => {
             let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
@@ -128,6 +132,59 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
         }
     }
     Ok(x)
+}
+
+/// ModifyInstanceAttribute's one change: `<Name>.Value`, `GroupId.N`, or the
+/// `Attribute`/`Value` pair.
+fn instance_change(p: &Params) -> AwsResult<InstanceAttributeChange> {
+    use InstanceAttributeChange as C;
+    let flag = |name: &str, v: &str| {
+        super::query::parse_bool(v).ok_or_else(|| {
+            AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {name}"))
+        })
+    };
+    let mut found = vec![];
+    for (param, attribute) in [
+        ("InstanceInitiatedShutdownBehavior", "instanceInitiatedShutdownBehavior"),
+        ("DisableApiTermination", "disableApiTermination"),
+        ("DisableApiStop", "disableApiStop"),
+        ("InstanceType", "instanceType"),
+        ("UserData", "userData"),
+    ] {
+        if let Some(v) = p.get(&format!("{param}.Value")) {
+            found.push((attribute.to_string(), v.to_string()));
+        }
+    }
+    let groups = p.list("GroupId");
+    if !groups.is_empty() {
+        found.push(("groupSet".into(), String::new()));
+    }
+    if let (Some(a), Some(v)) = (p.get("Attribute"), p.get("Value")) {
+        found.push((a.to_string(), v.to_string()));
+    }
+    let [(attribute, value)] = found.as_slice() else {
+        return Err(if found.is_empty() {
+            AwsError::missing_parameter("Attribute")
+        } else {
+            AwsError::new(
+                "InvalidParameterCombination",
+                "Fields for multiple attribute types specified: only one attribute can be modified at a time.",
+            )
+        });
+    };
+    Ok(match attribute.as_str() {
+        "instanceInitiatedShutdownBehavior" => C::ShutdownBehavior(value.clone()),
+        "disableApiTermination" => C::DisableApiTermination(flag(attribute, value)?),
+        "disableApiStop" => C::DisableApiStop(flag(attribute, value)?),
+        "instanceType" => C::InstanceType(value.clone()),
+        "userData" => C::UserData(value.clone()),
+        "groupSet" => C::Groups(groups),
+        other => {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )))
+        }
+    })
 }
 
 /// Revoke…(GroupId, SecurityGroupRuleId.N), as Terraform's rule resources delete.

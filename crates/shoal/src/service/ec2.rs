@@ -31,7 +31,7 @@ pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 mod interfaces;
 mod routes;
 mod snapshots;
-pub use interfaces::NetworkInterface;
+pub use interfaces::{InstanceAttributeChange, NetworkInterface};
 pub use routes::{InternetGateway, RouteTable};
 
 /// RunInstances' parameters (after merging nothing: the template is merged here).

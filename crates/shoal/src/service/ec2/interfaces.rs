@@ -84,7 +84,77 @@ impl Filterable for NetworkInterface {
     }
 }
 
+/// One ModifyInstanceAttribute change (EC2 takes one attribute per call).
+#[derive(Debug, Clone)]
+pub enum InstanceAttributeChange {
+    ShutdownBehavior(String),
+    DisableApiTermination(bool),
+    DisableApiStop(bool),
+    Groups(Vec<String>),
+    InstanceType(String),
+    UserData(String),
+}
+
 impl Service {
+    /// ModifyInstanceAttribute. Type and user data change only while the instance is
+    /// stopped, as in EC2; groups must exist in the instance's VPC.
+    pub fn modify_instance_attribute(
+        &self,
+        id: &str,
+        change: InstanceAttributeChange,
+    ) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let mut inst = state
+                .instances
+                .get(id)
+                .cloned()
+                .ok_or_else(|| not_found_ids("InvalidInstanceID.NotFound", "instance", &[id.into()]))?;
+            if inst.state == InstanceState::Terminated {
+                return Err(AwsError::new(
+                    "IncorrectInstanceState",
+                    format!("The instance '{id}' is not in a state from which it can be modified."),
+                ));
+            }
+            let must_be_stopped = |attribute: &str| {
+                if inst.state == InstanceState::Stopped {
+                    Ok(())
+                } else {
+                    Err(AwsError::new(
+                        "IncorrectInstanceState",
+                        format!("The instance '{id}' is not in the 'stopped' state. ({attribute} can only be modified while it is stopped)"),
+                    ))
+                }
+            };
+            match change {
+                InstanceAttributeChange::ShutdownBehavior(v) => {
+                    inst.switches.shutdown_terminates =
+                        shoal_model::ec2::instance::InstanceSwitches::parse_shutdown_behavior(&v)?
+                }
+                InstanceAttributeChange::DisableApiTermination(v) => {
+                    inst.switches.disable_api_termination = v
+                }
+                InstanceAttributeChange::DisableApiStop(v) => inst.switches.disable_api_stop = v,
+                InstanceAttributeChange::Groups(ids) => {
+                    if ids.is_empty() {
+                        return Err(AwsError::missing_parameter("GroupId"));
+                    }
+                    inst.security_group_ids = super::resolve_groups(state, &inst.vpc_id, &ids, &[])?;
+                }
+                InstanceAttributeChange::InstanceType(t) => {
+                    must_be_stopped("instanceType")?;
+                    inst.instance_type = shoal_model::ec2::instance_type::resolve(&t)?.name.to_string();
+                }
+                InstanceAttributeChange::UserData(data) => {
+                    must_be_stopped("userData")?;
+                    super::decode_user_data(&data)?;
+                    inst.user_data = Some(data);
+                }
+            }
+            changes.put(inst);
+            Ok(())
+        })
+    }
+
     /// The named instances (all but terminated ones when none is named).
     pub fn instances_with_ids(&self, ids: &[String]) -> AwsResult<Vec<Instance>> {
         self.read(|state| {
