@@ -227,6 +227,25 @@ mod tests {
     }
 
     #[test]
+    fn all_traffic_rules_ignore_the_ports_a_request_names() {
+        let terraform = Permission {
+            protocol: "-1".into(),
+            from_port: Some(0),
+            to_port: Some(0),
+            cidrs: vec!["0.0.0.0/0".into()],
+            group_ids: vec![],
+        };
+        assert_eq!(terraform.normalized(), Permission::allow_all_egress());
+        let http = Permission {
+            protocol: "tcp".into(),
+            from_port: Some(80),
+            to_port: Some(80),
+            ..Permission::allow_all_egress()
+        };
+        assert_eq!(http.clone().normalized(), http);
+    }
+
+    #[test]
     fn permissions() {
         let http = Permission {
             protocol: "tcp".into(),

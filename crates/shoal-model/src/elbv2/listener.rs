@@ -136,6 +136,35 @@ pub fn validate_port(port: u32) -> AwsResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listener_attributes_default_as_aws_and_change_whole_or_not_at_all() {
+        let mut l = Listener {
+            arn: "arn".into(),
+            load_balancer_arn: "lb".into(),
+            port: 80,
+            protocol: "HTTP".into(),
+            default_actions: vec![],
+            attributes: Default::default(),
+        };
+        let get = |l: &Listener, k: &str| {
+            l.attribute_pairs().into_iter().find(|(key, _)| key == k).map(|(_, v)| v)
+        };
+        assert_eq!(get(&l, "routing.http.response.server.enabled").as_deref(), Some("true"));
+        let before = l.clone();
+        let bad = [
+            ("routing.http.response.x_frame_options.header_value".to_string(), "DENY".to_string()),
+            ("routing.http.response.server.enabled".to_string(), "no".to_string()),
+        ];
+        assert!(l.set_attributes(&bad).is_err());
+        assert!(l.set_attributes(&[("tcp.idle_timeout.seconds".into(), "350".into())]).is_err());
+        assert_eq!(l, before);
+        l.set_attributes(&bad[..1]).unwrap();
+        assert_eq!(
+            get(&l, "routing.http.response.x_frame_options.header_value").as_deref(),
+            Some("DENY")
+        );
+    }
     use crate::elbv2::actions::ForwardConfig;
 
     #[test]
