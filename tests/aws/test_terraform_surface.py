@@ -4,10 +4,12 @@ against botocore's models): VPC attributes, security-group rules by id, network
 interfaces, instance attributes and credit specifications, load balancer and listener
 attributes, an empty ProtocolVersion. Each is stored and read back; bad input changes
 nothing."""
+import urllib.request
+
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import Daemon
+from harness import Daemon, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +152,8 @@ def test_load_balancer_and_listener_attributes(daemon):
     tg = elb.create_target_group(Name="tf-tg", Protocol="HTTP", Port=3000, VpcId=vpc,
                                  ProtocolVersion="")["TargetGroups"][0]
     assert tg["ProtocolVersion"] == "HTTP1"
-    lb = elb.create_load_balancer(Name="tf-lb", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    created = elb.create_load_balancer(Name="tf-lb", Subnets=subnets)["LoadBalancers"][0]
+    lb = created["LoadBalancerArn"]
     attrs = lambda: {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb)["Attributes"]}  # noqa: E731
     before = attrs()
     for key in ("connection_logs.s3.enabled", "routing.http.x_amzn_tls_version_and_cipher_suite.enabled",
@@ -171,10 +174,23 @@ def test_load_balancer_and_listener_attributes(daemon):
         {"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])["Listeners"][0]["ListenerArn"]
     la = lambda: {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=listener)["Attributes"]}  # noqa: E731
     assert la()["routing.http.response.server.enabled"] == "true"
+
+    def server_header():
+        """The Server header of the load balancer's own answer (503: no targets)."""
+        req = urllib.request.Request(daemon.endpoint + "/", headers={"Host": created["DNSName"]})
+        try:
+            urllib.request.urlopen(req, timeout=5)
+        except urllib.error.HTTPError as e:
+            assert e.code == 503
+            return e.headers.get("Server")
+        raise AssertionError("expected the load balancer's 503")
+    assert wait_for("the listener bound", server_header, timeout=10) == "awselb/2.0"
     elb.modify_listener_attributes(ListenerArn=listener, Attributes=[
         {"Key": "routing.http.response.server.enabled", "Value": "false"},
         {"Key": "routing.http.response.x_frame_options.header_value", "Value": "DENY"}])
     assert (la()["routing.http.response.server.enabled"], la()["routing.http.response.x_frame_options.header_value"]) == ("false", "DENY")
+    # Honoured: the load balancer's own responses lose their Server header.
+    wait_for("no Server header", lambda: server_header() is None, timeout=10)
     assert error(elb.modify_listener_attributes, ListenerArn=listener, Attributes=[
         {"Key": "tcp.idle_timeout.seconds", "Value": "350"}])[0] == "ValidationError"
     elb.delete_load_balancer(LoadBalancerArn=lb)

@@ -68,6 +68,9 @@ pub struct ListenerSpec {
     pub default_actions: Vec<Action>,
     /// Non-default rules in any order; the proxy sorts them by priority.
     pub rules: Vec<Rule>,
+    /// The listener's `routing.http.response.server.enabled`: whether the responses
+    /// the load balancer itself makes carry `Server: awselb/2.0` (AWS's default).
+    pub server_header: bool,
 }
 
 /// One target group with its registered targets.

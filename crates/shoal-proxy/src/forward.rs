@@ -156,8 +156,15 @@ pub(crate) async fn serve(
 ) -> Response<ProxyBody> {
     let routes = listener.routes.load_full();
     let port = listener.port.load(Relaxed);
-    serve_with(env, &routes, port, req, client).await
+    let mut res = serve_with(env, &routes, port, req, client).await;
+    if !routes.server_header && res.headers().get(header::SERVER) == Some(&ELB_SERVER) {
+        // Only the load balancer's own header goes; a target's passes through.
+        res.headers_mut().remove(header::SERVER);
+    }
+    res
 }
+
+const ELB_SERVER: HeaderValue = HeaderValue::from_static("awselb/2.0");
 
 async fn serve_with(
     env: &Env,

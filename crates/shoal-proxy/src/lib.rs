@@ -646,5 +646,5 @@ fn compile(
         conditions: Vec::new(),
         action: action(&spec.default_actions),
     });
-    Routes { lb: lb.clone(), settings: settings.clone(), rules }
+    Routes { lb: lb.clone(), settings: settings.clone(), rules, server_header: spec.server_header }
 }

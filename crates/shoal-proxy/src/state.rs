@@ -371,6 +371,8 @@ pub(crate) struct Routes {
     pub settings: Arc<LbSettings>,
     /// Sorted by priority; the default rule is last.
     pub rules: Vec<RouteRule>,
+    /// See [`crate::ListenerSpec::server_header`].
+    pub server_header: bool,
 }
 
 /// A bound listener: the socket task reads `routes` per request.

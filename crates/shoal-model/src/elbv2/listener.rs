@@ -49,6 +49,12 @@ impl Listener {
             .collect()
     }
 
+    /// `routing.http.response.server.enabled`: whether the load balancer's own
+    /// responses carry its `Server` header.
+    pub fn server_header(&self) -> bool {
+        self.attributes.get("routing.http.response.server.enabled").is_none_or(|v| v == "true")
+    }
+
     /// ModifyListenerAttributes: every pair checked first; all applied or none.
     pub fn set_attributes(&mut self, pairs: &[(String, String)]) -> AwsResult<()> {
         let mut next = self.attributes.clone();
