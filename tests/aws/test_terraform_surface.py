@@ -175,15 +175,18 @@ def test_load_balancer_and_listener_attributes(daemon):
     la = lambda: {a["Key"]: a["Value"] for a in elb.describe_listener_attributes(ListenerArn=listener)["Attributes"]}  # noqa: E731
     assert la()["routing.http.response.server.enabled"] == "true"
 
-    def server_header():
-        """The Server header of the load balancer's own answer (503: no targets)."""
+    def lb_headers():
+        """The headers of the load balancer's own answer (503: no targets)."""
         req = urllib.request.Request(daemon.endpoint + "/", headers={"Host": created["DNSName"]})
         try:
             urllib.request.urlopen(req, timeout=5)
         except urllib.error.HTTPError as e:
             assert e.code == 503
-            return e.headers.get("Server")
+            return e.headers
         raise AssertionError("expected the load balancer's 503")
+
+    def server_header():
+        return lb_headers().get("Server")
     assert wait_for("the listener bound", server_header, timeout=10) == "awselb/2.0"
     elb.modify_listener_attributes(ListenerArn=listener, Attributes=[
         {"Key": "routing.http.response.server.enabled", "Value": "false"},
@@ -191,6 +194,7 @@ def test_load_balancer_and_listener_attributes(daemon):
     assert (la()["routing.http.response.server.enabled"], la()["routing.http.response.x_frame_options.header_value"]) == ("false", "DENY")
     # Honoured: the load balancer's own responses lose their Server header.
     wait_for("no Server header", lambda: server_header() is None, timeout=10)
+    assert lb_headers().get("X-Frame-Options") == "DENY"
     assert error(elb.modify_listener_attributes, ListenerArn=listener, Attributes=[
         {"Key": "tcp.idle_timeout.seconds", "Value": "350"}])[0] == "ValidationError"
     elb.delete_load_balancer(LoadBalancerArn=lb)

@@ -81,6 +81,7 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
                 default_actions: vec![Action::Forward(ForwardConfig::single(TG))],
                 rules: vec![],
                 server_header: true,
+                response_headers: vec![],
             }],
         }],
         target_groups: vec![TargetGroupSpec {

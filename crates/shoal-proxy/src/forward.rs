@@ -161,6 +161,9 @@ pub(crate) async fn serve(
         // Only the load balancer's own header goes; a target's passes through.
         res.headers_mut().remove(header::SERVER);
     }
+    for (name, value) in &routes.response_headers {
+        res.headers_mut().insert(name.clone(), value.clone());
+    }
     res
 }
 

@@ -55,6 +55,20 @@ impl Listener {
         self.attributes.get("routing.http.response.server.enabled").is_none_or(|v| v == "true")
     }
 
+    /// The response headers set by `routing.http.response.<header>.header_value`
+    /// attributes (non-empty ones), as `(header name, value)`.
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        self.attributes
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .filter_map(|(k, v)| {
+                let header =
+                    k.strip_prefix("routing.http.response.")?.strip_suffix(".header_value")?;
+                Some((header.replace('_', "-"), v.clone()))
+            })
+            .collect()
+    }
+
     /// ModifyListenerAttributes: every pair checked first; all applied or none.
     pub fn set_attributes(&mut self, pairs: &[(String, String)]) -> AwsResult<()> {
         let mut next = self.attributes.clone();
