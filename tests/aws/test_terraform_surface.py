@@ -73,6 +73,10 @@ def test_security_group_rules_have_ids_and_defaults(daemon):
          "IpRanges": [{"CidrIp": "0.0.0.0/0"}, {"CidrIp": "10.0.0.0/8"}]}])["SecurityGroupRules"]
     assert sorted(r["CidrIpv4"] for r in added) == ["0.0.0.0/0", "10.0.0.0/8"]
     first = added[0]["SecurityGroupRuleId"]
+    # Rules keep no tags in Shoal: refused, not dropped, and nothing is added.
+    assert error(ec2.authorize_security_group_ingress, GroupId=sg, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+        TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": [{"Key": "a", "Value": "b"}]}])[0] == "UnsupportedOperation"
     [read] = ec2.describe_security_group_rules(SecurityGroupRuleIds=[first])["SecurityGroupRules"]
     assert (read["GroupId"], read["FromPort"], read["ToPort"], read["IsEgress"]) == (sg, 80, 80, False)
 

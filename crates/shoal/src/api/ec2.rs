@@ -242,6 +242,14 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 return Err(AwsError::missing_parameter("IpPermissions"));
             }
             let perms: Vec<Permission> = perms.into_iter().map(Permission::normalized).collect();
+            if !p.tag_specifications("TagSpecification").is_empty() {
+                // Rule ids are derived from the rules, which keep no tags: refused
+                // rather than accepted and dropped.
+                return Err(AwsError::new(
+                    "UnsupportedOperation",
+                    "Shoal does not keep tags on security group rules.",
+                ));
+            }
             let group = svc.change_security_group_rules(
                 p.get("GroupId"),
                 p.get("GroupName"),
