@@ -9,7 +9,6 @@ downloaded. Without terraform or the mirror the test says why and skips."""
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
