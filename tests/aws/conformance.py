@@ -40,6 +40,13 @@ AWS_SENDS_EMPTY = {
     ("autoscaling", "LaunchConfiguration", "KeyName"),
 }
 
+# Enum values AWS itself sends outside the model's list: an internet gateway's attachment
+# is `available` (EC2 API reference, InternetGatewayAttachment: "the state is available
+# when attached to a VPC"), which botocore's AttachmentStatus does not list.
+AWS_SENDS_OUTSIDE_ENUM = {
+    ("AttachmentStatus", "available"),
+}
+
 ISO8601 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$")
 INTEGER = re.compile(r"^-?\d+$")
 _ERROR_CODES = {}  # service name -> {code: {(HTTP status, Sender|Receiver)}}
@@ -79,7 +86,7 @@ class Checker:
             self.bad(path, f"{what} {size} above the model's max {hi} ({shape.name})")
 
     def string(self, shape, path, value):
-        if shape.enum and value not in shape.enum:
+        if shape.enum and value not in shape.enum and (shape.name, value) not in AWS_SENDS_OUTSIDE_ENUM:
             self.bad(path, f"{value!r} is not one of {shape.name}'s values {shape.enum}")
         self.bounds(shape, path, len(value), "length")
 

@@ -80,6 +80,8 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
                 port: listen.port(),
                 default_actions: vec![Action::Forward(ForwardConfig::single(TG))],
                 rules: vec![],
+                server_header: true,
+                response_headers: vec![],
             }],
         }],
         target_groups: vec![TargetGroupSpec {

@@ -68,6 +68,12 @@ pub struct ListenerSpec {
     pub default_actions: Vec<Action>,
     /// Non-default rules in any order; the proxy sorts them by priority.
     pub rules: Vec<Rule>,
+    /// The listener's `routing.http.response.server.enabled`: whether the responses
+    /// the load balancer itself makes carry `Server: awselb/2.0` (AWS's default).
+    pub server_header: bool,
+    /// Headers the listener adds to every response, replacing a target's
+    /// (`routing.http.response.<header>.header_value`), as `(name, value)`.
+    pub response_headers: Vec<(String, String)>,
 }
 
 /// One target group with its registered targets.

@@ -182,8 +182,18 @@ pub(crate) async fn serve(
 ) -> Response<ProxyBody> {
     let routes = listener.routes.load_full();
     let port = listener.port.load(Relaxed);
-    serve_with(env, &routes, port, req, client).await
+    let mut res = serve_with(env, &routes, port, req, client).await;
+    if !routes.server_header && res.headers().get(header::SERVER) == Some(&ELB_SERVER) {
+        // Only the load balancer's own header goes; a target's passes through.
+        res.headers_mut().remove(header::SERVER);
+    }
+    for (name, value) in &routes.response_headers {
+        res.headers_mut().insert(name.clone(), value.clone());
+    }
+    res
 }
+
+const ELB_SERVER: HeaderValue = HeaderValue::from_static("awselb/2.0");
 
 async fn serve_with(
     env: &Env,

@@ -649,5 +649,21 @@ fn compile(
         conditions: Vec::new(),
         action: action(&spec.default_actions),
     });
-    Routes { lb: lb.clone(), settings: settings.clone(), rules }
+    let response_headers = spec
+        .response_headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                http::HeaderName::from_bytes(name.as_bytes()).ok()?,
+                http::HeaderValue::from_str(value).ok()?,
+            ))
+        })
+        .collect();
+    Routes {
+        lb: lb.clone(),
+        settings: settings.clone(),
+        rules,
+        server_header: spec.server_header,
+        response_headers,
+    }
 }

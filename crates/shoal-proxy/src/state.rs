@@ -371,6 +371,10 @@ pub(crate) struct Routes {
     pub settings: Arc<LbSettings>,
     /// Sorted by priority; the default rule is last.
     pub rules: Vec<RouteRule>,
+    /// See [`crate::ListenerSpec::server_header`].
+    pub server_header: bool,
+    /// See [`crate::ListenerSpec::response_headers`] (invalid ones left out).
+    pub response_headers: Vec<(http::HeaderName, http::HeaderValue)>,
 }
 
 /// A bound listener: the socket task reads `routes` per request.

@@ -153,7 +153,13 @@ fn lb(default_actions: Vec<Action>, rules: Vec<Rule>) -> LoadBalancerSpec {
         dns_name: "exercise-lb-1.us-east-1.elb.localhost".into(),
         ip: "127.0.0.1".parse().unwrap(),
         attributes: LoadBalancerAttributes::default(),
-        listeners: vec![ListenerSpec { port: 0, default_actions, rules }],
+        listeners: vec![ListenerSpec {
+            port: 0,
+            default_actions,
+            rules,
+            server_header: true,
+            response_headers: vec![],
+        }],
     }
 }
 

@@ -7,7 +7,8 @@ use shoal_model::autoscaling::lifecycle::{InstanceRefresh, LifecycleAction, Life
 use shoal_model::autoscaling::policy::ScalingPolicy;
 use shoal_model::autoscaling::schedule::ScheduledAction;
 use shoal_model::ec2::{
-    Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
+    Image, Instance, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup, Snapshot,
+    Subnet, Vpc,
 };
 use shoal_model::elbv2::{
     Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
@@ -43,6 +44,7 @@ record!(Subnet, "ec2.subnet", |r| id = &r.id, parent = &r.vpc_id);
 record!(SecurityGroup, "ec2.security-group", |r| id = &r.id, name = &r.name, parent = &r.vpc_id);
 record!(KeyPair, "ec2.key-pair", |r| id = &r.id, name = &r.name);
 record!(Image, "ec2.image", |r| id = &r.id, name = &r.name);
+record!(Snapshot, "ec2.snapshot", |r| id = &r.id, parent = &r.image_id);
 record!(Instance, "ec2.instance", |r| id = &r.id);
 record!(LaunchTemplate, "ec2.launch-template", |r| id = &r.id, name = &r.name);
 record!(

@@ -32,6 +32,68 @@ fn default_architecture() -> String {
     "x86_64".into()
 }
 
+/// The EBS snapshot an AMI's root device refers to (`snap-…`). CreateImage makes one;
+/// DeregisterImage leaves it, as in EC2, until DeleteSnapshot, which is refused while
+/// an image still uses it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub id: String,
+    /// The AMI it was made for.
+    pub image_id: String,
+    pub owner_id: String,
+    pub description: String,
+    pub start_time: DateTime<Utc>,
+    pub volume_size_gib: u32,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl Image {
+    /// The snapshot id of the image's root device: derived from the image id, so
+    /// images stored before snapshots were records name the same one.
+    pub fn snapshot_id(&self) -> String {
+        format!("snap-{}", self.id.trim_start_matches("ami-"))
+    }
+
+    /// The snapshot CreateImage makes with the image (EC2's description).
+    pub fn snapshot(&self) -> Snapshot {
+        let description = match &self.source_instance_id {
+            Some(instance) => format!("Created by CreateImage({instance}) for {}", self.id),
+            None => format!("Imported for {}", self.id),
+        };
+        Snapshot {
+            id: self.snapshot_id(),
+            image_id: self.id.clone(),
+            owner_id: self.owner_id.clone(),
+            description,
+            start_time: self.creation_date,
+            volume_size_gib: 8,
+            tags: vec![],
+        }
+    }
+}
+
+impl Filterable for Snapshot {
+    fn field(&self, name: &str) -> Option<Vec<String>> {
+        let one = |v: &str| Some(vec![v.to_string()]);
+        match name {
+            "snapshot-id" => one(&self.id),
+            "owner-id" => one(&self.owner_id),
+            "description" => one(&self.description),
+            "status" => one("completed"),
+            "progress" => one("100%"),
+            "volume-size" => one(&self.volume_size_gib.to_string()),
+            "volume-id" => one("vol-ffffffff"),
+            "encrypted" => one("false"),
+            "storage-tier" => one("standard"),
+            _ => None,
+        }
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+}
+
 /// `ImageState` values Shoal goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -153,6 +153,89 @@ pub struct Instance {
     /// basic monitoring, EC2's default.
     #[serde(default)]
     pub monitoring: bool,
+    /// RunInstances' protections and shutdown behaviour (DescribeInstanceAttribute).
+    /// Records written before them read as EC2's defaults.
+    #[serde(default)]
+    pub switches: InstanceSwitches,
+}
+
+/// What RunInstances sets about who may stop or terminate an instance, and what an
+/// instance-initiated shutdown does.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InstanceSwitches {
+    /// `InstanceInitiatedShutdownBehavior=terminate` (EC2's default: `stop`).
+    pub shutdown_terminates: bool,
+    /// `DisableApiTermination`: TerminateInstances is refused.
+    pub disable_api_termination: bool,
+    /// `DisableApiStop`: StopInstances is refused.
+    pub disable_api_stop: bool,
+    /// `CreditSpecification.CpuCredits` of a burstable type, as launched (`None`: the
+    /// family's default). Shoal does not meter credits: instances never throttle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_credits: Option<String>,
+}
+
+impl InstanceSwitches {
+    /// `stop` or `terminate`, as DescribeInstanceAttribute answers.
+    pub fn shutdown_behavior(&self) -> &'static str {
+        if self.shutdown_terminates {
+            "terminate"
+        } else {
+            "stop"
+        }
+    }
+
+    /// Parses `InstanceInitiatedShutdownBehavior`.
+    pub fn parse_shutdown_behavior(value: &str) -> AwsResult<bool> {
+        match value {
+            "stop" => Ok(false),
+            "terminate" => Ok(true),
+            other => Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values are 'stop' and 'terminate'."
+            ))),
+        }
+    }
+
+    /// `standard` or `unlimited`, as given or EC2's default for the type's family
+    /// (T2 `standard`, later T families `unlimited`); `None` for non-burstable types.
+    pub fn cpu_credits(&self, instance_type: &str) -> Option<String> {
+        let family = instance_type.split('.').next()?;
+        let default = match family {
+            "t2" => "standard",
+            f if f.starts_with('t') && f.len() <= 4 => "unlimited",
+            _ => return None,
+        };
+        Some(self.cpu_credits.clone().unwrap_or_else(|| default.to_string()))
+    }
+
+    /// Checks `CreditSpecification.CpuCredits`.
+    pub fn parse_cpu_credits(value: &str) -> AwsResult<String> {
+        match value {
+            "standard" | "unlimited" => Ok(value.to_string()),
+            other => Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter cpuCredits is invalid. Valid values are 'standard' and 'unlimited'."
+            ))),
+        }
+    }
+
+    /// Refuses a user's StopInstances/TerminateInstances on a protected instance, as EC2
+    /// does (Auto Scaling's own terminations are not subject to it).
+    pub fn check_user_transition(&self, id: &str, action: Transition) -> AwsResult<()> {
+        let (refused, verb, attribute) = match action {
+            Transition::Terminate => {
+                (self.disable_api_termination, "terminated", "disableApiTermination")
+            }
+            Transition::Stop => (self.disable_api_stop, "stopped", "disableApiStop"),
+            _ => (false, "", ""),
+        };
+        if refused {
+            return Err(AwsError::new(
+                "OperationNotPermitted",
+                format!("The instance '{id}' may not be {verb}. Modify its '{attribute}' instance attribute and try again."),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Instance {

@@ -11,7 +11,7 @@ pub mod network;
 pub mod public_image;
 pub mod security_group;
 
-pub use image::Image;
+pub use image::{Image, Snapshot};
 pub use instance::{Instance, InstanceState, StateReason};
 pub use instance_type::InstanceType;
 pub use key_pair::KeyPair;

@@ -82,6 +82,68 @@ pub struct Vpc {
     pub cidr: Cidr,
     pub is_default: bool,
     pub tags: Vec<Tag>,
+    /// Set by ModifyVpcAttribute; absent (records older than it, or never modified)
+    /// means AWS's defaults for the kind of VPC (`VpcAttributes::defaults`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<VpcAttributes>,
+}
+
+/// A VPC's DNS and usage-metrics switches (DescribeVpcAttribute/ModifyVpcAttribute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VpcAttributes {
+    pub enable_dns_support: bool,
+    pub enable_dns_hostnames: bool,
+    pub enable_network_address_usage_metrics: bool,
+}
+
+impl VpcAttributes {
+    /// AWS's: DNS resolution on; DNS hostnames on only in the default VPC; usage
+    /// metrics off.
+    pub fn defaults(is_default: bool) -> Self {
+        VpcAttributes {
+            enable_dns_support: true,
+            enable_dns_hostnames: is_default,
+            enable_network_address_usage_metrics: false,
+        }
+    }
+
+    /// The attribute's value by its API name (`enableDnsSupport`, …).
+    pub fn get(&self, name: &str) -> AwsResult<bool> {
+        Ok(match name {
+            "enableDnsSupport" => self.enable_dns_support,
+            "enableDnsHostnames" => self.enable_dns_hostnames,
+            "enableNetworkAddressUsageMetrics" => self.enable_network_address_usage_metrics,
+            other => return Err(unknown_vpc_attribute(other)),
+        })
+    }
+
+    /// Sets one attribute. AWS refuses DNS hostnames without DNS resolution.
+    pub fn set(&mut self, name: &str, value: bool) -> AwsResult<()> {
+        match name {
+            "enableDnsSupport" => self.enable_dns_support = value,
+            "enableDnsHostnames" => self.enable_dns_hostnames = value,
+            "enableNetworkAddressUsageMetrics" => self.enable_network_address_usage_metrics = value,
+            other => return Err(unknown_vpc_attribute(other)),
+        }
+        if self.enable_dns_hostnames && !self.enable_dns_support {
+            return Err(AwsError::invalid_parameter_value(
+                "enableDnsHostnames can only be enabled when enableDnsSupport is enabled.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn unknown_vpc_attribute(name: &str) -> AwsError {
+    AwsError::invalid_parameter_value(format!(
+        "Value ({name}) for parameter attribute is invalid. Unknown attribute."
+    ))
+}
+
+impl Vpc {
+    pub fn attributes(&self) -> VpcAttributes {
+        self.attributes.unwrap_or_else(|| VpcAttributes::defaults(self.is_default))
+    }
 }
 
 /// Checks a CreateVpc block.
@@ -195,7 +257,20 @@ mod tests {
             cidr: validate_vpc_cidr(cidr).unwrap(),
             is_default: false,
             tags: vec![],
+            attributes: None,
         }
+    }
+
+    #[test]
+    fn vpc_attributes_default_as_aws_and_keep_dns_hostnames_behind_dns_support() {
+        let default = Vpc { is_default: true, ..vpc("172.31.0.0/16") };
+        assert!(default.attributes().get("enableDnsHostnames").unwrap());
+        let mut a = vpc("10.0.0.0/16").attributes();
+        assert!(a.get("enableDnsSupport").unwrap() && !a.get("enableDnsHostnames").unwrap());
+        assert!(a.get("enableNetworkAddressUsageMetrics").is_ok_and(|v| !v));
+        a.set("enableDnsHostnames", true).unwrap();
+        assert!(a.set("enableDnsSupport", false).is_err());
+        assert!(a.set("bogus", true).is_err());
     }
 
     fn subnet(cidr: &str) -> Subnet {

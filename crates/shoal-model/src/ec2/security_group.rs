@@ -40,6 +40,17 @@ impl Permission {
         }
     }
 
+    /// All-traffic rules (`-1`) cover every port: whatever ports a request names
+    /// (Terraform sends 0–0), the rule is stored, shown and matched without ports.
+    pub fn normalized(mut self) -> Self {
+        if self.protocol == "-1" || self.protocol.eq_ignore_ascii_case("all") {
+            self.protocol = "-1".into();
+            self.from_port = None;
+            self.to_port = None;
+        }
+        self
+    }
+
     /// Checks protocol and ports as EC2 does.
     pub fn validate(&self) -> AwsResult<()> {
         let proto = self.protocol.to_ascii_lowercase();
@@ -62,6 +73,87 @@ impl Permission {
             crate::ec2::Cidr::parse(cidr, "cidrIp")?;
         }
         Ok(())
+    }
+}
+
+/// One rule as DescribeSecurityGroupRules lists it: a permission has one rule per
+/// source (CIDR or referenced group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupRule {
+    pub id: String,
+    pub group_id: String,
+    pub is_egress: bool,
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub cidr: Option<String>,
+    pub referenced_group_id: Option<String>,
+}
+
+impl SecurityGroupRule {
+    /// The permission holding only this rule's source.
+    pub fn permission(&self) -> Permission {
+        Permission {
+            protocol: self.protocol.clone(),
+            from_port: self.from_port,
+            to_port: self.to_port,
+            cidrs: self.cidr.iter().cloned().collect(),
+            group_ids: self.referenced_group_id.iter().cloned().collect(),
+        }
+    }
+}
+
+/// A rule's id, derived from what the rule is: the same rule always has the same id,
+/// so ids survive restarts without being stored, and a revoked rule's id is gone.
+fn rule_id(group_id: &str, is_egress: bool, p: &Permission, source: &str) -> String {
+    let key =
+        format!("{group_id}|{is_egress}|{}|{:?}|{:?}|{source}", p.protocol, p.from_port, p.to_port);
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("sgr-{:017x}", u128::from(hash) & 0x1_ffff_ffff_ffff_ffff)
+}
+
+impl SecurityGroup {
+    /// Every rule of the group, ingress first, one per source.
+    pub fn rules(&self) -> Vec<SecurityGroupRule> {
+        let mut out = vec![];
+        for (is_egress, perms) in [(false, &self.ingress), (true, &self.egress)] {
+            for p in perms {
+                let sources = p.cidrs.iter().map(|c| (Some(c.clone()), None));
+                let groups = p.group_ids.iter().map(|g| (None, Some(g.clone())));
+                for (cidr, group) in sources.chain(groups) {
+                    let source = cidr.as_deref().or(group.as_deref()).unwrap_or_default();
+                    out.push(SecurityGroupRule {
+                        id: rule_id(&self.id, is_egress, p, source),
+                        group_id: self.id.clone(),
+                        is_egress,
+                        protocol: p.protocol.clone(),
+                        from_port: p.from_port,
+                        to_port: p.to_port,
+                        cidr,
+                        referenced_group_id: group,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Removes one rule's source from its permission (and the permission once empty).
+    pub fn remove_rule(&mut self, rule: &SecurityGroupRule) {
+        let perms = if rule.is_egress { &mut self.egress } else { &mut self.ingress };
+        for p in perms.iter_mut() {
+            if p.protocol == rule.protocol
+                && p.from_port == rule.from_port
+                && p.to_port == rule.to_port
+            {
+                p.cidrs.retain(|c| Some(c) != rule.cidr.as_ref());
+                p.group_ids.retain(|g| Some(g) != rule.referenced_group_id.as_ref());
+            }
+        }
+        perms.retain(|p| !p.cidrs.is_empty() || !p.group_ids.is_empty());
     }
 }
 
@@ -104,6 +196,54 @@ impl Filterable for SecurityGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rules_have_one_stable_id_per_source_and_can_be_removed_one_by_one() {
+        let mut g = SecurityGroup {
+            id: "sg-1".into(),
+            name: "web".into(),
+            description: "d".into(),
+            vpc_id: "vpc-1".into(),
+            ingress: vec![Permission {
+                protocol: "tcp".into(),
+                from_port: Some(80),
+                to_port: Some(80),
+                cidrs: vec!["0.0.0.0/0".into(), "10.0.0.0/8".into()],
+                group_ids: vec![],
+            }],
+            egress: vec![Permission::allow_all_egress()],
+            tags: vec![],
+        };
+        let rules = g.rules();
+        assert_eq!(rules.len(), 3);
+        assert!(rules.iter().all(|r| r.id.len() == 21 && r.id.starts_with("sgr-")));
+        assert_ne!(rules[0].id, rules[1].id);
+        assert_eq!(g.rules(), rules, "ids are stable");
+        g.remove_rule(&rules[0]);
+        assert_eq!(g.ingress[0].cidrs, ["10.0.0.0/8"]);
+        assert_eq!(g.rules()[0].id, rules[1].id);
+        g.remove_rule(&rules[2]);
+        assert!(g.egress.is_empty());
+    }
+
+    #[test]
+    fn all_traffic_rules_ignore_the_ports_a_request_names() {
+        let terraform = Permission {
+            protocol: "-1".into(),
+            from_port: Some(0),
+            to_port: Some(0),
+            cidrs: vec!["0.0.0.0/0".into()],
+            group_ids: vec![],
+        };
+        assert_eq!(terraform.normalized(), Permission::allow_all_egress());
+        let http = Permission {
+            protocol: "tcp".into(),
+            from_port: Some(80),
+            to_port: Some(80),
+            ..Permission::allow_all_egress()
+        };
+        assert_eq!(http.clone().normalized(), http);
+    }
 
     #[test]
     fn permissions() {

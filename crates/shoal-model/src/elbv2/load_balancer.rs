@@ -1,5 +1,6 @@
 //! Application Load Balancers: names, ARNs, DNS names, states and attributes.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Utc};
@@ -199,7 +200,22 @@ pub struct LoadBalancerAttributes {
     pub access_logs_prefix: String,
     /// `waf.fail_open.enabled`, false (accepted, no effect).
     pub waf_fail_open: bool,
+    /// The other ALB attributes AWS accepts ([`STORED_ONLY_ATTRIBUTES`]), by key, as
+    /// set: stored and described, with no effect on Shoal's data plane.
+    #[serde(default)]
+    pub stored_only: BTreeMap<String, String>,
 }
+
+/// ALB attributes AWS accepts whose effect is outside Shoal (S3, TLS headers of an
+/// HTTPS listener, zonal shift, IPv6): `(key, AWS's default, whether it is a boolean)`.
+pub const STORED_ONLY_ATTRIBUTES: [(&str, &str, bool); 6] = [
+    ("connection_logs.s3.enabled", "false", true),
+    ("connection_logs.s3.bucket", "", false),
+    ("connection_logs.s3.prefix", "", false),
+    ("routing.http.x_amzn_tls_version_and_cipher_suite.enabled", "false", true),
+    ("zonal_shift.config.enabled", "false", true),
+    ("ipv6.deny_all_igw_traffic", "false", true),
+];
 
 impl Default for LoadBalancerAttributes {
     fn default() -> Self {
@@ -217,6 +233,7 @@ impl Default for LoadBalancerAttributes {
             access_logs_bucket: String::new(),
             access_logs_prefix: String::new(),
             waf_fail_open: false,
+            stored_only: BTreeMap::new(),
         }
     }
 }
@@ -276,7 +293,15 @@ impl LoadBalancerAttributes {
                 "access_logs.s3.bucket" => next.access_logs_bucket = v.to_string(),
                 "access_logs.s3.prefix" => next.access_logs_prefix = v.to_string(),
                 "waf.fail_open.enabled" => next.waf_fail_open = parse_bool(k, v)?,
-                _ => return Err(unknown_attribute(k)),
+                _ => {
+                    let Some((_, _, boolean)) =
+                        STORED_ONLY_ATTRIBUTES.iter().find(|(name, _, _)| *name == k)
+                    else {
+                        return Err(unknown_attribute(k));
+                    };
+                    let v = if *boolean { parse_bool(k, v)?.to_string() } else { v.to_string() };
+                    next.stored_only.insert(k.to_string(), v);
+                }
             }
         }
         *self = next;
@@ -311,6 +336,10 @@ impl LoadBalancerAttributes {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(STORED_ONLY_ATTRIBUTES.iter().map(|(k, default, _)| {
+            let value = self.stored_only.get(*k).map_or(*default, String::as_str);
+            (k.to_string(), value.to_string())
+        }))
         .collect()
     }
 }
@@ -370,6 +399,26 @@ mod tests {
             load_balancer_dns_name("lb", Scheme::Internal, 7, "eu-west-1"),
             "internal-lb-7.eu-west-1.elb.localhost"
         );
+    }
+
+    #[test]
+    fn attributes_aws_accepts_without_effect_are_stored_and_described() {
+        let mut a = LoadBalancerAttributes::default();
+        let pairs = a.to_pairs();
+        assert!(pairs.contains(&("zonal_shift.config.enabled".into(), "false".into())));
+        assert!(pairs.contains(&("connection_logs.s3.bucket".into(), "".into())));
+        a.apply(&[
+            ("connection_logs.s3.enabled".to_string(), "true".to_string()),
+            ("connection_logs.s3.bucket".to_string(), "logs".to_string()),
+        ])
+        .unwrap();
+        let pairs = a.to_pairs();
+        assert!(pairs.contains(&("connection_logs.s3.enabled".into(), "true".into())));
+        assert!(pairs.contains(&("connection_logs.s3.bucket".into(), "logs".into())));
+        let before = a.clone();
+        assert!(a.apply(&[("zonal_shift.config.enabled".into(), "maybe".into())]).is_err());
+        assert!(a.apply(&[("no.such.key".into(), "1".into())]).is_err());
+        assert_eq!(a, before);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use base64::Engine;
 use shoal_model::ec2::format_time;
 use shoal_model::ec2::image::Image;
-use shoal_model::ec2::instance::{Instance, Transition};
+use shoal_model::ec2::instance::{Instance, InstanceSwitches, Transition};
 use shoal_model::ec2::launch_template::{LaunchTemplateData, LaunchTemplateVersion};
 use shoal_model::ec2::security_group::Permission;
 use shoal_model::ec2::{instance_type, LaunchTemplate, SecurityGroup, Subnet, Vpc};
@@ -168,6 +168,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             svc.delete_security_group(p.get("GroupId"), p.get("GroupName"))?;
             x.text("return", "true");
         }
+        "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress"
+            if !p.list("SecurityGroupRuleId").is_empty() =>
+        {
+            return super::ec2_network::revoke_rules(svc, action, p);
+        }
         "AuthorizeSecurityGroupIngress"
         | "AuthorizeSecurityGroupEgress"
         | "RevokeSecurityGroupIngress"
@@ -191,14 +196,29 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             if perms.is_empty() {
                 return Err(AwsError::missing_parameter("IpPermissions"));
             }
-            let _ = svc.change_security_group_rules(
+            let perms: Vec<Permission> = perms.into_iter().map(Permission::normalized).collect();
+            if !p.tag_specifications("TagSpecification").is_empty() {
+                // Rule ids are derived from the rules, which keep no tags: refused
+                // rather than accepted and dropped.
+                return Err(AwsError::new(
+                    "UnsupportedOperation",
+                    "Shoal does not keep tags on security group rules.",
+                ));
+            }
+            let group = svc.change_security_group_rules(
                 p.get("GroupId"),
                 p.get("GroupName"),
                 ingress,
                 add,
-                perms,
+                perms.clone(),
             )?;
             x.text("return", "true");
+            if add {
+                let rules = svc.rules_for(&group.id, !ingress, &perms);
+                x.list("securityGroupRuleSet", "item", &rules, |x, r| {
+                    super::ec2_network::rule_xml(x, r, svc.region())
+                });
+            }
         }
         // ---------------------------------------------------------------- images
         "DescribeImages" => {
@@ -320,6 +340,18 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 client_token: p.string("ClientToken"),
                 system_tags: vec![],
                 monitoring_enabled: p.bool("Monitoring.Enabled")?,
+                switches: InstanceSwitches {
+                    shutdown_terminates: match p.get("InstanceInitiatedShutdownBehavior") {
+                        Some(v) => InstanceSwitches::parse_shutdown_behavior(v)?,
+                        None => false,
+                    },
+                    disable_api_termination: p.bool("DisableApiTermination")?.unwrap_or(false),
+                    disable_api_stop: p.bool("DisableApiStop")?.unwrap_or(false),
+                    cpu_credits: p
+                        .get("CreditSpecification.CpuCredits")
+                        .map(InstanceSwitches::parse_cpu_credits)
+                        .transpose()?,
+                },
             };
             let r = svc.run_instances(req)?;
             let groups = group_names(svc, r.instances.first());
@@ -360,7 +392,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 "StopInstances" => (Transition::Stop, "instancesSet"),
                 _ => (Transition::Terminate, "instancesSet"),
             };
-            let changes = svc.change_instance_states(&p.list("InstanceId"), transition)?;
+            let changes = svc.change_instance_states_by_user(&p.list("InstanceId"), transition)?;
             x.list(tag, "item", &changes, state_change_xml);
         }
         "MonitorInstances" | "UnmonitorInstances" => {
@@ -435,11 +467,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                         x.text("groupId", g);
                     });
                 }
-                other => {
-                    return Err(AwsError::invalid_parameter_value(format!(
-                        "Value ({other}) for parameter attribute is invalid. Unknown attribute."
-                    )))
-                }
+                other => return super::ec2_network::instance_attribute(x, &inst, other),
             }
         }
         "GetConsoleOutput" => {
@@ -472,12 +500,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                     .text("value", &t.value);
             });
         }
-        other => {
-            return Err(AwsError::new(
-                "InvalidAction",
-                format!("The action {other} is not valid for this web service."),
-            ))
-        }
+        other => return super::ec2_network::handle(svc, other, p, x),
     }
     Ok(x)
 }

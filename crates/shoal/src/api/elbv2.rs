@@ -296,6 +296,16 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             )?;
             attributes_xml(&mut x, &attrs);
         }
+        "DescribeListenerAttributes" => {
+            let attrs = svc.elb().listener_attributes(required(p, "ListenerArn")?)?;
+            attributes_xml(&mut x, &attrs);
+        }
+        "ModifyListenerAttributes" => {
+            let attrs = svc
+                .elb()
+                .modify_listener_attributes(required(p, "ListenerArn")?, &attributes(p)?)?;
+            attributes_xml(&mut x, &attrs);
+        }
         "SetSubnets" => {
             let lb = svc.elb().set_subnets(required(p, "LoadBalancerArn")?, &subnets(p))?;
             availability_zones_xml(&mut x, &lb);
@@ -391,7 +401,8 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             let tg = svc.elb().create_target_group(CreateTargetGroup {
                 name: required(p, "Name")?.to_string(),
                 protocol: p.string("Protocol"),
-                protocol_version: p.string("ProtocolVersion"),
+                // The Terraform provider sends an empty ProtocolVersion: AWS reads it as absent.
+                protocol_version: p.string("ProtocolVersion").filter(|v| !v.is_empty()),
                 port: num(p, "Port")?,
                 vpc_id: p.string("VpcId"),
                 target_type: p.string("TargetType"),

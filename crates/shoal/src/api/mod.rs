@@ -18,6 +18,7 @@ pub mod cloudwatch;
 pub mod document;
 pub mod ec2;
 pub mod ec2_catalog;
+pub mod ec2_network;
 pub mod edge;
 pub mod elbv2;
 pub mod error;

@@ -144,6 +144,8 @@ pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
                     port: l.port,
                     default_actions: l.default_actions.clone(),
                     rules: rules_by_listener.get(&l.arn).cloned().unwrap_or_default(),
+                    server_header: l.server_header(),
+                    response_headers: l.response_headers(),
                 })
                 .collect(),
         })

@@ -6,7 +6,9 @@ use std::net::Ipv4Addr;
 
 use base64::Engine;
 use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME};
-use shoal_model::ec2::instance::{self, InstanceState, LaunchTemplateRef, StateReason, Transition};
+use shoal_model::ec2::instance::{
+    self, InstanceState, InstanceSwitches, LaunchTemplateRef, StateReason, Transition,
+};
 use shoal_model::ec2::launch_template::{
     self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
 };
@@ -25,6 +27,12 @@ use crate::ids;
 
 /// How long a terminated instance stays visible, as in AWS (about an hour).
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
+
+mod interfaces;
+mod routes;
+mod snapshots;
+pub use interfaces::{InstanceAttributeChange, NetworkInterface};
+pub use routes::{InternetGateway, RouteTable};
 
 /// RunInstances' parameters (after merging nothing: the template is merged here).
 #[derive(Debug, Clone, Default)]
@@ -47,6 +55,8 @@ pub struct RunInstances {
     /// `Monitoring.Enabled`: detailed monitoring; overrides the template's. Auto
     /// Scaling sets it from a launch configuration's `InstanceMonitoring.Enabled`.
     pub monitoring_enabled: Option<bool>,
+    /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop.
+    pub switches: InstanceSwitches,
 }
 
 /// A template named by id or name, with an optional version (`$Default` if absent).
@@ -199,6 +209,7 @@ impl Service {
                     cidr: Cidr::parse(network::DEFAULT_VPC_CIDR, "cidrBlock")?,
                     is_default: true,
                     tags: vec![],
+                    attributes: None,
                 };
                 for (zone, cidr) in self
                     .config
@@ -261,7 +272,7 @@ impl Service {
         let cidr = network::validate_vpc_cidr(cidr_block)?;
         let tags = tags_for(tag_specs, "vpc")?;
         self.mutate(|_, changes| {
-            let vpc = Vpc { id: ids::ec2("vpc"), cidr, is_default: false, tags };
+            let vpc = Vpc { id: ids::ec2("vpc"), cidr, is_default: false, tags, attributes: None };
             changes.put(default_security_group(&vpc.id));
             changes.put(vpc.clone());
             Ok(vpc)
@@ -683,6 +694,7 @@ impl Service {
                     .map_or("x86_64", |t| t.arch.image_architecture())
                     .into(),
             };
+            changes.put(img.snapshot());
             changes.put(img.clone());
             Ok(img)
         })?;
@@ -739,6 +751,7 @@ impl Service {
                 tags: vec![],
                 architecture: "x86_64".into(),
             };
+            changes.put(img.snapshot());
             changes.put(img.clone());
             Ok(img)
         })
@@ -1121,6 +1134,7 @@ impl Service {
                 process: None,
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
+                switches: req.switches.clone(),
             };
             instances.push(inst);
         }
@@ -1193,6 +1207,27 @@ impl Service {
         }
         check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
         self.mutate(|state, changes| self.change_instance_states_in(state, changes, ids, action))
+    }
+
+    /// A user's Start/Stop/Terminate: refused whole when an instance's
+    /// `disableApiStop`/`disableApiTermination` forbids it.
+    pub fn change_instance_states_by_user(
+        &self,
+        ids: &[String],
+        action: Transition,
+    ) -> AwsResult<Vec<StateChange>> {
+        if ids.is_empty() {
+            return Err(AwsError::missing_parameter("InstanceId"));
+        }
+        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        self.mutate(|state, changes| {
+            for id in ids {
+                if let Some(inst) = state.instances.get(id) {
+                    inst.switches.check_user_transition(id, action)?;
+                }
+            }
+            self.change_instance_states_in(state, changes, ids, action)
+        })
     }
 
     /// Start/Stop/Terminate inside a caller's change set (Auto Scaling terminates an
@@ -1412,13 +1447,22 @@ pub fn decode_user_data(data: &str) -> AwsResult<Vec<u8>> {
     })
 }
 
+/// A VPC's `default` group with AWS's default rules: all traffic in from members of
+/// the group itself, all traffic out.
 fn default_security_group(vpc_id: &str) -> SecurityGroup {
+    let id = ids::ec2("sg");
     SecurityGroup {
-        id: ids::ec2("sg"),
+        id: id.clone(),
         name: "default".into(),
         description: "default VPC security group".into(),
         vpc_id: vpc_id.into(),
-        ingress: vec![],
+        ingress: vec![Permission {
+            protocol: "-1".into(),
+            from_port: None,
+            to_port: None,
+            cidrs: vec![],
+            group_ids: vec![id],
+        }],
         egress: vec![Permission::allow_all_egress()],
         tags: vec![],
     }

@@ -542,6 +542,26 @@ impl Elb<'_> {
         })
     }
 
+    pub fn listener_attributes(&self, arn: &str) -> AwsResult<Vec<(String, String)>> {
+        self.svc.read(|state| {
+            state.listeners.get(arn).map(Listener::attribute_pairs).ok_or_else(listener_not_found)
+        })
+    }
+
+    pub fn modify_listener_attributes(
+        &self,
+        arn: &str,
+        pairs: &[(String, String)],
+    ) -> AwsResult<Vec<(String, String)>> {
+        self.svc.mutate(|state, changes| {
+            let mut listener = state.listeners.get(arn).cloned().ok_or_else(listener_not_found)?;
+            listener.set_attributes(pairs)?;
+            let out = listener.attribute_pairs();
+            changes.put(listener);
+            Ok(out)
+        })
+    }
+
     pub fn set_subnets(&self, arn: &str, subnets: &[String]) -> AwsResult<LoadBalancer> {
         self.svc.mutate(|state, changes| {
             let mut lb = state.load_balancers.get(arn).cloned().ok_or_else(lb_not_found)?;
@@ -630,6 +650,7 @@ impl Elb<'_> {
                 port: port as u16,
                 protocol: protocol.to_string(),
                 default_actions: default_actions.clone(),
+                attributes: Default::default(),
             };
             changes.put(Rule {
                 arn: rule_arn(&arn, &ids::hex16()),

@@ -19,7 +19,7 @@ use shoal_model::cloudwatch::MetricAlarm;
 use shoal_model::deploy::Deployment;
 use shoal_model::ec2::{
     Image, Instance, InstanceState, KeyPair, LaunchTemplate, LaunchTemplateVersion, SecurityGroup,
-    Subnet, Vpc,
+    Snapshot, Subnet, Vpc,
 };
 use shoal_model::elbv2::{
     Listener, LoadBalancer, RegisteredTarget, ResourceTags, Rule, TargetGroup,
@@ -34,6 +34,8 @@ pub struct State {
     pub security_groups: BTreeMap<String, SecurityGroup>,
     pub key_pairs: BTreeMap<String, KeyPair>,
     pub images: BTreeMap<String, Image>,
+    /// Snapshots AMIs were made with (they outlive their image until deleted).
+    pub snapshots: BTreeMap<String, Snapshot>,
     pub instances: BTreeMap<String, Instance>,
     pub launch_templates: BTreeMap<String, LaunchTemplate>,
     pub launch_template_versions: BTreeMap<String, LaunchTemplateVersion>,
@@ -90,6 +92,7 @@ table!(Subnet, subnets);
 table!(SecurityGroup, security_groups);
 table!(KeyPair, key_pairs);
 table!(Image, images);
+table!(Snapshot, snapshots);
 table!(Instance, instances);
 table!(LaunchTemplate, launch_templates);
 table!(LaunchTemplateVersion, launch_template_versions);
@@ -126,6 +129,7 @@ impl State {
         fill::<SecurityGroup>(&mut state, store)?;
         fill::<KeyPair>(&mut state, store)?;
         fill::<Image>(&mut state, store)?;
+        fill::<Snapshot>(&mut state, store)?;
         fill::<Instance>(&mut state, store)?;
         fill::<LaunchTemplate>(&mut state, store)?;
         fill::<LaunchTemplateVersion>(&mut state, store)?;

@@ -1,0 +1,320 @@
+//! EC2 actions of the network surface tools such as Terraform read: VPC attributes,
+//! security-group rules by id, network interfaces. `ec2::handle` hands over every
+//! action it does not know.
+
+use shoal_model::ec2::format_time;
+use shoal_model::ec2::security_group::SecurityGroupRule;
+use shoal_model::ec2::Instance;
+use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
+
+use super::ec2::tags_xml;
+use super::query::Params;
+use super::xml::Xml;
+use crate::service::ec2::{InstanceAttributeChange, NetworkInterface};
+use crate::service::Service;
+
+const VPC_ATTRIBUTES: [(&str, &str); 3] = [
+    ("EnableDnsSupport", "enableDnsSupport"),
+    ("EnableDnsHostnames", "enableDnsHostnames"),
+    ("EnableNetworkAddressUsageMetrics", "enableNetworkAddressUsageMetrics"),
+];
+
+pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<Xml> {
+    match action {
+        "DescribeVpcAttribute" => {
+            let vpc_id = p.required("VpcId")?;
+            let attribute = p.required("Attribute")?;
+            let value = svc.describe_vpc_attribute(vpc_id, attribute)?;
+            x.text("vpcId", vpc_id).el(attribute, |x| {
+                x.text("value", value);
+            });
+        }
+        "ModifyVpcAttribute" => {
+            let mut changes = vec![];
+            for (param, attribute) in VPC_ATTRIBUTES {
+                if let Some(value) = p.bool(&format!("{param}.Value"))? {
+                    changes.push((attribute, value));
+                }
+            }
+            svc.modify_vpc_attribute(p.required("VpcId")?, &changes)?;
+            x.text("return", "true");
+        }
+        "DescribeSecurityGroupRules" => {
+            let rules =
+                svc.describe_security_group_rules(&p.list("SecurityGroupRuleId"), &p.filters())?;
+            x.list("securityGroupRuleSet", "item", &rules, |x, r| rule_xml(x, r, svc.region()));
+        }
+        "DescribeNetworkInterfaces" => {
+            let interfaces =
+                svc.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
+            x.list("networkInterfaceSet", "item", &interfaces, interface_xml);
+        }
+        "DescribeInstanceCreditSpecifications" => {
+            let instances = svc.instances_with_ids(&p.list("InstanceId"))?;
+            let specs: Vec<(String, String)> = instances
+                .iter()
+                .filter_map(|i| Some((i.id.clone(), i.switches.cpu_credits(&i.instance_type)?)))
+                .collect();
+            x.list("instanceCreditSpecificationSet", "item", &specs, |x, (id, credits)| {
+                x.text("instanceId", id).text("cpuCredits", credits);
+            });
+        }
+        "ModifyInstanceAttribute" => {
+            svc.modify_instance_attribute(p.required("InstanceId")?, instance_change(p)?)?;
+            x.text("return", "true");
+        }
+        "DescribeRouteTables" => {
+            let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
+            x.list("routeTableSet", "item", &tables, |x, t| {
+                x.text("routeTableId", &t.id)
+                    .text("vpcId", &t.vpc_id)
+                    .text("ownerId", ACCOUNT_ID)
+                    .list("routeSet", "item", &t.routes, |x, (dest, gateway, origin)| {
+                        x.text("destinationCidrBlock", dest)
+                            .text("gatewayId", gateway)
+                            .text("state", "active")
+                            .text("origin", origin);
+                    })
+                    .list("associationSet", "item", [()], |x, _| {
+                        x.text("main", true)
+                            .text("routeTableAssociationId", &t.main_association_id)
+                            .text("routeTableId", &t.id)
+                            .el("associationState", |x| {
+                                x.text("state", "associated");
+                            });
+                    })
+                    .el("propagatingVgwSet", |_| {});
+                tags_xml(x, &[]);
+            });
+        }
+        "DescribeInternetGateways" => {
+            let gateways =
+                svc.describe_internet_gateways(&p.list("InternetGatewayId"), &p.filters())?;
+            x.list("internetGatewaySet", "item", &gateways, |x, g| {
+                x.text("internetGatewayId", &g.id).text("ownerId", ACCOUNT_ID).list(
+                    "attachmentSet",
+                    "item",
+                    [()],
+                    |x, _| {
+                        x.text("vpcId", &g.vpc_id).text("state", "available");
+                    },
+                );
+                tags_xml(x, &[]);
+            });
+        }
+        "DescribeSnapshots" => {
+            let snapshots =
+                svc.describe_snapshots(&p.list("SnapshotId"), &p.list("Owner"), &p.filters())?;
+            x.list("snapshotSet", "item", &snapshots, |x, (s, alias)| {
+                x.text("snapshotId", &s.id)
+                    .text("volumeId", "vol-ffffffff")
+                    .text("status", "completed")
+                    .text("startTime", format_time(s.start_time))
+                    .text("progress", "100%")
+                    .text("ownerId", &s.owner_id)
+                    .opt("ownerAlias", *alias)
+                    .text("volumeSize", s.volume_size_gib)
+                    .text("description", &s.description)
+                    .text("encrypted", false)
+                    .text("storageTier", "standard");
+                tags_xml(x, &s.tags);
+            });
+        }
+        "DeleteSnapshot" => {
+            svc.delete_snapshot(p.required("SnapshotId")?)?;
+            x.text("return", "true");
+        }
+        other => {
+            return Err(AwsError::new(
+                "InvalidAction",
+                format!("The action {other} is not valid for this web service."),
+            ))
+        }
+    }
+    Ok(x)
+}
+
+/// ModifyInstanceAttribute's one change: `<Name>.Value`, `GroupId.N`, or the
+/// `Attribute`/`Value` pair.
+fn instance_change(p: &Params) -> AwsResult<InstanceAttributeChange> {
+    use InstanceAttributeChange as C;
+    let flag = |name: &str, v: &str| {
+        super::query::parse_bool(v).ok_or_else(|| {
+            AwsError::invalid_parameter_value(format!("Invalid value '{v}' for {name}"))
+        })
+    };
+    let mut found = vec![];
+    for (param, attribute) in [
+        ("InstanceInitiatedShutdownBehavior", "instanceInitiatedShutdownBehavior"),
+        ("DisableApiTermination", "disableApiTermination"),
+        ("DisableApiStop", "disableApiStop"),
+        ("InstanceType", "instanceType"),
+        ("UserData", "userData"),
+    ] {
+        if let Some(v) = p.get(&format!("{param}.Value")) {
+            found.push((attribute.to_string(), v.to_string()));
+        }
+    }
+    let groups = p.list("GroupId");
+    if !groups.is_empty() {
+        found.push(("groupSet".into(), String::new()));
+    }
+    if let (Some(a), Some(v)) = (p.get("Attribute"), p.get("Value")) {
+        found.push((a.to_string(), v.to_string()));
+    }
+    let [(attribute, value)] = found.as_slice() else {
+        return Err(if found.is_empty() {
+            AwsError::missing_parameter("Attribute")
+        } else {
+            AwsError::new(
+                "InvalidParameterCombination",
+                "Fields for multiple attribute types specified: only one attribute can be modified at a time.",
+            )
+        });
+    };
+    Ok(match attribute.as_str() {
+        "instanceInitiatedShutdownBehavior" => C::ShutdownBehavior(value.clone()),
+        "disableApiTermination" => C::DisableApiTermination(flag(attribute, value)?),
+        "disableApiStop" => C::DisableApiStop(flag(attribute, value)?),
+        "instanceType" => C::InstanceType(value.clone()),
+        "userData" => C::UserData(value.clone()),
+        "groupSet" => C::Groups(groups),
+        other => {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )))
+        }
+    })
+}
+
+/// Revoke…(GroupId, SecurityGroupRuleId.N), as Terraform's rule resources delete.
+pub fn revoke_rules(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
+    let revoked = svc.revoke_security_group_rules(
+        p.required("GroupId")?,
+        action.ends_with("Egress"),
+        &p.list("SecurityGroupRuleId"),
+    )?;
+    let mut x = Xml::new();
+    x.text("return", "true").list("revokedSecurityGroupRuleSet", "item", &revoked, |x, r| {
+        x.text("securityGroupRuleId", &r.id)
+            .text("groupId", &r.group_id)
+            .text("isEgress", r.is_egress)
+            .text("ipProtocol", &r.protocol)
+            .text("fromPort", r.from_port.unwrap_or(-1))
+            .text("toPort", r.to_port.unwrap_or(-1))
+            .opt("cidrIpv4", r.cidr.as_deref())
+            .opt("referencedGroupId", r.referenced_group_id.as_deref());
+    });
+    Ok(x)
+}
+
+pub fn rule_xml(x: &mut Xml, r: &SecurityGroupRule, region: &str) {
+    x.text("securityGroupRuleId", &r.id)
+        .text("groupId", &r.group_id)
+        .text("groupOwnerId", ACCOUNT_ID)
+        .text("isEgress", r.is_egress)
+        .text("ipProtocol", &r.protocol)
+        .text("fromPort", r.from_port.unwrap_or(-1))
+        .text("toPort", r.to_port.unwrap_or(-1))
+        .opt("cidrIpv4", r.cidr.as_deref());
+    if let Some(g) = &r.referenced_group_id {
+        x.el("referencedGroupInfo", |x| {
+            x.text("groupId", g).text("userId", ACCOUNT_ID);
+        });
+    }
+    x.el("tagSet", |_| {}).text(
+        "securityGroupRuleArn",
+        format!("arn:aws:ec2:{region}:{ACCOUNT_ID}:security-group-rule/{}", r.id),
+    );
+}
+
+fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
+    let i = &n.instance;
+    let private_dns = format!("ip-{}.ec2.internal", i.private_ip.to_string().replace('.', "-"));
+    x.text("networkInterfaceId", &n.id)
+        .text("subnetId", &i.subnet_id)
+        .text("vpcId", &i.vpc_id)
+        .text("availabilityZone", &i.availability_zone)
+        .text("description", "")
+        .text("ownerId", ACCOUNT_ID)
+        .text("requesterManaged", false)
+        .text("status", n.status())
+        .text("macAddress", mac_address(&n.id))
+        .text("privateIpAddress", i.private_ip)
+        .text("privateDnsName", &private_dns)
+        .text("sourceDestCheck", true)
+        .list("groupSet", "item", &n.groups, |x, (id, name)| {
+            x.text("groupId", id).text("groupName", name);
+        })
+        .el("attachment", |x| {
+            x.text("attachmentId", &n.attachment_id)
+                .text("instanceId", &i.id)
+                .text("instanceOwnerId", ACCOUNT_ID)
+                .text("deviceIndex", 0)
+                .text("networkCardIndex", 0)
+                .text("status", n.attachment_status())
+                .text("attachTime", format_time(i.launch_time))
+                .text("deleteOnTermination", true);
+        })
+        .list("privateIpAddressesSet", "item", [()], |x, _| {
+            x.text("privateIpAddress", i.private_ip)
+                .text("privateDnsName", &private_dns)
+                .text("primary", true);
+        })
+        .el("ipv6AddressesSet", |_| {})
+        .text("interfaceType", "interface");
+    tags_xml(x, &[]);
+}
+
+/// A locally administered unicast MAC derived from the interface id (stable).
+fn mac_address(id: &str) -> String {
+    let hex: Vec<u8> = id.bytes().rev().take(5).collect();
+    let mut octets = vec![0x02u8];
+    octets.extend(hex.iter().map(|b| b.wrapping_mul(31)));
+    octets.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// DescribeInstanceAttribute's attributes beyond userData, instanceType and groupSet
+/// (`ec2::handle` answers those): the instance's stored switches and what EC2 shows
+/// for Shoal's instances (no block devices of their own, ENA, no EBS optimization).
+pub fn instance_attribute(mut x: Xml, inst: &Instance, attribute: &str) -> AwsResult<Xml> {
+    let value = |x: &mut Xml, tag: &str, v: &dyn std::fmt::Display| {
+        x.el(tag, |x| {
+            x.text("value", v);
+        });
+    };
+    let s = &inst.switches;
+    match attribute {
+        "instanceInitiatedShutdownBehavior" => {
+            value(&mut x, "instanceInitiatedShutdownBehavior", &s.shutdown_behavior())
+        }
+        "disableApiTermination" => {
+            value(&mut x, "disableApiTermination", &s.disable_api_termination)
+        }
+        "disableApiStop" => value(&mut x, "disableApiStop", &s.disable_api_stop),
+        "rootDeviceName" => value(&mut x, "rootDeviceName", &"/dev/xvda"),
+        "sourceDestCheck" => value(&mut x, "sourceDestCheck", &true),
+        "ebsOptimized" => value(&mut x, "ebsOptimized", &false),
+        "enaSupport" => value(&mut x, "enaSupport", &true),
+        "sriovNetSupport" => {
+            x.el("sriovNetSupport", |_| {});
+        }
+        "blockDeviceMapping" => {
+            x.el("blockDeviceMapping", |_| {});
+        }
+        "productCodes" => {
+            x.el("productCodes", |_| {});
+        }
+        "enclaveOptions" => {
+            x.el("enclaveOptions", |x| {
+                x.text("enabled", false);
+            });
+        }
+        other => {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )))
+        }
+    }
+    Ok(x)
+}
