@@ -142,6 +142,8 @@ struct ServerArgs {
     /// Do not put instances in cgroups.
     #[arg(long)]
     no_cgroups: bool,
+    #[command(flatten)]
+    quotas: shoal::config::QuotaArgs,
 }
 
 /// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
@@ -164,6 +166,7 @@ impl ServerArgs {
         c.metric_period = self.metric_period.unwrap_or(default_metric_period);
         c.stop_grace = self.stop_grace;
         c.use_cgroups = !self.no_cgroups;
+        c.quotas = self.quotas.apply(c.quotas);
         Ok(c)
     }
 }

@@ -294,6 +294,14 @@ pub fn validate_metric_alarm(alarm: &MetricAlarm, short_period: Option<u32>) -> 
             alarm.alarm_name
         )));
     }
+    // AWS: alarm names "must contain only UTF-8 characters, and can't contain ASCII
+    // control characters".
+    if alarm.alarm_name.chars().any(char::is_control) {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{}' at 'alarmName' failed to satisfy constraint: Member must not contain ASCII control characters",
+            alarm.alarm_name.escape_debug()
+        )));
+    }
     if let Some(d) = &alarm.alarm_description {
         if d.chars().count() > 1024 {
             return Err(AwsError::validation(

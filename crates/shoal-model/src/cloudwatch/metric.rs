@@ -307,9 +307,15 @@ pub fn aggregate_periods(
 /// least one non-whitespace character.
 pub fn validate_namespace(namespace: &str) -> AwsResult<()> {
     let len = namespace.chars().count();
-    if len == 0 || len > 255 || namespace.starts_with(':') || namespace.trim().is_empty() {
+    if len == 0
+        || len > 255
+        || namespace.starts_with(':')
+        || namespace.trim().is_empty()
+        || !crate::text::is_xml_text(namespace)
+    {
         return Err(AwsError::invalid_parameter_value(format!(
-            "The value {namespace} for parameter Namespace is invalid."
+            "The value {} for parameter Namespace is invalid.",
+            namespace.escape_debug()
         )));
     }
     Ok(())
@@ -339,18 +345,18 @@ pub fn validate_dimensions(dimensions: &[Dimension]) -> AwsResult<()> {
     }
     for (i, d) in dimensions.iter().enumerate() {
         let n = d.name.chars().count();
-        if n == 0 || n > 255 {
+        if n == 0 || n > 255 || !crate::text::is_xml_text(&d.name) {
             return Err(AwsError::invalid_parameter_value(format!(
                 "The value {} for parameter Dimensions.member.{}.Name is invalid.",
-                d.name,
+                d.name.escape_debug(),
                 i + 1
             )));
         }
         let v = d.value.chars().count();
-        if v == 0 || v > 1024 {
+        if v == 0 || v > 1024 || !crate::text::is_xml_text(&d.value) {
             return Err(AwsError::invalid_parameter_value(format!(
                 "The value {} for parameter Dimensions.member.{}.Value is invalid.",
-                d.value,
+                d.value.escape_debug(),
                 i + 1
             )));
         }

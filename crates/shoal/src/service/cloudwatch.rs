@@ -328,10 +328,10 @@ impl Service {
         for (i, d) in data.into_iter().enumerate() {
             let n = i + 1;
             let len = d.metric_name.chars().count();
-            if len == 0 || len > 255 {
+            if len == 0 || len > 255 || !shoal_model::text::is_xml_text(&d.metric_name) {
                 return Err(AwsError::invalid_parameter_value(format!(
                     "The value {} for parameter MetricData.member.{n}.MetricName is invalid.",
-                    d.metric_name
+                    d.metric_name.escape_debug()
                 )));
             }
             validate_dimensions(&d.dimensions)?;
@@ -716,6 +716,7 @@ impl Service {
                 alarm.tags.clone_from(&old.tags);
             }
             None => {
+                shoal_model::quotas::check_alarms(state.alarms.len(), self.config.quotas.alarms)?;
                 alarm.state_value = AlarmState::InsufficientData;
                 alarm.state_reason = alarm::INITIAL_REASON.into();
                 alarm.state_reason_data = None;
