@@ -9,7 +9,7 @@ import botocore.exceptions
 import pytest
 
 from elbv2_lab import default_network
-from harness import Daemon
+from harness import Daemon, wait_for
 
 
 def error_of(call, **kwargs):
@@ -140,6 +140,33 @@ def test_vcpu_quota_refuses_the_launch_that_would_pass_it(limited):
     # As in AWS, MaxCount is a ceiling: the largest number the quota allows starts.
     run = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=4, InstanceType="t2.micro")  # 1 vCPU each
     assert len(run["Instances"]) == 1
+    # A stopped instance does not count; starting it again is a launch and is checked.
+    small = run["Instances"][0]["InstanceId"]
+    ec2.stop_instances(InstanceIds=[small])
+    wait_for("stopped", lambda: ec2.describe_instances(InstanceIds=[small])["Reservations"][0]
+             ["Instances"][0]["State"]["Name"] == "stopped")
+    ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t2.micro")
+    code, _ = error_of(ec2.start_instances, InstanceIds=[small])
+    assert code == "VcpuLimitExceeded"
+    assert ec2.describe_instances(InstanceIds=[small])["Reservations"][0]["Instances"][0]["State"]["Name"] == "stopped"
+
+
+def test_a_group_whose_launch_passes_the_quota_records_a_failed_activity(limited):
+    ec2, asg = limited.boto("ec2"), limited.boto("autoscaling")
+    ec2.run_instances(ImageId=limited.base_image(), MinCount=1, MaxCount=1, InstanceType="t3.micro")
+    ec2.create_launch_template(LaunchTemplateName="limits-big", LaunchTemplateData={
+        "ImageId": limited.base_image(), "InstanceType": "t3.micro"})
+    asg.create_auto_scaling_group(AutoScalingGroupName="over", MinSize=1, MaxSize=1,
+                                  LaunchTemplate={"LaunchTemplateName": "limits-big"},
+                                  AvailabilityZones=["us-east-1a"])
+
+    def failed():
+        acts = asg.describe_scaling_activities(AutoScalingGroupName="over")["Activities"]
+        return [a for a in acts if a["StatusCode"] == "Failed"]
+    activity = wait_for("a failed launch activity", failed, timeout=60)[0]
+    assert "You have requested more vCPU capacity than your current vCPU limit of 3" in activity["StatusMessage"]
+    assert activity["StatusMessage"].endswith("Launching EC2 instance failed.")
+    assert not asg.describe_auto_scaling_groups(AutoScalingGroupNames=["over"])["AutoScalingGroups"][0]["Instances"]
 
 
 def test_load_balancer_and_target_group_quotas(limited):

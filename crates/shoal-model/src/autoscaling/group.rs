@@ -658,6 +658,13 @@ fn validate_tags(tags: &[GroupTag]) -> AwsResult<()> {
                 t.key
             )));
         }
+        // AWS's pattern for both: XML 1.0 characters.
+        if !crate::text::is_xml_text(&t.key) || !crate::text::is_xml_text(&t.value) {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value at 'tags.member.value' for key {} failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*",
+                t.key.escape_debug()
+            )));
+        }
         if t.key.to_ascii_lowercase().starts_with("aws:") {
             return Err(AwsError::validation(
                 "Tag keys starting with 'aws:' are reserved for internal use",
@@ -1144,6 +1151,26 @@ pub fn resume_processes(group: &mut AutoScalingGroup, processes: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_rules() {
+        let tag = |k: &str, v: &str| GroupTag {
+            key: k.into(),
+            value: v.into(),
+            propagate_at_launch: true,
+        };
+        for (tags, ok) in [
+            (vec![tag("Name", "web ✓")], true),
+            (vec![tag("Name", "a\0b")], false),
+            (vec![tag("\u{1}", "v")], false),
+            (vec![tag("", "v")], false),
+            (vec![tag("aws:x", "v")], false),
+            ((0..50).map(|i| tag(&format!("k{i}"), "v")).collect(), true),
+            ((0..51).map(|i| tag(&format!("k{i}"), "v")).collect(), false),
+        ] {
+            assert_eq!(validate_tags(&tags).is_ok(), ok, "{tags:?}");
+        }
+    }
     use chrono::TimeZone;
 
     pub(crate) fn t0() -> DateTime<Utc> {

@@ -1226,6 +1226,16 @@ impl Service {
             let inst = &state.instances[id];
             let next = instance::transition(id, inst.state, action)?;
             if let Some(next) = next {
+                if next.wants_processes() && !inst.state.wants_processes() {
+                    // Starting a stopped instance runs it again: the quotas apply, as in EC2.
+                    let (running, running_vcpus) = super::quotas::instance_usage(state, changes);
+                    let q = &self.config.quotas;
+                    quotas::check_instance_count(q.max_instances, running, 1, 1)?;
+                    let vcpus = instance_type::lookup(&inst.instance_type).map_or(1, |t| t.vcpus);
+                    quotas::fit_vcpus(q.on_demand_vcpus, running_vcpus, vcpus, 1, 1)?;
+                    changes.launched.instances += 1;
+                    changes.launched.vcpus += vcpus;
+                }
                 let mut updated = inst.clone();
                 updated.state = next;
                 updated.state_transition_reason = instance::user_initiated_reason(now);
