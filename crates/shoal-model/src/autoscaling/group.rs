@@ -537,9 +537,11 @@ fn name_rule(field: &str, name: &str) -> AwsResult<()> {
             "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to 255"
         )));
     }
-    if name.chars().any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t')) {
+    // AWS's pattern is exactly XML 1.0's `Char`.
+    if !crate::text::is_xml_text(name) {
         return Err(AwsError::validation(format!(
-            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*"
+            "1 validation error detected: Value '{}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*",
+            name.escape_debug()
         )));
     }
     Ok(())
@@ -1169,6 +1171,10 @@ mod tests {
             ((0..51).map(|i| tag(&format!("k{i}"), "v")).collect(), false),
         ] {
             assert_eq!(validate_tags(&tags).is_ok(), ok, "{tags:?}");
+        }
+        for (name, ok) in [("web ✓", true), ("a\tb", true), ("a\0b", false), ("\u{FFFF}", false)]
+        {
+            assert_eq!(validate_name("autoScalingGroupName", name).is_ok(), ok, "{name:?}");
         }
     }
     use chrono::TimeZone;
