@@ -328,12 +328,13 @@ pub fn validate_metric_alarm(alarm: &MetricAlarm, short_period: Option<u32>) -> 
         ));
     }
     if alarm.metrics.is_empty() {
-        let (Some(ns), Some(_)) = (&alarm.namespace, &alarm.metric_name) else {
+        let (Some(ns), Some(metric_name)) = (&alarm.namespace, &alarm.metric_name) else {
             return Err(AwsError::validation(
                 "Either MetricName and Namespace, or Metrics, must be specified.",
             ));
         };
         validate_namespace(ns)?;
+        super::metric::validate_metric_name(metric_name, "MetricName")?;
         validate_dimensions(&alarm.dimensions)?;
         match (&alarm.statistic, &alarm.extended_statistic) {
             (Some(_), Some(_)) | (None, None) => {

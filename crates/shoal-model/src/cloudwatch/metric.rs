@@ -335,6 +335,19 @@ pub fn validate_put_namespace(namespace: &str) -> AwsResult<()> {
     Ok(())
 }
 
+/// Metric names: 1–255 characters XML can carry (AWS: "must contain valid XML
+/// characters"). `field` is the parameter's name in the request.
+pub fn validate_metric_name(name: &str, field: &str) -> AwsResult<()> {
+    let len = name.chars().count();
+    if len == 0 || len > 255 || !crate::text::is_xml_text(name) {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "The value {} for parameter {field} is invalid.",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
 /// Dimension rules: at most 30 per metric, names 1–255 characters, values 1–1024,
 /// names unique.
 pub fn validate_dimensions(dimensions: &[Dimension]) -> AwsResult<()> {
@@ -574,6 +587,21 @@ mod tests {
             Some(("InvalidParameterValue", "The value AWS/ for parameter Namespace is invalid.")),
         );
         check(validate_namespace("AWS/EC2"), None);
+        for (ns, ok) in [("App", true), (":App", false), ("", false), ("a\0", false), (" ", false)]
+        {
+            assert_eq!(validate_namespace(ns).is_ok(), ok, "{ns:?}");
+        }
+        for (name, ok) in [("Requests", true), ("é ✓", true), ("", false), ("a\0", false)] {
+            assert_eq!(validate_metric_name(name, "MetricName").is_ok(), ok, "{name:?}");
+        }
+        assert!(validate_metric_name(&"m".repeat(256), "MetricName").is_err());
+        check(
+            validate_dimensions(&[Dimension::new("d", "a\u{7}")]),
+            Some((
+                "InvalidParameterValue",
+                "The value a\\u{7} for parameter Dimensions.member.1.Value is invalid.",
+            )),
+        );
         check(validate_period(300, None), None);
         check(
             validate_period(45, None),

@@ -327,13 +327,10 @@ impl Service {
         let mut points = Vec::with_capacity(data.len());
         for (i, d) in data.into_iter().enumerate() {
             let n = i + 1;
-            let len = d.metric_name.chars().count();
-            if len == 0 || len > 255 || !shoal_model::text::is_xml_text(&d.metric_name) {
-                return Err(AwsError::invalid_parameter_value(format!(
-                    "The value {} for parameter MetricData.member.{n}.MetricName is invalid.",
-                    d.metric_name.escape_debug()
-                )));
-            }
+            shoal_model::cloudwatch::metric::validate_metric_name(
+                &d.metric_name,
+                &format!("MetricData.member.{n}.MetricName"),
+            )?;
             validate_dimensions(&d.dimensions)?;
             if let Some(u) = &d.unit {
                 validate_unit(u)?;
