@@ -27,8 +27,6 @@ pub struct Quotas {
     pub listeners_per_load_balancer: u32,
     /// ELBv2 "Rules per Application Load Balancer" (default rules not counted).
     pub rules_per_load_balancer: u32,
-    /// ELBv2 "Targets per Application Load Balancer".
-    pub targets_per_load_balancer: u32,
     /// CloudWatch metric alarms per region.
     pub alarms: u32,
 }
@@ -60,7 +58,6 @@ impl Quotas {
             target_groups: 3000,
             listeners_per_load_balancer: 50,
             rules_per_load_balancer: 100,
-            targets_per_load_balancer: 1000,
             alarms: 10_000,
         }
     }
