@@ -101,7 +101,7 @@ def test_a_million_instances_are_refused_and_none_start(daemon):
 def limited():
     d = Daemon("--quota-vcpus", "3", "--quota-instances", "5", "--quota-auto-scaling-groups", "3",
                "--quota-launch-configurations", "4", "--quota-load-balancers", "1",
-               "--quota-target-groups", "1", "--quota-listeners", "7", "--quota-rules", "9")
+               "--quota-target-groups", "1", "--quota-listeners", "2", "--quota-rules", "2")
     yield d
     d.close()
 
@@ -124,8 +124,8 @@ def test_quotas_from_the_command_line(limited):
     elb_limits = {l["Name"]: l["Max"] for l in d.boto("elbv2").describe_account_limits()["Limits"]}
     assert elb_limits["application-load-balancers"] == "1"
     assert elb_limits["target-groups"] == "1"
-    assert elb_limits["listeners-per-application-load-balancer"] == "7"
-    assert elb_limits["rules-per-application-load-balancer"] == "9"
+    assert elb_limits["listeners-per-application-load-balancer"] == "2"
+    assert elb_limits["rules-per-application-load-balancer"] == "2"
 
 
 def test_vcpu_quota_refuses_the_launch_that_would_pass_it(limited):
@@ -180,6 +180,23 @@ def test_load_balancer_and_target_group_quotas(limited):
     code, _ = error_of(elb.create_target_group, Name="tg2", Protocol="HTTP", Port=80, VpcId=vpc)
     assert code == "TooManyTargetGroups"
     assert [t["TargetGroupName"] for t in elb.describe_target_groups()["TargetGroups"]] == ["tg1"]
+
+    lb = elb.describe_load_balancers()["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.describe_target_groups()["TargetGroups"][0]["TargetGroupArn"]
+    forward = [{"Type": "forward", "TargetGroupArn": tg}]
+    listeners = [elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=port, DefaultActions=forward)
+                 ["Listeners"][0]["ListenerArn"] for port in (18081, 18082)]
+    code, _ = error_of(elb.create_listener, LoadBalancerArn=lb, Protocol="HTTP", Port=18083, DefaultActions=forward)
+    assert code == "TooManyListeners"
+    assert len(elb.describe_listeners(LoadBalancerArn=lb)["Listeners"]) == 2
+    # Rules count per load balancer, across its listeners; default rules do not count.
+    for priority, listener in ((1, listeners[0]), (2, listeners[1])):
+        elb.create_rule(ListenerArn=listener, Priority=priority, Actions=forward,
+                        Conditions=[{"Field": "path-pattern", "Values": [f"/r{priority}"]}])
+    code, _ = error_of(elb.create_rule, ListenerArn=listeners[0], Priority=3, Actions=forward,
+                       Conditions=[{"Field": "path-pattern", "Values": ["/r3"]}])
+    assert code == "TooManyRules"
+    assert len(elb.describe_rules(ListenerArn=listeners[0])["Rules"]) == 2  # its rule and the default
 
 
 def test_auto_scaling_group_quota(limited):
