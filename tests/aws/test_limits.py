@@ -101,7 +101,8 @@ def test_a_million_instances_are_refused_and_none_start(daemon):
 def limited():
     d = Daemon("--quota-vcpus", "3", "--quota-instances", "5", "--quota-auto-scaling-groups", "3",
                "--quota-launch-configurations", "4", "--quota-load-balancers", "1",
-               "--quota-target-groups", "1", "--quota-listeners", "2", "--quota-rules", "2")
+               "--quota-target-groups", "1", "--quota-listeners", "2", "--quota-rules", "2",
+               "--quota-alarms", "1", "--quota-launch-templates", "2")
     yield d
     d.close()
 
@@ -213,3 +214,27 @@ def test_auto_scaling_group_quota(limited):
     assert code == "LimitExceeded"
     assert len(asg.describe_auto_scaling_groups()["AutoScalingGroups"]) == 3
     assert limited.aws("autoscaling", "describe-account-limits")["NumberOfAutoScalingGroups"] == 3
+
+
+def test_alarm_launch_template_and_launch_configuration_quotas(limited):
+    cw, ec2, asg = limited.boto("cloudwatch"), limited.boto("ec2"), limited.boto("autoscaling")
+    alarm = dict(Namespace="App", MetricName="Requests", Statistic="Sum", Period=60,
+                 EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+    cw.put_metric_alarm(AlarmName="first", **alarm)
+    cw.put_metric_alarm(AlarmName="first", **{**alarm, "Threshold": 2.0})  # an update is not a new alarm
+    code, _ = error_of(cw.put_metric_alarm, AlarmName="second", **alarm)
+    assert code == "LimitExceeded"
+    assert [a["AlarmName"] for a in cw.describe_alarms()["MetricAlarms"]] == ["first"]
+
+    data = {"ImageId": limited.base_image(), "InstanceType": "t2.micro"}
+    for name in ("lt-a", "lt-b"):
+        ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+    code, _ = error_of(ec2.create_launch_template, LaunchTemplateName="lt-c", LaunchTemplateData=data)
+    assert code == "LaunchTemplateLimitExceeded"
+    assert len(ec2.describe_launch_templates()["LaunchTemplates"]) == 2
+
+    for n in range(4):
+        asg.create_launch_configuration(LaunchConfigurationName=f"lc-{n}", **data)
+    code, _ = error_of(asg.create_launch_configuration, LaunchConfigurationName="lc-4", **data)
+    assert code == "LimitExceeded"
+    assert limited.aws("autoscaling", "describe-account-limits")["NumberOfLaunchConfigurations"] == 4
