@@ -16,6 +16,8 @@
 //! - [`autoscaling`]: groups, capacity and AZ-balance planning, termination order,
 //!   scaling policies and target-tracking math, activities.
 //! - [`cloudwatch`]: metrics, statistics and alarm evaluation.
+//! - [`quotas`]: service quotas (vCPUs, instances, groups, load balancers, …) and the
+//!   errors AWS answers past them; [`text`]: which characters a stored string may hold.
 //! - [`deploy`]: blue/green deployments: strategies, weight schedules, health gates and
 //!   the deployment state machine.
 
@@ -26,7 +28,9 @@ pub mod ec2;
 pub mod elbv2;
 pub mod error;
 pub mod filter;
+pub mod quotas;
 pub mod tags;
+pub mod text;
 
 pub use error::{AwsError, AwsResult};
 

@@ -34,6 +34,14 @@ pub fn validate_user_tags(tags: &[Tag]) -> AwsResult<()> {
                 tag.key
             )));
         }
+        // EC2 allows any Unicode in tags, but only what XML 1.0 can carry can ever be
+        // described again (a stored NUL would make every DescribeTags unparseable).
+        if !crate::text::is_xml_text(&tag.key) || !crate::text::is_xml_text(&tag.value) {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Tag for key '{}' contains characters that are not allowed",
+                tag.key.escape_debug()
+            )));
+        }
         if tag.key.to_ascii_lowercase().starts_with("aws:") {
             return Err(AwsError::invalid_parameter_value(
                 "Tag keys starting with 'aws:' are reserved for internal use",
@@ -90,5 +98,10 @@ mod tests {
         assert!(validate_user_tags(&[Tag::new("", "1")]).is_err());
         assert!(validate_user_tags(&[Tag::new("k".repeat(129), "1")]).is_err());
         assert!(validate_user_tags(&[Tag::new("Name", "v".repeat(256))]).is_ok());
+        assert!(validate_user_tags(&[Tag::new("Name", "v".repeat(257))]).is_err());
+        assert!(validate_user_tags(&[Tag::new("Name", "a\0b")]).is_err());
+        assert!(validate_user_tags(&[Tag::new("a\u{1}", "b")]).is_err());
+        assert!(validate_user_tags(&[Tag::new("Näme ✓", "ünï 😀")]).is_ok());
+        assert!(validate_user_tags(&[Tag::new("Name", "")]).is_ok());
     }
 }

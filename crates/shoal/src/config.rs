@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use shoal_model::ec2::Cidr;
+use shoal_model::quotas::Quotas;
 
 use crate::credentials::{AccessKey, Credentials};
 
@@ -48,6 +49,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How instances are isolated from the host and each other.
     pub isolation: Isolation,
+    /// Service quotas: by default what this host can run (`Quotas::for_host`).
+    pub quotas: Quotas,
 }
 
 /// `--isolation`: process trees on the host (today's default), containers (runc; each
@@ -80,6 +83,7 @@ impl Config {
             body_read_timeout: Duration::from_secs(60),
             max_connections: 1024,
             isolation: Isolation::Process,
+            quotas: host_quotas(),
         }
     }
 
@@ -108,5 +112,84 @@ impl Config {
 
     pub fn logs_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
+    }
+}
+
+/// The host's CPUs and memory (MiB), read once per process: the quotas' defaults.
+pub fn host_resources() -> (u32, u64) {
+    static HOST: std::sync::OnceLock<(u32, u64)> = std::sync::OnceLock::new();
+    *HOST.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let memory_mib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(4096, |kib| kib / 1024);
+        (cores, memory_mib)
+    })
+}
+
+fn host_quotas() -> Quotas {
+    let (cores, memory_mib) = host_resources();
+    Quotas::for_host(cores, memory_mib)
+}
+
+/// `shoal server`'s quota options; each overrides the host-derived default.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct QuotaArgs {
+    /// vCPUs of running On-Demand instances (default: 16 per host core).
+    #[arg(long, env = "SHOAL_QUOTA_VCPUS")]
+    pub quota_vcpus: Option<u32>,
+    /// Running instances, and the most one RunInstances may ask for (default: one per 256 MiB of host memory).
+    #[arg(long, env = "SHOAL_QUOTA_INSTANCES")]
+    pub quota_instances: Option<u32>,
+    /// Launch templates (AWS: 5000).
+    #[arg(long, env = "SHOAL_QUOTA_LAUNCH_TEMPLATES")]
+    pub quota_launch_templates: Option<u32>,
+    /// Auto Scaling groups (AWS: 500).
+    #[arg(long, env = "SHOAL_QUOTA_AUTO_SCALING_GROUPS")]
+    pub quota_auto_scaling_groups: Option<u32>,
+    /// Launch configurations (AWS: 200).
+    #[arg(long, env = "SHOAL_QUOTA_LAUNCH_CONFIGURATIONS")]
+    pub quota_launch_configurations: Option<u32>,
+    /// Application load balancers (AWS: 50).
+    #[arg(long, env = "SHOAL_QUOTA_LOAD_BALANCERS")]
+    pub quota_load_balancers: Option<u32>,
+    /// Target groups (AWS: 3000).
+    #[arg(long, env = "SHOAL_QUOTA_TARGET_GROUPS")]
+    pub quota_target_groups: Option<u32>,
+    /// Listeners per load balancer (AWS: 50).
+    #[arg(long, env = "SHOAL_QUOTA_LISTENERS")]
+    pub quota_listeners: Option<u32>,
+    /// Rules per load balancer, default rules not counted (AWS: 100).
+    #[arg(long, env = "SHOAL_QUOTA_RULES")]
+    pub quota_rules: Option<u32>,
+    /// CloudWatch metric alarms (10000).
+    #[arg(long, env = "SHOAL_QUOTA_ALARMS")]
+    pub quota_alarms: Option<u32>,
+}
+
+impl QuotaArgs {
+    /// `defaults` with every option given replacing its figure.
+    pub fn apply(&self, mut q: Quotas) -> Quotas {
+        let set = |field: &mut u32, v: Option<u32>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(&mut q.on_demand_vcpus, self.quota_vcpus);
+        set(&mut q.max_instances, self.quota_instances);
+        set(&mut q.launch_templates, self.quota_launch_templates);
+        set(&mut q.auto_scaling_groups, self.quota_auto_scaling_groups);
+        set(&mut q.launch_configurations, self.quota_launch_configurations);
+        set(&mut q.load_balancers, self.quota_load_balancers);
+        set(&mut q.target_groups, self.quota_target_groups);
+        set(&mut q.listeners_per_load_balancer, self.quota_listeners);
+        set(&mut q.rules_per_load_balancer, self.quota_rules);
+        set(&mut q.alarms, self.quota_alarms);
+        q
     }
 }

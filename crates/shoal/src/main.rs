@@ -170,6 +170,8 @@ struct ServerArgs {
     /// `auto` (containers where the host can, process trees otherwise, said at start).
     #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "process")]
     isolation: shoal::config::Isolation,
+    #[command(flatten)]
+    quotas: shoal::config::QuotaArgs,
 }
 
 /// `shoal up`'s CloudWatch period: short, so a scale-out shows within a minute.
@@ -201,6 +203,7 @@ impl ServerArgs {
         c.body_read_timeout = self.body_read_timeout;
         c.max_connections = self.max_connections.max(1);
         c.isolation = self.isolation;
+        c.quotas = self.quotas.apply(c.quotas);
         Ok(c)
     }
 }

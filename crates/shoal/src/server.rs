@@ -88,6 +88,23 @@ impl Daemon {
             body_read_timeout = ?config.body_read_timeout,
             "shoal is up"
         );
+        let (cores, memory_mib) = crate::config::host_resources();
+        let q = &config.quotas;
+        tracing::info!(
+            host_cores = cores,
+            host_memory_mib = memory_mib,
+            vcpus = q.on_demand_vcpus,
+            instances = q.max_instances,
+            launch_templates = q.launch_templates,
+            auto_scaling_groups = q.auto_scaling_groups,
+            launch_configurations = q.launch_configurations,
+            load_balancers = q.load_balancers,
+            target_groups = q.target_groups,
+            listeners_per_load_balancer = q.listeners_per_load_balancer,
+            rules_per_load_balancer = q.rules_per_load_balancer,
+            alarms = q.alarms,
+            "quotas"
+        );
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = crate::control::spawn_all(&service, &rx);
         let app = crate::api::router(service.clone(), rx.clone());

@@ -189,6 +189,15 @@ impl Activity {
         now: DateTime<Utc>,
     ) -> Self {
         let message = format!("{}. Launching EC2 instance failed.", reason.trim_end_matches('.'));
+        // StatusMessage is at most 255 characters (AWS's model); the Description keeps
+        // the whole reason. Cut the reason, so the outcome stays readable at the end.
+        let suffix = ". Launching EC2 instance failed.";
+        let status_message = if message.chars().count() > 255 {
+            let reason: String = reason.chars().take(255 - suffix.len()).collect();
+            format!("{reason}{suffix}")
+        } else {
+            message.clone()
+        };
         Activity {
             activity_id: activity_id.into(),
             auto_scaling_group_name: group_name.into(),
@@ -198,7 +207,7 @@ impl Activity {
             start_time: now,
             end_time: Some(now),
             status_code: ActivityStatus::Failed,
-            status_message: Some(message),
+            status_message: Some(status_message),
             progress: 100,
             details: details(subnet_id, availability_zone),
             instance_id: None,
@@ -562,6 +571,13 @@ mod tests {
             a.status_message.unwrap(),
             "InsufficientInstanceCapacity. Launching EC2 instance failed.",
         );
+        let long = "x".repeat(300);
+        let a =
+            Activity::launch_failed("a2", "g", "arn", None, "us-east-1a", &long, String::new(), t1);
+        let status = a.status_message.unwrap();
+        assert_eq!(status.chars().count(), 255);
+        assert!(status.ends_with("x. Launching EC2 instance failed."));
+        assert!(a.description.contains(&long));
         check(
             cause::rebalance_launch(&[("us-east-1a".into(), 2), ("us-east-1b".into(), 0)]),
             "availability zones us-east-1a, us-east-1b had 2, 0 instances respectively. An instance was launched to aid in balancing the group's zones.",

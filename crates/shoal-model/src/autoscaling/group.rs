@@ -537,9 +537,11 @@ fn name_rule(field: &str, name: &str) -> AwsResult<()> {
             "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must have length less than or equal to 255"
         )));
     }
-    if name.chars().any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t')) {
+    // AWS's pattern is exactly XML 1.0's `Char`.
+    if !crate::text::is_xml_text(name) {
         return Err(AwsError::validation(format!(
-            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*"
+            "1 validation error detected: Value '{}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*",
+            name.escape_debug()
         )));
     }
     Ok(())
@@ -656,6 +658,13 @@ fn validate_tags(tags: &[GroupTag]) -> AwsResult<()> {
             return Err(AwsError::validation(format!(
                 "1 validation error detected: Value at 'tags.member.value' for key {} failed to satisfy constraint: Member must have length less than or equal to 256",
                 t.key
+            )));
+        }
+        // AWS's pattern for both: XML 1.0 characters.
+        if !crate::text::is_xml_text(&t.key) || !crate::text::is_xml_text(&t.value) {
+            return Err(AwsError::validation(format!(
+                "1 validation error detected: Value at 'tags.member.value' for key {} failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDC00-\\uDBFF\\uDFFF\\r\\n\\t]*",
+                t.key.escape_debug()
             )));
         }
         if t.key.to_ascii_lowercase().starts_with("aws:") {
@@ -1144,6 +1153,30 @@ pub fn resume_processes(group: &mut AutoScalingGroup, processes: &[String]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tag_rules() {
+        let tag = |k: &str, v: &str| GroupTag {
+            key: k.into(),
+            value: v.into(),
+            propagate_at_launch: true,
+        };
+        for (tags, ok) in [
+            (vec![tag("Name", "web ✓")], true),
+            (vec![tag("Name", "a\0b")], false),
+            (vec![tag("\u{1}", "v")], false),
+            (vec![tag("", "v")], false),
+            (vec![tag("aws:x", "v")], false),
+            ((0..50).map(|i| tag(&format!("k{i}"), "v")).collect(), true),
+            ((0..51).map(|i| tag(&format!("k{i}"), "v")).collect(), false),
+        ] {
+            assert_eq!(validate_tags(&tags).is_ok(), ok, "{tags:?}");
+        }
+        for (name, ok) in [("web ✓", true), ("a\tb", true), ("a\0b", false), ("\u{FFFF}", false)]
+        {
+            assert_eq!(validate_name("autoScalingGroupName", name).is_ok(), ok, "{name:?}");
+        }
+    }
     use chrono::TimeZone;
 
     pub(crate) fn t0() -> DateTime<Utc> {

@@ -294,6 +294,14 @@ pub fn validate_metric_alarm(alarm: &MetricAlarm, short_period: Option<u32>) -> 
             alarm.alarm_name
         )));
     }
+    // AWS: alarm names "must contain only UTF-8 characters, and can't contain ASCII
+    // control characters".
+    if alarm.alarm_name.chars().any(char::is_control) {
+        return Err(AwsError::validation(format!(
+            "1 validation error detected: Value '{}' at 'alarmName' failed to satisfy constraint: Member must not contain ASCII control characters",
+            alarm.alarm_name.escape_debug()
+        )));
+    }
     if let Some(d) = &alarm.alarm_description {
         if d.chars().count() > 1024 {
             return Err(AwsError::validation(
@@ -320,12 +328,13 @@ pub fn validate_metric_alarm(alarm: &MetricAlarm, short_period: Option<u32>) -> 
         ));
     }
     if alarm.metrics.is_empty() {
-        let (Some(ns), Some(_)) = (&alarm.namespace, &alarm.metric_name) else {
+        let (Some(ns), Some(metric_name)) = (&alarm.namespace, &alarm.metric_name) else {
             return Err(AwsError::validation(
                 "Either MetricName and Namespace, or Metrics, must be specified.",
             ));
         };
         validate_namespace(ns)?;
+        super::metric::validate_metric_name(metric_name, "MetricName")?;
         validate_dimensions(&alarm.dimensions)?;
         match (&alarm.statistic, &alarm.extended_statistic) {
             (Some(_), Some(_)) | (None, None) => {

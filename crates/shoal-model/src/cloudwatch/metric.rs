@@ -307,9 +307,15 @@ pub fn aggregate_periods(
 /// least one non-whitespace character.
 pub fn validate_namespace(namespace: &str) -> AwsResult<()> {
     let len = namespace.chars().count();
-    if len == 0 || len > 255 || namespace.starts_with(':') || namespace.trim().is_empty() {
+    if len == 0
+        || len > 255
+        || namespace.starts_with(':')
+        || namespace.trim().is_empty()
+        || !crate::text::is_xml_text(namespace)
+    {
         return Err(AwsError::invalid_parameter_value(format!(
-            "The value {namespace} for parameter Namespace is invalid."
+            "The value {} for parameter Namespace is invalid.",
+            namespace.escape_debug()
         )));
     }
     Ok(())
@@ -329,6 +335,19 @@ pub fn validate_put_namespace(namespace: &str) -> AwsResult<()> {
     Ok(())
 }
 
+/// Metric names: 1–255 characters XML can carry (AWS: "must contain valid XML
+/// characters"). `field` is the parameter's name in the request.
+pub fn validate_metric_name(name: &str, field: &str) -> AwsResult<()> {
+    let len = name.chars().count();
+    if len == 0 || len > 255 || !crate::text::is_xml_text(name) {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "The value {} for parameter {field} is invalid.",
+            name.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
 /// Dimension rules: at most 30 per metric, names 1–255 characters, values 1–1024,
 /// names unique.
 pub fn validate_dimensions(dimensions: &[Dimension]) -> AwsResult<()> {
@@ -339,18 +358,18 @@ pub fn validate_dimensions(dimensions: &[Dimension]) -> AwsResult<()> {
     }
     for (i, d) in dimensions.iter().enumerate() {
         let n = d.name.chars().count();
-        if n == 0 || n > 255 {
+        if n == 0 || n > 255 || !crate::text::is_xml_text(&d.name) {
             return Err(AwsError::invalid_parameter_value(format!(
                 "The value {} for parameter Dimensions.member.{}.Name is invalid.",
-                d.name,
+                d.name.escape_debug(),
                 i + 1
             )));
         }
         let v = d.value.chars().count();
-        if v == 0 || v > 1024 {
+        if v == 0 || v > 1024 || !crate::text::is_xml_text(&d.value) {
             return Err(AwsError::invalid_parameter_value(format!(
                 "The value {} for parameter Dimensions.member.{}.Value is invalid.",
-                d.value,
+                d.value.escape_debug(),
                 i + 1
             )));
         }
@@ -568,6 +587,21 @@ mod tests {
             Some(("InvalidParameterValue", "The value AWS/ for parameter Namespace is invalid.")),
         );
         check(validate_namespace("AWS/EC2"), None);
+        for (ns, ok) in [("App", true), (":App", false), ("", false), ("a\0", false), (" ", false)]
+        {
+            assert_eq!(validate_namespace(ns).is_ok(), ok, "{ns:?}");
+        }
+        for (name, ok) in [("Requests", true), ("é ✓", true), ("", false), ("a\0", false)] {
+            assert_eq!(validate_metric_name(name, "MetricName").is_ok(), ok, "{name:?}");
+        }
+        assert!(validate_metric_name(&"m".repeat(256), "MetricName").is_err());
+        check(
+            validate_dimensions(&[Dimension::new("d", "a\u{7}")]),
+            Some((
+                "InvalidParameterValue",
+                "The value a\\u{7} for parameter Dimensions.member.1.Value is invalid.",
+            )),
+        );
         check(validate_period(300, None), None);
         check(
             validate_period(45, None),

@@ -61,10 +61,15 @@ impl ResourceTags {
                     format!("Tag key '{}' is specified more than once", t.key),
                 ));
             }
-            if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
+            if t.key.is_empty()
+                || t.key.chars().count() > 128
+                || t.value.chars().count() > 256
+                || !crate::text::is_xml_text(&t.key)
+                || !crate::text::is_xml_text(&t.value)
+            {
                 return Err(AwsError::validation(format!(
-                    "Tag key '{}' must be 1-128 characters and its value at most 256",
-                    t.key
+                    "Tag key '{}' must be 1-128 characters and its value at most 256, of characters XML can carry",
+                    t.key.escape_debug()
                 )));
             }
         }
@@ -158,6 +163,9 @@ mod tests {
         assert_eq!(err.code, "DuplicateTagKeys");
         let many: Vec<Tag> = (0..49).map(|i| Tag::new(format!("k{i}"), "")).collect();
         assert_eq!(r.add(&many).unwrap_err().code, "TooManyTags");
+        for bad in [Tag::new("k", "a\0b"), Tag::new("\u{1}", "v"), Tag::new("", "v")] {
+            assert_eq!(r.add(&[bad]).unwrap_err().code, "ValidationError");
+        }
         assert_eq!(r.tags.len(), 2, "a refused AddTags changes nothing");
         r.remove(&["a".into(), "zz".into()]);
         assert_eq!(r.tags, vec![Tag::new("b", "3")]);

@@ -579,8 +579,9 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             );
         }
         "DescribeAccountLimits" => {
-            x.text("MaxNumberOfAutoScalingGroups", 200)
-                .text("MaxNumberOfLaunchConfigurations", 200)
+            let q = &svc.config.quotas;
+            x.text("MaxNumberOfAutoScalingGroups", q.auto_scaling_groups)
+                .text("MaxNumberOfLaunchConfigurations", q.launch_configurations)
                 .text("NumberOfAutoScalingGroups", svc.read(|s| s.groups.len()))
                 .text("NumberOfLaunchConfigurations", svc.read(|s| s.launch_configurations.len()));
         }

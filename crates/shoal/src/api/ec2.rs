@@ -49,16 +49,27 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
             });
         }
         "DescribeAccountAttributes" => {
-            x.list(
-                "accountAttributeSet",
-                "item",
-                [("supported-platforms", "VPC"), ("max-instances", "1000")],
-                |x, (n, v)| {
-                    x.text("attributeName", n).list("attributeValueSet", "item", [v], |x, v| {
-                        x.text("attributeValue", v);
-                    });
-                },
-            );
+            let q = &svc.config.quotas;
+            let default_vpc = svc
+                .read(|s| s.vpcs.values().find(|v| v.is_default).map(|v| v.id.clone()))
+                .unwrap_or_else(|| "none".into());
+            // AWS's attributes; the instance figure is the configured quota.
+            let all = [
+                ("supported-platforms", "VPC".to_string()),
+                ("default-vpc", default_vpc),
+                ("max-instances", q.max_instances.to_string()),
+                ("vpc-max-security-groups-per-interface", "5".into()),
+                ("max-elastic-ips", "5".into()),
+                ("vpc-max-elastic-ips", "5".into()),
+            ];
+            let wanted = p.list("AttributeName");
+            let attrs =
+                all.iter().filter(|(n, _)| wanted.is_empty() || wanted.iter().any(|w| w == n));
+            x.list("accountAttributeSet", "item", attrs, |x, (n, v)| {
+                x.text("attributeName", n).list("attributeValueSet", "item", [v], |x, v| {
+                    x.text("attributeValue", v);
+                });
+            });
         }
         "DescribeInstanceTypes" | "DescribeInstanceTypeOfferings" => {
             return super::ec2_catalog::handle(svc, action, p);

@@ -261,6 +261,25 @@ fn subnets(p: &Params) -> Vec<String> {
 fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
     let mut x = Xml::new();
     match action {
+        "DescribeAccountLimits" => {
+            let q = &svc.config.quotas;
+            // AWS's names; the first four are the quotas Shoal enforces, the rest AWS's
+            // figures for limits it does not count.
+            let limits = [
+                ("application-load-balancers", q.load_balancers),
+                ("target-groups", q.target_groups),
+                ("listeners-per-application-load-balancer", q.listeners_per_load_balancer),
+                ("rules-per-application-load-balancer", q.rules_per_load_balancer),
+                ("targets-per-application-load-balancer", 1000),
+                ("target-groups-per-application-load-balancer", 100),
+                ("target-groups-per-action-on-application-load-balancer", 5),
+                ("condition-values-per-alb-rule", 5),
+                ("condition-wildcards-per-alb-rule", 5),
+            ];
+            x.list("Limits", "member", limits, |x, (name, max)| {
+                x.text("Name", name).text("Max", max);
+            });
+        }
         // ---------------------------------------------------------- load balancers
         "CreateLoadBalancer" => {
             let lb = svc.elb().create_load_balancer(CreateLoadBalancer {

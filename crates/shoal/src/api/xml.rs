@@ -66,10 +66,16 @@ impl Xml {
     }
 }
 
-/// Escapes text for element content.
+/// Escapes text for element content. Characters XML 1.0 cannot carry at all (NUL and
+/// most C0 controls, U+FFFE/U+FFFF) — not even as a character reference such as
+/// `&#0;`, which parsers reject too — become U+FFFD, the replacement character. Input
+/// rules keep them out of stored state; this is defence in depth so one stored byte
+/// can never make a response unparseable for every client. Replacing rather than
+/// dropping keeps it visible that something was there.
 pub fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
+            c if !shoal_model::text::is_xml_char(c) => out.push('\u{FFFD}'),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -89,6 +95,22 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_xml_cannot_carry_are_replaced() {
+        let mut x = Xml::new();
+        x.el("Response", |x| {
+            x.text("value", "a\0b\u{1}c\u{FFFE}\td\u{1F600}");
+        });
+        let doc = x.into_string();
+        assert_eq!(
+            doc,
+            "<Response><value>a\u{FFFD}b\u{FFFD}c\u{FFFD}\td\u{1F600}</value></Response>"
+        );
+        // Every character is one XML 1.0 allows (tests/aws/test_limits.py parses real
+        // responses with botocore's parser).
+        assert!(shoal_model::text::is_xml_text(&doc));
+    }
 
     #[test]
     fn writes_nested_escaped() {

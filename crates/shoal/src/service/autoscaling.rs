@@ -129,6 +129,10 @@ impl Service {
             }
             let exists = state.groups.contains_key(&req.name);
             let g = group::create_group(&req, exists, &self.config.region, &ids::uuid(), now)?;
+            shoal_model::quotas::check_auto_scaling_groups(
+                state.groups.len(),
+                self.config.quotas.auto_scaling_groups,
+            )?;
             Self::check_launch_source(state, &g)?;
             let g = match &req.instance_id {
                 Some(id) => {

@@ -327,13 +327,10 @@ impl Service {
         let mut points = Vec::with_capacity(data.len());
         for (i, d) in data.into_iter().enumerate() {
             let n = i + 1;
-            let len = d.metric_name.chars().count();
-            if len == 0 || len > 255 {
-                return Err(AwsError::invalid_parameter_value(format!(
-                    "The value {} for parameter MetricData.member.{n}.MetricName is invalid.",
-                    d.metric_name
-                )));
-            }
+            shoal_model::cloudwatch::metric::validate_metric_name(
+                &d.metric_name,
+                &format!("MetricData.member.{n}.MetricName"),
+            )?;
             validate_dimensions(&d.dimensions)?;
             if let Some(u) = &d.unit {
                 validate_unit(u)?;
@@ -716,6 +713,7 @@ impl Service {
                 alarm.tags.clone_from(&old.tags);
             }
             None => {
+                shoal_model::quotas::check_alarms(state.alarms.len(), self.config.quotas.alarms)?;
                 alarm.state_value = AlarmState::InsufficientData;
                 alarm.state_reason = alarm::INITIAL_REASON.into();
                 alarm.state_reason_data = None;

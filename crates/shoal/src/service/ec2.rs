@@ -19,6 +19,7 @@ use shoal_model::ec2::{
     LaunchTemplateVersion, SecurityGroup, Subnet, Vpc,
 };
 use shoal_model::filter::{self, Filter, Filterable};
+use shoal_model::quotas;
 use shoal_model::tags::{self, Tag};
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
@@ -794,6 +795,10 @@ impl Service {
         let tags = tags_for(tag_specs, "launch-template")?;
         self.mutate(|state, changes| {
             lt::check_name_free(name, state.launch_templates.values())?;
+            quotas::check_launch_templates(
+                state.launch_templates.len(),
+                self.config.quotas.launch_templates,
+            )?;
             validate_template_data(state, &data)?;
             let now = self.clock.now();
             let template = LaunchTemplate {
@@ -1089,6 +1094,17 @@ impl Service {
                 return Ok(Reservation { id: first.reservation_id.clone(), instances: earlier });
             }
         }
+        let (running, running_vcpus) = super::quotas::instance_usage(state, changes);
+        let q = &self.config.quotas;
+        quotas::check_instance_count(q.max_instances, running, req.min_count, req.max_count)?;
+        let vcpus_each = instance_type::resolve(&type_name)?.vcpus;
+        let fits = quotas::fit_vcpus(
+            q.on_demand_vcpus,
+            running_vcpus,
+            vcpus_each,
+            req.min_count,
+            req.max_count.min(q.max_instances - running),
+        )?;
         let (loopback_used, private_used) = changes.addresses.in_use(state, &subnet.id);
         let free = network::usable_addresses(subnet.cidr).saturating_sub(private_used.len() as u64);
         if free < req.min_count as u64 {
@@ -1097,7 +1113,9 @@ impl Service {
                 format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
             ));
         }
-        let count = req.max_count.min(free as u32);
+        let count = fits.min(free as u32);
+        changes.launched.instances += count;
+        changes.launched.vcpus += count * vcpus_each;
         let reservation_id = ids::ec2("r");
         let now = self.clock.now();
         let mut instances = Vec::new();
@@ -1250,6 +1268,16 @@ impl Service {
             let inst = &state.instances[id];
             let next = instance::transition(id, inst.state, action)?;
             if let Some(next) = next {
+                if next.wants_processes() && !inst.state.wants_processes() {
+                    // Starting a stopped instance runs it again: the quotas apply, as in EC2.
+                    let (running, running_vcpus) = super::quotas::instance_usage(state, changes);
+                    let q = &self.config.quotas;
+                    quotas::check_instance_count(q.max_instances, running, 1, 1)?;
+                    let vcpus = instance_type::lookup(&inst.instance_type).map_or(1, |t| t.vcpus);
+                    quotas::fit_vcpus(q.on_demand_vcpus, running_vcpus, vcpus, 1, 1)?;
+                    changes.launched.instances += 1;
+                    changes.launched.vcpus += vcpus;
+                }
                 let mut updated = inst.clone();
                 updated.state = next;
                 updated.state_transition_reason = instance::user_initiated_reason(now);
@@ -1358,12 +1386,13 @@ impl Service {
                     for (k, v) in remove {
                         tags::remove(tags, k, v.as_deref());
                     }
+                    quotas::check_ec2_tag_count(tags.len())
                 };
                 macro_rules! retag {
                     ($map:ident) => {{
                         let mut r =
                             state.$map.get(id).cloned().ok_or_else(|| tag_target_missing(id))?;
-                        edit(&mut r.tags);
+                        edit(&mut r.tags)?;
                         changes.put(r);
                     }};
                 }
@@ -1442,9 +1471,11 @@ fn expired(inst: &Instance, now: chrono::DateTime<chrono::Utc>) -> bool {
 /// Decodes RunInstances' base64 user data (`InvalidUserData.Malformed` otherwise).
 pub fn decode_user_data(data: &str) -> AwsResult<Vec<u8>> {
     let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| {
+    let decoded = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| {
         AwsError::new("InvalidUserData.Malformed", "Invalid BASE64 encoding of user data.")
-    })
+    })?;
+    quotas::check_user_data_size(decoded.len())?;
+    Ok(decoded)
 }
 
 /// A VPC's `default` group with AWS's default rules: all traffic in from members of
@@ -1711,5 +1742,6 @@ pub fn tags_for(specs: &[TagSpecification], resource_type: &str) -> AwsResult<Ve
         .flat_map(|s| s.tags.clone())
         .collect();
     tags::validate_user_tags(&tags)?;
+    quotas::check_ec2_tag_count(tags.len())?;
     Ok(tags)
 }

@@ -32,6 +32,7 @@ use shoal_model::elbv2::{
     TargetDescription, TargetGroup, TargetGroupAttributes, TargetHealth, TargetHealthState,
     TargetType,
 };
+use shoal_model::quotas;
 use shoal_model::tags::Tag;
 use shoal_model::{AwsError, AwsResult};
 use shoal_proxy::{Proxy, ProxyConfig};
@@ -410,6 +411,10 @@ impl Elb<'_> {
                 state.load_balancers.values().map(|l| l.name.as_str()),
                 &req.name,
             )?;
+            quotas::check_load_balancers(
+                state.load_balancers.len(),
+                self.svc.config.quotas.load_balancers,
+            )?;
             let mut tags = ResourceTags { arn: String::new(), tags: Vec::new() };
             tags.add(&req.tags)?;
             let arn = load_balancer_arn(self.svc.region(), &req.name, &ids::hex16());
@@ -640,6 +645,10 @@ impl Elb<'_> {
                 return Ok((*same).clone());
             }
             check_new_listener(siblings.iter().map(|l| l.port), protocol, port, &default_actions)?;
+            quotas::check_listeners(
+                siblings.len(),
+                self.svc.config.quotas.listeners_per_load_balancer,
+            )?;
             self.check_actions(state, lb, &default_actions)?;
             let mut t = ResourceTags { arn: String::new(), tags: Vec::new() };
             t.add(tags)?;
@@ -776,6 +785,15 @@ impl Elb<'_> {
                     format!("A listener can have at most {MAX_RULES_PER_LISTENER} rules"),
                 ));
             }
+            // AWS counts rules per load balancer, default rules not included.
+            let lb_rules = state
+                .listeners
+                .values()
+                .filter(|other| other.load_balancer_arn == l.load_balancer_arn)
+                .flat_map(|other| listener_rules(state, &other.arn))
+                .filter(|r| r.priority != RulePriority::Default)
+                .count();
+            quotas::check_rules(lb_rules, self.svc.config.quotas.rules_per_load_balancer)?;
             self.check_actions(state, lb, &actions)?;
             let mut t = ResourceTags { arn: String::new(), tags: Vec::new() };
             t.add(tags)?;
@@ -973,6 +991,10 @@ impl Elb<'_> {
             check_new_target_group(
                 state.target_groups.values().map(|t| t.name.as_str()),
                 &req.name,
+            )?;
+            quotas::check_target_groups(
+                state.target_groups.len(),
+                self.svc.config.quotas.target_groups,
             )?;
             let mut t = ResourceTags { arn: String::new(), tags: Vec::new() };
             t.add(&req.tags)?;

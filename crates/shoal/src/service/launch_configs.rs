@@ -100,6 +100,10 @@ impl Service {
             self.clock.now(),
         )?;
         check_against_ec2(state, &lc)?;
+        shoal_model::quotas::check_launch_configurations(
+            state.launch_configurations.len(),
+            self.config.quotas.launch_configurations,
+        )?;
         changes.put(lc.clone());
         Ok(lc)
     }

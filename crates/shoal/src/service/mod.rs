@@ -20,6 +20,7 @@ pub mod launch_configs;
 mod links;
 pub mod membership;
 pub mod policy_runs;
+pub mod quotas;
 pub mod refresh;
 pub mod state;
 

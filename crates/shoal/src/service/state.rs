@@ -238,6 +238,8 @@ impl AddressBook {
 pub struct Changes {
     items: Vec<Box<dyn Change>>,
     pub addresses: AddressBook,
+    /// Instances launched in this set, counted against the quotas.
+    pub launched: super::quotas::Launched,
 }
 
 impl Changes {

@@ -30,6 +30,10 @@ impl World {
         let driver = Arc::new(FakeDriver::default());
         let mut config = Config::new(std::env::temp_dir().join("shoal-it-unused"));
         config.stop_grace = Duration::ZERO;
+        // The fake driver starts no process, so the host-derived quotas do not apply:
+        // the simulations run a thousand instances.
+        config.quotas.on_demand_vcpus = 1_000_000;
+        config.quotas.max_instances = 1_000_000;
         let svc = Service::new(
             config,
             Arc::new(clock.clone()),
