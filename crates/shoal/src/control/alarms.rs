@@ -63,8 +63,8 @@ pub fn evaluate_once(svc: &Service) {
 }
 
 fn evaluate_where(svc: &Service, due: impl Fn(&MetricAlarm) -> bool) {
-    for (alarm, actions, transitioned) in svc.evaluate_alarms_where(due) {
-        svc.run_alarm_actions(&alarm, &actions, transitioned);
+    for due in svc.evaluate_alarms_where(due) {
+        svc.run_alarm_actions(&due);
     }
 }
 

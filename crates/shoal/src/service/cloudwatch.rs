@@ -62,6 +62,17 @@ pub const METRIC_RETENTION_DAYS: i64 = 15;
 /// … and alarm history 30 days.
 pub const HISTORY_RETENTION_DAYS: i64 = 30;
 
+/// An alarm whose actions are due after an evaluation (or a SetAlarmState).
+#[derive(Debug, Clone)]
+pub struct AlarmDue {
+    pub alarm: MetricAlarm,
+    pub actions: Vec<String>,
+    /// Whether the alarm just changed state (otherwise: a repeat while in ALARM).
+    pub transitioned: bool,
+    /// The newest value the evaluation saw, what an Auto Scaling action acts on.
+    pub value: Option<f64>,
+}
+
 /// One `MetricData` member of PutMetricData.
 #[derive(Debug, Clone)]
 pub struct MetricDatum {
@@ -861,7 +872,9 @@ impl Service {
             Ok((alarm, changed))
         })?;
         if changed {
-            self.run_alarm_actions(&alarm, &due_actions(&alarm, true), true);
+            let actions = due_actions(&alarm, true);
+            let value = alarm.latest_value();
+            self.run_alarm_actions(&AlarmDue { alarm, actions, transitioned: true, value });
         }
         Ok(())
     }
@@ -995,16 +1008,13 @@ impl Service {
     /// their history are committed together; returns each alarm whose actions are
     /// due, with the actions and whether it transitioned. Callers then run them with
     /// [`Service::run_alarm_actions`] (outside any lock).
-    pub fn evaluate_alarms(&self) -> Vec<(MetricAlarm, Vec<String>, bool)> {
+    pub fn evaluate_alarms(&self) -> Vec<AlarmDue> {
         self.evaluate_alarms_where(|_| true)
     }
 
     /// [`Service::evaluate_alarms`] over the alarms `due` picks (the alarm loop picks
     /// those whose [`Service::evaluation_interval`] has come round).
-    pub fn evaluate_alarms_where(
-        &self,
-        due: impl Fn(&MetricAlarm) -> bool,
-    ) -> Vec<(MetricAlarm, Vec<String>, bool)> {
+    pub fn evaluate_alarms_where(&self, due: impl Fn(&MetricAlarm) -> bool) -> Vec<AlarmDue> {
         let now = self.clock.now();
         let alarms: Vec<MetricAlarm> =
             self.read(|s| s.alarms.values().filter(|a| due(a)).cloned().collect());
@@ -1049,7 +1059,8 @@ impl Service {
                 };
                 let actions = due_actions(&a, transitioned);
                 if !actions.is_empty() {
-                    due.push((a, actions, transitioned));
+                    let value = eval.latest_value();
+                    due.push(AlarmDue { alarm: a, actions, transitioned, value });
                 }
             }
             Ok(due)
@@ -1062,11 +1073,13 @@ impl Service {
 
     /// Runs an alarm's due actions. An `Action` history item is recorded for each
     /// action run on a transition (and for a failed repeat), as CloudWatch shows them.
-    pub fn run_alarm_actions(&self, alarm: &MetricAlarm, actions: &[String], transitioned: bool) {
+    pub fn run_alarm_actions(&self, due: &AlarmDue) {
+        let AlarmDue { alarm, actions, transitioned, value } = due;
+        let transitioned = *transitioned;
         let now = self.clock.now();
         let mut items = Vec::new();
         for arn in actions {
-            let outcome = self.alarm_action(arn, alarm);
+            let outcome = self.alarm_action(arn, alarm, *value);
             if let Err(e) = &outcome {
                 tracing::info!(alarm = %alarm.alarm_name, action = %arn, error = %e, "alarm action failed");
             }
@@ -1095,9 +1108,15 @@ impl Service {
     /// ([`Service::autoscaling_alarm_action`]); Shoal has no SNS or other targets, so
     /// every other ARN fails the way an unreachable target does in CloudWatch.
     /// `Err` carries the error text for the `Action` history item.
-    pub fn alarm_action(&self, action_arn: &str, alarm: &MetricAlarm) -> Result<(), String> {
+    /// `value` is the newest value of the evaluation that made the action due.
+    pub fn alarm_action(
+        &self,
+        action_arn: &str,
+        alarm: &MetricAlarm,
+        value: Option<f64>,
+    ) -> Result<(), String> {
         if action_arn.starts_with("arn:aws:autoscaling:") {
-            return self.autoscaling_alarm_action(action_arn, alarm);
+            return self.autoscaling_alarm_action(action_arn, alarm, value);
         }
         Err(format!("Resource: {action_arn} is not reachable from Shoal."))
     }
@@ -1270,6 +1289,46 @@ mod tests {
     }
 
     #[test]
+    fn an_autoscaling_action_repeats_with_the_current_value_while_in_alarm() {
+        let (svc, clock) = service(60);
+        let now = clock.now();
+        let mut a = MetricAlarm::new(
+            "us-east-1",
+            "low",
+            "Lab",
+            "Load",
+            "Average",
+            60,
+            1,
+            56.0,
+            ComparisonOperator::LessThanThreshold,
+            now,
+        );
+        let policy = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x";
+        a.alarm_actions = vec![policy.into(), "arn:aws:sns:us-east-1:123456789012:ops".into()];
+        svc.put_alarm(a).unwrap();
+        let put = |offset: i64, v: f64| {
+            svc.put_metric_data("Lab", vec![datum("Load", &[], now + Duration::seconds(offset), v)])
+                .unwrap()
+        };
+        put(10, 49.0);
+        clock.advance(std::time::Duration::from_secs(65));
+        let due = svc.evaluate_alarms();
+        assert_eq!(due.len(), 1);
+        assert!(due[0].transitioned);
+        assert_eq!((due[0].actions.len(), due[0].value), (2, Some(49.0)));
+        // Still in ALARM a period later: only the Auto Scaling action, with today's value.
+        put(70, 0.0);
+        clock.advance(std::time::Duration::from_secs(60));
+        let due = svc.evaluate_alarms();
+        assert_eq!(due.len(), 1);
+        assert!(!due[0].transitioned);
+        assert_eq!(due[0].actions, vec![policy.to_string()]);
+        assert_eq!(due[0].value, Some(0.0));
+        assert_eq!(due[0].alarm.latest_value(), Some(49.0), "the reason data is the transition's");
+    }
+
+    #[test]
     fn alarm_goes_ok_alarm_ok_with_history() {
         let (svc, clock) = service(60);
         let now = clock.now();
@@ -1301,10 +1360,9 @@ mod tests {
         clock.advance(std::time::Duration::from_secs(120));
         let due = svc.evaluate_alarms();
         assert_eq!(due.len(), 1);
-        let (alarm, actions, transitioned) = &due[0];
-        assert!(transitioned);
-        assert_eq!(alarm.state_value, AlarmState::Alarm);
-        svc.run_alarm_actions(alarm, actions, *transitioned);
+        assert!(due[0].transitioned);
+        assert_eq!(due[0].alarm.state_value, AlarmState::Alarm);
+        svc.run_alarm_actions(&due[0]);
         let history = svc.describe_alarm_history(&HistoryFilter::default()).unwrap().items;
         let summaries: Vec<&str> = history.iter().map(|h| h.history_summary.as_str()).collect();
         assert_eq!(
