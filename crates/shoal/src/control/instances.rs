@@ -2,6 +2,10 @@
 //!
 //! `pending` → prepare the disk, boot init, record it → `running`.
 //! `running` with a dead init → `stopped` with a state reason (never silently re-run).
+//! An init that cannot be observed (out of descriptors, permission) is not a dead one:
+//! the instance is left as it is and looked at again later. An instance has exactly one
+//! init: booting adopts a live recorded init instead of starting another, and a stop
+//! is recorded only once its init is seen gone.
 //! `stopping` → TERM/grace/KILL → `stopped`. `shutting-down` → the same, then the disk
 //! is deleted → `terminated`.
 
@@ -13,7 +17,7 @@ use shoal_model::ec2::instance::StateReason;
 use shoal_model::ec2::{instance_type, Instance, InstanceState};
 use tokio::sync::watch;
 
-use crate::runtime::BootSpec;
+use crate::runtime::{BootSpec, Liveness};
 use crate::service::Service;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +53,11 @@ fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
     match inst.state {
         InstanceState::Pending => Some(Step::Boot),
         InstanceState::Running => {
-            let alive = inst.process.as_ref().is_some_and(|p| svc.driver.is_alive(p));
-            if !alive {
+            let liveness = inst.process.as_ref().map_or(Liveness::Gone, |p| svc.driver.liveness(p));
+            if let Liveness::Unknown(error) = liveness {
+                tracing::warn!(instance = %inst.id, %error, "cannot observe the instance's init; leaving it as it is");
+                None
+            } else if liveness == Liveness::Gone {
                 Some(Step::Died)
             } else if svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).remove(&inst.id)
             {
@@ -161,6 +168,7 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
         }
         Step::Stop => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            ensure_gone(svc, &inst)?;
             svc.update_instance(&inst.id, |i| {
                 if i.state == InstanceState::Stopping {
                     i.state = InstanceState::Stopped;
@@ -170,6 +178,7 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
         }
         Step::Terminate => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            ensure_gone(svc, &inst)?;
             let (driver, id) = (svc.driver.clone(), inst.id.clone());
             tokio::task::spawn_blocking(move || driver.delete_disk(&id)).await??;
             let now = svc.clock.now();
@@ -181,6 +190,17 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// Fails unless the instance's recorded init is seen gone: a stop or a termination is
+/// recorded only then (an unobservable or surviving init is retried later).
+fn ensure_gone(svc: &Service, inst: &Instance) -> anyhow::Result<()> {
+    let Some(record) = &inst.process else { return Ok(()) };
+    match svc.driver.liveness(record) {
+        Liveness::Gone => Ok(()),
+        Liveness::Alive => anyhow::bail!("init {} still alive after shutdown", record.pid),
+        Liveness::Unknown(e) => anyhow::bail!("cannot observe init {}: {e}", record.pid),
+    }
 }
 
 /// The environment every process of an instance sees.
@@ -206,6 +226,23 @@ pub fn instance_env(svc: &Service, inst: &Instance) -> Vec<(String, String)> {
 }
 
 async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
+    if let Some(record) = &inst.process {
+        match svc.driver.liveness(record) {
+            Liveness::Gone => {}
+            Liveness::Alive => {
+                // Its init still runs: adopt it rather than start a second one.
+                tracing::warn!(instance = %inst.id, pid = record.pid, "adopting the live recorded init");
+                svc.update_instance(&inst.id, |i| {
+                    if i.state == InstanceState::Pending {
+                        i.state = InstanceState::Running;
+                        i.state_reason = None;
+                    }
+                })?;
+                return Ok(());
+            }
+            Liveness::Unknown(e) => anyhow::bail!("cannot observe init {}: {e}", record.pid),
+        }
+    }
     let (driver, id, image) = (svc.driver.clone(), inst.id.clone(), inst.image_id.clone());
     let prepared = tokio::task::spawn_blocking(move || driver.prepare_disk(&id, &image)).await?;
     if let Err(e) = prepared {
@@ -248,4 +285,75 @@ async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
         let _ = svc.driver.delete_disk(&inst.id);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_model::ec2::instance::Transition;
+    use shoal_model::ec2::InstanceState;
+
+    use super::reconcile_inline;
+    use crate::control::fixture::Fixture;
+
+    #[tokio::test]
+    async fn an_unobservable_init_is_not_a_stopped_one() {
+        let f = Fixture::new();
+        let ids = f.run(2);
+        reconcile_inline(&f.svc).await.unwrap();
+        assert!(ids.iter().all(|id| f.state(id) == InstanceState::Running));
+        // Out of descriptors: nothing can be seen, so nothing changes.
+        for id in &ids {
+            f.driver.set_unobservable(id, true);
+        }
+        for _ in 0..3 {
+            reconcile_inline(&f.svc).await.unwrap();
+        }
+        assert!(ids.iter().all(|id| f.state(id) == InstanceState::Running));
+        // Observable again: still running, one init each.
+        for id in &ids {
+            f.driver.set_unobservable(id, false);
+        }
+        reconcile_inline(&f.svc).await.unwrap();
+        for id in &ids {
+            assert_eq!(f.state(id), InstanceState::Running);
+            assert_eq!(f.driver.inits(id), 1, "{id}");
+        }
+        // A really dead init is still taken for what it is.
+        f.driver.crash(&ids[0]);
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&ids[0]), InstanceState::Stopped);
+    }
+
+    #[tokio::test]
+    async fn a_stop_waits_for_the_init_to_be_seen_gone_and_a_start_never_makes_two() {
+        let f = Fixture::new();
+        let id = f.run(1).remove(0);
+        reconcile_inline(&f.svc).await.unwrap();
+        f.driver.set_unobservable(&id, true);
+        f.svc.change_instance_states(std::slice::from_ref(&id), Transition::Stop).unwrap();
+        assert!(reconcile_inline(&f.svc).await.is_err(), "the stop cannot be confirmed");
+        assert_eq!(f.state(&id), InstanceState::Stopping);
+        assert!(f.svc.instance(&id).unwrap().process.is_some(), "the record keeps its init");
+        f.driver.set_unobservable(&id, false);
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&id), InstanceState::Stopped);
+        assert_eq!(f.driver.inits(&id), 0);
+        f.svc.change_instance_states(std::slice::from_ref(&id), Transition::Start).unwrap();
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&id), InstanceState::Running);
+        assert_eq!(f.driver.inits(&id), 1);
+    }
+
+    #[tokio::test]
+    async fn booting_adopts_a_live_recorded_init() {
+        let f = Fixture::new();
+        let id = f.run(1).remove(0);
+        reconcile_inline(&f.svc).await.unwrap();
+        // A record back in `pending` with its init alive (as a reboot whose stop did not
+        // take): the init is adopted, not doubled.
+        f.svc.update_instance(&id, |i| i.state = InstanceState::Pending).unwrap();
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&id), InstanceState::Running);
+        assert_eq!(f.driver.inits(&id), 1);
+    }
 }

@@ -6,6 +6,8 @@
 
 pub mod alarms;
 pub mod deployments;
+#[cfg(test)]
+mod fixture;
 pub mod group_metrics;
 pub mod groups;
 pub mod instances;
