@@ -13,6 +13,7 @@ pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
 pub mod metrics;
+pub mod runner;
 
 use std::sync::Arc;
 use std::time::Duration;
