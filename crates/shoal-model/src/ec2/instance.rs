@@ -153,6 +153,10 @@ pub struct Instance {
     /// basic monitoring, EC2's default.
     #[serde(default)]
     pub monitoring: bool,
+    /// RebootInstances asked for a reboot the instance controller has not done yet
+    /// (kept in the record, so a daemon restart still does it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reboot_requested: bool,
 }
 
 impl Instance {

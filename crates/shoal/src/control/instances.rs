@@ -9,14 +9,14 @@
 //! `stopping` → TERM/grace/KILL → `stopped`. `shutting-down` → the same, then the disk
 //! is deleted → `terminated`.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use shoal_model::ec2::instance::StateReason;
 use shoal_model::ec2::{instance_type, Instance, InstanceState};
 use tokio::sync::watch;
 
+use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
 use crate::runtime::{BootSpec, Liveness};
 use crate::service::Service;
 
@@ -29,24 +29,83 @@ enum Step {
     Reboot,
 }
 
-/// Runs until shutdown.
-pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
-    let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let mut changed = svc.subscribe();
-    loop {
-        reconcile_all(&svc, &inflight);
-        tokio::select! {
-            _ = changed.changed() => {}
-            _ = tokio::time::sleep(svc.config.resync_interval) => {}
-            _ = shutdown.changed() => return,
-        }
+/// The instance controller, keyed by instance id (plus one key for forgetting old
+/// terminated instances). Instances reconcile in parallel, each one step at a time.
+pub struct InstanceController;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InstanceKey {
+    /// Forget instances terminated over an hour ago.
+    ForgetTerminated,
+    Instance(String),
+}
+
+impl Controller for InstanceController {
+    type Key = InstanceKey;
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "instances"
+    }
+
+    /// Every instance with something possibly left to do (not stopped or terminated).
+    fn keys(&self, svc: &Service) -> Vec<InstanceKey> {
+        let ids = svc.read(|s| {
+            s.instances
+                .values()
+                .filter(|i| !matches!(i.state, InstanceState::Terminated | InstanceState::Stopped))
+                .map(|i| InstanceKey::Instance(i.id.clone()))
+                .collect::<Vec<_>>()
+        });
+        std::iter::once(InstanceKey::ForgetTerminated).chain(ids).collect()
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        key: &'a InstanceKey,
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<Action, ControlError>> {
+        Box::pin(async move {
+            let id = match key {
+                InstanceKey::ForgetTerminated => {
+                    forget_terminated(svc)?;
+                    return Ok(Action::await_change());
+                }
+                InstanceKey::Instance(id) => id,
+            };
+            let Some(inst) = svc.read(|s| s.instances.get(id).cloned()) else {
+                return Ok(Action::await_change());
+            };
+            let Some(step) = next_step(svc, &inst) else { return Ok(Action::await_change()) };
+            let done = execute(svc, inst, step).await;
+            // Wake the other controllers even when the step committed nothing.
+            svc.poke();
+            done?;
+            Ok(Action::await_change())
+        })
     }
 }
 
-/// Asks for a reboot of running instances (RebootInstances).
+/// Runs until shutdown.
+pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
+    let settings = Settings::watching(svc.config.resync_interval, usize::MAX);
+    let commits = Some(svc.subscribe());
+    runner::run(Arc::new(InstanceController), svc, settings, commits, shutdown).await;
+}
+
+/// Asks for a reboot of running instances (RebootInstances). The request is recorded
+/// on the instance, so it survives a daemon restart until the controller does it.
 pub fn reboot(svc: &Service, ids: &[String]) {
-    svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).extend(ids.iter().cloned());
-    svc.poke();
+    for id in ids {
+        let asked = svc.update_instance(id, |i| {
+            if matches!(i.state, InstanceState::Pending | InstanceState::Running) {
+                i.reboot_requested = true;
+            }
+        });
+        if let Err(e) = asked {
+            tracing::warn!(instance = %id, error = %e, "could not record the reboot request");
+        }
+    }
 }
 
 fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
@@ -59,8 +118,7 @@ fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
                 None
             } else if liveness == Liveness::Gone {
                 Some(Step::Died)
-            } else if svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).remove(&inst.id)
-            {
+            } else if inst.reboot_requested {
                 Some(Step::Reboot)
             } else {
                 None
@@ -72,23 +130,10 @@ fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
     }
 }
 
-/// One pass done inline, step by step: for tests and simulations on the fake driver,
+/// One pass done inline, key by key: for tests and simulations on the fake driver,
 /// where nothing takes time and determinism matters more than parallelism.
-pub async fn reconcile_inline(svc: &Arc<Service>) -> anyhow::Result<()> {
-    forget_terminated(svc)?;
-    let candidates: Vec<Instance> = svc.read(|s| {
-        s.instances
-            .values()
-            .filter(|i| !matches!(i.state, InstanceState::Terminated | InstanceState::Stopped))
-            .cloned()
-            .collect()
-    });
-    for inst in candidates {
-        if let Some(step) = next_step(svc, &inst) {
-            execute(svc, inst, step).await?;
-        }
-    }
-    Ok(())
+pub async fn reconcile_inline(svc: &Service) -> Result<(), ControlError> {
+    runner::reconcile_all_inline(&InstanceController, svc).await
 }
 
 /// AWS keeps a terminated instance visible for about an hour, then forgets it; so does
@@ -114,36 +159,7 @@ pub fn forget_terminated(svc: &Service) -> shoal_model::AwsResult<()> {
     })
 }
 
-fn reconcile_all(svc: &Arc<Service>, inflight: &Arc<Mutex<HashSet<String>>>) {
-    if let Err(e) = forget_terminated(svc) {
-        tracing::warn!(error = %e, "could not forget old terminated instances");
-    }
-    let candidates: Vec<Instance> = svc.read(|s| {
-        s.instances
-            .values()
-            .filter(|i| i.state != InstanceState::Terminated && i.state != InstanceState::Stopped)
-            .cloned()
-            .collect()
-    });
-    for inst in candidates {
-        if inflight.lock().unwrap_or_else(|e| e.into_inner()).contains(&inst.id) {
-            continue;
-        }
-        let Some(step) = next_step(svc, &inst) else { continue };
-        inflight.lock().unwrap_or_else(|e| e.into_inner()).insert(inst.id.clone());
-        let (svc, inflight) = (svc.clone(), inflight.clone());
-        tokio::spawn(async move {
-            let id = inst.id.clone();
-            if let Err(e) = execute(&svc, inst, step).await {
-                tracing::error!(instance = %id, ?step, error = %e, "instance step failed");
-            }
-            inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            svc.poke();
-        });
-    }
-}
-
-async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Result<()> {
+async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()> {
     let grace = svc.config.stop_grace;
     match step {
         Step::Boot => boot(svc, inst).await?,
@@ -158,6 +174,7 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
                 if i.state == InstanceState::Running {
                     i.state = InstanceState::Stopped;
                     i.process = None;
+                    i.reboot_requested = false;
                     i.state_reason = Some(StateReason::internal_error());
                     i.state_transition_reason = format!(
                         "Server.InternalError ({})",
@@ -173,6 +190,7 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
                 if i.state == InstanceState::Stopping {
                     i.state = InstanceState::Stopped;
                     i.process = None;
+                    i.reboot_requested = false;
                 }
             })?;
         }
@@ -225,7 +243,7 @@ pub fn instance_env(svc: &Service, inst: &Instance) -> Vec<(String, String)> {
     .collect()
 }
 
-async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
+async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
     if let Some(record) = &inst.process {
         match svc.driver.liveness(record) {
             Liveness::Gone => {}
@@ -274,6 +292,7 @@ async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
     let updated = svc.update_instance(&inst.id, |i| {
         i.process = Some(record.clone());
         i.boot_count += 1;
+        i.reboot_requested = false;
         if i.state == InstanceState::Pending {
             i.state = InstanceState::Running;
             i.state_reason = None;
@@ -342,6 +361,30 @@ mod tests {
         reconcile_inline(&f.svc).await.unwrap();
         assert_eq!(f.state(&id), InstanceState::Running);
         assert_eq!(f.driver.inits(&id), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reboot_request_is_kept_in_the_record_until_done() {
+        let f = Fixture::new();
+        let id = f.run(1).remove(0);
+        reconcile_inline(&f.svc).await.unwrap();
+        let before = f.svc.instance(&id).unwrap();
+        super::reboot(&f.svc, std::slice::from_ref(&id));
+        let asked = f.svc.instance(&id).unwrap();
+        assert!(asked.reboot_requested, "recorded, so a daemon restart still reboots");
+        let stored = serde_json::to_string(&asked).unwrap();
+        assert!(
+            serde_json::from_str::<shoal_model::ec2::Instance>(&stored).unwrap().reboot_requested
+        );
+        reconcile_inline(&f.svc).await.unwrap();
+        let after = f.svc.instance(&id).unwrap();
+        assert!(!after.reboot_requested);
+        assert_eq!(after.boot_count, before.boot_count + 1);
+        assert_ne!(after.process, before.process);
+        assert_eq!(f.driver.inits(&id), 1);
+        // Nothing more to do: no second reboot.
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.svc.instance(&id).unwrap().boot_count, after.boot_count);
     }
 
     #[tokio::test]

@@ -1114,6 +1114,7 @@ impl Service {
                 process: None,
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
+                reboot_requested: false,
             };
             instances.push(inst);
         }
