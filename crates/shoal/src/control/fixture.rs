@@ -10,7 +10,6 @@ use crate::runtime::fake::FakeDriver;
 use crate::service::ec2::RunInstances;
 use crate::service::Service;
 
-#[allow(dead_code)] // `clock`: for the tests that move time
 pub struct Fixture {
     pub svc: Arc<Service>,
     pub clock: ManualClock,
@@ -41,6 +40,37 @@ impl Fixture {
             ..Default::default()
         };
         self.svc.run_instances(req).unwrap().instances.into_iter().map(|i| i.id).collect()
+    }
+
+    /// A group of the base image (a launch template) over two zones' default subnets.
+    pub fn group(&self, name: &str, min: i64, max: i64) {
+        let image = self.svc.read(|s| crate::service::ec2::base_image(s).unwrap().id.clone());
+        let data = shoal_model::ec2::launch_template::LaunchTemplateData {
+            image_id: Some(image),
+            instance_type: Some("t2.micro".into()),
+            ..Default::default()
+        };
+        let template = format!("{name}-template");
+        let (t, _) = self.svc.create_launch_template(&template, None, data, &[]).unwrap();
+        let subnet_ids = self.svc.read(|s| {
+            let mut subnets: Vec<_> = s.subnets.values().filter(|s| s.default_for_az).collect();
+            subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+            subnets.iter().take(2).map(|s| s.id.clone()).collect()
+        });
+        let req = shoal_model::autoscaling::group::CreateGroupRequest {
+            name: name.into(),
+            launch_template: Some(shoal_model::autoscaling::group::LaunchTemplateSpec {
+                launch_template_id: Some(t.id),
+                launch_template_name: None,
+                version: None,
+            }),
+            min_size: Some(min),
+            max_size: Some(max),
+            ..Default::default()
+        };
+        let placement =
+            crate::service::autoscaling::Placement { subnet_ids, availability_zones: vec![] };
+        self.svc.create_auto_scaling_group(req, placement).unwrap();
     }
 
     pub fn state(&self, id: &str) -> shoal_model::ec2::InstanceState {
