@@ -1,7 +1,7 @@
 //! CloudWatch: metric data in and out (PutMetricData, GetMetricStatistics,
 //! GetMetricData, ListMetrics), metric alarms (Put/Describe/Delete/SetAlarmState,
-//! Enable/DisableAlarmActions, tags) with their history, the evaluation pass the alarm
-//! loop (`control::alarms`) runs every period, and alarm actions.
+//! Enable/DisableAlarmActions, tags) with their history, the alarm windows the alarm
+//! controller (`control::alarms`) evaluates every period, and alarm actions.
 //!
 //! # For other services
 //! - [`Service::put_alarm`] / [`Service::delete_alarms`]: create, replace or delete
@@ -34,8 +34,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use shoal_model::cloudwatch::alarm::{
-    self, action_item, alarm_arn, apply_evaluation, configuration_update_item, due_actions,
-    evaluate, evaluation_window, validate_metric_alarm, MetricDataQuery,
+    self, action_item, alarm_arn, configuration_update_item, due_actions, evaluation_window,
+    validate_metric_alarm, MetricDataQuery,
 };
 use shoal_model::cloudwatch::math::{self, MathContext, MathValue, Series};
 use shoal_model::cloudwatch::metric::{
@@ -1004,73 +1004,6 @@ impl Service {
         self.effective_period(a.evaluation_period()).min(minute)
     }
 
-    /// One evaluation pass over every alarm at the clock's `now`: state changes and
-    /// their history are committed together; returns each alarm whose actions are
-    /// due, with the actions and whether it transitioned. Callers then run them with
-    /// [`Service::run_alarm_actions`] (outside any lock).
-    pub fn evaluate_alarms(&self) -> Vec<AlarmDue> {
-        self.evaluate_alarms_where(|_| true)
-    }
-
-    /// [`Service::evaluate_alarms`] over the alarms `due` picks (the alarm loop picks
-    /// those whose [`Service::evaluation_interval`] has come round).
-    pub fn evaluate_alarms_where(&self, due: impl Fn(&MetricAlarm) -> bool) -> Vec<AlarmDue> {
-        let now = self.clock.now();
-        let alarms: Vec<MetricAlarm> =
-            self.read(|s| s.alarms.values().filter(|a| due(a)).cloned().collect());
-        if alarms.is_empty() {
-            return vec![];
-        }
-        let mut evaluations = Vec::new();
-        for a in alarms {
-            let window = match self.alarm_window(&a, now) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(alarm = %a.alarm_name, error = %e, "alarm not evaluated");
-                    continue;
-                }
-            };
-            // Reason data shows the period actually evaluated.
-            let mut shown = a.clone();
-            if let Some(p) = shown.period {
-                shown.period = Some(self.effective_period(p));
-            }
-            let eval = evaluate(&shown, &window, now);
-            evaluations.push((a, eval));
-        }
-        let result = self.mutate(|state, changes| {
-            let mut due = Vec::new();
-            for (seen, eval) in &evaluations {
-                // Skip alarms deleted or reconfigured since they were read.
-                let Some(current) = state.alarms.get(&seen.alarm_name) else { continue };
-                if current.alarm_configuration_updated_timestamp
-                    != seen.alarm_configuration_updated_timestamp
-                {
-                    continue;
-                }
-                let mut a = current.clone();
-                let transitioned = match apply_evaluation(&mut a, eval, now) {
-                    Some(item) => {
-                        changes.put(a.clone());
-                        changes.store_only(move |w| w.put_alarm_history(&item));
-                        true
-                    }
-                    None => false,
-                };
-                let actions = due_actions(&a, transitioned);
-                if !actions.is_empty() {
-                    let value = eval.latest_value();
-                    due.push(AlarmDue { alarm: a, actions, transitioned, value });
-                }
-            }
-            Ok(due)
-        });
-        result.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not record alarm evaluations");
-            vec![]
-        })
-    }
-
     /// Runs an alarm's due actions. An `Action` history item is recorded for each
     /// action run on a transition (and for a failed repeat), as CloudWatch shows them.
     pub fn run_alarm_actions(&self, due: &AlarmDue) {
@@ -1313,14 +1246,14 @@ mod tests {
         };
         put(10, 49.0);
         clock.advance(std::time::Duration::from_secs(65));
-        let due = svc.evaluate_alarms();
+        let due = crate::control::alarms::evaluate_alarms(&svc);
         assert_eq!(due.len(), 1);
         assert!(due[0].transitioned);
         assert_eq!((due[0].actions.len(), due[0].value), (2, Some(49.0)));
         // Still in ALARM a period later: only the Auto Scaling action, with today's value.
         put(70, 0.0);
         clock.advance(std::time::Duration::from_secs(60));
-        let due = svc.evaluate_alarms();
+        let due = crate::control::alarms::evaluate_alarms(&svc);
         assert_eq!(due.len(), 1);
         assert!(!due[0].transitioned);
         assert_eq!(due[0].actions, vec![policy.to_string()]);
@@ -1353,12 +1286,12 @@ mod tests {
         put(&svc, 10, 10.0);
         put(&svc, 70, 20.0);
         clock.advance(std::time::Duration::from_secs(125));
-        assert!(svc.evaluate_alarms().is_empty());
+        assert!(crate::control::alarms::evaluate_alarms(&svc).is_empty());
         assert_eq!(svc.alarm("high").unwrap().state_value, AlarmState::Ok);
         put(&svc, 130, 90.0);
         put(&svc, 190, 95.0);
         clock.advance(std::time::Duration::from_secs(120));
-        let due = svc.evaluate_alarms();
+        let due = crate::control::alarms::evaluate_alarms(&svc);
         assert_eq!(due.len(), 1);
         assert!(due[0].transitioned);
         assert_eq!(due[0].alarm.state_value, AlarmState::Alarm);
@@ -1375,7 +1308,7 @@ mod tests {
             ]
         );
         // Nothing new, nothing recorded.
-        assert!(svc.evaluate_alarms().is_empty());
+        assert!(crate::control::alarms::evaluate_alarms(&svc).is_empty());
         assert_eq!(svc.describe_alarm_history(&HistoryFilter::default()).unwrap().items.len(), 4);
         // A refused delete changes nothing.
         let e = svc.delete_alarms(&["high".into(), "nope".into()]).unwrap_err();
