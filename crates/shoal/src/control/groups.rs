@@ -108,7 +108,7 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
 pub fn reconcile(svc: &Service, name: &str) -> AwsResult<()> {
     let now = svc.clock.now();
     svc.mutate(|state, changes| observe(svc, state, changes, name))?;
-    svc.mutate(|state, changes| crate::service::refresh::step(svc, state, changes, name))?;
+    svc.mutate(|state, changes| crate::control::refresh::step(svc, state, changes, name))?;
     let Some(plan) =
         svc.read(|s| s.groups.get(name).map(|g| plan::plan(g, now, rand::thread_rng().gen())))
     else {

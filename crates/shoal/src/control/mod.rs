@@ -14,8 +14,9 @@
 //! - [`reset`] and [`stop_all_instances`]: the admin wipe and `shoal down
 //!   --stop-instances`.
 //!
-//! Still in `service/`: the instance-refresh step (`service::refresh::step`, called by
-//! the group controller) and the deployment pass (`Service::deployment_pass`).
+//! - `refresh`: the instance-refresh step each group pass runs.
+//!
+//! Still in `service/`: the deployment pass (`Service::deployment_pass`).
 
 pub mod alarms;
 pub mod deployments;
@@ -26,6 +27,7 @@ pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
 pub mod metrics;
+pub mod refresh;
 pub mod runner;
 
 use std::sync::Arc;
