@@ -821,16 +821,17 @@ pub fn watches_group_aggregate(alarm: &MetricAlarm, group: &str) -> bool {
 /// ([`watches_group_aggregate`]) and `warming > 0`, the value is `warmed` (the same
 /// statistic over the instances past warmup) and `None` — no action — when there is
 /// none or it no longer breaches the alarm. Otherwise (simple scaling has no warmup)
-/// it is the alarm's own latest value.
+/// it is `latest`, the newest value of the evaluation that ran the action.
 pub fn acting_value(
     alarm: &MetricAlarm,
+    latest: Option<f64>,
     policy: &ScalingPolicy,
     warming: u32,
     warmed: Option<f64>,
 ) -> Option<f64> {
     let simple = matches!(policy.config, PolicyConfig::SimpleScaling { .. });
     if simple || warming == 0 || !watches_group_aggregate(alarm, &policy.auto_scaling_group_name) {
-        return alarm.latest_value();
+        return latest;
     }
     let threshold = alarm.threshold.unwrap_or(0.0);
     warmed.filter(|v| alarm.comparison_operator.breaches(*v, threshold))
@@ -1341,19 +1342,19 @@ mod tests {
     fn warming_instances_are_left_out_of_the_acting_value() {
         let g = group(1, 4, 2);
         let p = tt_policy(&g, 80.0, false);
-        let mut high = target_tracking_alarms(&p, "us-east-1", "h", "l", 60, t0()).remove(0);
-        high.state_reason_data = Some(r#"{"recentDatapoints":[90.0,60.0]}"#.into());
-        // Nothing warming: the alarm's latest value.
-        assert_eq!(acting_value(&high, &p, 0, Some(99.0)), Some(60.0));
+        let high = target_tracking_alarms(&p, "us-east-1", "h", "l", 60, t0()).remove(0);
+        let latest = Some(60.0);
+        // Nothing warming: the evaluation's latest value.
+        assert_eq!(acting_value(&high, latest, &p, 0, Some(99.0)), Some(60.0));
         // Warming: the value of the instances past warmup, if it still breaches.
-        assert_eq!(acting_value(&high, &p, 1, Some(95.0)), Some(95.0));
-        assert_eq!(acting_value(&high, &p, 1, Some(70.0)), None);
-        assert_eq!(acting_value(&high, &p, 1, None), None);
+        assert_eq!(acting_value(&high, latest, &p, 1, Some(95.0)), Some(95.0));
+        assert_eq!(acting_value(&high, latest, &p, 1, Some(70.0)), None);
+        assert_eq!(acting_value(&high, latest, &p, 1, None), None);
         // A metric that is not the group's aggregate, or a simple policy: as the alarm saw.
         let mut other = high.clone();
         other.dimensions = vec![Dimension::new("AutoScalingGroupName", "OTHER")];
-        assert_eq!(acting_value(&other, &p, 1, None), Some(60.0));
-        assert_eq!(acting_value(&high, &add_one(&g, None), 1, None), Some(60.0));
+        assert_eq!(acting_value(&other, latest, &p, 1, None), Some(60.0));
+        assert_eq!(acting_value(&high, latest, &add_one(&g, None), 1, None), Some(60.0));
     }
 
     #[test]

@@ -273,9 +273,7 @@ impl MetricAlarm {
     /// The newest value the last evaluation saw (`recentDatapoints` in
     /// StateReasonData), what an alarm action acts on.
     pub fn latest_value(&self) -> Option<f64> {
-        let data: serde_json::Value =
-            serde_json::from_str(self.state_reason_data.as_deref()?).ok()?;
-        data["recentDatapoints"].as_array()?.iter().rev().find_map(|v| v.as_f64())
+        newest_recent_datapoint(self.state_reason_data.as_deref()?)
     }
 
     /// `DatapointsToAlarm`, defaulting to `EvaluationPeriods`.
@@ -435,6 +433,21 @@ pub struct Evaluation {
     pub state: AlarmState,
     pub reason: String,
     pub reason_data: String,
+}
+
+impl Evaluation {
+    /// The newest value this evaluation saw. An Auto Scaling action repeated while the
+    /// alarm stays in ALARM acts on it, not on the value of the last transition (which
+    /// is what the alarm's StateReasonData keeps).
+    pub fn latest_value(&self) -> Option<f64> {
+        newest_recent_datapoint(&self.reason_data)
+    }
+}
+
+/// The last number in StateReasonData's `recentDatapoints`.
+fn newest_recent_datapoint(reason_data: &str) -> Option<f64> {
+    let data: serde_json::Value = serde_json::from_str(reason_data).ok()?;
+    data["recentDatapoints"].as_array()?.iter().rev().find_map(|v| v.as_f64())
 }
 
 /// `95.0`, `0.0175`, `1141.0`: Java's `Double.toString` for ordinary magnitudes, which
@@ -961,6 +974,20 @@ mod tests {
             configuration_update_item(&a, true, at(9, 0)).history_summary,
             "Alarm \"cpu-high\" created"
         );
+    }
+
+    #[test]
+    fn a_repeated_evaluation_carries_its_own_latest_value() {
+        // AlarmLow enters ALARM at 49% and stays there as the load stops: the alarm keeps
+        // the transition's reason data, the new evaluation holds the value to act on.
+        let mut a = cpu_alarm(ComparisonOperator::LessThanThreshold, 2, None, None);
+        let entered = evaluate(&a, &window(&[Some(49.0), Some(49.0)]), at(10, 3));
+        apply_evaluation(&mut a, &entered, at(10, 3)).expect("transition");
+        let stays = evaluate(&a, &window(&[Some(49.0), Some(0.0)]), at(10, 4));
+        assert_eq!(stays.state, AlarmState::Alarm);
+        assert!(apply_evaluation(&mut a, &stays, at(10, 4)).is_none());
+        assert_eq!(a.latest_value(), Some(49.0));
+        assert_eq!(stays.latest_value(), Some(0.0));
     }
 
     #[test]

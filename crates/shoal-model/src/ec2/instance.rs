@@ -157,6 +157,10 @@ pub struct Instance {
     /// Records written before them read as EC2's defaults.
     #[serde(default)]
     pub switches: InstanceSwitches,
+    /// RebootInstances asked for a reboot the instance controller has not done yet
+    /// (kept in the record, so a daemon restart still does it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reboot_requested: bool,
 }
 
 /// What RunInstances sets about who may stop or terminate an instance, and what an

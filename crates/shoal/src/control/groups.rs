@@ -26,6 +26,7 @@ use shoal_model::ec2::InstanceState;
 use shoal_model::AwsResult;
 use tokio::sync::watch;
 
+use crate::control::runner::{self, BoxFuture, ControlError, Controller, Settings};
 use crate::ids;
 use crate::service::autoscaling::{begin_termination, ec2_gone, finish_activity};
 use crate::service::ec2::{resolve_version_in, LaunchTemplateSpec, RunInstances};
@@ -35,37 +36,79 @@ use crate::service::{Changes, Service, State};
 /// After a failed launch, wait this long before trying again (AWS backs off too).
 const LAUNCH_RETRY: chrono::Duration = chrono::Duration::seconds(10);
 
-pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
-    let mut changed = svc.subscribe();
-    let tick = svc.config.resync_interval.min(Duration::from_secs(1));
-    let mut schedules_checked = svc.clock.now();
-    loop {
-        let now = svc.clock.now();
-        // A daemon shutting down with its instances stopped leaves groups as they are.
-        if !svc.is_quiesced() {
-            run_schedules(&svc, schedules_checked, now);
-            schedules_checked = now;
-            svc.telemetry.reconcile_pass("groups");
-            let names: Vec<String> = svc.read(|s| s.groups.keys().cloned().collect());
-            for name in names {
-                if let Err(e) = reconcile(&svc, &name) {
-                    tracing::warn!(group = %name, error = %e, "group reconcile failed");
-                }
-            }
-        }
-        tokio::select! {
-            _ = changed.changed() => {}
-            _ = tokio::time::sleep(tick) => {}
-            _ = shutdown.changed() => return,
-        }
+/// The group controller, keyed by group name, plus one key for the scheduled actions
+/// (checked first at each trigger). One key at a time, as the single loop it replaced.
+pub struct GroupController {
+    /// Scheduled actions due after this moment have not run yet.
+    schedules_checked: std::sync::Mutex<chrono::DateTime<chrono::Utc>>,
+}
+
+impl GroupController {
+    pub fn new(svc: &Service) -> GroupController {
+        GroupController { schedules_checked: std::sync::Mutex::new(svc.clock.now()) }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GroupKey {
+    /// Run the scheduled actions that came due.
+    Schedules,
+    Group(String),
+}
+
+impl Controller for GroupController {
+    type Key = GroupKey;
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "groups"
+    }
+
+    fn keys(&self, svc: &Service) -> Vec<GroupKey> {
+        let names = svc.read(|s| s.groups.keys().cloned().map(GroupKey::Group).collect::<Vec<_>>());
+        std::iter::once(GroupKey::Schedules).chain(names).collect()
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        key: &'a GroupKey,
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<runner::Action, ControlError>> {
+        Box::pin(async move {
+            // A daemon shutting down with its instances stopped leaves groups as they are.
+            if svc.is_quiesced() {
+                return Ok(runner::Action::await_change());
+            }
+            match key {
+                GroupKey::Schedules => {
+                    let now = svc.clock.now();
+                    let since = std::mem::replace(
+                        &mut *self.schedules_checked.lock().unwrap_or_else(|e| e.into_inner()),
+                        now,
+                    );
+                    run_schedules(svc, since, now);
+                }
+                GroupKey::Group(name) => reconcile(svc, name)?,
+            }
+            Ok(runner::Action::await_change())
+        })
+    }
+}
+
+/// Runs until `shutdown` turns true: on every commit and at least every second.
+pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
+    let tick = svc.config.resync_interval.min(Duration::from_secs(1));
+    let settings = Settings::watching(tick, 1);
+    let commits = Some(svc.subscribe());
+    let ctrl = Arc::new(GroupController::new(&svc));
+    runner::run(ctrl, svc, settings, commits, shutdown).await;
 }
 
 /// One pass over one group.
 pub fn reconcile(svc: &Service, name: &str) -> AwsResult<()> {
     let now = svc.clock.now();
     svc.mutate(|state, changes| observe(svc, state, changes, name))?;
-    svc.mutate(|state, changes| crate::service::refresh::step(svc, state, changes, name))?;
+    svc.mutate(|state, changes| crate::control::refresh::step(svc, state, changes, name))?;
     let Some(plan) =
         svc.read(|s| s.groups.get(name).map(|g| plan::plan(g, now, rand::thread_rng().gen())))
     else {
@@ -562,4 +605,79 @@ fn attachments(svc: &Service, state: &State, changes: &mut Changes, g: &mut Auto
         }
     }
     g.target_groups.retain(|t| t.state != AttachmentState::Removed);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use shoal_model::autoscaling::group::LifecycleState;
+
+    use super::{GroupController, GroupKey};
+    use crate::control::fixture::Fixture;
+    use crate::control::runner::{Action, Controller};
+    use crate::service::autoscaling::ScheduleRequest;
+
+    fn lifecycle(f: &Fixture, group: &str) -> Vec<LifecycleState> {
+        f.svc.read(|s| s.groups[group].instances.iter().map(|i| i.lifecycle_state).collect())
+    }
+
+    fn activities(f: &Fixture) -> usize {
+        f.svc.read(|s| s.activities.len())
+    }
+
+    #[tokio::test]
+    async fn a_new_group_launches_its_minimum_once() {
+        let f = Fixture::new();
+        f.group("web", 2, 4);
+        let ctrl = GroupController::new(&f.svc);
+        let key = GroupKey::Group("web".into());
+        assert_eq!(ctrl.reconcile(&key, &f.svc).await.unwrap(), Action::await_change());
+        assert_eq!(lifecycle(&f, "web"), [LifecycleState::Pending; 2]);
+        let launched = f.svc.read(|s| s.instances.len());
+        assert_eq!(launched, 2);
+        assert_eq!(activities(&f), 2, "one Launching activity per instance");
+        // Again, with nothing new: nothing more launched, nothing recorded.
+        ctrl.reconcile(&key, &f.svc).await.unwrap();
+        assert_eq!((f.svc.read(|s| s.instances.len()), activities(&f)), (launched, 2));
+        // Once EC2 runs them, they go InService.
+        crate::control::instances::reconcile_inline(&f.svc).await.unwrap();
+        ctrl.reconcile(&key, &f.svc).await.unwrap();
+        assert_eq!(lifecycle(&f, "web"), [LifecycleState::InService; 2]);
+    }
+
+    #[tokio::test]
+    async fn the_schedules_key_runs_due_actions_once() {
+        let f = Fixture::new();
+        f.group("web", 1, 4);
+        let ctrl = GroupController::new(&f.svc);
+        let at = crate::clock::Clock::now(&f.clock) + chrono::Duration::minutes(5);
+        let req = ScheduleRequest {
+            name: "morning".into(),
+            start_time: Some(at),
+            desired_capacity: Some(3),
+            ..Default::default()
+        };
+        f.svc.put_scheduled_action("web", req).unwrap();
+        let desired = || f.svc.read(|s| s.groups["web"].desired_capacity);
+        ctrl.reconcile(&GroupKey::Schedules, &f.svc).await.unwrap();
+        assert_eq!(desired(), 1, "not due yet");
+        f.clock.advance(Duration::from_secs(301));
+        ctrl.reconcile(&GroupKey::Schedules, &f.svc).await.unwrap();
+        assert_eq!(desired(), 3);
+        assert!(f.svc.read(|s| s.scheduled_actions.is_empty()), "a one-off action goes");
+    }
+
+    #[tokio::test]
+    async fn a_quiesced_daemon_leaves_groups_alone() {
+        let f = Fixture::new();
+        f.group("web", 2, 2);
+        let ctrl = GroupController::new(&f.svc);
+        f.svc.quiesce();
+        for key in ctrl.keys(&f.svc) {
+            ctrl.reconcile(&key, &f.svc).await.unwrap();
+        }
+        assert!(lifecycle(&f, "web").is_empty());
+        assert_eq!(ctrl.keys(&f.svc), [GroupKey::Schedules, GroupKey::Group("web".into())]);
+    }
 }

@@ -2,18 +2,22 @@
 //!
 //! `pending` → prepare the disk, boot init, record it → `running`.
 //! `running` with a dead init → `stopped` with a state reason (never silently re-run).
+//! An init that cannot be observed (out of descriptors, permission) is not a dead one:
+//! the instance is left as it is and looked at again later. An instance has exactly one
+//! init: booting adopts a live recorded init instead of starting another, and a stop
+//! is recorded only once its init is seen gone.
 //! `stopping` → TERM/grace/KILL → `stopped`. `shutting-down` → the same, then the disk
 //! is deleted → `terminated`.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
 use shoal_model::ec2::instance::StateReason;
 use shoal_model::ec2::{instance_type, Instance, InstanceState};
 use tokio::sync::watch;
 
-use crate::runtime::BootSpec;
+use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
+use crate::runtime::{BootSpec, Liveness};
 use crate::service::Service;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,36 +29,96 @@ enum Step {
     Reboot,
 }
 
-/// Runs until shutdown.
-pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
-    let inflight: Arc<Mutex<HashSet<String>>> = Arc::default();
-    let mut changed = svc.subscribe();
-    loop {
-        reconcile_all(&svc, &inflight);
-        svc.telemetry.reconcile_pass("instances");
-        tokio::select! {
-            _ = changed.changed() => {}
-            _ = tokio::time::sleep(svc.config.resync_interval) => {}
-            _ = shutdown.changed() => return,
-        }
+/// The instance controller, keyed by instance id (plus one key for forgetting old
+/// terminated instances). Instances reconcile in parallel, each one step at a time.
+pub struct InstanceController;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InstanceKey {
+    /// Forget instances terminated over an hour ago.
+    ForgetTerminated,
+    Instance(String),
+}
+
+impl Controller for InstanceController {
+    type Key = InstanceKey;
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "instances"
+    }
+
+    /// Every instance with something possibly left to do (not stopped or terminated).
+    fn keys(&self, svc: &Service) -> Vec<InstanceKey> {
+        let ids = svc.read(|s| {
+            s.instances
+                .values()
+                .filter(|i| !matches!(i.state, InstanceState::Terminated | InstanceState::Stopped))
+                .map(|i| InstanceKey::Instance(i.id.clone()))
+                .collect::<Vec<_>>()
+        });
+        std::iter::once(InstanceKey::ForgetTerminated).chain(ids).collect()
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        key: &'a InstanceKey,
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<Action, ControlError>> {
+        Box::pin(async move {
+            let id = match key {
+                InstanceKey::ForgetTerminated => {
+                    forget_terminated(svc)?;
+                    return Ok(Action::await_change());
+                }
+                InstanceKey::Instance(id) => id,
+            };
+            let Some(inst) = svc.read(|s| s.instances.get(id).cloned()) else {
+                return Ok(Action::await_change());
+            };
+            let Some(step) = next_step(svc, &inst) else { return Ok(Action::await_change()) };
+            let done = execute(svc, inst, step).await;
+            // Wake the other controllers even when the step committed nothing.
+            svc.poke();
+            done?;
+            Ok(Action::await_change())
+        })
     }
 }
 
-/// Asks for a reboot of running instances (RebootInstances).
+/// Runs until shutdown.
+pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
+    let settings = Settings::watching(svc.config.resync_interval, usize::MAX);
+    let commits = Some(svc.subscribe());
+    runner::run(Arc::new(InstanceController), svc, settings, commits, shutdown).await;
+}
+
+/// Asks for a reboot of running instances (RebootInstances). The request is recorded
+/// on the instance, so it survives a daemon restart until the controller does it.
 pub fn reboot(svc: &Service, ids: &[String]) {
-    svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).extend(ids.iter().cloned());
-    svc.poke();
+    for id in ids {
+        let asked = svc.update_instance(id, |i| {
+            if matches!(i.state, InstanceState::Pending | InstanceState::Running) {
+                i.reboot_requested = true;
+            }
+        });
+        if let Err(e) = asked {
+            tracing::warn!(instance = %id, error = %e, "could not record the reboot request");
+        }
+    }
 }
 
 fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
     match inst.state {
         InstanceState::Pending => Some(Step::Boot),
         InstanceState::Running => {
-            let alive = inst.process.as_ref().is_some_and(|p| svc.driver.is_alive(p));
-            if !alive {
+            let liveness = inst.process.as_ref().map_or(Liveness::Gone, |p| svc.driver.liveness(p));
+            if let Liveness::Unknown(error) = liveness {
+                tracing::warn!(instance = %inst.id, %error, "cannot observe the instance's init; leaving it as it is");
+                None
+            } else if liveness == Liveness::Gone {
                 Some(Step::Died)
-            } else if svc.pending_reboots.lock().unwrap_or_else(|e| e.into_inner()).remove(&inst.id)
-            {
+            } else if inst.reboot_requested {
                 Some(Step::Reboot)
             } else {
                 None
@@ -66,23 +130,10 @@ fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
     }
 }
 
-/// One pass done inline, step by step: for tests and simulations on the fake driver,
+/// One pass done inline, key by key: for tests and simulations on the fake driver,
 /// where nothing takes time and determinism matters more than parallelism.
-pub async fn reconcile_inline(svc: &Arc<Service>) -> anyhow::Result<()> {
-    forget_terminated(svc)?;
-    let candidates: Vec<Instance> = svc.read(|s| {
-        s.instances
-            .values()
-            .filter(|i| !matches!(i.state, InstanceState::Terminated | InstanceState::Stopped))
-            .cloned()
-            .collect()
-    });
-    for inst in candidates {
-        if let Some(step) = next_step(svc, &inst) {
-            execute(svc, inst, step).await?;
-        }
-    }
-    Ok(())
+pub async fn reconcile_inline(svc: &Service) -> Result<(), ControlError> {
+    runner::reconcile_all_inline(&InstanceController, svc).await
 }
 
 /// AWS keeps a terminated instance visible for about an hour, then forgets it; so does
@@ -108,36 +159,7 @@ pub fn forget_terminated(svc: &Service) -> shoal_model::AwsResult<()> {
     })
 }
 
-fn reconcile_all(svc: &Arc<Service>, inflight: &Arc<Mutex<HashSet<String>>>) {
-    if let Err(e) = forget_terminated(svc) {
-        tracing::warn!(error = %e, "could not forget old terminated instances");
-    }
-    let candidates: Vec<Instance> = svc.read(|s| {
-        s.instances
-            .values()
-            .filter(|i| i.state != InstanceState::Terminated && i.state != InstanceState::Stopped)
-            .cloned()
-            .collect()
-    });
-    for inst in candidates {
-        if inflight.lock().unwrap_or_else(|e| e.into_inner()).contains(&inst.id) {
-            continue;
-        }
-        let Some(step) = next_step(svc, &inst) else { continue };
-        inflight.lock().unwrap_or_else(|e| e.into_inner()).insert(inst.id.clone());
-        let (svc, inflight) = (svc.clone(), inflight.clone());
-        tokio::spawn(async move {
-            let id = inst.id.clone();
-            if let Err(e) = execute(&svc, inst, step).await {
-                tracing::error!(instance = %id, ?step, error = %e, "instance step failed");
-            }
-            inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            svc.poke();
-        });
-    }
-}
-
-async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Result<()> {
+async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()> {
     let grace = svc.config.stop_grace;
     match step {
         Step::Boot => boot(svc, inst).await?,
@@ -152,6 +174,7 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
                 if i.state == InstanceState::Running {
                     i.state = InstanceState::Stopped;
                     i.process = None;
+                    i.reboot_requested = false;
                     i.state_reason = Some(StateReason::internal_error());
                     i.state_transition_reason = format!(
                         "Server.InternalError ({})",
@@ -162,15 +185,18 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
         }
         Step::Stop => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            ensure_gone(svc, &inst)?;
             svc.update_instance(&inst.id, |i| {
                 if i.state == InstanceState::Stopping {
                     i.state = InstanceState::Stopped;
                     i.process = None;
+                    i.reboot_requested = false;
                 }
             })?;
         }
         Step::Terminate => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            ensure_gone(svc, &inst)?;
             let (driver, id) = (svc.driver.clone(), inst.id.clone());
             tokio::task::spawn_blocking(move || driver.delete_disk(&id)).await??;
             let now = svc.clock.now();
@@ -182,6 +208,17 @@ async fn execute(svc: &Arc<Service>, inst: Instance, step: Step) -> anyhow::Resu
         }
     }
     Ok(())
+}
+
+/// Fails unless the instance's recorded init is seen gone: a stop or a termination is
+/// recorded only then (an unobservable or surviving init is retried later).
+fn ensure_gone(svc: &Service, inst: &Instance) -> anyhow::Result<()> {
+    let Some(record) = &inst.process else { return Ok(()) };
+    match svc.driver.liveness(record) {
+        Liveness::Gone => Ok(()),
+        Liveness::Alive => anyhow::bail!("init {} still alive after shutdown", record.pid),
+        Liveness::Unknown(e) => anyhow::bail!("cannot observe init {}: {e}", record.pid),
+    }
 }
 
 /// The environment every process of an instance sees.
@@ -206,7 +243,24 @@ pub fn instance_env(svc: &Service, inst: &Instance) -> Vec<(String, String)> {
     .collect()
 }
 
-async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
+async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
+    if let Some(record) = &inst.process {
+        match svc.driver.liveness(record) {
+            Liveness::Gone => {}
+            Liveness::Alive => {
+                // Its init still runs: adopt it rather than start a second one.
+                tracing::warn!(instance = %inst.id, pid = record.pid, "adopting the live recorded init");
+                svc.update_instance(&inst.id, |i| {
+                    if i.state == InstanceState::Pending {
+                        i.state = InstanceState::Running;
+                        i.state_reason = None;
+                    }
+                })?;
+                return Ok(());
+            }
+            Liveness::Unknown(e) => anyhow::bail!("cannot observe init {}: {e}", record.pid),
+        }
+    }
     let (driver, id, image) = (svc.driver.clone(), inst.id.clone(), inst.image_id.clone());
     let prepared = tokio::task::spawn_blocking(move || driver.prepare_disk(&id, &image)).await?;
     if let Err(e) = prepared {
@@ -238,6 +292,7 @@ async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
     let updated = svc.update_instance(&inst.id, |i| {
         i.process = Some(record.clone());
         i.boot_count += 1;
+        i.reboot_requested = false;
         if i.state == InstanceState::Pending {
             i.state = InstanceState::Running;
             i.state_reason = None;
@@ -249,4 +304,99 @@ async fn boot(svc: &Arc<Service>, inst: Instance) -> anyhow::Result<()> {
         let _ = svc.driver.delete_disk(&inst.id);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use shoal_model::ec2::instance::Transition;
+    use shoal_model::ec2::InstanceState;
+
+    use super::reconcile_inline;
+    use crate::control::fixture::Fixture;
+
+    #[tokio::test]
+    async fn an_unobservable_init_is_not_a_stopped_one() {
+        let f = Fixture::new();
+        let ids = f.run(2);
+        reconcile_inline(&f.svc).await.unwrap();
+        assert!(ids.iter().all(|id| f.state(id) == InstanceState::Running));
+        // Out of descriptors: nothing can be seen, so nothing changes.
+        for id in &ids {
+            f.driver.set_unobservable(id, true);
+        }
+        for _ in 0..3 {
+            reconcile_inline(&f.svc).await.unwrap();
+        }
+        assert!(ids.iter().all(|id| f.state(id) == InstanceState::Running));
+        // Observable again: still running, one init each.
+        for id in &ids {
+            f.driver.set_unobservable(id, false);
+        }
+        reconcile_inline(&f.svc).await.unwrap();
+        for id in &ids {
+            assert_eq!(f.state(id), InstanceState::Running);
+            assert_eq!(f.driver.inits(id), 1, "{id}");
+        }
+        // A really dead init is still taken for what it is.
+        f.driver.crash(&ids[0]);
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&ids[0]), InstanceState::Stopped);
+    }
+
+    #[tokio::test]
+    async fn a_stop_waits_for_the_init_to_be_seen_gone_and_a_start_never_makes_two() {
+        let f = Fixture::new();
+        let id = f.run(1).remove(0);
+        reconcile_inline(&f.svc).await.unwrap();
+        f.driver.set_unobservable(&id, true);
+        f.svc.change_instance_states(std::slice::from_ref(&id), Transition::Stop).unwrap();
+        assert!(reconcile_inline(&f.svc).await.is_err(), "the stop cannot be confirmed");
+        assert_eq!(f.state(&id), InstanceState::Stopping);
+        assert!(f.svc.instance(&id).unwrap().process.is_some(), "the record keeps its init");
+        f.driver.set_unobservable(&id, false);
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&id), InstanceState::Stopped);
+        assert_eq!(f.driver.inits(&id), 0);
+        f.svc.change_instance_states(std::slice::from_ref(&id), Transition::Start).unwrap();
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&id), InstanceState::Running);
+        assert_eq!(f.driver.inits(&id), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reboot_request_is_kept_in_the_record_until_done() {
+        let f = Fixture::new();
+        let id = f.run(1).remove(0);
+        reconcile_inline(&f.svc).await.unwrap();
+        let before = f.svc.instance(&id).unwrap();
+        super::reboot(&f.svc, std::slice::from_ref(&id));
+        let asked = f.svc.instance(&id).unwrap();
+        assert!(asked.reboot_requested, "recorded, so a daemon restart still reboots");
+        let stored = serde_json::to_string(&asked).unwrap();
+        assert!(
+            serde_json::from_str::<shoal_model::ec2::Instance>(&stored).unwrap().reboot_requested
+        );
+        reconcile_inline(&f.svc).await.unwrap();
+        let after = f.svc.instance(&id).unwrap();
+        assert!(!after.reboot_requested);
+        assert_eq!(after.boot_count, before.boot_count + 1);
+        assert_ne!(after.process, before.process);
+        assert_eq!(f.driver.inits(&id), 1);
+        // Nothing more to do: no second reboot.
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.svc.instance(&id).unwrap().boot_count, after.boot_count);
+    }
+
+    #[tokio::test]
+    async fn booting_adopts_a_live_recorded_init() {
+        let f = Fixture::new();
+        let id = f.run(1).remove(0);
+        reconcile_inline(&f.svc).await.unwrap();
+        // A record back in `pending` with its init alive (as a reboot whose stop did not
+        // take): the init is adopted, not doubled.
+        f.svc.update_instance(&id, |i| i.state = InstanceState::Pending).unwrap();
+        reconcile_inline(&f.svc).await.unwrap();
+        assert_eq!(f.state(&id), InstanceState::Running);
+        assert_eq!(f.driver.inits(&id), 1);
+    }
 }

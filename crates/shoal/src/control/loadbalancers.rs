@@ -5,7 +5,8 @@
 //! Then it records what follows from the world: a `provisioning` load balancer whose
 //! listeners were attempted becomes `active`; a deregistered target whose delay has
 //! run out leaves its group; a terminated instance is deregistered, as AWS does.
-//! Every `metric_period` it publishes the proxy's counters as `AWS/ApplicationELB`.
+//! Every `metric_period` a second controller publishes the proxy's counters as
+//! `AWS/ApplicationELB`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -20,32 +21,97 @@ use shoal_proxy::{
 use shoal_store::{Datapoint, MetricKey};
 use tokio::sync::watch;
 
+use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
 use crate::service::elbv2::{listener_of_rule, resolve_target};
 use crate::service::{Service, State};
 
 /// CloudWatch namespace of every load balancer metric.
 pub const NAMESPACE: &str = "AWS/ApplicationELB";
 
-/// Runs until shutdown, then closes every listener.
-pub async fn run(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
-    let mut changed = svc.subscribe();
-    let mut metrics = tokio::time::interval(svc.config.metric_period);
-    metrics.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    metrics.tick().await;
-    // Bind failures are logged once per change, not at every pass.
-    let mut reported: BTreeSet<(String, u16, String)> = BTreeSet::new();
-    loop {
-        let next = reconcile(&svc);
-        svc.telemetry.reconcile_pass("loadbalancers");
-        report_listeners(&svc, &mut reported);
-        let wait = next.map_or(svc.config.resync_interval, |d| d.min(svc.config.resync_interval));
-        tokio::select! {
-            _ = changed.changed() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = metrics.tick() => publish_metrics(&svc, &svc.proxy.take_metrics()),
-            _ = shutdown.changed() => break,
-        }
+/// The data plane controller: one key, on every commit and every resync, and again
+/// when the next draining target is due to leave.
+pub struct LoadBalancerController {
+    /// Bind failures already logged (once per change, not at every pass).
+    reported: std::sync::Mutex<BTreeSet<(String, u16, String)>>,
+}
+
+impl Controller for LoadBalancerController {
+    type Key = ();
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "load balancers"
     }
+
+    fn keys(&self, _: &Service) -> Vec<()> {
+        vec![()]
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        _: &'a (),
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<Action, ControlError>> {
+        Box::pin(async move {
+            let next = reconcile(svc);
+            report_listeners(svc, &mut self.reported.lock().unwrap_or_else(|e| e.into_inner()));
+            Ok(next.map_or(Action::await_change(), Action::requeue))
+        })
+    }
+}
+
+/// Publishes the proxy's counters as `AWS/ApplicationELB` metrics: one key, every
+/// metric period (the first a period after start).
+pub struct LoadBalancerMetricsController;
+
+impl Controller for LoadBalancerMetricsController {
+    type Key = ();
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "load balancer metrics"
+    }
+
+    fn keys(&self, _: &Service) -> Vec<()> {
+        vec![()]
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        _: &'a (),
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<Action, ControlError>> {
+        Box::pin(async move {
+            publish_metrics(svc, &svc.proxy.take_metrics());
+            Ok(Action::await_change())
+        })
+    }
+}
+
+/// Runs both until shutdown, then closes every listener.
+pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
+    let plane = LoadBalancerController { reported: std::sync::Mutex::default() };
+    let plane_settings = Settings::watching(svc.config.resync_interval, 1);
+    let metrics_settings = Settings {
+        first_after: svc.config.metric_period,
+        ..Settings::every(svc.config.metric_period)
+    };
+    tokio::join!(
+        runner::run(
+            Arc::new(plane),
+            svc.clone(),
+            plane_settings,
+            Some(svc.subscribe()),
+            shutdown.clone()
+        ),
+        runner::run(
+            Arc::new(LoadBalancerMetricsController),
+            svc.clone(),
+            metrics_settings,
+            None,
+            shutdown
+        ),
+    );
     svc.proxy.shutdown().await;
 }
 

@@ -19,6 +19,7 @@ use shoal_model::ec2::{instance_type, InstanceState};
 use shoal_store::{Datapoint, MetricKey};
 use tokio::sync::watch;
 
+use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
 use crate::runtime::NetCounters;
 use crate::service::Service;
 
@@ -27,22 +28,52 @@ pub fn cpu_key(instance_id: &str) -> MetricKey {
     MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", instance_id)])
 }
 
-/// Samples every running instance each `cpu_sample_interval` until shutdown.
-pub async fn run_cpu_sampler(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
-    let mut sampler = CpuSampler::default();
-    let started = tokio::time::Instant::now();
-    let mut tick = tokio::time::interval(svc.config.cpu_sample_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        let pass = svc.clone();
-        let measured =
-            tokio::task::spawn_blocking(move || measure(&pass)).await.unwrap_or_default();
-        sampler.record(&svc, measured, started.elapsed().as_secs_f64());
+/// Samples every running instance's CPU: one key, every `cpu_sample_interval`.
+pub struct CpuController {
+    sampler: std::sync::Mutex<CpuSampler>,
+    /// Elapsed sample times are counted from here (tokio time).
+    started: tokio::time::Instant,
+    /// Owned, for the blocking measurement.
+    svc: Arc<Service>,
+}
+
+impl Controller for CpuController {
+    type Key = ();
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "cpu sampler"
     }
+
+    fn keys(&self, _: &Service) -> Vec<()> {
+        vec![()]
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        _: &'a (),
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<Action, ControlError>> {
+        Box::pin(async move {
+            let pass = self.svc.clone();
+            let measured =
+                tokio::task::spawn_blocking(move || measure(&pass)).await.unwrap_or_default();
+            let at = self.started.elapsed().as_secs_f64();
+            self.sampler.lock().unwrap_or_else(|e| e.into_inner()).record(svc, measured, at);
+            Ok(Action::await_change())
+        })
+    }
+}
+
+/// Samples every running instance each `cpu_sample_interval` until shutdown.
+pub async fn run_cpu_sampler(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
+    let ctrl = CpuController {
+        sampler: std::sync::Mutex::default(),
+        started: tokio::time::Instant::now(),
+        svc: svc.clone(),
+    };
+    let settings = Settings::every(svc.config.cpu_sample_interval);
+    runner::run(Arc::new(ctrl), svc, settings, None, shutdown).await;
 }
 
 /// One instance's cumulative CPU time at a sample.
@@ -190,20 +221,55 @@ pub fn instance_key(metric: &str, instance_id: &str) -> MetricKey {
 
 /// Publishes every running instance's traffic once per `metric_period`, in the middle
 /// of each aligned period, until shutdown.
-pub async fn run_network_sampler(svc: Arc<Service>, mut shutdown: watch::Receiver<bool>) {
-    let period = svc.config.metric_period.max(Duration::from_secs(1));
-    let mut sampler = NetworkSampler::default();
-    loop {
-        let wait = until_mid_period(svc.clock.now().timestamp_millis(), period);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => return,
-        }
-        let pass = svc.clone();
-        let measured =
-            tokio::task::spawn_blocking(move || measure_network(&pass)).await.unwrap_or_default();
-        sampler.record(&svc, measured);
+/// Samples every running instance's network counters: one key, in the middle of
+/// each aligned metric period (it requeues itself there).
+pub struct NetworkController {
+    sampler: std::sync::Mutex<NetworkSampler>,
+    period: Duration,
+    /// Owned, for the blocking measurement.
+    svc: Arc<Service>,
+}
+
+impl Controller for NetworkController {
+    type Key = ();
+    type Ctx = Service;
+
+    fn name(&self) -> &'static str {
+        "network sampler"
     }
+
+    fn keys(&self, _: &Service) -> Vec<()> {
+        vec![()]
+    }
+
+    fn reconcile<'a>(
+        &'a self,
+        _: &'a (),
+        svc: &'a Service,
+    ) -> BoxFuture<'a, Result<Action, ControlError>> {
+        Box::pin(async move {
+            let pass = self.svc.clone();
+            let measured = tokio::task::spawn_blocking(move || measure_network(&pass))
+                .await
+                .unwrap_or_default();
+            self.sampler.lock().unwrap_or_else(|e| e.into_inner()).record(svc, measured);
+            let next = until_mid_period(svc.clock.now().timestamp_millis(), self.period);
+            Ok(Action::requeue(next))
+        })
+    }
+}
+
+pub async fn run_network_sampler(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
+    let period = svc.config.metric_period.max(Duration::from_secs(1));
+    let ctrl = NetworkController { sampler: std::sync::Mutex::default(), period, svc: svc.clone() };
+    // The first sample at the first mid-period; then each requeues the next.
+    let settings = Settings {
+        resync: None,
+        on_commit: false,
+        concurrency: 1,
+        first_after: until_mid_period(svc.clock.now().timestamp_millis(), period),
+    };
+    runner::run(Arc::new(ctrl), svc, settings, None, shutdown).await;
 }
 
 /// Time from `now_ms` (wall clock) to the middle of the next aligned `period`: a

@@ -1,16 +1,34 @@
-//! Reconcile loops in the style of Kubernetes controllers: read the intent from the
-//! service, look at the world through the runtime, act, record. Each loop wakes on any
-//! commit and at least every resync interval, so a missed trigger only delays work.
-//! One operation per resource at a time (an in-flight set); every operation is
+//! Reconcilers in the style of Kubernetes controllers: read the intent from the
+//! service, look at the world through the runtime, act, record. Every operation is
 //! idempotent, so a daemon restart simply picks up where the records say it was.
+//!
+//! # Layout
+//! - `runner`: the one contract ([`runner::Controller`]: keys, `reconcile(key, &ctx)
+//!   -> Result<Action, ControlError>`, an error policy) and the one runner (commit
+//!   watch, periodic resync, one queue entry per key, never twice at once, requeues,
+//!   backoff).
+//! - Controllers on it: `instances` (per instance), `groups` (per group, plus the
+//!   scheduled actions), `loadbalancers` (the data plane, and its metrics),
+//!   `alarms` (evaluation and actions), `metrics` (CPU and network samplers),
+//!   `group_metrics`, `deployments` (per deployment).
+//! - [`reset`] and [`stop_all_instances`]: the admin wipe and `shoal down
+//!   --stop-instances`.
+//!
+//! - `refresh`: the instance-refresh step each group pass runs.
+//!
+//! Still in `service/`: the deployment pass (`Service::deployment_pass`).
 
 pub mod alarms;
 pub mod deployments;
+#[cfg(test)]
+mod fixture;
 pub mod group_metrics;
 pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
 pub mod metrics;
+pub mod refresh;
+pub mod runner;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! An in-memory driver: no processes, CPU and network traffic from a script. For
 //! control-loop tests and the simulator.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use shoal_model::ec2::instance::ProcessRecord;
 
-use super::{BootSpec, BoxFuture, Driver, NetCounters};
+use super::{BootSpec, BoxFuture, Driver, Liveness, NetCounters};
 
 /// Instances that "run" as entries in a map.
 #[derive(Default)]
@@ -22,6 +22,8 @@ pub struct FakeDriver {
     /// Network counters each instance reports, set by the test.
     network: Mutex<HashMap<String, NetCounters>>,
     pub boots: AtomicU32,
+    /// Inits whose observation fails (as /proc reads do out of file descriptors).
+    unobservable: Mutex<HashSet<u32>>,
 }
 
 impl FakeDriver {
@@ -37,6 +39,25 @@ impl FakeDriver {
     /// Simulates a crash: the instance's init disappears.
     pub fn crash(&self, instance_id: &str) {
         self.running.lock().expect("fake lock").retain(|_, id| id != instance_id);
+    }
+
+    /// From now on, looking at the instance's current init fails (`Liveness::Unknown`)
+    /// or, with `false`, works again.
+    pub fn set_unobservable(&self, instance_id: &str, unobservable: bool) {
+        let pids = self.pids(instance_id, None);
+        let mut set = self.unobservable.lock().expect("fake lock");
+        for pid in pids {
+            if unobservable {
+                set.insert(pid);
+            } else {
+                set.remove(&pid);
+            }
+        }
+    }
+
+    /// The live inits of the instance (a correct controller keeps this at most one).
+    pub fn inits(&self, instance_id: &str) -> usize {
+        self.pids(instance_id, None).len()
     }
 
     pub fn running_count(&self) -> usize {
@@ -70,7 +91,18 @@ impl Driver for FakeDriver {
         Ok(ProcessRecord { pid, start_ticks: 0 })
     }
     fn is_alive(&self, record: &ProcessRecord) -> bool {
-        self.running.lock().expect("fake lock").contains_key(&record.pid)
+        // As the process driver's: a failed look reads as "not alive".
+        self.liveness(record) == Liveness::Alive
+    }
+    fn liveness(&self, record: &ProcessRecord) -> Liveness {
+        if self.unobservable.lock().expect("fake lock").contains(&record.pid) {
+            return Liveness::Unknown("Too many open files (os error 24)".into());
+        }
+        if self.running.lock().expect("fake lock").contains_key(&record.pid) {
+            Liveness::Alive
+        } else {
+            Liveness::Gone
+        }
     }
     fn shutdown<'a>(
         &'a self,
@@ -78,7 +110,15 @@ impl Driver for FakeDriver {
         _: Option<&'a ProcessRecord>,
         _: Duration,
     ) -> BoxFuture<'a, ()> {
-        Box::pin(async move { self.crash(instance_id) })
+        // An init that cannot be observed cannot be signalled either (as with the
+        // process driver out of descriptors): it survives.
+        Box::pin(async move {
+            let unobservable = self.unobservable.lock().expect("fake lock").clone();
+            self.running
+                .lock()
+                .expect("fake lock")
+                .retain(|pid, id| id != instance_id || unobservable.contains(pid));
+        })
     }
     fn cpu_seconds(&self, instance_id: &str, _: &ProcessRecord) -> Option<f64> {
         Some(self.cpu.lock().expect("fake lock").get(instance_id).copied().unwrap_or(0.0))

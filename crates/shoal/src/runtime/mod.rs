@@ -67,6 +67,18 @@ impl NetCounters {
     }
 }
 
+/// What looking at an instance's recorded init found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Liveness {
+    /// The recorded init is alive and is the same process.
+    Alive,
+    /// The recorded init is dead (or its pid now belongs to another process).
+    Gone,
+    /// The observation failed (out of file descriptors, permission, …): the init may
+    /// well be alive, so nothing may be concluded from it. Carries the error, for logs.
+    Unknown(String),
+}
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Starts, stops and watches instances, and keeps their disks.
@@ -85,6 +97,16 @@ pub trait Driver: Send + Sync + 'static {
     fn boot(&self, spec: &BootSpec) -> io::Result<ProcessRecord>;
     /// True while the recorded init is alive (and is the same process).
     fn is_alive(&self, record: &ProcessRecord) -> bool;
+    /// Like [`Driver::is_alive`], but tells a dead init from one that could not be
+    /// observed. Controllers decide on this; the default suits drivers whose
+    /// observation cannot fail.
+    fn liveness(&self, record: &ProcessRecord) -> Liveness {
+        if self.is_alive(record) {
+            Liveness::Alive
+        } else {
+            Liveness::Gone
+        }
+    }
     /// Stops every process of the instance: TERM, the grace period, then KILL.
     fn shutdown<'a>(
         &'a self,

@@ -171,6 +171,10 @@ impl Driver for ProcessDriver {
         procfs::is_same_process(record.pid, record.start_ticks)
     }
 
+    fn liveness(&self, record: &ProcessRecord) -> super::Liveness {
+        procfs::observe(record.pid, record.start_ticks)
+    }
+
     fn shutdown<'a>(
         &'a self,
         instance_id: &'a str,

@@ -65,6 +65,25 @@ pub fn is_same_process(pid: u32, start_ticks: u64) -> bool {
     stat(pid).is_some_and(|s| s.start_ticks == start_ticks && !s.zombie)
 }
 
+/// Whether `pid` is the live process that started at `start_ticks`, telling a process
+/// that is gone (no such pid, a zombie, a reused pid) from a failed look (EMFILE,
+/// EACCES, …), which proves nothing.
+pub fn observe(pid: u32, start_ticks: u64) -> super::Liveness {
+    use super::Liveness;
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(line) => match parse_stat(&line) {
+            Some(s) if s.start_ticks == start_ticks && !s.zombie => Liveness::Alive,
+            Some(_) => Liveness::Gone,
+            None => Liveness::Unknown(format!("unreadable /proc/{pid}/stat")),
+        },
+        // ESRCH: the process went away between opening and reading.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(3) => {
+            Liveness::Gone
+        }
+        Err(e) => Liveness::Unknown(e.to_string()),
+    }
+}
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 pub fn ticks_per_second() -> f64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -92,6 +111,15 @@ pub fn with_instance_marker(instance_id: &str) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observes_itself_alive_and_a_missing_pid_gone() {
+        let me = stat(std::process::id()).unwrap();
+        assert_eq!(observe(me.pid, me.start_ticks), super::super::Liveness::Alive);
+        assert_eq!(observe(me.pid, me.start_ticks + 1), super::super::Liveness::Gone);
+        // Above the kernel's pid_max (at most 2^22): never a process.
+        assert_eq!(observe(u32::MAX - 1, 0), super::super::Liveness::Gone);
+    }
 
     #[test]
     fn parses_names_with_spaces_and_parens() {

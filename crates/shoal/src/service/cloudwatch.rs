@@ -1,7 +1,7 @@
 //! CloudWatch: metric data in and out (PutMetricData, GetMetricStatistics,
 //! GetMetricData, ListMetrics), metric alarms (Put/Describe/Delete/SetAlarmState,
-//! Enable/DisableAlarmActions, tags) with their history, the evaluation pass the alarm
-//! loop (`control::alarms`) runs every period, and alarm actions.
+//! Enable/DisableAlarmActions, tags) with their history, the alarm windows the alarm
+//! controller (`control::alarms`) evaluates every period, and alarm actions.
 //!
 //! # For other services
 //! - [`Service::put_alarm`] / [`Service::delete_alarms`]: create, replace or delete
@@ -34,8 +34,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use shoal_model::cloudwatch::alarm::{
-    self, action_item, alarm_arn, apply_evaluation, configuration_update_item, due_actions,
-    evaluate, evaluation_window, validate_metric_alarm, MetricDataQuery,
+    self, action_item, alarm_arn, configuration_update_item, due_actions, evaluation_window,
+    validate_metric_alarm, MetricDataQuery,
 };
 use shoal_model::cloudwatch::math::{self, MathContext, MathValue, Series};
 use shoal_model::cloudwatch::metric::{
@@ -61,6 +61,17 @@ pub const GROUP_TAG: &str = "aws:autoscaling:groupName";
 pub const METRIC_RETENTION_DAYS: i64 = 15;
 /// … and alarm history 30 days.
 pub const HISTORY_RETENTION_DAYS: i64 = 30;
+
+/// An alarm whose actions are due after an evaluation (or a SetAlarmState).
+#[derive(Debug, Clone)]
+pub struct AlarmDue {
+    pub alarm: MetricAlarm,
+    pub actions: Vec<String>,
+    /// Whether the alarm just changed state (otherwise: a repeat while in ALARM).
+    pub transitioned: bool,
+    /// The newest value the evaluation saw, what an Auto Scaling action acts on.
+    pub value: Option<f64>,
+}
 
 /// One `MetricData` member of PutMetricData.
 #[derive(Debug, Clone)]
@@ -859,7 +870,9 @@ impl Service {
             Ok((alarm, changed))
         })?;
         if changed {
-            self.run_alarm_actions(&alarm, &due_actions(&alarm, true), true);
+            let actions = due_actions(&alarm, true);
+            let value = alarm.latest_value();
+            self.run_alarm_actions(&AlarmDue { alarm, actions, transitioned: true, value });
         }
         Ok(())
     }
@@ -989,82 +1002,15 @@ impl Service {
         self.effective_period(a.evaluation_period()).min(minute)
     }
 
-    /// One evaluation pass over every alarm at the clock's `now`: state changes and
-    /// their history are committed together; returns each alarm whose actions are
-    /// due, with the actions and whether it transitioned. Callers then run them with
-    /// [`Service::run_alarm_actions`] (outside any lock).
-    pub fn evaluate_alarms(&self) -> Vec<(MetricAlarm, Vec<String>, bool)> {
-        self.evaluate_alarms_where(|_| true)
-    }
-
-    /// [`Service::evaluate_alarms`] over the alarms `due` picks (the alarm loop picks
-    /// those whose [`Service::evaluation_interval`] has come round).
-    pub fn evaluate_alarms_where(
-        &self,
-        due: impl Fn(&MetricAlarm) -> bool,
-    ) -> Vec<(MetricAlarm, Vec<String>, bool)> {
-        let now = self.clock.now();
-        let alarms: Vec<MetricAlarm> =
-            self.read(|s| s.alarms.values().filter(|a| due(a)).cloned().collect());
-        if alarms.is_empty() {
-            return vec![];
-        }
-        let mut evaluations = Vec::new();
-        for a in alarms {
-            let window = match self.alarm_window(&a, now) {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(alarm = %a.alarm_name, error = %e, "alarm not evaluated");
-                    continue;
-                }
-            };
-            // Reason data shows the period actually evaluated.
-            let mut shown = a.clone();
-            if let Some(p) = shown.period {
-                shown.period = Some(self.effective_period(p));
-            }
-            let eval = evaluate(&shown, &window, now);
-            evaluations.push((a, eval));
-        }
-        let result = self.mutate(|state, changes| {
-            let mut due = Vec::new();
-            for (seen, eval) in &evaluations {
-                // Skip alarms deleted or reconfigured since they were read.
-                let Some(current) = state.alarms.get(&seen.alarm_name) else { continue };
-                if current.alarm_configuration_updated_timestamp
-                    != seen.alarm_configuration_updated_timestamp
-                {
-                    continue;
-                }
-                let mut a = current.clone();
-                let transitioned = match apply_evaluation(&mut a, eval, now) {
-                    Some(item) => {
-                        changes.put(a.clone());
-                        changes.store_only(move |w| w.put_alarm_history(&item));
-                        true
-                    }
-                    None => false,
-                };
-                let actions = due_actions(&a, transitioned);
-                if !actions.is_empty() {
-                    due.push((a, actions, transitioned));
-                }
-            }
-            Ok(due)
-        });
-        result.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not record alarm evaluations");
-            vec![]
-        })
-    }
-
     /// Runs an alarm's due actions. An `Action` history item is recorded for each
     /// action run on a transition (and for a failed repeat), as CloudWatch shows them.
-    pub fn run_alarm_actions(&self, alarm: &MetricAlarm, actions: &[String], transitioned: bool) {
+    pub fn run_alarm_actions(&self, due: &AlarmDue) {
+        let AlarmDue { alarm, actions, transitioned, value } = due;
+        let transitioned = *transitioned;
         let now = self.clock.now();
         let mut items = Vec::new();
         for arn in actions {
-            let outcome = self.alarm_action(arn, alarm);
+            let outcome = self.alarm_action(arn, alarm, *value);
             if let Err(e) = &outcome {
                 tracing::info!(alarm = %alarm.alarm_name, action = %arn, error = %e, "alarm action failed");
             }
@@ -1093,9 +1039,15 @@ impl Service {
     /// ([`Service::autoscaling_alarm_action`]); Shoal has no SNS or other targets, so
     /// every other ARN fails the way an unreachable target does in CloudWatch.
     /// `Err` carries the error text for the `Action` history item.
-    pub fn alarm_action(&self, action_arn: &str, alarm: &MetricAlarm) -> Result<(), String> {
+    /// `value` is the newest value of the evaluation that made the action due.
+    pub fn alarm_action(
+        &self,
+        action_arn: &str,
+        alarm: &MetricAlarm,
+        value: Option<f64>,
+    ) -> Result<(), String> {
         if action_arn.starts_with("arn:aws:autoscaling:") {
-            return self.autoscaling_alarm_action(action_arn, alarm);
+            return self.autoscaling_alarm_action(action_arn, alarm, value);
         }
         Err(format!("Resource: {action_arn} is not reachable from Shoal."))
     }
@@ -1268,6 +1220,46 @@ mod tests {
     }
 
     #[test]
+    fn an_autoscaling_action_repeats_with_the_current_value_while_in_alarm() {
+        let (svc, clock) = service(60);
+        let now = clock.now();
+        let mut a = MetricAlarm::new(
+            "us-east-1",
+            "low",
+            "Lab",
+            "Load",
+            "Average",
+            60,
+            1,
+            56.0,
+            ComparisonOperator::LessThanThreshold,
+            now,
+        );
+        let policy = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x";
+        a.alarm_actions = vec![policy.into(), "arn:aws:sns:us-east-1:123456789012:ops".into()];
+        svc.put_alarm(a).unwrap();
+        let put = |offset: i64, v: f64| {
+            svc.put_metric_data("Lab", vec![datum("Load", &[], now + Duration::seconds(offset), v)])
+                .unwrap()
+        };
+        put(10, 49.0);
+        clock.advance(std::time::Duration::from_secs(65));
+        let due = crate::control::alarms::evaluate_alarms(&svc);
+        assert_eq!(due.len(), 1);
+        assert!(due[0].transitioned);
+        assert_eq!((due[0].actions.len(), due[0].value), (2, Some(49.0)));
+        // Still in ALARM a period later: only the Auto Scaling action, with today's value.
+        put(70, 0.0);
+        clock.advance(std::time::Duration::from_secs(60));
+        let due = crate::control::alarms::evaluate_alarms(&svc);
+        assert_eq!(due.len(), 1);
+        assert!(!due[0].transitioned);
+        assert_eq!(due[0].actions, vec![policy.to_string()]);
+        assert_eq!(due[0].value, Some(0.0));
+        assert_eq!(due[0].alarm.latest_value(), Some(49.0), "the reason data is the transition's");
+    }
+
+    #[test]
     fn alarm_goes_ok_alarm_ok_with_history() {
         let (svc, clock) = service(60);
         let now = clock.now();
@@ -1292,17 +1284,16 @@ mod tests {
         put(&svc, 10, 10.0);
         put(&svc, 70, 20.0);
         clock.advance(std::time::Duration::from_secs(125));
-        assert!(svc.evaluate_alarms().is_empty());
+        assert!(crate::control::alarms::evaluate_alarms(&svc).is_empty());
         assert_eq!(svc.alarm("high").unwrap().state_value, AlarmState::Ok);
         put(&svc, 130, 90.0);
         put(&svc, 190, 95.0);
         clock.advance(std::time::Duration::from_secs(120));
-        let due = svc.evaluate_alarms();
+        let due = crate::control::alarms::evaluate_alarms(&svc);
         assert_eq!(due.len(), 1);
-        let (alarm, actions, transitioned) = &due[0];
-        assert!(transitioned);
-        assert_eq!(alarm.state_value, AlarmState::Alarm);
-        svc.run_alarm_actions(alarm, actions, *transitioned);
+        assert!(due[0].transitioned);
+        assert_eq!(due[0].alarm.state_value, AlarmState::Alarm);
+        svc.run_alarm_actions(&due[0]);
         let history = svc.describe_alarm_history(&HistoryFilter::default()).unwrap().items;
         let summaries: Vec<&str> = history.iter().map(|h| h.history_summary.as_str()).collect();
         assert_eq!(
@@ -1315,7 +1306,7 @@ mod tests {
             ]
         );
         // Nothing new, nothing recorded.
-        assert!(svc.evaluate_alarms().is_empty());
+        assert!(crate::control::alarms::evaluate_alarms(&svc).is_empty());
         assert_eq!(svc.describe_alarm_history(&HistoryFilter::default()).unwrap().items.len(), 4);
         // A refused delete changes nothing.
         let e = svc.delete_alarms(&["high".into(), "nope".into()]).unwrap_err();

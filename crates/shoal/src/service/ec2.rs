@@ -1153,6 +1153,7 @@ impl Service {
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
                 switches: req.switches.clone(),
+                reboot_requested: false,
             };
             instances.push(inst);
         }

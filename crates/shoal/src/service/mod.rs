@@ -43,8 +43,6 @@ pub struct Service {
     pub clock: Arc<dyn Clock>,
     pub driver: Arc<dyn Driver>,
     inner: Mutex<Inner>,
-    /// RebootInstances requests the instance controller has not carried out yet.
-    pub pending_reboots: Mutex<std::collections::BTreeSet<String>>,
     /// Bumped after every commit; controllers wake on it.
     changed: watch::Sender<u64>,
     /// The load balancers' data plane. `control::loadbalancers` makes it match the
@@ -81,7 +79,6 @@ impl Service {
             clock,
             driver,
             inner: Mutex::new(Inner { state, store }),
-            pending_reboots: Mutex::default(),
             changed,
             proxy,
             shutdown_requested: tokio::sync::Notify::new(),

@@ -82,11 +82,10 @@ impl Service {
         &self,
         action_arn: &str,
         alarm: &MetricAlarm,
+        value: Option<f64>,
     ) -> Result<(), String> {
         let now = self.clock.now();
-        alarm
-            .latest_value()
-            .ok_or_else(|| format!("alarm {} has no datapoint to act on", alarm.alarm_name))?;
+        value.ok_or_else(|| format!("alarm {} has no datapoint to act on", alarm.alarm_name))?;
         // Read the warmed instances' value before taking the service's lock.
         let warmed = self.read(|s| {
             let p = s.policies.get(action_arn)?;
@@ -107,7 +106,7 @@ impl Service {
             })?;
             let Some(g) = state.groups.get(&p.auto_scaling_group_name) else { return Ok(()) };
             let counts = counts(g, p, now);
-            let Some(metric) = policy::acting_value(alarm, p, counts.1, warmed_value) else {
+            let Some(metric) = policy::acting_value(alarm, value, p, counts.1, warmed_value) else {
                 return Ok(());
             };
             let others = other_votes(state, g, p, now);

@@ -4,6 +4,7 @@
 
 mod world;
 
+mod alarm_actions;
 mod group_lifecycle;
 mod groups;
 mod netacct;
