@@ -81,6 +81,8 @@ pub fn escape_into(out: &mut String, text: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // A parser turns a literal CR into LF (XML 1.0 §2.11); a reference keeps it.
+            '\r' => out.push_str("&#xD;"),
             c => out.push(c),
         }
     }
