@@ -52,7 +52,7 @@ use crate::forward::{
     choose_group, cookie_in, finish_elb, finish_forward_error, fixed, record, redirect,
     sets_cookies, sticky_cookies, trace_header, trace_str, Done, LogInfo,
 };
-use crate::head::{ChunkCheck, Chunks};
+use crate::head::{Chunks, StreamCheck};
 use crate::state::{
     Env, Forward, ListenerRt, RouteAction, Routes, TargetGroupRt, TargetRt, TgSettings,
 };
@@ -80,27 +80,15 @@ pub(crate) enum Served {
 pub(crate) struct Rewind {
     pre: Bytes,
     io: TcpStream,
-    /// The chunked body of the request handed over, checked as hyper reads it (from
-    /// `skip` bytes on), so that a chunk size hyper would wait for (it takes any
-    /// 64-bit size) gets its 400 at once: hyper sees a read error, and the request's
+    /// The request stream, followed from the head of the request handed over, so that
+    /// a chunk size hyper would wait for (it takes any 64-bit size), in this request or
+    /// a later one, gets its 400 at once: hyper sees a read error, and the request's
     /// failed body answers 400 ([`crate::forward`]).
-    chunks: Option<(ChunkCheck, usize)>,
+    framing: StreamCheck,
 }
 
-/// Passes `fresh` bytes, just read by hyper, through a handed-over request's chunk
-/// check, if there is one still running.
-fn check_chunks(chunks: &mut Option<(ChunkCheck, usize)>, fresh: &[u8]) -> io::Result<()> {
-    let Some((check, skip)) = chunks else { return Ok(()) };
-    let from = (*skip).min(fresh.len());
-    *skip -= from;
-    match check.feed(&fresh[from..]) {
-        Ok(None) => Ok(()),
-        Ok(Some(_)) => {
-            *chunks = None;
-            Ok(())
-        }
-        Err(r) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("{r:?}"))),
-    }
+fn refusal(why: crate::head::Refusal) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{why:?}"))
 }
 
 impl AsyncRead for Rewind {
@@ -110,19 +98,31 @@ impl AsyncRead for Rewind {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(why) = this.framing.refused() {
+            return Poll::Ready(Err(refusal(why)));
+        }
         if !this.pre.is_empty() {
             let n = this.pre.len().min(buf.remaining());
             let fresh = this.pre.split_to(n);
-            check_chunks(&mut this.chunks, &fresh)?;
-            buf.put_slice(&fresh);
+            let sound = match this.framing.feed(&fresh) {
+                Ok(()) => fresh.len(),
+                Err((0, why)) => return Poll::Ready(Err(refusal(why))),
+                // The requests before the refused one are still served.
+                Err((ok, _)) => ok,
+            };
+            buf.put_slice(&fresh[..sound]);
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
         let res = Pin::new(&mut this.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = res {
-            if let Err(e) = check_chunks(&mut this.chunks, &buf.filled()[before..]) {
-                buf.set_filled(before);
-                return Poll::Ready(Err(e));
+            match this.framing.feed(&buf.filled()[before..]) {
+                Ok(()) => {}
+                Err((0, why)) => {
+                    buf.set_filled(before);
+                    return Poll::Ready(Err(refusal(why)));
+                }
+                Err((ok, _)) => buf.set_filled(before + ok),
             }
         }
         res
@@ -199,7 +199,6 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
         let idle = routes.settings.idle_timeout;
         let deadline = tokio::time::Instant::now() + idle;
         // 1. A complete request head, planned into `c.req`.
-        let mut chunked_body_at = None;
         let plan = loop {
             if !c.buf.is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -213,10 +212,6 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                         match plan(env, &routes, port, c.peer, xff, &r, n, &c.buf, &mut c.req) {
                             Ok(p) => break Some(p),
                             Err(Step::HandOver) => break None,
-                            Err(Step::HandOverChunked { body_at }) => {
-                                chunked_body_at = Some(body_at);
-                                break None;
-                            }
                             Err(Step::ReadBody) => {}
                             Err(Step::Refuse) => break Some(refuse(env, &routes, c.peer)),
                         }
@@ -251,8 +246,8 @@ pub(crate) async fn serve(client: TcpStream, peer: SocketAddr, l: &ListenerRt) -
                 continue;
             }
             None => {
-                let chunks = chunked_body_at.map(|at| (ChunkCheck::default(), at));
-                return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client, chunks });
+                let framing = StreamCheck::default();
+                return Served::Fallback(Rewind { pre: c.buf.freeze(), io: c.client, framing });
             }
         };
         // The request (head and body) is in `c.req` now.
@@ -374,8 +369,6 @@ enum Step {
     ReadBody,
     /// The fast path does not handle it: hand the connection to hyper.
     HandOver,
-    /// Hand over a chunked request whose body starts at `body_at`.
-    HandOverChunked { body_at: usize },
     /// ALB refuses it ([`crate::head`]): 400, and the connection closes.
     Refuse,
 }
@@ -462,10 +455,7 @@ fn plan<'r>(
             match crate::head::check_chunks(&buf[head_len..]) {
                 Err(_) => return Err(Step::Refuse),
                 Ok(Chunks::Partial { first_size_line: false }) => return Err(Step::ReadBody),
-                Ok(Chunks::Partial { .. }) => {
-                    return Err(Step::HandOverChunked { body_at: head_len })
-                }
-                Ok(Chunks::Complete(_)) => {}
+                Ok(Chunks::Partial { .. }) | Ok(Chunks::Complete(_)) => {}
             }
         }
         return Err(HandOver);

@@ -197,6 +197,118 @@ impl ChunkCheck {
     }
 }
 
+/// The framing of a connection's request stream, followed as its bytes pass: each
+/// request's head, then its body (by `Content-Length`, or chunked and checked by
+/// [`ChunkCheck`]), then the next head. For connections handed to hyper, which takes
+/// any 64-bit chunk size and would wait for it: a chunk refused here fails the read at
+/// once, so hyper's request answers 400. Heads are left to the request path's own
+/// checks; after an upgrade, `CONNECT` or a head that does not parse, the stream is
+/// no longer followed.
+#[derive(Debug, Default)]
+pub struct StreamCheck {
+    stage: Stage,
+}
+
+#[derive(Debug)]
+enum Stage {
+    /// The bytes of a head so far.
+    Head(Vec<u8>),
+    /// Body bytes still to come.
+    Length(u64),
+    Chunked(ChunkCheck),
+    Off,
+    Refused(Refusal),
+}
+
+impl Default for Stage {
+    fn default() -> Stage {
+        Stage::Head(Vec::new())
+    }
+}
+
+impl StreamCheck {
+    /// Follows the next bytes of the stream. On a refusal, `Err((ok, why))`: the first
+    /// `ok` bytes are still sound (they may finish earlier requests) and every later
+    /// call refuses at once.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), (usize, Refusal)> {
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            match &mut self.stage {
+                Stage::Off => return Ok(()),
+                Stage::Refused(why) => return Err((0, *why)),
+                Stage::Length(left) => {
+                    let take = (*left).min(rest.len() as u64);
+                    *left -= take;
+                    at += take as usize;
+                    if *left == 0 {
+                        self.stage = Stage::default();
+                    }
+                }
+                Stage::Chunked(check) => match check.feed(rest) {
+                    Ok(Some(used)) => {
+                        at += used;
+                        self.stage = Stage::default();
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(why) => {
+                        self.stage = Stage::Refused(why);
+                        return Err((at, why));
+                    }
+                },
+                Stage::Head(head) => {
+                    let before = head.len();
+                    head.extend_from_slice(rest);
+                    match body_of(head) {
+                        Ok(None) => return Ok(()),
+                        Ok(Some((head_len, body))) => {
+                            at += head_len - before;
+                            self.stage = body;
+                        }
+                        Err(()) => self.stage = Stage::Off,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Why the stream was refused, once it has been.
+    pub fn refused(&self) -> Option<Refusal> {
+        match self.stage {
+            Stage::Refused(why) => Some(why),
+            _ => None,
+        }
+    }
+}
+
+/// The length of a complete head in `buf` and how its body is framed; `Ok(None)`
+/// while the head is incomplete, `Err` when it is not followed further.
+fn body_of(buf: &[u8]) -> Result<Option<(usize, Stage)>, ()> {
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut r = httparse::Request::new(&mut headers);
+    let head_len = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() <= MAX_REQUEST_HEAD => return Ok(None),
+        _ => return Err(()),
+    };
+    let header = |name: &str| r.headers.iter().rev().find(|h| h.name.eq_ignore_ascii_case(name));
+    if r.method == Some("CONNECT") || header("upgrade").is_some() {
+        return Err(());
+    }
+    if header("transfer-encoding").is_some_and(|h| is_chunked(h.value)) {
+        return Ok(Some((head_len, Stage::Chunked(ChunkCheck::default()))));
+    }
+    let length = match header("content-length") {
+        Some(h) => {
+            std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or(())?
+        }
+        None => 0,
+    };
+    let body = if length == 0 { Stage::default() } else { Stage::Length(length) };
+    Ok(Some((head_len, body)))
+}
+
 /// What the fast path makes of the bytes of a request: the head's length and the
 /// chunked body's state when there is one. Refuses what [`check_lines`] and
 /// [`check_chunks`] refuse. `Ok(None)`: the head is not complete yet.
@@ -298,5 +410,33 @@ mod tests {
         let chunked = "POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n";
         assert_eq!(req(&format!("{chunked}ffffffffffffffff\r\n")), Err(Refusal::ChunkTooLarge));
         assert_eq!(req(&format!("{chunked}zz\r\n")), Err(Refusal::BadChunk));
+    }
+
+    #[test]
+    fn a_stream_is_followed_across_requests_in_pieces_of_any_size() {
+        let good = b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc\
+POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n\
+GET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+        let bad = b"POST /d HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n";
+        for piece in [1, 2, 7, 1000] {
+            let mut check = StreamCheck::default();
+            for part in good.chunks(piece) {
+                assert_eq!(check.feed(part), Ok(()), "piece {piece}");
+            }
+            let refused = bad.chunks(piece).map(|part| check.feed(part)).find(|r| r.is_err());
+            assert!(matches!(refused, Some(Err((_, Refusal::ChunkTooLarge)))), "piece {piece}");
+            assert_eq!(check.refused(), Some(Refusal::ChunkTooLarge));
+            assert_eq!(check.feed(b"x"), Err((0, Refusal::ChunkTooLarge)));
+        }
+        // After an upgrade the bytes are another protocol's: not followed.
+        let mut check = StreamCheck::default();
+        check.feed(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n").unwrap();
+        assert_eq!(check.feed(b"ffffffffffffffff\r\n"), Ok(()));
+        // What precedes a refused chunk in the same bytes is still delivered.
+        let mut check = StreamCheck::default();
+        let first = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+        let both = [&first[..], &bad[..]].concat();
+        let (ok, _) = check.feed(&both).unwrap_err();
+        assert!(ok > first.len() && ok < both.len());
     }
 }

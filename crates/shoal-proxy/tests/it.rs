@@ -1102,6 +1102,14 @@ async fn chunk_sizes_that_overflow_are_refused_at_once() {
     // On a connection hyper serves: sizes that overflow 64 bits (hyper's own check).
     let req = format!("{head}1ffffffffffffffff\r\nhi\r\n0\r\n\r\n");
     refused_on_both_paths(addr, req.as_bytes()).await;
+    // ... and sizes hyper would take and wait for (up to 2^64-1): the stream handed to
+    // hyper is followed request after request.
+    for size in ["ffffffffffffffff", "8000000000000000"] {
+        let req = format!("{head}{size}\r\nhi\r\n0\r\n\r\n");
+        tokio::time::timeout(Duration::from_secs(10), refused_on_both_paths(addr, req.as_bytes()))
+            .await
+            .expect("a 400 at once, not the idle timeout");
+    }
     // Behind a first chunk too big for the fast path to wait for: the body is checked
     // as hyper reads it.
     {
