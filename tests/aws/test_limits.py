@@ -37,6 +37,19 @@ def test_nul_in_a_tag_is_refused_and_describes_still_parse(daemon):
     assert [t["Value"] for t in described if t["ResourceId"] == vpc] == ["ünï 😀\ttab"]
 
 
+def test_elbv2_tags_follow_its_pattern(daemon):
+    elb = daemon.boto("elbv2")
+    vpc, _ = default_network(daemon)
+    tg = elb.create_target_group(Name="tags", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
+    arn = tg["TargetGroupArn"]
+    for tag in ({"Key": "k", "Value": "a,b"}, {"Key": "k!", "Value": "v"}, {"Key": "k", "Value": "a\x00b"}):
+        code, message = error_of(elb.add_tags, ResourceArns=[arn], Tags=[tag])
+        assert code == "ValidationError" and "regular expression pattern" in message, message
+    elb.add_tags(ResourceArns=[arn], Tags=[{"Key": "Näme 1", "Value": "a_b.c:d/e=f+g-h@i"}])
+    tags = elb.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]
+    assert tags == [{"Key": "Näme 1", "Value": "a_b.c:d/e=f+g-h@i"}], "a refused AddTags changed nothing"
+
+
 def test_nul_in_a_cloudwatch_namespace_is_refused(daemon):
     cw = daemon.boto("cloudwatch")  # AWS JSON 1.0, as boto3 sends it
     datum = {"MetricName": "Requests", "Value": 1.0}

@@ -41,6 +41,18 @@ use crate::{AwsError, AwsResult};
 /// Most tags one ELBv2 resource may carry (`TooManyTags`).
 pub const MAX_TAGS: usize = 50;
 
+/// ELBv2's pattern for tag keys and values (its service model's `TagKey`/`TagValue`).
+pub const TAG_PATTERN: &str = r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$";
+
+/// A character [`TAG_PATTERN`] allows: a letter, a space separator, a number, or one
+/// of `_.:/=+-@`.
+fn tag_char(c: char) -> bool {
+    c.is_alphabetic()
+        || c.is_numeric()
+        || (c.is_whitespace() && !c.is_control())
+        || "_.:/=+-@".contains(c)
+}
+
 /// The tags of one ELBv2 resource (load balancer, target group, listener or rule),
 /// keyed by its ARN: AddTags/RemoveTags/DescribeTags work on ARNs of any kind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,16 +73,20 @@ impl ResourceTags {
                     format!("Tag key '{}' is specified more than once", t.key),
                 ));
             }
-            if t.key.is_empty()
-                || t.key.chars().count() > 128
-                || t.value.chars().count() > 256
-                || !crate::text::is_xml_text(&t.key)
-                || !crate::text::is_xml_text(&t.value)
-            {
+            if t.key.is_empty() || t.key.chars().count() > 128 || t.value.chars().count() > 256 {
                 return Err(AwsError::validation(format!(
-                    "Tag key '{}' must be 1-128 characters and its value at most 256, of characters XML can carry",
+                    "Tag key '{}' must be 1-128 characters and its value at most 256",
                     t.key.escape_debug()
                 )));
+            }
+            for (field, text) in [("key", &t.key), ("value", &t.value)] {
+                if !text.chars().all(tag_char) {
+                    return Err(AwsError::validation(format!(
+                        "1 validation error detected: Value '{}' at 'tags.{}.member.{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: {TAG_PATTERN}",
+                        text.escape_debug(),
+                        i + 1
+                    )));
+                }
             }
         }
         let mut next = self.tags.clone();
@@ -163,7 +179,16 @@ mod tests {
         assert_eq!(err.code, "DuplicateTagKeys");
         let many: Vec<Tag> = (0..49).map(|i| Tag::new(format!("k{i}"), "")).collect();
         assert_eq!(r.add(&many).unwrap_err().code, "TooManyTags");
-        for bad in [Tag::new("k", "a\0b"), Tag::new("\u{1}", "v"), Tag::new("", "v")] {
+        r.add(&[Tag::new("Näme 1", "a_b.c:d/e=f+g-h@i ü")]).unwrap();
+        r.remove(&["Näme 1".into()]);
+        for bad in [
+            Tag::new("k", "a\0b"),
+            Tag::new("\u{1}", "v"),
+            Tag::new("", "v"),
+            Tag::new("k", "a,b"),
+            Tag::new("k!", "v"),
+            Tag::new("k", "tab\there"),
+        ] {
             assert_eq!(r.add(&[bad]).unwrap_err().code, "ValidationError");
         }
         assert_eq!(r.tags.len(), 2, "a refused AddTags changes nothing");
