@@ -4,6 +4,7 @@ stopped in one instance makes it unhealthy, the group drains, terminates and rep
 and the load balancer keeps answering throughout."""
 import base64
 import json
+import time
 
 from harness import ROOT, http_get, wait_for
 from test_autoscaling import GROUP, activities, group, two_zone_subnets
@@ -60,6 +61,18 @@ def test_group_behind_the_load_balancer_replaces_an_unhealthy_instance(daemon):
                "--attributes", "Key=deregistration_delay.timeout_seconds,Value=6")
     elb, asg, ec2 = daemon.boto("elbv2"), daemon.boto("autoscaling"), daemon.boto("ec2")
     victim = members[0]
+    # The unhealthy state lasts until the group's next pass (at most its 1 s resync), which
+    # the slower poll below can miss on a loaded machine: a watcher polls health alone.
+    import threading
+    watched, stop_watching = [], threading.Event()
+    def watch(client=daemon.boto("elbv2")):
+        while not stop_watching.is_set():
+            for t in client.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]:
+                if t["Target"]["Id"] == victim:
+                    watched.append((t["TargetHealth"]["State"], t["TargetHealth"].get("Reason")))
+            time.sleep(0.02)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     assert daemon.shoal("ssh", victim, "--", "service", "app", "stop").returncode == 0
     failures, seen = [], []  # non-200 answers; what each poll saw of the victim
     def replaced():
@@ -77,13 +90,17 @@ def test_group_behind_the_load_balancer_replaces_an_unhealthy_instance(daemon):
         seen.append((target.get("State"), target.get("Reason"), lifecycle.get(victim), term[:1], ec2_state))
         healthy = sorted(i for i, h in health.items() if h["State"] == "healthy")
         return healthy if len(healthy) == 2 and victim not in healthy else None
-    now = wait_for("replacement healthy", replaced, timeout=90, interval=0.3)
+    try:
+        now = wait_for("replacement healthy", replaced, timeout=90, interval=0.3)
+    finally:
+        stop_watching.set()
+        watcher.join(timeout=10)
     assert failures == [], f"Shoal retries refused connections on the healthy target: {failures}"
 
     # What the lab shows, in AWS's order: the target turns unhealthy (failed checks), the
     # group takes the instance out of service and its target drains while the instance
     # still runs (the activity waits for the drain), then the instance is terminated.
-    assert ("unhealthy", "Target.FailedHealthChecks") in [(t, r) for t, r, *_ in seen], seen
+    assert ("unhealthy", "Target.FailedHealthChecks") in [(t, r) for t, r, *_ in seen] + watched, (seen, watched[-20:])
     draining = [s for s in seen if s[0] in ("draining", "unhealthy.draining")]
     assert draining, f"the victim's target drained before termination: {seen}"
     assert all(s[1] == "Target.DeregistrationInProgress" and s[2] == "Terminating" and s[4] == "running"

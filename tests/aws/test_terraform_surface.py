@@ -217,7 +217,11 @@ def test_snapshots_outlive_their_image_until_deleted(daemon):
     assert (s["SnapshotId"], s["State"], s["Description"]) == (snap, "completed", f"Created by CreateImage({iid}) for {image}")
     assert [x["SnapshotId"] for x in ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"]] == [snap]
     base_snap = ec2.describe_images(ImageIds=[daemon.base_image()])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]
-    assert [x["SnapshotId"] for x in ec2.describe_snapshots(OwnerIds=["amazon"])["Snapshots"]] == [base_snap]
+    # Amazon's: the base image's and its public images' (the catalog's), never ours.
+    amazon = [x["SnapshotId"] for x in ec2.describe_snapshots(OwnerIds=["amazon"])["Snapshots"]]
+    public = ec2.describe_images(Owners=["amazon"])["Images"]
+    assert base_snap in amazon and snap not in amazon
+    assert sorted(amazon) == sorted({i["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"] for i in public})
 
     code, message = error(ec2.delete_snapshot, SnapshotId=snap)
     assert (code, message) == ("InvalidSnapshot.InUse", f"The snapshot {snap} is currently in use by {image}")
