@@ -31,8 +31,6 @@ static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// A hyper request's headers, for rule matching.
 struct Headers<'a>(&'a HeaderMap);
@@ -65,10 +63,7 @@ fn host_of(req: &Request<Incoming>) -> Option<&str> {
         Some(h) => h,
         None => req.uri().host()?,
     };
-    if let Some(rest) = raw.strip_prefix('[') {
-        return rest.split(']').next();
-    }
-    Some(raw.rsplit_once(':').map_or(raw, |(h, _)| h))
+    crate::headers::host_name(raw)
 }
 
 /// Whether ALB refuses the request ([`crate::head`]): beyond its size limits, or
@@ -418,10 +413,9 @@ fn strip_hop_by_hop(h: &mut HeaderMap) {
             }
         }
     }
-    h.remove(&KEEP_ALIVE);
-    h.remove(&PROXY_CONNECTION);
-    h.remove(header::TE);
-    h.remove(header::UPGRADE);
+    for name in crate::headers::HOP_BY_HOP {
+        h.remove(name);
+    }
 }
 
 fn cookie<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -601,8 +595,7 @@ async fn forward(
                 let status = parts.status.as_u16();
                 routes.lb.counters.target_response(status, target_time);
                 tg.counters.target_response(status, target_time);
-                parts.headers.remove(header::CONNECTION);
-                parts.headers.remove(&KEEP_ALIVE);
+                strip_hop_by_hop(&mut parts.headers);
                 let sent_bytes = match log_info {
                     Some(_) => parts
                         .headers
@@ -662,13 +655,13 @@ async fn forward(
                 req = *back;
                 continue;
             }
-            SendError::Connect(e, _) => {
+            SendError::Connect(ref e, _) => {
                 tracing::debug!(target = %target.addr, error = %e, "connect failed");
-                StatusCode::BAD_GATEWAY
+                err.status()
             }
             // The client's request body failed (broken chunked framing, or the
             // client left mid-body): the client's fault, as ALB counts it.
-            SendError::Failed(e) if e.is_user() => {
+            SendError::NoResponse(ref e) if e.is_user() => {
                 tracing::debug!(target = %target.addr, error = %e, "request body failed");
                 let res = refusal();
                 let log = log_info.as_ref();
@@ -676,11 +669,11 @@ async fn forward(
                     env, routes, client, log, started, trace, priority, "forward", res,
                 );
             }
-            SendError::Failed(e) => {
+            SendError::NoResponse(ref e) => {
                 tracing::debug!(target = %target.addr, error = %e, "no valid response");
-                StatusCode::BAD_GATEWAY
+                err.status()
             }
-            SendError::ConnectTimeout => StatusCode::GATEWAY_TIMEOUT,
+            SendError::ConnectTimeout => err.status(),
         };
         return finish_forward_error(
             env,

@@ -18,7 +18,10 @@
 //! - `forward`: the request path over hyper — rule matching, actions, forwarding
 //!   headers, connect retries, and the one place errors become 502/503/504 (the
 //!   fast path shares its functions for all of these).
-//! - `upstream`: hyper's keep-alive pools and one send attempt to a target.
+//! - `headers`: the one header policy of both paths — hop-by-hop headers, the ones
+//!   ALB sets itself, and the host a `Host` names.
+//! - `upstream`: hyper's keep-alive pools, one send attempt to a target, and the one
+//!   upstream error type both paths map to 502/504.
 //! - `health`: active health checks, one task per target.
 //! - `access_log`: AWS-format access log lines and their writer task.
 //! - `body`: [`ProxyBody`] and AWS's error pages.
@@ -38,6 +41,7 @@ mod body;
 mod forward;
 mod h1;
 pub mod head;
+mod headers;
 mod health;
 mod server;
 mod state;

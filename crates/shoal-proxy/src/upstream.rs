@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -18,16 +18,31 @@ use tokio::net::TcpStream;
 
 use crate::state::TargetRt;
 
-/// Why one attempt to get a response from a target failed.
-pub(crate) enum SendError {
+/// Why one attempt to get a response from a target failed, on either request path:
+/// `R` is what a refused connect hands back so another target can take the request,
+/// `E` the error once the request went out.
+pub(crate) enum UpstreamError<R, E> {
     /// The connect was refused, reset or unreachable: the request was never sent,
     /// so it can go to another target. AWS answers 502.
-    Connect(io::Error, Box<Request<Incoming>>),
+    Connect(io::Error, R),
     /// No connection within the connect timeout: 504.
     ConnectTimeout,
     /// The request was (or may have been) sent and no valid response came: 502.
-    Failed(hyper::Error),
+    NoResponse(E),
 }
+
+impl<R, E> UpstreamError<R, E> {
+    /// The status ALB answers the client with when no retry is left.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::ConnectTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Connect(..) | Self::NoResponse(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// The hyper path's failure: a refused connect gives the request back.
+pub(crate) type SendError = UpstreamError<Box<Request<Incoming>>, hyper::Error>;
 
 /// Counts a request outstanding on a target and gives its connection back when the
 /// response is complete.
@@ -71,7 +86,7 @@ pub(crate) async fn send(
             Err(mut e) => match e.take_message() {
                 // Closed before the request left: try the next one.
                 Some(r) => req = r,
-                None => return Err(SendError::Failed(e.into_error())),
+                None => return Err(SendError::NoResponse(e.into_error())),
             },
         }
     }
@@ -93,7 +108,7 @@ pub(crate) async fn send(
         Ok(res) => Ok((res, PoolReturn { target: target.clone(), sender, max_idle })),
         Err(mut e) => match e.take_message() {
             Some(r) => Err(SendError::Connect(io::Error::other(e.into_error()), Box::new(r))),
-            None => Err(SendError::Failed(e.into_error())),
+            None => Err(SendError::NoResponse(e.into_error())),
         },
     }
 }

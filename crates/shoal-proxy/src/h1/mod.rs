@@ -23,8 +23,11 @@
 //! message boundary. One taken from there that turns out closed before any byte of
 //! the response arrived is replaced by a fresh connection and the request is sent
 //! again, for idempotent requests.
+//!
+//! `wire` holds the byte-level pieces: header values and lengths, the response head
+//! rewritten for the client, responses the load balancer writes itself, and where a
+//! chunked body ends.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -32,7 +35,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::HeaderValue;
@@ -56,6 +59,9 @@ use crate::head::{Chunks, StreamCheck};
 use crate::state::{
     Env, Forward, ListenerRt, RouteAction, Routes, TargetGroupRt, TargetRt, TgSettings,
 };
+
+mod wire;
+use wire::*;
 
 /// Longest request or response head: ALB's limit for a request's, which it refuses
 /// beyond (and the fast path with it).
@@ -317,39 +323,6 @@ impl HeaderValues for Headers<'_> {
     }
 }
 
-/// A header value as text when it is visible ASCII (as `HeaderValue::to_str`).
-fn visible(v: &[u8]) -> Option<&str> {
-    if v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
-        std::str::from_utf8(v).ok()
-    } else {
-        None
-    }
-}
-
-fn parse_len(v: &[u8]) -> Option<u64> {
-    let v = v.trim_ascii();
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-}
-
-/// Headers the proxy never forwards as they came: hop-by-hop ones, and the ones it
-/// sets itself.
-fn dropped(name: &str, xff: XffMode) -> bool {
-    const NAMES: [&str; 7] = [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "x-forwarded-proto",
-        "x-forwarded-port",
-        "x-amzn-trace-id",
-    ];
-    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
-        || (xff != XffMode::Preserve && name.eq_ignore_ascii_case("x-forwarded-for"))
-}
-
 /// What to do with a complete request.
 enum Planned<'r> {
     Forward(Plan<'r>),
@@ -469,10 +442,7 @@ fn plan<'r>(
         return Err(Step::ReadBody);
     }
     let host_raw = host.and_then(visible);
-    let host = host_raw.and_then(|raw| match raw.strip_prefix('[') {
-        Some(rest) => rest.split(']').next(),
-        None => Some(raw.rsplit_once(':').map_or(raw, |(h, _)| h)),
-    });
+    let host = host_raw.and_then(crate::headers::host_name);
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
@@ -566,7 +536,7 @@ fn plan<'r>(
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for h in headers {
-        if !dropped(h.name, xff_mode) {
+        if !crate::headers::dropped_from_request(h.name, xff_mode) {
             put_header(out, h.name.as_bytes(), h.value);
         }
     }
@@ -601,27 +571,6 @@ fn plan<'r>(
         log,
         started,
     }))
-}
-
-fn put_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
-}
-
-fn put_decimal(out: &mut Vec<u8>, mut v: u64) {
-    let mut b = [0u8; 20];
-    let mut i = b.len();
-    loop {
-        i -= 1;
-        b[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&b[i..]);
 }
 
 /// A connection's one timer for its idle and response timeouts. It is re-armed
@@ -667,16 +616,6 @@ impl Timer {
     }
 }
 
-/// How a response body ends.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Empty,
-    Length(u64),
-    Chunked,
-    /// At the end of the connection.
-    Close,
-}
-
 /// A response head received from a target and rewritten into `Conn::res`.
 struct Got {
     stream: TcpStream,
@@ -690,16 +629,9 @@ struct Got {
     content_length: u64,
 }
 
-/// Why an attempt failed.
-enum Fail {
-    /// No connection (refused, reset, unreachable): nothing was sent, so another
-    /// target may take the request. 502.
-    Connect(io::Error),
-    /// No connection within the connect timeout. 504.
-    ConnectTimeout,
-    /// The request went out and no valid response came. 502.
-    Upstream(io::Error),
-}
+/// The fast path's failure: nothing to give back on a refused connect (the planned
+/// request stays in the connection's buffer).
+type Fail = crate::upstream::UpstreamError<(), io::Error>;
 
 fn bad(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
@@ -789,16 +721,16 @@ impl Conn {
             };
             target.outstanding.fetch_sub(1, Relaxed);
             match err {
-                Fail::Connect(e) if attrs.retry_on_connect_failure && i < 64 => {
+                Fail::Connect(e, ()) if attrs.retry_on_connect_failure && i < 64 => {
                     tracing::debug!(target = %target.addr, error = %e, "connect failed; retrying on another target");
                     routes.lb.counters.retried_connects.fetch_add(1, Relaxed);
                     tried_mask |= 1 << i;
                 }
-                Fail::Connect(e) | Fail::Upstream(e) => {
+                Fail::Connect(ref e, ()) | Fail::NoResponse(ref e) => {
                     tracing::debug!(target = %target.addr, error = %e, "no response");
-                    break StatusCode::BAD_GATEWAY;
+                    break err.status();
                 }
-                Fail::ConnectTimeout => break StatusCode::GATEWAY_TIMEOUT,
+                Fail::ConnectTimeout => break err.status(),
             }
         };
         let res = finish_forward_error(
@@ -838,7 +770,7 @@ impl Conn {
                         .await
                     {
                         Err(_) => return Err(Fail::ConnectTimeout),
-                        Ok(Err(e)) => return Err(Fail::Connect(e)),
+                        Ok(Err(e)) => return Err(Fail::Connect(e, ())),
                         Ok(Ok(s)) => {
                             let _ = s.set_nodelay(true);
                             s
@@ -852,7 +784,7 @@ impl Conn {
                     fresh_only = true;
                     continue;
                 }
-                return Err(Fail::Connect(e));
+                return Err(Fail::Connect(e, ()));
             }
             self.ubuf.clear();
             loop {
@@ -863,7 +795,7 @@ impl Conn {
                         Ok(Status::Complete(n)) => {
                             let code = r.code.unwrap_or(0);
                             if code == 101 {
-                                return Err(Fail::Upstream(bad("unexpected 101 response")));
+                                return Err(Fail::NoResponse(bad("unexpected 101 response")));
                             }
                             if (100..200).contains(&code) {
                                 // Interim response (100 Continue, 103 Early Hints): skip.
@@ -872,7 +804,7 @@ impl Conn {
                             }
                             let (framing, reusable, close, content_length) =
                                 response_head(&r, p, &self.cookies, &mut self.res).ok_or_else(
-                                    || Fail::Upstream(bad("invalid response framing")),
+                                    || Fail::NoResponse(bad("invalid response framing")),
                                 )?;
                             return Ok(Got {
                                 stream: up,
@@ -886,9 +818,9 @@ impl Conn {
                         }
                         Ok(Status::Partial) if self.ubuf.len() < MAX_HEAD => {}
                         Ok(Status::Partial) => {
-                            return Err(Fail::Upstream(bad("response head too large")))
+                            return Err(Fail::NoResponse(bad("response head too large")))
                         }
-                        Err(_) => return Err(Fail::Upstream(bad("invalid response head"))),
+                        Err(_) => return Err(Fail::NoResponse(bad("invalid response head"))),
                     }
                 }
                 let retry_fresh = from_pool && p.idempotent;
@@ -898,9 +830,9 @@ impl Conn {
                         break;
                     }
                     Ok(0) => {
-                        return Err(Fail::Upstream(bad("connection closed before a response")))
+                        return Err(Fail::NoResponse(bad("connection closed before a response")))
                     }
-                    Err(e) => return Err(Fail::Upstream(e)),
+                    Err(e) => return Err(Fail::NoResponse(e)),
                     Ok(_) => {}
                 }
             }
@@ -1016,240 +948,5 @@ fn still_open(s: &TcpStream) -> bool {
             let mut b = [0u8; 1];
             matches!(s.try_read(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
         }
-    }
-}
-
-/// Rewrites a target's response head for the client into `out`: hop-by-hop headers
-/// out, `Date` when missing, sticky cookies, `Connection: close` when closing.
-/// Returns (framing, target connection reusable, close client, content length).
-fn response_head(
-    r: &httparse::Response<'_, '_>,
-    p: &Plan<'_>,
-    cookies: &[HeaderValue],
-    out: &mut Vec<u8>,
-) -> Option<(Framing, bool, bool, u64)> {
-    let code = r.code?;
-    let mut chunked = None;
-    let mut length = None;
-    let mut upstream_close = r.version != Some(1);
-    let mut has_date = false;
-    for h in r.headers.iter() {
-        let n = h.name;
-        if n.eq_ignore_ascii_case("transfer-encoding") {
-            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-            chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if n.eq_ignore_ascii_case("content-length") {
-            let v = parse_len(h.value)?;
-            if length.is_some_and(|l| l != v) {
-                return None;
-            }
-            length = Some(v);
-        } else if n.eq_ignore_ascii_case("connection") {
-            if h.value.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-            {
-                upstream_close = true;
-            }
-        } else if n.eq_ignore_ascii_case("date") {
-            has_date = true;
-        }
-    }
-    let framing = if p.is_head || code == 204 || code == 304 {
-        Framing::Empty
-    } else {
-        match (chunked, length) {
-            (Some(true), _) => Framing::Chunked,
-            (Some(false), _) => Framing::Close,
-            (None, Some(n)) => Framing::Length(n),
-            (None, None) => Framing::Close,
-        }
-    };
-    let close = p.close || framing == Framing::Close;
-    out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    put_decimal(out, u64::from(code));
-    out.push(b' ');
-    out.extend_from_slice(r.reason.unwrap_or_default().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for h in r.headers.iter() {
-        let n = h.name;
-        if n.eq_ignore_ascii_case("connection")
-            || n.eq_ignore_ascii_case("keep-alive")
-            || (chunked.is_some() && n.eq_ignore_ascii_case("content-length"))
-        {
-            continue;
-        }
-        put_header(out, n.as_bytes(), h.value);
-    }
-    if !has_date {
-        put_date(out);
-    }
-    for c in cookies {
-        put_header(out, b"set-cookie", c.as_bytes());
-    }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    Some((framing, !upstream_close, close, length.unwrap_or(0)))
-}
-
-/// Writes a complete response the load balancer generated itself.
-fn serialize(out: &mut Vec<u8>, res: &http::Response<ProxyBody>, close: bool, is_head: bool) {
-    let body = res.body().full_bytes().unwrap_or_default();
-    let status = res.status();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (k, v) in res.headers() {
-        put_header(out, k.as_str().as_bytes(), v.as_bytes());
-    }
-    out.extend_from_slice(b"content-length: ");
-    put_decimal(out, body.len() as u64);
-    out.extend_from_slice(b"\r\n");
-    put_date(out);
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    if !is_head {
-        out.extend_from_slice(body);
-    }
-}
-
-/// `date: <IMF-fixdate>`, formatted at most once a second per thread (as hyper does).
-fn put_date(out: &mut Vec<u8>) {
-    thread_local! {
-        static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
-    }
-    let now = SystemTime::now();
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    DATE.with_borrow_mut(|(at, text)| {
-        if *at != secs {
-            *at = secs;
-            text.clear();
-            let s = chrono::DateTime::<chrono::Utc>::from(now).format("%a, %d %b %Y %H:%M:%S GMT");
-            text.extend_from_slice(s.to_string().as_bytes());
-        }
-        put_header(out, b"date", text);
-    });
-}
-
-/// Finds the end of a chunked body in the bytes that pass through (they are
-/// forwarded unchanged).
-#[derive(Default)]
-struct Chunked {
-    state: ChunkState,
-    /// Bytes left in the current chunk, or the size being read.
-    size: u64,
-}
-
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    #[default]
-    Size,
-    Ext,
-    SizeLf,
-    Data,
-    DataCr,
-    DataLf,
-    TrailerStart,
-    Trailer,
-    EndLf,
-    Done,
-}
-
-impl Chunked {
-    fn done(&self) -> bool {
-        self.state == ChunkState::Done
-    }
-
-    /// Consumes `data` up to the end of the body; returns how many bytes belong to
-    /// the body, or `None` when the framing is invalid.
-    fn feed(&mut self, data: &[u8]) -> Option<usize> {
-        use ChunkState::*;
-        let mut i = 0;
-        while i < data.len() && self.state != Done {
-            if self.state == Data {
-                let n = (data.len() - i).min(self.size as usize);
-                self.size -= n as u64;
-                i += n;
-                if self.size == 0 {
-                    self.state = DataCr;
-                }
-                continue;
-            }
-            let b = data[i];
-            i += 1;
-            self.state = match (self.state, b) {
-                (Size, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => {
-                    let d = (b as char).to_digit(16)? as u64;
-                    self.size = self.size.checked_mul(16)?.checked_add(d)?;
-                    Size
-                }
-                (Size, b';' | b' ' | b'\t') => Ext,
-                (Size | Ext, b'\r') => SizeLf,
-                (Size | Ext | SizeLf, b'\n') if self.size == 0 => TrailerStart,
-                (Size | Ext | SizeLf, b'\n') => Data,
-                (Ext, _) => Ext,
-                (DataCr, b'\r') => DataLf,
-                (DataCr | DataLf, b'\n') => Size,
-                (TrailerStart, b'\r') => EndLf,
-                (TrailerStart | EndLf, b'\n') => Done,
-                (Trailer, b'\n') => TrailerStart,
-                (TrailerStart | Trailer, _) => Trailer,
-                _ => return None,
-            };
-        }
-        Some(i)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed_all(parts: &[&[u8]]) -> (Option<usize>, bool) {
-        let mut c = Chunked::default();
-        let mut total = 0;
-        for p in parts {
-            match c.feed(p) {
-                Some(n) => total += n,
-                None => return (None, false),
-            }
-            if c.done() {
-                break;
-            }
-        }
-        (Some(total), c.done())
-    }
-
-    #[test]
-    fn chunked_framing() {
-        let body = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
-        assert_eq!(feed_all(&[body]), (Some(body.len()), true));
-        // Split anywhere.
-        for cut in 0..body.len() {
-            let (a, b) = body.split_at(cut);
-            assert_eq!(feed_all(&[a, b]), (Some(body.len()), true), "cut at {cut}");
-        }
-        // Trailers, and bytes after the end are not the body's.
-        let t = b"3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\nGET / HTTP/1.1";
-        assert_eq!(feed_all(&[t]), (Some(t.len() - 14), true));
-        // Incomplete, and invalid.
-        assert_eq!(feed_all(&[b"5\r\nhel"]), (Some(6), false));
-        assert_eq!(feed_all(&[b"zz\r\n"]), (None, false));
-        assert_eq!(feed_all(&[b"3\r\nabcX"]), (None, false));
-    }
-
-    #[test]
-    fn lengths() {
-        assert_eq!(parse_len(b"12"), Some(12));
-        assert_eq!(parse_len(b" 7 "), Some(7));
-        assert_eq!(parse_len(b"-1"), None);
-        assert_eq!(parse_len(b""), None);
-        assert_eq!(parse_len(b"1,1"), None);
-        assert_eq!(parse_len(b"99999999999999999999"), None);
     }
 }
