@@ -301,7 +301,7 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 num(p, "PageSize")?,
             )?;
             x.list("LoadBalancers", "member", &page.items, |x, lb| load_balancer_xml(svc, x, lb));
-            x.opt("NextMarker", page.next_marker);
+            x.opt("NextMarker", page.next_token);
         }
         "DeleteLoadBalancer" => svc.elb().delete_load_balancer(required(p, "LoadBalancerArn")?)?,
         "DescribeLoadBalancerAttributes" => {
@@ -357,7 +357,7 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 num(p, "PageSize")?,
             )?;
             x.list("Listeners", "member", &page.items, listener_xml);
-            x.opt("NextMarker", page.next_marker);
+            x.opt("NextMarker", page.next_token);
         }
         "ModifyListener" => {
             let defaults = actions(p, "DefaultActions")?;
@@ -389,7 +389,7 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 num(p, "PageSize")?,
             )?;
             x.list("Rules", "member", &page.items, rule_xml);
-            x.opt("NextMarker", page.next_marker);
+            x.opt("NextMarker", page.next_token);
         }
         "ModifyRule" => {
             let c = conditions(p)?;
@@ -440,7 +440,7 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 num(p, "PageSize")?,
             )?;
             x.list("TargetGroups", "member", &page.items, target_group_xml);
-            x.opt("NextMarker", page.next_marker);
+            x.opt("NextMarker", page.next_token);
         }
         "ModifyTargetGroup" => {
             let tg = svc

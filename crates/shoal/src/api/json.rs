@@ -15,7 +15,16 @@ use shoal_model::ec2::{format_time, Instance};
 use shoal_model::AwsError;
 
 use super::error::{error_response, Protocol};
+use crate::service::page::{ErrorStyle, Paging};
 use crate::service::Service;
+
+/// SSM GetParametersByPath's `MaxResults`: 1–10, 10 when absent.
+const SSM_PARAMETERS_BY_PATH: Paging = Paging {
+    bounds: (1, 10),
+    default: Some(10),
+    parameter: "maxResults",
+    style: ErrorStyle::Modeled,
+};
 
 pub fn routes() -> Router<Arc<Service>> {
     Router::new()
@@ -256,7 +265,7 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
                 })
                 .collect();
             let max = req["MaxResults"].as_u64().map(|n| n.min(u32::MAX as u64) as u32);
-            crate::service::ec2::paginate(under, Some(max.unwrap_or(10)), req["NextToken"].as_str(), (1, 10))
+            SSM_PARAMETERS_BY_PATH.page(under, max, req["NextToken"].as_str())
                 .map(|page| {
                     let mut out = json!({
                         "Parameters": page.items.iter().filter_map(|n| param(n)).collect::<Vec<_>>(),

@@ -14,8 +14,9 @@ use shoal_model::autoscaling::policy::{self, PutPolicyRequest, ScalingPolicy};
 use shoal_model::ec2::InstanceState;
 use shoal_model::{AwsError, AwsResult};
 
-use super::ec2::{LaunchTemplateSpec, Page};
+use super::ec2::LaunchTemplateSpec;
 use super::launch_configs::find_launch_configuration;
+use super::page::{Page, Paging};
 use super::{Changes, Service, State};
 use crate::ids;
 
@@ -290,7 +291,7 @@ impl Service {
                 .cloned()
                 .collect()
         });
-        super::ec2::paginate(groups, Some(max_records.unwrap_or(50)), next_token, (1, 100))
+        Paging::max_records(100, 50).page(groups, max_records, next_token)
     }
 
     /// DescribeTags: every group's tags as (group, tag) pairs, filtered by
@@ -328,7 +329,7 @@ impl Service {
                 .map(|(g, t)| (g.clone(), t.clone()))
                 .collect()
         });
-        super::ec2::paginate(tags, Some(max_records.unwrap_or(50)), next_token, (1, 100))
+        Paging::max_records(100, 50).page(tags, max_records, next_token)
     }
 
     /// DescribeAutoScalingInstances: (group name, instance) pairs.
@@ -467,7 +468,7 @@ impl Service {
         items.sort_by(|a, b| {
             b.start_time.cmp(&a.start_time).then(b.activity_id.cmp(&a.activity_id))
         });
-        super::ec2::paginate(items, Some(max_records.unwrap_or(100)), next_token, (1, 100))
+        Paging::max_records(100, 100).page(items, max_records, next_token)
     }
 
     /// CreateOrUpdateTags / DeleteTags on groups.

@@ -7,7 +7,8 @@ use shoal_model::ec2::public_image::{self, PARAMETER_PATH};
 use shoal_model::filter::{self, Filter};
 use shoal_model::{AwsError, AwsResult};
 
-use super::ec2::{base_image, paginate, Page};
+use super::ec2::base_image;
+use super::page::{Page, Paging};
 use super::{Service, State};
 use crate::ids;
 
@@ -51,7 +52,7 @@ impl Service {
                 selected.push(t);
             }
         }
-        paginate(selected, Some(max_results.unwrap_or(100)), next_token, (5, 100))
+        Paging { default: Some(100), ..Paging::ec2(5, 100) }.page(selected, max_results, next_token)
     }
 
     /// DescribeInstanceTypeOfferings: every type is offered in the region and in each
@@ -95,7 +96,7 @@ impl Service {
                 rows.push((t.name, kind, loc.clone()));
             }
         }
-        paginate(rows, Some(max_results.unwrap_or(1000)), next_token, (5, 1000))
+        Paging { default: Some(1000), ..Paging::ec2(5, 1000) }.page(rows, max_results, next_token)
     }
 
     /// Records Amazon's public images that are missing (at bootstrap, after the base

@@ -23,6 +23,7 @@ use shoal_model::quotas;
 use shoal_model::tags::{self, Tag};
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
+use super::page::{Page, Paging};
 use super::{Changes, Service, State, Table};
 use crate::ids;
 
@@ -86,13 +87,6 @@ pub struct StateChange {
 /// DeleteLaunchTemplateVersions' answer: the template, the deleted version numbers and
 /// each refused one as (version, code, message).
 pub type DeletedVersions = (LaunchTemplate, Vec<u64>, Vec<(String, String, String)>);
-
-/// A page of results and the token for the next one.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_token: Option<String>,
-}
 
 fn not_found_ids(code: &str, noun: &str, missing: &[String]) -> AwsError {
     let list = missing.join(", ");
@@ -160,40 +154,6 @@ pub fn select<'a, T: Table + Filterable>(
         }
     }
     Ok(out)
-}
-
-/// Cuts `items` into a page. The token is the index of the next item, opaque to users.
-pub fn paginate<T: Clone>(
-    items: Vec<T>,
-    max_results: Option<u32>,
-    next_token: Option<&str>,
-    limits: (u32, u32),
-) -> AwsResult<Page<T>> {
-    let start = match next_token {
-        Some(token) => base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("shoal:").and_then(|n| n.parse::<usize>().ok()))
-            .ok_or_else(|| {
-                AwsError::new("InvalidNextToken", "The specified token is invalid or has expired")
-            })?,
-        None => 0,
-    };
-    let Some(max) = max_results else {
-        return Ok(Page { items: items.into_iter().skip(start).collect(), next_token: None });
-    };
-    if max < limits.0 || max > limits.1 {
-        return Err(AwsError::invalid_parameter_value(format!(
-            "Value ( {max} ) for parameter maxResults is invalid. Parameter must be between {} and {}.",
-            limits.0, limits.1
-        )));
-    }
-    let end = (start + max as usize).min(items.len());
-    let page: Vec<T> = items.get(start..end).map(|s| s.to_vec()).unwrap_or_default();
-    let next_token = (end < items.len())
-        .then(|| base64::engine::general_purpose::STANDARD.encode(format!("shoal:{end}")));
-    Ok(Page { items: page, next_token })
 }
 
 impl Service {
@@ -1211,7 +1171,7 @@ impl Service {
                 b.ami_launch_index,
             ))
         });
-        paginate(items, max_results, next_token, (5, 1000))
+        Paging::ec2(5, 1000).page(items, max_results, next_token)
     }
 
     /// Start/Stop/Terminate/RebootInstances: every id must exist and allow the

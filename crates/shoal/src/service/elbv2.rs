@@ -11,7 +11,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use base64::Engine;
 use rand::Rng;
 use shoal_model::ec2::{Instance, InstanceState};
 use shoal_model::elbv2::actions::validate_actions;
@@ -37,6 +36,7 @@ use shoal_model::tags::Tag;
 use shoal_model::{AwsError, AwsResult};
 use shoal_proxy::{Proxy, ProxyConfig};
 
+use super::page::{Page, Paging};
 use super::{Changes, Service, State};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -44,9 +44,6 @@ use crate::ids;
 
 /// Most rules one listener may hold besides its default rule (AWS quota: 100).
 pub const MAX_RULES_PER_LISTENER: usize = 100;
-
-/// DescribeLoadBalancers & co. take `PageSize` 1–400.
-const PAGE_SIZE_MAX: u32 = 400;
 
 /// Where access logs go: one file per load balancer, `<data>/logs/elb/app.<name>.<id>.log`.
 pub fn access_log_dir(config: &Config) -> PathBuf {
@@ -60,40 +57,6 @@ pub fn new_proxy(config: &Config, clock: Arc<dyn Clock>) -> Proxy {
         wall_clock: Arc::new(move || clock.now().into()),
         ..ProxyConfig::default()
     })
-}
-
-/// A page of a Describe call and the `NextMarker` for the next one.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_marker: Option<String>,
-}
-
-fn paginate<T>(items: Vec<T>, marker: Option<&str>, page_size: Option<u32>) -> AwsResult<Page<T>> {
-    let start = match marker {
-        Some(m) => base64::engine::general_purpose::STANDARD
-            .decode(m)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix("shoal:").and_then(|n| n.parse::<usize>().ok()))
-            .ok_or_else(|| AwsError::validation(format!("Invalid marker '{m}'")))?,
-        None => 0,
-    };
-    let size = match page_size {
-        Some(n) if !(1..=PAGE_SIZE_MAX).contains(&n) => {
-            return Err(AwsError::validation(format!(
-                "1 validation error detected: Value '{n}' at 'pageSize' failed to satisfy constraint: Member must have value between 1 and {PAGE_SIZE_MAX}"
-            )))
-        }
-        Some(n) => n as usize,
-        None => usize::MAX,
-    };
-    let total = items.len();
-    let end = start.saturating_add(size).min(total);
-    let items: Vec<T> = items.into_iter().skip(start).take(end.saturating_sub(start)).collect();
-    let next_marker = (end < total)
-        .then(|| base64::engine::general_purpose::STANDARD.encode(format!("shoal:{end}")));
-    Ok(Page { items, next_marker })
 }
 
 // ------------------------------------------------------------------------ errors
@@ -481,7 +444,7 @@ impl Elb<'_> {
             items.sort_by(|a, b| (a.created_time, &a.arn).cmp(&(b.created_time, &b.arn)));
             Ok(items)
         })?;
-        paginate(items, marker, page_size)
+        Paging::ELBV2.page(items, page_size, marker)
     }
 
     /// Why a load balancer is not fully serving, for `State.Reason`: listeners the OS
@@ -709,7 +672,7 @@ impl Elb<'_> {
             });
             Ok(items)
         })?;
-        paginate(items, marker, page_size)
+        Paging::ELBV2.page(items, page_size, marker)
     }
 
     pub fn modify_listener(
@@ -841,7 +804,7 @@ impl Elb<'_> {
             });
             Ok(items)
         })?;
-        paginate(items, marker, page_size)
+        Paging::ELBV2.page(items, page_size, marker)
     }
 
     pub fn modify_rule(
@@ -1064,7 +1027,7 @@ impl Elb<'_> {
             items.sort_by(|a, b| (&a.name, &a.arn).cmp(&(&b.name, &b.arn)));
             Ok(items)
         })?;
-        paginate(items, marker, page_size)
+        Paging::ELBV2.page(items, page_size, marker)
     }
 
     pub fn modify_target_group(
@@ -1419,20 +1382,6 @@ fn delete_listener_records(state: &State, changes: &mut Changes, listener_arn: &
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pages() {
-        let p = paginate((0..5).collect::<Vec<_>>(), None, Some(2)).unwrap();
-        assert_eq!(p.items, vec![0, 1]);
-        let p2 = paginate((0..5).collect::<Vec<_>>(), p.next_marker.as_deref(), Some(2)).unwrap();
-        assert_eq!(p2.items, vec![2, 3]);
-        let p3 = paginate((0..5).collect::<Vec<_>>(), p2.next_marker.as_deref(), Some(2)).unwrap();
-        assert_eq!((p3.items, p3.next_marker), (vec![4], None));
-        assert!(paginate(vec![1], None, Some(0)).is_err_and(|e| e.code == "ValidationError"));
-        assert!(paginate(vec![1], None, Some(401)).is_err());
-        assert!(paginate(vec![1], Some("junk"), None).is_err());
-        assert_eq!(paginate(vec![1, 2], None, None).unwrap().items, vec![1, 2]);
-    }
 
     #[test]
     fn rule_listener() {

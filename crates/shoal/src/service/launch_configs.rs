@@ -9,7 +9,7 @@ use shoal_model::autoscaling::launch_config::{
 use shoal_model::ec2::InstanceState;
 use shoal_model::{AwsError, AwsResult};
 
-use super::ec2::Page;
+use super::page::{Page, Paging};
 use super::{Changes, Service, State};
 use crate::ids;
 
@@ -123,7 +123,7 @@ impl Service {
                 .cloned()
                 .collect()
         });
-        super::ec2::paginate(items, Some(max_records.unwrap_or(50)), next_token, (1, 100))
+        Paging::max_records(100, 50).page(items, max_records, next_token)
     }
 
     /// DeleteLaunchConfiguration: unknown → `ValidationError`; named by a group →

@@ -19,6 +19,7 @@ pub mod group_metrics;
 pub mod launch_configs;
 mod links;
 pub mod membership;
+pub mod page;
 pub mod policy_runs;
 pub mod quotas;
 pub mod refresh;
