@@ -10,6 +10,11 @@ pub mod alarm;
 pub mod math;
 pub mod metric;
 
+/// The namespace of EC2's instance metrics (`CPUUtilization`, `NetworkIn`, …).
+pub const EC2_NAMESPACE: &str = "AWS/EC2";
+/// The namespace of Application Load Balancer metrics.
+pub const ELB_NAMESPACE: &str = "AWS/ApplicationELB";
+
 pub use alarm::{
     AlarmHistoryItem, AlarmState, ComparisonOperator, Evaluation, HistoryItemType, MetricAlarm,
     PeriodValue, TreatMissingData,

@@ -417,7 +417,6 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
         "RebootInstances" => {
             let ids = p.list("InstanceId");
             svc.change_instance_states(&ids, Transition::Reboot)?;
-            crate::control::instances::reboot(svc, &ids);
             x.text("return", "true");
         }
         "DescribeInstanceStatus" => {

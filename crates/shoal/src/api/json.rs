@@ -74,7 +74,7 @@ async fn health(State(svc): State<Arc<Service>>) -> Json<Value> {
 
 /// The admin reset (`shoal reset`): answers how many records of each kind it removed.
 async fn reset(State(svc): State<Arc<Service>>) -> JsonResult {
-    let removed = crate::control::reset(&svc).await?;
+    let removed = svc.reset().await?;
     let removed: serde_json::Map<String, Value> =
         removed.into_iter().map(|(kind, n)| (kind.to_string(), json!(n))).collect();
     Ok(Json(json!({ "reset": true, "removed": removed })))
@@ -124,7 +124,7 @@ async fn shutdown(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
     if req.stop_instances {
         // Each instance gets its stop grace; they stop in parallel.
         let wait = svc.config.stop_grace + std::time::Duration::from_secs(30);
-        let done = crate::control::stop_all_instances(&svc, wait).await?;
+        let done = svc.stop_all_instances(wait).await?;
         answer["stopped"] = json!(done.stopped);
         answer["still_stopping"] = json!(done.still_stopping);
         answer["stopped_in_groups"] = json!(done.in_groups);
@@ -140,7 +140,7 @@ async fn shutdown(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
 
 /// The JSON view of an instance: what `shoal instances` and the console show.
 pub fn instance_json(svc: &Service, i: &Instance) -> Value {
-    let cpu = crate::control::metrics::latest_cpu(svc, &i.id);
+    let cpu = svc.latest_cpu(&i.id);
     json!({
         "id": i.id,
         "state": i.state.name(),
@@ -327,7 +327,7 @@ async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
                 "instances": g.instances.iter().map(|i| json!({
                     "id": i.instance_id, "zone": i.availability_zone, "lifecycle": i.lifecycle_state.as_str(),
                     "health": i.health_status.as_str(), "protected": i.protected_from_scale_in,
-                    "cpu_utilization": crate::control::metrics::latest_cpu(&svc, &i.instance_id),
+                    "cpu_utilization": svc.latest_cpu(&i.instance_id),
                     "targets": svc.instance_target_states(&tg_arns, &i.instance_id).into_iter()
                         .map(|(arn, state)| json!({"target_group": tg_name(&arn), "state": state}))
                         .collect::<Vec<_>>(),

@@ -112,7 +112,6 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
             };
             let changes = svc.change_instance_states_by_user(&ids, transition)?;
             if transition == Transition::Reboot {
-                crate::control::instances::reboot(svc, &ids);
                 return Ok(Done::stay(format!("Rebooting {}", ids.join(", "))));
             }
             let text = changes

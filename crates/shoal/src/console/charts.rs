@@ -18,11 +18,10 @@ use std::fmt::Write;
 
 use shoal_model::elbv2::load_balancer::load_balancer_dimension;
 use shoal_model::elbv2::target_group::TargetGroup;
-use shoal_store::MetricKey;
 
 use super::html::esc;
-use crate::control::loadbalancers::NAMESPACE as ELB;
-use crate::control::metrics::cpu_key;
+use shoal_model::cloudwatch::{EC2_NAMESPACE, ELB_NAMESPACE as ELB};
+
 use crate::service::Service;
 
 /// A bucketed series over `[from_ms, to_ms)`: one optional value per bucket.
@@ -65,9 +64,12 @@ fn buckets_for(win: (i64, i64), width: i64, max: usize) -> usize {
 
 /// Raw samples of one instance's CPU.
 fn samples(svc: &Service, instance_id: &str, from_ms: i64, to_ms: i64) -> Vec<(i64, f64)> {
-    svc.with_store(|s| s.metric_data(&cpu_key(instance_id), from_ms, to_ms))
-        .map(|v| v.into_iter().map(|d| (d.ts_ms, d.value)).collect())
-        .unwrap_or_default()
+    svc.raw_samples(
+        (EC2_NAMESPACE, "CPUUtilization"),
+        &[("InstanceId", instance_id)],
+        from_ms,
+        to_ms,
+    )
 }
 
 /// Averages `(ts, value)` samples into `n` buckets.
@@ -168,9 +170,7 @@ fn elb_points(
     dims: &[(&str, &str)],
     win: (i64, i64),
 ) -> BTreeMap<i64, f64> {
-    svc.with_store(|s| s.metric_data(&MetricKey::new(ELB, name, dims), win.0, win.1))
-        .map(|v| v.into_iter().map(|d| (d.ts_ms, d.value)).collect())
-        .unwrap_or_default()
+    svc.raw_samples((ELB, name), dims, win.0, win.1).into_iter().collect()
 }
 
 /// Load balancing series over the periods the load balancer reported: `rates` per

@@ -93,21 +93,6 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
     runner::run(Arc::new(InstanceController), svc, settings, commits, shutdown).await;
 }
 
-/// Asks for a reboot of running instances (RebootInstances). The request is recorded
-/// on the instance, so it survives a daemon restart until the controller does it.
-pub fn reboot(svc: &Service, ids: &[String]) {
-    for id in ids {
-        let asked = svc.update_instance(id, |i| {
-            if matches!(i.state, InstanceState::Pending | InstanceState::Running) {
-                i.reboot_requested = true;
-            }
-        });
-        if let Err(e) = asked {
-            tracing::warn!(instance = %id, error = %e, "could not record the reboot request");
-        }
-    }
-}
-
 fn next_step(svc: &Service, inst: &Instance) -> Option<Step> {
     match inst.state {
         InstanceState::Pending => Some(Step::Boot),
@@ -369,7 +354,7 @@ mod tests {
         let id = f.run(1).remove(0);
         reconcile_inline(&f.svc).await.unwrap();
         let before = f.svc.instance(&id).unwrap();
-        super::reboot(&f.svc, std::slice::from_ref(&id));
+        f.svc.change_instance_states(std::slice::from_ref(&id), Transition::Reboot).unwrap();
         let asked = f.svc.instance(&id).unwrap();
         assert!(asked.reboot_requested, "recorded, so a daemon restart still reboots");
         let stored = serde_json::to_string(&asked).unwrap();

@@ -25,8 +25,7 @@ use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, 
 use crate::service::elbv2::{listener_of_rule, resolve_target};
 use crate::service::{Service, State};
 
-/// CloudWatch namespace of every load balancer metric.
-pub const NAMESPACE: &str = "AWS/ApplicationELB";
+use shoal_model::cloudwatch::ELB_NAMESPACE as NAMESPACE;
 
 /// The data plane controller: one key, on every commit and every resync, and again
 /// when the next draining target is due to leave.

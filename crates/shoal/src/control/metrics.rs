@@ -21,12 +21,8 @@ use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
 use crate::runtime::NetCounters;
+use crate::service::cloudwatch::cpu_key;
 use crate::service::Service;
-
-/// The `AWS/EC2 CPUUtilization` series of one instance.
-pub fn cpu_key(instance_id: &str) -> MetricKey {
-    MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", instance_id)])
-}
 
 /// Samples every running instance's CPU: one key, every `cpu_sample_interval`.
 pub struct CpuController {
@@ -356,15 +352,6 @@ impl NetworkSampler {
 /// CPU seconds used over wall seconds, as a percentage of `vcpus`, clamped to 0–100.
 pub fn utilization(cpu_seconds: f64, wall_seconds: f64, vcpus: f64) -> f64 {
     (cpu_seconds / (wall_seconds * vcpus) * 100.0).clamp(0.0, 100.0)
-}
-
-/// The most recent CPUUtilization sample of an instance, if recent.
-pub fn latest_cpu(svc: &Service, instance_id: &str) -> Option<f64> {
-    let now = svc.clock.now().timestamp_millis();
-    let window = 3 * svc.config.cpu_sample_interval.as_millis() as i64;
-    svc.with_store(|s| s.metric_data(&cpu_key(instance_id), now - window, now + 1).ok())?
-        .last()
-        .map(|d| d.value)
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ use shoal_model::{AwsError, AwsResult};
 use super::ec2::{resolve_version_in, LaunchTemplateSpec};
 use super::elbv2::{listener_rules, target_group_load_balancers};
 use super::{Changes, Service, State};
-use crate::control::loadbalancers::NAMESPACE;
 use crate::ids;
+use shoal_model::cloudwatch::ELB_NAMESPACE as NAMESPACE;
 
 /// `shoal deploy`'s request: the JSON body of `POST /_shoal/api/deployments`, which the
 /// CLI builds from its flags. Absent fields take the defaults named on each.

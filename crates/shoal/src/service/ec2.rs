@@ -1249,6 +1249,12 @@ impl Service {
                     _ => Some(StateReason::user_initiated_shutdown()),
                 };
                 changes.put(updated);
+            } else if action == Transition::Reboot && !inst.reboot_requested {
+                // RebootInstances: recorded with the request, so a daemon restart before
+                // the instance controller acts still reboots it.
+                let mut updated = inst.clone();
+                updated.reboot_requested = true;
+                changes.put(updated);
             }
             out.push(StateChange {
                 instance_id: id.clone(),

@@ -1,6 +1,9 @@
 //! The one service layer: every operation of every front (AWS Query/EC2 XML, JSON,
 //! console, CLI) is a method here taking a typed request and returning a typed result or
-//! an [`AwsError`]. Fronts parse and render; they never touch state.
+//! an [`AwsError`]. Fronts parse and render; they never touch the store or the
+//! controllers (a few still read [`State`] through [`Service::read`]; ARCHITECTURE.md
+//! names them). Whole-daemon operations (reset, stop-all) are in `admin`; every
+//! listing pages through `page`.
 //!
 //! Concurrency: one `std::sync::Mutex` guards the in-memory [`State`] and the store.
 //! It is never held across an `.await`; a commit is a short synchronous SQLite
@@ -9,6 +12,7 @@
 //! takes time (copying a root directory, stopping processes) happens outside the lock,
 //! in controllers or blocking tasks.
 
+pub mod admin;
 pub mod autoscaling;
 pub mod catalog;
 pub mod cloudwatch;

@@ -158,6 +158,15 @@ pub fn group_members_since(state: &State, group: &str, since: DateTime<Utc>) -> 
         .collect()
 }
 
+/// The `AWS/EC2 CPUUtilization` series of one instance, as the CPU sampler stores it.
+pub fn cpu_key(instance_id: &str) -> MetricKey {
+    MetricKey::new(
+        shoal_model::cloudwatch::EC2_NAMESPACE,
+        "CPUUtilization",
+        &[("InstanceId", instance_id)],
+    )
+}
+
 /// Merges several series into one, oldest first (stable for equal timestamps).
 pub fn merge_points(series: Vec<Vec<Datapoint>>) -> Vec<Datapoint> {
     let mut all: Vec<Datapoint> = series.into_iter().flatten().collect();
@@ -273,6 +282,31 @@ impl Service {
             ));
         }
         self.with_store(|s| s.write(|w| w.put_metric_points(&points))).map_err(store_error)
+    }
+
+    /// The most recent CPUUtilization sample of an instance, if it is recent (three
+    /// sample intervals): what `shoal instances` and the console show as its CPU now.
+    pub fn latest_cpu(&self, instance_id: &str) -> Option<f64> {
+        let now = self.clock.now().timestamp_millis();
+        let window = 3 * self.config.cpu_sample_interval.as_millis() as i64;
+        self.with_store(|s| s.metric_data(&cpu_key(instance_id), now - window, now + 1).ok())?
+            .last()
+            .map(|d| d.value)
+    }
+
+    /// One stored series' raw samples in `[from_ms, to_ms)` as `(timestamp ms, value)`,
+    /// oldest first (empty when the store cannot be read): what the console charts.
+    pub fn raw_samples(
+        &self,
+        (namespace, name): (&str, &str),
+        dimensions: &[(&str, &str)],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Vec<(i64, f64)> {
+        let key = MetricKey::new(namespace, name, dimensions);
+        self.with_store(|s| s.metric_data(&key, from_ms, to_ms))
+            .map(|v| v.into_iter().map(|d| (d.ts_ms, d.value)).collect())
+            .unwrap_or_default()
     }
 
     /// A metric's datapoints in `[start, end)`, oldest first. Group aggregates
