@@ -155,12 +155,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
             )?;
             if include_deleted {
                 // Then each activity says whether its group is still there.
-                let live: Vec<bool> = svc.read(|s| {
-                    page.items
-                        .iter()
-                        .map(|a| crate::service::autoscaling::group_exists(s, a))
-                        .collect()
-                });
+                let live = svc.activity_groups_exist(&page.items);
                 let items: Vec<(&Activity, bool)> = page.items.iter().zip(live).collect();
                 x.list("Activities", "member", &items, |x, (a, live)| {
                     activity_xml(x, a);
@@ -580,10 +575,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option
         }
         "DescribeAccountLimits" => {
             let q = &svc.config.quotas;
+            let (groups, launch_configurations) = svc.autoscaling_usage();
             x.text("MaxNumberOfAutoScalingGroups", q.auto_scaling_groups)
                 .text("MaxNumberOfLaunchConfigurations", q.launch_configurations)
-                .text("NumberOfAutoScalingGroups", svc.read(|s| s.groups.len()))
-                .text("NumberOfLaunchConfigurations", svc.read(|s| s.launch_configurations.len()));
+                .text("NumberOfAutoScalingGroups", groups)
+                .text("NumberOfLaunchConfigurations", launch_configurations);
         }
         other => {
             return Err(AwsError::new(

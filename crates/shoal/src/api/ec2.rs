@@ -50,9 +50,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
         }
         "DescribeAccountAttributes" => {
             let q = &svc.config.quotas;
-            let default_vpc = svc
-                .read(|s| s.vpcs.values().find(|v| v.is_default).map(|v| v.id.clone()))
-                .unwrap_or_else(|| "none".into());
+            let default_vpc = svc.default_vpc_id().unwrap_or_else(|| "none".into());
             // AWS's attributes; the instance figure is the configured quota.
             let all = [
                 ("supported-platforms", "VPC".to_string()),
@@ -550,14 +548,12 @@ fn permission_from(s: &Params) -> Permission {
 
 fn group_names(svc: &Service, inst: Option<&Instance>) -> Vec<(String, String)> {
     let Some(inst) = inst else { return vec![] };
-    svc.read(|s| {
-        inst.security_group_ids
-            .iter()
-            .map(|id| {
-                (id.clone(), s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or_default())
-            })
-            .collect()
-    })
+    let names = svc.security_group_names(&inst.security_group_ids);
+    inst.security_group_ids
+        .iter()
+        .cloned()
+        .zip(names.into_iter().map(Option::unwrap_or_default))
+        .collect()
 }
 
 pub fn tags_xml(x: &mut Xml, tags: &[Tag]) {

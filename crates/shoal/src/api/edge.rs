@@ -377,16 +377,7 @@ fn body_error(e: &axum::Error) -> AwsError {
 /// Which listener serves an edge request: the one on the port the client named, if
 /// the load balancer has it, else its lowest port.
 fn listener_port(svc: &Service, lb_arn: &str, asked: Option<u16>) -> u16 {
-    let ports: Vec<u16> = svc.read(|s| {
-        let mut p: Vec<u16> = s
-            .listeners
-            .values()
-            .filter(|l| l.load_balancer_arn == lb_arn)
-            .map(|l| l.port)
-            .collect();
-        p.sort_unstable();
-        p
-    });
+    let ports = svc.listener_ports(lb_arn);
     match asked {
         Some(a) if ports.contains(&a) => a,
         _ => ports.first().copied().unwrap_or(0),

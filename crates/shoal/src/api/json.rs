@@ -129,9 +129,7 @@ async fn shutdown(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
         answer["still_stopping"] = json!(done.still_stopping);
         answer["stopped_in_groups"] = json!(done.in_groups);
     }
-    let running: Vec<String> = svc.read(|s| {
-        s.instances.values().filter(|i| i.state.wants_processes()).map(|i| i.id.clone()).collect()
-    });
+    let running = svc.instances_with_processes();
     answer["running"] = json!(running);
     tracing::info!(stop_instances = req.stop_instances, "shutdown requested over the JSON API");
     svc.request_shutdown();

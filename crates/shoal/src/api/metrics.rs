@@ -166,15 +166,8 @@ pub fn render(svc: &Service) -> String {
     let _ = writeln!(out, "shoal_store_commit_seconds_sum {}", s.commit_seconds);
     let _ = writeln!(out, "shoal_store_commit_seconds_count {}", s.commit_count);
 
-    let (instances, groups) = svc.read(|state| {
-        let mut by_state: std::collections::BTreeMap<&'static str, u64> = Default::default();
-        for i in state.instances.values() {
-            *by_state.entry(i.state.name()).or_default() += 1;
-        }
-        let groups: Vec<(String, String)> =
-            state.target_groups.values().map(|t| (t.arn.clone(), t.name.clone())).collect();
-        (by_state, groups)
-    });
+    let instances = svc.instance_counts_by_state();
+    let groups = svc.all_target_group_names();
     head(&mut out, "shoal_instances", "gauge", "Instances by state.");
     for (state, n) in &instances {
         let _ = writeln!(out, "shoal_instances{{state=\"{state}\"}} {n}");

@@ -476,12 +476,8 @@ fn deployment_request(f: &Form) -> AwsResult<StartDeployment> {
 
 /// Target group names for ARNs (the ARN when it is gone), joined.
 fn target_group_names(svc: &Service, arns: &[String]) -> String {
-    svc.read(|s| {
-        arns.iter()
-            .map(|a| s.target_groups.get(a).map(|t| t.name.clone()).unwrap_or(a.clone()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    })
+    let names = svc.target_group_names(arns);
+    arns.iter().zip(names).map(|(a, n)| n.unwrap_or(a.clone())).collect::<Vec<_>>().join(", ")
 }
 
 /// A health check's fields, by the API's parameter names (blank fields stay unset).

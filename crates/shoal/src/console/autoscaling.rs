@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use shoal_model::autoscaling::group::AutoScalingGroup;
 use shoal_model::autoscaling::policy::{PolicyConfig, PredefinedMetricType, ScalingPolicy};
-use shoal_model::{tags, AwsResult};
+use shoal_model::AwsResult;
 
 use super::charts::{self, Threshold};
 use super::html::{
@@ -225,13 +225,7 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
     let policies = svc.describe_policies(Some(name), &[], &[]);
     // Every instance the group launched that EC2 still shows (terminated ones for an
     // hour): the group's CPU is their average while they ran.
-    let members: Vec<String> = svc.read(|s| {
-        s.instances
-            .values()
-            .filter(|i| tags::get(&i.tags, "aws:autoscaling:groupName") == Some(name))
-            .map(|i| i.id.clone())
-            .collect()
-    });
+    let members = svc.instances_launched_by_group(name);
     let members: Vec<&str> = members.iter().map(String::as_str).collect();
     let cpu = charts::cpu(svc, &members, CHART_MINUTES, CHART_BUCKETS);
     let alarms = svc.policy_alarms(&policies)?;

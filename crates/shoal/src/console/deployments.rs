@@ -313,7 +313,7 @@ pub fn deployment(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
 
 /// A target group's link by ARN (its name; the ARN's name part once it is deleted).
 fn target_group_link(svc: &Service, arn: &str) -> String {
-    match svc.read(|s| s.target_groups.get(arn).map(|t| t.name.clone())) {
+    match svc.target_group_names(&[arn.to_string()]).remove(0) {
         Some(name) => link("target-groups", &name),
         None => esc(arn
             .rsplit_once(":targetgroup/")

@@ -92,13 +92,9 @@ pub fn security_group_boxes(svc: &Service, name: &str, checked: &[String]) -> Aw
 }
 
 /// Security group names for ids (the id itself when the group is gone).
-fn sg_names(svc: &Service, ids: &[String]) -> String {
-    svc.read(|s| {
-        ids.iter()
-            .map(|id| s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or(id.clone()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    })
+pub(super) fn sg_names(svc: &Service, ids: &[String]) -> String {
+    let names = svc.security_group_names(ids);
+    ids.iter().zip(names).map(|(id, n)| n.unwrap_or(id.clone())).collect::<Vec<_>>().join(", ")
 }
 
 // ---------------------------------------------------------------------- instances

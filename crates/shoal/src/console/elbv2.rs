@@ -28,8 +28,7 @@ const CHART_BUCKETS: usize = 90;
 
 /// Every target group by ARN → name, for action texts.
 fn tg_name(svc: &Service, arn: &str) -> String {
-    svc.read(|s| s.target_groups.get(arn).map(|t| t.name.clone()))
-        .unwrap_or_else(|| arn.to_string())
+    svc.target_group_names(&[arn.to_string()]).remove(0).unwrap_or_else(|| arn.to_string())
 }
 
 /// An action as the AWS console words it; a weighted forward lists each target group
@@ -220,13 +219,7 @@ pub fn load_balancer(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Stri
     let lb =
         svc.elb().describe_load_balancers(&[], &[name.to_string()], None, None)?.items.remove(0);
     let listeners = svc.elb().describe_listeners(Some(&lb.arn), &[], None, Some(400))?.items;
-    let sgs = svc.read(|s| {
-        lb.security_groups
-            .iter()
-            .map(|id| s.security_groups.get(id).map(|g| g.name.clone()).unwrap_or(id.clone()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
+    let sgs = super::ec2::sg_names(svc, &lb.security_groups);
     let delete = confirm_button(
         "DeleteLoadBalancer",
         &[("LoadBalancerArn", &lb.arn)],
@@ -340,12 +333,8 @@ pub fn target_groups(svc: &Service, flash: &Flash) -> AwsResult<String> {
         .iter()
         .map(|tg| {
             let (healthy, total) = healthy_count(svc, tg);
-            let lbs: Vec<String> = svc.read(|s| {
-                tg.load_balancer_arns
-                    .iter()
-                    .filter_map(|a| s.load_balancers.get(a).map(|l| l.name.clone()))
-                    .collect()
-            });
+            let lbs: Vec<String> =
+                svc.load_balancer_names(&tg.load_balancer_arns).into_iter().flatten().collect();
             vec![
                 format!(
                     "<a href=\"/console/target-groups/{}\">{}</a>",
@@ -421,13 +410,7 @@ pub fn target_group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<Strin
         .remove(0);
     let targets = svc.elb().describe_target_health(&tg.arn, &[])?;
     let requests = svc.elb().target_request_counts(&tg.arn);
-    let groups: Vec<String> = svc.read(|s| {
-        s.groups
-            .values()
-            .filter(|g| g.target_groups.iter().any(|t| t.target_group_arn == tg.arn))
-            .map(|g| g.name.clone())
-            .collect()
-    });
+    let groups = svc.groups_using_target_group(&tg.arn);
     let hc = &tg.health_check;
     let hc_port = match hc.port {
         HealthCheckPort::TrafficPort => "traffic-port".to_string(),

@@ -1,9 +1,9 @@
 //! The one service layer: every operation of every front (AWS Query/EC2 XML, JSON,
 //! console, CLI) is a method here taking a typed request and returning a typed result or
-//! an [`AwsError`]. Fronts parse and render; they never touch the store or the
-//! controllers (a few still read [`State`] through [`Service::read`]; ARCHITECTURE.md
-//! names them). Whole-daemon operations (reset, stop-all) are in `admin`; every
-//! listing pages through `page`.
+//! an [`AwsError`]. Fronts parse and render; they never touch the store, the
+//! controllers or [`State`] (display lookups such as names for ids are in `lookups`).
+//! Whole-daemon operations (reset, stop-all) are in `admin`; every listing pages
+//! through `page`.
 //!
 //! Concurrency: one `std::sync::Mutex` guards the in-memory [`State`] and the store.
 //! It is never held across an `.await`; a commit is a short synchronous SQLite
@@ -22,6 +22,7 @@ pub mod elbv2;
 pub mod group_metrics;
 pub mod launch_configs;
 mod links;
+pub mod lookups;
 pub mod membership;
 pub mod page;
 pub mod policy_runs;
