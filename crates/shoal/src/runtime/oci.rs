@@ -66,7 +66,7 @@ pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), St
     if max.trim() == "0" {
         return Err("user namespaces are disabled (user.max_user_namespaces = 0)".into());
     }
-    let runc = find_runc().ok_or("runc is not installed (scripts/setup-runtime.sh)")?;
+    let runc = find_runc()?;
     let base = base_rootfs
         .map(Path::to_path_buf)
         .or_else(find_base_rootfs)
@@ -77,9 +77,22 @@ pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), St
     Ok((runc, base))
 }
 
-fn find_runc() -> Option<PathBuf> {
+/// `SHOAL_RUNC` if set (a runc of one's own, or a missing one to try the fallback),
+/// else the first `runc` on `PATH`.
+fn find_runc() -> Result<PathBuf, String> {
+    if let Some(runc) = std::env::var_os("SHOAL_RUNC").filter(|v| !v.is_empty()) {
+        let runc = PathBuf::from(runc);
+        return if runc.is_file() {
+            Ok(runc)
+        } else {
+            Err(format!("runc is not at {} (SHOAL_RUNC)", runc.display()))
+        };
+    }
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    path.split(':').map(|d| Path::new(d).join("runc")).find(|p| p.is_file())
+    path.split(':')
+        .map(|d| Path::new(d).join("runc"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "runc is not installed (scripts/setup-runtime.sh)".into())
 }
 
 /// The newest complete build in scripts/build-base-image.sh's cache.
