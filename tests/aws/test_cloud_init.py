@@ -8,10 +8,8 @@ process-instance test runs everywhere.
 import base64
 from pathlib import Path
 
-import pytest
-
 from harness import Daemon, wait_for
-from test_isolation import REASON, needs_containers
+from test_isolation import REASON, daemon, needs_containers  # noqa: F401 - its container daemon fixture
 
 CLOUD_CONFIG = """#cloud-config
 write_files:
@@ -66,13 +64,6 @@ def sh(daemon, iid, script):
     r = daemon.shoal("ssh", iid, "--", "sh", "-c", script)
     assert r.returncode == 0, r.stderr
     return r.stdout
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    d = Daemon("--isolation", "container")
-    yield d
-    d.close()
 
 
 @needs_containers
