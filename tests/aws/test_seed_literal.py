@@ -105,3 +105,26 @@ def test_the_labs_commands_work_as_written(daemon):
     # The app behind it still runs: only nginx was stopped.
     assert http_get(f"http://{addrs[victim]}:3001/health")[0] == 200
     assert daemon.instance(victim)["State"]["Name"] == "running"
+
+
+@needs_containers
+def test_git_checkout_beta_then_an_image_serves_the_new_version(daemon):
+    iid = daemon.aws("ec2", "run-instances", "--image-id", daemon.base_image(), "--instance-type", "t2.micro",
+                     "--user-data", LAB_USER_DATA)["Instances"][0]["InstanceId"]
+    daemon.wait_state(iid, "running")
+    addr = daemon.instance(iid)["PublicIpAddress"]
+    wait_for("nginx", lambda: http_get(f"http://{addr}:3000/health")[0] == 200, timeout=30)
+    r = as_ec2_user(daemon, iid, "cd /var/www/aws-exercise-a && git checkout beta")
+    assert r.returncode == 0, r
+    daemon.aws("ec2", "stop-instances", "--instance-ids", iid)
+    daemon.wait_state(iid, "stopped")
+    image = daemon.aws("ec2", "create-image", "--instance-id", iid, "--name", "exercise-image-beta")["ImageId"]
+    wait_for("the image", lambda: daemon.aws("ec2", "describe-images", "--image-ids", image)["Images"][0]["State"]
+             == "available", timeout=60)
+    beta = daemon.aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t2.micro")["Instances"][0]["InstanceId"]
+    daemon.wait_state(beta, "running")
+    beta_addr = daemon.instance(beta)["PublicIpAddress"]
+    # Its rc.local (from exercise-instance's disk) starts the app and nginx at boot.
+    wait_for("the beta app", lambda: http_get(f"http://{beta_addr}:3000/")[1].startswith("Welcome to the A project beta"),
+             timeout=30)
+    assert as_ec2_user(daemon, beta, "cd /var/www/aws-exercise-a && git rev-parse --abbrev-ref HEAD").stdout.strip() == "beta"
