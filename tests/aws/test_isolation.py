@@ -9,6 +9,7 @@ Skipped, saying why, where the host cannot run containers: not root, no runc
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -272,5 +273,28 @@ def test_isolated_instances_warn_nowhere():
         assert d.shoal("instances").stdout.startswith("INSTANCE")
         assert 'id="isolation-fallback"' not in http_get(d.endpoint + "/console/instances", timeout=10)[1]
         assert "cannot isolate" not in d.log()
+    finally:
+        d.close()
+
+
+@needs_containers
+def test_a_daemon_out_of_descriptors_never_takes_a_running_container_for_stopped():
+    import resource
+    d = Daemon("--isolation", "container")
+    try:
+        iid = launch(d)
+        soft, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+        # Every open fails with EMFILE now (no descriptor number under 3 is free): /proc
+        # and runc can only answer "unknown".
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (3, hard))
+        try:
+            wait_for("a pass that looked", lambda: "cannot observe the instance's init" in d.log()
+                     or "instance init is gone" in d.log(), timeout=20)
+            time.sleep(6)  # another pass (resync: 5 s)
+        finally:
+            resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        assert "instance init is gone" not in d.log()
+        assert d.instance(iid)["State"]["Name"] == "running"
+        assert run(d, iid, "echo alive")[1].strip() == "alive"
     finally:
         d.close()
