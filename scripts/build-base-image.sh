@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds Shoal's base image: a Debian bookworm root filesystem made with mmdebstrap from
 # Debian packages (images/base/packages.txt), with an `ec2-user` that has passwordless sudo
-# as on Amazon Linux, and sysvinit scripts that `service` runs under Shoal's init.
+# as on Amazon Linux, and sysvinit scripts that `service` runs under Shoal's init; plus the
+# lab's own (images/base/lab-setup.sh, images/base/files): the app as a git repository at
+# /var/www/aws-exercise-a (branches main and beta) on :3001, nginx on :3000 in front of
+# it, and a yum that installs through apt.
 #
 #   scripts/build-base-image.sh [--tarball]    # prints the root filesystem's path
 #
@@ -16,7 +19,10 @@ suite=bookworm
 tarball=0
 [ "${1:-}" = "--tarball" ] && tarball=1
 
-recipe_hash=$(cat "$0" "$packages_file" | sha256sum | cut -c1-16)
+# The recipe: this script, the package list, the lab's setup and the files copied in.
+lab_setup="$here/images/base/lab-setup.sh"
+files="$here/images/base/files"
+recipe_hash=$( (cat "$0" "$packages_file" "$lab_setup"; cd "$files" && find . -type f | sort | xargs -d '\n' sha256sum) | sha256sum | cut -c1-16)
 cache="${SHOAL_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/shoal/images}"
 out="$cache/debian-$suite-$recipe_hash"
 if [ -f "$out/complete" ]; then
@@ -53,6 +59,8 @@ mmdebstrap --variant=minbase --mode=root --format=directory \
   --customize-hook='chroot "$1" useradd --create-home --shell /bin/bash --comment "EC2 Default User" ec2-user' \
   --customize-hook='echo "ec2-user ALL=(ALL) NOPASSWD:ALL" > "$1/etc/sudoers.d/90-ec2-user"; chmod 0440 "$1/etc/sudoers.d/90-ec2-user"' \
   --customize-hook='echo "Shoal base image: Debian '"$suite"' (built by scripts/build-base-image.sh, recipe '"$recipe_hash"')" > "$1/etc/shoal-image"' \
+  --customize-hook='cp -a "'"$files"'/." "$1/"' \
+  --customize-hook='chroot "$1" sh -s < "'"$lab_setup"'"' \
   --customize-hook='rm -rf "$1/var/lib/apt/lists/"* "$1/var/cache/apt/"*.bin' \
   "$suite" "$work/rootfs" "$mirror" >&2
 elapsed=$(( ($(date +%s%N) - started) / 1000000 ))

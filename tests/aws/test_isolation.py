@@ -9,6 +9,7 @@ Skipped, saying why, where the host cannot run containers: not root, no runc
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,86 @@ def test_container_mode_refuses_to_start_where_the_host_cannot_isolate():
             start_without_runc("--isolation", "container", data_dir=data_dir)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def start_with_env(env, *args, **kwargs):
+    """A daemon started with `env` added to its environment."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return Daemon(*args, **kwargs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+FALLBACK = "runc is not at /nonexistent/runc (SHOAL_RUNC)"
+
+
+def test_the_fallback_is_said_in_the_log_the_cli_the_console_and_health():
+    d = start_with_env({"SHOAL_RUNC": "/nonexistent/runc"}, "--isolation", "auto")
+    try:
+        assert "cannot isolate instances" in d.log() and FALLBACK in d.log()
+        health = d.api("/_shoal/health")
+        assert (health["isolation_mode"], health["isolation_fallback"]) == ("process", FALLBACK)
+        iid = d.aws("ec2", "run-instances", "--image-id", d.base_image())["Instances"][0]["InstanceId"]
+        d.wait_state(iid, "running")
+        out = d.shoal("instances").stdout.splitlines()
+        assert out[0].startswith("WARNING") and FALLBACK in out[0], out
+        assert out[1].startswith("INSTANCE") and any(iid in line for line in out[2:])
+        status, page = http_get(d.endpoint + "/console/instances", timeout=10)
+        assert status == 200 and 'id="isolation-fallback"' in page
+        assert "runc is not at /nonexistent/runc" in page
+    finally:
+        d.close()
+
+
+def test_process_mode_by_choice_warns_nowhere():
+    d = Daemon()
+    try:
+        health = d.api("/_shoal/health")
+        assert (health["isolation_mode"], health["isolation_fallback"]) == ("process", None)
+        assert not d.shoal("instances").stdout.startswith("WARNING")
+        assert 'id="isolation-fallback"' not in http_get(d.endpoint + "/console/instances", timeout=10)[1]
+    finally:
+        d.close()
+
+
+@needs_containers
+def test_isolated_instances_warn_nowhere():
+    d = Daemon("--isolation", "auto")
+    try:
+        health = d.api("/_shoal/health")
+        assert (health["isolation_mode"], health["isolation_fallback"]) == ("container", None)
+        assert "containers" in health["isolation"]
+        assert d.shoal("instances").stdout.startswith("INSTANCE")
+        assert 'id="isolation-fallback"' not in http_get(d.endpoint + "/console/instances", timeout=10)[1]
+        assert "cannot isolate" not in d.log()
+    finally:
+        d.close()
+
+
+@needs_containers
+def test_a_daemon_out_of_descriptors_never_takes_a_running_container_for_stopped():
+    import resource
+    d = Daemon("--isolation", "container")
+    try:
+        iid = launch(d)
+        soft, hard = resource.prlimit(d.pid, resource.RLIMIT_NOFILE)
+        # Every open fails with EMFILE now (no descriptor number under 3 is free): /proc
+        # and runc can only answer "unknown".
+        resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (3, hard))
+        try:
+            wait_for("a pass that looked", lambda: "cannot observe the instance's init" in d.log()
+                     or "instance init is gone" in d.log(), timeout=20)
+            time.sleep(6)  # another pass (resync: 5 s)
+        finally:
+            resource.prlimit(d.pid, resource.RLIMIT_NOFILE, (soft, hard))
+        assert "instance init is gone" not in d.log()
+        assert d.instance(iid)["State"]["Name"] == "running"
+        assert run(d, iid, "echo alive")[1].strip() == "alive"
+    finally:
+        d.close()

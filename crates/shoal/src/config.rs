@@ -49,6 +49,9 @@ pub struct Config {
     pub max_connections: usize,
     /// How instances are isolated from the host and each other.
     pub isolation: Isolation,
+    /// Set at start when containers were asked for (`auto`) and the host cannot run
+    /// them: why, so the log, `shoal instances`, the console and health say it.
+    pub isolation_fallback: Option<String>,
     /// Service quotas: by default what this host can run (`Quotas::for_host`).
     pub quotas: Quotas,
 }
@@ -83,6 +86,7 @@ impl Config {
             body_read_timeout: Duration::from_secs(60),
             max_connections: 1024,
             isolation: Isolation::Process,
+            isolation_fallback: None,
             quotas: host_quotas(),
         }
     }

@@ -104,6 +104,9 @@ enum Command {
     /// An instance's init process (started by the daemon).
     #[command(hide = true)]
     InstanceInit { dir: PathBuf },
+    /// Runs `#cloud-config` user data inside an instance (started by its init).
+    #[command(hide = true)]
+    CloudInit { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -213,6 +216,7 @@ fn main() -> ExitCode {
     match cli.command {
         // Inside instances: small synchronous programs, no tokio.
         Command::InstanceInit { dir } => report(shoal::runtime::init::run(&dir).map(|_| 0)),
+        Command::CloudInit { file } => report(shoal::runtime::cloudinit::run(&file)),
         Command::Stress { cpu, timeout } => {
             shoal::runtime::stress::run(cpu, timeout);
             ExitCode::SUCCESS
@@ -307,7 +311,7 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
         }
         Command::Deploy(cli) => return shoal::cli::deploy::run(&client, *cli).await,
         Command::App { dir, port, log } => shoal::lab::serve_app(dir, port, log).await?,
-        Command::InstanceInit { .. } | Command::Stress { .. } => {
+        Command::InstanceInit { .. } | Command::CloudInit { .. } | Command::Stress { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }

@@ -15,28 +15,36 @@ use crate::runtime::Driver;
 use crate::service::Service;
 
 /// The instance driver `--isolation` asks for. Where containers are asked for and the
-/// host cannot run them, `container` refuses to start and `auto` says why and runs
-/// process instances.
-fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<Arc<dyn Driver>> {
+/// host cannot run them, `container` refuses to start and `auto` runs process instances
+/// and answers why, for the log, `shoal instances`, the console and health to say.
+fn make_driver(
+    config: &Config,
+    exe: std::path::PathBuf,
+) -> anyhow::Result<(Arc<dyn Driver>, Option<String>)> {
     use crate::config::Isolation;
     use crate::runtime::oci::{host_support, ContainerDriver};
+    let mut fallback = None;
     if config.isolation != Isolation::Process {
         let container = host_support(None).and_then(|(runc, base)| {
             ContainerDriver::new(&config.data_dir, exe.clone(), runc, base)
                 .map_err(|e| e.to_string())
         });
         match (container, config.isolation) {
-            (Ok(driver), _) => return Ok(Arc::new(driver)),
+            (Ok(driver), _) => return Ok((Arc::new(driver), None)),
             (Err(why), Isolation::Container) => {
                 anyhow::bail!("--isolation container: this host cannot isolate instances: {why}")
             }
-            (Err(why), _) => tracing::warn!(
-                reason = %why,
-                "this host cannot isolate instances: they run as host processes, not containers"
-            ),
+            (Err(why), _) => {
+                tracing::warn!(
+                    reason = %why,
+                    "this host cannot isolate instances: they run as host processes, not containers"
+                );
+                fallback = Some(why);
+            }
         }
     }
-    Ok(Arc::new(ProcessDriver::new(&config.data_dir, exe, config.use_cgroups)?))
+    let driver = ProcessDriver::new(&config.data_dir, exe, config.use_cgroups)?;
+    Ok((Arc::new(driver), fallback))
 }
 
 /// A running daemon.
@@ -69,7 +77,8 @@ impl Daemon {
         let issued_key = issued.then(|| credentials.keys[0].clone());
         config.credentials = credentials;
         let exe = std::env::current_exe().context("cannot find the shoal executable")?;
-        let driver = make_driver(&config, shoal_exe(exe))?;
+        let (driver, fallback) = make_driver(&config, shoal_exe(exe))?;
+        config.isolation_fallback = fallback;
         let store = shoal_store::Store::open(&config.db_path())
             .with_context(|| format!("cannot open {}", config.db_path().display()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -68,8 +68,19 @@ async fn health(State(svc): State<Arc<Service>>) -> Json<Value> {
         "pid": std::process::id(),
         "data_dir": svc.config.data_dir,
         "isolation": svc.driver.isolation(),
+        "isolation_mode": isolation_mode(&svc),
+        "isolation_fallback": svc.config.isolation_fallback,
         "region": svc.region(),
     }))
+}
+
+/// What instances are: `container` or `process` (asked for, or fallen back to).
+fn isolation_mode(svc: &Service) -> &'static str {
+    use crate::config::Isolation;
+    match (svc.config.isolation, &svc.config.isolation_fallback) {
+        (Isolation::Process, _) | (_, Some(_)) => "process",
+        (Isolation::Container | Isolation::Auto, None) => "container",
+    }
 }
 
 /// The admin reset (`shoal reset`): answers how many records of each kind it removed.
@@ -160,9 +171,11 @@ pub fn instance_json(svc: &Service, i: &Instance) -> Value {
 
 async fn list_instances(State(svc): State<Arc<Service>>) -> JsonResult {
     let page = svc.describe_instances(&[], &[], None, None)?;
-    Ok(Json(
-        json!({ "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(json!({
+        "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>(),
+        "isolation_mode": isolation_mode(&svc),
+        "isolation_fallback": svc.config.isolation_fallback,
+    })))
 }
 
 async fn get_instance(State(svc): State<Arc<Service>>, Path(id): Path<String>) -> JsonResult {

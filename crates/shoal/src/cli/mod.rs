@@ -13,6 +13,9 @@ use client::Client;
 pub async fn instances(client: &Client) -> anyhow::Result<()> {
     let v = client.get("/_shoal/api/instances").await?;
     let rows = v["instances"].as_array().cloned().unwrap_or_default();
+    if let Some(why) = v["isolation_fallback"].as_str() {
+        println!("WARNING: instances are host processes, not containers: {why}");
+    }
     println!(
         "{:<21} {:<20} {:<13} {:<10} {:<11} {:<15} {:<15} {:>5}",
         "INSTANCE", "NAME", "STATE", "TYPE", "ZONE", "PRIVATE IP", "ADDRESS", "CPU%"

@@ -136,6 +136,13 @@ pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
         "<div class=\"head\"><h1>Instances <small data-live=\"instance-count\">({})</small></h1></div>",
         list.len()
     );
+    if let Some(why) = &svc.config.isolation_fallback {
+        let _ = write!(
+            body,
+            "<div class=\"flash warn\" role=\"alert\" id=\"isolation-fallback\">Instances are not isolated: they run as host processes, not containers, because {}.</div>",
+            esc(why)
+        );
+    }
     let actions = form(
         "InstanceStates",
         "toolbar",

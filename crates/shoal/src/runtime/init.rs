@@ -194,10 +194,18 @@ fn say(message: &str) {
     println!("[shoal-init] {message}");
 }
 
-/// A script runs directly when it has a `#!` line, otherwise with `sh`, as cloud-init does.
+/// A script runs directly when it has a `#!` line, otherwise with `sh`, as cloud-init
+/// does; `#cloud-config` is run by `shoal cloud-init` (this binary, runtime/cloudinit.rs).
 fn script_command(path: &Path) -> Command {
-    let has_shebang = std::fs::read(path).map(|b| b.starts_with(b"#!")).unwrap_or(false);
-    if has_shebang {
+    let head = std::fs::read(path).unwrap_or_default();
+    if super::cloudinit::is_cloud_config(&head) {
+        if let Ok(me) = std::env::current_exe() {
+            let mut cmd = Command::new(me);
+            cmd.arg("cloud-init").arg(path);
+            return cmd;
+        }
+    }
+    if head.starts_with(b"#!") {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755));
         Command::new(path)

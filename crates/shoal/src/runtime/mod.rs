@@ -7,6 +7,7 @@
 //! against its start time) or cgroup membership — never by name.
 
 pub mod cgroup;
+pub mod cloudinit;
 pub mod disk;
 pub mod fake;
 pub mod init;

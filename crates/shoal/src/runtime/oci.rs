@@ -28,7 +28,7 @@ use shoal_model::ec2::instance::ProcessRecord;
 use super::cgroup::Cgroups;
 use super::init::BootFile;
 use super::netacct::NetAccounting;
-use super::{disk, procfs, BootSpec, BoxFuture, Driver, NetCounters};
+use super::{disk, procfs, BootSpec, BoxFuture, Driver, Liveness, NetCounters};
 
 /// Host uid and gid of root inside every container; the 65536 ids above it are the rest.
 pub const HOST_ID_BASE: u32 = 100_000;
@@ -66,7 +66,7 @@ pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), St
     if max.trim() == "0" {
         return Err("user namespaces are disabled (user.max_user_namespaces = 0)".into());
     }
-    let runc = find_runc().ok_or("runc is not installed (scripts/setup-runtime.sh)")?;
+    let runc = find_runc()?;
     let base = base_rootfs
         .map(Path::to_path_buf)
         .or_else(find_base_rootfs)
@@ -77,9 +77,22 @@ pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), St
     Ok((runc, base))
 }
 
-fn find_runc() -> Option<PathBuf> {
+/// `SHOAL_RUNC` if set (a runc of one's own, or a missing one to try the fallback),
+/// else the first `runc` on `PATH`.
+fn find_runc() -> Result<PathBuf, String> {
+    if let Some(runc) = std::env::var_os("SHOAL_RUNC").filter(|v| !v.is_empty()) {
+        let runc = PathBuf::from(runc);
+        return if runc.is_file() {
+            Ok(runc)
+        } else {
+            Err(format!("runc is not at {} (SHOAL_RUNC)", runc.display()))
+        };
+    }
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
-    path.split(':').map(|d| Path::new(d).join("runc")).find(|p| p.is_file())
+    path.split(':')
+        .map(|d| Path::new(d).join("runc"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "runc is not installed (scripts/setup-runtime.sh)".into())
 }
 
 /// The newest complete build in scripts/build-base-image.sh's cache.
@@ -224,9 +237,104 @@ impl ContainerDriver {
 
     /// The pid runc recorded for the container's init, if runc knows it as running.
     pub fn runc_state_pid(&self, instance_id: &str) -> Option<u32> {
-        let out = self.runc().args(["state", instance_id]).stderr(Stdio::null()).output().ok()?;
-        let state: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        (state["status"] == "running").then(|| state["pid"].as_u64()).flatten().map(|p| p as u32)
+        match self.runc_state(instance_id) {
+            RuncState::Running(pid) => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// What `runc state` says of the container.
+    fn runc_state(&self, instance_id: &str) -> RuncState {
+        let out = match self.runc().args(["state", instance_id]).output() {
+            Ok(out) => out,
+            Err(e) => return RuncState::Failed(format!("runc state: {e}")),
+        };
+        parse_runc_state(out.status.success(), &out.stdout, &out.stderr)
+    }
+
+    /// Asks runc whether the recorded init is its container's running init.
+    fn liveness_by_runc(&self, record: &ProcessRecord) -> Liveness {
+        let id = match container_of(&self.runc_root, record.pid) {
+            Ok(Some(id)) => id,
+            Ok(None) => return Liveness::Gone,
+            Err(e) => return Liveness::Unknown(format!("runc state dir: {e}")),
+        };
+        match self.runc_state(&id) {
+            RuncState::Running(pid) if pid == record.pid => Liveness::Alive,
+            RuncState::Running(_) | RuncState::Stopped | RuncState::Missing => Liveness::Gone,
+            RuncState::Failed(e) => Liveness::Unknown(e),
+        }
+    }
+}
+
+/// [`ContainerDriver::liveness`]'s decision, apart from its two ways of looking.
+fn observe_container(
+    record: &ProcessRecord,
+    by_proc: impl FnOnce() -> Liveness,
+    by_runc: impl FnOnce() -> Liveness,
+) -> Liveness {
+    if record.start_ticks == 0 {
+        return by_runc();
+    }
+    match by_proc() {
+        Liveness::Unknown(proc_error) => match by_runc() {
+            Liveness::Unknown(runc_error) => {
+                Liveness::Unknown(format!("{proc_error}; {runc_error}"))
+            }
+            seen => seen,
+        },
+        seen => seen,
+    }
+}
+
+/// A container as `runc state` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RuncState {
+    /// Running, created or paused: its init (this host pid) exists.
+    Running(u32),
+    Stopped,
+    /// runc knows no container of that id.
+    Missing,
+    /// runc could not be run or answered something else: nothing may be concluded.
+    Failed(String),
+}
+
+/// The container whose init runc recorded as `pid` (`<runc root>/<id>/state.json`):
+/// `Ok(None)` when runc knows no such container.
+fn container_of(runc_root: &Path, pid: u32) -> io::Result<Option<String>> {
+    for entry in fs::read_dir(runc_root)? {
+        let entry = entry?;
+        let state = match fs::read(entry.path().join("state.json")) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let state: serde_json::Value = serde_json::from_slice(&state).unwrap_or_default();
+        if state["init_process_pid"].as_u64() == Some(pid as u64) {
+            return Ok(entry.file_name().to_str().map(str::to_string));
+        }
+    }
+    Ok(None)
+}
+
+fn parse_runc_state(success: bool, stdout: &[u8], stderr: &[u8]) -> RuncState {
+    if !success {
+        let why = String::from_utf8_lossy(stderr);
+        if why.contains("does not exist") {
+            return RuncState::Missing;
+        }
+        return RuncState::Failed(format!("runc state: {}", why.trim()));
+    }
+    let state: serde_json::Value = match serde_json::from_slice(stdout) {
+        Ok(v) => v,
+        Err(e) => return RuncState::Failed(format!("runc state: {e}")),
+    };
+    match (state["status"].as_str(), state["pid"].as_u64()) {
+        (Some("running" | "created" | "paused"), Some(pid)) if pid > 0 => {
+            RuncState::Running(pid as u32)
+        }
+        (Some("stopped"), _) => RuncState::Stopped,
+        (status, _) => RuncState::Failed(format!("runc state: status {status:?}")),
     }
 }
 
@@ -395,12 +503,24 @@ impl Driver for ContainerDriver {
             .trim()
             .parse()
             .map_err(|_| io::Error::other("runc wrote no pid"))?;
+        // 0 if /proc could not be read now (a loaded host): liveness then asks runc.
         let start_ticks = procfs::stat(pid).map(|s| s.start_ticks).unwrap_or(0);
         Ok(ProcessRecord { pid, start_ticks })
     }
 
     fn is_alive(&self, record: &ProcessRecord) -> bool {
-        procfs::is_same_process(record.pid, record.start_ticks)
+        self.liveness(record) == Liveness::Alive
+    }
+
+    /// `/proc` first (cheap, no fork); where it cannot tell (EMFILE on a loaded host,
+    /// or a start time boot could not read), runc's own record of its container. Only a
+    /// definite "gone" from either may stop the instance.
+    fn liveness(&self, record: &ProcessRecord) -> Liveness {
+        observe_container(
+            record,
+            || procfs::observe(record.pid, record.start_ticks),
+            || self.liveness_by_runc(record),
+        )
     }
 
     fn shutdown<'a>(
@@ -812,5 +932,51 @@ mod tests {
         shift_ids(&dir, HOST_ID_BASE).unwrap();
         assert_eq!(fs::metadata(&home).unwrap().uid(), HOST_ID_BASE + 1000);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn reads_runc_state_without_guessing() {
+        let ok = |json: &str| parse_runc_state(true, json.as_bytes(), b"");
+        assert_eq!(ok(r#"{"id":"i-1","pid":4242,"status":"running"}"#), RuncState::Running(4242));
+        assert_eq!(ok(r#"{"id":"i-1","pid":4242,"status":"paused"}"#), RuncState::Running(4242));
+        assert_eq!(ok(r#"{"id":"i-1","pid":0,"status":"stopped"}"#), RuncState::Stopped);
+        assert!(matches!(ok("garbage"), RuncState::Failed(_)));
+        let missing = parse_runc_state(false, b"", b"container does not exist\n");
+        assert_eq!(missing, RuncState::Missing);
+        let failed = parse_runc_state(false, b"", b"open /run: too many open files\n");
+        assert!(matches!(failed, RuncState::Failed(_)));
+    }
+
+    #[test]
+    fn finds_the_container_runc_recorded_for_a_pid() {
+        let root = std::env::temp_dir().join(format!("shoal-runc-root-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for (id, pid) in [("i-aaa", 41), ("i-bbb", 42)] {
+            fs::create_dir_all(root.join(id)).unwrap();
+            let state = serde_json::json!({"id": id, "init_process_pid": pid});
+            fs::write(root.join(id).join("state.json"), state.to_string()).unwrap();
+        }
+        fs::create_dir_all(root.join("half-made")).unwrap();
+        assert_eq!(container_of(&root, 42).unwrap().as_deref(), Some("i-bbb"));
+        assert_eq!(container_of(&root, 43).unwrap(), None);
+        fs::remove_dir_all(&root).unwrap();
+        assert!(container_of(&root, 42).is_err(), "an unreadable root is no answer");
+    }
+
+    #[test]
+    fn a_failed_look_at_proc_asks_runc_and_only_a_definite_answer_counts() {
+        use Liveness::*;
+        let rec = |start_ticks| ProcessRecord { pid: 4242, start_ticks };
+        let unknown = || Unknown("Too many open files (os error 24)".into());
+        let not_asked = || -> Liveness { panic!("runc is not asked when /proc answers") };
+        assert_eq!(observe_container(&rec(9), || Alive, not_asked), Alive);
+        assert_eq!(observe_container(&rec(9), || Gone, not_asked), Gone);
+        assert_eq!(observe_container(&rec(9), unknown, || Alive), Alive);
+        assert_eq!(observe_container(&rec(9), unknown, || Gone), Gone);
+        let both = observe_container(&rec(9), unknown, || Unknown("runc state: EAGAIN".into()));
+        assert!(matches!(&both, Unknown(e) if e.contains("open files") && e.contains("EAGAIN")));
+        // No start time recorded: /proc cannot tell the init from a reused pid; runc can.
+        let proc_not_asked = || -> Liveness { panic!("no start time to compare") };
+        assert_eq!(observe_container(&rec(0), proc_not_asked, || Alive), Alive);
     }
 }
