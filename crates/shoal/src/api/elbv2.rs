@@ -258,234 +258,369 @@ fn subnets(p: &Params) -> Vec<String> {
 
 // ------------------------------------------------------------------ actions
 
+/// One action: decode `p`, call the service, encode the `<XResult>` body into `x`.
+type Handler = fn(&Service, &Params, &mut Xml) -> AwsResult<()>;
+
+/// Every ELBv2 action Shoal serves, by its wire name.
+const ACTIONS: &[(&str, Handler)] = &[
+    ("DescribeAccountLimits", describe_account_limits),
+    ("CreateLoadBalancer", create_load_balancer),
+    ("DescribeLoadBalancers", describe_load_balancers),
+    ("DeleteLoadBalancer", delete_load_balancer),
+    ("DescribeLoadBalancerAttributes", describe_load_balancer_attributes),
+    ("ModifyLoadBalancerAttributes", modify_load_balancer_attributes),
+    ("DescribeListenerAttributes", describe_listener_attributes),
+    ("ModifyListenerAttributes", modify_listener_attributes),
+    ("SetSubnets", set_subnets),
+    ("SetSecurityGroups", set_security_groups),
+    ("CreateListener", create_listener),
+    ("DescribeListeners", describe_listeners),
+    ("ModifyListener", modify_listener),
+    ("DeleteListener", delete_listener),
+    ("CreateRule", create_rule),
+    ("DescribeRules", describe_rules),
+    ("ModifyRule", modify_rule),
+    ("DeleteRule", delete_rule),
+    ("SetRulePriorities", set_rule_priorities),
+    ("CreateTargetGroup", create_target_group),
+    ("DescribeTargetGroups", describe_target_groups),
+    ("ModifyTargetGroup", modify_target_group),
+    ("DeleteTargetGroup", delete_target_group),
+    ("DescribeTargetGroupAttributes", describe_target_group_attributes),
+    ("ModifyTargetGroupAttributes", modify_target_group_attributes),
+    ("RegisterTargets", register_targets),
+    ("DeregisterTargets", deregister_targets),
+    ("DescribeTargetHealth", describe_target_health),
+    ("AddTags", add_tags),
+    ("RemoveTags", remove_tags),
+    ("DescribeTags", describe_tags),
+];
+
 fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
-    let mut x = Xml::new();
-    match action {
-        "DescribeAccountLimits" => {
-            let q = &svc.config.quotas;
-            // AWS's names; the first four are the quotas Shoal enforces, the rest AWS's
-            // figures for limits it does not count.
-            let limits = [
-                ("application-load-balancers", q.load_balancers),
-                ("target-groups", q.target_groups),
-                ("listeners-per-application-load-balancer", q.listeners_per_load_balancer),
-                ("rules-per-application-load-balancer", q.rules_per_load_balancer),
-                ("targets-per-application-load-balancer", 1000),
-                ("target-groups-per-application-load-balancer", 100),
-                ("target-groups-per-action-on-application-load-balancer", 5),
-                ("condition-values-per-alb-rule", 5),
-                ("condition-wildcards-per-alb-rule", 5),
-            ];
-            x.list("Limits", "member", limits, |x, (name, max)| {
-                x.text("Name", name).text("Max", max);
-            });
-        }
-        // ---------------------------------------------------------- load balancers
-        "CreateLoadBalancer" => {
-            let lb = svc.elb().create_load_balancer(CreateLoadBalancer {
-                name: required(p, "Name")?.to_string(),
-                subnets: subnets(p),
-                security_groups: p.list("SecurityGroups"),
-                scheme: p.string("Scheme"),
-                lb_type: p.string("Type"),
-                ip_address_type: p.string("IpAddressType"),
-                tags: p.tags("Tags"),
-            })?;
-            x.list("LoadBalancers", "member", [&lb], |x, lb| load_balancer_xml(svc, x, lb));
-        }
-        "DescribeLoadBalancers" => {
-            let page = svc.elb().describe_load_balancers(
-                &p.list("LoadBalancerArns"),
-                &p.list("Names"),
-                p.get("Marker"),
-                num(p, "PageSize")?,
-            )?;
-            x.list("LoadBalancers", "member", &page.items, |x, lb| load_balancer_xml(svc, x, lb));
-            x.opt("NextMarker", page.next_token);
-        }
-        "DeleteLoadBalancer" => svc.elb().delete_load_balancer(required(p, "LoadBalancerArn")?)?,
-        "DescribeLoadBalancerAttributes" => {
-            let attrs = svc.elb().load_balancer_attributes(required(p, "LoadBalancerArn")?)?;
-            attributes_xml(&mut x, &attrs);
-        }
-        "ModifyLoadBalancerAttributes" => {
-            let attrs = svc.elb().modify_load_balancer_attributes(
-                required(p, "LoadBalancerArn")?,
-                &attributes(p)?,
-            )?;
-            attributes_xml(&mut x, &attrs);
-        }
-        "DescribeListenerAttributes" => {
-            let attrs = svc.elb().listener_attributes(required(p, "ListenerArn")?)?;
-            attributes_xml(&mut x, &attrs);
-        }
-        "ModifyListenerAttributes" => {
-            let attrs = svc
-                .elb()
-                .modify_listener_attributes(required(p, "ListenerArn")?, &attributes(p)?)?;
-            attributes_xml(&mut x, &attrs);
-        }
-        "SetSubnets" => {
-            let lb = svc.elb().set_subnets(required(p, "LoadBalancerArn")?, &subnets(p))?;
-            availability_zones_xml(&mut x, &lb);
-            x.text("IpAddressType", "ipv4");
-        }
-        "SetSecurityGroups" => {
-            let groups = svc
-                .elb()
-                .set_security_groups(required(p, "LoadBalancerArn")?, &p.list("SecurityGroups"))?;
-            x.list("SecurityGroupIds", "member", &groups, |x, g| {
-                x.raw(&escape(g));
-            });
-        }
-        // ---------------------------------------------------------- listeners
-        "CreateListener" => {
-            let l = svc.elb().create_listener(
-                required(p, "LoadBalancerArn")?,
-                p.get("Protocol"),
-                num(p, "Port")?,
-                actions(p, "DefaultActions")?,
-                &p.tags("Tags"),
-            )?;
-            x.list("Listeners", "member", [&l], listener_xml);
-        }
-        "DescribeListeners" => {
-            let page = svc.elb().describe_listeners(
-                p.get("LoadBalancerArn"),
-                &p.list("ListenerArns"),
-                p.get("Marker"),
-                num(p, "PageSize")?,
-            )?;
-            x.list("Listeners", "member", &page.items, listener_xml);
-            x.opt("NextMarker", page.next_token);
-        }
-        "ModifyListener" => {
-            let defaults = actions(p, "DefaultActions")?;
-            let l = svc.elb().modify_listener(
-                required(p, "ListenerArn")?,
-                num(p, "Port")?,
-                p.get("Protocol"),
-                (!defaults.is_empty()).then_some(defaults),
-            )?;
-            x.list("Listeners", "member", [&l], listener_xml);
-        }
-        "DeleteListener" => svc.elb().delete_listener(required(p, "ListenerArn")?)?,
-        // ---------------------------------------------------------- rules
-        "CreateRule" => {
-            let r = svc.elb().create_rule(
-                required(p, "ListenerArn")?,
-                num(p, "Priority")?,
-                conditions(p)?,
-                actions(p, "Actions")?,
-                &p.tags("Tags"),
-            )?;
-            x.list("Rules", "member", [&r], rule_xml);
-        }
-        "DescribeRules" => {
-            let page = svc.elb().describe_rules(
-                p.get("ListenerArn"),
-                &p.list("RuleArns"),
-                p.get("Marker"),
-                num(p, "PageSize")?,
-            )?;
-            x.list("Rules", "member", &page.items, rule_xml);
-            x.opt("NextMarker", page.next_token);
-        }
-        "ModifyRule" => {
-            let c = conditions(p)?;
-            let a = actions(p, "Actions")?;
-            let r = svc.elb().modify_rule(
-                required(p, "RuleArn")?,
-                (!c.is_empty()).then_some(c),
-                (!a.is_empty()).then_some(a),
-            )?;
-            x.list("Rules", "member", [&r], rule_xml);
-        }
-        "DeleteRule" => svc.elb().delete_rule(required(p, "RuleArn")?)?,
-        "SetRulePriorities" => {
-            let pairs = p
-                .structs("RulePriorities")
-                .into_iter()
-                .map(|r| {
-                    let priority = num::<u32>(&r, "Priority")?
-                        .ok_or_else(|| AwsError::validation("A rule priority must be specified"))?;
-                    Ok((required(&r, "RuleArn")?.to_string(), priority))
-                })
-                .collect::<AwsResult<Vec<_>>>()?;
-            let rules = svc.elb().set_rule_priorities(&pairs)?;
-            x.list("Rules", "member", &rules, rule_xml);
-        }
-        // ---------------------------------------------------------- target groups
-        "CreateTargetGroup" => {
-            let tg = svc.elb().create_target_group(CreateTargetGroup {
-                name: required(p, "Name")?.to_string(),
-                protocol: p.string("Protocol"),
-                // The Terraform provider sends an empty ProtocolVersion: AWS reads it as absent.
-                protocol_version: p.string("ProtocolVersion").filter(|v| !v.is_empty()),
-                port: num(p, "Port")?,
-                vpc_id: p.string("VpcId"),
-                target_type: p.string("TargetType"),
-                ip_address_type: p.string("IpAddressType"),
-                health_check: health_check_update(p)?,
-                tags: p.tags("Tags"),
-            })?;
-            x.list("TargetGroups", "member", [&tg], target_group_xml);
-        }
-        "DescribeTargetGroups" => {
-            let page = svc.elb().describe_target_groups(
-                p.get("LoadBalancerArn"),
-                &p.list("TargetGroupArns"),
-                &p.list("Names"),
-                p.get("Marker"),
-                num(p, "PageSize")?,
-            )?;
-            x.list("TargetGroups", "member", &page.items, target_group_xml);
-            x.opt("NextMarker", page.next_token);
-        }
-        "ModifyTargetGroup" => {
-            let tg = svc
-                .elb()
-                .modify_target_group(required(p, "TargetGroupArn")?, &health_check_update(p)?)?;
-            x.list("TargetGroups", "member", [&tg], target_group_xml);
-        }
-        "DeleteTargetGroup" => svc.elb().delete_target_group(required(p, "TargetGroupArn")?)?,
-        "DescribeTargetGroupAttributes" => {
-            let attrs = svc.elb().target_group_attributes(required(p, "TargetGroupArn")?)?;
-            attributes_xml(&mut x, &attrs);
-        }
-        "ModifyTargetGroupAttributes" => {
-            let attrs = svc
-                .elb()
-                .modify_target_group_attributes(required(p, "TargetGroupArn")?, &attributes(p)?)?;
-            attributes_xml(&mut x, &attrs);
-        }
-        "RegisterTargets" => {
-            svc.elb().register_targets(required(p, "TargetGroupArn")?, &targets(p)?)?
-        }
-        "DeregisterTargets" => {
-            svc.elb().deregister_targets(required(p, "TargetGroupArn")?, &targets(p)?)?
-        }
-        "DescribeTargetHealth" => {
-            let health =
-                svc.elb().describe_target_health(required(p, "TargetGroupArn")?, &targets(p)?)?;
-            x.list("TargetHealthDescriptions", "member", &health, target_health_xml);
-        }
-        // ---------------------------------------------------------- tags
-        "AddTags" => svc.elb().add_tags(&p.list("ResourceArns"), &p.tags("Tags"))?,
-        "RemoveTags" => svc.elb().remove_tags(&p.list("ResourceArns"), &p.list("TagKeys"))?,
-        "DescribeTags" => {
-            let tags = svc.elb().describe_tags(&p.list("ResourceArns"))?;
-            x.list("TagDescriptions", "member", &tags, tags_xml);
-        }
-        "" => return Err(AwsError::new("MissingAction", "The request must contain an Action")),
-        other => {
-            return Err(AwsError::new(
-                "InvalidAction",
-                format!("The action {other} is not valid for this web service."),
-            ))
-        }
+    if action.is_empty() {
+        return Err(AwsError::new("MissingAction", "The request must contain an Action"));
     }
+    let Some((_, handler)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
+        return Err(AwsError::new(
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        ));
+    };
+    let mut x = Xml::new();
+    handler(svc, p, &mut x)?;
     Ok(x)
+}
+
+/// DescribeAccountLimits.
+fn describe_account_limits(svc: &Service, _p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let q = &svc.config.quotas;
+    // AWS's names; the first four are the quotas Shoal enforces, the rest AWS's
+    // figures for limits it does not count.
+    let limits = [
+        ("application-load-balancers", q.load_balancers),
+        ("target-groups", q.target_groups),
+        ("listeners-per-application-load-balancer", q.listeners_per_load_balancer),
+        ("rules-per-application-load-balancer", q.rules_per_load_balancer),
+        ("targets-per-application-load-balancer", 1000),
+        ("target-groups-per-application-load-balancer", 100),
+        ("target-groups-per-action-on-application-load-balancer", 5),
+        ("condition-values-per-alb-rule", 5),
+        ("condition-wildcards-per-alb-rule", 5),
+    ];
+    x.list("Limits", "member", limits, |x, (name, max)| {
+        x.text("Name", name).text("Max", max);
+    });
+    Ok(())
+}
+
+/// CreateLoadBalancer.
+fn create_load_balancer(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let lb = svc.elb().create_load_balancer(CreateLoadBalancer {
+        name: required(p, "Name")?.to_string(),
+        subnets: subnets(p),
+        security_groups: p.list("SecurityGroups"),
+        scheme: p.string("Scheme"),
+        lb_type: p.string("Type"),
+        ip_address_type: p.string("IpAddressType"),
+        tags: p.tags("Tags"),
+    })?;
+    x.list("LoadBalancers", "member", [&lb], |x, lb| load_balancer_xml(svc, x, lb));
+    Ok(())
+}
+
+/// DescribeLoadBalancers.
+fn describe_load_balancers(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let page = svc.elb().describe_load_balancers(
+        &p.list("LoadBalancerArns"),
+        &p.list("Names"),
+        p.get("Marker"),
+        num(p, "PageSize")?,
+    )?;
+    x.list("LoadBalancers", "member", &page.items, |x, lb| load_balancer_xml(svc, x, lb));
+    x.opt("NextMarker", page.next_token);
+    Ok(())
+}
+
+/// DeleteLoadBalancer.
+fn delete_load_balancer(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().delete_load_balancer(required(p, "LoadBalancerArn")?)?;
+    Ok(())
+}
+
+/// DescribeLoadBalancerAttributes.
+fn describe_load_balancer_attributes(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let attrs = svc.elb().load_balancer_attributes(required(p, "LoadBalancerArn")?)?;
+    attributes_xml(x, &attrs);
+    Ok(())
+}
+
+/// ModifyLoadBalancerAttributes.
+fn modify_load_balancer_attributes(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let attrs = svc
+        .elb()
+        .modify_load_balancer_attributes(required(p, "LoadBalancerArn")?, &attributes(p)?)?;
+    attributes_xml(x, &attrs);
+    Ok(())
+}
+
+/// DescribeListenerAttributes.
+fn describe_listener_attributes(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let attrs = svc.elb().listener_attributes(required(p, "ListenerArn")?)?;
+    attributes_xml(x, &attrs);
+    Ok(())
+}
+
+/// ModifyListenerAttributes.
+fn modify_listener_attributes(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let attrs =
+        svc.elb().modify_listener_attributes(required(p, "ListenerArn")?, &attributes(p)?)?;
+    attributes_xml(x, &attrs);
+    Ok(())
+}
+
+/// SetSubnets.
+fn set_subnets(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let lb = svc.elb().set_subnets(required(p, "LoadBalancerArn")?, &subnets(p))?;
+    availability_zones_xml(x, &lb);
+    x.text("IpAddressType", "ipv4");
+    Ok(())
+}
+
+/// SetSecurityGroups.
+fn set_security_groups(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let groups = svc
+        .elb()
+        .set_security_groups(required(p, "LoadBalancerArn")?, &p.list("SecurityGroups"))?;
+    x.list("SecurityGroupIds", "member", &groups, |x, g| {
+        x.raw(&escape(g));
+    });
+    Ok(())
+}
+
+/// CreateListener.
+fn create_listener(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let l = svc.elb().create_listener(
+        required(p, "LoadBalancerArn")?,
+        p.get("Protocol"),
+        num(p, "Port")?,
+        actions(p, "DefaultActions")?,
+        &p.tags("Tags"),
+    )?;
+    x.list("Listeners", "member", [&l], listener_xml);
+    Ok(())
+}
+
+/// DescribeListeners.
+fn describe_listeners(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let page = svc.elb().describe_listeners(
+        p.get("LoadBalancerArn"),
+        &p.list("ListenerArns"),
+        p.get("Marker"),
+        num(p, "PageSize")?,
+    )?;
+    x.list("Listeners", "member", &page.items, listener_xml);
+    x.opt("NextMarker", page.next_token);
+    Ok(())
+}
+
+/// ModifyListener.
+fn modify_listener(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let defaults = actions(p, "DefaultActions")?;
+    let l = svc.elb().modify_listener(
+        required(p, "ListenerArn")?,
+        num(p, "Port")?,
+        p.get("Protocol"),
+        (!defaults.is_empty()).then_some(defaults),
+    )?;
+    x.list("Listeners", "member", [&l], listener_xml);
+    Ok(())
+}
+
+/// DeleteListener.
+fn delete_listener(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().delete_listener(required(p, "ListenerArn")?)?;
+    Ok(())
+}
+
+/// CreateRule.
+fn create_rule(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let r = svc.elb().create_rule(
+        required(p, "ListenerArn")?,
+        num(p, "Priority")?,
+        conditions(p)?,
+        actions(p, "Actions")?,
+        &p.tags("Tags"),
+    )?;
+    x.list("Rules", "member", [&r], rule_xml);
+    Ok(())
+}
+
+/// DescribeRules.
+fn describe_rules(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let page = svc.elb().describe_rules(
+        p.get("ListenerArn"),
+        &p.list("RuleArns"),
+        p.get("Marker"),
+        num(p, "PageSize")?,
+    )?;
+    x.list("Rules", "member", &page.items, rule_xml);
+    x.opt("NextMarker", page.next_token);
+    Ok(())
+}
+
+/// ModifyRule.
+fn modify_rule(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let c = conditions(p)?;
+    let a = actions(p, "Actions")?;
+    let r = svc.elb().modify_rule(
+        required(p, "RuleArn")?,
+        (!c.is_empty()).then_some(c),
+        (!a.is_empty()).then_some(a),
+    )?;
+    x.list("Rules", "member", [&r], rule_xml);
+    Ok(())
+}
+
+/// DeleteRule.
+fn delete_rule(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().delete_rule(required(p, "RuleArn")?)?;
+    Ok(())
+}
+
+/// SetRulePriorities.
+fn set_rule_priorities(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let pairs = p
+        .structs("RulePriorities")
+        .into_iter()
+        .map(|r| {
+            let priority = num::<u32>(&r, "Priority")?
+                .ok_or_else(|| AwsError::validation("A rule priority must be specified"))?;
+            Ok((required(&r, "RuleArn")?.to_string(), priority))
+        })
+        .collect::<AwsResult<Vec<_>>>()?;
+    let rules = svc.elb().set_rule_priorities(&pairs)?;
+    x.list("Rules", "member", &rules, rule_xml);
+    Ok(())
+}
+
+/// CreateTargetGroup.
+fn create_target_group(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let tg = svc.elb().create_target_group(CreateTargetGroup {
+        name: required(p, "Name")?.to_string(),
+        protocol: p.string("Protocol"),
+        // The Terraform provider sends an empty ProtocolVersion: AWS reads it as absent.
+        protocol_version: p.string("ProtocolVersion").filter(|v| !v.is_empty()),
+        port: num(p, "Port")?,
+        vpc_id: p.string("VpcId"),
+        target_type: p.string("TargetType"),
+        ip_address_type: p.string("IpAddressType"),
+        health_check: health_check_update(p)?,
+        tags: p.tags("Tags"),
+    })?;
+    x.list("TargetGroups", "member", [&tg], target_group_xml);
+    Ok(())
+}
+
+/// DescribeTargetGroups.
+fn describe_target_groups(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let page = svc.elb().describe_target_groups(
+        p.get("LoadBalancerArn"),
+        &p.list("TargetGroupArns"),
+        &p.list("Names"),
+        p.get("Marker"),
+        num(p, "PageSize")?,
+    )?;
+    x.list("TargetGroups", "member", &page.items, target_group_xml);
+    x.opt("NextMarker", page.next_token);
+    Ok(())
+}
+
+/// ModifyTargetGroup.
+fn modify_target_group(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let tg =
+        svc.elb().modify_target_group(required(p, "TargetGroupArn")?, &health_check_update(p)?)?;
+    x.list("TargetGroups", "member", [&tg], target_group_xml);
+    Ok(())
+}
+
+/// DeleteTargetGroup.
+fn delete_target_group(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().delete_target_group(required(p, "TargetGroupArn")?)?;
+    Ok(())
+}
+
+/// DescribeTargetGroupAttributes.
+fn describe_target_group_attributes(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let attrs = svc.elb().target_group_attributes(required(p, "TargetGroupArn")?)?;
+    attributes_xml(x, &attrs);
+    Ok(())
+}
+
+/// ModifyTargetGroupAttributes.
+fn modify_target_group_attributes(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let attrs = svc
+        .elb()
+        .modify_target_group_attributes(required(p, "TargetGroupArn")?, &attributes(p)?)?;
+    attributes_xml(x, &attrs);
+    Ok(())
+}
+
+/// RegisterTargets.
+fn register_targets(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().register_targets(required(p, "TargetGroupArn")?, &targets(p)?)?;
+    Ok(())
+}
+
+/// DeregisterTargets.
+fn deregister_targets(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().deregister_targets(required(p, "TargetGroupArn")?, &targets(p)?)?;
+    Ok(())
+}
+
+/// DescribeTargetHealth.
+fn describe_target_health(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let health = svc.elb().describe_target_health(required(p, "TargetGroupArn")?, &targets(p)?)?;
+    x.list("TargetHealthDescriptions", "member", &health, target_health_xml);
+    Ok(())
+}
+
+/// AddTags.
+fn add_tags(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().add_tags(&p.list("ResourceArns"), &p.tags("Tags"))?;
+    Ok(())
+}
+
+/// RemoveTags.
+fn remove_tags(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().remove_tags(&p.list("ResourceArns"), &p.list("TagKeys"))?;
+    Ok(())
+}
+
+/// DescribeTags.
+fn describe_tags(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let tags = svc.elb().describe_tags(&p.list("ResourceArns"))?;
+    x.list("TagDescriptions", "member", &tags, tags_xml);
+    Ok(())
 }
 
 // ------------------------------------------------------------------ rendering
