@@ -759,15 +759,7 @@ fn image_xml(x: &mut Xml, i: &Image) {
         .opt("description", i.description.as_deref())
         .text("rootDeviceType", "ebs")
         .text("rootDeviceName", "/dev/xvda")
-        .list("blockDeviceMapping", "item", [()], |x, _| {
-            x.text("deviceName", "/dev/xvda").el("ebs", |x| {
-                x.text("snapshotId", format!("snap-{}", &i.id[4..]))
-                    .text("volumeSize", 8)
-                    .text("deleteOnTermination", "true")
-                    .text("volumeType", "gp3")
-                    .text("encrypted", "false");
-            });
-        })
+        .list("blockDeviceMapping", "item", [i], image_block_device_xml)
         .text("virtualizationType", "hvm")
         .text("hypervisor", "xen")
         .text("enaSupport", "true")
@@ -778,6 +770,17 @@ fn image_xml(x: &mut Xml, i: &Image) {
         x.text("sourceInstanceId", src);
     }
     tags_xml(x, &i.tags);
+}
+
+/// An image's one root device, as DescribeImages and DescribeImageAttribute list it.
+pub fn image_block_device_xml(x: &mut Xml, i: &Image) {
+    x.text("deviceName", "/dev/xvda").el("ebs", |x| {
+        x.text("snapshotId", i.snapshot_id())
+            .text("volumeSize", 8)
+            .text("deleteOnTermination", "true")
+            .text("volumeType", "gp3")
+            .text("encrypted", "false");
+    });
 }
 
 fn launch_template_xml(x: &mut Xml, t: &LaunchTemplate) {

@@ -29,6 +29,7 @@ use crate::ids;
 /// How long a terminated instance stays visible, as in AWS (about an hour).
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 
+mod images;
 mod interfaces;
 mod routes;
 mod snapshots;
