@@ -1,9 +1,11 @@
 """What users bring, taken as AWS takes it: nothing accepted and then dropped. Image
-attributes (Ansible's ec2_ami) and AWS's own texts."""
+attributes (Ansible's ec2_ami), network interface security groups, launch template
+options stored, echoed as given and applied at launch, and AWS's texts."""
 import pytest
 from botocore.exceptions import ClientError
 
-from elbv2_lab import AL2023, default_network
+from elbv2_lab import AL2023, default_network, security_group
+from harness import wait_for
 from test_ec2_boto3 import assert_shape, members
 
 
@@ -73,6 +75,122 @@ def test_image_attributes_as_ec2_answers_them(daemon):
     assert error(ec2.modify_image_attribute, ImageId=own,
                  LaunchPermission={"Add": [{"Group": "all"}]})[0] == "UnsupportedOperation"
     ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
+
+
+def test_network_interface_security_groups_reach_the_instance(daemon):
+    ec2 = daemon.boto("ec2")
+    _, subnets = default_network(daemon)
+    web = security_group(daemon, "fidelity-web")
+    nic = {"DeviceIndex": 0, "SubnetId": subnets[1], "Groups": [web], "AssociatePublicIpAddress": True}
+    inst = run_one(ec2, NetworkInterfaces=[nic])
+    assert [g["GroupId"] for g in inst["SecurityGroups"]] == [web]
+    assert inst["SubnetId"] == subnets[1]
+    assert [g["GroupId"] for g in describe(ec2, inst["InstanceId"])["NetworkInterfaces"][0]["Groups"]] == [web]
+    assert error(ec2.run_instances, ImageId=AL2023, MinCount=1, MaxCount=1, SecurityGroupIds=[web],
+                 NetworkInterfaces=[nic]) == (
+        "InvalidParameterCombination",
+        "Network interfaces and an instance-level security groups may not be specified on the same request")
+
+    # A template's interface groups, for RunInstances and for an Auto Scaling group.
+    data = {"ImageId": AL2023, "InstanceType": "t2.micro",
+            "NetworkInterfaces": [{"DeviceIndex": 0, "Groups": [web], "AssociatePublicIpAddress": True}]}
+    ec2.create_launch_template(LaunchTemplateName="fidelity-nic", LaunchTemplateData=data)
+    echoed = ec2.describe_launch_template_versions(LaunchTemplateName="fidelity-nic")
+    assert echoed["LaunchTemplateVersions"][0]["LaunchTemplateData"]["NetworkInterfaces"] == data["NetworkInterfaces"]
+    from_template = run_one(ec2, LaunchTemplate={"LaunchTemplateName": "fidelity-nic"})
+    assert [g["GroupId"] for g in from_template["SecurityGroups"]] == [web]
+    assert error(ec2.run_instances, MinCount=1, MaxCount=1, SecurityGroupIds=[web],
+                 LaunchTemplate={"LaunchTemplateName": "fidelity-nic"})[0] == "InvalidParameterCombination"
+
+    asg = daemon.boto("autoscaling")
+    asg.create_auto_scaling_group(AutoScalingGroupName="fidelity-nic", MinSize=1, MaxSize=1,
+                                  LaunchTemplate={"LaunchTemplateName": "fidelity-nic"},
+                                  VPCZoneIdentifier=subnets[0])
+    try:
+        group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["fidelity-nic"])["AutoScalingGroups"][0]
+        # No Version given, none echoed (AWS's answer).
+        assert group["LaunchTemplate"]["LaunchTemplateName"] == "fidelity-nic"
+        assert "Version" not in group["LaunchTemplate"]
+        member = wait_for("the group's instance", lambda: asg.describe_auto_scaling_groups(
+            AutoScalingGroupNames=["fidelity-nic"])["AutoScalingGroups"][0]["Instances"], timeout=30)
+        launched = describe(ec2, member[0]["InstanceId"])
+        assert [g["GroupId"] for g in launched["SecurityGroups"]] == [web]
+    finally:
+        asg.delete_auto_scaling_group(AutoScalingGroupName="fidelity-nic", ForceDelete=True)
+    ec2.terminate_instances(InstanceIds=[inst["InstanceId"], from_template["InstanceId"]])
+
+
+TEMPLATE_OPTIONS = {
+    "BlockDeviceMappings": [{"DeviceName": "/dev/xvda",
+                             "Ebs": {"VolumeSize": 20, "VolumeType": "gp3", "DeleteOnTermination": True,
+                                     "Encrypted": False}}],
+    "CreditSpecification": {"CpuCredits": "unlimited"},
+    "DisableApiTermination": True,
+    "DisableApiStop": False,
+    "IamInstanceProfile": {"Name": "fidelity-profile"},
+    "InstanceInitiatedShutdownBehavior": "terminate",
+    "MetadataOptions": {"HttpTokens": "optional", "HttpPutResponseHopLimit": 3, "HttpEndpoint": "enabled"},
+}
+
+
+def test_launch_template_options_are_echoed_as_given_and_applied(daemon):
+    ec2 = daemon.boto("ec2")
+    data = {"ImageId": AL2023, "InstanceType": "t3.micro", **TEMPLATE_OPTIONS}
+    ec2.create_launch_template(LaunchTemplateName="fidelity-options", LaunchTemplateData=data)
+    version = ec2.describe_launch_template_versions(LaunchTemplateName="fidelity-options")
+    assert_shape(version, members(ec2, "DescribeLaunchTemplateVersions"))
+    assert version["LaunchTemplateVersions"][0]["LaunchTemplateData"] == data
+
+    inst = ec2.run_instances(MinCount=1, MaxCount=1,
+                             LaunchTemplate={"LaunchTemplateName": "fidelity-options"})["Instances"][0]
+    iid = inst["InstanceId"]
+    got = describe(ec2, iid)["MetadataOptions"]
+    assert (got["HttpTokens"], got["HttpPutResponseHopLimit"], got["HttpEndpoint"]) == ("optional", 3, "enabled")
+    attribute = lambda name: ec2.describe_instance_attribute(InstanceId=iid, Attribute=name)
+    assert attribute("disableApiTermination")["DisableApiTermination"] == {"Value": True}
+    assert attribute("instanceInitiatedShutdownBehavior")["InstanceInitiatedShutdownBehavior"] == {"Value": "terminate"}
+    credits = ec2.describe_instance_credit_specifications(InstanceIds=[iid])["InstanceCreditSpecifications"]
+    assert credits[0]["CpuCredits"] == "unlimited"
+    assert error(ec2.terminate_instances, InstanceIds=[iid]) == (
+        "OperationNotPermitted",
+        f"The instance '{iid}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.")
+    assert describe(ec2, iid)["State"]["Name"] in ("pending", "running")
+
+    # RunInstances' own parameters win over the template's, one by one.
+    own = ec2.run_instances(MinCount=1, MaxCount=1, DisableApiTermination=False,
+                            MetadataOptions={"HttpPutResponseHopLimit": 1},
+                            LaunchTemplate={"LaunchTemplateName": "fidelity-options"})["Instances"][0]
+    got = describe(ec2, own["InstanceId"])["MetadataOptions"]
+    assert (got["HttpTokens"], got["HttpPutResponseHopLimit"]) == ("required", 1)
+    ec2.terminate_instances(InstanceIds=[own["InstanceId"]])
+
+    changed = ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="required", HttpPutResponseHopLimit=5)
+    assert_shape(changed, members(ec2, "ModifyInstanceMetadataOptions"))
+    assert changed["InstanceMetadataOptions"]["HttpTokens"] == "required"
+    got = describe(ec2, iid)["MetadataOptions"]
+    assert (got["HttpTokens"], got["HttpPutResponseHopLimit"]) == ("required", 5)
+    assert error(ec2.modify_instance_metadata_options, InstanceId=iid, HttpTokens="maybe")[0] == \
+        "InvalidParameterValue"
+    assert error(ec2.run_instances, ImageId=AL2023, MinCount=1, MaxCount=1,
+                 MetadataOptions={"HttpPutResponseHopLimit": 65})[0] == "InvalidParameterValue"
+
+    ec2.modify_instance_attribute(InstanceId=iid, DisableApiTermination={"Value": False})
+    ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_instance_initiated_shutdown_follows_the_shutdown_behaviour(daemon):
+    """An instance that shuts itself down (its init ends) is terminated when launched with
+    InstanceInitiatedShutdownBehavior=terminate, stopped otherwise."""
+    ec2 = daemon.boto("ec2")
+    # User data whose parent is the instance's init: TERM to it is a shutdown from inside.
+    halt = "#!/bin/sh\nsleep 1\nkill -TERM $PPID\n"
+    ends = run_one(ec2, UserData=halt, InstanceInitiatedShutdownBehavior="terminate")["InstanceId"]
+    stops = run_one(ec2, UserData=halt)["InstanceId"]
+    wait_for("the terminate-on-shutdown instance terminated",
+             lambda: describe(ec2, ends)["State"]["Name"] == "terminated", timeout=60)
+    assert describe(ec2, ends)["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+    wait_for("the other instance stopped", lambda: describe(ec2, stops)["State"]["Name"] == "stopped", timeout=60)
+    ec2.terminate_instances(InstanceIds=[stops])
 
 
 def test_elbv2_and_auto_scaling_texts(daemon):

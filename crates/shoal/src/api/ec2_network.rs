@@ -63,6 +63,15 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
             svc.modify_instance_attribute(p.required("InstanceId")?, instance_change(p)?)?;
             x.text("return", "true");
         }
+        "ModifyInstanceMetadataOptions" => {
+            let id = p.required("InstanceId")?;
+            let change = super::ec2::metadata_options(p)?;
+            svc.modify_instance_attribute(id, InstanceAttributeChange::MetadataOptions(change))?;
+            let inst = svc.instance(id)?;
+            x.text("instanceId", id).el("instanceMetadataOptions", |x| {
+                super::ec2::metadata_options_xml(x, &inst.metadata_options)
+            });
+        }
         "DescribeRouteTables" => {
             let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
             x.list("routeTableSet", "item", &tables, |x, t| {

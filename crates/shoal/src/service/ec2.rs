@@ -7,10 +7,12 @@ use std::net::Ipv4Addr;
 use base64::Engine;
 use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME};
 use shoal_model::ec2::instance::{
-    self, InstanceState, InstanceSwitches, LaunchTemplateRef, StateReason, Transition,
+    self, InstanceMetadataOptions, InstanceState, InstanceSwitches, LaunchTemplateRef, StateReason,
+    Transition,
 };
 use shoal_model::ec2::launch_template::{
-    self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
+    self as lt, LaunchOptions, LaunchTemplateData, NetworkInterfaceSpec, TagSpecification,
+    VersionSelector,
 };
 use shoal_model::ec2::network::{self, Cidr};
 use shoal_model::ec2::security_group::{self, Permission};
@@ -57,8 +59,30 @@ pub struct RunInstances {
     /// `Monitoring.Enabled`: detailed monitoring; overrides the template's. Auto
     /// Scaling sets it from a launch configuration's `InstanceMonitoring.Enabled`.
     pub monitoring_enabled: Option<bool>,
-    /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop.
-    pub switches: InstanceSwitches,
+    /// `NetworkInterface.1.*`: its subnet is `subnet_id`; its groups replace
+    /// instance-level ones.
+    pub network_interface: Option<NetworkInterfaceSpec>,
+    /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop,
+    /// CreditSpecification, MetadataOptions…: each overrides the template's.
+    pub options: LaunchOptions,
+}
+
+/// What a launch's merged options make of the instance's protections and shutdown
+/// behaviour (EC2's defaults where none is given).
+fn launch_switches(o: &LaunchOptions) -> AwsResult<InstanceSwitches> {
+    Ok(InstanceSwitches {
+        shutdown_terminates: match &o.shutdown_behavior {
+            Some(v) => InstanceSwitches::parse_shutdown_behavior(v)?,
+            None => false,
+        },
+        disable_api_termination: o.disable_api_termination.unwrap_or(false),
+        disable_api_stop: o.disable_api_stop.unwrap_or(false),
+        cpu_credits: o
+            .cpu_credits
+            .as_deref()
+            .map(InstanceSwitches::parse_cpu_credits)
+            .transpose()?,
+    })
 }
 
 /// A template named by id or name, with an optional version (`$Default` if absent).
@@ -1048,8 +1072,28 @@ impl Service {
                 subnet_id: req.subnet_id.clone(),
                 availability_zone: req.availability_zone.clone(),
                 monitoring_enabled: req.monitoring_enabled,
+                network_interface: req.network_interface.clone(),
+                options: req.options.clone(),
             },
         );
+        let interface_groups =
+            merged.network_interface.as_ref().map(|n| n.groups.clone()).unwrap_or_default();
+        let instance_groups =
+            !merged.security_group_ids.is_empty() || !merged.security_groups.is_empty();
+        if !interface_groups.is_empty() && instance_groups {
+            return Err(AwsError::new(
+                "InvalidParameterCombination",
+                "Network interfaces and an instance-level security groups may not be specified on the same request",
+            ));
+        }
+        let switches = launch_switches(&merged.options)?;
+        let metadata_options = match &merged.options.metadata_options {
+            Some(m) => {
+                m.check()?;
+                InstanceMetadataOptions::default().with(m)
+            }
+            None => InstanceMetadataOptions::default(),
+        };
         let image_id =
             merged.image_id.clone().ok_or_else(|| AwsError::missing_parameter("ImageId"))?;
         let image = resolve_image(state, &image_id)?;
@@ -1066,12 +1110,16 @@ impl Service {
         }
         let subnet =
             pick_subnet(state, merged.subnet_id.as_deref(), merged.availability_zone.as_deref())?;
-        let groups = resolve_groups(
-            state,
-            &subnet.vpc_id,
-            &merged.security_group_ids,
-            &merged.security_groups,
-        )?;
+        let groups = if interface_groups.is_empty() {
+            resolve_groups(
+                state,
+                &subnet.vpc_id,
+                &merged.security_group_ids,
+                &merged.security_groups,
+            )?
+        } else {
+            resolve_groups(state, &subnet.vpc_id, &interface_groups, &[])?
+        };
         let mut tags = tags_for(&merged.tag_specifications, "instance")?;
         if let Some(t) = &template_ref {
             tags::upsert(
@@ -1153,7 +1201,8 @@ impl Service {
                 process: None,
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
-                switches: req.switches.clone(),
+                switches: switches.clone(),
+                metadata_options: metadata_options.clone(),
                 reboot_requested: false,
             };
             instances.push(inst);
