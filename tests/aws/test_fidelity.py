@@ -1,6 +1,7 @@
 """What users bring, taken as AWS takes it: nothing accepted and then dropped. Image
 attributes (Ansible's ec2_ami), network interface security groups, launch template
-options stored, echoed as given and applied at launch, and AWS's texts."""
+options stored, echoed as given and applied at launch, launch template pages, and
+AWS's texts."""
 import pytest
 from botocore.exceptions import ClientError
 
@@ -191,6 +192,26 @@ def test_instance_initiated_shutdown_follows_the_shutdown_behaviour(daemon):
     assert describe(ec2, ends)["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
     wait_for("the other instance stopped", lambda: describe(ec2, stops)["State"]["Name"] == "stopped", timeout=60)
     ec2.terminate_instances(InstanceIds=[stops])
+
+
+def test_launch_templates_page(daemon):
+    ec2 = daemon.boto("ec2")
+    for n in range(3):
+        ec2.create_launch_template(LaunchTemplateName=f"fidelity-page-{n}", LaunchTemplateData={"ImageId": AL2023})
+    ec2.create_launch_template_version(LaunchTemplateName="fidelity-page-0", LaunchTemplateData={"InstanceType": "t3.micro"})
+    ec2.create_launch_template_version(LaunchTemplateName="fidelity-page-0", LaunchTemplateData={"InstanceType": "t3.small"})
+    first = ec2.describe_launch_templates(MaxResults=2)
+    assert len(first["LaunchTemplates"]) == 2 and first["NextToken"]
+    rest = ec2.describe_launch_templates(MaxResults=2, NextToken=first["NextToken"])
+    assert len(rest["LaunchTemplates"]) == 1 and "NextToken" not in rest
+    names = {t["LaunchTemplateName"] for t in first["LaunchTemplates"] + rest["LaunchTemplates"]}
+    assert names == {f"fidelity-page-{n}" for n in range(3)}
+    paged = [p for page in ec2.get_paginator("describe_launch_template_versions").paginate(
+        LaunchTemplateName="fidelity-page-0", PaginationConfig={"PageSize": 1}) for p in page["LaunchTemplateVersions"]]
+    assert sorted(v["VersionNumber"] for v in paged) == [1, 2, 3]
+    assert error(ec2.describe_launch_templates, MaxResults=201) == (
+        "InvalidParameterValue", "Value ( 201 ) for parameter maxResults is invalid. Parameter must be between 1 and 200.")
+    assert error(ec2.describe_launch_templates, NextToken="junk")[0] == "InvalidNextToken"
 
 
 def test_elbv2_and_auto_scaling_texts(daemon):

@@ -15,7 +15,7 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::query::Params;
 use super::xml::Xml;
-use crate::service::ec2::{LaunchTemplateSpec, RunInstances, StateChange};
+use crate::service::ec2::{paginate, LaunchTemplateSpec, RunInstances, StateChange};
 use crate::service::Service;
 
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -279,7 +279,9 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 &p.list("LaunchTemplateName"),
                 &p.filters(),
             )?;
-            x.list("launchTemplates", "item", &ts, launch_template_xml);
+            let page = paginate(ts, p.number("MaxResults")?, p.get("NextToken"), (1, 200))?;
+            x.list("launchTemplates", "item", &page.items, launch_template_xml);
+            x.opt("nextToken", page.next_token);
         }
         "DescribeLaunchTemplateVersions" => {
             let vs = svc.describe_launch_template_versions(
@@ -288,7 +290,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 p.number("MinVersion")?,
                 p.number("MaxVersion")?,
             )?;
-            x.list("launchTemplateVersionSet", "item", &vs, |x, (t, v)| version_xml(x, v, Some(t)));
+            let page = paginate(vs, p.number("MaxResults")?, p.get("NextToken"), (1, 200))?;
+            x.list("launchTemplateVersionSet", "item", &page.items, |x, (t, v)| {
+                version_xml(x, v, Some(t))
+            });
+            x.opt("nextToken", page.next_token);
         }
         "ModifyLaunchTemplate" => {
             let t = svc.modify_launch_template(
