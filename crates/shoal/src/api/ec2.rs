@@ -345,10 +345,10 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 key_name: p.string("KeyName"),
                 subnet_id: p.string("SubnetId").or_else(|| p.string("NetworkInterface.1.SubnetId")),
                 network_interface: network_interface(p)?,
-                availability_zone: p.string("Placement.AvailabilityZone"),
+                availability_zone: non_empty(p, "Placement.AvailabilityZone"),
                 security_group_ids: p.list("SecurityGroupId"),
                 security_groups: p.list("SecurityGroup"),
-                user_data: p.string("UserData"),
+                user_data: non_empty(p, "UserData"),
                 tag_specifications: p.tag_specifications("TagSpecification"),
                 launch_template: (!p.sub("LaunchTemplate").is_empty()).then(|| {
                     let lt = p.sub("LaunchTemplate");
@@ -530,14 +530,20 @@ fn template_data(d: &Params) -> AwsResult<LaunchTemplateData> {
         key_name: d.string("KeyName"),
         security_group_ids: d.list("SecurityGroupId"),
         security_groups: d.list("SecurityGroup"),
-        user_data: d.string("UserData"),
+        user_data: non_empty(d, "UserData"),
         tag_specifications: d.tag_specifications("TagSpecification"),
         subnet_id: d.string("NetworkInterface.1.SubnetId"),
-        availability_zone: d.string("Placement.AvailabilityZone"),
+        availability_zone: non_empty(d, "Placement.AvailabilityZone"),
         monitoring_enabled: d.bool("Monitoring.Enabled")?,
         network_interface: network_interface(d)?,
         options: launch_options(d)?,
     })
+}
+
+/// A parameter Terraform's provider may send empty for an unset argument (a template's
+/// `UserData`, an instance's `Placement.AvailabilityZone`): EC2 keeps none.
+fn non_empty(p: &Params, key: &str) -> Option<String> {
+    p.string(key).filter(|v| !v.is_empty())
 }
 
 /// `NetworkInterface.1.*` of RunInstances or `LaunchTemplateData`; only the first
