@@ -2,6 +2,8 @@
 attributes (Ansible's ec2_ami), network interface security groups, launch template
 options stored, echoed as given and applied at launch, launch template pages, and
 AWS's texts."""
+import ipaddress
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -91,6 +93,18 @@ def test_network_interface_security_groups_reach_the_instance(daemon):
                  NetworkInterfaces=[nic]) == (
         "InvalidParameterCombination",
         "Network interfaces and an instance-level security groups may not be specified on the same request")
+    assert error(ec2.run_instances, ImageId=AL2023, MinCount=1, MaxCount=1, SubnetId=subnets[1],
+                 NetworkInterfaces=[nic]) == (
+        "InvalidParameterCombination",
+        "Network interfaces and an instance-level subnet ID may not be specified on the same request")
+
+    # The interface's private address is the instance's (only assigned: no traffic goes there).
+    cidr = ec2.describe_subnets(SubnetIds=[subnets[1]])["Subnets"][0]["CidrBlock"]
+    wanted = str(ipaddress.ip_network(cidr)[100])
+    pinned = run_one(ec2, NetworkInterfaces=[{**nic, "PrivateIpAddress": wanted}])
+    assert pinned["PrivateIpAddress"] == wanted
+    assert error(ec2.run_instances, ImageId=AL2023, MinCount=1, MaxCount=1, SubnetId=subnets[1],
+                 PrivateIpAddress=wanted) == ("InvalidIPAddress.InUse", f"Address {wanted} is in use.")
 
     # A template's interface groups, for RunInstances and for an Auto Scaling group.
     data = {"ImageId": AL2023, "InstanceType": "t2.micro",
@@ -118,7 +132,7 @@ def test_network_interface_security_groups_reach_the_instance(daemon):
         assert [g["GroupId"] for g in launched["SecurityGroups"]] == [web]
     finally:
         asg.delete_auto_scaling_group(AutoScalingGroupName="fidelity-nic", ForceDelete=True)
-    ec2.terminate_instances(InstanceIds=[inst["InstanceId"], from_template["InstanceId"]])
+    ec2.terminate_instances(InstanceIds=[inst["InstanceId"], from_template["InstanceId"], pinned["InstanceId"]])
 
 
 TEMPLATE_OPTIONS = {

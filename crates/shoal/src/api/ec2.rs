@@ -344,7 +344,8 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                     .ok_or_else(|| AwsError::missing_parameter("MaxCount"))?,
                 key_name: p.string("KeyName"),
                 subnet_id: p.string("SubnetId").or_else(|| p.string("NetworkInterface.1.SubnetId")),
-                network_interface: network_interface(p)?,
+                network_interface: instance_interface(p)?,
+                private_ip: p.string("PrivateIpAddress"),
                 availability_zone: non_empty(p, "Placement.AvailabilityZone"),
                 security_group_ids: p.list("SecurityGroupId"),
                 security_groups: p.list("SecurityGroup"),
@@ -544,6 +545,24 @@ fn template_data(d: &Params) -> AwsResult<LaunchTemplateData> {
 /// `UserData`, an instance's `Placement.AvailabilityZone`): EC2 keeps none.
 fn non_empty(p: &Params, key: &str) -> Option<String> {
     p.string(key).filter(|v| !v.is_empty())
+}
+
+/// RunInstances' `NetworkInterface.1`, refused beside the instance-level subnet or
+/// private address it replaces, with EC2's texts.
+fn instance_interface(p: &Params) -> AwsResult<Option<NetworkInterfaceSpec>> {
+    let interface = network_interface(p)?;
+    if interface.is_some() {
+        for (param, what) in [("SubnetId", "subnet ID"), ("PrivateIpAddress", "private IP address")]
+        {
+            if p.get(param).is_some() {
+                return Err(AwsError::new(
+                    "InvalidParameterCombination",
+                    format!("Network interfaces and an instance-level {what} may not be specified on the same request"),
+                ));
+            }
+        }
+    }
+    Ok(interface)
 }
 
 /// `NetworkInterface.1.*` of RunInstances or `LaunchTemplateData`; only the first

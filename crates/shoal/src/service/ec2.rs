@@ -60,8 +60,10 @@ pub struct RunInstances {
     /// Scaling sets it from a launch configuration's `InstanceMonitoring.Enabled`.
     pub monitoring_enabled: Option<bool>,
     /// `NetworkInterface.1.*`: its subnet is `subnet_id`; its groups replace
-    /// instance-level ones.
+    /// instance-level ones; its `PrivateIpAddress` is the instance's address.
     pub network_interface: Option<NetworkInterfaceSpec>,
+    /// `PrivateIpAddress`: the instance's address in its subnet.
+    pub private_ip: Option<String>,
     /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop,
     /// CreditSpecification, MetadataOptions…: each overrides the template's.
     pub options: LaunchOptions,
@@ -1162,14 +1164,26 @@ impl Service {
                 format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
             ));
         }
-        let count = fits.min(free as u32);
+        let wanted_ip = req.private_ip.clone().or_else(|| {
+            merged.network_interface.as_ref().and_then(|n| n.private_ip_address.clone())
+        });
+        if wanted_ip.is_some() && req.min_count > 1 {
+            return Err(AwsError::new(
+                "InvalidParameterCombination",
+                "A private IP address can be given only for a single instance (MinCount 1).",
+            ));
+        }
+        let count = if wanted_ip.is_some() { 1 } else { fits.min(free as u32) };
         changes.launched.instances += count;
         changes.launched.vcpus += count * vcpus_each;
         let reservation_id = ids::ec2("r");
         let now = self.clock.now();
         let mut instances = Vec::new();
         for index in 0..count {
-            let private_ip = network::allocate_private_ip(subnet, private_used)?;
+            let private_ip = match &wanted_ip {
+                Some(ip) => network::claim_private_ip(subnet, private_used, ip)?,
+                None => network::allocate_private_ip(subnet, private_used)?,
+            };
             private_used.insert(private_ip);
             let loopback_ip = self.allocate_loopback(loopback_used)?;
             loopback_used.insert(loopback_ip);
