@@ -158,7 +158,8 @@ pub struct Instance {
     #[serde(default)]
     pub switches: InstanceSwitches,
     /// The instance's IMDS settings (`MetadataOptions`): from its launch, changed by
-    /// ModifyInstanceMetadataOptions. Records from before them read as the defaults.
+    /// ModifyInstanceMetadataOptions, as DescribeInstances shows them (Shoal serves no
+    /// metadata service to enforce them). Records from before them read as the defaults.
     #[serde(default)]
     pub metadata_options: InstanceMetadataOptions,
     /// RebootInstances asked for a reboot the instance controller has not done yet
