@@ -164,6 +164,9 @@ def test_launch_template_options_are_echoed_as_given_and_applied(daemon):
     attribute = lambda name: ec2.describe_instance_attribute(InstanceId=iid, Attribute=name)
     assert attribute("disableApiTermination")["DisableApiTermination"] == {"Value": True}
     assert attribute("instanceInitiatedShutdownBehavior")["InstanceInitiatedShutdownBehavior"] == {"Value": "terminate"}
+    profile = describe(ec2, iid)["IamInstanceProfile"]
+    assert profile["Arn"] == "arn:aws:iam::123456789012:instance-profile/fidelity-profile"
+    assert profile["Id"].startswith("AIPA") and len(profile["Id"]) == 21
     credits = ec2.describe_instance_credit_specifications(InstanceIds=[iid])["InstanceCreditSpecifications"]
     assert credits[0]["CpuCredits"] == "unlimited"
     assert error(ec2.terminate_instances, InstanceIds=[iid]) == (
@@ -177,6 +180,10 @@ def test_launch_template_options_are_echoed_as_given_and_applied(daemon):
                             LaunchTemplate={"LaunchTemplateName": "fidelity-options"})["Instances"][0]
     got = describe(ec2, own["InstanceId"])["MetadataOptions"]
     assert (got["HttpTokens"], got["HttpPutResponseHopLimit"]) == ("required", 1)
+    by_arn = run_one(ec2, IamInstanceProfile={"Arn": "arn:aws:iam::123456789012:instance-profile/web"})
+    assert describe(ec2, by_arn["InstanceId"])["IamInstanceProfile"]["Arn"] == \
+        "arn:aws:iam::123456789012:instance-profile/web"
+    assert "IamInstanceProfile" not in describe(ec2, run_one(ec2)["InstanceId"])
     ec2.terminate_instances(InstanceIds=[own["InstanceId"]])
 
     changed = ec2.modify_instance_metadata_options(InstanceId=iid, HttpTokens="required", HttpPutResponseHopLimit=5)

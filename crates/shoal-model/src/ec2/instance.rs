@@ -162,6 +162,11 @@ pub struct Instance {
     /// metadata service to enforce them). Records from before them read as the defaults.
     #[serde(default)]
     pub metadata_options: InstanceMetadataOptions,
+    /// The instance profile it was launched with (RunInstances' or its template's
+    /// `IamInstanceProfile`), as DescribeInstances shows it. Shoal has no IAM: described,
+    /// not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_instance_profile: Option<InstanceProfileRef>,
     /// RebootInstances asked for a reboot the instance controller has not done yet
     /// (kept in the record, so a daemon restart still does it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -245,6 +250,13 @@ impl InstanceSwitches {
         }
         Ok(())
     }
+}
+
+/// EC2's `IamInstanceProfile` of an instance: the profile's ARN and unique id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfileRef {
+    pub arn: String,
+    pub id: String,
 }
 
 /// An instance's settled `MetadataOptions` as DescribeInstances shows them. The

@@ -62,10 +62,10 @@ pub struct NetworkInterfaceSpec {
 /// What a launch (RunInstances' parameters or a template version's data) says about
 /// the instance beyond image, type and network. A template keeps each as given;
 /// RunInstances' own parameters override the template's one by one.
-/// `disable_api_*` and `shutdown_behavior` act on the instance; `cpu_credits` and
-/// `metadata_options` become its described settings (Shoal meters no credits and serves
-/// no IMDS); block devices and the instance profile are stored and described in the
-/// template only (an instance's disk is a directory; there is no IAM).
+/// `disable_api_*` and `shutdown_behavior` act on the instance; `cpu_credits`,
+/// `metadata_options` and the instance profile become its described settings (Shoal
+/// meters no credits, serves no IMDS and has no IAM); block devices stay in the
+/// template (an instance's disk is a directory).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchOptions {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

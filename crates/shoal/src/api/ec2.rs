@@ -709,8 +709,13 @@ fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
         })
         .el("monitoring", |x| {
             x.text("state", i.monitoring_state());
-        })
-        .text("subnetId", &i.subnet_id)
+        });
+    if let Some(p) = &i.iam_instance_profile {
+        x.el("iamInstanceProfile", |x| {
+            x.text("arn", &p.arn).text("id", &p.id);
+        });
+    }
+    x.text("subnetId", &i.subnet_id)
         .text("vpcId", &i.vpc_id)
         .text("privateIpAddress", i.private_ip);
     // The loopback address is how this machine reaches the instance: its public address.

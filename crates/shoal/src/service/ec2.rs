@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use base64::Engine;
 use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME};
 use shoal_model::ec2::instance::{
-    self, InstanceMetadataOptions, InstanceState, InstanceSwitches, LaunchTemplateRef, StateReason,
-    Transition,
+    self, InstanceMetadataOptions, InstanceProfileRef, InstanceState, InstanceSwitches,
+    LaunchTemplateRef, StateReason, Transition,
 };
 use shoal_model::ec2::launch_template::{
     self as lt, LaunchOptions, LaunchTemplateData, NetworkInterfaceSpec, TagSpecification,
@@ -1174,6 +1174,12 @@ impl Service {
             ));
         }
         let count = if wanted_ip.is_some() { 1 } else { fits.min(free as u32) };
+        let profile = merged.options.iam_instance_profile.as_ref().and_then(|p| {
+            let arn = p.arn.clone().or_else(|| {
+                p.name.as_ref().map(|n| format!("arn:aws:iam::{ACCOUNT_ID}:instance-profile/{n}"))
+            })?;
+            Some(InstanceProfileRef { id: ids::instance_profile_id(&arn), arn })
+        });
         changes.launched.instances += count;
         changes.launched.vcpus += count * vcpus_each;
         let reservation_id = ids::ec2("r");
@@ -1217,6 +1223,7 @@ impl Service {
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
                 switches: switches.clone(),
                 metadata_options: metadata_options.clone(),
+                iam_instance_profile: profile.clone(),
                 reboot_requested: false,
             };
             instances.push(inst);
