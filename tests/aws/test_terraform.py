@@ -1,7 +1,8 @@
 """Terraform with the hashicorp/aws provider against a real daemon: the lab's stack
 (examples/terraform/main.tf) applies, the load balancer serves the app, a second plan
 shows no changes, and destroy leaves nothing behind; likewise an instance, an image made
-from it and a VPC of its own (tests/terraform/instance).
+from it and a VPC of its own (tests/terraform/instance), and a launch template with
+options and an instance launched from it (tests/terraform/launch_template).
 
 The provider comes from a local filesystem mirror (a `registry.terraform.io` folder
 holding `terraform-provider-aws*`) through a generated CLI config: nothing is
@@ -158,3 +159,21 @@ def test_instance_image_and_vpc_apply_have_no_drift_and_destroy(daemon, tmp_path
     assert daemon.instance(instance_id)["State"]["Name"] == "terminated"
     assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]] == [
         v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]]
+
+
+def test_launch_template_options_have_no_drift_and_reach_the_instance(daemon, tmp_path):
+    """A template's options are described as Terraform wrote them (no drift) and applied."""
+    tf = Terraform(daemon, CONFIGS / "launch_template", tmp_path)
+    tf.run("init", "-input=false")
+    tf.run("apply", "-auto-approve", "-input=false")
+    inst = daemon.instance(tf.output("instance_id"))
+    assert [g["GroupId"] for g in inst["SecurityGroups"]] == [tf.output("security_group_id")]
+    assert (inst["MetadataOptions"]["HttpTokens"], inst["MetadataOptions"]["HttpPutResponseHopLimit"]) == ("optional", 3)
+
+    plan = tf.run("plan", "-detailed-exitcode", "-input=false", ok=(0, 2))
+    assert plan.returncode == 0, f"a second plan wants changes (drift):\n{plan.stdout[-8000:]}"
+
+    tf.run("destroy", "-auto-approve", "-input=false")
+    ec2 = daemon.boto("ec2")
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+    assert daemon.instance(inst["InstanceId"])["State"]["Name"] == "terminated"

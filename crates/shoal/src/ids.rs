@@ -16,3 +16,12 @@ pub fn hex16() -> String {
 pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// An instance profile's unique id (`AIPA` and 17 characters, as IAM shapes them),
+/// derived from its ARN: the same profile always has the same id.
+pub fn instance_profile_id(arn: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(arn.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02X}")).collect();
+    format!("AIPA{}", &hex[..17])
+}

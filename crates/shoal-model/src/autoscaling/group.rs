@@ -597,7 +597,7 @@ pub fn validate_max_instance_lifetime(v: i64) -> AwsResult<Option<u32>> {
 pub fn validate_launch_template(spec: &LaunchTemplateSpec) -> AwsResult<()> {
     if spec.launch_template_id.is_some() == spec.launch_template_name.is_some() {
         return Err(AwsError::validation(
-            "Valid requests must contain either launchTemplateId or LaunchTemplateName",
+            "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
         ));
     }
     if let Some(v) = &spec.version {
@@ -626,6 +626,12 @@ pub fn group_not_found(name: &str) -> AwsError {
     AwsError::validation(format!(
         "AutoScalingGroup name not found - AutoScalingGroup {name} not found"
     ))
+}
+
+/// UpdateAutoScalingGroup's and SetDesiredCapacity's `ValidationError` for an unknown
+/// group: AWS's text names no group.
+pub fn name_not_found_null() -> AwsError {
+    AwsError::validation("AutoScalingGroup name not found - null")
 }
 
 /// CreateOrUpdateTags (`delete` false) or DeleteTags on one group: a tag is known by
@@ -1246,7 +1252,7 @@ mod tests {
             false,
             (
                 "ValidationError",
-                "Valid requests must contain either launchTemplateId or LaunchTemplateName",
+                "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
             ),
         );
         check(|r| r.max_instance_lifetime = Some(3600), false, ("ValidationError", "The maximum instance lifetime must be 0 or greater than or equal to 86400 seconds (1 day)."));

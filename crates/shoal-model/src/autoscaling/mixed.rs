@@ -176,7 +176,7 @@ pub fn build_policy(
         (None, Some(p)) => p.launch_template.clone(),
         (None, None) => {
             return Err(AwsError::validation(
-                "Valid requests must contain either launchTemplateId or LaunchTemplateName",
+                "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
             ))
         }
     };
@@ -328,7 +328,7 @@ mod tests {
                     ..spec("web")
                 })
             },
-            "Valid requests must contain either launchTemplateId or LaunchTemplateName",
+            "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
         );
         let weighted = MixedInstancesPolicyRequest {
             overrides: Some(vec![over("t3.micro", Some("2")), over("t2.micro", Some("1"))]),

@@ -157,6 +157,16 @@ pub struct Instance {
     /// Records written before them read as EC2's defaults.
     #[serde(default)]
     pub switches: InstanceSwitches,
+    /// The instance's IMDS settings (`MetadataOptions`): from its launch, changed by
+    /// ModifyInstanceMetadataOptions, as DescribeInstances shows them (Shoal serves no
+    /// metadata service to enforce them). Records from before them read as the defaults.
+    #[serde(default)]
+    pub metadata_options: InstanceMetadataOptions,
+    /// The instance profile it was launched with (RunInstances' or its template's
+    /// `IamInstanceProfile`), as DescribeInstances shows it. Shoal has no IAM: described,
+    /// not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_instance_profile: Option<InstanceProfileRef>,
     /// RebootInstances asked for a reboot the instance controller has not done yet
     /// (kept in the record, so a daemon restart still does it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -239,6 +249,57 @@ impl InstanceSwitches {
             ));
         }
         Ok(())
+    }
+}
+
+/// EC2's `IamInstanceProfile` of an instance: the profile's ARN and unique id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfileRef {
+    pub arn: String,
+    pub id: String,
+}
+
+/// An instance's settled `MetadataOptions` as DescribeInstances shows them. The
+/// defaults are EC2's for an image whose `ImdsSupport` is `v2.0` (Amazon Linux 2023,
+/// Shoal's base image): tokens required, hop limit 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceMetadataOptions {
+    pub http_tokens: String,
+    pub http_put_response_hop_limit: i64,
+    pub http_endpoint: String,
+    pub http_protocol_ipv6: String,
+    pub instance_metadata_tags: String,
+}
+
+impl Default for InstanceMetadataOptions {
+    fn default() -> Self {
+        InstanceMetadataOptions {
+            http_tokens: "required".into(),
+            http_put_response_hop_limit: 2,
+            http_endpoint: "enabled".into(),
+            http_protocol_ipv6: "disabled".into(),
+            instance_metadata_tags: "disabled".into(),
+        }
+    }
+}
+
+impl InstanceMetadataOptions {
+    /// These options with each one `change` gives replaced (a launch's
+    /// `MetadataOptions`, or ModifyInstanceMetadataOptions).
+    pub fn with(&self, change: &crate::ec2::launch_template::MetadataOptionsRequest) -> Self {
+        let pick = |v: &Option<String>, old: &String| v.clone().unwrap_or_else(|| old.clone());
+        InstanceMetadataOptions {
+            http_tokens: pick(&change.http_tokens, &self.http_tokens),
+            http_put_response_hop_limit: change
+                .http_put_response_hop_limit
+                .unwrap_or(self.http_put_response_hop_limit),
+            http_endpoint: pick(&change.http_endpoint, &self.http_endpoint),
+            http_protocol_ipv6: pick(&change.http_protocol_ipv6, &self.http_protocol_ipv6),
+            instance_metadata_tags: pick(
+                &change.instance_metadata_tags,
+                &self.instance_metadata_tags,
+            ),
+        }
     }
 }
 

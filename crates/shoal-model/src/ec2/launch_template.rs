@@ -35,6 +35,134 @@ pub struct LaunchTemplateData {
     pub subnet_id: Option<String>,
     pub availability_zone: Option<String>,
     pub monitoring_enabled: Option<bool>,
+    /// `NetworkInterfaces.1` beyond what `subnet_id` holds, as given (records from
+    /// before it have only `subnet_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_interface: Option<NetworkInterfaceSpec>,
+    /// Protections, shutdown behaviour, IMDS, block devices, instance profile and CPU
+    /// credits, as given.
+    #[serde(default)]
+    pub options: LaunchOptions,
+}
+
+/// A launch's first network interface (`NetworkInterface.1.*` of RunInstances and of
+/// `LaunchTemplateData`), kept as given so DescribeLaunchTemplateVersions echoes it.
+/// Its `Groups` replace instance-level security groups; EC2 refuses both at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInterfaceSpec {
+    pub device_index: Option<i64>,
+    pub subnet_id: Option<String>,
+    pub groups: Vec<String>,
+    pub associate_public_ip_address: Option<bool>,
+    pub private_ip_address: Option<String>,
+    pub delete_on_termination: Option<bool>,
+    pub description: Option<String>,
+}
+
+/// What a launch (RunInstances' parameters or a template version's data) says about
+/// the instance beyond image, type and network. A template keeps each as given;
+/// RunInstances' own parameters override the template's one by one.
+/// `disable_api_*` and `shutdown_behavior` act on the instance; `cpu_credits`,
+/// `metadata_options` and the instance profile become its described settings (Shoal
+/// meters no credits, serves no IMDS and has no IAM); block devices stay in the
+/// template (an instance's disk is a directory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchOptions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_device_mappings: Vec<TemplateBlockDevice>,
+    /// `CreditSpecification.CpuCredits`: `standard` or `unlimited`.
+    pub cpu_credits: Option<String>,
+    pub disable_api_termination: Option<bool>,
+    pub disable_api_stop: Option<bool>,
+    pub iam_instance_profile: Option<IamInstanceProfile>,
+    /// `InstanceInitiatedShutdownBehavior`: `stop` or `terminate`.
+    pub shutdown_behavior: Option<String>,
+    pub metadata_options: Option<MetadataOptionsRequest>,
+}
+
+impl LaunchOptions {
+    /// Each option `over` gives replaces `base`'s.
+    pub fn overlay(base: &LaunchOptions, over: &LaunchOptions) -> LaunchOptions {
+        LaunchOptions {
+            block_device_mappings: pick_vec(
+                &over.block_device_mappings,
+                &base.block_device_mappings,
+            ),
+            cpu_credits: pick(&over.cpu_credits, &base.cpu_credits),
+            disable_api_termination: pick(
+                &over.disable_api_termination,
+                &base.disable_api_termination,
+            ),
+            disable_api_stop: pick(&over.disable_api_stop, &base.disable_api_stop),
+            iam_instance_profile: pick(&over.iam_instance_profile, &base.iam_instance_profile),
+            shutdown_behavior: pick(&over.shutdown_behavior, &base.shutdown_behavior),
+            metadata_options: pick(&over.metadata_options, &base.metadata_options),
+        }
+    }
+}
+
+/// One `BlockDeviceMappings` entry of a launch template, as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateBlockDevice {
+    pub device_name: Option<String>,
+    pub virtual_name: Option<String>,
+    pub no_device: Option<String>,
+    pub ebs: Option<TemplateEbs>,
+}
+
+/// A block device's EBS volume (`LaunchTemplateEbsBlockDevice`), as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateEbs {
+    pub encrypted: Option<bool>,
+    pub delete_on_termination: Option<bool>,
+    pub iops: Option<i64>,
+    pub kms_key_id: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub volume_size: Option<i64>,
+    pub volume_type: Option<String>,
+    pub throughput: Option<i64>,
+}
+
+/// `IamInstanceProfile` by ARN or name, as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IamInstanceProfile {
+    pub arn: Option<String>,
+    pub name: Option<String>,
+}
+
+/// `MetadataOptions` as a launch or ModifyInstanceMetadataOptions gives them (IMDS).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataOptionsRequest {
+    pub http_tokens: Option<String>,
+    pub http_put_response_hop_limit: Option<i64>,
+    pub http_endpoint: Option<String>,
+    pub http_protocol_ipv6: Option<String>,
+    pub instance_metadata_tags: Option<String>,
+}
+
+impl MetadataOptionsRequest {
+    /// EC2's enums and hop-limit range (1–64), refused with InvalidParameterValue.
+    pub fn check(&self) -> AwsResult<()> {
+        let one_of = |name: &str, v: &Option<String>, allowed: [&str; 2]| match v {
+            Some(v) if !allowed.contains(&v.as_str()) => {
+                Err(AwsError::invalid_parameter_value(format!(
+                    "Value ({v}) for parameter {name} is invalid. Valid values are '{}' and '{}'.",
+                    allowed[0], allowed[1]
+                )))
+            }
+            _ => Ok(()),
+        };
+        one_of("HttpTokens", &self.http_tokens, ["optional", "required"])?;
+        one_of("HttpEndpoint", &self.http_endpoint, ["enabled", "disabled"])?;
+        one_of("HttpProtocolIpv6", &self.http_protocol_ipv6, ["enabled", "disabled"])?;
+        one_of("InstanceMetadataTags", &self.instance_metadata_tags, ["enabled", "disabled"])?;
+        if let Some(h) = self.http_put_response_hop_limit.filter(|h| !(1..=64).contains(h)) {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Value ({h}) for parameter HttpPutResponseHopLimit is invalid. Valid values are between 1 and 64."
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Tags to apply to resources of one type at launch (`instance`, `volume`, …).
@@ -161,16 +289,6 @@ pub fn not_found_by_id(id: &str) -> AwsError {
 /// CreateLaunchTemplateVersion with `SourceVersion`: the source's data, with each
 /// field the request gives replacing the source's (AWS's "source template").
 pub fn overlay(source: &LaunchTemplateData, overrides: &LaunchTemplateData) -> LaunchTemplateData {
-    fn pick<T: Clone>(over: &Option<T>, base: &Option<T>) -> Option<T> {
-        over.clone().or_else(|| base.clone())
-    }
-    fn pick_vec<T: Clone>(over: &[T], base: &[T]) -> Vec<T> {
-        if over.is_empty() {
-            base.to_vec()
-        } else {
-            over.to_vec()
-        }
-    }
     LaunchTemplateData {
         image_id: pick(&overrides.image_id, &source.image_id),
         instance_type: pick(&overrides.instance_type, &source.instance_type),
@@ -182,6 +300,22 @@ pub fn overlay(source: &LaunchTemplateData, overrides: &LaunchTemplateData) -> L
         subnet_id: pick(&overrides.subnet_id, &source.subnet_id),
         availability_zone: pick(&overrides.availability_zone, &source.availability_zone),
         monitoring_enabled: pick(&overrides.monitoring_enabled, &source.monitoring_enabled),
+        network_interface: pick(&overrides.network_interface, &source.network_interface),
+        options: LaunchOptions::overlay(&source.options, &overrides.options),
+    }
+}
+
+/// `over` when given, else `base`: how an override replaces a field.
+fn pick<T: Clone>(over: &Option<T>, base: &Option<T>) -> Option<T> {
+    over.clone().or_else(|| base.clone())
+}
+
+/// A list override replaces the whole list; an empty one leaves `base`.
+fn pick_vec<T: Clone>(over: &[T], base: &[T]) -> Vec<T> {
+    if over.is_empty() {
+        base.to_vec()
+    } else {
+        over.to_vec()
     }
 }
 
@@ -245,6 +379,39 @@ mod tests {
         assert_eq!(beta.image_id.as_deref(), Some("ami-b"));
         assert_eq!(beta.instance_type.as_deref(), Some("t2.micro"));
         assert_eq!(beta.security_group_ids, source.security_group_ids);
+    }
+
+    #[test]
+    fn launch_options_override_one_by_one() {
+        let template = LaunchOptions {
+            disable_api_termination: Some(true),
+            shutdown_behavior: Some("terminate".into()),
+            metadata_options: Some(MetadataOptionsRequest {
+                http_tokens: Some("optional".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let request = LaunchOptions { disable_api_termination: Some(false), ..Default::default() };
+        let merged = LaunchOptions::overlay(&template, &request);
+        assert_eq!(merged.disable_api_termination, Some(false));
+        assert_eq!(merged.shutdown_behavior.as_deref(), Some("terminate"));
+        assert_eq!(merged.metadata_options, template.metadata_options);
+    }
+
+    #[test]
+    fn metadata_options_are_checked() {
+        let bad = |m: MetadataOptionsRequest| m.check().unwrap_err().code;
+        let hops = |h| MetadataOptionsRequest {
+            http_put_response_hop_limit: Some(h),
+            ..Default::default()
+        };
+        assert_eq!(bad(hops(0)), "InvalidParameterValue");
+        assert_eq!(bad(hops(65)), "InvalidParameterValue");
+        assert!(hops(64).check().is_ok());
+        let tokens =
+            MetadataOptionsRequest { http_tokens: Some("maybe".into()), ..Default::default() };
+        assert_eq!(bad(tokens), "InvalidParameterValue");
     }
 
     #[test]

@@ -203,6 +203,34 @@ pub fn allocate_private_ip(
     })
 }
 
+/// RunInstances' `PrivateIpAddress` (or its first interface's): the address must be a
+/// usable one of the subnet (not its first four nor its last, which AWS reserves) and
+/// free, as EC2 checks it.
+pub fn claim_private_ip(
+    subnet: &Subnet,
+    in_use: &std::collections::BTreeSet<Ipv4Addr>,
+    wanted: &str,
+) -> AwsResult<Ipv4Addr> {
+    let ip: Ipv4Addr = wanted.parse().map_err(|_| {
+        AwsError::invalid_parameter_value(format!("Invalid private IP address: {wanted}"))
+    })?;
+    if !subnet.cidr.contains(ip) {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "Address {ip} does not fall within the subnet's address range"
+        )));
+    }
+    let offset = u32::from(ip) - u32::from(subnet.cidr.base);
+    if offset < 4 || u64::from(offset) == subnet.cidr.size() - 1 {
+        return Err(AwsError::invalid_parameter_value(format!(
+            "Address {ip} is in subnet's reserved address range"
+        )));
+    }
+    if in_use.contains(&ip) {
+        return Err(AwsError::new("InvalidIPAddress.InUse", format!("Address {ip} is in use.")));
+    }
+    Ok(ip)
+}
+
 /// The default VPC's block, as in every AWS region.
 pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
 
@@ -337,6 +365,18 @@ mod tests {
             "InsufficientFreeAddressesInSubnet"
         );
         assert_eq!(usable_addresses(s.cidr), 11);
+    }
+
+    #[test]
+    fn a_requested_private_ip_is_usable_and_free() {
+        let s = subnet("10.0.1.0/28");
+        let used = [Ipv4Addr::new(10, 0, 1, 5)].into_iter().collect();
+        let refused = |ip: &str| claim_private_ip(&s, &used, ip).unwrap_err().code;
+        assert_eq!(claim_private_ip(&s, &used, "10.0.1.4").unwrap(), Ipv4Addr::new(10, 0, 1, 4));
+        assert_eq!(refused("10.0.1.5"), "InvalidIPAddress.InUse");
+        for reserved_or_outside in ["10.0.1.3", "10.0.1.15", "10.0.2.4", "ten"] {
+            assert_eq!(refused(reserved_or_outside), "InvalidParameterValue");
+        }
     }
 
     #[test]

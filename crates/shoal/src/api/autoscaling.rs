@@ -1261,7 +1261,8 @@ fn spec_xml(x: &mut Xml, tag: &str, t: &LaunchTemplateSpec) {
     x.el(tag, |x| {
         x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
             .opt("LaunchTemplateName", t.launch_template_name.as_deref())
-            .text("Version", t.version_or_default());
+            // As given: AWS echoes no Version when the request named none.
+            .opt("Version", t.version.as_deref());
     });
 }
 

@@ -3,8 +3,11 @@
 use base64::Engine;
 use shoal_model::ec2::format_time;
 use shoal_model::ec2::image::Image;
-use shoal_model::ec2::instance::{Instance, InstanceSwitches, Transition};
-use shoal_model::ec2::launch_template::{LaunchTemplateData, LaunchTemplateVersion};
+use shoal_model::ec2::instance::{Instance, InstanceMetadataOptions, InstanceSwitches, Transition};
+use shoal_model::ec2::launch_template::{
+    IamInstanceProfile, LaunchOptions, LaunchTemplateData, LaunchTemplateVersion,
+    MetadataOptionsRequest, NetworkInterfaceSpec, TemplateBlockDevice, TemplateEbs,
+};
 use shoal_model::ec2::security_group::Permission;
 use shoal_model::ec2::{instance_type, LaunchTemplate, SecurityGroup, Subnet, Vpc};
 use shoal_model::tags::Tag;
@@ -12,7 +15,7 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::query::Params;
 use super::xml::Xml;
-use crate::service::ec2::{LaunchTemplateSpec, RunInstances, StateChange};
+use crate::service::ec2::{paginate, LaunchTemplateSpec, RunInstances, StateChange};
 use crate::service::Service;
 
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -274,7 +277,9 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 &p.list("LaunchTemplateName"),
                 &p.filters(),
             )?;
-            x.list("launchTemplates", "item", &ts, launch_template_xml);
+            let page = paginate(ts, p.number("MaxResults")?, p.get("NextToken"), (1, 200))?;
+            x.list("launchTemplates", "item", &page.items, launch_template_xml);
+            x.opt("nextToken", page.next_token);
         }
         "DescribeLaunchTemplateVersions" => {
             let vs = svc.describe_launch_template_versions(
@@ -283,7 +288,11 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 p.number("MinVersion")?,
                 p.number("MaxVersion")?,
             )?;
-            x.list("launchTemplateVersionSet", "item", &vs, |x, (t, v)| version_xml(x, v, Some(t)));
+            let page = paginate(vs, p.number("MaxResults")?, p.get("NextToken"), (1, 200))?;
+            x.list("launchTemplateVersionSet", "item", &page.items, |x, (t, v)| {
+                version_xml(x, v, Some(t))
+            });
+            x.opt("nextToken", page.next_token);
         }
         "ModifyLaunchTemplate" => {
             let t = svc.modify_launch_template(
@@ -333,10 +342,12 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                     .ok_or_else(|| AwsError::missing_parameter("MaxCount"))?,
                 key_name: p.string("KeyName"),
                 subnet_id: p.string("SubnetId").or_else(|| p.string("NetworkInterface.1.SubnetId")),
-                availability_zone: p.string("Placement.AvailabilityZone"),
+                network_interface: instance_interface(p)?,
+                private_ip: p.string("PrivateIpAddress"),
+                availability_zone: non_empty(p, "Placement.AvailabilityZone"),
                 security_group_ids: p.list("SecurityGroupId"),
                 security_groups: p.list("SecurityGroup"),
-                user_data: p.string("UserData"),
+                user_data: non_empty(p, "UserData"),
                 tag_specifications: p.tag_specifications("TagSpecification"),
                 launch_template: (!p.sub("LaunchTemplate").is_empty()).then(|| {
                     let lt = p.sub("LaunchTemplate");
@@ -349,18 +360,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 client_token: p.string("ClientToken"),
                 system_tags: vec![],
                 monitoring_enabled: p.bool("Monitoring.Enabled")?,
-                switches: InstanceSwitches {
-                    shutdown_terminates: match p.get("InstanceInitiatedShutdownBehavior") {
-                        Some(v) => InstanceSwitches::parse_shutdown_behavior(v)?,
-                        None => false,
-                    },
-                    disable_api_termination: p.bool("DisableApiTermination")?.unwrap_or(false),
-                    disable_api_stop: p.bool("DisableApiStop")?.unwrap_or(false),
-                    cpu_credits: p
-                        .get("CreditSpecification.CpuCredits")
-                        .map(InstanceSwitches::parse_cpu_credits)
-                        .transpose()?,
-                },
+                options: launch_options(p)?,
             };
             let r = svc.run_instances(req)?;
             let groups = group_names(svc, r.instances.first());
@@ -528,11 +528,125 @@ fn template_data(d: &Params) -> AwsResult<LaunchTemplateData> {
         key_name: d.string("KeyName"),
         security_group_ids: d.list("SecurityGroupId"),
         security_groups: d.list("SecurityGroup"),
-        user_data: d.string("UserData"),
+        user_data: non_empty(d, "UserData"),
         tag_specifications: d.tag_specifications("TagSpecification"),
         subnet_id: d.string("NetworkInterface.1.SubnetId"),
-        availability_zone: d.string("Placement.AvailabilityZone"),
+        availability_zone: non_empty(d, "Placement.AvailabilityZone"),
         monitoring_enabled: d.bool("Monitoring.Enabled")?,
+        network_interface: network_interface(d)?,
+        options: launch_options(d)?,
+    })
+}
+
+/// A parameter Terraform's provider may send empty for an unset argument (a template's
+/// `UserData`, an instance's `Placement.AvailabilityZone`): EC2 keeps none.
+fn non_empty(p: &Params, key: &str) -> Option<String> {
+    p.string(key).filter(|v| !v.is_empty())
+}
+
+/// RunInstances' `NetworkInterface.1`, refused beside the instance-level subnet or
+/// private address it replaces, with EC2's texts.
+fn instance_interface(p: &Params) -> AwsResult<Option<NetworkInterfaceSpec>> {
+    let interface = network_interface(p)?;
+    if interface.is_some() {
+        for (param, what) in [("SubnetId", "subnet ID"), ("PrivateIpAddress", "private IP address")]
+        {
+            if p.get(param).is_some() {
+                return Err(AwsError::new(
+                    "InvalidParameterCombination",
+                    format!("Network interfaces and an instance-level {what} may not be specified on the same request"),
+                ));
+            }
+        }
+    }
+    Ok(interface)
+}
+
+/// `NetworkInterface.1.*` of RunInstances or `LaunchTemplateData`; only the first
+/// interface is Shoal's (an instance has one address).
+fn network_interface(p: &Params) -> AwsResult<Option<NetworkInterfaceSpec>> {
+    let n = p.sub("NetworkInterface.1");
+    if n.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(NetworkInterfaceSpec {
+        device_index: n.number("DeviceIndex")?,
+        subnet_id: n.string("SubnetId"),
+        groups: n.list("SecurityGroupId"),
+        associate_public_ip_address: n.bool("AssociatePublicIpAddress")?,
+        private_ip_address: n.string("PrivateIpAddress"),
+        delete_on_termination: n.bool("DeleteOnTermination")?,
+        description: n.string("Description"),
+    }))
+}
+
+/// IMDS settings as a launch's `MetadataOptions.*` or ModifyInstanceMetadataOptions
+/// name them.
+pub fn metadata_options(m: &Params) -> AwsResult<MetadataOptionsRequest> {
+    Ok(MetadataOptionsRequest {
+        http_tokens: m.string("HttpTokens"),
+        http_put_response_hop_limit: m.number("HttpPutResponseHopLimit")?,
+        http_endpoint: m.string("HttpEndpoint"),
+        http_protocol_ipv6: m.string("HttpProtocolIpv6"),
+        instance_metadata_tags: m.string("InstanceMetadataTags"),
+    })
+}
+
+/// The launch options RunInstances and `LaunchTemplateData` share, checked as EC2
+/// checks them.
+fn launch_options(p: &Params) -> AwsResult<LaunchOptions> {
+    let m = p.sub("MetadataOptions");
+    let metadata_options = if m.is_empty() {
+        None
+    } else {
+        let m = metadata_options(&m)?;
+        m.check()?;
+        Some(m)
+    };
+    let shutdown_behavior = p.string("InstanceInitiatedShutdownBehavior");
+    if let Some(v) = &shutdown_behavior {
+        InstanceSwitches::parse_shutdown_behavior(v)?;
+    }
+    let profile = p.sub("IamInstanceProfile");
+    Ok(LaunchOptions {
+        block_device_mappings: p
+            .structs("BlockDeviceMapping")
+            .iter()
+            .map(|b| {
+                let e = b.sub("Ebs");
+                Ok(TemplateBlockDevice {
+                    device_name: b.string("DeviceName"),
+                    virtual_name: b.string("VirtualName"),
+                    no_device: b.string("NoDevice"),
+                    ebs: if e.is_empty() {
+                        None
+                    } else {
+                        Some(TemplateEbs {
+                            encrypted: e.bool("Encrypted")?,
+                            delete_on_termination: e.bool("DeleteOnTermination")?,
+                            iops: e.number("Iops")?,
+                            kms_key_id: e.string("KmsKeyId"),
+                            snapshot_id: e.string("SnapshotId"),
+                            volume_size: e.number("VolumeSize")?,
+                            volume_type: e.string("VolumeType"),
+                            throughput: e.number("Throughput")?,
+                        })
+                    },
+                })
+            })
+            .collect::<AwsResult<_>>()?,
+        cpu_credits: p
+            .get("CreditSpecification.CpuCredits")
+            .map(InstanceSwitches::parse_cpu_credits)
+            .transpose()?,
+        disable_api_termination: p.bool("DisableApiTermination")?,
+        disable_api_stop: p.bool("DisableApiStop")?,
+        iam_instance_profile: (!profile.is_empty()).then(|| IamInstanceProfile {
+            arn: profile.string("Arn"),
+            name: profile.string("Name"),
+        }),
+        shutdown_behavior,
+        metadata_options,
     })
 }
 
@@ -590,8 +704,13 @@ fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
         })
         .el("monitoring", |x| {
             x.text("state", i.monitoring_state());
-        })
-        .text("subnetId", &i.subnet_id)
+        });
+    if let Some(p) = &i.iam_instance_profile {
+        x.el("iamInstanceProfile", |x| {
+            x.text("arn", &p.arn).text("id", &p.id);
+        });
+    }
+    x.text("subnetId", &i.subnet_id)
         .text("vpcId", &i.vpc_id)
         .text("privateIpAddress", i.private_ip);
     // The loopback address is how this machine reaches the instance: its public address.
@@ -654,16 +773,21 @@ fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
             x.text("coreCount", vcpus.div_ceil(2).max(1))
                 .text("threadsPerCore", if vcpus > 1 { 2 } else { 1 });
         })
-        .el("metadataOptions", |x| {
-            x.text("state", "applied")
-                .text("httpTokens", "required")
-                .text("httpPutResponseHopLimit", 2)
-                .text("httpEndpoint", "enabled");
-        })
+        .el("metadataOptions", |x| metadata_options_xml(x, &i.metadata_options))
         .text("platformDetails", "Linux/UNIX")
         .text("usageOperation", "RunInstances")
         .text("bootMode", "uefi-preferred")
         .text("currentInstanceBootMode", "legacy-bios");
+}
+
+/// An instance's IMDS settings (DescribeInstances, ModifyInstanceMetadataOptions).
+pub fn metadata_options_xml(x: &mut Xml, m: &InstanceMetadataOptions) {
+    x.text("state", "applied")
+        .text("httpTokens", &m.http_tokens)
+        .text("httpPutResponseHopLimit", m.http_put_response_hop_limit)
+        .text("httpEndpoint", &m.http_endpoint)
+        .text("httpProtocolIpv6", &m.http_protocol_ipv6)
+        .text("instanceMetadataTags", &m.instance_metadata_tags);
 }
 
 fn state_change_xml(x: &mut Xml, c: &StateChange) {
@@ -754,15 +878,7 @@ fn image_xml(x: &mut Xml, i: &Image) {
         .opt("description", i.description.as_deref())
         .text("rootDeviceType", "ebs")
         .text("rootDeviceName", "/dev/xvda")
-        .list("blockDeviceMapping", "item", [()], |x, _| {
-            x.text("deviceName", "/dev/xvda").el("ebs", |x| {
-                x.text("snapshotId", format!("snap-{}", &i.id[4..]))
-                    .text("volumeSize", 8)
-                    .text("deleteOnTermination", "true")
-                    .text("volumeType", "gp3")
-                    .text("encrypted", "false");
-            });
-        })
+        .list("blockDeviceMapping", "item", [i], image_block_device_xml)
         .text("virtualizationType", "hvm")
         .text("hypervisor", "xen")
         .text("enaSupport", "true")
@@ -773,6 +889,17 @@ fn image_xml(x: &mut Xml, i: &Image) {
         x.text("sourceInstanceId", src);
     }
     tags_xml(x, &i.tags);
+}
+
+/// An image's one root device, as DescribeImages and DescribeImageAttribute list it.
+pub fn image_block_device_xml(x: &mut Xml, i: &Image) {
+    x.text("deviceName", "/dev/xvda").el("ebs", |x| {
+        x.text("snapshotId", i.snapshot_id())
+            .text("volumeSize", 8)
+            .text("deleteOnTermination", "true")
+            .text("volumeType", "gp3")
+            .text("encrypted", "false");
+    });
 }
 
 fn launch_template_xml(x: &mut Xml, t: &LaunchTemplate) {
@@ -828,10 +955,77 @@ fn version_xml(x: &mut Xml, v: &LaunchTemplateVersion, template: Option<&LaunchT
                 x.text("enabled", m);
             });
         }
-        if let Some(s) = &d.subnet_id {
-            x.list("networkInterfaceSet", "item", [s], |x, s| {
-                x.text("deviceIndex", 0).text("subnetId", s);
-            });
+        match (&d.network_interface, &d.subnet_id) {
+            (Some(n), _) => {
+                x.list("networkInterfaceSet", "item", [n], interface_spec_xml);
+            }
+            // A version stored before interfaces were kept whole: its subnet.
+            (None, Some(s)) => {
+                x.list("networkInterfaceSet", "item", [s], |x, s| {
+                    x.text("deviceIndex", 0).text("subnetId", s);
+                });
+            }
+            (None, None) => {}
         }
+        launch_options_xml(x, &d.options);
     });
+}
+
+fn interface_spec_xml(x: &mut Xml, n: &NetworkInterfaceSpec) {
+    x.opt("associatePublicIpAddress", n.associate_public_ip_address)
+        .opt("deleteOnTermination", n.delete_on_termination)
+        .opt("description", n.description.as_deref())
+        .opt("deviceIndex", n.device_index);
+    if !n.groups.is_empty() {
+        x.list("groupSet", "groupId", &n.groups, |x, g| {
+            x.raw(&super::xml::escape(g));
+        });
+    }
+    x.opt("privateIpAddress", n.private_ip_address.as_deref())
+        .opt("subnetId", n.subnet_id.as_deref());
+}
+
+/// A version's launch options exactly as given: what Terraform and Ansible compare.
+fn launch_options_xml(x: &mut Xml, o: &LaunchOptions) {
+    if let Some(p) = &o.iam_instance_profile {
+        x.el("iamInstanceProfile", |x| {
+            x.opt("arn", p.arn.as_deref()).opt("name", p.name.as_deref());
+        });
+    }
+    if !o.block_device_mappings.is_empty() {
+        x.list("blockDeviceMappingSet", "item", &o.block_device_mappings, |x, b| {
+            x.opt("deviceName", b.device_name.as_deref())
+                .opt("virtualName", b.virtual_name.as_deref());
+            if let Some(e) = &b.ebs {
+                x.el("ebs", |x| {
+                    x.opt("encrypted", e.encrypted)
+                        .opt("deleteOnTermination", e.delete_on_termination)
+                        .opt("iops", e.iops)
+                        .opt("kmsKeyId", e.kms_key_id.as_deref())
+                        .opt("snapshotId", e.snapshot_id.as_deref())
+                        .opt("volumeSize", e.volume_size)
+                        .opt("volumeType", e.volume_type.as_deref())
+                        .opt("throughput", e.throughput);
+                });
+            }
+            x.opt("noDevice", b.no_device.as_deref());
+        });
+    }
+    x.opt("disableApiTermination", o.disable_api_termination)
+        .opt("disableApiStop", o.disable_api_stop)
+        .opt("instanceInitiatedShutdownBehavior", o.shutdown_behavior.as_deref());
+    if let Some(c) = &o.cpu_credits {
+        x.el("creditSpecification", |x| {
+            x.text("cpuCredits", c);
+        });
+    }
+    if let Some(m) = &o.metadata_options {
+        x.el("metadataOptions", |x| {
+            x.opt("httpTokens", m.http_tokens.as_deref())
+                .opt("httpPutResponseHopLimit", m.http_put_response_hop_limit)
+                .opt("httpEndpoint", m.http_endpoint.as_deref())
+                .opt("httpProtocolIpv6", m.http_protocol_ipv6.as_deref())
+                .opt("instanceMetadataTags", m.instance_metadata_tags.as_deref());
+        });
+    }
 }

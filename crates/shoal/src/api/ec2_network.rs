@@ -1,10 +1,10 @@
-//! EC2 actions of the network surface tools such as Terraform read: VPC attributes,
-//! security-group rules by id, network interfaces. `ec2::handle` hands over every
-//! action it does not know.
+//! EC2 actions of the surface tools such as Terraform and Ansible read: VPC attributes,
+//! security-group rules by id, network interfaces, image attributes. `ec2::handle`
+//! hands over every action it does not know.
 
 use shoal_model::ec2::format_time;
 use shoal_model::ec2::security_group::SecurityGroupRule;
-use shoal_model::ec2::Instance;
+use shoal_model::ec2::{Image, Instance};
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::ec2::tags_xml;
@@ -63,6 +63,15 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
             svc.modify_instance_attribute(p.required("InstanceId")?, instance_change(p)?)?;
             x.text("return", "true");
         }
+        "ModifyInstanceMetadataOptions" => {
+            let id = p.required("InstanceId")?;
+            let change = super::ec2::metadata_options(p)?;
+            svc.modify_instance_attribute(id, InstanceAttributeChange::MetadataOptions(change))?;
+            let inst = svc.instance(id)?;
+            x.text("instanceId", id).el("instanceMetadataOptions", |x| {
+                super::ec2::metadata_options_xml(x, &inst.metadata_options)
+            });
+        }
         "DescribeRouteTables" => {
             let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
             x.list("routeTableSet", "item", &tables, |x, t| {
@@ -119,6 +128,46 @@ pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<
                     .text("storageTier", "standard");
                 tags_xml(x, &s.tags);
             });
+        }
+        "DescribeImageAttribute" => {
+            let (image, last_launch) = svc.image_with_last_launch(p.required("ImageId")?)?;
+            x.text("imageId", &image.id);
+            image_attribute(&mut x, &image, last_launch, p.required("Attribute")?)?;
+        }
+        "ModifyImageAttribute" => {
+            let id = p.required("ImageId")?;
+            // Launch permissions, product codes, IMDS support: refused, not accepted
+            // and dropped.
+            const UNKEPT: [&str; 7] = [
+                "LaunchPermission",
+                "ProductCode",
+                "UserId",
+                "UserGroup",
+                "ImdsSupport",
+                "OrganizationArn",
+                "OrganizationalUnitArn",
+            ];
+            let unkept =
+                UNKEPT.into_iter().find(|name| !p.sub(name).is_empty() || p.get(name).is_some());
+            if let Some(name) = unkept {
+                return Err(AwsError::new(
+                    "UnsupportedOperation",
+                    format!("Shoal does not change an image's {name}."),
+                ));
+            }
+            let description = match (p.get("Attribute"), p.get("Description.Value")) {
+                (None | Some("description"), Some(d)) => d,
+                (Some("description"), None) => p.required("Value")?,
+                (None, None) => return Err(AwsError::missing_parameter("Attribute")),
+                (Some(other), _) => {
+                    return Err(AwsError::new(
+                        "UnsupportedOperation",
+                        format!("Shoal does not change the image attribute '{other}'."),
+                    ))
+                }
+            };
+            svc.modify_image_description(id, description)?;
+            x.text("return", "true");
         }
         "DeleteSnapshot" => {
             svc.delete_snapshot(p.required("SnapshotId")?)?;
@@ -317,4 +366,50 @@ pub fn instance_attribute(mut x: Xml, inst: &Instance, attribute: &str) -> AwsRe
         }
     }
     Ok(x)
+}
+
+/// DescribeImageAttribute's one attribute, as EC2 answers it for Shoal's images (an EBS
+/// root, UEFI-preferred, no kernel/ramdisk/product codes, no deregistration protection);
+/// an attribute with no value is an empty element.
+fn image_attribute(
+    x: &mut Xml,
+    image: &Image,
+    last_launch: Option<chrono::DateTime<chrono::Utc>>,
+    attribute: &str,
+) -> AwsResult<()> {
+    let value = |x: &mut Xml, tag: &str, v: Option<&str>| {
+        x.el(tag, |x| {
+            x.opt("value", v);
+        });
+    };
+    match attribute {
+        "description" => value(x, "description", image.description.as_deref()),
+        "kernel" | "ramdisk" | "tpmSupport" | "uefiData" | "imdsSupport" => {
+            value(x, attribute, None)
+        }
+        "sriovNetSupport" => value(x, attribute, Some("simple")),
+        "bootMode" => value(x, attribute, Some("uefi-preferred")),
+        "deregistrationProtection" => value(x, attribute, Some("disabled")),
+        "lastLaunchedTime" => {
+            value(x, attribute, last_launch.map(format_time).as_deref());
+        }
+        "launchPermission" => {
+            // A public image is launchable by group `all`; a private one only by its owner.
+            x.list("launchPermission", "item", image.public.then_some(()), |x, _| {
+                x.text("group", "all");
+            });
+        }
+        "productCodes" => {
+            x.el("productCodes", |_| {});
+        }
+        "blockDeviceMapping" => {
+            x.list("blockDeviceMapping", "item", [image], super::ec2::image_block_device_xml);
+        }
+        other => {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
+            )))
+        }
+    }
+    Ok(())
 }

@@ -365,6 +365,18 @@ fn launch(
             subnet_id: Some(subnet_id.to_string()),
             system_tags: g.instance_tags(),
             monitoring_enabled: Some(lc.instance_monitoring),
+            // The configuration's IMDS settings reach the instance, as a template's do.
+            options: shoal_model::ec2::launch_template::LaunchOptions {
+                metadata_options: lc.metadata_options.as_ref().map(|m| {
+                    shoal_model::ec2::launch_template::MetadataOptionsRequest {
+                        http_tokens: m.http_tokens.clone(),
+                        http_put_response_hop_limit: m.http_put_response_hop_limit,
+                        http_endpoint: m.http_endpoint.clone(),
+                        ..Default::default()
+                    }
+                }),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let inst = svc.run_instances_in(state, changes, &req)?.instances.remove(0);

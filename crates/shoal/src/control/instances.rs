@@ -1,7 +1,8 @@
 //! The instance controller: makes processes match each instance's state.
 //!
 //! `pending` → prepare the disk, boot init, record it → `running`.
-//! `running` with a dead init → `stopped` with a state reason (never silently re-run).
+//! `running` with a dead init → `stopped` with a state reason (never silently re-run),
+//! or `shutting-down` → `terminated` when its shutdown behaviour is `terminate`.
 //! An init that cannot be observed (out of descriptors, permission) is not a dead one:
 //! the instance is left as it is and looked at again later. An instance has exactly one
 //! init: booting adopts a live recorded init instead of starting another, and a stop
@@ -151,6 +152,22 @@ async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()
         Step::Reboot => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
             boot(svc, inst).await?;
+        }
+        Step::Died if inst.switches.shutdown_terminates => {
+            // InstanceInitiatedShutdownBehavior=terminate: a shutdown from inside ends
+            // the instance (shutting-down, then the Terminate step), as in EC2.
+            tracing::info!(instance = %inst.id, "instance init exited; terminating it (shutdown behaviour terminate)");
+            svc.update_instance(&inst.id, |i| {
+                if i.state == InstanceState::Running {
+                    i.state = InstanceState::ShuttingDown;
+                    i.reboot_requested = false;
+                    i.state_reason = Some(StateReason::instance_initiated_shutdown());
+                    i.state_transition_reason = format!(
+                        "Client.InstanceInitiatedShutdown ({})",
+                        svc.clock.now().format("%Y-%m-%d %H:%M:%S GMT")
+                    );
+                }
+            })?;
         }
         Step::Died => {
             tracing::warn!(instance = %inst.id, "instance init is gone; marking it stopped");

@@ -81,6 +81,8 @@ impl Service {
 
     /// The template a group launches from must exist with the requested version.
     fn check_group_template(state: &State, spec: &GroupTemplate) -> AwsResult<()> {
+        // The specification's own shape first: AWS names a missing id and name as such.
+        group::validate_launch_template(spec)?;
         let lt = LaunchTemplateSpec {
             id: spec.launch_template_id.clone(),
             name: spec.launch_template_name.clone(),
@@ -163,7 +165,7 @@ impl Service {
     ) -> AwsResult<()> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let mut g = find_group(state, name)?.clone();
+            let mut g = state.groups.get(name).ok_or_else(group::name_not_found_null)?.clone();
             if let Some(p) = &placement {
                 req.zones = Some(Self::resolve_placement(state, p)?);
             }
@@ -187,7 +189,7 @@ impl Service {
     ) -> AwsResult<()> {
         let now = self.clock.now();
         self.mutate(|state, changes| {
-            let mut g = find_group(state, name)?.clone();
+            let mut g = state.groups.get(name).ok_or_else(group::name_not_found_null)?.clone();
             let latest = super::policy_runs::latest_activity(state, name);
             group::set_desired_capacity(&mut g, desired, honor_cooldown, latest, now)?;
             changes.put(g);

@@ -7,10 +7,12 @@ use std::net::Ipv4Addr;
 use base64::Engine;
 use shoal_model::ec2::image::{self, ImageState, BASE_IMAGE_NAME};
 use shoal_model::ec2::instance::{
-    self, InstanceState, InstanceSwitches, LaunchTemplateRef, StateReason, Transition,
+    self, InstanceMetadataOptions, InstanceProfileRef, InstanceState, InstanceSwitches,
+    LaunchTemplateRef, StateReason, Transition,
 };
 use shoal_model::ec2::launch_template::{
-    self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
+    self as lt, LaunchOptions, LaunchTemplateData, NetworkInterfaceSpec, TagSpecification,
+    VersionSelector,
 };
 use shoal_model::ec2::network::{self, Cidr};
 use shoal_model::ec2::security_group::{self, Permission};
@@ -30,6 +32,7 @@ use crate::ids;
 /// How long a terminated instance stays visible, as in AWS (about an hour).
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 
+mod images;
 mod interfaces;
 mod routes;
 mod snapshots;
@@ -57,8 +60,32 @@ pub struct RunInstances {
     /// `Monitoring.Enabled`: detailed monitoring; overrides the template's. Auto
     /// Scaling sets it from a launch configuration's `InstanceMonitoring.Enabled`.
     pub monitoring_enabled: Option<bool>,
-    /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop.
-    pub switches: InstanceSwitches,
+    /// `NetworkInterface.1.*`: its subnet is `subnet_id`; its groups replace
+    /// instance-level ones; its `PrivateIpAddress` is the instance's address.
+    pub network_interface: Option<NetworkInterfaceSpec>,
+    /// `PrivateIpAddress`: the instance's address in its subnet.
+    pub private_ip: Option<String>,
+    /// InstanceInitiatedShutdownBehavior, DisableApiTermination, DisableApiStop,
+    /// CreditSpecification, MetadataOptions…: each overrides the template's.
+    pub options: LaunchOptions,
+}
+
+/// What a launch's merged options make of the instance's protections and shutdown
+/// behaviour (EC2's defaults where none is given).
+fn launch_switches(o: &LaunchOptions) -> AwsResult<InstanceSwitches> {
+    Ok(InstanceSwitches {
+        shutdown_terminates: match &o.shutdown_behavior {
+            Some(v) => InstanceSwitches::parse_shutdown_behavior(v)?,
+            None => false,
+        },
+        disable_api_termination: o.disable_api_termination.unwrap_or(false),
+        disable_api_stop: o.disable_api_stop.unwrap_or(false),
+        cpu_credits: o
+            .cpu_credits
+            .as_deref()
+            .map(InstanceSwitches::parse_cpu_credits)
+            .transpose()?,
+    })
 }
 
 /// A template named by id or name, with an optional version (`$Default` if absent).
@@ -1007,8 +1034,28 @@ impl Service {
                 subnet_id: req.subnet_id.clone(),
                 availability_zone: req.availability_zone.clone(),
                 monitoring_enabled: req.monitoring_enabled,
+                network_interface: req.network_interface.clone(),
+                options: req.options.clone(),
             },
         );
+        let interface_groups =
+            merged.network_interface.as_ref().map(|n| n.groups.clone()).unwrap_or_default();
+        let instance_groups =
+            !merged.security_group_ids.is_empty() || !merged.security_groups.is_empty();
+        if !interface_groups.is_empty() && instance_groups {
+            return Err(AwsError::new(
+                "InvalidParameterCombination",
+                "Network interfaces and an instance-level security groups may not be specified on the same request",
+            ));
+        }
+        let switches = launch_switches(&merged.options)?;
+        let metadata_options = match &merged.options.metadata_options {
+            Some(m) => {
+                m.check()?;
+                InstanceMetadataOptions::default().with(m)
+            }
+            None => InstanceMetadataOptions::default(),
+        };
         let image_id =
             merged.image_id.clone().ok_or_else(|| AwsError::missing_parameter("ImageId"))?;
         let image = resolve_image(state, &image_id)?;
@@ -1025,12 +1072,16 @@ impl Service {
         }
         let subnet =
             pick_subnet(state, merged.subnet_id.as_deref(), merged.availability_zone.as_deref())?;
-        let groups = resolve_groups(
-            state,
-            &subnet.vpc_id,
-            &merged.security_group_ids,
-            &merged.security_groups,
-        )?;
+        let groups = if interface_groups.is_empty() {
+            resolve_groups(
+                state,
+                &subnet.vpc_id,
+                &merged.security_group_ids,
+                &merged.security_groups,
+            )?
+        } else {
+            resolve_groups(state, &subnet.vpc_id, &interface_groups, &[])?
+        };
         let mut tags = tags_for(&merged.tag_specifications, "instance")?;
         if let Some(t) = &template_ref {
             tags::upsert(
@@ -1073,14 +1124,32 @@ impl Service {
                 format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
             ));
         }
-        let count = fits.min(free as u32);
+        let wanted_ip = req.private_ip.clone().or_else(|| {
+            merged.network_interface.as_ref().and_then(|n| n.private_ip_address.clone())
+        });
+        if wanted_ip.is_some() && req.min_count > 1 {
+            return Err(AwsError::new(
+                "InvalidParameterCombination",
+                "A private IP address can be given only for a single instance (MinCount 1).",
+            ));
+        }
+        let count = if wanted_ip.is_some() { 1 } else { fits.min(free as u32) };
+        let profile = merged.options.iam_instance_profile.as_ref().and_then(|p| {
+            let arn = p.arn.clone().or_else(|| {
+                p.name.as_ref().map(|n| format!("arn:aws:iam::{ACCOUNT_ID}:instance-profile/{n}"))
+            })?;
+            Some(InstanceProfileRef { id: ids::instance_profile_id(&arn), arn })
+        });
         changes.launched.instances += count;
         changes.launched.vcpus += count * vcpus_each;
         let reservation_id = ids::ec2("r");
         let now = self.clock.now();
         let mut instances = Vec::new();
         for index in 0..count {
-            let private_ip = network::allocate_private_ip(subnet, private_used)?;
+            let private_ip = match &wanted_ip {
+                Some(ip) => network::claim_private_ip(subnet, private_used, ip)?,
+                None => network::allocate_private_ip(subnet, private_used)?,
+            };
             private_used.insert(private_ip);
             let loopback_ip = self.allocate_loopback(loopback_used)?;
             loopback_used.insert(loopback_ip);
@@ -1112,7 +1181,9 @@ impl Service {
                 process: None,
                 terminated_at: None,
                 monitoring: merged.monitoring_enabled.unwrap_or(false),
-                switches: req.switches.clone(),
+                switches: switches.clone(),
+                metadata_options: metadata_options.clone(),
+                iam_instance_profile: profile.clone(),
                 reboot_requested: false,
             };
             instances.push(inst);

@@ -309,13 +309,19 @@ impl Elb<'_> {
         check_subnet_zones(&zones)?;
         let mut sgs = Vec::new();
         for g in groups {
-            let sg =
-                state.security_groups.get(g).filter(|sg| sg.vpc_id == vpc).ok_or_else(|| {
-                    AwsError::new(
-                        "InvalidSecurityGroup",
-                        format!("Security group '{g}' does not exist"),
-                    )
-                })?;
+            let sg = state.security_groups.get(g).ok_or_else(|| {
+                AwsError::new(
+                    "InvalidSecurityGroup",
+                    format!("Security group '{g}' does not exist"),
+                )
+            })?;
+            // A group of another VPC exists: ELBv2 names the mismatch (observed text).
+            if sg.vpc_id != vpc {
+                return Err(AwsError::new(
+                    "InvalidConfigurationRequest",
+                    format!("Security group '{g}' does not belong to VPC '{vpc}'"),
+                ));
+            }
             if !sgs.contains(&sg.id) {
                 sgs.push(sg.id.clone());
             }

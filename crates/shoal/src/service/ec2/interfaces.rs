@@ -93,6 +93,8 @@ pub enum InstanceAttributeChange {
     Groups(Vec<String>),
     InstanceType(String),
     UserData(String),
+    /// ModifyInstanceMetadataOptions: the options given replace the instance's.
+    MetadataOptions(shoal_model::ec2::launch_template::MetadataOptionsRequest),
 }
 
 impl Service {
@@ -143,6 +145,10 @@ impl Service {
                 InstanceAttributeChange::InstanceType(t) => {
                     must_be_stopped("instanceType")?;
                     inst.instance_type = shoal_model::ec2::instance_type::resolve(&t)?.name.to_string();
+                }
+                InstanceAttributeChange::MetadataOptions(m) => {
+                    m.check()?;
+                    inst.metadata_options = inst.metadata_options.with(&m);
                 }
                 InstanceAttributeChange::UserData(data) => {
                     must_be_stopped("userData")?;
