@@ -15,7 +15,8 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::query::Params;
 use super::xml::Xml;
-use crate::service::ec2::{paginate, LaunchTemplateSpec, RunInstances, StateChange};
+use crate::service::ec2::{LaunchTemplateSpec, RunInstances, StateChange};
+use crate::service::page::Paging;
 use crate::service::Service;
 
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -277,7 +278,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 &p.list("LaunchTemplateName"),
                 &p.filters(),
             )?;
-            let page = paginate(ts, p.number("MaxResults")?, p.get("NextToken"), (1, 200))?;
+            let page = Paging::ec2(1, 200).page(ts, p.number("MaxResults")?, p.get("NextToken"))?;
             x.list("launchTemplates", "item", &page.items, launch_template_xml);
             x.opt("nextToken", page.next_token);
         }
@@ -288,7 +289,7 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
                 p.number("MinVersion")?,
                 p.number("MaxVersion")?,
             )?;
-            let page = paginate(vs, p.number("MaxResults")?, p.get("NextToken"), (1, 200))?;
+            let page = Paging::ec2(1, 200).page(vs, p.number("MaxResults")?, p.get("NextToken"))?;
             x.list("launchTemplateVersionSet", "item", &page.items, |x, (t, v)| {
                 version_xml(x, v, Some(t))
             });
