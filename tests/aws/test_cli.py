@@ -1,11 +1,15 @@
 """Shoal's own CLI as a user runs it: `shoal up` builds the lab's stack, `shoal image
-import` makes an AMI from a directory, `shoal down` stops the daemon (instances kept
+import` makes an AMI from a directory, a tarball or an OCI image archive, `shoal down` stops the daemon (instances kept
 running, or stopped with --stop-instances), `shoal reset` wipes everything."""
-import urllib.error
-import urllib.request
-
+import gzip
+import hashlib
+import io
+import json
 import re
 import subprocess
+import tarfile
+import urllib.error
+import urllib.request
 
 from harness import SHOAL, Daemon, Lines, port_closed, process_gone, wait_for
 
@@ -106,6 +110,79 @@ def test_image_import_and_instance_status(daemon, tmp_path):
     assert status["InstanceState"]["Name"] == "running" and status["InstanceStatus"]["Status"] == "ok"
     listing = daemon.shoal("instances").stdout
     assert iid in listing and "running" in listing
+
+
+def tar_bytes(files, gz=False):
+    """A tar archive of `files` ({name: bytes, or None for a directory})."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o644
+                t.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    return gzip.compress(raw) if gz else raw
+
+
+def oci_archive(layers):
+    """An OCI image archive (as `skopeo copy … oci-archive:` writes it): index.json ->
+    manifest -> config and layer blobs, in one tar."""
+    blobs = {}
+
+    def put(data):
+        digest = hashlib.sha256(data).hexdigest()
+        blobs[f"blobs/sha256/{digest}"] = data
+        return {"digest": f"sha256:{digest}", "size": len(data)}
+
+    config = put(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode())
+    layer_descs = [dict(put(l), mediaType="application/vnd.oci.image.layer.v1.tar+gzip") for l in layers]
+    manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"),
+                               "layers": layer_descs}).encode())
+    index = {"schemaVersion": 2, "manifests": [dict(manifest, mediaType="application/vnd.oci.image.manifest.v1+json",
+                                                    platform={"os": "linux", "architecture": "amd64"})]}
+    files = {"oci-layout": b'{"imageLayoutVersion": "1.0.0"}', "index.json": json.dumps(index).encode(),
+             "blobs": None, "blobs/sha256": None}
+    files.update(blobs)
+    return tar_bytes(files)
+
+
+def run_and_cat(daemon, ami, *paths):
+    iid = daemon.aws("ec2", "run-instances", "--image-id", ami)["Instances"][0]["InstanceId"]
+    daemon.wait_state(iid, "running")
+    return [daemon.shoal("ssh", iid, "--", "sh", "-c", f"cat {p} 2>/dev/null || echo MISSING").stdout for p in paths]
+
+
+def test_image_import_takes_a_rootfs_tarball_and_an_oci_archive_with_whiteouts(daemon, tmp_path):
+    tarball = tmp_path / "rootfs.tar.gz"
+    tarball.write_bytes(tar_bytes({"etc": None, "etc/os-release": b"ID=mine\n", "hello.txt": b"from a tarball\n"}, gz=True))
+    r = daemon.shoal("image", "import", str(tarball), "--name", "from-tarball")
+    assert r.returncode == 0, r.stderr
+    assert run_and_cat(daemon, r.stdout.strip(), "hello.txt") == ["from a tarball\n"]
+
+    lower = tar_bytes({"etc": None, "etc/os-release": b"ID=layered\n", "a.txt": b"one\n", "gone.txt": b"x\n",
+                       "d": None, "d/old": b"old\n"}, gz=True)
+    upper = tar_bytes({"a.txt": b"two\n", ".wh.gone.txt": b"", "d": None, "d/.wh..wh..opq": b"", "d/new": b"new\n"}, gz=True)
+    archive = tmp_path / "image.oci.tar"
+    archive.write_bytes(oci_archive([lower, upper]))
+    r = daemon.shoal("image", "import", str(archive), "--name", "from-oci")
+    assert r.returncode == 0, r.stderr
+    ami = r.stdout.strip()
+    assert daemon.aws("ec2", "describe-images", "--image-ids", ami)["Images"][0]["Name"] == "from-oci"
+    a, gone, old, new, marker = run_and_cat(daemon, ami, "a.txt", "gone.txt", "d/old", "d/new", "d/.wh..wh..opq")
+    assert (a, gone, old, new, marker) == ("two\n", "MISSING\n", "MISSING\n", "new\n", "MISSING\n"), \
+        "the upper layer wins, its whiteouts delete, and no marker is left behind"
+
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"not a tar archive at all")
+    r = daemon.shoal("image", "import", str(broken), "--name", "broken")
+    assert r.returncode != 0 and "InvalidParameterValue" in r.stderr + r.stdout, r.stderr
+    names = [i["Name"] for i in daemon.aws("ec2", "describe-images", "--owners", "self")["Images"]]
+    assert "broken" not in names, "a refused import leaves nothing"
 
 
 def instance_pids(daemon, iid):

@@ -111,9 +111,10 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ImageCommand {
-    /// Make an image from a local directory.
+    /// Make an image from a local directory, a root-filesystem tarball, or an image
+    /// archive (`docker save`, `podman save`, `skopeo copy … oci-archive:`).
     Import {
-        dir: PathBuf,
+        source: PathBuf,
         #[arg(long)]
         name: String,
         #[arg(long)]
@@ -301,8 +302,8 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
             return shoal::cli::ssh::run(&client, &instance, command).await
         }
         Command::Logs { instance, follow } => shoal::cli::logs(&client, &instance, follow).await?,
-        Command::Image { command: ImageCommand::Import { dir, name, description } } => {
-            shoal::cli::image_import(&client, &dir, &name, description).await?
+        Command::Image { command: ImageCommand::Import { source, name, description } } => {
+            shoal::cli::image_import(&client, &source, &name, description).await?
         }
         Command::Instances { watch } => view(watch, || shoal::cli::instances(&client)).await?,
         Command::Groups { watch } => view(watch, || shoal::cli::groups(&client)).await?,

@@ -197,7 +197,9 @@ async fn console(
 
 #[derive(Deserialize)]
 struct ImportRequest {
-    dir: std::path::PathBuf,
+    /// A directory, a root-filesystem tarball or an image archive on this machine.
+    #[serde(alias = "dir")]
+    source: std::path::PathBuf,
     name: String,
     description: Option<String>,
 }
@@ -206,7 +208,7 @@ async fn import_image(
     State(svc): State<Arc<Service>>,
     Json(req): Json<ImportRequest>,
 ) -> JsonResult {
-    let img = svc.import_image_dir(req.dir, &req.name, req.description).await?;
+    let img = svc.import_image(req.source, &req.name, req.description).await?;
     Ok(Json(json!({ "image_id": img.id, "name": img.name, "state": img.state.name() })))
 }
 

@@ -55,18 +55,18 @@ pub async fn logs(client: &Client, id: &str, follow: bool) -> anyhow::Result<()>
     }
 }
 
-/// `shoal image import DIR --name NAME`.
+/// `shoal image import SOURCE --name NAME`: a directory, a tarball or an image archive.
 pub async fn image_import(
     client: &Client,
-    dir: &std::path::Path,
+    source: &std::path::Path,
     name: &str,
     description: Option<String>,
 ) -> anyhow::Result<()> {
-    let dir = std::fs::canonicalize(dir)?;
+    let source = std::fs::canonicalize(source)?;
     let v = client
         .post(
             "/_shoal/api/images/import",
-            serde_json::json!({ "dir": dir, "name": name, "description": description }),
+            serde_json::json!({ "source": source, "name": name, "description": description }),
         )
         .await?;
     println!("{}", v["image_id"].as_str().unwrap_or_default());

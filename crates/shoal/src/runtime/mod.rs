@@ -16,6 +16,7 @@ pub mod oci;
 pub mod process;
 pub mod procfs;
 pub mod stress;
+pub mod unpack;
 
 use std::future::Future;
 use std::io;

@@ -702,17 +702,19 @@ impl Service {
         })
     }
 
-    /// `shoal image import DIR --name NAME`: an AMI from a local directory.
-    pub async fn import_image_dir(
+    /// `shoal image import SOURCE --name NAME`: an AMI from a local directory, a root
+    /// filesystem tarball, or an image archive (`docker save`, `podman save`, an OCI
+    /// archive), whose layers are applied in order.
+    pub async fn import_image(
         &self,
         source: std::path::PathBuf,
         name: &str,
         description: Option<String>,
     ) -> AwsResult<Image> {
         image::validate_name(name)?;
-        if !source.is_dir() {
+        if !source.exists() {
             return Err(AwsError::invalid_parameter_value(format!(
-                "{} is not a directory",
+                "{} does not exist",
                 source.display()
             )));
         }
@@ -720,10 +722,23 @@ impl Service {
         let image_id = ids::ec2("ami");
         let driver = self.driver.clone();
         let aid = image_id.clone();
-        tokio::task::spawn_blocking(move || driver.import_image(&aid, &source))
-            .await
-            .map_err(|e| AwsError::internal(e.to_string()))?
-            .map_err(|e| AwsError::internal(format!("cannot copy the directory: {e}")))?;
+        let work = self.config.data_dir.join("tmp").join(format!("import-{image_id}"));
+        tokio::task::spawn_blocking(move || {
+            if source.is_dir() {
+                return driver.import_image(&aid, &source);
+            }
+            let rootfs = work.join("rootfs");
+            let unpacked = crate::runtime::unpack::unpack(&source, &rootfs, &work)
+                .and_then(|_| driver.import_image(&aid, &rootfs));
+            let _ = crate::runtime::disk::remove_tree(&work);
+            unpacked
+        })
+        .await
+        .map_err(|e| AwsError::internal(e.to_string()))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => AwsError::invalid_parameter_value(e.to_string()),
+            _ => AwsError::internal(format!("cannot import the image: {e}")),
+        })?;
         self.mutate(|state, changes| {
             image::check_name_free(name, ACCOUNT_ID, state.images.values())?;
             let img = Image {
