@@ -40,7 +40,29 @@ enum Tok {
     RBracket,
 }
 
-fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
+/// Why an expression does not evaluate, in CloudWatch's words (after "Error in
+/// expression <id>: ").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MathError {
+    #[error("Syntax error.")]
+    Syntax,
+    #[error("Unterminated string.")]
+    UnterminatedString,
+    #[error("Invalid number {0}.")]
+    InvalidNumber(String),
+    #[error("Unrecognized character {0}.")]
+    UnrecognizedCharacter(char),
+    #[error("Unknown metric or expression id {0}.")]
+    UnknownId(String),
+    #[error("Unsupported function {0}.")]
+    UnsupportedFunction(String),
+    #[error("Arithmetic on a list of time series is not supported.")]
+    ListArithmetic,
+    #[error("The expression must return a single time series.")]
+    NotASingleSeries,
+}
+
+fn tokenize(src: &str) -> Result<Vec<Tok>, MathError> {
     let chars: Vec<char> = src.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -80,7 +102,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 if i >= chars.len() {
-                    return Err("Unterminated string.".into());
+                    return Err(MathError::UnterminatedString);
                 }
                 out.push(Tok::Str(chars[start..i].iter().collect()));
                 i += 1;
@@ -91,7 +113,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 let s: String = chars[start..i].iter().collect();
-                out.push(Tok::Num(s.parse().map_err(|_| format!("Invalid number {s}."))?));
+                out.push(Tok::Num(s.parse().map_err(|_| MathError::InvalidNumber(s.clone()))?));
             }
             c if c.is_alphabetic() || c == '_' => {
                 let start = i;
@@ -100,7 +122,7 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
                 }
                 out.push(Tok::Ident(chars[start..i].iter().collect()));
             }
-            other => return Err(format!("Unrecognized character {other}.")),
+            other => return Err(MathError::UnrecognizedCharacter(other)),
         }
     }
     Ok(out)
@@ -127,14 +149,14 @@ impl Parser<'_, '_> {
         self.pos += 1;
         t
     }
-    fn expect(&mut self, t: Tok) -> Result<(), String> {
+    fn expect(&mut self, t: Tok) -> Result<(), MathError> {
         match self.next() {
             Some(ref got) if *got == t => Ok(()),
-            _ => Err("Syntax error.".into()),
+            _ => Err(MathError::Syntax),
         }
     }
 
-    fn expr(&mut self) -> Result<MathValue, String> {
+    fn expr(&mut self) -> Result<MathValue, MathError> {
         let mut left = self.term()?;
         while let Some(Tok::Op(op @ ('+' | '-'))) = self.peek().cloned() {
             self.pos += 1;
@@ -144,7 +166,7 @@ impl Parser<'_, '_> {
         Ok(left)
     }
 
-    fn term(&mut self) -> Result<MathValue, String> {
+    fn term(&mut self) -> Result<MathValue, MathError> {
         let mut left = self.factor()?;
         while let Some(Tok::Op(op @ ('*' | '/'))) = self.peek().cloned() {
             self.pos += 1;
@@ -154,7 +176,7 @@ impl Parser<'_, '_> {
         Ok(left)
     }
 
-    fn factor(&mut self) -> Result<MathValue, String> {
+    fn factor(&mut self) -> Result<MathValue, MathError> {
         match self.next() {
             Some(Tok::Num(n)) => Ok(MathValue::Scalar(n)),
             Some(Tok::Op('-')) => {
@@ -172,12 +194,12 @@ impl Parser<'_, '_> {
                     match self.expr()? {
                         MathValue::Series(s) => list.push(s),
                         MathValue::List(l) => list.extend(l),
-                        MathValue::Scalar(_) => return Err("Syntax error.".into()),
+                        MathValue::Scalar(_) => return Err(MathError::Syntax),
                     }
                     match self.next() {
                         Some(Tok::Comma) => continue,
                         Some(Tok::RBracket) => break,
-                        _ => return Err("Syntax error.".into()),
+                        _ => return Err(MathError::Syntax),
                     }
                 }
                 Ok(MathValue::List(list))
@@ -192,14 +214,14 @@ impl Parser<'_, '_> {
                         .iter()
                         .find(|(id, _, _)| *id == name)
                         .map(|(_, _, s)| MathValue::Series(s.clone()))
-                        .ok_or_else(|| format!("Unknown metric or expression id {name}."))
+                        .ok_or_else(|| MathError::UnknownId(name.clone()))
                 }
             }
-            _ => Err("Syntax error.".into()),
+            _ => Err(MathError::Syntax),
         }
     }
 
-    fn call(&mut self, name: &str) -> Result<MathValue, String> {
+    fn call(&mut self, name: &str) -> Result<MathValue, MathError> {
         match name {
             "METRICS" => {
                 let filter = match self.next() {
@@ -208,7 +230,7 @@ impl Parser<'_, '_> {
                         self.expect(Tok::RParen)?;
                         Some(s)
                     }
-                    _ => return Err("Syntax error.".into()),
+                    _ => return Err(MathError::Syntax),
                 };
                 let list = self
                     .ctx
@@ -231,7 +253,7 @@ impl Parser<'_, '_> {
                 };
                 Ok(MathValue::Series(reduce(name, &list)))
             }
-            other => Err(format!("Unsupported function {other}.")),
+            other => Err(MathError::UnsupportedFunction(other.to_string())),
         }
     }
 }
@@ -266,7 +288,7 @@ fn apply(op: char, a: f64, b: f64) -> f64 {
     }
 }
 
-fn binary(op: char, left: MathValue, right: MathValue) -> Result<MathValue, String> {
+fn binary(op: char, left: MathValue, right: MathValue) -> Result<MathValue, MathError> {
     let keep = |s: Series| -> Series { s.into_iter().filter(|(_, v)| v.is_finite()).collect() };
     Ok(match (left, right) {
         (MathValue::Scalar(a), MathValue::Scalar(b)) => MathValue::Scalar(apply(op, a, b)),
@@ -279,7 +301,7 @@ fn binary(op: char, left: MathValue, right: MathValue) -> Result<MathValue, Stri
         (MathValue::Series(a), MathValue::Series(b)) => MathValue::Series(keep(
             a.into_iter().filter_map(|(t, x)| b.get(&t).map(|y| (t, apply(op, x, *y)))).collect(),
         )),
-        _ => return Err("Arithmetic on a list of time series is not supported.".into()),
+        _ => return Err(MathError::ListArithmetic),
     })
 }
 
@@ -287,15 +309,15 @@ fn binary(op: char, left: MathValue, right: MathValue) -> Result<MathValue, Stri
 /// `Error in expression <id>: <reason>` as a `ValidationError`. A scalar result is
 /// returned as `MathValue::Scalar` (CloudWatch then repeats it over the range).
 pub fn evaluate(id: &str, expression: &str, ctx: &MathContext<'_>) -> AwsResult<MathValue> {
-    let err = |m: String| AwsError::validation(format!("Error in expression {id}: {m}"));
+    let err = |m: MathError| AwsError::validation(format!("Error in expression {id}: {m}"));
     let toks = tokenize(expression).map_err(err)?;
     let mut p = Parser { toks, pos: 0, ctx };
     let v = p.expr().map_err(err)?;
     if p.pos != p.toks.len() {
-        return Err(err("Syntax error.".into()));
+        return Err(err(MathError::Syntax));
     }
     if let MathValue::List(_) = v {
-        return Err(err("The expression must return a single time series.".into()));
+        return Err(err(MathError::NotASingleSeries));
     }
     Ok(v)
 }
