@@ -19,168 +19,229 @@ const VPC_ATTRIBUTES: [(&str, &str); 3] = [
     ("EnableNetworkAddressUsageMetrics", "enableNetworkAddressUsageMetrics"),
 ];
 
-pub fn handle(svc: &Service, action: &str, p: &Params, mut x: Xml) -> AwsResult<Xml> {
-    match action {
-        "DescribeVpcAttribute" => {
-            let vpc_id = p.required("VpcId")?;
-            let attribute = p.required("Attribute")?;
-            let value = svc.describe_vpc_attribute(vpc_id, attribute)?;
-            x.text("vpcId", vpc_id).el(attribute, |x| {
-                x.text("value", value);
-            });
-        }
-        "ModifyVpcAttribute" => {
-            let mut changes = vec![];
-            for (param, attribute) in VPC_ATTRIBUTES {
-                if let Some(value) = p.bool(&format!("{param}.Value"))? {
-                    changes.push((attribute, value));
-                }
-            }
-            svc.modify_vpc_attribute(p.required("VpcId")?, &changes)?;
-            x.text("return", "true");
-        }
-        "DescribeSecurityGroupRules" => {
-            let rules =
-                svc.describe_security_group_rules(&p.list("SecurityGroupRuleId"), &p.filters())?;
-            x.list("securityGroupRuleSet", "item", &rules, |x, r| rule_xml(x, r, svc.region()));
-        }
-        "DescribeNetworkInterfaces" => {
-            let interfaces =
-                svc.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
-            x.list("networkInterfaceSet", "item", &interfaces, interface_xml);
-        }
-        "DescribeInstanceCreditSpecifications" => {
-            let instances = svc.instances_with_ids(&p.list("InstanceId"))?;
-            let specs: Vec<(String, String)> = instances
-                .iter()
-                .filter_map(|i| Some((i.id.clone(), i.switches.cpu_credits(&i.instance_type)?)))
-                .collect();
-            x.list("instanceCreditSpecificationSet", "item", &specs, |x, (id, credits)| {
-                x.text("instanceId", id).text("cpuCredits", credits);
-            });
-        }
-        "ModifyInstanceAttribute" => {
-            svc.modify_instance_attribute(p.required("InstanceId")?, instance_change(p)?)?;
-            x.text("return", "true");
-        }
-        "ModifyInstanceMetadataOptions" => {
-            let id = p.required("InstanceId")?;
-            let change = super::ec2::metadata_options(p)?;
-            svc.modify_instance_attribute(id, InstanceAttributeChange::MetadataOptions(change))?;
-            let inst = svc.instance(id)?;
-            x.text("instanceId", id).el("instanceMetadataOptions", |x| {
-                super::ec2::metadata_options_xml(x, &inst.metadata_options)
-            });
-        }
-        "DescribeRouteTables" => {
-            let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
-            x.list("routeTableSet", "item", &tables, |x, t| {
-                x.text("routeTableId", &t.id)
-                    .text("vpcId", &t.vpc_id)
-                    .text("ownerId", ACCOUNT_ID)
-                    .list("routeSet", "item", &t.routes, |x, (dest, gateway, origin)| {
-                        x.text("destinationCidrBlock", dest)
-                            .text("gatewayId", gateway)
-                            .text("state", "active")
-                            .text("origin", origin);
-                    })
-                    .list("associationSet", "item", [()], |x, _| {
-                        x.text("main", true)
-                            .text("routeTableAssociationId", &t.main_association_id)
-                            .text("routeTableId", &t.id)
-                            .el("associationState", |x| {
-                                x.text("state", "associated");
-                            });
-                    })
-                    .el("propagatingVgwSet", |_| {});
-                tags_xml(x, &[]);
-            });
-        }
-        "DescribeInternetGateways" => {
-            let gateways =
-                svc.describe_internet_gateways(&p.list("InternetGatewayId"), &p.filters())?;
-            x.list("internetGatewaySet", "item", &gateways, |x, g| {
-                x.text("internetGatewayId", &g.id).text("ownerId", ACCOUNT_ID).list(
-                    "attachmentSet",
-                    "item",
-                    [()],
-                    |x, _| {
-                        x.text("vpcId", &g.vpc_id).text("state", "available");
-                    },
-                );
-                tags_xml(x, &[]);
-            });
-        }
-        "DescribeSnapshots" => {
-            let snapshots =
-                svc.describe_snapshots(&p.list("SnapshotId"), &p.list("Owner"), &p.filters())?;
-            x.list("snapshotSet", "item", &snapshots, |x, (s, alias)| {
-                x.text("snapshotId", &s.id)
-                    .text("volumeId", "vol-ffffffff")
-                    .text("status", "completed")
-                    .text("startTime", format_time(s.start_time))
-                    .text("progress", "100%")
-                    .text("ownerId", &s.owner_id)
-                    .opt("ownerAlias", *alias)
-                    .text("volumeSize", s.volume_size_gib)
-                    .text("description", &s.description)
-                    .text("encrypted", false)
-                    .text("storageTier", "standard");
-                tags_xml(x, &s.tags);
-            });
-        }
-        "DescribeImageAttribute" => {
-            let (image, last_launch) = svc.image_with_last_launch(p.required("ImageId")?)?;
-            x.text("imageId", &image.id);
-            image_attribute(&mut x, &image, last_launch, p.required("Attribute")?)?;
-        }
-        "ModifyImageAttribute" => {
-            let id = p.required("ImageId")?;
-            // Launch permissions, product codes, IMDS support: refused, not accepted
-            // and dropped.
-            const UNKEPT: [&str; 7] = [
-                "LaunchPermission",
-                "ProductCode",
-                "UserId",
-                "UserGroup",
-                "ImdsSupport",
-                "OrganizationArn",
-                "OrganizationalUnitArn",
-            ];
-            let unkept =
-                UNKEPT.into_iter().find(|name| !p.sub(name).is_empty() || p.get(name).is_some());
-            if let Some(name) = unkept {
-                return Err(AwsError::new(
-                    "UnsupportedOperation",
-                    format!("Shoal does not change an image's {name}."),
-                ));
-            }
-            let description = match (p.get("Attribute"), p.get("Description.Value")) {
-                (None | Some("description"), Some(d)) => d,
-                (Some("description"), None) => p.required("Value")?,
-                (None, None) => return Err(AwsError::missing_parameter("Attribute")),
-                (Some(other), _) => {
-                    return Err(AwsError::new(
-                        "UnsupportedOperation",
-                        format!("Shoal does not change the image attribute '{other}'."),
-                    ))
-                }
-            };
-            svc.modify_image_description(id, description)?;
-            x.text("return", "true");
-        }
-        "DeleteSnapshot" => {
-            svc.delete_snapshot(p.required("SnapshotId")?)?;
-            x.text("return", "true");
-        }
-        other => {
-            return Err(AwsError::new(
-                "InvalidAction",
-                format!("The action {other} is not valid for this web service."),
-            ))
+/// One action: decode `p`, call the service, encode into `x`.
+type Handler = fn(&Service, &Params, &mut Xml) -> AwsResult<()>;
+
+/// The EC2 actions served here, by their wire name.
+const ACTIONS: &[(&str, Handler)] = &[
+    ("DescribeVpcAttribute", describe_vpc_attribute),
+    ("ModifyVpcAttribute", modify_vpc_attribute),
+    ("DescribeSecurityGroupRules", describe_security_group_rules),
+    ("DescribeNetworkInterfaces", describe_network_interfaces),
+    ("DescribeInstanceCreditSpecifications", describe_instance_credit_specifications),
+    ("ModifyInstanceAttribute", modify_instance_attribute),
+    ("ModifyInstanceMetadataOptions", modify_instance_metadata_options),
+    ("DescribeRouteTables", describe_route_tables),
+    ("DescribeInternetGateways", describe_internet_gateways),
+    ("DescribeSnapshots", describe_snapshots),
+    ("DescribeImageAttribute", describe_image_attribute),
+    ("ModifyImageAttribute", modify_image_attribute),
+    ("DeleteSnapshot", delete_snapshot),
+];
+
+/// Runs one of the actions `ec2::handle` does not know; any other is InvalidAction.
+pub fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
+    let Some((_, handler)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
+        return Err(AwsError::new(
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        ));
+    };
+    let mut x = Xml::new();
+    handler(svc, p, &mut x)?;
+    Ok(x)
+}
+
+/// DescribeVpcAttribute.
+fn describe_vpc_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let vpc_id = p.required("VpcId")?;
+    let attribute = p.required("Attribute")?;
+    let value = svc.describe_vpc_attribute(vpc_id, attribute)?;
+    x.text("vpcId", vpc_id).el(attribute, |x| {
+        x.text("value", value);
+    });
+    Ok(())
+}
+
+/// ModifyVpcAttribute.
+fn modify_vpc_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let mut changes = vec![];
+    for (param, attribute) in VPC_ATTRIBUTES {
+        if let Some(value) = p.bool(&format!("{param}.Value"))? {
+            changes.push((attribute, value));
         }
     }
-    Ok(x)
+    svc.modify_vpc_attribute(p.required("VpcId")?, &changes)?;
+    x.text("return", "true");
+    Ok(())
+}
+
+/// DescribeSecurityGroupRules.
+fn describe_security_group_rules(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let rules = svc.describe_security_group_rules(&p.list("SecurityGroupRuleId"), &p.filters())?;
+    x.list("securityGroupRuleSet", "item", &rules, |x, r| rule_xml(x, r, svc.region()));
+    Ok(())
+}
+
+/// DescribeNetworkInterfaces.
+fn describe_network_interfaces(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let interfaces =
+        svc.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
+    x.list("networkInterfaceSet", "item", &interfaces, interface_xml);
+    Ok(())
+}
+
+/// DescribeInstanceCreditSpecifications.
+fn describe_instance_credit_specifications(
+    svc: &Service,
+    p: &Params,
+    x: &mut Xml,
+) -> AwsResult<()> {
+    let instances = svc.instances_with_ids(&p.list("InstanceId"))?;
+    let specs: Vec<(String, String)> = instances
+        .iter()
+        .filter_map(|i| Some((i.id.clone(), i.switches.cpu_credits(&i.instance_type)?)))
+        .collect();
+    x.list("instanceCreditSpecificationSet", "item", &specs, |x, (id, credits)| {
+        x.text("instanceId", id).text("cpuCredits", credits);
+    });
+    Ok(())
+}
+
+/// ModifyInstanceAttribute.
+fn modify_instance_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    svc.modify_instance_attribute(p.required("InstanceId")?, instance_change(p)?)?;
+    x.text("return", "true");
+    Ok(())
+}
+
+/// ModifyInstanceMetadataOptions.
+fn modify_instance_metadata_options(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let id = p.required("InstanceId")?;
+    let change = super::ec2::metadata_options(p)?;
+    svc.modify_instance_attribute(id, InstanceAttributeChange::MetadataOptions(change))?;
+    let inst = svc.instance(id)?;
+    x.text("instanceId", id).el("instanceMetadataOptions", |x| {
+        super::ec2::metadata_options_xml(x, &inst.metadata_options)
+    });
+    Ok(())
+}
+
+/// DescribeRouteTables.
+fn describe_route_tables(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let tables = svc.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
+    x.list("routeTableSet", "item", &tables, |x, t| {
+        x.text("routeTableId", &t.id)
+            .text("vpcId", &t.vpc_id)
+            .text("ownerId", ACCOUNT_ID)
+            .list("routeSet", "item", &t.routes, |x, (dest, gateway, origin)| {
+                x.text("destinationCidrBlock", dest)
+                    .text("gatewayId", gateway)
+                    .text("state", "active")
+                    .text("origin", origin);
+            })
+            .list("associationSet", "item", [()], |x, _| {
+                x.text("main", true)
+                    .text("routeTableAssociationId", &t.main_association_id)
+                    .text("routeTableId", &t.id)
+                    .el("associationState", |x| {
+                        x.text("state", "associated");
+                    });
+            })
+            .el("propagatingVgwSet", |_| {});
+        tags_xml(x, &[]);
+    });
+    Ok(())
+}
+
+/// DescribeInternetGateways.
+fn describe_internet_gateways(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let gateways = svc.describe_internet_gateways(&p.list("InternetGatewayId"), &p.filters())?;
+    x.list("internetGatewaySet", "item", &gateways, |x, g| {
+        x.text("internetGatewayId", &g.id).text("ownerId", ACCOUNT_ID).list(
+            "attachmentSet",
+            "item",
+            [()],
+            |x, _| {
+                x.text("vpcId", &g.vpc_id).text("state", "available");
+            },
+        );
+        tags_xml(x, &[]);
+    });
+    Ok(())
+}
+
+/// DescribeSnapshots.
+fn describe_snapshots(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let snapshots =
+        svc.describe_snapshots(&p.list("SnapshotId"), &p.list("Owner"), &p.filters())?;
+    x.list("snapshotSet", "item", &snapshots, |x, (s, alias)| {
+        x.text("snapshotId", &s.id)
+            .text("volumeId", "vol-ffffffff")
+            .text("status", "completed")
+            .text("startTime", format_time(s.start_time))
+            .text("progress", "100%")
+            .text("ownerId", &s.owner_id)
+            .opt("ownerAlias", *alias)
+            .text("volumeSize", s.volume_size_gib)
+            .text("description", &s.description)
+            .text("encrypted", false)
+            .text("storageTier", "standard");
+        tags_xml(x, &s.tags);
+    });
+    Ok(())
+}
+
+/// DescribeImageAttribute.
+fn describe_image_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let (image, last_launch) = svc.image_with_last_launch(p.required("ImageId")?)?;
+    x.text("imageId", &image.id);
+    image_attribute(x, &image, last_launch, p.required("Attribute")?)?;
+    Ok(())
+}
+
+/// ModifyImageAttribute.
+fn modify_image_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let id = p.required("ImageId")?;
+    // Launch permissions, product codes, IMDS support: refused, not accepted
+    // and dropped.
+    const UNKEPT: [&str; 7] = [
+        "LaunchPermission",
+        "ProductCode",
+        "UserId",
+        "UserGroup",
+        "ImdsSupport",
+        "OrganizationArn",
+        "OrganizationalUnitArn",
+    ];
+    let unkept = UNKEPT.into_iter().find(|name| !p.sub(name).is_empty() || p.get(name).is_some());
+    if let Some(name) = unkept {
+        return Err(AwsError::new(
+            "UnsupportedOperation",
+            format!("Shoal does not change an image's {name}."),
+        ));
+    }
+    let description = match (p.get("Attribute"), p.get("Description.Value")) {
+        (None | Some("description"), Some(d)) => d,
+        (Some("description"), None) => p.required("Value")?,
+        (None, None) => return Err(AwsError::missing_parameter("Attribute")),
+        (Some(other), _) => {
+            return Err(AwsError::new(
+                "UnsupportedOperation",
+                format!("Shoal does not change the image attribute '{other}'."),
+            ))
+        }
+    };
+    svc.modify_image_description(id, description)?;
+    x.text("return", "true");
+    Ok(())
+}
+
+/// DeleteSnapshot.
+fn delete_snapshot(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    svc.delete_snapshot(p.required("SnapshotId")?)?;
+    x.text("return", "true");
+    Ok(())
 }
 
 /// ModifyInstanceAttribute's one change: `<Name>.Value`, `GroupId.N`, or the

@@ -1,11 +1,226 @@
-//! Image attributes: DescribeImageAttribute and ModifyImageAttribute's description, as
-//! Ansible's `ec2_ami` reads and sets them.
+//! Images: DescribeImages, CreateImage (a snapshot of an instance's disk), `shoal image
+//! import`, DeregisterImage, the image a launch resolves to (also `resolve:ssm:`), and
+//! the attributes Ansible's `ec2_ami` reads and sets (DescribeImageAttribute,
+//! ModifyImageAttribute's description).
 
 use chrono::{DateTime, Utc};
-use shoal_model::ec2::Image;
+use shoal_model::ec2::image::{self, ImageState};
+use shoal_model::ec2::instance::InstanceState;
+use shoal_model::ec2::launch_template::TagSpecification;
+use shoal_model::ec2::{instance_type, is_well_formed_id, Image};
+use shoal_model::filter::Filter;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
+use super::instances::require_instance;
+use super::{check_ids_well_formed, select, tags_for};
+use crate::ids;
 use crate::service::{Service, State};
+
+impl Service {
+    pub fn describe_images(
+        &self,
+        ids: &[String],
+        owners: &[String],
+        filters: &[Filter],
+    ) -> AwsResult<Vec<Image>> {
+        check_ids_well_formed("ami", "InvalidAMIID.Malformed", ids)?;
+        self.read(|state| {
+            let images = select::<Image>(state, ids, filters, |m| {
+                AwsError::new(
+                    "InvalidAMIID.NotFound",
+                    format!("The image id '[{}]' does not exist", m.join(", ")),
+                )
+            })?;
+            Ok(images
+                .into_iter()
+                .filter(|i| {
+                    owners.is_empty()
+                        || owners.iter().any(|o| match o.as_str() {
+                            "self" => i.owner_id == ACCOUNT_ID,
+                            "amazon" => i.owner_alias.as_deref() == Some("amazon"),
+                            other => i.owner_id == other,
+                        })
+                })
+                .cloned()
+                .collect())
+        })
+    }
+
+    /// CreateImage: snapshots the instance's disk (running or stopped) into a new AMI.
+    /// Shoal's snapshot is a directory copy, finished before the call returns, so the
+    /// image is `available` at once (AWS: `pending` for minutes).
+    pub async fn create_image(
+        &self,
+        instance_id: &str,
+        name: &str,
+        description: Option<String>,
+        tag_specs: &[TagSpecification],
+    ) -> AwsResult<Image> {
+        image::validate_name(name)?;
+        check_ids_well_formed("i", "InvalidInstanceID.Malformed", &[instance_id.to_string()])?;
+        let tags = tags_for(tag_specs, "image")?;
+        let image_id = ids::ec2("ami");
+        let pending = self.mutate(|state, changes| {
+            let inst = require_instance(state, instance_id)?;
+            if !matches!(
+                inst.state,
+                InstanceState::Running | InstanceState::Stopped | InstanceState::Pending
+            ) {
+                return Err(AwsError::new(
+                    "IncorrectInstanceState",
+                    format!(
+                        "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
+                    ),
+                ));
+            }
+            image::check_name_free(name, ACCOUNT_ID, state.images.values())?;
+            let img = Image {
+                id: image_id.clone(),
+                name: name.into(),
+                description,
+                owner_id: ACCOUNT_ID.into(),
+                owner_alias: None,
+                state: ImageState::Pending,
+                creation_date: self.clock.now(),
+                source_instance_id: Some(instance_id.into()),
+                public: false,
+                tags,
+                architecture: instance_type::lookup(&inst.instance_type)
+                    .map_or("x86_64", |t| t.arch.image_architecture())
+                    .into(),
+            };
+            changes.put(img.snapshot());
+            changes.put(img.clone());
+            Ok(img)
+        })?;
+        let driver = self.driver.clone();
+        let (iid, aid) = (instance_id.to_string(), image_id.clone());
+        let copied = tokio::task::spawn_blocking(move || driver.snapshot_disk(&iid, &aid)).await;
+        let ok = matches!(copied, Ok(Ok(())));
+        if !ok {
+            tracing::error!(?copied, instance_id, "snapshot failed");
+        }
+        self.mutate(|state, changes| {
+            let Some(img) = state.images.get(&image_id) else { return Ok(pending.clone()) };
+            let mut img = img.clone();
+            img.state = if ok { ImageState::Available } else { ImageState::Failed };
+            changes.put(img.clone());
+            Ok(img)
+        })
+    }
+
+    /// `shoal image import SOURCE --name NAME`: an AMI from a local directory, a root
+    /// filesystem tarball, or an image archive (`docker save`, `podman save`, an OCI
+    /// archive), whose layers are applied in order.
+    pub async fn import_image(
+        &self,
+        source: std::path::PathBuf,
+        name: &str,
+        description: Option<String>,
+    ) -> AwsResult<Image> {
+        image::validate_name(name)?;
+        if !source.exists() {
+            return Err(AwsError::invalid_parameter_value(format!(
+                "{} does not exist",
+                source.display()
+            )));
+        }
+        self.read(|s| image::check_name_free(name, ACCOUNT_ID, s.images.values()))?;
+        let image_id = ids::ec2("ami");
+        let driver = self.driver.clone();
+        let aid = image_id.clone();
+        let work = self.config.data_dir.join("tmp").join(format!("import-{image_id}"));
+        tokio::task::spawn_blocking(move || {
+            if source.is_dir() {
+                return driver.import_image(&aid, &source);
+            }
+            let rootfs = work.join("rootfs");
+            let unpacked = crate::runtime::unpack::unpack(&source, &rootfs, &work)
+                .and_then(|_| driver.import_image(&aid, &rootfs));
+            let _ = crate::runtime::disk::remove_tree(&work);
+            unpacked
+        })
+        .await
+        .map_err(|e| AwsError::internal(e.to_string()))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => AwsError::invalid_parameter_value(e.to_string()),
+            _ => AwsError::internal(format!("cannot import the image: {e}")),
+        })?;
+        self.mutate(|state, changes| {
+            image::check_name_free(name, ACCOUNT_ID, state.images.values())?;
+            let img = Image {
+                id: image_id.clone(),
+                name: name.into(),
+                description,
+                owner_id: ACCOUNT_ID.into(),
+                owner_alias: None,
+                state: ImageState::Available,
+                creation_date: self.clock.now(),
+                source_instance_id: None,
+                public: false,
+                tags: vec![],
+                architecture: "x86_64".into(),
+            };
+            changes.put(img.snapshot());
+            changes.put(img.clone());
+            Ok(img)
+        })
+    }
+
+    pub fn deregister_image(&self, image_id: &str) -> AwsResult<()> {
+        check_ids_well_formed("ami", "InvalidAMIID.Malformed", &[image_id.to_string()])?;
+        self.mutate(|state, changes| {
+            let img = state.images.get(image_id).ok_or_else(|| {
+                AwsError::new(
+                    "InvalidAMIID.NotFound",
+                    format!("The image id '[{image_id}]' does not exist"),
+                )
+            })?;
+            if img.owner_id != ACCOUNT_ID {
+                return Err(AwsError::new(
+                    "AuthFailure",
+                    format!("Not authorized for image:{image_id}"),
+                ));
+            }
+            changes.delete::<Image>(image_id);
+            Ok(())
+        })?;
+        if let Err(e) = self.driver.delete_image(image_id) {
+            tracing::warn!(image_id, error = %e, "could not remove the image's disk");
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn resolve_image<'a>(state: &'a State, image_id: &str) -> AwsResult<&'a Image> {
+    let id = match image_id.strip_prefix("resolve:ssm:") {
+        Some(param) => match crate::service::catalog::image_for_parameter(state, param) {
+            Some(image) => image.id.clone(),
+            None => {
+                return Err(AwsError::invalid_parameter_value(format!(
+                    "Invalid parameter name {param}: only public AMI aliases are supported"
+                )))
+            }
+        },
+        None => image_id.to_string(),
+    };
+    if !is_well_formed_id("ami", &id) {
+        return Err(AwsError::new(
+            "InvalidAMIID.Malformed",
+            format!("Invalid id: \"{id}\" (expecting \"ami-...\")"),
+        ));
+    }
+    let img = state.images.get(&id).ok_or_else(|| {
+        AwsError::new("InvalidAMIID.NotFound", format!("The image id '[{id}]' does not exist"))
+    })?;
+    if img.state != ImageState::Available {
+        return Err(AwsError::new(
+            "InvalidAMIID.Unavailable",
+            format!("The image id '[{id}]' is not available"),
+        ));
+    }
+    Ok(img)
+}
 
 fn image_not_found(id: &str) -> AwsError {
     AwsError::new("InvalidAMIID.NotFound", format!("The image id '[{id}]' does not exist"))

@@ -140,7 +140,7 @@ impl Service {
                     if ids.is_empty() {
                         return Err(AwsError::missing_parameter("GroupId"));
                     }
-                    inst.security_group_ids = super::resolve_groups(state, &inst.vpc_id, &ids, &[])?;
+                    inst.security_group_ids = super::security_groups::resolve_groups(state, &inst.vpc_id, &ids, &[])?;
                 }
                 InstanceAttributeChange::InstanceType(t) => {
                     must_be_stopped("instanceType")?;

@@ -1,0 +1,144 @@
+//! VPCs and subnets (CreateVpc/Subnet, Describe…, Delete…), the region's availability
+//! zones, and the default VPC other resources fall back to.
+
+use shoal_model::ec2::instance::InstanceState;
+use shoal_model::ec2::launch_template::TagSpecification;
+use shoal_model::ec2::network;
+use shoal_model::ec2::{SecurityGroup, Subnet, Vpc};
+use shoal_model::filter::Filter;
+use shoal_model::{AwsError, AwsResult};
+
+use super::security_groups::default_security_group;
+use super::{not_found_ids, require, select, tags_for};
+use crate::ids;
+use crate::service::{Service, State};
+
+impl Service {
+    pub fn create_vpc(&self, cidr_block: &str, tag_specs: &[TagSpecification]) -> AwsResult<Vpc> {
+        let cidr = network::validate_vpc_cidr(cidr_block)?;
+        let tags = tags_for(tag_specs, "vpc")?;
+        self.mutate(|_, changes| {
+            let vpc = Vpc { id: ids::ec2("vpc"), cidr, is_default: false, tags, attributes: None };
+            changes.put(default_security_group(&vpc.id));
+            changes.put(vpc.clone());
+            Ok(vpc)
+        })
+    }
+
+    pub fn describe_vpcs(&self, ids: &[String], filters: &[Filter]) -> AwsResult<Vec<Vpc>> {
+        self.read(|s| {
+            select::<Vpc>(s, ids, filters, |m| not_found_ids("InvalidVpcID.NotFound", "vpc", m))
+                .map(|v| v.into_iter().cloned().collect())
+        })
+    }
+
+    pub fn delete_vpc(&self, vpc_id: &str) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            require::<Vpc>(state, vpc_id, || {
+                not_found_ids("InvalidVpcID.NotFound", "vpc", &[vpc_id.into()])
+            })?;
+            if state.subnets.values().any(|s| s.vpc_id == vpc_id)
+                || state.security_groups.values().any(|g| g.vpc_id == vpc_id && g.name != "default")
+            {
+                return Err(AwsError::new(
+                    "DependencyViolation",
+                    format!("The vpc '{vpc_id}' has dependencies and cannot be deleted."),
+                ));
+            }
+            for g in state.security_groups.values().filter(|g| g.vpc_id == vpc_id) {
+                changes.delete::<SecurityGroup>(&g.id);
+            }
+            changes.delete::<Vpc>(vpc_id);
+            Ok(())
+        })
+    }
+
+    pub fn create_subnet(
+        &self,
+        vpc_id: &str,
+        cidr_block: &str,
+        zone: Option<&str>,
+        tag_specs: &[TagSpecification],
+    ) -> AwsResult<Subnet> {
+        let tags = tags_for(tag_specs, "subnet")?;
+        self.mutate(|state, changes| {
+            let vpc = require::<Vpc>(state, vpc_id, || not_found_ids("InvalidVpcID.NotFound", "vpc", &[vpc_id.into()]))?;
+            let siblings: Vec<&Subnet> = state.subnets.values().filter(|s| s.vpc_id == vpc_id).collect();
+            let cidr = network::validate_subnet_cidr(cidr_block, vpc, &siblings)?;
+            let zone = match zone {
+                Some(z) if self.config.zones.iter().any(|k| k == z) => z.to_string(),
+                Some(z) => {
+                    return Err(AwsError::invalid_parameter_value(format!(
+                        "Value ({z}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: {}.",
+                        self.config.zones.join(", ")
+                    )))
+                }
+                None => self.config.zones[siblings.len() % self.config.zones.len()].clone(),
+            };
+            let subnet = Subnet {
+                id: ids::ec2("subnet"),
+                vpc_id: vpc_id.into(),
+                cidr,
+                availability_zone: zone,
+                default_for_az: false,
+                map_public_ip_on_launch: false,
+                tags,
+            };
+            changes.put(subnet.clone());
+            Ok(subnet)
+        })
+    }
+
+    pub fn describe_subnets(&self, ids: &[String], filters: &[Filter]) -> AwsResult<Vec<Subnet>> {
+        self.read(|s| {
+            select::<Subnet>(s, ids, filters, |m| {
+                not_found_ids("InvalidSubnetID.NotFound", "subnet", m)
+            })
+            .map(|v| v.into_iter().cloned().collect())
+        })
+    }
+
+    pub fn delete_subnet(&self, subnet_id: &str) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            require::<Subnet>(state, subnet_id, || {
+                not_found_ids("InvalidSubnetID.NotFound", "subnet", &[subnet_id.into()])
+            })?;
+            if state
+                .instances
+                .values()
+                .any(|i| i.subnet_id == subnet_id && i.state != InstanceState::Terminated)
+            {
+                return Err(AwsError::new(
+                    "DependencyViolation",
+                    format!("The subnet '{subnet_id}' has dependencies and cannot be deleted."),
+                ));
+            }
+            changes.delete::<Subnet>(subnet_id);
+            Ok(())
+        })
+    }
+
+    /// The availability zones of the region, with AWS's zone ids (`use1-az1`…).
+    pub fn availability_zones(&self) -> Vec<(String, String)> {
+        let prefix: String = {
+            let mut parts = self.config.region.split('-');
+            let (a, b) = (parts.next().unwrap_or("us"), parts.next().unwrap_or("east"));
+            let n = parts.next().unwrap_or("1");
+            format!("{a}{}{n}", b.chars().next().unwrap_or('e'))
+        };
+        self.config
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.clone(), format!("{prefix}-az{}", i + 1)))
+            .collect()
+    }
+}
+
+pub(super) fn default_vpc(state: &State) -> AwsResult<&Vpc> {
+    state
+        .vpcs
+        .values()
+        .find(|v| v.is_default)
+        .ok_or_else(|| AwsError::new("VPCIdNotSpecified", "No default VPC for this user."))
+}
