@@ -19,6 +19,7 @@ pub mod document;
 pub mod ec2;
 pub mod ec2_catalog;
 pub mod ec2_network;
+mod ec2_xml;
 pub mod edge;
 pub mod elbv2;
 pub mod error;
