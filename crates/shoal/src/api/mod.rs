@@ -14,6 +14,7 @@
 //! the model. Every response carries a request id.
 
 pub mod autoscaling;
+mod autoscaling_wire;
 pub mod cloudwatch;
 pub mod document;
 pub mod ec2;
