@@ -23,6 +23,14 @@ impl AwsError {
         AwsError { code: code.into(), message: message.into(), status: 400, sender_fault: true }
     }
 
+    /// `InvalidAction`: the service has no action of that name.
+    pub fn invalid_action(action: &str) -> Self {
+        Self::new(
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        )
+    }
+
     /// The Query services' generic `ValidationError`.
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new("ValidationError", message)

@@ -83,12 +83,7 @@ const ACTIONS: &[(&str, Handler)] = &[
 
 /// Runs one action; returns the `<XResult>` body (None for actions with an empty result).
 pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Option<Xml>> {
-    let Some((_, handler)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
-        return Err(AwsError::new(
-            "InvalidAction",
-            format!("The action {action} is not valid for this web service."),
-        ));
-    };
+    let handler = super::handler_for(ACTIONS, action)?;
     let mut x = Xml::new();
     Ok(match handler(svc, action, p, &mut x)? {
         Body::Result => Some(x),

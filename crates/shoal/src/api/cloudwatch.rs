@@ -383,12 +383,7 @@ pub fn operation(svc: &Service, op: &str, d: &Doc) -> AwsResult<Option<Doc>> {
             let tags = svc.alarm_tags(&d.required("ResourceARN")?)?;
             obj(vec![("Tags", list(tags, |t| tag_doc(&t)))])
         }
-        other => {
-            return Err(AwsError::new(
-                "InvalidAction",
-                format!("The action {other} is not valid for this web service."),
-            ))
-        }
+        other => return Err(AwsError::invalid_action(other)),
     }))
 }
 

@@ -41,12 +41,7 @@ const ACTIONS: &[(&str, Handler)] = &[
 
 /// Runs one of the actions `ec2::handle` does not know; any other is InvalidAction.
 pub fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
-    let Some((_, handler)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
-        return Err(AwsError::new(
-            "InvalidAction",
-            format!("The action {action} is not valid for this web service."),
-        ));
-    };
+    let handler = super::handler_for(ACTIONS, action)?;
     let mut x = Xml::new();
     handler(svc, p, &mut x)?;
     Ok(x)

@@ -300,12 +300,7 @@ fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
     if action.is_empty() {
         return Err(AwsError::new("MissingAction", "The request must contain an Action"));
     }
-    let Some((_, handler)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
-        return Err(AwsError::new(
-            "InvalidAction",
-            format!("The action {action} is not valid for this web service."),
-        ));
-    };
+    let handler = super::handler_for(ACTIONS, action)?;
     let mut x = Xml::new();
     handler(svc, p, &mut x)?;
     Ok(x)

@@ -32,6 +32,15 @@ pub mod sigv4;
 pub mod sts;
 pub mod xml;
 
+/// The handler a front's action table holds for `action`, or AWS's `InvalidAction`.
+fn handler_for<H: Copy>(table: &[(&str, H)], action: &str) -> shoal_model::AwsResult<H> {
+    table
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|(_, h)| *h)
+        .ok_or_else(|| shoal_model::AwsError::invalid_action(action))
+}
+
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -416,6 +425,15 @@ fn query_response(
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
+
+    #[test]
+    fn an_action_missing_from_a_table_is_aws_invalid_action() {
+        let table: &[(&str, u8)] = &[("DescribeVpcs", 1), ("RunInstances", 2)];
+        assert_eq!(super::handler_for(table, "RunInstances").unwrap(), 2);
+        let e = super::handler_for(table, "LaunchRockets").unwrap_err();
+        assert_eq!(e.code, "InvalidAction");
+        assert_eq!(e.message, "The action LaunchRockets is not valid for this web service.");
+    }
     use std::sync::Arc;
 
     use axum::extract::ConnectInfo;
