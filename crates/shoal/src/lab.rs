@@ -246,14 +246,15 @@ async fn build_images(svc: &Arc<Service>, group_ids: &[String]) -> AwsResult<(St
         shoal_model::ec2::instance::Transition::Stop,
     )?;
     wait_state(svc, &inst.id, InstanceState::Stopped).await?;
-    let image =
-        svc.create_image(&inst.id, IMAGE, Some("The lab app, version A".into()), &[]).await?;
+    let image = svc
+        .create_image(&inst.id, IMAGE, Some("The lab app, version A".into()), &[], false)
+        .await?;
     // The new version of the code, on the stopped instance's disk.
     let message = svc.driver.disk_path(&inst.id).join("app/message");
     std::fs::write(&message, format!("{BETA_MESSAGE}\n"))
         .map_err(|e| AwsError::internal(e.to_string()))?;
     let beta = svc
-        .create_image(&inst.id, IMAGE_BETA, Some("The lab app, version beta".into()), &[])
+        .create_image(&inst.id, IMAGE_BETA, Some("The lab app, version beta".into()), &[], false)
         .await?;
     Ok((image.id, beta.id))
 }

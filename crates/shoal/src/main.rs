@@ -120,6 +120,8 @@ enum ImageCommand {
         #[arg(long)]
         description: Option<String>,
     },
+    /// Disk used by image layers and instance disks, and which layers images share.
+    Usage,
 }
 
 #[derive(Args, Clone)]
@@ -305,6 +307,7 @@ async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
         Command::Image { command: ImageCommand::Import { source, name, description } } => {
             shoal::cli::image_import(&client, &source, &name, description).await?
         }
+        Command::Image { command: ImageCommand::Usage } => shoal::cli::image_usage(&client).await?,
         Command::Instances { watch } => view(watch, || shoal::cli::instances(&client)).await?,
         Command::Groups { watch } => view(watch, || shoal::cli::groups(&client)).await?,
         Command::Activities { group, watch } => {

@@ -374,6 +374,7 @@ async fn create_image(svc: &Service, p: &Params) -> AwsResult<Xml> {
             p.required("Name")?,
             p.string("Description"),
             &p.tag_specifications("TagSpecification"),
+            p.bool("NoReboot")?.unwrap_or(false),
         )
         .await?;
     x.text("imageId", &img.id);

@@ -35,6 +35,7 @@ pub fn routes() -> Router<Arc<Service>> {
         .route("/_shoal/api/instances/{id}", get(get_instance))
         .route("/_shoal/api/instances/{id}/console", get(console))
         .route("/_shoal/api/images/import", post(import_image))
+        .route("/_shoal/api/images/usage", get(image_usage))
         .route("/_shoal/api/groups", get(list_groups))
         .route("/_shoal/api/groups/{name}/activities", get(group_activities))
         .route("/_shoal/api/lab", post(lab))
@@ -210,6 +211,10 @@ async fn import_image(
 ) -> JsonResult {
     let img = svc.import_image(req.source, &req.name, req.description).await?;
     Ok(Json(json!({ "image_id": img.id, "name": img.name, "state": img.state.name() })))
+}
+
+async fn image_usage(State(svc): State<Arc<Service>>) -> JsonResult {
+    Ok(Json(json!(svc.disk_usage().await?)))
 }
 
 #[derive(Deserialize)]

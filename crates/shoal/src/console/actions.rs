@@ -155,7 +155,9 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
         "CreateImage" => {
             let id = f.required("InstanceId")?;
             let name = f.required("Name")?;
-            let img = svc.create_image(id, name, f.string("Description"), &[]).await?;
+            let img = svc
+                .create_image(id, name, f.string("Description"), &[], f.flag("NoReboot"))
+                .await?;
             Ok(Done::go(
                 format!("Created image {} ({})", img.name, img.id),
                 "/console/images".into(),

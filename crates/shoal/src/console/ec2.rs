@@ -278,7 +278,7 @@ pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
         charts::percent_chart("CPU utilization (AWS/EC2 CPUUtilization)", &cpu, None)
     );
     let image_form = format!(
-        "{}<div class=\"grid\">{}{}</div><div class=\"buttons\"><button class=\"primary\">Create image</button></div>",
+        "{}<div class=\"grid\">{}{}<label class=\"check\"><input type=\"checkbox\" name=\"NoReboot\" value=\"true\"> no reboot (a running instance is otherwise rebooted so its disk is consistent)</label></div><div class=\"buttons\"><button class=\"primary\">Create image</button></div>",
         hidden("InstanceId", id),
         input("Image name", "Name", "", "required placeholder=\"exercise-image\""),
         input("Description", "Description", "", ""),
