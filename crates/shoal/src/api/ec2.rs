@@ -14,7 +14,6 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 use super::query::Params;
 use super::xml::Xml;
 use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
-use crate::service::page::Paging;
 use crate::service::Service;
 
 use super::ec2_xml::*;
@@ -424,12 +423,13 @@ fn describe_launch_templates(
     p: &Params,
     x: &mut Xml,
 ) -> AwsResult<()> {
-    let ts = svc.describe_launch_templates(
+    let page = svc.describe_launch_templates_page(
         &p.list("LaunchTemplateId"),
         &p.list("LaunchTemplateName"),
         &p.filters(),
+        p.number("MaxResults")?,
+        p.get("NextToken"),
     )?;
-    let page = Paging::ec2(1, 200).page(ts, p.number("MaxResults")?, p.get("NextToken"))?;
     x.list("launchTemplates", "item", &page.items, launch_template_xml);
     x.opt("nextToken", page.next_token);
     Ok(())
@@ -442,13 +442,13 @@ fn describe_launch_template_versions(
     p: &Params,
     x: &mut Xml,
 ) -> AwsResult<()> {
-    let vs = svc.describe_launch_template_versions(
+    let page = svc.describe_launch_template_versions_page(
         &template_spec(p),
         &p.list("LaunchTemplateVersion"),
-        p.number("MinVersion")?,
-        p.number("MaxVersion")?,
+        (p.number("MinVersion")?, p.number("MaxVersion")?),
+        p.number("MaxResults")?,
+        p.get("NextToken"),
     )?;
-    let page = Paging::ec2(1, 200).page(vs, p.number("MaxResults")?, p.get("NextToken"))?;
     x.list("launchTemplateVersionSet", "item", &page.items, |x, (t, v)| version_xml(x, v, Some(t)));
     x.opt("nextToken", page.next_token);
     Ok(())

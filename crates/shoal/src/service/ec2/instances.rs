@@ -355,34 +355,40 @@ impl Service {
         Paging::ec2(5, 1000).page(items, max_results, next_token)
     }
 
-    /// Start/Stop/Terminate/RebootInstances: every id must exist and allow the
-    /// transition, or nothing changes.
+    /// Start/Stop/Terminate/RebootInstances by Shoal itself (Auto Scaling, the console's
+    /// lab, the admin API): every id must exist and allow the transition, or nothing
+    /// changes.
     pub fn change_instance_states(
         &self,
         ids: &[String],
         action: Transition,
     ) -> AwsResult<Vec<StateChange>> {
-        if ids.is_empty() {
-            return Err(AwsError::missing_parameter("InstanceId"));
-        }
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
-        self.mutate(|state, changes| self.change_instance_states_in(state, changes, ids, action))
+        self.change_states(ids, action, false)
     }
 
-    /// A user's Start/Stop/Terminate: refused whole when an instance's
-    /// `disableApiStop`/`disableApiTermination` forbids it.
+    /// A user's Start/Stop/Terminate: as [`Service::change_instance_states`], and refused
+    /// whole when an instance's `disableApiStop`/`disableApiTermination` forbids it.
     pub fn change_instance_states_by_user(
         &self,
         ids: &[String],
         action: Transition,
+    ) -> AwsResult<Vec<StateChange>> {
+        self.change_states(ids, action, true)
+    }
+
+    fn change_states(
+        &self,
+        ids: &[String],
+        action: Transition,
+        check_protections: bool,
     ) -> AwsResult<Vec<StateChange>> {
         if ids.is_empty() {
             return Err(AwsError::missing_parameter("InstanceId"));
         }
         check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
         self.mutate(|state, changes| {
-            for id in ids {
-                if let Some(inst) = state.instances.get(id) {
+            if check_protections {
+                for (id, inst) in ids.iter().filter_map(|id| Some((id, state.instances.get(id)?))) {
                     inst.switches.check_user_transition(id, action)?;
                 }
             }
