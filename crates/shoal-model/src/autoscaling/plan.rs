@@ -175,8 +175,8 @@ fn protected(inst: &GroupInstance) -> bool {
 fn template_differs(group: &AutoScalingGroup, inst: &GroupInstance) -> bool {
     match (group.launch_template_spec(), &inst.launch_template) {
         (Some(spec), Some(r)) => {
-            spec.launch_template_id.as_ref().is_some_and(|id| *id != r.launch_template_id)
-                || spec.launch_template_name.as_ref().is_some_and(|n| *n != r.launch_template_name)
+            spec.id.as_ref().is_some_and(|id| *id != r.launch_template_id)
+                || spec.name.as_ref().is_some_and(|n| *n != r.launch_template_name)
         }
         _ => false,
     }
@@ -511,9 +511,8 @@ pub fn expired_instances(group: &AutoScalingGroup, now: DateTime<Utc>) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoscaling::group::{
-        create_group, CreateGroupRequest, LaunchTemplateRef, LaunchTemplateSpec,
-    };
+    use crate::autoscaling::group::{create_group, CreateGroupRequest, LaunchTemplateRef};
+    use crate::ec2::launch_template::LaunchTemplateSpec;
     use chrono::TimeZone;
 
     fn t(min: i64) -> DateTime<Utc> {
@@ -524,8 +523,8 @@ mod tests {
         let req = CreateGroupRequest {
             name: "EXERCISE-GROUP".into(),
             launch_template: Some(LaunchTemplateSpec {
-                launch_template_id: Some("lt-1".into()),
-                launch_template_name: None,
+                id: Some("lt-1".into()),
+                name: None,
                 version: None,
             }),
             min_size: Some(min),

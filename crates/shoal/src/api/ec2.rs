@@ -13,8 +13,9 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::query::Params;
 use super::xml::Xml;
-use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
+use crate::service::ec2::RunInstances;
 use crate::service::Service;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 use super::ec2_xml::*;
 pub use super::ec2_xml::{image_block_device_xml, metadata_options_xml, tags_xml};

@@ -36,11 +36,7 @@ fn template_text(g: &AutoScalingGroup) -> String {
     match g.launch_template_spec() {
         Some(t) => format!(
             "{} <small>{}</small>",
-            esc(t
-                .launch_template_name
-                .as_deref()
-                .or(t.launch_template_id.as_deref())
-                .unwrap_or("")),
+            esc(t.name.as_deref().or(t.id.as_deref()).unwrap_or("")),
             esc(t.version_or_default())
         ),
         None => esc(g.launch_configuration_name.as_deref().unwrap_or("–")),

@@ -15,8 +15,8 @@ use super::html::{
     badge, checks, confirm_button, esc, fields, form, hidden, input, instance_link, page, select,
     short_time, table, time, Flash, Nav,
 };
-use crate::service::ec2::LaunchTemplateSpec;
 use crate::service::Service;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// Buckets in a table-row sparkline and in a detail chart.
 const SPARK_BUCKETS: usize = 30;

@@ -29,9 +29,10 @@ use tokio::sync::watch;
 use crate::control::runner::{self, BoxFuture, ControlError, Controller, Settings};
 use crate::ids;
 use crate::service::autoscaling::{begin_termination, ec2_gone, finish_activity};
-use crate::service::ec2::{resolve_version_in, LaunchTemplateSpec, RunInstances};
+use crate::service::ec2::{resolve_version_in, RunInstances};
 use crate::service::launch_configs::{find_launch_configuration, split_security_groups};
 use crate::service::{Changes, Service, State};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// After a failed launch, wait this long before trying again (AWS backs off too).
 const LAUNCH_RETRY: chrono::Duration = chrono::Duration::seconds(10);
@@ -395,14 +396,7 @@ fn launch(
                 "The group has no launch template, mixed instances policy or launch configuration.",
             )),
         };
-    let (template, version) = resolve_version_in(
-        state,
-        &LaunchTemplateSpec {
-            id: spec.launch_template_id.clone(),
-            name: spec.launch_template_name.clone(),
-            version: Some(spec.version_or_default().to_string()),
-        },
-    )?;
+    let (template, version) = resolve_version_in(state, spec)?;
     let req = RunInstances {
         min_count: 1,
         max_count: 1,

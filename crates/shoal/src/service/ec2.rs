@@ -39,7 +39,7 @@ pub(crate) use images::resolve_image;
 pub use instances::{Reservation, RunInstances, StateChange};
 pub use interfaces::{InstanceAttributeChange, NetworkInterface};
 pub(crate) use launch_templates::resolve_version_in;
-pub use launch_templates::{DeletedVersions, LaunchTemplateSpec};
+pub use launch_templates::DeletedVersions;
 pub use routes::{InternetGateway, RouteTable};
 
 fn not_found_ids(code: &str, noun: &str, missing: &[String]) -> AwsError {

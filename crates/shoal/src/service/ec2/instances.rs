@@ -20,7 +20,7 @@ use shoal_model::tags::{self, Tag};
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::images::resolve_image;
-use super::launch_templates::{resolve_version_in, LaunchTemplateSpec};
+use super::launch_templates::resolve_version_in;
 use super::security_groups::resolve_groups;
 use super::{
     check_ids_well_formed, decode_user_data, not_found_ids, require, select, tags_for,
@@ -29,6 +29,7 @@ use super::{
 use crate::ids;
 use crate::service::page::{Page, Paging};
 use crate::service::{Changes, Service, State};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// RunInstances' parameters (after merging nothing: the template is merged here).
 #[derive(Debug, Clone, Default)]

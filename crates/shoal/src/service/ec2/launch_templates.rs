@@ -3,7 +3,7 @@
 //! RunInstances, Auto Scaling and deployments).
 
 use shoal_model::ec2::launch_template::{
-    self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
+    self as lt, LaunchTemplateData, LaunchTemplateSpec, TagSpecification, VersionSelector,
 };
 use shoal_model::ec2::{instance_type, LaunchTemplate, LaunchTemplateVersion};
 use shoal_model::filter::Filter;
@@ -15,14 +15,6 @@ use super::{decode_user_data, select, tags_for};
 use crate::ids;
 use crate::service::page::{Page, Paging};
 use crate::service::{Changes, Service, State};
-
-/// A template named by id or name, with an optional version (`$Default` if absent).
-#[derive(Debug, Clone, Default)]
-pub struct LaunchTemplateSpec {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub version: Option<String>,
-}
 
 /// DeleteLaunchTemplateVersions' answer: the template, the deleted version numbers and
 /// each refused one as (version, code, message).
