@@ -24,6 +24,7 @@
 //! Remaining randomness (the last tie-break of a termination policy) comes from the
 //! caller's `seed`, so plans are reproducible.
 
+use crate::elbv2::health::TargetHealthState;
 use chrono::{DateTime, Utc};
 
 use super::activity::cause;
@@ -65,7 +66,7 @@ pub struct InstanceObservation {
     pub ec2_state: String,
     /// `(target group ARN, target health state)` for each target group of the group
     /// where the instance is registered.
-    pub target_states: Vec<(String, String)>,
+    pub target_states: Vec<(String, TargetHealthState)>,
 }
 
 /// The periodic health check: which counted, still-healthy instances become
@@ -112,7 +113,7 @@ pub fn health_findings(
             continue;
         }
         let elb_unhealthy = obs.target_states.iter().any(|(tg, state)| {
-            state == "unhealthy"
+            *state == TargetHealthState::Unhealthy
                 && group
                     .target_groups
                     .iter()
@@ -863,7 +864,7 @@ mod tests {
         let obs = |id: &str, ec2: &str, tg: &str| InstanceObservation {
             instance_id: id.into(),
             ec2_state: ec2.into(),
-            target_states: vec![("tg".into(), tg.into())],
+            target_states: vec![("tg".into(), TargetHealthState::parse(tg).unwrap())],
         };
         let observations = [obs("i-1", "stopped", "unused"), obs("i-2", "running", "unhealthy")];
         fn check(

@@ -347,7 +347,7 @@ async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
                     "health": i.health_status.as_str(), "protected": i.protected_from_scale_in,
                     "cpu_utilization": svc.latest_cpu(&i.instance_id),
                     "targets": svc.instance_target_states(&tg_arns, &i.instance_id).into_iter()
-                        .map(|(arn, state)| json!({"target_group": tg_name(&arn), "state": state}))
+                        .map(|(arn, state)| json!({"target_group": tg_name(&arn), "state": state.as_str()}))
                         .collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             }))

@@ -3,6 +3,7 @@
 //! Each page reads through the same service methods the EC2 API's Describe* actions
 //! call, copies what it needs, and renders outside the service lock.
 
+use shoal_model::ec2::image::ImageState;
 use std::fmt::Write;
 
 use shoal_model::ec2::instance_type;
@@ -39,7 +40,7 @@ fn name_of(i: &Instance) -> Option<&str> {
 /// says so: it needs a Graviton type).
 pub fn image_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
     let mut images = svc.describe_images(&[], &[], &[])?;
-    images.retain(|i| i.state.name() == "available");
+    images.retain(|i| i.state == ImageState::Available);
     images.sort_by_key(|i| {
         let rank = match i.owner_alias.as_deref() {
             Some("amazon") if i.name == shoal_model::ec2::image::BASE_IMAGE_NAME => 0,

@@ -8,6 +8,7 @@
 //! an instance the group does not know. A group being deleted disappears, with everything
 //! it owns, once empty.
 
+use shoal_model::elbv2::health::TargetHealthState;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -595,7 +596,7 @@ fn attachments(svc: &Service, state: &State, changes: &mut Changes, g: &mut Auto
                 let passed = serving.iter().any(|(id, _)| {
                     snapshot
                         .get(&t.target_group_arn, id)
-                        .is_some_and(|e| e.health.state.as_str() == "healthy")
+                        .is_some_and(|e| e.health.state == TargetHealthState::Healthy)
                 });
                 if passed || serving.is_empty() {
                     t.state = AttachmentState::InService;

@@ -23,6 +23,7 @@ use shoal_model::deploy::{
 };
 use shoal_model::ec2::image::ImageState;
 use shoal_model::ec2::LaunchTemplateData;
+use shoal_model::elbv2::health::TargetHealthState;
 use shoal_model::elbv2::target_group::target_group_arn;
 use shoal_model::elbv2::{
     Action, ForwardConfig, RegisteredTarget, ResourceTags, RulePriority, TargetGroup,
@@ -620,12 +621,12 @@ fn observe(
         .map(|r| match snapshot.get(&d.green_target_group, &r.target.id) {
             Some(e) => TargetObservation {
                 id: r.target.id.clone(),
-                state: e.health.state.as_str().to_string(),
+                state: e.health.state,
                 description: e.health.description.clone(),
             },
             None => TargetObservation {
                 id: r.target.id.clone(),
-                state: "initial".into(),
+                state: TargetHealthState::Initial,
                 description: None,
             },
         })
