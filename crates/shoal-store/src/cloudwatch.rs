@@ -9,30 +9,11 @@
 use chrono::DateTime;
 use rusqlite::params;
 use shoal_model::cloudwatch::{
-    AlarmHistoryItem, Datapoint as Point, Dimension, HistoryItemType, MetricId, Samples,
+    AlarmHistoryItem, Datapoint as Point, HistoryItemType, MetricId, Samples,
 };
 
-use crate::metrics::MetricKey;
+use crate::metrics::dimension_text;
 use crate::{Store, StoreError, Writer};
-
-impl From<&MetricId> for MetricKey {
-    fn from(id: &MetricId) -> Self {
-        let dims: Vec<(&str, &str)> =
-            id.dimensions.iter().map(|d| (d.name.as_str(), d.value.as_str())).collect();
-        MetricKey::new(&id.namespace, &id.metric_name, &dims)
-    }
-}
-
-impl MetricKey {
-    /// The model's identity of this series.
-    pub fn to_metric_id(&self) -> MetricId {
-        MetricId::new(
-            self.namespace.clone(),
-            self.name.clone(),
-            self.dimensions.iter().map(|(n, v)| Dimension::new(n, v)).collect(),
-        )
-    }
-}
 
 fn history_type_name(t: HistoryItemType) -> &'static str {
     match t {
@@ -55,7 +36,7 @@ pub struct HistoryQuery<'a> {
 
 impl Writer<'_> {
     /// Appends datapoints of any sample shape.
-    pub fn put_metric_points(&mut self, points: &[(MetricKey, Point)]) -> crate::Result<()> {
+    pub fn put_metric_points(&mut self, points: &[(MetricId, Point)]) -> crate::Result<()> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO metric_data (namespace, metric, dimensions, ts_ms, value, unit, samples)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -73,8 +54,8 @@ impl Writer<'_> {
             };
             stmt.execute(params![
                 key.namespace,
-                key.name,
-                key.dimension_text(),
+                key.metric_name,
+                dimension_text(key),
                 point.timestamp.timestamp_millis(),
                 value,
                 point.unit.as_deref().unwrap_or("None"),
@@ -123,7 +104,7 @@ impl Store {
     /// samples (points written through [`Writer::put_datapoints`] read as plain values).
     pub fn metric_points(
         &self,
-        key: &MetricKey,
+        key: &MetricId,
         start_ms: i64,
         end_ms: i64,
     ) -> crate::Result<Vec<Point>> {
@@ -133,7 +114,7 @@ impl Store {
              ORDER BY ts_ms",
         )?;
         let rows = stmt.query_map(
-            params![key.namespace, key.name, key.dimension_text(), start_ms, end_ms],
+            params![key.namespace, key.metric_name, dimension_text(key), start_ms, end_ms],
             |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
@@ -149,7 +130,7 @@ impl Store {
             let samples = match samples {
                 Some(doc) => serde_json::from_str(&doc).map_err(|source| StoreError::Corrupt {
                     kind: "metric samples",
-                    id: format!("{}/{} @{ts_ms}", key.namespace, key.name),
+                    id: format!("{}/{} @{ts_ms}", key.namespace, key.metric_name),
                     source,
                 })?,
                 None => Samples::Value(value),
@@ -199,13 +180,13 @@ impl Store {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use shoal_model::cloudwatch::StatisticSet;
+    use shoal_model::cloudwatch::{Dimension, StatisticSet};
 
     #[test]
     fn samples_round_trip_and_plain_points_read_as_values() {
         let mut store = Store::in_memory().unwrap();
         let id = MetricId::new("App", "Latency", vec![Dimension::new("Host", "a")]);
-        let key = MetricKey::from(&id);
+        let key = id.clone();
         let t = |s: i64| chrono::Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap();
         let points = [
             Point::value(t(0), 3.0),
@@ -246,7 +227,7 @@ mod tests {
         // The plain reader sees the averages.
         let plain = store.metric_data(&key, 0, i64::MAX).unwrap();
         assert_eq!(plain.iter().map(|p| p.value).collect::<Vec<_>>(), vec![3.0, 2.0, 5.0, 9.0]);
-        assert_eq!(key.to_metric_id(), id);
+        assert_eq!(store.metric_keys(0).unwrap(), vec![id]);
     }
 
     #[test]

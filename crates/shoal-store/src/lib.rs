@@ -26,7 +26,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use cloudwatch::HistoryQuery;
-pub use metrics::{Datapoint, MetricKey};
+pub use metrics::Datapoint;
+pub use shoal_model::cloudwatch::MetricId;
 
 /// Store failures: SQLite errors or a document that no longer parses.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +127,7 @@ impl Store {
     /// Datapoints of one metric between two epoch-millisecond bounds (start inclusive).
     pub fn metric_data(
         &self,
-        key: &MetricKey,
+        key: &MetricId,
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Datapoint>> {
@@ -134,7 +135,7 @@ impl Store {
     }
 
     /// Every metric with data since `since_ms` (ListMetrics shows recent ones).
-    pub fn metric_keys(&self, since_ms: i64) -> Result<Vec<MetricKey>> {
+    pub fn metric_keys(&self, since_ms: i64) -> Result<Vec<MetricId>> {
         metrics::keys(&self.conn, since_ms)
     }
 }
@@ -183,7 +184,7 @@ impl Writer<'_> {
     }
 
     /// Appends datapoints.
-    pub fn put_datapoints(&mut self, points: &[(MetricKey, Datapoint)]) -> Result<()> {
+    pub fn put_datapoints(&mut self, points: &[(MetricId, Datapoint)]) -> Result<()> {
         metrics::insert(&self.tx, points)
     }
 

@@ -1,27 +1,19 @@
-//! Metric datapoints: one row per sample, keyed by namespace, metric name and a
-//! canonical (sorted) dimension string.
+//! Metric datapoints: one row per sample, keyed by the model's [`MetricId`]: namespace,
+//! metric name and its (sorted) dimensions as canonical text.
 
 use rusqlite::{params, Connection};
+use shoal_model::cloudwatch::{Dimension, MetricId};
 
-/// A metric's identity. `dimensions` are kept sorted by name so one series has one key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MetricKey {
-    pub namespace: String,
-    pub name: String,
-    pub dimensions: Vec<(String, String)>,
+/// The `dimensions` column: `[["name","value"],…]`, sorted, so one series has one key.
+pub(crate) fn dimension_text(id: &MetricId) -> String {
+    let pairs: Vec<(&str, &str)> =
+        id.dimensions.iter().map(|d| (d.name.as_str(), d.value.as_str())).collect();
+    serde_json::to_string(&pairs).unwrap_or_default()
 }
 
-impl MetricKey {
-    pub fn new(namespace: &str, name: &str, dimensions: &[(&str, &str)]) -> Self {
-        let mut dimensions: Vec<(String, String)> =
-            dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        dimensions.sort();
-        MetricKey { namespace: namespace.into(), name: name.into(), dimensions }
-    }
-
-    pub(crate) fn dimension_text(&self) -> String {
-        serde_json::to_string(&self.dimensions).unwrap_or_default()
-    }
+fn metric_id(namespace: String, name: String, dimension_text: &str) -> MetricId {
+    let pairs: Vec<(String, String)> = serde_json::from_str(dimension_text).unwrap_or_default();
+    MetricId::new(namespace, name, pairs.iter().map(|(n, v)| Dimension::new(n, v)).collect())
 }
 
 /// One sample.
@@ -32,7 +24,7 @@ pub struct Datapoint {
     pub unit: &'static str,
 }
 
-pub(crate) fn insert(conn: &Connection, points: &[(MetricKey, Datapoint)]) -> crate::Result<()> {
+pub(crate) fn insert(conn: &Connection, points: &[(MetricId, Datapoint)]) -> crate::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO metric_data (namespace, metric, dimensions, ts_ms, value, unit)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -40,8 +32,8 @@ pub(crate) fn insert(conn: &Connection, points: &[(MetricKey, Datapoint)]) -> cr
     for (key, point) in points {
         stmt.execute(params![
             key.namespace,
-            key.name,
-            key.dimension_text(),
+            key.metric_name,
+            dimension_text(key),
             point.ts_ms,
             point.value,
             point.unit
@@ -52,7 +44,7 @@ pub(crate) fn insert(conn: &Connection, points: &[(MetricKey, Datapoint)]) -> cr
 
 pub(crate) fn query(
     conn: &Connection,
-    key: &MetricKey,
+    key: &MetricId,
     start_ms: i64,
     end_ms: i64,
 ) -> crate::Result<Vec<Datapoint>> {
@@ -62,7 +54,7 @@ pub(crate) fn query(
          ORDER BY ts_ms",
     )?;
     let rows = stmt.query_map(
-        params![key.namespace, key.name, key.dimension_text(), start_ms, end_ms],
+        params![key.namespace, key.metric_name, dimension_text(key), start_ms, end_ms],
         |row| Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?, row.get::<_, String>(2)?)),
     )?;
     let mut out = Vec::new();
@@ -73,7 +65,7 @@ pub(crate) fn query(
     Ok(out)
 }
 
-pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<MetricKey>> {
+pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<MetricId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT namespace, metric, dimensions FROM metric_data WHERE ts_ms >= ?1
          ORDER BY namespace, metric, dimensions",
@@ -84,8 +76,7 @@ pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<Metric
     let mut out = Vec::new();
     for row in rows {
         let (namespace, name, dims) = row?;
-        let dimensions = serde_json::from_str(&dims).unwrap_or_default();
-        out.push(MetricKey { namespace, name, dimensions });
+        out.push(metric_id(namespace, name, &dims));
     }
     Ok(out)
 }
@@ -108,8 +99,8 @@ mod tests {
     #[test]
     fn datapoints_round_trip_by_series() {
         let mut store = Store::in_memory().unwrap();
-        let cpu_a = MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-a")]);
-        let cpu_b = MetricKey::new("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-b")]);
+        let cpu_a = MetricId::of("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-a")]);
+        let cpu_b = MetricId::of("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-b")]);
         let p = |ts_ms, value| Datapoint { ts_ms, value, unit: "Percent" };
         store
             .write(|w| {
@@ -123,7 +114,7 @@ mod tests {
         let got = store.metric_data(&cpu_a, 0, 5000).unwrap();
         assert_eq!(got, vec![p(1000, 50.0), p(2000, 90.0)]);
         assert_eq!(store.metric_data(&cpu_a, 1500, 5000).unwrap(), vec![p(2000, 90.0)]);
-        assert_eq!(store.metric_keys(0).unwrap().len(), 2);
+        assert_eq!(store.metric_keys(0).unwrap(), vec![cpu_a.clone(), cpu_b.clone()]);
         store.write(|w| w.prune_datapoints(1500)).unwrap();
         assert_eq!(store.metric_data(&cpu_a, 0, 5000).unwrap(), vec![p(2000, 90.0)]);
     }

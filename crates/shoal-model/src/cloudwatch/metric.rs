@@ -42,6 +42,12 @@ impl MetricId {
         MetricId { namespace: namespace.into(), metric_name: metric_name.into(), dimensions }
     }
 
+    /// An identity from borrowed parts, as producers of Shoal's own metrics name them.
+    pub fn of(namespace: &str, metric_name: &str, dimensions: &[(&str, &str)]) -> Self {
+        let dimensions = dimensions.iter().map(|&(name, value)| Dimension::new(name, value));
+        MetricId::new(namespace, metric_name, dimensions.collect())
+    }
+
     /// ListMetrics / GetMetricStatistics matching: the dimensions must be exactly equal
     /// (CloudWatch does not aggregate across dimension sets).
     pub fn same_as(&self, other: &MetricId) -> bool {

@@ -13,12 +13,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_model::cloudwatch::MetricId;
 use shoal_model::ec2::InstanceState;
 use shoal_model::elbv2::{LoadBalancerState, RegisteredTarget, RulePriority, TargetType};
 use shoal_proxy::{
     DataPlane, ListenerSpec, LoadBalancerSpec, MetricsSnapshot, TargetGroupSpec, TargetSpec,
 };
-use shoal_store::{Datapoint, MetricKey};
+use shoal_store::Datapoint;
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
@@ -272,9 +273,9 @@ pub fn publish_metrics(svc: &Service, snap: &MetricsSnapshot) {
     }
     svc.telemetry.retain_load_balancers(&|d| snap.load_balancers.iter().any(|l| l.dimension == d));
     let ts_ms = svc.clock.now().timestamp_millis();
-    let mut points: Vec<(MetricKey, Datapoint)> = Vec::new();
+    let mut points: Vec<(MetricId, Datapoint)> = Vec::new();
     let mut put = |name: &str, dims: &[(&str, &str)], value: f64, unit: &'static str| {
-        points.push((MetricKey::new(NAMESPACE, name, dims), Datapoint { ts_ms, value, unit }));
+        points.push((MetricId::of(NAMESPACE, name, dims), Datapoint { ts_ms, value, unit }));
     };
     let counts = |c: &shoal_proxy::Counts| {
         [

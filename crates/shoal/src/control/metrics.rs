@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_model::cloudwatch::MetricId;
 use shoal_model::ec2::{instance_type, InstanceState};
-use shoal_store::{Datapoint, MetricKey};
+use shoal_store::Datapoint;
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
@@ -133,7 +134,7 @@ impl CpuSampler {
         self.last = seen;
         let by_instance: HashMap<&str, f64> = points
             .iter()
-            .filter_map(|(k, d)| k.dimensions.first().map(|(_, id)| (id.as_str(), d.value)))
+            .filter_map(|(k, d)| k.dimensions.first().map(|dim| (dim.value.as_str(), d.value)))
             .collect();
         svc.telemetry.set_instance_cpu(by_instance.iter().map(|(id, v)| (*id, *v)));
         let aggregates = group_aggregates(svc, "CPUUtilization", "Percent", &by_instance);
@@ -159,7 +160,7 @@ fn group_aggregates(
     metric: &str,
     unit: &str,
     by_instance: &HashMap<&str, f64>,
-) -> Vec<(shoal_store::MetricKey, shoal_model::cloudwatch::metric::Datapoint)> {
+) -> Vec<(MetricId, shoal_model::cloudwatch::metric::Datapoint)> {
     use shoal_model::cloudwatch::metric::{Datapoint as Point, Samples, StatisticSet};
     let now = svc.clock.now();
     svc.read(|s| {
@@ -180,11 +181,7 @@ fn group_aggregates(
                     minimum: values.iter().copied().fold(f64::INFINITY, f64::min),
                     maximum: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
                 };
-                let key = shoal_store::MetricKey::new(
-                    "AWS/EC2",
-                    metric,
-                    &[("AutoScalingGroupName", &g.name)],
-                );
+                let key = MetricId::of("AWS/EC2", metric, &[("AutoScalingGroupName", &g.name)]);
                 Some((
                     key,
                     Point { timestamp: now, samples: Samples::Set(set), unit: Some(unit.into()) },
@@ -211,8 +208,8 @@ pub const NETWORK_METRICS: [NetworkMetric; 4] = [
 ];
 
 /// The `AWS/EC2 <metric>{InstanceId}` series of one instance.
-pub fn instance_key(metric: &str, instance_id: &str) -> MetricKey {
-    MetricKey::new("AWS/EC2", metric, &[("InstanceId", instance_id)])
+pub fn instance_key(metric: &str, instance_id: &str) -> MetricId {
+    MetricId::of("AWS/EC2", metric, &[("InstanceId", instance_id)])
 }
 
 /// Publishes every running instance's traffic once per `metric_period`, in the middle

@@ -4,8 +4,8 @@
 
 use shoal_model::autoscaling::metrics;
 use shoal_model::cloudwatch::metric::Datapoint;
+use shoal_model::cloudwatch::MetricId;
 use shoal_model::AwsResult;
-use shoal_store::MetricKey;
 
 use super::autoscaling::find_group;
 use super::cloudwatch::store_error;
@@ -41,13 +41,13 @@ impl Service {
     /// many were written.
     pub fn publish_group_metrics(&self) -> AwsResult<usize> {
         let now = self.clock.now();
-        let points: Vec<(MetricKey, Datapoint)> = self.read(|s| {
+        let points: Vec<(MetricId, Datapoint)> = self.read(|s| {
             s.groups
                 .values()
                 .filter(|g| g.status.is_none())
                 .flat_map(|g| {
                     metrics::enabled_metric_values(g).into_iter().map(|(name, value)| {
-                        let key = MetricKey::new(
+                        let key = MetricId::of(
                             "AWS/AutoScaling",
                             name,
                             &[("AutoScalingGroupName", &g.name)],

@@ -44,7 +44,7 @@ use shoal_model::cloudwatch::{
 };
 use shoal_model::tags;
 use shoal_model::{AwsError, AwsResult};
-use shoal_store::{HistoryQuery, MetricKey};
+use shoal_store::HistoryQuery;
 
 use super::page::{Page, Paging};
 use super::{Service, State};
@@ -159,8 +159,8 @@ pub fn group_members_since(state: &State, group: &str, since: DateTime<Utc>) -> 
 }
 
 /// The `AWS/EC2 CPUUtilization` series of one instance, as the CPU sampler stores it.
-pub fn cpu_key(instance_id: &str) -> MetricKey {
-    MetricKey::new(
+pub fn cpu_key(instance_id: &str) -> MetricId {
+    MetricId::of(
         shoal_model::cloudwatch::EC2_NAMESPACE,
         "CPUUtilization",
         &[("InstanceId", instance_id)],
@@ -275,9 +275,8 @@ impl Service {
                     "The parameter MetricData.member.{n}.Timestamp must specify a time no more than two hours in the future."
                 )));
             }
-            let id = MetricId::new(namespace, d.metric_name, d.dimensions);
             points.push((
-                MetricKey::from(&id),
+                MetricId::new(namespace, d.metric_name, d.dimensions),
                 Datapoint { timestamp: ts, samples: d.samples, unit: d.unit },
             ));
         }
@@ -303,7 +302,7 @@ impl Service {
         from_ms: i64,
         to_ms: i64,
     ) -> Vec<(i64, f64)> {
-        let key = MetricKey::new(namespace, name, dimensions);
+        let key = MetricId::of(namespace, name, dimensions);
         self.with_store(|s| s.metric_data(&key, from_ms, to_ms))
             .map(|v| v.into_iter().map(|d| (d.ts_ms, d.value)).collect())
             .unwrap_or_default()
@@ -318,7 +317,7 @@ impl Service {
         end: DateTime<Utc>,
     ) -> AwsResult<Vec<Datapoint>> {
         let (s, e) = (start.timestamp_millis(), end.timestamp_millis());
-        let own = MetricKey::from(metric);
+        let own = metric.clone();
         let stored =
             self.with_store(|store| store.metric_points(&own, s, e)).map_err(store_error)?;
         // A group aggregate the sampler keeps as its own series is read as such; others
@@ -334,7 +333,7 @@ impl Service {
                     metric.metric_name.clone(),
                     vec![Dimension::new("InstanceId", id)],
                 );
-                keys.push(MetricKey::from(&member));
+                keys.push(member);
             }
         }
         self.merged_points(&keys, start, end)
@@ -343,7 +342,7 @@ impl Service {
     /// The datapoints of several series in `[start, end)`, merged oldest first.
     fn merged_points(
         &self,
-        keys: &[MetricKey],
+        keys: &[MetricId],
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> AwsResult<Vec<Datapoint>> {
@@ -370,11 +369,11 @@ impl Service {
         };
         let period = self.effective_period(alarm.period.unwrap_or(60));
         let start = period_start(now, period) - Duration::seconds(i64::from(period));
-        let keys: Vec<MetricKey> = instances
+        let keys: Vec<MetricId> = instances
             .iter()
             .map(|id| {
                 let dims = vec![Dimension::new("InstanceId", id.clone())];
-                MetricKey::from(&MetricId::new(ns.clone(), name.clone(), dims))
+                MetricId::new(ns.clone(), name.clone(), dims)
             })
             .collect();
         let points = self.merged_points(&keys, start, now)?;
@@ -584,7 +583,7 @@ impl Service {
             if req.recently_active { now - Duration::hours(3) } else { now - Duration::days(14) };
         let keys =
             self.with_store(|s| s.metric_keys(since.timestamp_millis())).map_err(store_error)?;
-        let mut ids: BTreeSet<MetricId> = keys.iter().map(MetricKey::to_metric_id).collect();
+        let mut ids: BTreeSet<MetricId> = keys.into_iter().collect();
         // Aggregates of groups whose members have data.
         let groups: BTreeMap<String, String> = self.read(|s| {
             s.instances
@@ -707,11 +706,7 @@ mod tests {
         let t0 = clock.now();
         // The CPU sampler writes AWS/EC2 directly (PutMetricData refuses AWS/).
         let key = |id: &str| {
-            MetricKey::from(&MetricId::new(
-                "AWS/EC2",
-                "CPUUtilization",
-                vec![Dimension::new("InstanceId", id)],
-            ))
+            MetricId::new("AWS/EC2", "CPUUtilization", vec![Dimension::new("InstanceId", id)])
         };
         let pts = vec![
             (key(&ids[0]), Datapoint::value(t0 + Duration::seconds(1), 100.0)),
