@@ -3,7 +3,6 @@
 //! Lists are `Name.member.N`; responses are `<XResponse xmlns=…><XResult>…</XResult>
 //! <ResponseMetadata><RequestId/></ResponseMetadata></XResponse>` with `<member>` items.
 
-use axum::response::Response;
 use shoal_model::ec2::format_time;
 use shoal_model::elbv2::actions::Redirect;
 use shoal_model::elbv2::conditions::Cidr;
@@ -14,7 +13,6 @@ use shoal_model::elbv2::{
 };
 use shoal_model::{AwsError, AwsResult};
 
-use super::error::{error_response, xml_body, Protocol};
 use super::query::Params;
 use super::xml::{escape, Xml};
 use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup, TargetHealthDescription};
@@ -25,26 +23,16 @@ pub const NAMESPACE: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-
 /// AWS's hosted zone id for ALBs in us-east-1 (DescribeLoadBalancers shows it).
 const CANONICAL_HOSTED_ZONE_ID: &str = "Z35SXDOTRQ7X7K";
 
-/// Runs one action and renders the whole response (or AWS's Query error).
-pub fn respond(svc: &Service, action: &str, p: &Params, request_id: &str) -> Response {
-    let result = if p.get("Version") == Some("2012-06-01") {
-        Err(AwsError::new(
+/// Runs one action: its Result element's content (api::query_response renders the
+/// envelope, as for every Query service). Classic ELB's API version is refused.
+pub fn handle_versioned(svc: &Service, action: &str, p: &Params) -> AwsResult<Option<Xml>> {
+    if p.get("Version") == Some("2012-06-01") {
+        return Err(AwsError::new(
             "InvalidAction",
             "Classic Load Balancers (API version 2012-06-01) are not supported by Shoal; use elbv2",
-        ))
-    } else {
-        handle(svc, action, p)
-    };
-    match result {
-        Ok(inner) => xml_body(format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><{action}Result>{}</{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>",
-            inner.into_string()
-        )),
-        Err(e) => {
-            tracing::debug!(action, code = %e.code, message = %e.message, "elbv2 request refused");
-            error_response(&e, Protocol::Query, request_id)
-        }
+        ));
     }
+    handle(svc, action, p).map(Some)
 }
 
 fn num<T: std::str::FromStr>(p: &Params, key: &str) -> AwsResult<Option<T>> {

@@ -365,7 +365,9 @@ async fn dispatch(
         }
         Some(AwsService::Ssm) => json::ssm(&svc, &headers, &body, &request_id),
         Some(AwsService::Elbv2) => {
-            elbv2::respond(&svc, params.get("Action").unwrap_or_default(), &params, &request_id)
+            let action = params.get("Action").unwrap_or_default().to_string();
+            let result = elbv2::handle_versioned(&svc, &action, &params);
+            query_response(&action, elbv2::NAMESPACE, result, &request_id)
         }
         Some(AwsService::CloudWatch) => match cloudwatch::json_operation(&headers) {
             Some(op) => {
