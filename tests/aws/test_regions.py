@@ -165,6 +165,48 @@ def test_instances_and_load_balancers_in_two_regions(daemon):
     assert r.returncode == 0 and b["InstanceId"] in r.stdout and a["InstanceId"] not in r.stdout, r.stdout
     r = daemon.shoal("instances")
     assert r.returncode == 0 and a["InstanceId"] not in r.stdout and b["InstanceId"] not in r.stdout
+    # What an instance's processes are told of their region (AWS_REGION, as IMDS would).
+    got = json_api(daemon, f"/_shoal/api/instances/{b['InstanceId']}", region="eu-west-1")
+    envs = [environ(pid) for pid in got["pids"]]
+    assert any(e.get("AWS_REGION") == "eu-west-1" for e in envs), envs
+    # The console's region selector: a cookie, then that region's pages.
+    status, headers, _ = console_get(daemon, "/console/region?name=eu-west-1")
+    assert status in (302, 303) and "shoal_region=eu-west-1" in headers.get("set-cookie", "")
+    cookie = headers["set-cookie"].split(";")[0]
+    _, _, page = console_get(daemon, "/console/instances", cookie)
+    assert b["InstanceId"] in page and a["InstanceId"] not in page
+    assert '<option value="eu-west-1" selected>' in page
+    _, _, page = console_get(daemon, "/console/instances")
+    assert b["InstanceId"] not in page and '<option value="us-east-1" selected>' in page
+    assert console_get(daemon, "/console/region?name=moon-base-1")[0] == 400
+
+
+def json_api(d, path, region):
+    import json
+    import urllib.request
+    req = urllib.request.Request(d.endpoint + path, headers={"X-Shoal-Region": region})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def environ(pid):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return dict(kv.decode(errors="replace").split("=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    except OSError:
+        return {}
+
+
+def console_get(d, path, cookie=None):
+    import http.client
+    host, port = d.endpoint.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode(errors="replace")
+    finally:
+        conn.close()
 
 
 def test_regions_survive_a_crash_and_restart(daemon):

@@ -70,9 +70,9 @@ pub fn router(regions: Arc<Regions>, shutdown: tokio::sync::watch::Receiver<bool
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
         .layer(axum::middleware::from_fn_with_state(home.clone(), metrics::count_requests))
-        .with_state(regions)
+        .with_state(regions.clone())
         .merge(admin)
-        .merge(crate::console::routes(home, shutdown))
+        .merge(crate::console::routes(regions.clone(), shutdown))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
