@@ -159,3 +159,48 @@ fn open_service(
     svc.bootstrap().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(svc)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use crate::clock::SystemClock;
+    use crate::config::Config;
+    use crate::runtime::fake::FakeDriver;
+    use crate::service::{LoopbackClaims, Service};
+
+    fn region_service(region: &str, claims: &Arc<LoopbackClaims>) -> Service {
+        let home = Config::new(std::env::temp_dir().join("shoal-regions-unit"));
+        let config = home.for_region(shoal_model::region::find(region).unwrap());
+        let store = shoal_store::Store::in_memory().unwrap();
+        Service::new(config, Arc::new(SystemClock), Arc::new(FakeDriver::default()), store)
+            .unwrap()
+            .share_loopback(claims.clone())
+    }
+
+    #[test]
+    fn each_region_has_its_zones_and_its_own_database() {
+        let home = Config::new("/data".into());
+        assert_eq!(home.db_path(), std::path::Path::new("/data/state.db"));
+        let eu = home.for_region(shoal_model::region::find("eu-west-1").unwrap());
+        assert_eq!(eu.db_path(), std::path::Path::new("/data/regions/eu-west-1/state.db"));
+        assert_eq!(eu.zones, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+        let us = home.for_region(shoal_model::region::find("us-east-1").unwrap());
+        assert_eq!(us.zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+        assert_eq!(us.db_path(), home.db_path());
+    }
+
+    #[test]
+    fn two_regions_never_hand_out_one_loopback_address() {
+        let claims = Arc::new(LoopbackClaims::default());
+        let (us, eu) = (region_service("us-east-1", &claims), region_service("eu-west-1", &claims));
+        let none = BTreeSet::new();
+        let a = us.allocate_loopback(&none).unwrap();
+        let b = eu.allocate_loopback(&none).unwrap();
+        assert_ne!(a, b);
+        assert!(claims.held_elsewhere("eu-west-1", a) && claims.held_elsewhere("us-east-1", b));
+        // A region's own earlier claim does not block it (its change set tracks its own).
+        assert!(!claims.held_elsewhere("us-east-1", a));
+    }
+}
