@@ -43,6 +43,10 @@ def test_describe_regions_and_each_regions_zones(daemon):
     assert regions["af-south-1"]["OptInStatus"] == "opted-in"
     assert [r["RegionName"] for r in ec2.describe_regions(AllRegions=True, RegionNames=["eu-west-1"])["Regions"]] \
         == ["eu-west-1"]
+    assert error_of(lambda: ec2.describe_regions(RegionNames=["us--east-1"])) == \
+        ("InvalidParameterValue", "Invalid region: [us--east-1]")
+    opted = ec2.describe_regions(Filters=[{"Name": "opt-in-status", "Values": ["opted-in"]}])["Regions"]
+    assert opted and all(r["OptInStatus"] == "opted-in" for r in opted)
     zones = ec2.describe_availability_zones()["AvailabilityZones"]
     assert [(z["ZoneName"], z["ZoneId"], z["RegionName"]) for z in zones] == [
         ("us-west-2a", "usw2-az1", "us-west-2"), ("us-west-2b", "usw2-az2", "us-west-2"),

@@ -130,7 +130,8 @@ impl Service {
             |r| r.name,
             names,
             filters,
-            |bad| AwsError::invalid_parameter_value(format!("Invalid region: {bad}")),
+            // AWS's text names the refused names in brackets.
+            |bad| AwsError::invalid_parameter_value(format!("Invalid region: [{bad}]")),
         )
     }
 
