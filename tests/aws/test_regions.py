@@ -245,3 +245,27 @@ def test_a_region_aws_does_not_have_is_refused_as_aws_does(daemon):
     assert r.returncode != 0 and "valid region" in r.stderr, r.stderr
     # Nothing was made for it.
     assert not (Path(daemon.data_dir) / "regions" / "moon-base-1").exists()
+
+
+def test_terraform_in_another_region(daemon, tmp_path):
+    """The hashicorp/aws provider configured for eu-west-2 (without skip_region_validation)
+    applies, shows no drift and destroys, all in eu-west-2's own world."""
+    import test_terraform as tf_suite
+    if tf_suite.TERRAFORM is None or tf_suite.MIRROR is None:
+        pytest.skip("needs `terraform` on PATH and a provider mirror (see test_terraform.py)")
+    tf = tf_suite.Terraform(daemon, tf_suite.CONFIGS / "region", tmp_path)
+    tf.run("init", "-input=false")
+    tf.run("apply", "-auto-approve", "-input=false")
+    assert tf.output("zones") == "eu-west-2a,eu-west-2b,eu-west-2c"
+    assert tf.output("subnet_arn").startswith("arn:aws:ec2:eu-west-2:")
+    assert tf.output("private_dns").endswith(".eu-west-2.compute.internal")
+    eu = client(daemon, "ec2", "eu-west-2")
+    assert tf.output("default_vpc_id") == default_network(eu)[0]
+    instance_id = tf.output("instance_id")
+    got = eu.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert got["Placement"]["AvailabilityZone"] == "eu-west-2b"
+    assert daemon.aws("ec2", "describe-instances")["Reservations"] == []
+    plan = tf.run("plan", "-detailed-exitcode", "-input=false", ok=(0, 2))
+    assert plan.returncode == 0, f"a second plan wants changes (drift):\n{plan.stdout[-8000:]}"
+    tf.run("destroy", "-auto-approve", "-input=false")
+    assert [v["VpcId"] for v in eu.describe_vpcs()["Vpcs"]] == [default_network(eu)[0]]
