@@ -269,3 +269,21 @@ def test_terraform_in_another_region(daemon, tmp_path):
     assert plan.returncode == 0, f"a second plan wants changes (drift):\n{plan.stdout[-8000:]}"
     tf.run("destroy", "-auto-approve", "-input=false")
     assert [v["VpcId"] for v in eu.describe_vpcs()["Vpcs"]] == [default_network(eu)[0]]
+
+
+def test_signed_requests_in_another_region():
+    """With signatures required, a request signed for eu-west-1 is verified over its own
+    scope and served by eu-west-1; a wrong secret is still refused."""
+    from harness import Daemon
+    from test_auth import issued_key
+    d = Daemon("--require-signatures")
+    try:
+        key, secret = issued_key(d)
+        eu = d.watch(boto3.client("ec2", endpoint_url=d.endpoint, region_name="eu-west-1",
+                                  aws_access_key_id=key, aws_secret_access_key=secret))
+        assert {s["AvailabilityZone"] for s in default_network(eu)[1]} == {"eu-west-1a", "eu-west-1b", "eu-west-1c"}
+        wrong = d.watch(boto3.client("ec2", endpoint_url=d.endpoint, region_name="eu-west-1",
+                                     aws_access_key_id=key, aws_secret_access_key="not-the-secret"))
+        assert error_of(wrong.describe_vpcs)[0] in ("AuthFailure", "SignatureDoesNotMatch")
+    finally:
+        d.close()
