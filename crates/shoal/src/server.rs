@@ -1,6 +1,7 @@
-//! Startup: configuration → bind the port → the regions (each region's store, service and
-//! controllers; see `regions`) → the HTTP server. `Daemon::start` takes an already-bound listener's address choice
-//! from the config (port 0 works), so tests run many daemons side by side.
+//! Startup: configuration → bind the port → the regions (each region's store, service
+//! and controllers; see `regions`) → the HTTP server. `Daemon::start` takes an
+//! already-bound listener's address choice from the config (port 0 works), so tests run
+//! many daemons side by side.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,7 +63,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Opens the store, binds the port, starts the controllers and the server.
+    /// Binds the port, opens the regions (stores, services, controllers), starts the server.
     pub async fn start(mut config: Config) -> anyhow::Result<Daemon> {
         let open_files = raise_open_files_limit();
         // Half the descriptors for API clients at most: the rest keep the store,
