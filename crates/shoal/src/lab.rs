@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use serde_json::{json, Value};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 use shoal_model::ec2::security_group::Permission;
 use shoal_model::ec2::InstanceState;
 use shoal_model::tags::Tag;
@@ -108,9 +109,7 @@ fn build_stack(
     group_ids: &[String],
 ) -> AwsResult<(String, String)> {
     use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup};
-    use shoal_model::autoscaling::group::{
-        CreateGroupRequest, LaunchTemplateSpec as GroupTemplate,
-    };
+    use shoal_model::autoscaling::group::CreateGroupRequest;
     use shoal_model::autoscaling::policy::PutPolicyRequest;
     use shoal_model::elbv2::actions::{Action, ForwardConfig, WeightedTargetGroup};
     use shoal_model::elbv2::target_group::HealthCheckUpdate;
@@ -193,9 +192,9 @@ fn build_stack(
         svc.create_auto_scaling_group(
             CreateGroupRequest {
                 name: GROUP.into(),
-                launch_template: Some(GroupTemplate {
-                    launch_template_id: None,
-                    launch_template_name: Some(TEMPLATE.into()),
+                launch_template: Some(LaunchTemplateSpec {
+                    id: None,
+                    name: Some(TEMPLATE.into()),
                     version: Some("$Default".into()),
                 }),
                 min_size: Some(1),
@@ -246,14 +245,15 @@ async fn build_images(svc: &Arc<Service>, group_ids: &[String]) -> AwsResult<(St
         shoal_model::ec2::instance::Transition::Stop,
     )?;
     wait_state(svc, &inst.id, InstanceState::Stopped).await?;
-    let image =
-        svc.create_image(&inst.id, IMAGE, Some("The lab app, version A".into()), &[]).await?;
+    let image = svc
+        .create_image(&inst.id, IMAGE, Some("The lab app, version A".into()), &[], false)
+        .await?;
     // The new version of the code, on the stopped instance's disk.
     let message = svc.driver.disk_path(&inst.id).join("app/message");
     std::fs::write(&message, format!("{BETA_MESSAGE}\n"))
         .map_err(|e| AwsError::internal(e.to_string()))?;
     let beta = svc
-        .create_image(&inst.id, IMAGE_BETA, Some("The lab app, version beta".into()), &[])
+        .create_image(&inst.id, IMAGE_BETA, Some("The lab app, version beta".into()), &[], false)
         .await?;
     Ok((image.id, beta.id))
 }

@@ -124,6 +124,8 @@ enum ImageCommand {
         #[arg(long)]
         description: Option<String>,
     },
+    /// Disk used by image layers and instance disks, and which layers images share.
+    Usage,
 }
 
 #[derive(Args, Clone)]
@@ -314,6 +316,7 @@ async fn run(endpoint: String, region: String, command: Command) -> anyhow::Resu
         Command::Image { command: ImageCommand::Import { source, name, description } } => {
             shoal::cli::image_import(&client, &source, &name, description).await?
         }
+        Command::Image { command: ImageCommand::Usage } => shoal::cli::image_usage(&client).await?,
         Command::Instances { watch } => view(watch, || shoal::cli::instances(&client)).await?,
         Command::Groups { watch } => view(watch, || shoal::cli::groups(&client)).await?,
         Command::Activities { group, watch } => {

@@ -368,7 +368,7 @@ pub struct InstanceRefresh {
     pub desired_configuration: Option<serde_json::Value>,
     /// The template the group used before (a rollback restores it).
     #[serde(default)]
-    pub previous_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    pub previous_launch_template: Option<crate::ec2::launch_template::LaunchTemplateSpec>,
     /// The launch configuration the group used before, if any (a refresh with a
     /// DesiredConfiguration can move a group from a launch configuration to a template;
     /// a rollback moves it back).
@@ -379,7 +379,7 @@ pub struct InstanceRefresh {
     pub previous_mixed_instances_policy: Option<crate::autoscaling::mixed::MixedInstancesPolicy>,
     /// The template the refresh moves the group to (its DesiredConfiguration).
     #[serde(default)]
-    pub target_launch_template: Option<crate::autoscaling::group::LaunchTemplateSpec>,
+    pub target_launch_template: Option<crate::ec2::launch_template::LaunchTemplateSpec>,
     /// Instances still to replace, in the order they will be.
     #[serde(default)]
     pub pending_instances: Vec<String>,

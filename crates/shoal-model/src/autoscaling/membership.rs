@@ -1,6 +1,7 @@
 //! AttachInstances, DetachInstances, EnterStandby and ExitStandby: moving running EC2
 //! instances into, out of, and aside within a group by hand.
 
+use crate::ec2::InstanceState;
 use chrono::{DateTime, Utc};
 
 use super::activity::cause;
@@ -14,8 +15,7 @@ pub const MAX_INSTANCES_PER_CALL: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttachCandidate {
     pub instance_id: String,
-    /// EC2 state name (`running`, `stopped`, …).
-    pub state: String,
+    pub state: InstanceState,
     pub subnet_id: String,
     pub availability_zone: String,
     pub instance_type: String,
@@ -47,10 +47,10 @@ pub fn attach_instances(
     check_count(candidates.len())?;
     for c in candidates {
         let id = &c.instance_id;
-        if c.state != "running" {
+        if c.state != InstanceState::Running {
             return Err(AwsError::validation(format!(
                 "Instance {id} is in the {} state. Only running instances can be attached.",
-                c.state
+                c.state.name()
             )));
         }
         if let Some(other) = &c.member_of {
@@ -258,7 +258,7 @@ mod tests {
     fn candidate(id: &str, state: &str, az: &str) -> AttachCandidate {
         AttachCandidate {
             instance_id: id.into(),
-            state: state.into(),
+            state: InstanceState::parse(state).unwrap(),
             subnet_id: format!("subnet-{az}"),
             availability_zone: az.into(),
             instance_type: "t3.micro".into(),

@@ -7,7 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::group::{validate_launch_template, LaunchTemplateSpec};
+use super::group::validate_launch_template;
+use crate::ec2::launch_template::LaunchTemplateSpec;
 use crate::{AwsError, AwsResult};
 
 /// One `Overrides` entry: an instance type, its weight, and optionally its own template.
@@ -217,11 +218,7 @@ mod tests {
     use super::*;
 
     fn spec(name: &str) -> LaunchTemplateSpec {
-        LaunchTemplateSpec {
-            launch_template_id: None,
-            launch_template_name: Some(name.into()),
-            version: None,
-        }
+        LaunchTemplateSpec { id: None, name: Some(name.into()), version: None }
     }
 
     fn over(t: &str, w: Option<&str>) -> LaunchTemplateOverride {
@@ -323,10 +320,8 @@ mod tests {
         );
         check(
             |r| {
-                r.launch_template = Some(LaunchTemplateSpec {
-                    launch_template_id: Some("lt-1".into()),
-                    ..spec("web")
-                })
+                r.launch_template =
+                    Some(LaunchTemplateSpec { id: Some("lt-1".into()), ..spec("web") })
             },
             "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
         );

@@ -24,6 +24,7 @@
 //! Remaining randomness (the last tie-break of a termination policy) comes from the
 //! caller's `seed`, so plans are reproducible.
 
+use crate::elbv2::health::TargetHealthState;
 use chrono::{DateTime, Utc};
 
 use super::activity::cause;
@@ -65,7 +66,7 @@ pub struct InstanceObservation {
     pub ec2_state: String,
     /// `(target group ARN, target health state)` for each target group of the group
     /// where the instance is registered.
-    pub target_states: Vec<(String, String)>,
+    pub target_states: Vec<(String, TargetHealthState)>,
 }
 
 /// The periodic health check: which counted, still-healthy instances become
@@ -112,7 +113,7 @@ pub fn health_findings(
             continue;
         }
         let elb_unhealthy = obs.target_states.iter().any(|(tg, state)| {
-            state == "unhealthy"
+            *state == TargetHealthState::Unhealthy
                 && group
                     .target_groups
                     .iter()
@@ -175,8 +176,8 @@ fn protected(inst: &GroupInstance) -> bool {
 fn template_differs(group: &AutoScalingGroup, inst: &GroupInstance) -> bool {
     match (group.launch_template_spec(), &inst.launch_template) {
         (Some(spec), Some(r)) => {
-            spec.launch_template_id.as_ref().is_some_and(|id| *id != r.launch_template_id)
-                || spec.launch_template_name.as_ref().is_some_and(|n| *n != r.launch_template_name)
+            spec.id.as_ref().is_some_and(|id| *id != r.launch_template_id)
+                || spec.name.as_ref().is_some_and(|n| *n != r.launch_template_name)
         }
         _ => false,
     }
@@ -511,9 +512,8 @@ pub fn expired_instances(group: &AutoScalingGroup, now: DateTime<Utc>) -> Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoscaling::group::{
-        create_group, CreateGroupRequest, LaunchTemplateRef, LaunchTemplateSpec,
-    };
+    use crate::autoscaling::group::{create_group, CreateGroupRequest, LaunchTemplateRef};
+    use crate::ec2::launch_template::LaunchTemplateSpec;
     use chrono::TimeZone;
 
     fn t(min: i64) -> DateTime<Utc> {
@@ -524,8 +524,8 @@ mod tests {
         let req = CreateGroupRequest {
             name: "EXERCISE-GROUP".into(),
             launch_template: Some(LaunchTemplateSpec {
-                launch_template_id: Some("lt-1".into()),
-                launch_template_name: None,
+                id: Some("lt-1".into()),
+                name: None,
                 version: None,
             }),
             min_size: Some(min),
@@ -864,7 +864,7 @@ mod tests {
         let obs = |id: &str, ec2: &str, tg: &str| InstanceObservation {
             instance_id: id.into(),
             ec2_state: ec2.into(),
-            target_states: vec![("tg".into(), tg.into())],
+            target_states: vec![("tg".into(), TargetHealthState::parse(tg).unwrap())],
         };
         let observations = [obs("i-1", "stopped", "unused"), obs("i-2", "running", "unhealthy")];
         fn check(

@@ -5,8 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::group::{
-    create_group, AutoScalingGroup, CreateGroupRequest, GroupInstance, LaunchTemplateSpec,
-    LifecycleState, ZoneSubnet,
+    create_group, AutoScalingGroup, CreateGroupRequest, GroupInstance, LifecycleState, ZoneSubnet,
 };
 use super::plan::{plan, Action};
 use super::policy::{
@@ -14,6 +13,7 @@ use super::policy::{
     PutPolicyRequest,
 };
 use crate::cloudwatch::alarm::{apply_evaluation, due_actions, evaluate, AlarmState, PeriodValue};
+use crate::ec2::launch_template::LaunchTemplateSpec;
 
 const TARGET: f64 = 60.0;
 const WARMUP_MIN: i64 = 3;
@@ -43,8 +43,8 @@ fn a_day_of_target_tracking() {
         &CreateGroupRequest {
             name: "EXERCISE-GROUP".into(),
             launch_template: Some(LaunchTemplateSpec {
-                launch_template_id: None,
-                launch_template_name: Some("exercise-launch-template".into()),
+                id: None,
+                name: Some("exercise-launch-template".into()),
                 version: None,
             }),
             min_size: Some(1),

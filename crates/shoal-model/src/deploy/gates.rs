@@ -2,6 +2,7 @@
 //! data plane's own measurements (AWS/ApplicationELB metrics of the green target group
 //! and its targets' health).
 
+use crate::elbv2::health::TargetHealthState;
 use serde::{Deserialize, Serialize};
 
 /// Thresholds a step must stay within; crossing one rolls the deployment back.
@@ -49,7 +50,7 @@ pub struct Window {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetObservation {
     pub id: String,
-    pub state: String,
+    pub state: TargetHealthState,
     pub description: Option<String>,
 }
 
@@ -63,7 +64,7 @@ impl Window {
 /// The first gate the window fails, as a sentence for the deployment's reason.
 pub fn evaluate(gates: &Gates, w: &Window) -> Option<String> {
     let unhealthy: Vec<&TargetObservation> =
-        w.targets.iter().filter(|t| t.state == "unhealthy").collect();
+        w.targets.iter().filter(|t| t.state == TargetHealthState::Unhealthy).collect();
     if unhealthy.len() as u32 > gates.max_unhealthy_targets {
         let list: Vec<String> = unhealthy
             .iter()
@@ -105,7 +106,11 @@ mod tests {
     use super::*;
 
     fn target(id: &str, state: &str) -> TargetObservation {
-        TargetObservation { id: id.into(), state: state.into(), description: None }
+        TargetObservation {
+            id: id.into(),
+            state: TargetHealthState::parse(state).unwrap(),
+            description: None,
+        }
     }
 
     fn check(w: Window, want: Option<&str>) {

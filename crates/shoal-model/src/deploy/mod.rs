@@ -26,6 +26,7 @@
 pub mod gates;
 pub mod strategy;
 
+use crate::elbv2::health::TargetHealthState;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -341,7 +342,8 @@ fn provisioning(
     elapsed: f64,
     fx: &mut Vec<Effect>,
 ) {
-    let healthy = obs.window.targets.iter().filter(|t| t.state == "healthy").count() as u32;
+    let healthy =
+        obs.window.targets.iter().filter(|t| t.state == TargetHealthState::Healthy).count() as u32;
     let desired = obs.green_desired;
     if obs.green_ready >= desired && healthy >= desired {
         let msg = format!(
@@ -353,7 +355,7 @@ fn provisioning(
         enter_step(d, 0, now, fx);
     } else if elapsed > d.timing.health_timeout_seconds as f64 {
         let targets: Vec<String> =
-            obs.window.targets.iter().map(|t| format!("{} {}", t.id, t.state)).collect();
+            obs.window.targets.iter().map(|t| format!("{} {}", t.id, t.state.as_str())).collect();
         let reason = format!(
             "Green did not become healthy within {}s: {} of {desired} instance(s) InService, {healthy} target(s) healthy{}.",
             d.timing.health_timeout_seconds,

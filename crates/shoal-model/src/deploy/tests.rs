@@ -55,7 +55,11 @@ fn deployment(strategy: Strategy, blue_after: BlueAfter) -> Deployment {
 }
 
 fn target(state: &str) -> TargetObservation {
-    TargetObservation { id: "i-green".into(), state: state.into(), description: None }
+    TargetObservation {
+        id: "i-green".into(),
+        state: crate::elbv2::health::TargetHealthState::parse(state).unwrap(),
+        description: None,
+    }
 }
 
 fn world(ready: u32, target_state: &str) -> Observed {

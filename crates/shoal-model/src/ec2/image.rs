@@ -26,6 +26,10 @@ pub struct Image {
     /// the instance type's. Records from before the field are x86_64.
     #[serde(default = "default_architecture")]
     pub architecture: String,
+    /// CreateImage without NoReboot of a running instance: EC2 shuts the instance down,
+    /// snapshots its disk and boots it again, and the image stays `pending` until then.
+    #[serde(default)]
+    pub awaiting_reboot: bool,
 }
 
 fn default_architecture() -> String {
@@ -49,8 +53,52 @@ pub struct Snapshot {
 }
 
 impl Image {
+    /// A new image of the account's own (CreateImage, or an import when there is no
+    /// source instance): private, untagged, `pending` until its disk is written.
+    pub fn own(
+        id: String,
+        name: &str,
+        description: Option<String>,
+        owner_id: &str,
+        creation_date: DateTime<Utc>,
+        source_instance_id: Option<String>,
+    ) -> Image {
+        Image {
+            id,
+            name: name.into(),
+            description,
+            owner_id: owner_id.into(),
+            owner_alias: None,
+            state: ImageState::Pending,
+            creation_date,
+            source_instance_id,
+            public: false,
+            tags: vec![],
+            architecture: default_architecture(),
+            awaiting_reboot: false,
+        }
+    }
+
     /// The snapshot id of the image's root device: derived from the image id, so
     /// images stored before snapshots were records name the same one.
+    /// A public image Amazon owns (the base image, the catalog's well-known AMIs).
+    pub fn amazon(
+        id: String,
+        name: &str,
+        description: String,
+        owner_id: &str,
+        creation_date: DateTime<Utc>,
+        architecture: &str,
+    ) -> Image {
+        Image {
+            owner_alias: Some("amazon".into()),
+            state: ImageState::Available,
+            public: true,
+            architecture: architecture.into(),
+            ..Image::own(id, name, Some(description), owner_id, creation_date, None)
+        }
+    }
+
     pub fn snapshot_id(&self) -> String {
         format!("snap-{}", self.id.trim_start_matches("ami-"))
     }

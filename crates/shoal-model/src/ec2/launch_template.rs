@@ -7,6 +7,26 @@ use crate::filter::Filterable;
 use crate::tags::Tag;
 use crate::{AwsError, AwsResult};
 
+/// A reference to a launch template, as RunInstances, CreateAutoScalingGroup and the
+/// launch template actions take one: an id or a name (a group needs exactly one) and a
+/// version (`$Default` when absent, `$Latest`, or a number). Stored in groups under
+/// the names it always had.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchTemplateSpec {
+    #[serde(rename = "launch_template_id")]
+    pub id: Option<String>,
+    #[serde(rename = "launch_template_name")]
+    pub name: Option<String>,
+    pub version: Option<String>,
+}
+
+impl LaunchTemplateSpec {
+    /// The requested version, `$Default` when none was given (AWS's default).
+    pub fn version_or_default(&self) -> &str {
+        self.version.as_deref().unwrap_or("$Default")
+    }
+}
+
 /// A launch template: an immutable name and a list of versions 1, 2, 3…, one of them
 /// the default (`DefaultVersionNumber`), the highest the latest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

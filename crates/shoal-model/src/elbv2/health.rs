@@ -20,6 +20,21 @@ pub enum TargetHealthState {
 }
 
 impl TargetHealthState {
+    const ALL: [TargetHealthState; 7] = [
+        TargetHealthState::Initial,
+        TargetHealthState::Healthy,
+        TargetHealthState::Unhealthy,
+        TargetHealthState::UnhealthyDraining,
+        TargetHealthState::Unused,
+        TargetHealthState::Draining,
+        TargetHealthState::Unavailable,
+    ];
+
+    /// The state of AWS's wire value.
+    pub fn parse(value: &str) -> Option<TargetHealthState> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
     /// AWS's wire value.
     pub fn as_str(self) -> &'static str {
         match self {

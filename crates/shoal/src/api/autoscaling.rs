@@ -851,8 +851,8 @@ fn describe_instance_refreshes(
         if let Some(t) = &r.target_launch_template {
             x.el("DesiredConfiguration", |x| {
                 x.el("LaunchTemplate", |x| {
-                    x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
-                        .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+                    x.opt("LaunchTemplateId", t.id.as_deref())
+                        .opt("LaunchTemplateName", t.name.as_deref())
                         .opt("Version", t.version.as_deref());
                 });
             });

@@ -4,8 +4,7 @@
 
 use shoal_model::autoscaling::activity::{aws_time, Activity};
 use shoal_model::autoscaling::group::{
-    AutoScalingGroup, CreateGroupRequest, GroupInstance, GroupTag, LaunchTemplateSpec,
-    UpdateGroupRequest,
+    AutoScalingGroup, CreateGroupRequest, GroupInstance, GroupTag, UpdateGroupRequest,
 };
 use shoal_model::autoscaling::launch_config::{
     BlockDeviceMapping, CreateLaunchConfigurationRequest, Ebs, LaunchConfiguration, MetadataOptions,
@@ -18,6 +17,7 @@ use shoal_model::autoscaling::policy::{
     ScalingPolicy, StepAdjustment, TargetTrackingConfiguration,
 };
 use shoal_model::cloudwatch::alarm::{MetricDataQuery, MetricStat};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 use shoal_model::{AwsError, AwsResult};
 
 use super::query::Params;
@@ -66,8 +66,8 @@ pub(super) fn placement(p: &Params) -> Placement {
 pub(super) fn spec_at(p: &Params, prefix: &str) -> Option<LaunchTemplateSpec> {
     let t = p.sub(prefix);
     (!t.is_empty()).then(|| LaunchTemplateSpec {
-        launch_template_id: t.string("LaunchTemplateId"),
-        launch_template_name: t.string("LaunchTemplateName"),
+        id: t.string("LaunchTemplateId"),
+        name: t.string("LaunchTemplateName"),
         version: t.string("Version"),
     })
 }
@@ -352,8 +352,8 @@ pub(super) fn launched_from_xml(x: &mut Xml, i: &GroupInstance) {
 
 pub(super) fn spec_xml(x: &mut Xml, tag: &str, t: &LaunchTemplateSpec) {
     x.el(tag, |x| {
-        x.opt("LaunchTemplateId", t.launch_template_id.as_deref())
-            .opt("LaunchTemplateName", t.launch_template_name.as_deref())
+        x.opt("LaunchTemplateId", t.id.as_deref())
+            .opt("LaunchTemplateName", t.name.as_deref())
             // As given: AWS echoes no Version when the request named none.
             .opt("Version", t.version.as_deref());
     });

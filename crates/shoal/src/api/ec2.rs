@@ -13,9 +13,9 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::query::Params;
 use super::xml::Xml;
-use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
-use crate::service::page::Paging;
+use crate::service::ec2::RunInstances;
 use crate::service::Service;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 use super::ec2_xml::*;
 pub use super::ec2_xml::{image_block_device_xml, metadata_options_xml, tags_xml};
@@ -370,6 +370,7 @@ async fn create_image(svc: &Service, p: &Params) -> AwsResult<Xml> {
             p.required("Name")?,
             p.string("Description"),
             &p.tag_specifications("TagSpecification"),
+            p.bool("NoReboot")?.unwrap_or(false),
         )
         .await?;
     x.text("imageId", &img.id);
@@ -419,12 +420,13 @@ fn describe_launch_templates(
     p: &Params,
     x: &mut Xml,
 ) -> AwsResult<()> {
-    let ts = svc.describe_launch_templates(
+    let page = svc.describe_launch_templates_page(
         &p.list("LaunchTemplateId"),
         &p.list("LaunchTemplateName"),
         &p.filters(),
+        p.number("MaxResults")?,
+        p.get("NextToken"),
     )?;
-    let page = Paging::ec2(1, 200).page(ts, p.number("MaxResults")?, p.get("NextToken"))?;
     x.list("launchTemplates", "item", &page.items, launch_template_xml);
     x.opt("nextToken", page.next_token);
     Ok(())
@@ -437,13 +439,13 @@ fn describe_launch_template_versions(
     p: &Params,
     x: &mut Xml,
 ) -> AwsResult<()> {
-    let vs = svc.describe_launch_template_versions(
+    let page = svc.describe_launch_template_versions_page(
         &template_spec(p),
         &p.list("LaunchTemplateVersion"),
-        p.number("MinVersion")?,
-        p.number("MaxVersion")?,
+        (p.number("MinVersion")?, p.number("MaxVersion")?),
+        p.number("MaxResults")?,
+        p.get("NextToken"),
     )?;
-    let page = Paging::ec2(1, 200).page(vs, p.number("MaxResults")?, p.get("NextToken"))?;
     x.list("launchTemplateVersionSet", "item", &page.items, |x, (t, v)| version_xml(x, v, Some(t)));
     x.opt("nextToken", page.next_token);
     Ok(())

@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<Regions>> {
         .route("/_shoal/api/instances/{id}", get(get_instance))
         .route("/_shoal/api/instances/{id}/console", get(console))
         .route("/_shoal/api/images/import", post(import_image))
+        .route("/_shoal/api/images/usage", get(image_usage))
         .route("/_shoal/api/groups", get(list_groups))
         .route("/_shoal/api/groups/{name}/activities", get(group_activities))
         .route("/_shoal/api/lab", post(lab))
@@ -248,6 +249,10 @@ async fn import_image(Regional(svc): Regional, Json(req): Json<ImportRequest>) -
     Ok(Json(json!({ "image_id": img.id, "name": img.name, "state": img.state.name() })))
 }
 
+async fn image_usage(Regional(svc): Regional) -> JsonResult {
+    Ok(Json(json!(svc.disk_usage().await?)))
+}
+
 #[derive(Deserialize)]
 struct LabQuery {
     /// `false` prepares only the lab's first step (key pair, groups, images).
@@ -378,7 +383,7 @@ async fn list_groups(Regional(svc): Regional) -> JsonResult {
                     "health": i.health_status.as_str(), "protected": i.protected_from_scale_in,
                     "cpu_utilization": svc.latest_cpu(&i.instance_id),
                     "targets": svc.instance_target_states(&tg_arns, &i.instance_id).into_iter()
-                        .map(|(arn, state)| json!({"target_group": tg_name(&arn), "state": state}))
+                        .map(|(arn, state)| json!({"target_group": tg_name(&arn), "state": state.as_str()}))
                         .collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             }))

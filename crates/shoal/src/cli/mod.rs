@@ -73,6 +73,69 @@ pub async fn image_import(
     Ok(())
 }
 
+/// `shoal image usage`: like `docker system df -v`, per layer, image and instance.
+pub async fn image_usage(client: &Client) -> anyhow::Result<()> {
+    let v = client.get("/_shoal/api/images/usage").await?;
+    let rows = |key: &str| v[key].as_array().cloned().unwrap_or_default();
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    let list = |v: &Value| {
+        let items: Vec<String> = v.as_array().into_iter().flatten().map(s).collect();
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(",")
+        }
+    };
+    let mut total = 0;
+    println!("{:<24} {:>10}  {:>9}  IMAGES", "LAYER", "SIZE", "INSTANCES");
+    for layer in rows("layers") {
+        total += layer["bytes"].as_u64().unwrap_or(0);
+        println!(
+            "{:<24} {:>10}  {:>9}  {}",
+            s(&layer["id"]),
+            human_bytes(layer["bytes"].as_u64().unwrap_or(0)),
+            layer["instances"].as_u64().unwrap_or(0),
+            list(&layer["images"])
+        );
+    }
+    println!("\n{:<24} {:>10}  LAYERS (topmost first)", "IMAGE", "UNIQUE");
+    for image in rows("images") {
+        println!(
+            "{:<24} {:>10}  {}",
+            s(&image["image_id"]),
+            human_bytes(image["unique_bytes"].as_u64().unwrap_or(0)),
+            list(&image["layers"])
+        );
+    }
+    println!("\n{:<24} {:>10}  OVER", "INSTANCE", "CHANGES");
+    for instance in rows("instances") {
+        total += instance["bytes"].as_u64().unwrap_or(0);
+        println!(
+            "{:<24} {:>10}  {}",
+            s(&instance["instance_id"]),
+            human_bytes(instance["bytes"].as_u64().unwrap_or(0)),
+            list(&instance["layers"])
+        );
+    }
+    println!("\nTotal on disk: {}", human_bytes(total));
+    Ok(())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// Prints the lab's next steps after `shoal up` prepared it.
 pub fn print_lab(endpoint: &str, report: &Value) {
     let img = &report["images"];

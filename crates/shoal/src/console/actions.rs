@@ -8,9 +8,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use shoal_model::autoscaling::group::{
-    CreateGroupRequest, GroupTag, LaunchTemplateSpec as GroupTemplate, UpdateGroupRequest,
-};
+use shoal_model::autoscaling::group::{CreateGroupRequest, GroupTag, UpdateGroupRequest};
 use shoal_model::autoscaling::policy::PutPolicyRequest;
 use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::launch_template::{self as lt, LaunchTemplateData, TagSpecification};
@@ -23,9 +21,10 @@ use super::html::url_segment;
 use crate::api::query::parse_number;
 use crate::service::autoscaling::Placement;
 use crate::service::deploy::StartDeployment;
-use crate::service::ec2::{LaunchTemplateSpec, RunInstances};
+use crate::service::ec2::RunInstances;
 use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup};
 use crate::service::Service;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// A decoded form: every value of every field, in order (checkboxes repeat a name).
 #[derive(Debug, Default)]
@@ -155,7 +154,9 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
         "CreateImage" => {
             let id = f.required("InstanceId")?;
             let name = f.required("Name")?;
-            let img = svc.create_image(id, name, f.string("Description"), &[]).await?;
+            let img = svc
+                .create_image(id, name, f.string("Description"), &[], f.flag("NoReboot"))
+                .await?;
             Ok(Done::go(
                 format!("Created image {} ({})", img.name, img.id),
                 "/console/images".into(),
@@ -224,9 +225,9 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
             }
             let req = CreateGroupRequest {
                 name: name.clone(),
-                launch_template: f.string("LaunchTemplateName").map(|n| GroupTemplate {
-                    launch_template_id: None,
-                    launch_template_name: Some(n),
+                launch_template: f.string("LaunchTemplateName").map(|n| LaunchTemplateSpec {
+                    id: None,
+                    name: Some(n),
                     version: f.string("Version"),
                 }),
                 min_size: f.number("MinSize")?,

@@ -2,6 +2,7 @@
 //! details, capacity editor, instances with lifecycle and health, activity history,
 //! scaling policies and the group's CPU chart.
 
+use shoal_model::autoscaling::group::LifecycleState;
 use std::fmt::Write;
 
 use shoal_model::autoscaling::group::AutoScalingGroup;
@@ -36,11 +37,7 @@ fn template_text(g: &AutoScalingGroup) -> String {
     match g.launch_template_spec() {
         Some(t) => format!(
             "{} <small>{}</small>",
-            esc(t
-                .launch_template_name
-                .as_deref()
-                .or(t.launch_template_id.as_deref())
-                .unwrap_or("")),
+            esc(t.name.as_deref().or(t.id.as_deref()).unwrap_or("")),
             esc(t.version_or_default())
         ),
         None => esc(g.launch_configuration_name.as_deref().unwrap_or("–")),
@@ -55,7 +52,7 @@ fn status_text(g: &AutoScalingGroup) -> String {
                 g.instances.iter().filter(|i| i.lifecycle_state.counts_toward_capacity()).count()
                     as u32;
             if in_service == g.desired_capacity
-                && g.instances.iter().all(|i| i.lifecycle_state.as_str() == "InService")
+                && g.instances.iter().all(|i| i.lifecycle_state == LifecycleState::InService)
             {
                 badge("active")
             } else {

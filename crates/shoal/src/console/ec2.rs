@@ -3,6 +3,7 @@
 //! Each page reads through the same service methods the EC2 API's Describe* actions
 //! call, copies what it needs, and renders outside the service lock.
 
+use shoal_model::ec2::image::ImageState;
 use std::fmt::Write;
 
 use shoal_model::ec2::instance_type;
@@ -15,8 +16,8 @@ use super::html::{
     badge, checks, confirm_button, esc, fields, form, hidden, input, instance_link, page, select,
     short_time, table, time, Flash, Nav,
 };
-use crate::service::ec2::LaunchTemplateSpec;
 use crate::service::Service;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// Buckets in a table-row sparkline and in a detail chart.
 const SPARK_BUCKETS: usize = 30;
@@ -39,7 +40,7 @@ fn name_of(i: &Instance) -> Option<&str> {
 /// says so: it needs a Graviton type).
 pub fn image_options(svc: &Service) -> AwsResult<Vec<(String, String)>> {
     let mut images = svc.describe_images(&[], &[], &[])?;
-    images.retain(|i| i.state.name() == "available");
+    images.retain(|i| i.state == ImageState::Available);
     images.sort_by_key(|i| {
         let rank = match i.owner_alias.as_deref() {
             Some("amazon") if i.name == shoal_model::ec2::image::BASE_IMAGE_NAME => 0,
@@ -278,7 +279,7 @@ pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
         charts::percent_chart("CPU utilization (AWS/EC2 CPUUtilization)", &cpu, None)
     );
     let image_form = format!(
-        "{}<div class=\"grid\">{}{}</div><div class=\"buttons\"><button class=\"primary\">Create image</button></div>",
+        "{}<div class=\"grid\">{}{}<label class=\"check\"><input type=\"checkbox\" name=\"NoReboot\" value=\"true\"> no reboot (a running instance is otherwise rebooted so its disk is consistent)</label></div><div class=\"buttons\"><button class=\"primary\">Create image</button></div>",
         hidden("InstanceId", id),
         input("Image name", "Name", "", "required placeholder=\"exercise-image\""),
         input("Description", "Description", "", ""),

@@ -4,6 +4,7 @@
 //! Target health changes in the data plane, not by commits, so the target tables are
 //! `data-metrics` regions: they refresh every sample interval as well as on commits.
 
+use shoal_model::elbv2::health::TargetHealthState;
 use std::fmt::Write;
 
 use shoal_model::elbv2::actions::Action;
@@ -152,7 +153,7 @@ fn forwarded_groups(rules: &[Rule]) -> Vec<String> {
 
 fn healthy_count(svc: &Service, tg: &TargetGroup) -> (usize, usize) {
     let targets = svc.elb().describe_target_health(&tg.arn, &[]).unwrap_or_default();
-    let healthy = targets.iter().filter(|t| t.health.state.as_str() == "healthy").count();
+    let healthy = targets.iter().filter(|t| t.health.state == TargetHealthState::Healthy).count();
     (healthy, targets.len())
 }
 

@@ -59,9 +59,9 @@ impl Fixture {
         });
         let req = shoal_model::autoscaling::group::CreateGroupRequest {
             name: name.into(),
-            launch_template: Some(shoal_model::autoscaling::group::LaunchTemplateSpec {
-                launch_template_id: Some(t.id),
-                launch_template_name: None,
+            launch_template: Some(shoal_model::ec2::launch_template::LaunchTemplateSpec {
+                id: Some(t.id),
+                name: None,
                 version: None,
             }),
             min_size: Some(min),

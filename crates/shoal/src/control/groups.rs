@@ -8,6 +8,7 @@
 //! an instance the group does not know. A group being deleted disappears, with everything
 //! it owns, once empty.
 
+use shoal_model::elbv2::health::TargetHealthState;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,9 +30,10 @@ use tokio::sync::watch;
 use crate::control::runner::{self, BoxFuture, ControlError, Controller, Settings};
 use crate::ids;
 use crate::service::autoscaling::{begin_termination, ec2_gone, finish_activity};
-use crate::service::ec2::{resolve_version_in, LaunchTemplateSpec, RunInstances};
+use crate::service::ec2::{resolve_version_in, RunInstances};
 use crate::service::launch_configs::{find_launch_configuration, split_security_groups};
 use crate::service::{Changes, Service, State};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// After a failed launch, wait this long before trying again (AWS backs off too).
 const LAUNCH_RETRY: chrono::Duration = chrono::Duration::seconds(10);
@@ -395,14 +397,7 @@ fn launch(
                 "The group has no launch template, mixed instances policy or launch configuration.",
             )),
         };
-    let (template, version) = resolve_version_in(
-        state,
-        &LaunchTemplateSpec {
-            id: spec.launch_template_id.clone(),
-            name: spec.launch_template_name.clone(),
-            version: Some(spec.version_or_default().to_string()),
-        },
-    )?;
+    let (template, version) = resolve_version_in(state, spec)?;
     let req = RunInstances {
         min_count: 1,
         max_count: 1,
@@ -601,7 +596,7 @@ fn attachments(svc: &Service, state: &State, changes: &mut Changes, g: &mut Auto
                 let passed = serving.iter().any(|(id, _)| {
                     snapshot
                         .get(&t.target_group_arn, id)
-                        .is_some_and(|e| e.health.state.as_str() == "healthy")
+                        .is_some_and(|e| e.health.state == TargetHealthState::Healthy)
                 });
                 if passed || serving.is_empty() {
                     t.state = AttachmentState::InService;

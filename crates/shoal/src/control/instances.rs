@@ -151,6 +151,7 @@ async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()
         Step::Boot => boot(svc, inst).await?,
         Step::Reboot => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            svc.freeze_images_awaiting_reboot(&inst.id).await?;
             boot(svc, inst).await?;
         }
         Step::Died if inst.switches.shutdown_terminates => {
@@ -172,6 +173,7 @@ async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()
         Step::Died => {
             tracing::warn!(instance = %inst.id, "instance init is gone; marking it stopped");
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
+            svc.freeze_images_awaiting_reboot(&inst.id).await?;
             svc.update_instance(&inst.id, |i| {
                 if i.state == InstanceState::Running {
                     i.state = InstanceState::Stopped;
@@ -188,6 +190,7 @@ async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()
         Step::Stop => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
             ensure_gone(svc, &inst)?;
+            svc.freeze_images_awaiting_reboot(&inst.id).await?;
             svc.update_instance(&inst.id, |i| {
                 if i.state == InstanceState::Stopping {
                     i.state = InstanceState::Stopped;
@@ -199,6 +202,8 @@ async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()
         Step::Terminate => {
             svc.driver.shutdown(&inst.id, inst.process.as_ref(), grace).await;
             ensure_gone(svc, &inst)?;
+            // A CreateImage that asked for a reboot still gets the disk as it was.
+            svc.freeze_images_awaiting_reboot(&inst.id).await?;
             let (driver, id) = (svc.driver.clone(), inst.id.clone());
             tokio::task::spawn_blocking(move || driver.delete_disk(&id)).await??;
             let now = svc.clock.now();

@@ -199,8 +199,7 @@ fn say(message: &str) {
 fn script_command(path: &Path) -> Command {
     let head = std::fs::read(path).unwrap_or_default();
     if super::cloudinit::is_cloud_config(&head) {
-        if let Ok(me) = std::env::current_exe() {
-            let mut cmd = Command::new(me);
+        if let Ok(mut cmd) = super::initkit::self_command() {
             cmd.arg("cloud-init").arg(path);
             return cmd;
         }

@@ -11,6 +11,8 @@ pub mod cloudinit;
 pub mod disk;
 pub mod fake;
 pub mod init;
+pub mod initkit;
+pub mod layers;
 pub mod netacct;
 pub mod oci;
 pub mod process;
@@ -95,6 +97,10 @@ pub trait Driver: Send + Sync + 'static {
     /// Gives an instance its disk: a copy of its image (first launch only).
     fn prepare_disk(&self, instance_id: &str, image_id: &str) -> io::Result<()>;
     fn delete_disk(&self, instance_id: &str) -> io::Result<()>;
+    /// The bytes images and instance disks take, and which layers they share.
+    fn disk_usage(&self) -> io::Result<layers::DiskUsage> {
+        Ok(layers::DiskUsage::default())
+    }
     /// Starts the instance's init; returns it for re-adoption after a daemon restart.
     fn boot(&self, spec: &BootSpec) -> io::Result<ProcessRecord>;
     /// True while the recorded init is alive (and is the same process).

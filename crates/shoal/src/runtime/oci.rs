@@ -27,6 +27,8 @@ use shoal_model::ec2::instance::ProcessRecord;
 
 use super::cgroup::Cgroups;
 use super::init::BootFile;
+use super::initkit::InitKit;
+use super::layers::{self, LayerStore, Stack};
 use super::netacct::NetAccounting;
 use super::{disk, procfs, BootSpec, BoxFuture, Driver, Liveness, NetCounters};
 
@@ -42,7 +44,7 @@ pub struct ContainerDriver {
     runc: PathBuf,
     /// runc's state directory (`runc --root`): one per data dir, so daemons never share ids.
     runc_root: PathBuf,
-    images: PathBuf,
+    layers: LayerStore,
     instances: PathBuf,
     /// The base image's root filesystem (scripts/build-base-image.sh), ids not yet shifted.
     base_rootfs: PathBuf,
@@ -52,6 +54,8 @@ pub struct ContainerDriver {
     scope: String,
     net: NetAccounting,
     exe: PathBuf,
+    /// The init's loader and libraries, so it starts in images without the host's libc.
+    kit: InitKit,
 }
 
 /// Why this host cannot run container instances, if it cannot.
@@ -146,21 +150,20 @@ impl ContainerDriver {
             format!("shoal-{:08x}", super::process::fnv1a(data_dir.to_string_lossy().as_bytes()));
         let cgroups = Cgroups::detect(&scope);
         let net = NetAccounting::detect(cgroups.v2_scope().map(drop));
+        let kit = InitKit::prepare(&exe, &root.join("init-lib"))?;
+        let layers = LayerStore::new(&root)?;
         Ok(ContainerDriver {
             runc,
             runc_root,
-            images,
+            layers,
             instances,
             base_rootfs,
             cgroups,
             scope,
             net,
             exe,
+            kit,
         })
-    }
-
-    fn image_root(&self, image_id: &str) -> PathBuf {
-        self.images.join(image_id).join("root")
     }
 
     fn instance_dir(&self, instance_id: &str) -> PathBuf {
@@ -186,12 +189,17 @@ impl ContainerDriver {
         if is_mount_point(&merged) || dir.join("copied").exists() {
             return Ok(());
         }
-        let image_id = fs::read_to_string(dir.join("image"))?;
-        let lower = fs::canonicalize(self.image_root(image_id.trim()))?;
+        let lower = self
+            .layers
+            .instance_lower_dirs(&dir)?
+            .iter()
+            .map(fs::canonicalize)
+            .collect::<io::Result<Vec<_>>>()?;
         let (upper, work) = (dir.join("upper"), dir.join("work"));
+        let lowerdir: Vec<String> = lower.iter().map(|p| p.display().to_string()).collect();
         let options = format!(
             "lowerdir={},upperdir={},workdir={}",
-            lower.display(),
+            lowerdir.join(":"),
             upper.display(),
             work.display()
         );
@@ -205,7 +213,11 @@ impl ContainerDriver {
             Ok(()) => Ok(()),
             Err(e) => {
                 tracing::warn!(instance_id, error = %e, "overlayfs refused: the disk is a full copy of its image");
-                copy_preserving(&lower, &merged)?;
+                // Lowest layer first; overlayfs's whiteouts (deleted files) go with it.
+                for layer in lower.iter().rev() {
+                    copy_preserving(layer, &merged)?;
+                }
+                remove_whiteouts(&merged)?;
                 fs::write(dir.join("copied"), "")
             }
         }
@@ -340,32 +352,63 @@ fn parse_runc_state(success: bool, stdout: &[u8], stderr: &[u8]) -> RuncState {
 
 impl Driver for ContainerDriver {
     fn ensure_base_image(&self, image_id: &str) -> io::Result<()> {
-        let root = self.image_root(image_id);
-        if root.join("etc/os-release").exists() {
+        let built = match self.layers.image_stack(image_id) {
+            Ok(Stack::Layers(ids)) => ids
+                .last()
+                .is_some_and(|base| self.layers.layer_path(base).join("etc/os-release").exists()),
+            Ok(Stack::Legacy(root)) => root.join("etc/os-release").exists(),
+            Err(_) => false,
+        };
+        if built {
             return Ok(());
         }
-        let shifted = shifted_base(&self.base_rootfs)?;
-        fs::create_dir_all(self.images.join(image_id))?;
-        let _ = fs::remove_file(&root);
         // The shifted build is shared by every data dir; instances only ever read it.
-        std::os::unix::fs::symlink(shifted, root)
+        let shifted = shifted_base(&self.base_rootfs)?;
+        let layer =
+            format!("base-{:08x}", super::process::fnv1a(shifted.to_string_lossy().as_bytes()));
+        self.layers.link_image(image_id, &layer, &shifted)
     }
 
     fn import_image(&self, image_id: &str, source: &Path) -> io::Result<()> {
-        let root = self.image_root(image_id);
-        copy_preserving(source, &root)?;
-        shift_ids(&root, HOST_ID_BASE)
+        self.layers.create_image(image_id, &[], |layer| {
+            copy_preserving(source, layer)?;
+            shift_ids(layer, HOST_ID_BASE)
+        })
     }
 
+    /// Freezes a copy of the instance's own changes (its upper layer) on top of the
+    /// stack it runs over; a disk without layers, or a stack grown too deep, is
+    /// flattened into one layer instead.
     fn snapshot_disk(&self, instance_id: &str, image_id: &str) -> io::Result<()> {
-        self.mount_root(instance_id)?;
-        let target = self.image_root(image_id);
-        disk::remove_tree(&target)?;
-        copy_preserving(&self.disk_path(instance_id), &target)
+        let dir = self.instance_dir(instance_id);
+        match self.layers.instance_stack(&dir)? {
+            Some(stack)
+                if stack.len() < layers::MAX_STACK_DEPTH && !dir.join("copied").exists() =>
+            {
+                self.layers.create_image(image_id, &stack, |layer| {
+                    copy_preserving(&dir.join("upper"), layer)
+                })
+            }
+            _ => {
+                self.mount_root(instance_id)?;
+                let merged = self.disk_path(instance_id);
+                self.layers.create_image(image_id, &[], |layer| copy_preserving(&merged, layer))
+            }
+        }
     }
 
     fn delete_image(&self, image_id: &str) -> io::Result<()> {
-        disk::remove_tree(&self.images.join(image_id))
+        self.layers.delete_image(image_id)
+    }
+
+    fn disk_usage(&self) -> io::Result<layers::DiskUsage> {
+        self.layers.usage(|instance_dir| {
+            if instance_dir.join("copied").exists() {
+                instance_dir.join("root")
+            } else {
+                instance_dir.join("upper")
+            }
+        })
     }
 
     fn prepare_disk(&self, instance_id: &str, image_id: &str) -> io::Result<()> {
@@ -373,12 +416,7 @@ impl Driver for ContainerDriver {
         if dir.join("image").exists() {
             return Ok(()); // a restart of a stopped instance keeps its disk
         }
-        if !self.image_root(image_id).exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("image {image_id} has no disk"),
-            ));
-        }
+        self.layers.image_stack(image_id)?;
         for sub in ["root", "upper", "work"] {
             fs::create_dir_all(dir.join(sub))?;
         }
@@ -386,6 +424,7 @@ impl Driver for ContainerDriver {
         let upper = dir.join("upper");
         std::os::unix::fs::chown(&upper, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
         fs::set_permissions(&upper, fs::Permissions::from_mode(0o755))?;
+        self.layers.attach_instance(&dir, image_id)?;
         fs::write(dir.join("image"), image_id)
     }
 
@@ -394,7 +433,9 @@ impl Driver for ContainerDriver {
         self.unmount_root(instance_id);
         self.net.forget(instance_id);
         self.cgroups.remove(instance_id);
-        disk::remove_tree(&self.instance_dir(instance_id))
+        disk::remove_tree(&self.instance_dir(instance_id))?;
+        // Layers only this instance still stood on (its image deregistered) go now.
+        self.layers.collect_garbage()
     }
 
     fn boot(&self, spec: &BootSpec) -> io::Result<ProcessRecord> {
@@ -446,6 +487,7 @@ impl Driver for ContainerDriver {
         fs::write(shoal.join("boot.json"), serde_json::to_vec_pretty(&boot)?)?;
         // The init binary is the daemon's own, bind-mounted read-only over this file.
         fs::write(shoal.join("shoal"), "")?;
+        fs::create_dir_all(shoal.join("lib"))?;
         let hostname = spec
             .env
             .iter()
@@ -456,6 +498,7 @@ impl Driver for ContainerDriver {
             instance_id: id,
             hostname: &hostname,
             exe: &self.exe,
+            kit: &self.kit,
             shoal_dir: &shoal,
             cgroups_path: &format!("{}/{id}", self.scope),
             vcpus: spec.vcpus,
@@ -624,6 +667,7 @@ pub struct BundleParams<'a> {
     pub instance_id: &'a str,
     pub hostname: &'a str,
     pub exe: &'a Path,
+    pub kit: &'a InitKit,
     pub shoal_dir: &'a Path,
     pub cgroups_path: &'a str,
     pub vcpus: u32,
@@ -634,19 +678,21 @@ pub struct BundleParams<'a> {
 /// plus a user namespace, Shoal's init as PID 1 and the type's limits.
 pub fn bundle_spec(p: &BundleParams) -> Result<Spec, oci_spec::OciSpecError> {
     let inside = Path::new(SHOAL_DIR_INSIDE);
+    let (binary_inside, lib_inside) = (inside.join("shoal"), inside.join("lib"));
     let mut spec = Spec::default();
     let process = ProcessBuilder::default()
         .terminal(false)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
-        .args(vec![
-            inside.join("shoal").to_string_lossy().into_owned(),
-            "instance-init".into(),
-            SHOAL_DIR_INSIDE.into(),
-        ])
-        .env(vec![
-            format!("SHOAL_INSTANCE_ID={}", p.instance_id),
-            "PATH=/usr/sbin:/usr/bin:/sbin:/bin".into(),
-        ])
+        .args(p.kit.argv(&lib_inside, &binary_inside, &["instance-init", SHOAL_DIR_INSIDE]))
+        .env(
+            [
+                format!("SHOAL_INSTANCE_ID={}", p.instance_id),
+                "PATH=/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ]
+            .into_iter()
+            .chain(super::initkit::self_command_env(p.kit, &lib_inside, &binary_inside))
+            .collect::<Vec<_>>(),
+        )
         .cwd("/")
         // sudo is setuid: instance code may become root inside, as on EC2.
         .no_new_privileges(false)
@@ -674,7 +720,8 @@ pub fn bundle_spec(p: &BundleParams) -> Result<Spec, oci_spec::OciSpecError> {
             .build()?,
     );
     mounts.push(bind(p.shoal_dir, inside, &["rw"])?);
-    mounts.push(bind(p.exe, &inside.join("shoal"), &["ro"])?);
+    mounts.push(bind(p.exe, &binary_inside, &["ro"])?);
+    mounts.push(bind(&p.kit.lib_dir, &lib_inside, &["ro"])?);
     spec.set_mounts(Some(mounts));
 
     let ids = || {
@@ -789,6 +836,25 @@ fn copy_preserving(src: &Path, dst: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes overlayfs whiteouts (0/0 character devices: files a layer deleted) from a
+/// tree made by copying layers one over another.
+fn remove_whiteouts(root: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let meta = fs::symlink_metadata(&path)?;
+            if meta.file_type().is_char_device() && meta.rdev() == 0 {
+                fs::remove_file(&path)?;
+            } else if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Adds `base` to every owner in the tree, so ids inside the user namespace own it.
 /// chown clears setuid/setgid bits, so the mode is put back afterwards.
 fn shift_ids(root: &Path, base: u32) -> io::Result<()> {
@@ -843,11 +909,25 @@ fn shifted_base(base_rootfs: &Path) -> io::Result<PathBuf> {
 mod tests {
     use super::*;
 
+    static KIT: std::sync::LazyLock<InitKit> = std::sync::LazyLock::new(|| InitKit {
+        lib_dir: "/data/container/init-lib".into(),
+        loader: Some("ld-linux-x86-64.so.2".into()),
+    });
+
+    fn at_env<'a>(spec: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+        spec["process"]["env"]
+            .as_array()?
+            .iter()
+            .filter_map(|v| v.as_str()?.strip_prefix(name)?.strip_prefix('='))
+            .next()
+    }
+
     fn params() -> BundleParams<'static> {
         BundleParams {
             instance_id: "i-0123456789abcdef0",
             hostname: "ip-172-31-0-5",
             exe: Path::new("/usr/bin/shoal"),
+            kit: &KIT,
             shoal_dir: Path::new("/data/container/instances/i-0123456789abcdef0/shoal"),
             cgroups_path: "shoal-0000abcd/i-0123456789abcdef0",
             vcpus: 2,
@@ -878,10 +958,19 @@ mod tests {
         assert_eq!(linux["resources"]["cpu"]["period"], 100_000);
         assert_eq!(linux["resources"]["memory"]["limit"], 512 * 1024 * 1024);
         assert_eq!(linux["cgroupsPath"], "shoal-0000abcd/i-0123456789abcdef0");
+        // Through the kit's loader: the image's own libc (if any) plays no part.
         assert_eq!(
             json["process"]["args"],
-            serde_json::json!(["/run/shoal/shoal", "instance-init", "/run/shoal"])
+            serde_json::json!([
+                "/run/shoal/lib/ld-linux-x86-64.so.2",
+                "--library-path",
+                "/run/shoal/lib",
+                "/run/shoal/shoal",
+                "instance-init",
+                "/run/shoal"
+            ])
         );
+        assert_eq!(at_env(&json, "SHOAL_LOADED_BINARY"), Some("/run/shoal/shoal"));
         assert_eq!(json["process"]["user"]["uid"], 0);
         assert_eq!(json["hostname"], "ip-172-31-0-5");
         assert_eq!(json["root"]["path"], "root");
@@ -897,6 +986,7 @@ mod tests {
         // The mount of /run comes before the binds into it, or it would hide them.
         let pos = |dest: &str| mounts.iter().position(|m| m["destination"] == dest).unwrap();
         assert!(pos("/run") < pos("/run/shoal") && pos("/run/shoal") < pos("/run/shoal/shoal"));
+        assert_eq!(at("/run/shoal/lib").unwrap()["source"], "/data/container/init-lib");
         assert!(!linux["maskedPaths"].as_array().unwrap().is_empty());
         let caps = json["process"]["capabilities"]["effective"].as_array().unwrap();
         for cap in ["CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL"] {

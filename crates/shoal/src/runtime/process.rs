@@ -90,6 +90,33 @@ impl Driver for ProcessDriver {
         disk::remove_tree(&self.images.join(image_id))
     }
 
+    /// Process instances share nothing: each image is one full copy, each disk another.
+    fn disk_usage(&self) -> io::Result<super::layers::DiskUsage> {
+        use super::layers::{tree_bytes, DiskUsage, ImageUsage, InstanceUsage, LayerUsage};
+        let mut usage = DiskUsage::default();
+        for entry in fs::read_dir(&self.images)? {
+            let image_id = entry?.file_name().to_string_lossy().into_owned();
+            let bytes = tree_bytes(&self.image_root(&image_id))?;
+            usage.layers.push(LayerUsage {
+                id: image_id.clone(),
+                bytes,
+                images: vec![image_id.clone()],
+                instances: 0,
+            });
+            usage.images.push(ImageUsage {
+                layers: vec![image_id.clone()],
+                image_id,
+                unique_bytes: bytes,
+            });
+        }
+        for entry in fs::read_dir(&self.instances)? {
+            let instance_id = entry?.file_name().to_string_lossy().into_owned();
+            let bytes = tree_bytes(&self.disk_path(&instance_id))?;
+            usage.instances.push(InstanceUsage { instance_id, bytes, layers: vec![] });
+        }
+        Ok(usage)
+    }
+
     fn prepare_disk(&self, instance_id: &str, image_id: &str) -> io::Result<()> {
         let root = self.disk_path(instance_id);
         if root.exists() {

@@ -6,15 +6,14 @@
 use shoal_model::autoscaling::activity::{cause, Activity, ActivityStatus};
 use shoal_model::autoscaling::group::{
     self, AttachmentState, AutoScalingGroup, CreateGroupRequest, GroupTag, HealthStatus,
-    LaunchTemplateSpec as GroupTemplate, LifecycleState, TargetGroupAttachment, UpdateGroupRequest,
-    ZoneSubnet,
+    LifecycleState, TargetGroupAttachment, UpdateGroupRequest, ZoneSubnet,
 };
 use shoal_model::autoscaling::launch_config::CreateLaunchConfigurationRequest;
 use shoal_model::autoscaling::policy::{self, PutPolicyRequest, ScalingPolicy};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 use shoal_model::ec2::InstanceState;
 use shoal_model::{AwsError, AwsResult};
 
-use super::ec2::LaunchTemplateSpec;
 use super::launch_configs::find_launch_configuration;
 use super::page::{Page, Paging};
 use super::{Changes, Service, State};
@@ -80,15 +79,10 @@ impl Service {
     }
 
     /// The template a group launches from must exist with the requested version.
-    fn check_group_template(state: &State, spec: &GroupTemplate) -> AwsResult<()> {
+    fn check_group_template(state: &State, spec: &LaunchTemplateSpec) -> AwsResult<()> {
         // The specification's own shape first: AWS names a missing id and name as such.
         group::validate_launch_template(spec)?;
-        let lt = LaunchTemplateSpec {
-            id: spec.launch_template_id.clone(),
-            name: spec.launch_template_name.clone(),
-            version: Some(spec.version_or_default().to_string()),
-        };
-        super::ec2::resolve_version_in(state, &lt).map(|_| ()).map_err(|e| {
+        super::ec2::resolve_version_in(state, spec).map(|_| ()).map_err(|e| {
             AwsError::validation(format!(
                 "You must use a valid fully-formed launch template. {}",
                 e.message

@@ -1,7 +1,7 @@
 //! AWS's catalogs: instance types and their offerings, Amazon's public images and the
 //! SSM public parameters that name them.
 
-use shoal_model::ec2::image::{Image, ImageState, BASE_IMAGE_PARAMETER};
+use shoal_model::ec2::image::{Image, BASE_IMAGE_PARAMETER};
 use shoal_model::ec2::instance_type::{self, InstanceType, CATALOG};
 use shoal_model::ec2::public_image::{self, PARAMETER_PATH};
 use shoal_model::filter::{self, Filter};
@@ -109,19 +109,14 @@ impl Service {
                     ids.push(existing.id.clone());
                     continue;
                 }
-                let img = Image {
-                    id: ids::ec2("ami"),
-                    name: p.name,
-                    description: Some(p.description),
-                    owner_id: AMAZON_OWNER_ID.into(),
-                    owner_alias: Some("amazon".into()),
-                    state: ImageState::Available,
-                    creation_date: self.clock.now(),
-                    source_instance_id: None,
-                    public: true,
-                    tags: vec![],
-                    architecture: p.architecture.into(),
-                };
+                let img = Image::amazon(
+                    ids::ec2("ami"),
+                    &p.name,
+                    p.description,
+                    AMAZON_OWNER_ID,
+                    self.clock.now(),
+                    p.architecture,
+                );
                 ids.push(img.id.clone());
                 changes.put(img);
             }

@@ -14,7 +14,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use shoal_model::autoscaling::group::{
     self, AttachmentState, AutoScalingGroup, CreateGroupRequest, GroupTag, HealthStatus,
-    LaunchTemplateSpec as GroupTemplate, LifecycleState, TargetGroupAttachment, UpdateGroupRequest,
+    LifecycleState, TargetGroupAttachment, UpdateGroupRequest,
 };
 use shoal_model::cloudwatch::{Dimension, MetricId};
 use shoal_model::deploy::{
@@ -23,6 +23,7 @@ use shoal_model::deploy::{
 };
 use shoal_model::ec2::image::ImageState;
 use shoal_model::ec2::LaunchTemplateData;
+use shoal_model::elbv2::health::TargetHealthState;
 use shoal_model::elbv2::target_group::target_group_arn;
 use shoal_model::elbv2::{
     Action, ForwardConfig, RegisteredTarget, ResourceTags, RulePriority, TargetGroup,
@@ -30,11 +31,12 @@ use shoal_model::elbv2::{
 };
 use shoal_model::{AwsError, AwsResult};
 
-use super::ec2::{resolve_version_in, LaunchTemplateSpec};
+use super::ec2::resolve_version_in;
 use super::elbv2::{listener_rules, target_group_load_balancers};
 use super::{Changes, Service, State};
 use crate::ids;
 use shoal_model::cloudwatch::ELB_NAMESPACE as NAMESPACE;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// `shoal deploy`'s request: the JSON body of `POST /_shoal/api/deployments`, which the
 /// CLI builds from its flags. Absent fields take the defaults named on each.
@@ -290,12 +292,7 @@ impl Service {
                     blue.name
                 ))
             })?;
-            let blue_spec = LaunchTemplateSpec {
-                id: blue_template.launch_template_id.clone(),
-                name: blue_template.launch_template_name.clone(),
-                version: Some(blue_template.version_or_default().to_string()),
-            };
-            let (blue_lt, blue_version) = resolve_version_in(state, &blue_spec)
+            let (blue_lt, blue_version) = resolve_version_in(state, &blue_template)
                 .map(|(t, v)| (t.clone(), v.clone()))?;
 
             // Green's template version.
@@ -395,9 +392,9 @@ impl Service {
                 .collect();
             let create = CreateGroupRequest {
                 name: green_name.clone(),
-                launch_template: Some(GroupTemplate {
-                    launch_template_id: Some(lt_id.clone()),
-                    launch_template_name: None,
+                launch_template: Some(LaunchTemplateSpec {
+                    id: Some(lt_id.clone()),
+                    name: None,
                     version: Some(lt_version.to_string()),
                 }),
                 min_size: Some(i64::from(blue.min_size)),
@@ -624,12 +621,12 @@ fn observe(
         .map(|r| match snapshot.get(&d.green_target_group, &r.target.id) {
             Some(e) => TargetObservation {
                 id: r.target.id.clone(),
-                state: e.health.state.as_str().to_string(),
+                state: e.health.state,
                 description: e.health.description.clone(),
             },
             None => TargetObservation {
                 id: r.target.id.clone(),
-                state: "initial".into(),
+                state: TargetHealthState::Initial,
                 description: None,
             },
         })

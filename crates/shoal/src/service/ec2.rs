@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use shoal_model::ec2::image::{ImageState, BASE_IMAGE_NAME};
+use shoal_model::ec2::image::BASE_IMAGE_NAME;
 use shoal_model::ec2::launch_template::TagSpecification;
 use shoal_model::ec2::network::{self, Cidr};
 use shoal_model::ec2::{is_well_formed_id, Image, Subnet, Vpc};
@@ -39,7 +39,7 @@ pub(crate) use images::resolve_image;
 pub use instances::{Reservation, RunInstances, StateChange};
 pub use interfaces::{InstanceAttributeChange, NetworkInterface};
 pub(crate) use launch_templates::resolve_version_in;
-pub use launch_templates::{DeletedVersions, LaunchTemplateSpec};
+pub use launch_templates::DeletedVersions;
 pub use routes::{InternetGateway, RouteTable};
 
 fn not_found_ids(code: &str, noun: &str, missing: &[String]) -> AwsError {
@@ -146,22 +146,15 @@ impl Service {
             if let Some(base) = base_image(state) {
                 return Ok(base.id.clone());
             }
-            let base = Image {
-                id: ids::ec2("ami"),
-                name: BASE_IMAGE_NAME.into(),
-                description: Some(
-                    "Shoal base image: an empty Linux-like root (stands in for Amazon Linux 2023)"
-                        .into(),
-                ),
-                owner_id: "137112412989".into(),
-                owner_alias: Some("amazon".into()),
-                state: ImageState::Available,
-                creation_date: self.clock.now(),
-                source_instance_id: None,
-                public: true,
-                tags: vec![],
-                architecture: "x86_64".into(),
-            };
+            let base = Image::amazon(
+                ids::ec2("ami"),
+                BASE_IMAGE_NAME,
+                "Shoal base image: an empty Linux-like root (stands in for Amazon Linux 2023)"
+                    .into(),
+                "137112412989",
+                self.clock.now(),
+                "x86_64",
+            );
             let id = base.id.clone();
             changes.put(base);
             Ok(id)

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use shoal_model::autoscaling::policy::{self, PolicyAlarm, ScalingPolicy};
 use shoal_model::cloudwatch::MetricAlarm;
+use shoal_model::elbv2::health::TargetHealthState;
 use shoal_model::elbv2::target_group::{registration_key, RegisteredTarget, TargetDescription};
 use shoal_model::{AwsError, AwsResult};
 
@@ -107,14 +108,10 @@ impl Service {
         snapshot: &shoal_proxy::HealthSnapshot,
         tg_arns: &[String],
         instance_id: &str,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(String, TargetHealthState)> {
         tg_arns
             .iter()
-            .filter_map(|arn| {
-                snapshot
-                    .get(arn, instance_id)
-                    .map(|e| (arn.clone(), e.health.state.as_str().to_string()))
-            })
+            .filter_map(|arn| snapshot.get(arn, instance_id).map(|e| (arn.clone(), e.health.state)))
             .collect()
     }
 
@@ -124,7 +121,7 @@ impl Service {
         &self,
         tg_arns: &[String],
         instance_id: &str,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(String, TargetHealthState)> {
         self.target_states(&self.proxy.target_health(), tg_arns, instance_id)
     }
 

@@ -40,7 +40,7 @@ fn candidate(state: &State, id: &str) -> AwsResult<AttachCandidate> {
         .map(|g| g.name.clone());
     Ok(AttachCandidate {
         instance_id: id.to_string(),
-        state: inst.state.name().to_string(),
+        state: inst.state,
         subnet_id: inst.subnet_id.clone(),
         availability_zone: inst.availability_zone.clone(),
         instance_type: inst.instance_type.clone(),

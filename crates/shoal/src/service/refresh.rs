@@ -2,14 +2,15 @@
 //! MinHealthyPercentage of desired capacity healthy, waiting each batch's warmup, pausing
 //! at checkpoints, and rolling back (by hand or automatically) to the previous template.
 
-use shoal_model::autoscaling::group::{AutoScalingGroup, GroupInstance, LaunchTemplateSpec};
+use shoal_model::autoscaling::group::{AutoScalingGroup, GroupInstance};
 use shoal_model::autoscaling::lifecycle::{
     self, InstanceRefresh, RefreshPreferences, RefreshStatus,
 };
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 use shoal_model::{AwsError, AwsResult};
 
 use super::autoscaling::find_group;
-use super::ec2::{resolve_version_in, LaunchTemplateSpec as Ec2Spec};
+use super::ec2::resolve_version_in;
 use super::{Changes, Service, State};
 use crate::ids;
 
@@ -29,12 +30,7 @@ fn no_active(group: &str) -> AwsError {
 
 /// The concrete (template id, version) a group template spec names now.
 fn resolved(state: &State, spec: &LaunchTemplateSpec) -> Option<(String, String)> {
-    let s = Ec2Spec {
-        id: spec.launch_template_id.clone(),
-        name: spec.launch_template_name.clone(),
-        version: Some(spec.version_or_default().to_string()),
-    };
-    resolve_version_in(state, &s).ok().map(|(t, v)| (t.id.clone(), v.number.to_string()))
+    resolve_version_in(state, spec).ok().map(|(t, v)| (t.id.clone(), v.number.to_string()))
 }
 
 /// Instances of `g` that do not run `target` (for SkipMatching and rollbacks).
@@ -71,13 +67,13 @@ impl Service {
                 if resolved(state, t).is_none() {
                     return Err(AwsError::validation(format!(
                         "The launch template {} version {} does not exist.",
-                        t.launch_template_id.as_deref().or(t.launch_template_name.as_deref()).unwrap_or(""),
+                        t.id.as_deref().or(t.name.as_deref()).unwrap_or(""),
                         t.version_or_default()
                     )));
                 }
             }
             let desired_configuration = target.as_ref().map(|t| {
-                serde_json::json!({"LaunchTemplate": {"LaunchTemplateId": t.launch_template_id, "LaunchTemplateName": t.launch_template_name, "Version": t.version}})
+                serde_json::json!({"LaunchTemplate": {"LaunchTemplateId": t.id, "LaunchTemplateName": t.name, "Version": t.version}})
             });
             let mut refresh = lifecycle::start_instance_refresh(&g, active_refresh(state, group_name), prefs, desired_configuration, &ids::uuid(), now)?;
             // SkipMatching compares with a template; a group on a launch configuration

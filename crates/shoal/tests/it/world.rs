@@ -8,13 +8,13 @@ use chrono::TimeZone;
 use shoal::clock::ManualClock;
 use shoal::config::Config;
 use shoal::runtime::fake::FakeDriver;
-use shoal::service::ec2::LaunchTemplateSpec;
 use shoal::service::Service;
 use shoal_model::autoscaling::group::CreateGroupRequest;
 use shoal_model::autoscaling::policy::{
     PredefinedMetric, PredefinedMetricType, PutPolicyRequest, TargetTrackingConfiguration,
 };
 use shoal_model::ec2::launch_template::LaunchTemplateData;
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 use shoal_model::ec2::InstanceState;
 
 pub struct World {
@@ -80,9 +80,9 @@ impl World {
         let t = self.template();
         let req = CreateGroupRequest {
             name: name.into(),
-            launch_template: Some(shoal_model::autoscaling::group::LaunchTemplateSpec {
-                launch_template_id: t.id,
-                launch_template_name: None,
+            launch_template: Some(shoal_model::ec2::launch_template::LaunchTemplateSpec {
+                id: t.id,
+                name: None,
                 version: None,
             }),
             min_size: Some(min),

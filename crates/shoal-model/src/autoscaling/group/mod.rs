@@ -30,21 +30,7 @@ pub fn group_arn(region: &str, uuid: &str, name: &str) -> String {
     )
 }
 
-/// `LaunchTemplate` of a group: an id or a name (exactly one) and a version
-/// (`$Default` when absent, `$Latest`, or a number).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LaunchTemplateSpec {
-    pub launch_template_id: Option<String>,
-    pub launch_template_name: Option<String>,
-    pub version: Option<String>,
-}
-
-impl LaunchTemplateSpec {
-    /// The requested version, `$Default` when none was given (AWS's default).
-    pub fn version_or_default(&self) -> &str {
-        self.version.as_deref().unwrap_or("$Default")
-    }
-}
+use crate::ec2::launch_template::LaunchTemplateSpec;
 
 /// A launch template version selector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,7 +408,7 @@ impl AutoScalingGroup {
             return format!("launch configuration {lc}");
         }
         let Some(t) = self.launch_template_spec() else { return "-".into() };
-        let name = t.launch_template_name.as_deref().or(t.launch_template_id.as_deref());
+        let name = t.name.as_deref().or(t.id.as_deref());
         let mut text = format!("template {}:{}", name.unwrap_or(""), t.version_or_default());
         if let Some(p) = &self.mixed_instances_policy {
             let types: Vec<&str> =
@@ -551,8 +537,8 @@ mod tests {
         CreateGroupRequest {
             name: "EXERCISE-GROUP".into(),
             launch_template: Some(LaunchTemplateSpec {
-                launch_template_id: None,
-                launch_template_name: Some("exercise-launch-template".into()),
+                id: None,
+                name: Some("exercise-launch-template".into()),
                 version: Some("$Default".into()),
             }),
             min_size: Some(1),
@@ -606,7 +592,7 @@ mod tests {
         check(|_| {}, true, ("AlreadyExists", "AutoScalingGroup by this name already exists - A group with the name EXERCISE-GROUP already exists"));
         check(|r| r.launch_template = None, false, ("ValidationError", "Valid requests must contain either LaunchTemplate, LaunchConfigurationName, InstanceId or MixedInstancesPolicy parameter."));
         check(
-            |r| r.launch_template.as_mut().unwrap().launch_template_id = Some("lt-1".into()),
+            |r| r.launch_template.as_mut().unwrap().id = Some("lt-1".into()),
             false,
             (
                 "ValidationError",

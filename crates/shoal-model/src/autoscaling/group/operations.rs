@@ -100,7 +100,7 @@ pub fn validate_max_instance_lifetime(v: i64) -> AwsResult<Option<u32>> {
 /// A `LaunchTemplate` specification names a template by id or by name (exactly one) and
 /// a version of `$Default`, `$Latest` or a number (AWS's texts).
 pub fn validate_launch_template(spec: &LaunchTemplateSpec) -> AwsResult<()> {
-    if spec.launch_template_id.is_some() == spec.launch_template_name.is_some() {
+    if spec.id.is_some() == spec.name.is_some() {
         return Err(AwsError::validation(
             "Valid requests must contain either LaunchTemplateId or LaunchTemplateName",
         ));

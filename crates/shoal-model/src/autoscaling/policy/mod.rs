@@ -555,9 +555,9 @@ pub fn put_scaling_policy(
 mod tests {
     use super::*;
     use crate::autoscaling::group::{
-        create_group, CreateGroupRequest, GroupInstance, LaunchTemplateSpec, LifecycleState,
-        ZoneSubnet,
+        create_group, CreateGroupRequest, GroupInstance, LifecycleState, ZoneSubnet,
     };
+    use crate::ec2::launch_template::LaunchTemplateSpec;
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {
@@ -569,8 +569,8 @@ mod tests {
             &CreateGroupRequest {
                 name: "EXERCISE-GROUP".into(),
                 launch_template: Some(LaunchTemplateSpec {
-                    launch_template_id: None,
-                    launch_template_name: Some("exercise-launch-template".into()),
+                    id: None,
+                    name: Some("exercise-launch-template".into()),
                     version: None,
                 }),
                 min_size: Some(min),

@@ -46,15 +46,18 @@ impl Service {
         })
     }
 
-    /// CreateImage: snapshots the instance's disk (running or stopped) into a new AMI.
-    /// Shoal's snapshot is a directory copy, finished before the call returns, so the
-    /// image is `available` at once (AWS: `pending` for minutes).
+    /// CreateImage. As in EC2, a running instance is shut down, its disk frozen, and
+    /// booted again (the instance controller's reboot does it, and the image is
+    /// `pending` until then), unless `no_reboot`, when the disk is frozen as it runs.
+    /// A stopped instance's disk is frozen at once. Freezing copies only the instance's
+    /// own changes: the image shares the layers below with the image it came from.
     pub async fn create_image(
         &self,
         instance_id: &str,
         name: &str,
         description: Option<String>,
         tag_specs: &[TagSpecification],
+        no_reboot: bool,
     ) -> AwsResult<Image> {
         image::validate_name(name)?;
         check_ids_well_formed("i", "InvalidInstanceID.Malformed", &[instance_id.to_string()])?;
@@ -74,39 +77,76 @@ impl Service {
                 ));
             }
             image::check_name_free(name, ACCOUNT_ID, state.images.values())?;
-            let img = Image {
-                id: image_id.clone(),
-                name: name.into(),
+            let mut img = Image::own(
+                image_id.clone(),
+                name,
                 description,
-                owner_id: ACCOUNT_ID.into(),
-                owner_alias: None,
-                state: ImageState::Pending,
-                creation_date: self.clock.now(),
-                source_instance_id: Some(instance_id.into()),
-                public: false,
-                tags,
-                architecture: instance_type::lookup(&inst.instance_type)
-                    .map_or("x86_64", |t| t.arch.image_architecture())
-                    .into(),
-            };
+                ACCOUNT_ID,
+                self.clock.now(),
+                Some(instance_id.into()),
+            );
+            img.tags = tags;
+            img.architecture = instance_type::lookup(&inst.instance_type)
+                .map_or("x86_64", |t| t.arch.image_architecture())
+                .into();
+            img.awaiting_reboot = inst.state == InstanceState::Running && !no_reboot;
+            if img.awaiting_reboot {
+                let mut inst = inst.clone();
+                inst.reboot_requested = true;
+                changes.put(inst);
+            }
             changes.put(img.snapshot());
             changes.put(img.clone());
             Ok(img)
         })?;
+        if pending.awaiting_reboot {
+            return Ok(pending);
+        }
+        Ok(self.freeze_disk(instance_id, &image_id).await?.unwrap_or(pending))
+    }
+
+    /// The instance is down for its CreateImage reboot (or for a stop or termination
+    /// that came first): freezes its disk into every image waiting for that.
+    pub async fn freeze_images_awaiting_reboot(&self, instance_id: &str) -> AwsResult<()> {
+        let waiting: Vec<String> = self.read(|s| {
+            s.images
+                .values()
+                .filter(|i| i.awaiting_reboot && i.state == ImageState::Pending)
+                .filter(|i| i.source_instance_id.as_deref() == Some(instance_id))
+                .map(|i| i.id.clone())
+                .collect()
+        });
+        for image_id in waiting {
+            self.freeze_disk(instance_id, &image_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Copies the instance's disk into the image's own layer; the image becomes
+    /// `available`, or `failed` if the copy failed; `None` if it was deregistered
+    /// meanwhile (the copy is removed again).
+    async fn freeze_disk(&self, instance_id: &str, image_id: &str) -> AwsResult<Option<Image>> {
         let driver = self.driver.clone();
-        let (iid, aid) = (instance_id.to_string(), image_id.clone());
+        let (iid, aid) = (instance_id.to_string(), image_id.to_string());
         let copied = tokio::task::spawn_blocking(move || driver.snapshot_disk(&iid, &aid)).await;
         let ok = matches!(copied, Ok(Ok(())));
         if !ok {
             tracing::error!(?copied, instance_id, "snapshot failed");
         }
-        self.mutate(|state, changes| {
-            let Some(img) = state.images.get(&image_id) else { return Ok(pending.clone()) };
+        let frozen = self.mutate(|state, changes| {
+            let Some(img) = state.images.get(image_id) else { return Ok(None) };
             let mut img = img.clone();
             img.state = if ok { ImageState::Available } else { ImageState::Failed };
+            img.awaiting_reboot = false;
             changes.put(img.clone());
-            Ok(img)
-        })
+            Ok(Some(img))
+        })?;
+        if frozen.is_none() {
+            if let Err(e) = self.driver.delete_image(image_id) {
+                tracing::warn!(image_id, error = %e, "could not remove a deregistered image's copy");
+            }
+        }
+        Ok(frozen)
     }
 
     /// `shoal image import SOURCE --name NAME`: an AMI from a local directory, a root
@@ -148,25 +188,27 @@ impl Service {
         })?;
         self.mutate(|state, changes| {
             image::check_name_free(name, ACCOUNT_ID, state.images.values())?;
-            let img = Image {
-                id: image_id.clone(),
-                name: name.into(),
-                description,
-                owner_id: ACCOUNT_ID.into(),
-                owner_alias: None,
-                state: ImageState::Available,
-                creation_date: self.clock.now(),
-                source_instance_id: None,
-                public: false,
-                tags: vec![],
-                architecture: "x86_64".into(),
-            };
+            let mut img =
+                Image::own(image_id.clone(), name, description, ACCOUNT_ID, self.clock.now(), None);
+            img.state = ImageState::Available;
             changes.put(img.snapshot());
             changes.put(img.clone());
             Ok(img)
         })
     }
 
+    /// `shoal image usage`: the bytes each image layer and instance disk takes, and
+    /// which layers images share.
+    pub async fn disk_usage(&self) -> AwsResult<crate::runtime::layers::DiskUsage> {
+        let driver = self.driver.clone();
+        tokio::task::spawn_blocking(move || driver.disk_usage())
+            .await
+            .map_err(|e| AwsError::internal(e.to_string()))?
+            .map_err(|e| AwsError::internal(format!("cannot measure the disks: {e}")))
+    }
+
+    /// DeregisterImage: the image is gone at once; its layers stay while another image
+    /// or a running instance stands on them (as AWS keeps a running instance's volume).
     pub fn deregister_image(&self, image_id: &str) -> AwsResult<()> {
         check_ids_well_formed("ami", "InvalidAMIID.Malformed", &[image_id.to_string()])?;
         self.mutate(|state, changes| {

@@ -20,7 +20,7 @@ use shoal_model::tags::{self, Tag};
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::images::resolve_image;
-use super::launch_templates::{resolve_version_in, LaunchTemplateSpec};
+use super::launch_templates::resolve_version_in;
 use super::security_groups::resolve_groups;
 use super::{
     check_ids_well_formed, decode_user_data, not_found_ids, require, select, tags_for,
@@ -29,6 +29,7 @@ use super::{
 use crate::ids;
 use crate::service::page::{Page, Paging};
 use crate::service::{Changes, Service, State};
+use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 
 /// RunInstances' parameters (after merging nothing: the template is merged here).
 #[derive(Debug, Clone, Default)]
@@ -359,34 +360,40 @@ impl Service {
         Paging::ec2(5, 1000).page(items, max_results, next_token)
     }
 
-    /// Start/Stop/Terminate/RebootInstances: every id must exist and allow the
-    /// transition, or nothing changes.
+    /// Start/Stop/Terminate/RebootInstances by Shoal itself (Auto Scaling, the console's
+    /// lab, the admin API): every id must exist and allow the transition, or nothing
+    /// changes.
     pub fn change_instance_states(
         &self,
         ids: &[String],
         action: Transition,
     ) -> AwsResult<Vec<StateChange>> {
-        if ids.is_empty() {
-            return Err(AwsError::missing_parameter("InstanceId"));
-        }
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
-        self.mutate(|state, changes| self.change_instance_states_in(state, changes, ids, action))
+        self.change_states(ids, action, false)
     }
 
-    /// A user's Start/Stop/Terminate: refused whole when an instance's
-    /// `disableApiStop`/`disableApiTermination` forbids it.
+    /// A user's Start/Stop/Terminate: as [`Service::change_instance_states`], and refused
+    /// whole when an instance's `disableApiStop`/`disableApiTermination` forbids it.
     pub fn change_instance_states_by_user(
         &self,
         ids: &[String],
         action: Transition,
+    ) -> AwsResult<Vec<StateChange>> {
+        self.change_states(ids, action, true)
+    }
+
+    fn change_states(
+        &self,
+        ids: &[String],
+        action: Transition,
+        check_protections: bool,
     ) -> AwsResult<Vec<StateChange>> {
         if ids.is_empty() {
             return Err(AwsError::missing_parameter("InstanceId"));
         }
         check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
         self.mutate(|state, changes| {
-            for id in ids {
-                if let Some(inst) = state.instances.get(id) {
+            if check_protections {
+                for (id, inst) in ids.iter().filter_map(|id| Some((id, state.instances.get(id)?))) {
                     inst.switches.check_user_transition(id, action)?;
                 }
             }

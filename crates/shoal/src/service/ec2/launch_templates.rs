@@ -3,7 +3,7 @@
 //! RunInstances, Auto Scaling and deployments).
 
 use shoal_model::ec2::launch_template::{
-    self as lt, LaunchTemplateData, TagSpecification, VersionSelector,
+    self as lt, LaunchTemplateData, LaunchTemplateSpec, TagSpecification, VersionSelector,
 };
 use shoal_model::ec2::{instance_type, LaunchTemplate, LaunchTemplateVersion};
 use shoal_model::filter::Filter;
@@ -13,15 +13,8 @@ use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::{decode_user_data, select, tags_for};
 use crate::ids;
+use crate::service::page::{Page, Paging};
 use crate::service::{Changes, Service, State};
-
-/// A template named by id or name, with an optional version (`$Default` if absent).
-#[derive(Debug, Clone, Default)]
-pub struct LaunchTemplateSpec {
-    pub id: Option<String>,
-    pub name: Option<String>,
-    pub version: Option<String>,
-}
 
 /// DeleteLaunchTemplateVersions' answer: the template, the deleted version numbers and
 /// each refused one as (version, code, message).
@@ -129,6 +122,32 @@ impl Service {
             let all = select::<LaunchTemplate>(state, ids, filters, |m| lt::not_found_by_id(&m.join(", ")))?;
             Ok(all.into_iter().filter(|t| names.is_empty() || names.contains(&t.name)).cloned().collect())
         })
+    }
+
+    /// DescribeLaunchTemplates as the API pages it (1..=200 a page).
+    pub fn describe_launch_templates_page(
+        &self,
+        ids: &[String],
+        names: &[String],
+        filters: &[Filter],
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> AwsResult<Page<LaunchTemplate>> {
+        let templates = self.describe_launch_templates(ids, names, filters)?;
+        Paging::ec2(1, 200).page(templates, max_results, next_token)
+    }
+
+    /// DescribeLaunchTemplateVersions as the API pages it (1..=200 a page).
+    pub fn describe_launch_template_versions_page(
+        &self,
+        spec: &LaunchTemplateSpec,
+        versions: &[String],
+        (min, max): (Option<u64>, Option<u64>),
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> AwsResult<Page<(LaunchTemplate, LaunchTemplateVersion)>> {
+        let found = self.describe_launch_template_versions(spec, versions, min, max)?;
+        Paging::ec2(1, 200).page(found, max_results, next_token)
     }
 
     /// DescribeLaunchTemplateVersions: by template, selected versions or all.
