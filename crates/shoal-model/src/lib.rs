@@ -18,6 +18,7 @@
 //! - [`cloudwatch`]: metrics, statistics and alarm evaluation.
 //! - [`quotas`]: service quotas (vCPUs, instances, groups, load balancers, …) and the
 //!   errors AWS answers past them; [`text`]: which characters a stored string may hold.
+//! - [`region`]: AWS's commercial regions and their availability zones (names, ids).
 //! - [`deploy`]: blue/green deployments: strategies, weight schedules, health gates and
 //!   the deployment state machine.
 
@@ -29,6 +30,7 @@ pub mod elbv2;
 pub mod error;
 pub mod filter;
 pub mod quotas;
+pub mod region;
 pub mod tags;
 pub mod text;
 

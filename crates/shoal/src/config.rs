@@ -21,6 +21,8 @@ pub struct Config {
     pub address_pool: Cidr,
     /// Availability zones of the region (each gets a default subnet).
     pub zones: Vec<String>,
+    /// The region this configuration serves: the daemon's is the default region
+    /// (us-east-1); each other region's service gets [`Config::for_region`]'s copy.
     pub region: String,
     /// How often each instance's CPU is sampled into `CPUUtilization`.
     pub cpu_sample_interval: Duration,
@@ -102,8 +104,32 @@ impl Config {
         dirs::data_local_dir().unwrap_or_else(std::env::temp_dir).join("shoal")
     }
 
+    /// The region's database: `state.db` for the default region (where every data dir
+    /// made before regions keeps its state), `regions/<region>/state.db` for the others.
     pub fn db_path(&self) -> PathBuf {
-        self.data_dir.join("state.db")
+        if self.region == shoal_model::DEFAULT_REGION {
+            self.data_dir.join("state.db")
+        } else {
+            self.regions_dir().join(&self.region).join("state.db")
+        }
+    }
+
+    /// Where the regions other than the default one keep their databases.
+    pub fn regions_dir(&self) -> PathBuf {
+        self.data_dir.join("regions")
+    }
+
+    /// This configuration for another region: the same daemon (port, data dir, pools,
+    /// periods, quotas) serving that region's zones. The default region keeps the zones
+    /// it always had (us-east-1a–c: three of AWS's six, so existing data dirs and their
+    /// default subnets stay as they are); every other region serves all of AWS's zones.
+    pub fn for_region(&self, region: &shoal_model::region::Region) -> Config {
+        let mut c = self.clone();
+        c.region = region.name.to_string();
+        if region.name != shoal_model::DEFAULT_REGION {
+            c.zones = region.zones().into_iter().map(|z| z.name).collect();
+        }
+        c
     }
 
     pub fn images_dir(&self) -> PathBuf {

@@ -4,7 +4,8 @@
 //! real, on one machine. See `ARCHITECTURE.md` for the map; in short:
 //!
 //! # Layout
-//! - [`server`]: startup — config, store, service, controllers, HTTP server.
+//! - [`server`]: startup — config, regions, HTTP server.
+//! - [`regions`]: one service (store, controllers) per AWS region, opened on first use.
 //! - [`service`]: the one service layer every front calls; owns state and commits.
 //! - [`api`]: the AWS Query/EC2/JSON protocol fronts and Shoal's JSON API.
 //! - [`console`]: the web console at `/console` (server-rendered, live by server-sent events).
@@ -25,6 +26,7 @@ pub mod credentials;
 pub mod ids;
 pub mod keys;
 pub mod lab;
+pub mod regions;
 pub mod runtime;
 pub mod server;
 pub mod service;

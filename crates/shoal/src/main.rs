@@ -19,6 +19,10 @@ struct Cli {
     /// The daemon to talk to.
     #[arg(long, global = true, env = "SHOAL_ENDPOINT", default_value = "http://127.0.0.1:4566")]
     endpoint: String,
+    /// The region the CLI's commands act in (each region is its own world, as on AWS):
+    /// `--region`, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.
+    #[arg(long, global = true, env = "AWS_REGION")]
+    region: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -236,7 +240,12 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return report(Err(e.into())),
             };
-            report(runtime.block_on(run(cli.endpoint, command)))
+            let region = cli
+                .region
+                .filter(|r| !r.is_empty())
+                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok().filter(|r| !r.is_empty()))
+                .unwrap_or_else(|| shoal_model::DEFAULT_REGION.to_string());
+            report(runtime.block_on(run(cli.endpoint, region, command)))
         }
     }
 }
@@ -268,8 +277,8 @@ fn init_logging() {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-async fn run(endpoint: String, command: Command) -> anyhow::Result<i32> {
-    let client = Client::new(&endpoint);
+async fn run(endpoint: String, region: String, command: Command) -> anyhow::Result<i32> {
+    let client = Client::new(&endpoint).in_region(&region);
     match command {
         Command::Server(args) => {
             init_logging();

@@ -1,6 +1,7 @@
-//! Startup: configuration → open the store, bind the port → service → controllers and
-//! the HTTP server. `Daemon::start` takes an already-bound listener's address choice
-//! from the config (port 0 works), so tests run many daemons side by side.
+//! Startup: configuration → bind the port → the regions (each region's store, service
+//! and controllers; see `regions`) → the HTTP server. `Daemon::start` takes an
+//! already-bound listener's address choice from the config (port 0 works), so tests run
+//! many daemons side by side.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::regions::Regions;
 use crate::runtime::process::ProcessDriver;
 use crate::runtime::Driver;
 use crate::service::Service;
@@ -52,13 +54,16 @@ pub struct Daemon {
     pub addr: SocketAddr,
     /// The access key issued at this start (the data dir's first), to show the user.
     pub issued_key: Option<crate::credentials::AccessKey>,
+    /// The default region's service (us-east-1).
     pub service: Arc<Service>,
+    /// Every region's service, opened on first use.
+    pub regions: Arc<Regions>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Daemon {
-    /// Opens the store, binds the port, starts the controllers and the server.
+    /// Binds the port, opens the regions (stores, services, controllers), starts the server.
     pub async fn start(mut config: Config) -> anyhow::Result<Daemon> {
         let open_files = raise_open_files_limit();
         // Half the descriptors for API clients at most: the rest keep the store,
@@ -79,11 +84,10 @@ impl Daemon {
         let exe = std::env::current_exe().context("cannot find the shoal executable")?;
         let (driver, fallback) = make_driver(&config, shoal_exe(exe))?;
         config.isolation_fallback = fallback;
-        let store = shoal_store::Store::open(&config.db_path())
-            .with_context(|| format!("cannot open {}", config.db_path().display()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let service = Arc::new(Service::new(config.clone(), clock, driver, store)?);
-        service.bootstrap().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (shutdown, rx) = watch::channel(false);
+        let regions = Regions::start(config.clone(), clock, driver, rx.clone())?;
+        let service = regions.home().clone();
         tracing::info!(
             listen = %addr,
             data_dir = %config.data_dir.display(),
@@ -114,16 +118,10 @@ impl Daemon {
             alarms = q.alarms,
             "quotas"
         );
-        let (shutdown, rx) = watch::channel(false);
-        let mut tasks = crate::control::spawn_all(&service, &rx);
-        let app = crate::api::router(service.clone(), rx.clone());
-        tasks.push(tokio::spawn(crate::api::edge::serve(
-            listener,
-            app,
-            service.clone(),
-            rx.clone(),
-        )));
-        Ok(Daemon { addr, issued_key, service, shutdown, tasks })
+        let app = crate::api::router(regions.clone(), rx.clone());
+        let tasks =
+            vec![tokio::spawn(crate::api::edge::serve(listener, app, regions.clone(), rx.clone()))];
+        Ok(Daemon { addr, issued_key, service, regions, shutdown, tasks })
     }
 
     /// Resolves on SIGINT, SIGTERM or a shutdown asked over the JSON API (`shoal down`).
@@ -138,7 +136,7 @@ impl Daemon {
     /// start re-adopts them.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
+        for t in self.tasks.into_iter().chain(self.regions.take_tasks()) {
             let _ = t.await;
         }
         self.service.driver.release();

@@ -136,6 +136,39 @@ pub fn check_subnet_zones(zones: &[String]) -> AwsResult<()> {
     Ok(())
 }
 
+/// Route 53's hosted zone id of Application Load Balancers in `region`, as AWS publishes
+/// it (DescribeLoadBalancers' `CanonicalHostedZoneId`); us-east-1's where the table
+/// has none.
+pub fn alb_hosted_zone_id(region: &str) -> &'static str {
+    match region {
+        "us-east-2" => "Z3AADJGX6KTTL2",
+        "us-west-1" => "Z368ELLRRE2KJ0",
+        "us-west-2" => "Z1H1FL5HABSF5",
+        "ca-central-1" => "ZQSVJUPU6J1EY",
+        "sa-east-1" => "Z2P70J7HTTTPLU",
+        "eu-west-1" => "Z32O12XQLNTSW2",
+        "eu-west-2" => "ZHURV8PSTC4K8",
+        "eu-west-3" => "Z3Q77PNBQS71R4",
+        "eu-central-1" => "Z215JYRZR1TBD5",
+        "eu-south-1" => "Z3ULH7SSC9OV64",
+        "ap-south-1" => "ZP97RAFLXTNZK",
+        "ap-northeast-1" => "Z14GRHDCWA56QT",
+        "ap-northeast-2" => "ZWKZPGTI48KDX",
+        "ap-northeast-3" => "Z5LXEXXYW11ES",
+        "ap-southeast-1" => "Z1LMS91P8CMLE5",
+        "ap-southeast-2" => "Z1GM3OXH4ZPM65",
+        "ap-east-1" => "Z3DQVH9N71FHZ0",
+        "af-south-1" => "Z268VQBMOI5EKX",
+        "me-south-1" => "ZS929ML54UICD",
+        _ => "Z35SXDOTRQ7X7K",
+    }
+}
+
+/// The region of an ELBv2 ARN (`arn:aws:elasticloadbalancing:<region>:…`).
+pub fn arn_region(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or(crate::DEFAULT_REGION)
+}
+
 /// `arn:aws:elasticloadbalancing:<region>:123456789012:loadbalancer/app/<name>/<16hex>`.
 pub fn load_balancer_arn(region: &str, name: &str, id: &str) -> String {
     format!("arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/app/{name}/{id}")

@@ -90,40 +90,36 @@ pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
     Ok(x)
 }
 
-/// DescribeAvailabilityZones.
+/// DescribeAvailabilityZones: the zones of the request's region.
 fn describe_availability_zones(
     svc: &Service,
     _action: &str,
     p: &Params,
     x: &mut Xml,
 ) -> AwsResult<()> {
-    let wanted = p.list("ZoneName");
-    let zones = svc.availability_zones();
-    x.list(
-        "availabilityZoneInfo",
-        "item",
-        zones.iter().filter(|(z, _)| wanted.is_empty() || wanted.contains(z)),
-        |x, (zone, zone_id)| {
-            x.text("zoneName", zone)
-                .text("zoneId", zone_id)
-                .text("zoneState", "available")
-                .text("regionName", svc.region())
-                .text("zoneType", "availability-zone")
-                .text("optInStatus", "opt-in-not-required")
-                .text("groupName", svc.region())
-                .text("networkBorderGroup", svc.region())
-                .el("messageSet", |_| {});
-        },
-    );
+    let zones =
+        svc.describe_availability_zones(&p.list("ZoneName"), &p.list("ZoneId"), &p.filters());
+    x.list("availabilityZoneInfo", "item", zones, |x, (zone, zone_id)| {
+        x.text("zoneName", zone)
+            .text("zoneId", zone_id)
+            .text("zoneState", "available")
+            .text("regionName", svc.region())
+            .text("zoneType", "availability-zone")
+            .text("optInStatus", "opt-in-not-required")
+            .text("groupName", svc.region())
+            .text("networkBorderGroup", svc.region())
+            .el("messageSet", |_| {});
+    });
     Ok(())
 }
 
-/// DescribeRegions.
-fn describe_regions(svc: &Service, _action: &str, _p: &Params, x: &mut Xml) -> AwsResult<()> {
-    x.list("regionInfo", "item", [svc.region()], |x, r| {
-        x.text("regionName", r)
-            .text("regionEndpoint", format!("ec2.{r}.amazonaws.com"))
-            .text("optInStatus", "opt-in-not-required");
+/// DescribeRegions: every commercial region (each its own world in Shoal).
+fn describe_regions(svc: &Service, _action: &str, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let regions = svc.describe_regions(&p.list("RegionName"), &p.filters())?;
+    x.list("regionInfo", "item", regions, |x, r| {
+        x.text("regionName", r.name)
+            .text("regionEndpoint", r.endpoint())
+            .text("optInStatus", r.opt_in_status());
     });
     Ok(())
 }

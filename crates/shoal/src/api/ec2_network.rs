@@ -335,7 +335,10 @@ pub fn rule_xml(x: &mut Xml, r: &SecurityGroupRule, region: &str) {
 
 fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
     let i = &n.instance;
-    let private_dns = format!("ip-{}.ec2.internal", i.private_ip.to_string().replace('.', "-"));
+    let private_dns = shoal_model::region::private_dns_name(
+        shoal_model::region::of_zone(&i.availability_zone),
+        i.private_ip,
+    );
     x.text("networkInterfaceId", &n.id)
         .text("subnetId", &i.subnet_id)
         .text("vpcId", &i.vpc_id)

@@ -34,8 +34,10 @@ pub fn tags_xml(x: &mut Xml, tags: &[Tag]) {
     }
 }
 
+/// `ip-172-31-0-5.ec2.internal` in us-east-1, `….<region>.compute.internal` elsewhere.
 pub(super) fn private_dns(inst: &Instance) -> String {
-    format!("ip-{}.ec2.internal", inst.private_ip.to_string().replace('.', "-"))
+    let region = shoal_model::region::of_zone(&inst.availability_zone);
+    shoal_model::region::private_dns_name(region, inst.private_ip)
 }
 
 pub(super) fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)]) {
@@ -178,7 +180,14 @@ pub(super) fn subnet_xml(x: &mut Xml, s: &Subnet) {
     let zone_index =
         s.availability_zone.chars().last().map(|c| (c as u8).saturating_sub(b'a') + 1).unwrap_or(1);
     x.text("subnetId", &s.id)
-        .text("subnetArn", format!("arn:aws:ec2:us-east-1:{ACCOUNT_ID}:subnet/{}", s.id))
+        .text(
+            "subnetArn",
+            format!(
+                "arn:aws:ec2:{}:{ACCOUNT_ID}:subnet/{}",
+                shoal_model::region::of_zone(&s.availability_zone),
+                s.id
+            ),
+        )
         .text("state", "available")
         .text("ownerId", ACCOUNT_ID)
         .text("vpcId", &s.vpc_id)

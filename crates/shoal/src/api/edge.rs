@@ -37,6 +37,7 @@ use tokio::sync::{watch, Semaphore};
 use tower_service::Service as _;
 
 use super::document::{body_too_large, MAX_BODY_BYTES};
+use crate::regions::Regions;
 use crate::service::Service;
 
 type EdgeBody = Either<shoal_proxy::ProxyBody, axum::body::Body>;
@@ -55,9 +56,10 @@ const HYPER_MAX_HEADERS: usize = 512;
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    svc: Arc<Service>,
+    regions: Arc<Regions>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let svc = regions.home().clone();
     let max_connections = svc.config.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut backoff = AcceptBackoff::default();
@@ -100,13 +102,13 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let (router, svc, mut stop) = (router.clone(), svc.clone(), shutdown.clone());
+        let (router, regions, mut stop) = (router.clone(), regions.clone(), shutdown.clone());
         let header_read_timeout = svc.config.header_read_timeout;
         conns.spawn(async move {
             let _slot = slot;
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let (router, svc) = (router.clone(), svc.clone());
-                async move { Ok::<_, Infallible>(route(&svc, router, req, peer).await) }
+                let (router, regions) = (router.clone(), regions.clone());
+                async move { Ok::<_, Infallible>(route(&regions, router, req, peer).await) }
             });
             let mut builder = http1::Builder::new();
             // hyper's header-read timeout runs from when the connection is ready for
@@ -173,20 +175,23 @@ fn host_of<B>(req: &Request<B>) -> Option<&str> {
 }
 
 async fn route(
-    svc: &Service,
+    regions: &Regions,
     mut router: Router,
     mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<EdgeBody> {
+    // Each region's load balancers are in its own data plane; their DNS names carry the
+    // region (`<name>-<digits>.<region>.elb.localhost`), so a name is in one at most.
     let lb = host_of(&req).and_then(|host| {
-        let arn = svc.proxy.lb_for_host(host)?;
+        let (svc, arn) = regions.load_balancer_for_host(host)?;
         let asked = host.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
-        Some((arn, asked))
+        Some((svc, arn, asked))
     });
-    if let Some((arn, asked)) = lb {
-        let port = listener_port(svc, &arn, asked);
+    if let Some((svc, arn, asked)) = lb {
+        let port = listener_port(&svc, &arn, asked);
         return svc.proxy.handle(&arn, port, req, peer).await.map(Either::Left);
     }
+    let svc = regions.home();
     if let Some(err) = oversized_head(&req) {
         return refuse(&req, err);
     }

@@ -17,11 +17,9 @@ use super::query::Params;
 use super::xml::{escape, Xml};
 use crate::service::elbv2::{CreateLoadBalancer, CreateTargetGroup, TargetHealthDescription};
 use crate::service::Service;
+use shoal_model::elbv2::load_balancer;
 
 pub const NAMESPACE: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
-
-/// AWS's hosted zone id for ALBs in us-east-1 (DescribeLoadBalancers shows it).
-const CANONICAL_HOSTED_ZONE_ID: &str = "Z35SXDOTRQ7X7K";
 
 /// Runs one action: its Result element's content (api::query_response renders the
 /// envelope, as for every Query service). Classic ELB's API version is refused.
@@ -635,7 +633,10 @@ fn availability_zones_xml(x: &mut Xml, lb: &LoadBalancer) {
 fn load_balancer_xml(svc: &Service, x: &mut Xml, lb: &LoadBalancer) {
     x.text("LoadBalancerArn", &lb.arn)
         .text("DNSName", &lb.dns_name)
-        .text("CanonicalHostedZoneId", CANONICAL_HOSTED_ZONE_ID)
+        .text(
+            "CanonicalHostedZoneId",
+            load_balancer::alb_hosted_zone_id(load_balancer::arn_region(&lb.arn)),
+        )
         .text("CreatedTime", format_time(lb.created_time))
         .text("LoadBalancerName", &lb.name)
         .text("Scheme", lb.scheme.as_str())

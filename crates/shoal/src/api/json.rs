@@ -15,6 +15,7 @@ use shoal_model::ec2::{format_time, Instance};
 use shoal_model::AwsError;
 
 use super::error::{error_response, Protocol};
+use crate::regions::Regions;
 use crate::service::page::{ErrorStyle, Paging};
 use crate::service::Service;
 
@@ -26,7 +27,7 @@ const SSM_PARAMETERS_BY_PATH: Paging = Paging {
     style: ErrorStyle::Modeled,
 };
 
-pub fn routes() -> Router<Arc<Service>> {
+pub fn routes() -> Router<Arc<Regions>> {
     Router::new()
         .route("/_shoal/health", get(health))
         .route("/_shoal/reset", post(reset))
@@ -42,6 +43,27 @@ pub fn routes() -> Router<Arc<Service>> {
         .route("/_shoal/api/deployments", get(list_deployments).post(start_deployment))
         .route("/_shoal/api/deployments/{id}", get(get_deployment))
         .route("/_shoal/api/deployments/{id}/rollback", post(rollback_deployment))
+}
+
+/// The header naming the region a JSON API request is for (`shoal --region`).
+pub const REGION_HEADER: &str = "x-shoal-region";
+
+/// The service of the region a JSON API request names in [`REGION_HEADER`], or the
+/// default region's; an unknown region is refused as AWS refuses its credential scope.
+pub struct Regional(pub Arc<Service>);
+
+impl axum::extract::FromRequestParts<Arc<Regions>> for Regional {
+    type Rejection = JsonError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        regions: &Arc<Regions>,
+    ) -> Result<Self, JsonError> {
+        match parts.headers.get(REGION_HEADER).and_then(|v| v.to_str().ok()) {
+            None | Some("") => Ok(Regional(regions.home().clone())),
+            Some(region) => Ok(Regional(regions.get(region)?)),
+        }
+    }
 }
 
 /// A JSON error in the same AWS shape the CLI prints.
@@ -62,16 +84,19 @@ impl IntoResponse for JsonError {
 
 type JsonResult = Result<Json<Value>, JsonError>;
 
-async fn health(State(svc): State<Arc<Service>>) -> Json<Value> {
+async fn health(State(regions): State<Arc<Regions>>) -> Json<Value> {
+    let svc = regions.home();
+    let opened: Vec<String> = regions.opened().iter().map(|s| s.region().to_string()).collect();
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
         "data_dir": svc.config.data_dir,
         "isolation": svc.driver.isolation(),
-        "isolation_mode": isolation_mode(&svc),
+        "isolation_mode": isolation_mode(svc),
         "isolation_fallback": svc.config.isolation_fallback,
         "region": svc.region(),
+        "regions": opened,
     }))
 }
 
@@ -84,11 +109,16 @@ fn isolation_mode(svc: &Service) -> &'static str {
     }
 }
 
-/// The admin reset (`shoal reset`): answers how many records of each kind it removed.
-async fn reset(State(svc): State<Arc<Service>>) -> JsonResult {
-    let removed = svc.reset().await?;
-    let removed: serde_json::Map<String, Value> =
-        removed.into_iter().map(|(kind, n)| (kind.to_string(), json!(n))).collect();
+/// The admin reset (`shoal reset`), of every region opened: answers how many records of
+/// each kind it removed.
+async fn reset(State(regions): State<Arc<Regions>>) -> JsonResult {
+    let mut removed = serde_json::Map::new();
+    for svc in regions.opened() {
+        for (kind, n) in svc.reset().await? {
+            let total = removed.get(kind).and_then(Value::as_u64).unwrap_or(0) + n as u64;
+            removed.insert(kind.to_string(), json!(total));
+        }
+    }
     Ok(Json(json!({ "reset": true, "removed": removed })))
 }
 
@@ -105,7 +135,12 @@ struct ShutdownRequest {
 /// With `stop_instances`, every instance is stopped (bounded wait) before the answer;
 /// otherwise instances keep running and the next start re-adopts them. The answer is
 /// sent, then the daemon stops serving.
-async fn shutdown(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Bytes) -> JsonResult {
+async fn shutdown(
+    State(regions): State<Arc<Regions>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> JsonResult {
+    let svc = regions.home();
     let refuse = |why: &str| JsonError(AwsError::new("AccessDenied", why).with_status(403));
     if !svc.config.listen.ip().is_loopback() {
         return Err(refuse("Shoal accepts a shutdown only when it listens on a loopback address."));
@@ -136,12 +171,19 @@ async fn shutdown(State(svc): State<Arc<Service>>, headers: HeaderMap, body: Byt
     if req.stop_instances {
         // Each instance gets its stop grace; they stop in parallel.
         let wait = svc.config.stop_grace + std::time::Duration::from_secs(30);
-        let done = svc.stop_all_instances(wait).await?;
+        let mut done = crate::service::admin::StopAll::default();
+        for svc in regions.opened() {
+            let region = svc.stop_all_instances(wait).await?;
+            done.stopped.extend(region.stopped);
+            done.still_stopping.extend(region.still_stopping);
+            done.in_groups.extend(region.in_groups);
+        }
         answer["stopped"] = json!(done.stopped);
         answer["still_stopping"] = json!(done.still_stopping);
         answer["stopped_in_groups"] = json!(done.in_groups);
     }
-    let running = svc.instances_with_processes();
+    let running: Vec<_> =
+        regions.opened().iter().flat_map(|svc| svc.instances_with_processes()).collect();
     answer["running"] = json!(running);
     tracing::info!(stop_instances = req.stop_instances, "shutdown requested over the JSON API");
     svc.request_shutdown();
@@ -170,7 +212,7 @@ pub fn instance_json(svc: &Service, i: &Instance) -> Value {
     })
 }
 
-async fn list_instances(State(svc): State<Arc<Service>>) -> JsonResult {
+async fn list_instances(Regional(svc): Regional) -> JsonResult {
     let page = svc.describe_instances(&[], &[], None, None)?;
     Ok(Json(json!({
         "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>(),
@@ -179,7 +221,7 @@ async fn list_instances(State(svc): State<Arc<Service>>) -> JsonResult {
     })))
 }
 
-async fn get_instance(State(svc): State<Arc<Service>>, Path(id): Path<String>) -> JsonResult {
+async fn get_instance(Regional(svc): Regional, Path(id): Path<String>) -> JsonResult {
     let inst = svc.instance(&id)?;
     let mut v = instance_json(&svc, &inst);
     v["disk"] = json!(svc.driver.disk_path(&id));
@@ -188,10 +230,7 @@ async fn get_instance(State(svc): State<Arc<Service>>, Path(id): Path<String>) -
     Ok(Json(v))
 }
 
-async fn console(
-    State(svc): State<Arc<Service>>,
-    Path(id): Path<String>,
-) -> Result<Response, JsonError> {
+async fn console(Regional(svc): Regional, Path(id): Path<String>) -> Result<Response, JsonError> {
     let (_, out) = svc.console_output(&id)?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
 }
@@ -205,15 +244,12 @@ struct ImportRequest {
     description: Option<String>,
 }
 
-async fn import_image(
-    State(svc): State<Arc<Service>>,
-    Json(req): Json<ImportRequest>,
-) -> JsonResult {
+async fn import_image(Regional(svc): Regional, Json(req): Json<ImportRequest>) -> JsonResult {
     let img = svc.import_image(req.source, &req.name, req.description).await?;
     Ok(Json(json!({ "image_id": img.id, "name": img.name, "state": img.state.name() })))
 }
 
-async fn image_usage(State(svc): State<Arc<Service>>) -> JsonResult {
+async fn image_usage(Regional(svc): Regional) -> JsonResult {
     Ok(Json(json!(svc.disk_usage().await?)))
 }
 
@@ -224,7 +260,7 @@ struct LabQuery {
 }
 
 async fn lab(
-    State(svc): State<Arc<Service>>,
+    Regional(svc): Regional,
     axum::extract::Query(q): axum::extract::Query<LabQuery>,
 ) -> JsonResult {
     let report = crate::lab::prepare(&svc, q.stack.unwrap_or(true)).await?;
@@ -315,7 +351,7 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
 
 /// `shoal groups`: each group with its policies and their alarms' states, and each
 /// instance with its CPU and its health in the group's target groups.
-async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
+async fn list_groups(Regional(svc): Regional) -> JsonResult {
     let page = svc.describe_auto_scaling_groups(&[], &[], Some(100), None)?;
     let groups: Vec<Value> = page
         .items
@@ -356,7 +392,7 @@ async fn list_groups(State(svc): State<Arc<Service>>) -> JsonResult {
     Ok(Json(json!({ "groups": groups })))
 }
 
-async fn group_activities(State(svc): State<Arc<Service>>, Path(name): Path<String>) -> JsonResult {
+async fn group_activities(Regional(svc): Regional, Path(name): Path<String>) -> JsonResult {
     let page = svc.describe_scaling_activities(Some(&name), &[], Some(100), None)?;
     let items: Vec<Value> = page
         .items
@@ -440,25 +476,22 @@ pub fn deployment_json(d: &shoal_model::deploy::Deployment, detail: bool) -> Val
     v
 }
 
-async fn list_deployments(State(svc): State<Arc<Service>>) -> JsonResult {
+async fn list_deployments(Regional(svc): Regional) -> JsonResult {
     let all: Vec<Value> = svc.deployments().iter().map(|d| deployment_json(d, false)).collect();
     Ok(Json(json!({ "deployments": all })))
 }
 
-async fn get_deployment(State(svc): State<Arc<Service>>, Path(id): Path<String>) -> JsonResult {
+async fn get_deployment(Regional(svc): Regional, Path(id): Path<String>) -> JsonResult {
     Ok(Json(deployment_json(&svc.deployment(&id)?, true)))
 }
 
-async fn start_deployment(State(svc): State<Arc<Service>>, body: Bytes) -> JsonResult {
+async fn start_deployment(Regional(svc): Regional, body: Bytes) -> JsonResult {
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| AwsError::validation(format!("Malformed deployment request: {e}")))?;
     let d = svc.start_deployment(crate::service::deploy::StartDeployment::from_json(body)?)?;
     Ok(Json(deployment_json(&d, true)))
 }
 
-async fn rollback_deployment(
-    State(svc): State<Arc<Service>>,
-    Path(id): Path<String>,
-) -> JsonResult {
+async fn rollback_deployment(Regional(svc): Regional, Path(id): Path<String>) -> JsonResult {
     Ok(Json(deployment_json(&svc.rollback_deployment(&id)?, true)))
 }

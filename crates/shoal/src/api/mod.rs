@@ -51,24 +51,28 @@ use axum::routing::post;
 use axum::Router;
 use shoal_model::AwsError;
 
+use crate::regions::Regions;
 use crate::service::Service;
 use error::{error_response, xml_body, Protocol};
 use query::Params;
 
 /// The router for the main port. `shutdown` ends the console's event streams so a
-/// graceful shutdown never waits on an open browser tab.
-pub fn router(svc: Arc<Service>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
+/// graceful shutdown never waits on an open browser tab. AWS requests go to the service
+/// of their SigV4 scope's region; the JSON API to the one `X-Shoal-Region` names (the
+/// default region without it); the console and `/metrics` show the default region.
+pub fn router(regions: Arc<Regions>, shutdown: tokio::sync::watch::Receiver<bool>) -> Router {
+    let home = regions.home().clone();
     let admin = json::routes()
-        .merge(metrics::routes())
-        .layer(axum::middleware::from_fn_with_state(svc.clone(), local_only))
-        .with_state(svc.clone());
+        .with_state(regions.clone())
+        .merge(metrics::routes().with_state(home.clone()))
+        .layer(axum::middleware::from_fn_with_state(home.clone(), local_only));
     Router::new()
         .route("/", post(aws_post).get(aws_get))
         .route("/service/{service}/operation/{operation}", post(rpc_v2_cbor))
-        .layer(axum::middleware::from_fn_with_state(svc.clone(), metrics::count_requests))
-        .with_state(svc.clone())
+        .layer(axum::middleware::from_fn_with_state(home.clone(), metrics::count_requests))
+        .with_state(regions.clone())
         .merge(admin)
-        .merge(crate::console::routes(svc, shutdown))
+        .merge(crate::console::routes(regions.clone(), shutdown))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -148,14 +152,49 @@ impl AwsService {
     }
 }
 
-/// The service a request's SigV4 scope names (Authorization header, else a presigned
-/// URL's `X-Amz-Credential`).
-fn credential_scope_service(headers: &HeaderMap, params: &Params) -> Option<String> {
+/// A request's SigV4 credential (`AKID/date/region/service/aws4_request`): the
+/// Authorization header's, else a presigned URL's `X-Amz-Credential`.
+fn credential(headers: &HeaderMap, params: &Params) -> Option<String> {
     let cred = match headers.get("authorization").and_then(|a| a.to_str().ok()) {
         Some(auth) => auth.split("Credential=").nth(1)?.split([',', ' ']).next()?,
         None => params.get("X-Amz-Credential")?,
     };
-    cred.split('/').nth(3).map(str::to_string)
+    Some(cred.to_string())
+}
+
+/// The service a request's SigV4 scope names.
+fn credential_scope_service(headers: &HeaderMap, params: &Params) -> Option<String> {
+    credential(headers, params)?.split('/').nth(3).map(str::to_string)
+}
+
+/// The region a request's SigV4 scope names (none for an unsigned request).
+fn credential_scope_region(headers: &HeaderMap, params: &Params) -> Option<String> {
+    credential(headers, params)?.split('/').nth(2).map(str::to_string)
+}
+
+/// The service of the request's region: the one its SigV4 scope names, else the
+/// default region's. A region AWS does not have is refused as AWS's signature check
+/// refuses its scope (see `shoal_model::region::invalid_region_scope`), in the
+/// protocol's own code: `AuthFailure` on EC2, `InvalidSignatureException` on JSON.
+fn regional(
+    regions: &Regions,
+    headers: &HeaderMap,
+    params: &Params,
+    protocol: Protocol,
+) -> Result<Arc<Service>, AwsError> {
+    let Some(region) = credential_scope_region(headers, params) else {
+        return Ok(regions.home().clone());
+    };
+    regions.get(&region).map_err(|mut e| {
+        if e.code == "SignatureDoesNotMatch" {
+            match protocol {
+                Protocol::Ec2 => e.code = "AuthFailure".into(),
+                Protocol::Json | Protocol::Cbor => e.code = "InvalidSignatureException".into(),
+                Protocol::Query => {}
+            }
+        }
+        e
+    })
 }
 
 fn pick_service(headers: &HeaderMap, params: &Params) -> Option<AwsService> {
@@ -235,7 +274,7 @@ fn params_protocol(headers: &HeaderMap, params: &Params) -> Protocol {
 }
 
 async fn aws_get(
-    State(svc): State<Arc<Service>>,
+    State(regions): State<Arc<Regions>>,
     uri: Uri,
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
@@ -266,12 +305,12 @@ async fn aws_get(
             if target.is_some() { Protocol::Json } else { params_protocol(&headers, &params) };
         return error_response(&e, protocol, &crate::ids::uuid());
     }
-    let auth = authenticate(&svc, &Method::GET, &uri, &headers, b"");
-    dispatch(svc, auth, headers, params, Bytes::new()).await
+    let auth = authenticate(regions.home(), &Method::GET, &uri, &headers, b"");
+    dispatch(&regions, auth, headers, params, Bytes::new()).await
 }
 
 async fn aws_post(
-    State(svc): State<Arc<Service>>,
+    State(regions): State<Arc<Regions>>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -281,7 +320,7 @@ async fn aws_post(
         Ok(b) => b,
         Err(e) => return error::refusal(&uri, &headers, &e),
     };
-    let auth = authenticate(&svc, &Method::POST, &uri, &headers, &raw);
+    let auth = authenticate(regions.home(), &Method::POST, &uri, &headers, &raw);
     let body = match document::decoded_body(&headers, raw) {
         Ok(b) => b,
         Err(e) => return error::refusal(&uri, &headers, &e),
@@ -295,13 +334,13 @@ async fn aws_post(
         }
         params
     };
-    dispatch(svc, auth, headers, params, body).await
+    dispatch(&regions, auth, headers, params, body).await
 }
 
 /// smithy rpc-v2-cbor: `POST /service/<ServiceShape>/operation/<Op>` (CloudWatch's
 /// `GraniteServiceVersion20100801` is the only service Shoal serves this way).
 async fn rpc_v2_cbor(
-    State(svc): State<Arc<Service>>,
+    State(regions): State<Arc<Regions>>,
     axum::extract::Path((service, operation)): axum::extract::Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
@@ -312,9 +351,13 @@ async fn rpc_v2_cbor(
         Ok(b) => b,
         Err(e) => return error_response(&e, Protocol::Cbor, &request_id),
     };
-    if let Err(e) = authenticate(&svc, &Method::POST, &uri, &headers, &raw) {
+    if let Err(e) = authenticate(regions.home(), &Method::POST, &uri, &headers, &raw) {
         return error_response(&e, Protocol::Cbor, &request_id);
     }
+    let svc = match regional(&regions, &headers, &Params::default(), Protocol::Cbor) {
+        Ok(svc) => svc,
+        Err(e) => return error_response(&e, Protocol::Cbor, &request_id),
+    };
     if service != cloudwatch::TARGET_PREFIX {
         return error_response(
             &AwsError::new(
@@ -330,7 +373,7 @@ async fn rpc_v2_cbor(
 }
 
 async fn dispatch(
-    svc: Arc<Service>,
+    regions: &Regions,
     auth: Result<(), AwsError>,
     headers: HeaderMap,
     params: Params,
@@ -338,11 +381,15 @@ async fn dispatch(
 ) -> Response {
     let request_id = crate::ids::uuid();
     let service = pick_service(&headers, &params);
+    let protocol = service.map_or(Protocol::Query, |s| s.protocol(&headers));
     if let Err(e) = auth {
-        let protocol = service.map_or(Protocol::Query, |s| s.protocol(&headers));
         tracing::debug!(code = %e.code, message = %e.message, "request not authenticated");
         return error_response(&e, protocol, &request_id);
     }
+    let svc = match regional(regions, &headers, &params, protocol) {
+        Ok(svc) => svc,
+        Err(e) => return error_response(&e, protocol, &request_id),
+    };
     match service {
         Some(AwsService::Ec2) => {
             let action = params.get("Action").unwrap_or_default().to_string();

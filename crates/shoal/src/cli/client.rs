@@ -9,6 +9,8 @@ use serde_json::Value;
 /// A client of one daemon.
 pub struct Client {
     base: String,
+    /// Sent as `X-Shoal-Region`: the region the daemon answers for.
+    region: Option<String>,
     http: Hyper<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
@@ -16,8 +18,15 @@ impl Client {
     pub fn new(base: &str) -> Client {
         Client {
             base: base.trim_end_matches('/').to_string(),
+            region: None,
             http: Hyper::builder(TokioExecutor::new()).build_http(),
         }
+    }
+
+    /// This client, acting in `region` (the default region's answers without one).
+    pub fn in_region(mut self, region: &str) -> Client {
+        self.region = Some(region.to_string());
+        self
     }
 
     async fn send(
@@ -26,11 +35,15 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<(u16, Bytes)> {
-        let req = hyper::Request::builder()
+        let mut req = hyper::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(Full::new(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default()))?;
+            .header("content-type", "application/json");
+        if let Some(region) = &self.region {
+            req = req.header(crate::api::json::REGION_HEADER, region.as_str());
+        }
+        let req =
+            req.body(Full::new(body.map(|b| Bytes::from(b.to_string())).unwrap_or_default()))?;
         let resp = self
             .http
             .request(req)

@@ -153,11 +153,12 @@ pub fn page(title: &str, nav: Nav, flash: &Flash, body: &str) -> String {
 <link rel=\"stylesheet\" href=\"/console/assets/console.css?v={v}\">\
 <script src=\"/console/assets/console.js?v={v}\" defer></script></head>\
 <body><header class=\"top\"><a class=\"brand\" href=\"/console\">Shoal</a>\
-<span class=\"region\">us-east-1 · this machine</span>\
+{region}\
 <span id=\"live\" class=\"live\" title=\"Updates arrive as they happen\">connecting…</span></header>\
 <div class=\"frame\"><nav class=\"side\" aria-label=\"Services\">",
         esc(title),
         v = env!("CARGO_PKG_VERSION"),
+        region = region_selector(&flash.region),
     );
     for (section, entries) in NAV {
         let _ = write!(out, "<h2>{section}</h2><ul>");
@@ -184,11 +185,30 @@ pub fn page(title: &str, nav: Nav, flash: &Flash, body: &str) -> String {
     out
 }
 
-/// The outcome of a form posted without script (`?ok=` / `?error=` on the redirect).
+/// What the frame shows around a page: the outcome of a form posted without script
+/// (`?ok=` / `?error=` on the redirect) and the region the page is of.
 #[derive(Debug, Default, Clone)]
 pub struct Flash {
     pub ok: Option<String>,
     pub error: Option<String>,
+    /// The region the console shows (its selector in the top bar); us-east-1 when empty.
+    pub region: String,
+}
+
+/// The top bar's region selector: a plain GET form (no script needed) to
+/// `/console/region`, which remembers the choice in a cookie.
+fn region_selector(current: &str) -> String {
+    let current = if current.is_empty() { shoal_model::DEFAULT_REGION } else { current };
+    let mut out = String::from(
+        "<form class=\"region\" method=\"get\" action=\"/console/region\">\
+<select name=\"name\" aria-label=\"Region\">",
+    );
+    for r in shoal_model::region::REGIONS {
+        let selected = if r.name == current { " selected" } else { "" };
+        let _ = write!(out, "<option value=\"{0}\"{selected}>{0}</option>", r.name);
+    }
+    out.push_str("</select> <button type=\"submit\">Switch</button> · this machine</form>");
+    out
 }
 
 impl Flash {

@@ -15,6 +15,9 @@
 //!   a `metrics` event per CPU sample interval; `assets/console/console.js` re-fetches
 //!   the page and swaps the `data-live` regions that changed.
 //!
+//! The console shows one region at a time: the top bar's selector sets a cookie
+//! (`/console/region`), and pages, events and forms act in that region's service.
+//!
 //! The HTML, CSS and script are embedded in the binary; no build step, no install.
 //! The console answers only when the daemon listens on a loopback address.
 
@@ -40,21 +43,45 @@ use serde_json::json;
 use shoal_model::{AwsError, AwsResult};
 use tokio::sync::watch;
 
+use crate::regions::Regions;
 use crate::service::Service;
 use html::Flash;
 
 const CSS: &str = include_str!("../../assets/console/console.css");
 const JS: &str = include_str!("../../assets/console/console.js");
 
-/// Router state: the service and the daemon's shutdown signal (ends event streams).
+/// Router state: the regions and the daemon's shutdown signal (ends event streams).
 #[derive(Clone)]
 struct Console {
-    svc: Arc<Service>,
+    regions: Arc<Regions>,
     shutdown: watch::Receiver<bool>,
 }
 
+/// The cookie that remembers the region the console shows.
+const REGION_COOKIE: &str = "shoal_region";
+
+impl Console {
+    /// The default region's service: the console's own checks (listener, guard).
+    fn home(&self) -> &Service {
+        self.regions.home()
+    }
+
+    /// The service of the region the console shows: the one its cookie names (set by
+    /// the top bar's selector), else the default region's.
+    fn svc(&self, headers: &HeaderMap) -> Arc<Service> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().strip_prefix(REGION_COOKIE)?.strip_prefix('='))
+            .find_map(|r| self.regions.get(r).ok())
+            .unwrap_or_else(|| self.regions.home().clone())
+    }
+}
+
 /// The console's routes, to merge into the main router.
-pub fn routes(svc: Arc<Service>, shutdown: watch::Receiver<bool>) -> Router {
+pub fn routes(regions: Arc<Regions>, shutdown: watch::Receiver<bool>) -> Router {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/instances") }))
         .route("/console/", get(|| async { Redirect::to("/console/instances") }))
@@ -72,10 +99,34 @@ pub fn routes(svc: Arc<Service>, shutdown: watch::Receiver<bool>) -> Router {
         .route("/console/deployments", get(deployments))
         .route("/console/deployments/{id}", get(deployment))
         .route("/console/events", get(event_stream))
+        .route("/console/region", get(switch_region))
         .route("/console/actions/{action}", post(action))
         .route("/console/assets/console.css", get(|| async { asset("text/css", CSS) }))
         .route("/console/assets/console.js", get(|| async { asset("text/javascript", JS) }))
-        .with_state(Console { svc, shutdown })
+        .with_state(Console { regions, shutdown })
+}
+
+#[derive(Deserialize)]
+struct RegionQuery {
+    name: String,
+}
+
+/// The top bar's region selector: remembers the region in a cookie (only a region AWS
+/// has; the console's own path, same-site only) and shows its instances.
+async fn switch_region(
+    State(c): State<Console>,
+    headers: HeaderMap,
+    Query(q): Query<RegionQuery>,
+) -> Response {
+    if let Some(r) = guard(c.home(), &headers, false) {
+        return r;
+    }
+    if shoal_model::region::find(&q.name).is_none() {
+        return (StatusCode::BAD_REQUEST, format!("{} is not an AWS region.\n", q.name))
+            .into_response();
+    }
+    let cookie = format!("{REGION_COOKIE}={}; Path=/console; SameSite=Strict", q.name);
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/console/instances")).into_response()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -132,11 +183,11 @@ async fn render(
     q: FlashQuery,
     f: impl FnOnce(&Service, &Flash) -> AwsResult<String> + Send + 'static,
 ) -> Response {
-    if let Some(r) = guard(&c.svc, headers, false) {
+    if let Some(r) = guard(c.home(), headers, false) {
         return r;
     }
-    let svc = c.svc.clone();
-    let flash = Flash { ok: q.ok, error: q.error };
+    let svc = c.svc(headers);
+    let flash = Flash { ok: q.ok, error: q.error, region: svc.region().to_string() };
     let result = tokio::task::spawn_blocking(move || {
         let out = f(&svc, &flash);
         (out, flash)
@@ -280,10 +331,10 @@ async fn deployment(
 }
 
 async fn event_stream(State(c): State<Console>, h: HeaderMap) -> Response {
-    if let Some(r) = guard(&c.svc, &h, false) {
+    if let Some(r) = guard(c.home(), &h, false) {
         return r;
     }
-    events::stream(c.svc.clone(), c.shutdown.clone())
+    events::stream(c.svc(&h), c.shutdown.clone())
 }
 
 /// `POST /console/actions/<Action>`: JSON for the script, a redirect without it.
@@ -293,11 +344,11 @@ async fn action(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = guard(&c.svc, &headers, true) {
+    if let Some(r) = guard(c.home(), &headers, true) {
         return r;
     }
     let form = actions::Form::parse(&body);
-    let result = actions::run(&c.svc, &name, &form).await;
+    let result = actions::run(&c.svc(&headers), &name, &form).await;
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -30,6 +30,8 @@ pub mod quotas;
 pub mod refresh;
 pub mod state;
 
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use shoal_model::{AwsError, AwsResult};
@@ -62,6 +64,42 @@ pub struct Service {
     quiesced: std::sync::atomic::AtomicBool,
     /// Counters for `GET /metrics`.
     pub telemetry: crate::telemetry::Telemetry,
+    /// The loopback addresses every region's service holds (one machine, one pool).
+    loopback: Arc<LoopbackClaims>,
+}
+
+/// Loopback addresses belong to the machine, not to a region: every region's instances
+/// and load balancers take theirs from the same pool, so each region's service records
+/// here what it holds (after every commit) and skips what the others hold. A leaf lock:
+/// taken while a service's own lock is held, never the other way round.
+#[derive(Default)]
+pub struct LoopbackClaims(Mutex<std::collections::BTreeMap<String, BTreeSet<Ipv4Addr>>>);
+
+impl LoopbackClaims {
+    fn lock(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, BTreeSet<Ipv4Addr>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether another region than `region` holds `ip`.
+    pub fn held_elsewhere(&self, region: &str, ip: Ipv4Addr) -> bool {
+        self.lock().iter().any(|(r, held)| r != region && held.contains(&ip))
+    }
+
+    /// Records that `region` is handing out `ip` (before its commit).
+    pub fn claim(&self, region: &str, ip: Ipv4Addr) {
+        self.lock().entry(region.to_string()).or_default().insert(ip);
+    }
+
+    /// Replaces what `region` holds with what its state holds.
+    fn set(&self, region: &str, state: &State) {
+        let held = state
+            .instances
+            .values()
+            .map(|i| i.loopback_ip)
+            .chain(state.load_balancers.values().map(|l| l.loopback_ip))
+            .collect();
+        self.lock().insert(region.to_string(), held);
+    }
 }
 
 struct Inner {
@@ -90,7 +128,21 @@ impl Service {
             shutdown_requested: tokio::sync::Notify::new(),
             quiesced: std::sync::atomic::AtomicBool::new(false),
             telemetry: Default::default(),
+            loopback: Default::default(),
         })
+    }
+
+    /// Makes this service take its loopback addresses from the pool `claims` shares with
+    /// the other regions' services (and records there what it holds now).
+    pub fn share_loopback(mut self, claims: Arc<LoopbackClaims>) -> Service {
+        claims.set(&self.config.region, &self.lock().state);
+        self.loopback = claims;
+        self
+    }
+
+    /// The machine-wide loopback claims this service takes part in.
+    pub fn loopback_claims(&self) -> &LoopbackClaims {
+        &self.loopback
     }
 
     /// Asks the daemon to stop (answered by [`Service::shutdown_requested`]).
@@ -149,6 +201,7 @@ impl Service {
         })?;
         if touched {
             self.telemetry.store_commit(started.elapsed());
+            self.loopback.set(&self.config.region, state);
         }
         drop(inner);
         if touched {
@@ -172,7 +225,7 @@ impl Service {
         self.changed.send_modify(|v| *v += 1);
     }
 
-    /// The region requests default to.
+    /// The region this service is (each region's resources live in its own service).
     pub fn region(&self) -> &str {
         &self.config.region
     }
@@ -189,6 +242,7 @@ impl Service {
             .write(|w| w.wipe())
             .map_err(|e| AwsError::internal(format!("reset failed: {e}")))?;
         inner.state = State::default();
+        self.loopback.set(&self.config.region, &inner.state);
         drop(inner);
         self.poke();
         Ok(())
@@ -199,7 +253,7 @@ impl Service {
 /// progress, so that a tokio worker running it first hands its queued tasks to another
 /// worker: one fsync never stalls the requests and load balancer traffic behind it.
 /// Elsewhere (a current-thread runtime in tests, a plain thread) `f` just runs.
-fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn off_worker<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),

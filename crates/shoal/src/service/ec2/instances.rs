@@ -305,13 +305,17 @@ impl Service {
         Ok(Reservation { id: reservation_id, instances })
     }
 
-    /// The lowest free address of the pool, skipping `.0`, `.1` and `.255` of each /24.
+    /// The lowest free address of the pool, skipping `.0`, `.1` and `.255` of each /24
+    /// and those another region's instances or load balancers hold (one machine's pool).
     pub fn allocate_loopback(&self, used: &BTreeSet<Ipv4Addr>) -> AwsResult<Ipv4Addr> {
         let pool = self.config.address_pool;
+        let claims = self.loopback_claims();
+        let region = &self.config.region;
         (0..pool.size() as u32)
             .map(|n| pool.nth(n))
             .filter(|ip| !matches!(ip.octets()[3], 0 | 1 | 255))
-            .find(|ip| !used.contains(ip))
+            .find(|ip| !used.contains(ip) && !claims.held_elsewhere(region, *ip))
+            .inspect(|ip| claims.claim(region, *ip))
             .ok_or_else(|| {
                 AwsError::new(
                     "InsufficientInstanceCapacity",

@@ -92,7 +92,7 @@ impl Filterable for InternetGateway {
     }
 }
 
-fn pick<T: Filterable + Clone>(
+pub(super) fn pick<T: Filterable + Clone>(
     all: Vec<T>,
     id_of: impl Fn(&T) -> &str,
     ids: &[String],

@@ -118,19 +118,64 @@ impl Service {
         })
     }
 
-    /// The availability zones of the region, with AWS's zone ids (`use1-az1`…).
+    /// DescribeRegions: AWS's commercial regions (Shoal's account has opted in to every
+    /// opt-in region, so `AllRegions` lists the same), by `RegionName` and filters.
+    pub fn describe_regions(
+        &self,
+        names: &[String],
+        filters: &[shoal_model::filter::Filter],
+    ) -> AwsResult<Vec<shoal_model::region::Region>> {
+        super::routes::pick(
+            shoal_model::region::REGIONS.to_vec(),
+            |r| r.name,
+            names,
+            filters,
+            // AWS's text names the refused names in brackets.
+            |bad| AwsError::invalid_parameter_value(format!("Invalid region: [{bad}]")),
+        )
+    }
+
+    /// DescribeAvailabilityZones: the region's zones by `ZoneName`/`ZoneId` and filters
+    /// (every zone is `available`, of type `availability-zone`).
+    pub fn describe_availability_zones(
+        &self,
+        names: &[String],
+        ids: &[String],
+        filters: &[shoal_model::filter::Filter],
+    ) -> Vec<(String, String)> {
+        let region = self.region();
+        let has = |values: &[String], v: &str| values.iter().any(|x| x == v);
+        self.availability_zones()
+            .into_iter()
+            .filter(|(zone, id)| {
+                (names.is_empty() && ids.is_empty()) || has(names, zone) || has(ids, id)
+            })
+            .filter(|(zone, id)| {
+                filters.iter().all(|f| match f.name.as_str() {
+                    "zone-name" => has(&f.values, zone),
+                    "zone-id" => has(&f.values, id),
+                    "region-name" | "group-name" | "network-border-group" => has(&f.values, region),
+                    "state" => has(&f.values, "available"),
+                    "zone-type" => has(&f.values, "availability-zone"),
+                    "opt-in-status" => has(&f.values, "opt-in-not-required"),
+                    _ => true,
+                })
+            })
+            .collect()
+    }
+
+    /// The availability zones of the region, with AWS's zone ids (`use1-az1`…) from the
+    /// model's region catalog.
     pub fn availability_zones(&self) -> Vec<(String, String)> {
-        let prefix: String = {
-            let mut parts = self.config.region.split('-');
-            let (a, b) = (parts.next().unwrap_or("us"), parts.next().unwrap_or("east"));
-            let n = parts.next().unwrap_or("1");
-            format!("{a}{}{n}", b.chars().next().unwrap_or('e'))
-        };
+        let region = shoal_model::region::find(&self.config.region);
         self.config
             .zones
             .iter()
             .enumerate()
-            .map(|(i, z)| (z.clone(), format!("{prefix}-az{}", i + 1)))
+            .map(|(i, z)| {
+                let id = region.and_then(|r| r.zone(z)).map(|z| z.id);
+                (z.clone(), id.unwrap_or_else(|| format!("{}-az{}", self.config.region, i + 1)))
+            })
             .collect()
     }
 }
