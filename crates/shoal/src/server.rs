@@ -26,7 +26,15 @@ fn make_driver(
     use crate::config::Isolation;
     use crate::runtime::oci::{host_support, ContainerDriver};
     let mut fallback = None;
-    if config.isolation != Isolation::Process {
+    let kept_processes =
+        config.isolation == Isolation::Auto && has_process_instances(&config.data_dir);
+    if kept_processes {
+        // A driver never adopts the other's instances: `auto` keeps what the data dir has.
+        let why = "this data dir's instances are host processes, so `auto` keeps process \
+                   isolation; a new data dir (or `shoal reset`) runs containers";
+        tracing::warn!(reason = why, "instances run as host processes, not containers");
+        fallback = Some(why.to_string());
+    } else if config.isolation != Isolation::Process {
         let container = host_support(None).and_then(|(runc, base)| {
             ContainerDriver::new(&config.data_dir, exe.clone(), runc, base)
                 .map_err(|e| e.to_string())
@@ -47,6 +55,14 @@ fn make_driver(
     }
     let driver = ProcessDriver::new(&config.data_dir, exe, config.use_cgroups)?;
     Ok((Arc::new(driver), fallback))
+}
+
+/// Whether the data dir holds instances the process driver made (and only those).
+fn has_process_instances(data_dir: &std::path::Path) -> bool {
+    let any = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()).unwrap_or(false)
+    };
+    any(data_dir.join("instances")) && !any(data_dir.join("container").join("instances"))
 }
 
 /// A running daemon.
