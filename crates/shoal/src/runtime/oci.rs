@@ -56,6 +56,9 @@ pub struct ContainerDriver {
     exe: PathBuf,
     /// The init's loader and libraries, so it starts in images without the host's libc.
     kit: InitKit,
+    /// The scope directories runc made in cgroup hierarchies Shoal does not manage (on
+    /// v1, every controller's and `name=systemd`'s), removed with the rest on release.
+    runc_scopes: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
 }
 
 /// Why this host cannot run container instances, if it cannot.
@@ -152,6 +155,11 @@ impl ContainerDriver {
         let net = NetAccounting::detect(cgroups.v2_scope().map(drop));
         let kit = InitKit::prepare(&exe, &root.join("init-lib"))?;
         let layers = LayerStore::new(&root)?;
+        // Containers a previous daemon left running: their scopes are this one's too.
+        let runc_scopes = fs::read_dir(&runc_root)?
+            .flatten()
+            .flat_map(|entry| runc_scope_dirs(&entry.path().join("state.json")))
+            .collect();
         Ok(ContainerDriver {
             runc,
             runc_root,
@@ -163,6 +171,7 @@ impl ContainerDriver {
             net,
             exe,
             kit,
+            runc_scopes: std::sync::Mutex::new(runc_scopes),
         })
     }
 
@@ -542,6 +551,8 @@ impl Driver for ContainerDriver {
             self.runc_delete(id);
             return Err(io::Error::other(format!("runc run: {why}")));
         }
+        let scopes = runc_scope_dirs(&self.runc_root.join(id).join("state.json"));
+        self.runc_scopes.lock().unwrap_or_else(|e| e.into_inner()).extend(scopes);
         let pid: u32 = fs::read_to_string(&pid_file)?
             .trim()
             .parse()
@@ -659,7 +670,25 @@ impl Driver for ContainerDriver {
 
     fn release(&self) {
         self.cgroups.remove_scope();
+        let scopes = self.runc_scopes.lock().unwrap_or_else(|e| e.into_inner());
+        for dir in scopes.iter() {
+            // Fails while an instance still runs in it: that one keeps its cgroups.
+            let _ = fs::remove_dir(dir);
+        }
     }
+}
+
+/// The parents of the cgroups runc recorded for a container (`cgroup_paths` in its
+/// `state.json`): this daemon's scope in each hierarchy.
+fn runc_scope_dirs(state_json: &Path) -> Vec<PathBuf> {
+    let state: serde_json::Value =
+        fs::read(state_json).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let Some(paths) = state["cgroup_paths"].as_object() else { return Vec::new() };
+    paths
+        .values()
+        .filter_map(|p| Some(Path::new(p.as_str()?).parent()?.to_path_buf()))
+        .filter(|p| p.starts_with("/sys/fs/cgroup"))
+        .collect()
 }
 
 /// What one instance's OCI bundle is made of.
@@ -993,6 +1022,33 @@ mod tests {
             assert!(caps.contains(&cap.into()), "{cap} for sudo and daemons");
         }
         assert!(!caps.contains(&"CAP_SYS_ADMIN".into()));
+    }
+
+    #[test]
+    fn runc_scopes_are_the_parents_of_the_cgroups_it_recorded() {
+        let dir = std::env::temp_dir().join(format!("shoal-runc-state-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let state = dir.join("state.json");
+        fs::write(
+            &state,
+            r#"{"cgroup_paths": {
+                "cpu": "/sys/fs/cgroup/cpu,cpuacct/shoal-1234abcd/i-1",
+                "name=systemd": "/sys/fs/cgroup/systemd/user.slice/shoal-1234abcd/i-1",
+                "bogus": "/etc/i-1"
+            }}"#,
+        )
+        .unwrap();
+        let mut scopes = runc_scope_dirs(&state);
+        scopes.sort();
+        assert_eq!(
+            scopes,
+            [
+                PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/shoal-1234abcd"),
+                PathBuf::from("/sys/fs/cgroup/systemd/user.slice/shoal-1234abcd")
+            ]
+        );
+        assert!(runc_scope_dirs(&dir.join("missing.json")).is_empty());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
