@@ -102,12 +102,7 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
                 "StopInstances" => Transition::Stop,
                 "RebootInstances" => Transition::Reboot,
                 "TerminateInstances" => Transition::Terminate,
-                other => {
-                    return Err(AwsError::new(
-                        "InvalidAction",
-                        format!("The action {other} is not valid for this web service."),
-                    ))
-                }
+                other => return Err(AwsError::invalid_action(other)),
             };
             let changes = svc.change_instance_states_by_user(&ids, transition)?;
             if transition == Transition::Reboot {
@@ -414,11 +409,7 @@ fn deployments(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
                 d.id, d.blue_group
             )))
         }
-        other => Err(AwsError::new(
-            "InvalidAction",
-            format!("The action {other} is not valid for this web service."),
-        )
-        .with_status(404)),
+        other => Err(AwsError::invalid_action(other).with_status(404)),
     }
 }
 
