@@ -50,6 +50,36 @@ function getVia(endpoint, host, urlPath = "/") {
   });
 }
 
+/** The AWS API calls the daemon served ("service action") and those it refused ("… code"),
+ * from its Prometheus counters. */
+async function apiCalls(d) {
+  const text = await (await fetch(`${d.endpoint}/metrics`, { signal: AbortSignal.timeout(10000) })).text();
+  const calls = [...text.matchAll(/^shoal_api_requests_total\{service="([^"]+)",action="([^"]+)"\}/gm)]
+    .map((m) => `${m[1]} ${m[2]}`);
+  const errors = [...text.matchAll(/^shoal_api_errors_total\{service="([^"]+)",action="([^"]+)",code="([^"]+)"\}/gm)]
+    .map((m) => `${m[1]} ${m[2]} ${m[3]}`);
+  return { calls: [...new Set(calls)].sort(), errors: [...new Set(errors)].sort() };
+}
+
+// Every call this test makes (as Shoal's /metrics counts them): none is refused as
+// unknown, and only the error checks below are refused at all.
+const CALLS = [
+  "autoscaling CreateAutoScalingGroup", "autoscaling DeleteAutoScalingGroup",
+  "autoscaling DescribeAutoScalingGroups", "ec2 AuthorizeSecurityGroupIngress", "ec2 CreateKeyPair",
+  "ec2 CreateLaunchTemplate", "ec2 CreateSecurityGroup", "ec2 DeleteKeyPair", "ec2 DeleteLaunchTemplate",
+  "ec2 DeleteSecurityGroup", "ec2 DescribeImages", "ec2 DescribeInstances", "ec2 DescribeSecurityGroups",
+  "ec2 DescribeSubnets", "ec2 DescribeVpcs", "ec2 RunInstances", "ec2 TerminateInstances",
+  "elasticloadbalancing CreateListener", "elasticloadbalancing CreateLoadBalancer",
+  "elasticloadbalancing CreateTargetGroup", "elasticloadbalancing DeleteLoadBalancer",
+  "elasticloadbalancing DeleteTargetGroup", "elasticloadbalancing DescribeLoadBalancers",
+  "elasticloadbalancing DescribeTargetGroups", "elasticloadbalancing DescribeTargetHealth",
+  "elasticloadbalancing ModifyTargetGroupAttributes", "monitoring ListMetrics", "monitoring PutMetricData",
+];
+const REFUSED = [
+  "autoscaling CreateAutoScalingGroup AlreadyExists", "ec2 RunInstances InvalidAMIID.Malformed",
+  "ec2 RunInstances InvalidAMIID.NotFound", "elasticloadbalancing DescribeLoadBalancers LoadBalancerNotFound",
+];
+
 /** Every item of a paginator, flattened with `pick`. */
 async function all(paginator, pick) {
   const out = [];
@@ -211,6 +241,10 @@ test("the lab with the AWS SDK for JavaScript v3", { timeout: 300000 }, async ()
     assert.deepEqual(
       (await c.ec2.send(new ec2.DescribeSecurityGroupsCommand({ Filters: [{ Name: "group-name", Values: ["sdk-web"] }] })))
         .SecurityGroups, []);
+
+    const { calls, errors } = await apiCalls(d);
+    assert.deepEqual(calls, CALLS);
+    assert.deepEqual(errors, REFUSED);
   } finally {
     for (const client of Object.values(c)) client.destroy();
     await d.stop();
