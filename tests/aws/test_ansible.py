@@ -9,10 +9,12 @@ it all, and boto3 finds nothing left.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,42 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 pytestmark = pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(),
                                 reason=f"no {ANSIBLE_PLAYBOOK}: run scripts/setup-python.sh")
+
+
+# Every call the playbooks (and the boto3 checks) make, as Shoal's /metrics counts them:
+# none is refused as unknown, and only these lookups of what does not exist yet fail.
+CALLS = {
+    "autoscaling": [
+        "CreateAutoScalingGroup", "DeleteAutoScalingGroup", "DescribeAutoScalingGroups",
+        "DescribeLifecycleHooks", "DescribePolicies", "DisableMetricsCollection", "PutScalingPolicy",
+        "UpdateAutoScalingGroup",
+    ],
+    "ec2": [
+        "AuthorizeSecurityGroupIngress", "CreateImage", "CreateKeyPair", "CreateLaunchTemplate",
+        "CreateSecurityGroup", "DeleteKeyPair", "DeleteLaunchTemplate", "DeleteSecurityGroup",
+        "DeleteSnapshot", "DeregisterImage", "DescribeImageAttribute", "DescribeImages",
+        "DescribeInstanceAttribute", "DescribeInstanceStatus", "DescribeInstances", "DescribeKeyPairs",
+        "DescribeLaunchTemplateVersions", "DescribeLaunchTemplates", "DescribeSecurityGroups",
+        "DescribeSnapshots", "DescribeSubnets", "DescribeVpcAttribute", "DescribeVpcs", "RunInstances",
+        "StopInstances", "TerminateInstances",
+    ],
+    "elasticloadbalancing": [
+        "CreateListener", "CreateLoadBalancer", "CreateTargetGroup", "DeleteListener", "DeleteLoadBalancer",
+        "DeleteTargetGroup", "DescribeListeners", "DescribeLoadBalancerAttributes", "DescribeLoadBalancers",
+        "DescribeRules", "DescribeTags", "DescribeTargetGroupAttributes", "DescribeTargetGroups",
+        "DescribeTargetHealth", "ModifyTargetGroupAttributes",
+    ],
+    "monitoring": [
+        "DeleteAlarms", "DescribeAlarms", "PutMetricAlarm",
+    ],
+    "sts": [
+        "GetCallerIdentity",
+    ],
+}
+REFUSED = {("ec2", "DescribeKeyPairs", "InvalidKeyPair.NotFound"),
+           ("ec2", "DescribeLaunchTemplates", "InvalidLaunchTemplateName.NotFoundException"),
+           ("elasticloadbalancing", "DescribeLoadBalancers", "LoadBalancerNotFound"),
+           ("elasticloadbalancing", "DescribeTargetGroups", "TargetGroupNotFound")}
 
 
 def playbook(daemon, home, name):
@@ -48,6 +86,17 @@ def playbook(daemon, home, name):
               if t["hosts"].get("localhost", {}).get("failed")}
     assert p.returncode == 0 and not failed, f"{name}: {failed}\n{p.stderr[-2000:]}\n{daemon.log()}"
     return report
+
+
+def api_calls(daemon):
+    """The AWS API calls the daemon served, {(service, action)}, and those it refused,
+    {(service, action, code)}, from its Prometheus counters."""
+    with urllib.request.urlopen(f"{daemon.endpoint}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    calls = set(re.findall(r'^shoal_api_requests_total\{service="([^"]+)",action="([^"]+)"\}', text, re.M))
+    errors = set(re.findall(
+        r'^shoal_api_errors_total\{service="([^"]+)",action="([^"]+)",code="([^"]+)"\}', text, re.M))
+    return calls, errors
 
 
 def results(report):
@@ -103,5 +152,9 @@ def test_the_lab_with_ansible_is_idempotent_and_torn_down(daemon):
         assert [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]] == ["default"]
         assert ec2.describe_key_pairs()["KeyPairs"] == []
         assert daemon.boto("cloudwatch").describe_alarms()["MetricAlarms"] == []
+
+        calls, errors = api_calls(daemon)
+        assert calls == {(service, action) for service, actions in CALLS.items() for action in actions}
+        assert errors == REFUSED
     finally:
         shutil.rmtree(home, ignore_errors=True)
