@@ -264,24 +264,33 @@ impl Filterable for SecurityGroup {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rules_have_one_stable_id_per_source_and_can_be_removed_one_by_one() {
-        let mut g = SecurityGroup {
+    /// Group `web` whose one ingress permission opens `port` to two CIDRs.
+    fn web(
+        port: i32,
+        descriptions: BTreeMap<String, String>,
+        egress: Vec<Permission>,
+    ) -> SecurityGroup {
+        SecurityGroup {
             id: "sg-1".into(),
             name: "web".into(),
             description: "d".into(),
             vpc_id: "vpc-1".into(),
             ingress: vec![Permission {
                 protocol: "tcp".into(),
-                from_port: Some(80),
-                to_port: Some(80),
+                from_port: Some(port),
+                to_port: Some(port),
                 cidrs: vec!["0.0.0.0/0".into(), "10.0.0.0/8".into()],
                 group_ids: vec![],
-                descriptions: BTreeMap::new(),
+                descriptions,
             }],
-            egress: vec![Permission::allow_all_egress()],
+            egress,
             tags: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn rules_have_one_stable_id_per_source_and_can_be_removed_one_by_one() {
+        let mut g = web(80, BTreeMap::new(), vec![Permission::allow_all_egress()]);
         let rules = g.rules();
         assert_eq!(rules.len(), 3);
         assert!(rules.iter().all(|r| r.id.len() == 21 && r.id.starts_with("sgr-")));
@@ -332,22 +341,8 @@ mod tests {
 
     #[test]
     fn descriptions_are_kept_per_source_and_updated_in_place() {
-        let mut g = SecurityGroup {
-            id: "sg-1".into(),
-            name: "web".into(),
-            description: "d".into(),
-            vpc_id: "vpc-1".into(),
-            ingress: vec![Permission {
-                protocol: "tcp".into(),
-                from_port: Some(3000),
-                to_port: Some(3000),
-                cidrs: vec!["0.0.0.0/0".into(), "10.0.0.0/8".into()],
-                group_ids: vec![],
-                descriptions: [("0.0.0.0/0".to_string(), "the app".to_string())].into(),
-            }],
-            egress: vec![],
-            tags: vec![],
-        };
+        let described = [("0.0.0.0/0".to_string(), "the app".to_string())].into();
+        let mut g = web(3000, described, vec![]);
         let rules = g.rules();
         assert_eq!(rules[0].description.as_deref(), Some("the app"));
         assert_eq!(rules[1].description, None);
