@@ -3,8 +3,9 @@
 # suites that drive a real daemon with the aws CLI, boto3, `shoal` and Terraform (pinned
 # versions, installed into a project-local virtualenv; Terraform's tests skip, saying
 # why, where the machine has no terraform and provider mirror), then the console's
-# browser tests (Debian's headless Chromium driven by the pinned playwright-core), then
-# each fuzz target for a bounded time.
+# browser tests (Debian's headless Chromium driven by the pinned playwright-core) and the
+# AWS SDK for JavaScript v3's (pinned in tests/sdk-js), then each fuzz target for a
+# bounded time.
 #
 # Container instances need runc and the Debian base image: both are installed or built
 # here (the image is cached by its recipe's hash, so it is built once per recipe).
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 ./scripts/setup-python.sh
 ./scripts/setup-browser.sh
+./scripts/setup-sdk-js.sh
 ./scripts/setup-runtime.sh
 ./scripts/build-base-image.sh >/dev/null
 
@@ -20,4 +22,5 @@ cargo build --workspace --bins
 cargo test --workspace
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/console/
+SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/sdk-js/
 ./scripts/fuzz.sh

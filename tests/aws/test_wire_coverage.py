@@ -98,3 +98,37 @@ def test_autoscaling_catalogues_hooks_and_schedules(daemon):
     assert code(asg.delete_scheduled_action, AutoScalingGroupName="COVERAGE",
                 ScheduledActionName="nightly") == "ValidationError"
     asg.delete_auto_scaling_group(AutoScalingGroupName="COVERAGE")
+
+
+def test_security_group_rule_descriptions_are_kept_and_updated(daemon):
+    """IpRanges' Descriptions are stored, echoed and changed in place, by permission or
+    by rule id (ec2_security_group's rule_desc; AWS's UpdateSecurityGroupRuleDescriptions*)."""
+    ec2 = daemon.boto("ec2")
+    sg = ec2.create_security_group(GroupName="described", Description="d")["GroupId"]
+    rule = {"IpProtocol": "tcp", "FromPort": 3000, "ToPort": 3000}
+    ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=[
+        {**rule, "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "the app"}, {"CidrIp": "10.0.0.0/8"}]}])
+
+    def ranges():
+        (p,) = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"]
+        return {r["CidrIp"]: r.get("Description") for r in p["IpRanges"]}
+
+    assert ranges() == {"0.0.0.0/0": "the app", "10.0.0.0/8": None}
+    ec2.update_security_group_rule_descriptions_ingress(GroupId=sg, IpPermissions=[
+        {**rule, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "inside"}]}])
+    assert ranges() == {"0.0.0.0/0": "the app", "10.0.0.0/8": "inside"}
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [sg]}])["SecurityGroupRules"]
+    assert {(r["IsEgress"], r["CidrIpv4"]): r.get("Description") for r in rules} == {
+        (False, "0.0.0.0/0"): "the app", (False, "10.0.0.0/8"): "inside", (True, "0.0.0.0/0"): None}
+    egress_rule = next(r["SecurityGroupRuleId"] for r in rules if r["IsEgress"])
+    ec2.update_security_group_rule_descriptions_egress(GroupId=sg, SecurityGroupRuleDescriptions=[
+        {"SecurityGroupRuleId": egress_rule, "Description": "out"}])
+    egress = ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert egress[0]["IpRanges"] == [{"CidrIp": "0.0.0.0/0", "Description": "out"}]
+    assert code(ec2.update_security_group_rule_descriptions_ingress, GroupId=sg, IpPermissions=[
+        {**rule, "IpRanges": [{"CidrIp": "1.2.3.4/32", "Description": "x"}]}]) == "InvalidPermission.NotFound"
+    # A revoke without the description still finds the rule.
+    ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=[
+        {**rule, "IpRanges": [{"CidrIp": "0.0.0.0/0"}, {"CidrIp": "10.0.0.0/8"}]}])
+    assert ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"] == []
+    ec2.delete_security_group(GroupId=sg)

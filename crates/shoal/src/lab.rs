@@ -57,6 +57,7 @@ pub async fn prepare(svc: &Arc<Service>, with_stack: bool) -> AwsResult<Value> {
                         to_port: Some(port),
                         cidrs: vec!["0.0.0.0/0".into()],
                         group_ids: vec![],
+                        descriptions: Default::default(),
                     })
                     .collect();
                 svc.change_security_group_rules(Some(&g.id), None, true, true, perms)?;

@@ -1,5 +1,7 @@
 //! Security groups: stored with their rules. Shoal does not enforce them yet.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::filter::Filterable;
@@ -26,9 +28,28 @@ pub struct Permission {
     pub to_port: Option<i32>,
     pub cidrs: Vec<String>,
     pub group_ids: Vec<String>,
+    /// Each source's description (`IpRanges[].Description`,
+    /// `UserIdGroupPairs[].Description`), by CIDR or group id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub descriptions: BTreeMap<String, String>,
 }
 
 impl Permission {
+    /// The same rule, whatever its descriptions say: what Authorize finds a duplicate
+    /// of and Revoke removes.
+    pub fn same_rule(&self, other: &Permission) -> bool {
+        self.protocol == other.protocol
+            && self.from_port == other.from_port
+            && self.to_port == other.to_port
+            && self.cidrs == other.cidrs
+            && self.group_ids == other.group_ids
+    }
+
+    /// Every source: CIDRs, then referenced groups.
+    fn sources(&self) -> impl Iterator<Item = &String> {
+        self.cidrs.iter().chain(&self.group_ids)
+    }
+
     /// The rule AWS puts on every new group: all traffic out to anywhere.
     pub fn allow_all_egress() -> Self {
         Permission {
@@ -37,6 +58,7 @@ impl Permission {
             to_port: None,
             cidrs: vec!["0.0.0.0/0".into()],
             group_ids: vec![],
+            descriptions: BTreeMap::new(),
         }
     }
 
@@ -88,17 +110,23 @@ pub struct SecurityGroupRule {
     pub to_port: Option<i32>,
     pub cidr: Option<String>,
     pub referenced_group_id: Option<String>,
+    pub description: Option<String>,
 }
 
 impl SecurityGroupRule {
     /// The permission holding only this rule's source.
     pub fn permission(&self) -> Permission {
+        let source = self.cidr.iter().chain(&self.referenced_group_id);
         Permission {
             protocol: self.protocol.clone(),
             from_port: self.from_port,
             to_port: self.to_port,
             cidrs: self.cidr.iter().cloned().collect(),
             group_ids: self.referenced_group_id.iter().cloned().collect(),
+            descriptions: source
+                .zip(&self.description)
+                .map(|(s, d)| (s.clone(), d.clone()))
+                .collect(),
         }
     }
 }
@@ -132,6 +160,7 @@ impl SecurityGroup {
                         protocol: p.protocol.clone(),
                         from_port: p.from_port,
                         to_port: p.to_port,
+                        description: p.descriptions.get(source).cloned(),
                         cidr,
                         referenced_group_id: group,
                     });
@@ -151,9 +180,47 @@ impl SecurityGroup {
             {
                 p.cidrs.retain(|c| Some(c) != rule.cidr.as_ref());
                 p.group_ids.retain(|g| Some(g) != rule.referenced_group_id.as_ref());
+                for source in rule.cidr.iter().chain(&rule.referenced_group_id) {
+                    p.descriptions.remove(source);
+                }
             }
         }
         perms.retain(|p| !p.cidrs.is_empty() || !p.group_ids.is_empty());
+    }
+
+    /// UpdateSecurityGroupRuleDescriptionsIngress/Egress: each source of each of
+    /// `permissions` gets the description the permission gives it (none removes it).
+    /// A source the group has no rule for is InvalidPermission.NotFound, as in EC2.
+    pub fn update_descriptions(
+        &mut self,
+        is_egress: bool,
+        permissions: &[Permission],
+    ) -> AwsResult<()> {
+        let perms = if is_egress { &mut self.egress } else { &mut self.ingress };
+        for wanted in permissions {
+            for source in wanted.sources() {
+                let Some(rule) = perms.iter_mut().find(|p| {
+                    p.protocol == wanted.protocol
+                        && p.from_port == wanted.from_port
+                        && p.to_port == wanted.to_port
+                        && p.sources().any(|s| s == source)
+                }) else {
+                    return Err(AwsError::new(
+                        "InvalidPermission.NotFound",
+                        "The specified rule does not exist in this security group.",
+                    ));
+                };
+                match wanted.descriptions.get(source) {
+                    Some(d) if !d.is_empty() => {
+                        rule.descriptions.insert(source.clone(), d.clone());
+                    }
+                    _ => {
+                        rule.descriptions.remove(source);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -197,23 +264,33 @@ impl Filterable for SecurityGroup {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rules_have_one_stable_id_per_source_and_can_be_removed_one_by_one() {
-        let mut g = SecurityGroup {
+    /// Group `web` whose one ingress permission opens `port` to two CIDRs.
+    fn web(
+        port: i32,
+        descriptions: BTreeMap<String, String>,
+        egress: Vec<Permission>,
+    ) -> SecurityGroup {
+        SecurityGroup {
             id: "sg-1".into(),
             name: "web".into(),
             description: "d".into(),
             vpc_id: "vpc-1".into(),
             ingress: vec![Permission {
                 protocol: "tcp".into(),
-                from_port: Some(80),
-                to_port: Some(80),
+                from_port: Some(port),
+                to_port: Some(port),
                 cidrs: vec!["0.0.0.0/0".into(), "10.0.0.0/8".into()],
                 group_ids: vec![],
+                descriptions,
             }],
-            egress: vec![Permission::allow_all_egress()],
+            egress,
             tags: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn rules_have_one_stable_id_per_source_and_can_be_removed_one_by_one() {
+        let mut g = web(80, BTreeMap::new(), vec![Permission::allow_all_egress()]);
         let rules = g.rules();
         assert_eq!(rules.len(), 3);
         assert!(rules.iter().all(|r| r.id.len() == 21 && r.id.starts_with("sgr-")));
@@ -234,6 +311,7 @@ mod tests {
             to_port: Some(0),
             cidrs: vec!["0.0.0.0/0".into()],
             group_ids: vec![],
+            descriptions: BTreeMap::new(),
         };
         assert_eq!(terraform.normalized(), Permission::allow_all_egress());
         let http = Permission {
@@ -253,10 +331,39 @@ mod tests {
             to_port: Some(80),
             cidrs: vec!["0.0.0.0/0".into()],
             group_ids: vec![],
+            descriptions: BTreeMap::new(),
         };
         assert!(http.validate().is_ok());
         assert!(Permission { from_port: Some(90), ..http.clone() }.validate().is_err());
         assert!(Permission { protocol: "gre2".into(), ..http.clone() }.validate().is_err());
         assert!(Permission { cidrs: vec!["1.2.3/4".into()], ..http }.validate().is_err());
+    }
+
+    #[test]
+    fn descriptions_are_kept_per_source_and_updated_in_place() {
+        let described = [("0.0.0.0/0".to_string(), "the app".to_string())].into();
+        let mut g = web(3000, described, vec![]);
+        let rules = g.rules();
+        assert_eq!(rules[0].description.as_deref(), Some("the app"));
+        assert_eq!(rules[1].description, None);
+        let mut plain = g.ingress[0].clone();
+        plain.descriptions.clear();
+        assert!(plain.same_rule(&g.ingress[0]), "descriptions do not make another rule");
+
+        let update = Permission {
+            cidrs: vec!["10.0.0.0/8".into()],
+            descriptions: [("10.0.0.0/8".to_string(), "inside".to_string())].into(),
+            ..plain.clone()
+        };
+        g.update_descriptions(false, &[update]).unwrap();
+        assert_eq!(g.rules()[1].description.as_deref(), Some("inside"));
+        assert_eq!(g.rules()[1].id, rules[1].id, "the rule keeps its id");
+        let unknown = Permission { cidrs: vec!["1.2.3.4/32".into()], ..plain.clone() };
+        assert_eq!(
+            g.update_descriptions(false, &[unknown]).unwrap_err().code,
+            "InvalidPermission.NotFound"
+        );
+        g.update_descriptions(false, &[plain]).unwrap();
+        assert!(g.ingress[0].descriptions.is_empty(), "no description removes it");
     }
 }

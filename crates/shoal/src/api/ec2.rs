@@ -322,6 +322,7 @@ fn change_security_group_rules(
                 to_port: p.number("ToPort")?,
                 cidrs: p.string("CidrIp").into_iter().collect(),
                 group_ids: p.string("SourceSecurityGroupId").into_iter().collect(),
+                descriptions: Default::default(),
             });
         }
     }
@@ -850,12 +851,21 @@ fn launch_options(p: &Params) -> AwsResult<LaunchOptions> {
     })
 }
 
-fn permission_from(s: &Params) -> Permission {
+pub(super) fn permission_from(s: &Params) -> Permission {
+    let ranges = s.structs("IpRanges");
+    let groups = s.structs("Groups");
+    let described = |list: &[Params], key: &str| -> Vec<(String, String)> {
+        list.iter().filter_map(|r| Some((r.string(key)?, r.string("Description")?))).collect()
+    };
     Permission {
         protocol: s.get("IpProtocol").unwrap_or("-1").to_string(),
         from_port: s.number("FromPort").ok().flatten(),
         to_port: s.number("ToPort").ok().flatten(),
-        cidrs: s.structs("IpRanges").into_iter().filter_map(|r| r.string("CidrIp")).collect(),
-        group_ids: s.structs("Groups").into_iter().filter_map(|g| g.string("GroupId")).collect(),
+        cidrs: ranges.iter().filter_map(|r| r.string("CidrIp")).collect(),
+        group_ids: groups.iter().filter_map(|g| g.string("GroupId")).collect(),
+        descriptions: described(&ranges, "CidrIp")
+            .into_iter()
+            .chain(described(&groups, "GroupId"))
+            .collect(),
     }
 }

@@ -37,6 +37,8 @@ const ACTIONS: &[(&str, Handler)] = &[
     ("DescribeImageAttribute", describe_image_attribute),
     ("ModifyImageAttribute", modify_image_attribute),
     ("DeleteSnapshot", delete_snapshot),
+    ("UpdateSecurityGroupRuleDescriptionsIngress", update_rule_descriptions_ingress),
+    ("UpdateSecurityGroupRuleDescriptionsEgress", update_rule_descriptions_egress),
 ];
 
 /// Runs one of the actions `ec2::handle` does not know; any other is InvalidAction.
@@ -67,6 +69,40 @@ fn modify_vpc_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()>
         }
     }
     svc.modify_vpc_attribute(p.required("VpcId")?, &changes)?;
+    x.text("return", "true");
+    Ok(())
+}
+
+/// UpdateSecurityGroupRuleDescriptionsIngress.
+fn update_rule_descriptions_ingress(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    update_rule_descriptions(svc, true, p, x)
+}
+
+/// UpdateSecurityGroupRuleDescriptionsEgress.
+fn update_rule_descriptions_egress(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    update_rule_descriptions(svc, false, p, x)
+}
+
+/// Either form: IpPermissions with descriptions, or SecurityGroupRuleDescriptions by id.
+fn update_rule_descriptions(
+    svc: &Service,
+    ingress: bool,
+    p: &Params,
+    x: &mut Xml,
+) -> AwsResult<()> {
+    let perms = p.structs("IpPermissions").iter().map(super::ec2::permission_from).collect();
+    let by_id: Vec<(String, Option<String>)> = p
+        .structs("SecurityGroupRuleDescription")
+        .iter()
+        .filter_map(|r| Some((r.string("SecurityGroupRuleId")?, r.string("Description"))))
+        .collect();
+    svc.update_security_group_rule_descriptions(
+        p.get("GroupId"),
+        p.get("GroupName"),
+        ingress,
+        perms,
+        &by_id,
+    )?;
     x.text("return", "true");
     Ok(())
 }
@@ -321,7 +357,8 @@ pub fn rule_xml(x: &mut Xml, r: &SecurityGroupRule, region: &str) {
         .text("ipProtocol", &r.protocol)
         .text("fromPort", r.from_port.unwrap_or(-1))
         .text("toPort", r.to_port.unwrap_or(-1))
-        .opt("cidrIpv4", r.cidr.as_deref());
+        .opt("cidrIpv4", r.cidr.as_deref())
+        .opt("description", r.description.as_deref());
     if let Some(g) = &r.referenced_group_id {
         x.el("referencedGroupInfo", |x| {
             x.text("groupId", g).text("userId", ACCOUNT_ID);

@@ -206,10 +206,12 @@ pub(super) fn permission_xml(x: &mut Xml, p: &Permission) {
         .opt("fromPort", p.from_port)
         .opt("toPort", p.to_port)
         .list("groups", "item", &p.group_ids, |x, g| {
-            x.text("groupId", g).text("userId", ACCOUNT_ID);
+            x.text("groupId", g)
+                .text("userId", ACCOUNT_ID)
+                .opt("description", p.descriptions.get(g));
         })
         .list("ipRanges", "item", &p.cidrs, |x, c| {
-            x.text("cidrIp", c);
+            x.text("cidrIp", c).opt("description", p.descriptions.get(c));
         })
         .el("ipv6Ranges", |_| {})
         .el("prefixListIds", |_| {});

@@ -106,6 +106,47 @@ impl Service {
         })
     }
 
+    /// UpdateSecurityGroupRuleDescriptionsIngress/Egress, by permission or by rule id.
+    pub fn update_security_group_rule_descriptions(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+        ingress: bool,
+        mut permissions: Vec<Permission>,
+        by_rule_id: &[(String, Option<String>)],
+    ) -> AwsResult<()> {
+        self.mutate(|state, changes| {
+            let mut group = resolve_group(state, id, name)?.clone();
+            let rules = group.rules();
+            for (rule_id, description) in by_rule_id {
+                let Some(rule) = rules.iter().find(|r| &r.id == rule_id && r.is_egress != ingress)
+                else {
+                    return Err(AwsError::new(
+                        "InvalidSecurityGroupRuleId.NotFound",
+                        format!("The security group rule ID '{rule_id}' does not exist"),
+                    ));
+                };
+                let mut p = rule.permission();
+                p.descriptions = p
+                    .cidrs
+                    .iter()
+                    .chain(&p.group_ids)
+                    .zip(description)
+                    .map(|(s, d)| (s.clone(), d.clone()))
+                    .collect();
+                permissions.push(p);
+            }
+            if permissions.is_empty() {
+                return Err(AwsError::missing_parameter("IpPermissions"));
+            }
+            let permissions: Vec<Permission> =
+                permissions.into_iter().map(Permission::normalized).collect();
+            group.update_descriptions(!ingress, &permissions)?;
+            changes.put(group);
+            Ok(())
+        })
+    }
+
     /// Authorize/RevokeSecurityGroupIngress/Egress.
     pub fn change_security_group_rules(
         &self,
@@ -122,7 +163,7 @@ impl Service {
             let mut group = resolve_group(state, id, name)?.clone();
             let rules = if ingress { &mut group.ingress } else { &mut group.egress };
             for p in permissions {
-                let exists = rules.contains(&p);
+                let exists = rules.iter().any(|r| r.same_rule(&p));
                 match (add, exists) {
                     (true, true) => {
                         return Err(AwsError::new(
@@ -135,7 +176,7 @@ impl Service {
                         ))
                     }
                     (true, false) => rules.push(p),
-                    (false, true) => rules.retain(|r| r != &p),
+                    (false, true) => rules.retain(|r| !r.same_rule(&p)),
                     (false, false) => {
                         return Err(AwsError::new(
                             "InvalidPermission.NotFound",
@@ -165,6 +206,7 @@ pub(super) fn default_security_group(vpc_id: &str) -> SecurityGroup {
             to_port: None,
             cidrs: vec![],
             group_ids: vec![id],
+            descriptions: Default::default(),
         }],
         egress: vec![Permission::allow_all_egress()],
         tags: vec![],
