@@ -40,7 +40,7 @@ fn make_driver(
                 .map_err(|e| e.to_string())
         });
         match (container, config.isolation) {
-            (Ok(driver), _) => return Ok((Arc::new(driver), None)),
+            (Ok(driver), _) => return Ok((Arc::new(with_network(config, driver)), None)),
             (Err(why), Isolation::Container) => {
                 anyhow::bail!("--isolation container: this host cannot isolate instances: {why}")
             }
@@ -53,6 +53,11 @@ fn make_driver(
             }
         }
     }
+    if config.network == crate::config::Network::Vpc {
+        tracing::warn!(
+            "--network vpc needs container isolation: instances share the host's network, each at its loopback address"
+        );
+    }
     let driver = ProcessDriver::new(&config.data_dir, exe, config.use_cgroups)?;
     Ok((Arc::new(driver), fallback))
 }
@@ -63,6 +68,34 @@ fn has_process_instances(data_dir: &std::path::Path) -> bool {
         std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()).unwrap_or(false)
     };
     any(data_dir.join("instances")) && !any(data_dir.join("container").join("instances"))
+}
+
+/// Container instances in VPC networks when `--network vpc` asks and the host can make
+/// network namespaces (else the host's network, said in the log). The load balancer
+/// then reaches instances through `VpcNet::dial`.
+fn with_network(
+    config: &Config,
+    driver: crate::runtime::oci::ContainerDriver,
+) -> crate::runtime::oci::ContainerDriver {
+    use crate::runtime::vpcnet::VpcNet;
+    if config.network != crate::config::Network::Vpc {
+        return driver;
+    }
+    match VpcNet::detect(&config.data_dir) {
+        Ok(vpcnet) => {
+            let vpcnet = Arc::new(vpcnet);
+            let dialer = vpcnet.clone();
+            shoal_proxy::dial::set_dialer(Some(Box::new(move |addr| dialer.dial(addr))));
+            driver.with_vpc_network(vpcnet)
+        }
+        Err(why) => {
+            tracing::warn!(
+                reason = %why,
+                "no VPC networks on this host: instances share the host's network, each at its loopback address"
+            );
+            driver
+        }
+    }
 }
 
 /// A running daemon.
