@@ -138,17 +138,7 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
                                            capture_output=True, text=True, check=True).stdout
 
     # The load balancer reaches both from the host: health checks and requests.
-    tg = daemon.aws("elbv2", "create-target-group", "--name", "vpcnet-tg", "--protocol", "HTTP",
-                    "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
-                    "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "4",
-                    "--healthy-threshold-count", "2")[
-        "TargetGroups"][0]["TargetGroupArn"]
-    subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
-                                                   f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
-    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "vpcnet-lb", "--subnets", *subnets)["LoadBalancers"][0]
-    daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
-               "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
-    daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", f"Id={a}", f"Id={b}")
+    lb, tg = lab_lb(daemon, vpc, "vpcnet-lb", [a, b])
     wait_for("both targets healthy", lambda: set(target_states(daemon, tg).values()) == {"healthy"}, timeout=60)
     answers = [through_lb(daemon, lb) for _ in range(6)]
     assert all(status == 200 and body.startswith("Welcome to the A project") for status, body in answers), answers
@@ -161,6 +151,48 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
     wait_for("the VPC's namespaces removed", lambda: not vpc_dir.exists(),
              timeout=15)
     assert mounts_under(daemon.data_dir) == []
+
+
+def lab_lb(daemon, vpc, name, ids):
+    """A load balancer on :80 forwarding to `ids` on :3000; returns (lb, target group)."""
+    tg = daemon.aws("elbv2", "create-target-group", "--name", f"{name}-tg", "--protocol", "HTTP",
+                    "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
+                    "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "4",
+                    "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
+    subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
+                                                   f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", name, "--subnets", *subnets)["LoadBalancers"][0]
+    daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
+               "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
+    daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
+    return lb, tg
+
+
+@needs_vpc_network
+def test_a_restarted_daemon_re_adopts_the_namespaces_of_running_instances():
+    data_dir = tempfile.mkdtemp(prefix="shoal-vpcnet-restart-")
+    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir)
+    try:
+        (iid,) = launch_lab(d, 1)
+        inst = d.instance(iid)
+        ns = Path(data_dir) / "vpcnet" / inst["VpcId"] / iid
+        before = sh(d, iid, "ip -4 -o addr show dev eth0")
+        d.kill9()
+        assert os.path.ismount(ns), "a crash leaves the running instance its network"
+        d.start()
+        assert "(1 instance(s))" in d.api("/_shoal/health")["isolation"]
+        assert sh(d, iid, "ip -4 -o addr show dev eth0") == before
+        # The load balancer of the new daemon reaches the adopted instance.
+        lb, tg = lab_lb(d, inst["VpcId"], "restart-lb", [iid])
+        wait_for("the adopted target healthy", lambda: target_states(d, tg) == {iid: "healthy"}, timeout=60)
+        assert through_lb(d, lb)[0] == 200
+    finally:
+        d.close()
+        left = mounts_under(data_dir)
+        for point in reversed(left):
+            subprocess.run(["umount", "-l", point], check=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        assert not left, f"namespaces left mounted: {left}"
 
 
 def test_without_namespaces_instances_keep_loopback_addresses_and_it_is_said():
