@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Daemon, wait_for
+from harness import Daemon, http_get, wait_for
 from test_isolation import why_not_isolated
 from test_seed_literal import LAB_USER_DATA, target_states
 from test_seed_part2 import through_lb
@@ -142,6 +142,14 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
     wait_for("both targets healthy", lambda: set(target_states(daemon, tg).values()) == {"healthy"}, timeout=60)
     answers = [through_lb(daemon, lb) for _ in range(6)]
     assert all(status == 200 and body.startswith("Welcome to the A project") for status, body in answers), answers
+
+    # The host's own clients reach each instance at its PublicIpAddress (a loopback
+    # address), as without VPC networks: Shoal mirrors the ports it listens on.
+    for iid, inst in insts.items():
+        public = inst["PublicIpAddress"]
+        assert public.startswith("127."), public
+        wait_for(f"{iid} at its public address", lambda: http_get(f"http://{public}:3000/health")[0] == 200,
+                 timeout=15)
 
     # Terminated, they take their namespaces along; the VPC's router goes with the last.
     daemon.aws("ec2", "terminate-instances", "--instance-ids", a, b)

@@ -17,7 +17,9 @@
 //!
 //! The load balancer reaches an instance by its loopback (public) address, as before:
 //! [`VpcNet::dial`] claims those addresses for `shoal_proxy::dial` and makes the socket
-//! inside the instance's VPC router namespace, connected to its private address.
+//! inside the instance's VPC router namespace, connected to its private address. The
+//! host's other clients reach the same address through [`public::mirror`], which listens
+//! there on each port the instance listens on and forwards.
 //!
 //! Made with iproute2 (`ip -batch`) and util-linux (`unshare --net=<file>`, `nsenter`):
 //! a few commands per boot, never on a request path, and each one is what an operator
@@ -36,6 +38,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use shoal_model::ec2::Cidr;
+
+pub mod public;
 
 /// The bridge of a VPC, inside its router namespace.
 pub const BRIDGE: &str = "br0";
