@@ -94,7 +94,9 @@ def subnet_of(daemon, inst):
 
 @needs_vpc_network
 def test_the_daemon_says_instances_have_vpc_networks(daemon):
-    assert "VPC network namespaces" in daemon.api("/_shoal/health")["isolation"]
+    health = daemon.api("/_shoal/health")
+    assert "VPC network namespaces" in health["isolation"]
+    assert (health["network_mode"], health["network_fallback"]) == ("vpc", None)
 
 
 @needs_vpc_network
@@ -207,7 +209,12 @@ def test_without_namespaces_instances_keep_loopback_addresses_and_it_is_said():
     """`--network vpc` with process isolation: today's loopback addressing, in the log."""
     d = Daemon("--isolation", "process", "--network", "vpc")
     try:
-        assert "needs container isolation" in d.log()
-        assert "VPC network" not in d.api("/_shoal/health")["isolation"]
+        assert "VPC networks need container isolation" in d.log()
+        health = d.api("/_shoal/health")
+        assert "VPC network" not in health["isolation"]
+        assert (health["network_mode"], health["network_fallback"]) == \
+            ("host", "VPC networks need container isolation")
+        assert "WARNING: instances share the host's network" in d.shoal("instances").stdout
+        assert 'id="network-fallback"' in http_get(d.endpoint + "/console/instances", timeout=10)[1]
     finally:
         d.close()

@@ -57,6 +57,9 @@ pub struct Config {
     /// Where instances' networks are: the host's (loopback addresses), or VPC networks
     /// of their own (`--network vpc`, container isolation only).
     pub network: Network,
+    /// Set at start when VPC networks were asked for and cannot be made: why, so the
+    /// log, `shoal instances`, the console and health say it.
+    pub network_fallback: Option<String>,
     /// Service quotas: by default what this host can run (`Quotas::for_host`).
     pub quotas: Quotas,
 }
@@ -103,6 +106,7 @@ impl Config {
             isolation: Isolation::Process,
             isolation_fallback: None,
             network: Network::Host,
+            network_fallback: None,
             quotas: host_quotas(),
         }
     }
