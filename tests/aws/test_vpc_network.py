@@ -121,6 +121,11 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
         bridge = subprocess.run(["nsenter", f"--net={router}", "ip", "-4", "-o", "addr", "show", "dev", "br0"],
                                 capture_output=True, text=True, check=True).stdout
         assert f"inet {gateway}/{prefix} " in bridge, bridge
+    # Root inside cannot change its network: the namespace is not its user namespace's.
+    r = daemon.shoal("ssh", a, "--", "sh", "-c",
+                     "ip addr add 10.99.0.1/32 dev eth0; ip route add 10.99.0.0/24 dev eth0; ip -4 route")
+    assert r.stderr.count("Operation not permitted") == 2, r
+    assert "10.99." not in r.stdout, r.stdout
     # From inside a, b's private address goes out eth0 (to the bridge), and b's nginx,
     # bound to b's private address, answers there.
     b_ip = insts[b]["PrivateIpAddress"]
