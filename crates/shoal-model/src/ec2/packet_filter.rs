@@ -195,14 +195,20 @@ mod tests {
         }
     }
 
+    /// A permission (made from the default one, so fields the filter ignores keep their
+    /// defaults).
+    fn perm(protocol: &str, from: i32, to: i32, cidrs: &[&str], groups: &[&str]) -> Permission {
+        let mut p = Permission::allow_all_egress();
+        p.protocol = protocol.into();
+        p.from_port = Some(from);
+        p.to_port = Some(to);
+        p.cidrs = cidrs.iter().map(|s| s.to_string()).collect();
+        p.group_ids = groups.iter().map(|s| s.to_string()).collect();
+        p
+    }
+
     fn tcp(from: i32, to: i32, cidrs: &[&str], groups: &[&str]) -> Permission {
-        Permission {
-            protocol: "tcp".into(),
-            from_port: Some(from),
-            to_port: Some(to),
-            cidrs: cidrs.iter().map(|s| s.to_string()).collect(),
-            group_ids: groups.iter().map(|s| s.to_string()).collect(),
-        }
+        perm("tcp", from, to, cidrs, groups)
     }
 
     /// The rules of one chain, each as its expressions.
@@ -312,13 +318,7 @@ mod tests {
 
     #[test]
     fn egress_rules_match_destinations_and_protocol_numbers_are_names() {
-        let dns = Permission {
-            protocol: "17".into(),
-            from_port: Some(53),
-            to_port: Some(53),
-            cidrs: vec!["10.0.0.2/32".into()],
-            group_ids: vec![],
-        };
+        let dns = perm("17", 53, 53, &["10.0.0.2/32"], &[]);
         let all_tcp = tcp(0, 65535, &["10.0.0.0/16"], &[]);
         let g = group("sg-out", vec![], vec![dns, all_tcp]);
         let set = ruleset(&[&g], &BTreeMap::new());
@@ -334,13 +334,7 @@ mod tests {
 
     #[test]
     fn icmp_rules_take_type_and_code_from_the_ports() {
-        let icmp = |from, to| Permission {
-            protocol: "icmp".into(),
-            from_port: Some(from),
-            to_port: Some(to),
-            cidrs: vec!["0.0.0.0/0".into()],
-            group_ids: vec![],
-        };
+        let icmp = |from, to| perm("icmp", from, to, &["0.0.0.0/0"], &[]);
         let g = group("sg-ping", vec![icmp(8, -1), icmp(-1, -1), icmp(3, 4)], vec![]);
         let set = ruleset(&[&g], &BTreeMap::new());
         let own = rules(&set, "ingress")[2..].to_vec();
