@@ -17,7 +17,6 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use shoal_model::elbv2::health::CheckOutcome;
 use shoal_model::elbv2::Matcher;
-use tokio::net::TcpStream;
 
 use crate::state::{Env, TargetGroupRt, TargetRt};
 
@@ -60,7 +59,7 @@ pub(crate) async fn run(env: Arc<Env>, tg: Arc<TargetGroupRt>, target: Arc<Targe
 
 /// One health check.
 async fn check(addr: SocketAddr, path: &str, matcher: &Matcher) -> CheckOutcome {
-    let Ok(stream) = TcpStream::connect(addr).await else { return CheckOutcome::Failed };
+    let Ok(stream) = crate::dial::connect(addr).await else { return CheckOutcome::Failed };
     let _ = stream.set_nodelay(true);
     let Ok((mut sender, conn)) =
         http1::Builder::new().handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await

@@ -23,6 +23,8 @@
 //! - `upstream`: hyper's keep-alive pools, one send attempt to a target, and the one
 //!   upstream error type both paths map to 502/504.
 //! - `health`: active health checks, one task per target.
+//! - [`dial`]: connecting to targets, directly or through an installed dialer (Shoal's
+//!   VPC network makes the socket inside the target's VPC namespace).
 //! - `access_log`: AWS-format access log lines and their writer task.
 //! - `body`: [`ProxyBody`] and AWS's error pages.
 //!
@@ -38,6 +40,7 @@ pub mod config;
 
 mod access_log;
 mod body;
+pub mod dial;
 mod forward;
 mod h1;
 pub mod head;

@@ -14,7 +14,6 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use crate::state::TargetRt;
 
@@ -90,12 +89,12 @@ pub(crate) async fn send(
             },
         }
     }
-    let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(target.addr)).await
-    {
-        Err(_) => return Err(SendError::ConnectTimeout),
-        Ok(Err(e)) => return Err(SendError::Connect(e, Box::new(req))),
-        Ok(Ok(s)) => s,
-    };
+    let stream =
+        match tokio::time::timeout(connect_timeout, crate::dial::connect(target.addr)).await {
+            Err(_) => return Err(SendError::ConnectTimeout),
+            Ok(Err(e)) => return Err(SendError::Connect(e, Box::new(req))),
+            Ok(Ok(s)) => s,
+        };
     let _ = stream.set_nodelay(true);
     let (mut sender, conn) = match http1::Builder::new().handshake(TokioIo::new(stream)).await {
         Ok(x) => x,

@@ -54,6 +54,12 @@ pub struct Config {
     /// Set at start when containers were asked for (`auto`) and the host cannot run
     /// them: why, so the log, `shoal instances`, the console and health say it.
     pub isolation_fallback: Option<String>,
+    /// Where instances' networks are: the host's (loopback addresses), or VPC networks
+    /// of their own (`--network vpc`, container isolation only).
+    pub network: Network,
+    /// Set at start when VPC networks were asked for and cannot be made: why, so the
+    /// log, `shoal instances`, the console and health say it.
+    pub network_fallback: Option<String>,
     /// Service quotas: by default what this host can run (`Quotas::for_host`).
     pub quotas: Quotas,
 }
@@ -65,6 +71,16 @@ pub enum Isolation {
     Process,
     Container,
     Auto,
+}
+
+/// `--network`: instances on the host's network, each binding its own loopback address
+/// (the default), or in VPC networks: a network namespace per instance at its private
+/// address, on a bridge per VPC (`runtime::vpcnet`; container isolation only, opt-in
+/// while it grows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Network {
+    Host,
+    Vpc,
 }
 
 impl Config {
@@ -89,6 +105,8 @@ impl Config {
             max_connections: 1024,
             isolation: Isolation::Process,
             isolation_fallback: None,
+            network: Network::Host,
+            network_fallback: None,
             quotas: host_quotas(),
         }
     }

@@ -180,6 +180,11 @@ struct ServerArgs {
     /// `auto` (containers where the host can, process trees otherwise, said at start).
     #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "process")]
     isolation: shoal::config::Isolation,
+    /// Where instances' networks are: `host` (each binds its own loopback address) or
+    /// `vpc` (container instances only: a network namespace each at its private address,
+    /// on a bridge per VPC; where namespaces cannot be made, `host`, said in the log).
+    #[arg(long, env = "SHOAL_NETWORK", value_enum, default_value = "host")]
+    network: shoal::config::Network,
     #[command(flatten)]
     quotas: shoal::config::QuotaArgs,
 }
@@ -213,6 +218,7 @@ impl ServerArgs {
         c.body_read_timeout = self.body_read_timeout;
         c.max_connections = self.max_connections.max(1);
         c.isolation = self.isolation;
+        c.network = self.network;
         c.quotas = self.quotas.apply(c.quotas);
         Ok(c)
     }

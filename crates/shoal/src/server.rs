@@ -18,11 +18,9 @@ use crate::service::Service;
 
 /// The instance driver `--isolation` asks for. Where containers are asked for and the
 /// host cannot run them, `container` refuses to start and `auto` runs process instances
-/// and answers why, for the log, `shoal instances`, the console and health to say.
-fn make_driver(
-    config: &Config,
-    exe: std::path::PathBuf,
-) -> anyhow::Result<(Arc<dyn Driver>, Option<String>)> {
+/// and answers why, for the log, `shoal instances`, the console and health to say; the
+/// same for VPC networks asked for and not made.
+fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<MadeDriver> {
     use crate::config::Isolation;
     use crate::runtime::oci::{host_support, ContainerDriver};
     let mut fallback = None;
@@ -40,7 +38,14 @@ fn make_driver(
                 .map_err(|e| e.to_string())
         });
         match (container, config.isolation) {
-            (Ok(driver), _) => return Ok((Arc::new(driver), None)),
+            (Ok(driver), _) => {
+                let (driver, network_fallback) = with_network(config, driver);
+                return Ok(MadeDriver {
+                    driver: Arc::new(driver),
+                    isolation_fallback: None,
+                    network_fallback,
+                });
+            }
             (Err(why), Isolation::Container) => {
                 anyhow::bail!("--isolation container: this host cannot isolate instances: {why}")
             }
@@ -53,8 +58,23 @@ fn make_driver(
             }
         }
     }
+    let network_fallback = (config.network == crate::config::Network::Vpc).then(|| {
+        let why = "VPC networks need container isolation".to_string();
+        tracing::warn!(
+            reason = %why,
+            "no VPC networks: instances share the host's network, each at its loopback address"
+        );
+        why
+    });
     let driver = ProcessDriver::new(&config.data_dir, exe, config.use_cgroups)?;
-    Ok((Arc::new(driver), fallback))
+    Ok(MadeDriver { driver: Arc::new(driver), isolation_fallback: fallback, network_fallback })
+}
+
+/// The driver, and why it is not what was asked for, if it is not.
+struct MadeDriver {
+    driver: Arc<dyn Driver>,
+    isolation_fallback: Option<String>,
+    network_fallback: Option<String>,
 }
 
 /// Whether the data dir holds instances the process driver made (and only those).
@@ -63,6 +83,37 @@ fn has_process_instances(data_dir: &std::path::Path) -> bool {
         std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()).unwrap_or(false)
     };
     any(data_dir.join("instances")) && !any(data_dir.join("container").join("instances"))
+}
+
+/// Container instances in VPC networks when `--network vpc` asks and the host can make
+/// network namespaces (else the host's network, said in the log). The load balancer
+/// then reaches instances through `VpcNet::dial`.
+fn with_network(
+    config: &Config,
+    driver: crate::runtime::oci::ContainerDriver,
+) -> (crate::runtime::oci::ContainerDriver, Option<String>) {
+    use crate::runtime::vpcnet::VpcNet;
+    if config.network != crate::config::Network::Vpc {
+        return (driver, None);
+    }
+    match VpcNet::detect(&config.data_dir) {
+        Ok(vpcnet) => {
+            let vpcnet = Arc::new(vpcnet);
+            let dialer = vpcnet.clone();
+            shoal_proxy::dial::set_dialer(Some(Box::new(move |addr| dialer.dial(addr))));
+            // make_driver runs inside Daemon::start, on the runtime; the task ends with
+            // the VpcNet (the driver that holds it).
+            tokio::spawn(crate::runtime::vpcnet::public::mirror(Arc::downgrade(&vpcnet)));
+            (driver.with_vpc_network(vpcnet), None)
+        }
+        Err(why) => {
+            tracing::warn!(
+                reason = %why,
+                "no VPC networks on this host: instances share the host's network, each at its loopback address"
+            );
+            (driver, Some(why))
+        }
+    }
 }
 
 /// A running daemon.
@@ -98,8 +149,10 @@ impl Daemon {
         let issued_key = issued.then(|| credentials.keys[0].clone());
         config.credentials = credentials;
         let exe = std::env::current_exe().context("cannot find the shoal executable")?;
-        let (driver, fallback) = make_driver(&config, shoal_exe(exe))?;
-        config.isolation_fallback = fallback;
+        let MadeDriver { driver, isolation_fallback, network_fallback } =
+            make_driver(&config, shoal_exe(exe))?;
+        config.isolation_fallback = isolation_fallback;
+        config.network_fallback = network_fallback;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (shutdown, rx) = watch::channel(false);
         let regions = Regions::start(config.clone(), clock, driver, rx.clone())?;

@@ -1,4 +1,5 @@
-//! Security groups: stored with their rules. Shoal does not enforce them yet.
+//! Security groups: stored with their rules. `packet_filter` translates an instance's
+//! groups into an nftables ruleset; Shoal does not load it yet.
 
 use std::collections::BTreeMap;
 

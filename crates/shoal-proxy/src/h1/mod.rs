@@ -766,7 +766,7 @@ impl Conn {
             let mut up = match pooled {
                 Some(s) => s,
                 None => {
-                    match tokio::time::timeout(connect_timeout, TcpStream::connect(target.addr))
+                    match tokio::time::timeout(connect_timeout, crate::dial::connect(target.addr))
                         .await
                     {
                         Err(_) => return Err(Fail::ConnectTimeout),

@@ -95,6 +95,8 @@ async fn health(State(regions): State<Arc<Regions>>) -> Json<Value> {
         "isolation": svc.driver.isolation(),
         "isolation_mode": isolation_mode(svc),
         "isolation_fallback": svc.config.isolation_fallback,
+        "network_mode": if svc.driver.vpc_network() { "vpc" } else { "host" },
+        "network_fallback": svc.config.network_fallback,
         "region": svc.region(),
         "regions": opened,
     }))
@@ -218,6 +220,7 @@ async fn list_instances(Regional(svc): Regional) -> JsonResult {
         "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>(),
         "isolation_mode": isolation_mode(&svc),
         "isolation_fallback": svc.config.isolation_fallback,
+        "network_fallback": svc.config.network_fallback,
     })))
 }
 

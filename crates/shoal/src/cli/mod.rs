@@ -16,6 +16,9 @@ pub async fn instances(client: &Client) -> anyhow::Result<()> {
     if let Some(why) = v["isolation_fallback"].as_str() {
         println!("WARNING: instances are host processes, not containers: {why}");
     }
+    if let Some(why) = v["network_fallback"].as_str() {
+        println!("WARNING: instances share the host's network, not VPC networks: {why}");
+    }
     println!(
         "{:<21} {:<20} {:<13} {:<10} {:<11} {:<15} {:<15} {:>5}",
         "INSTANCE", "NAME", "STATE", "TYPE", "ZONE", "PRIVATE IP", "ADDRESS", "CPU%"

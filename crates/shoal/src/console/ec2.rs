@@ -144,6 +144,13 @@ pub fn instances(svc: &Service, flash: &Flash) -> AwsResult<String> {
             esc(why)
         );
     }
+    if let Some(why) = &svc.config.network_fallback {
+        let _ = write!(
+            body,
+            "<div class=\"flash warn\" role=\"alert\" id=\"network-fallback\">Instances share the host's network, not VPC networks of their own, because {}.</div>",
+            esc(why)
+        );
+    }
     let actions = form(
         "InstanceStates",
         "toolbar",

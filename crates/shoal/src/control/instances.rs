@@ -18,6 +18,7 @@ use shoal_model::ec2::{instance_type, Instance, InstanceState};
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
+use crate::runtime::vpcnet::InstanceNet;
 use crate::runtime::{BootSpec, Liveness};
 use crate::service::Service;
 
@@ -231,7 +232,8 @@ fn ensure_gone(svc: &Service, inst: &Instance) -> anyhow::Result<()> {
 /// The environment every process of an instance sees.
 pub fn instance_env(svc: &Service, inst: &Instance) -> Vec<(String, String)> {
     let endpoint = format!("http://{}", svc.config.listen);
-    let ip = inst.loopback_ip.to_string();
+    // The address its processes bind: its own private one in a VPC network.
+    let ip = if svc.driver.vpc_network() { inst.private_ip } else { inst.loopback_ip }.to_string();
     [
         ("INSTANCE_ID", inst.id.as_str()),
         ("SHOAL_INSTANCE_ID", inst.id.as_str()),
@@ -248,6 +250,21 @@ pub fn instance_env(svc: &Service, inst: &Instance) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// The instance's place in its VPC, for a driver that makes VPC networks.
+fn instance_net(svc: &Service, inst: &Instance) -> Option<InstanceNet> {
+    if !svc.driver.vpc_network() {
+        return None;
+    }
+    svc.read(|s| {
+        s.subnets.get(&inst.subnet_id).map(|subnet| InstanceNet {
+            vpc_id: inst.vpc_id.clone(),
+            subnet: subnet.cidr,
+            private_ip: inst.private_ip,
+            public_ip: inst.loopback_ip,
+        })
+    })
 }
 
 async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
@@ -294,6 +311,7 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
         vcpus: itype.map(|t| t.vcpus).unwrap_or(1),
         memory_mib: itype.map(|t| t.memory_mib).unwrap_or(1024),
         stop_grace: svc.config.stop_grace,
+        network: instance_net(svc, &inst),
     };
     let record = svc.driver.boot(&spec)?;
     let updated = svc.update_instance(&inst.id, |i| {

@@ -19,6 +19,7 @@ pub mod process;
 pub mod procfs;
 pub mod stress;
 pub mod unpack;
+pub mod vpcnet;
 
 use std::future::Future;
 use std::io;
@@ -38,6 +39,9 @@ pub struct BootSpec {
     pub vcpus: u32,
     pub memory_mib: u64,
     pub stop_grace: Duration,
+    /// Its place in its VPC, for a driver that gives instances VPC networks
+    /// ([`Driver::vpc_network`]); others ignore it.
+    pub network: Option<vpcnet::InstanceNet>,
 }
 
 /// An instance's network traffic since counting began (its boot, or the daemon's
@@ -140,6 +144,11 @@ pub trait Driver: Send + Sync + 'static {
     /// The daemon is stopping: release what the driver holds for itself (its empty
     /// cgroup scope). Instances still running are left alone.
     fn release(&self) {}
+    /// True when instances get VPC networks (`--network vpc`): each in its own network
+    /// namespace at its private address, which its processes bind.
+    fn vpc_network(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Container instances: each instance is an OCI bundle run by `runc` — its own user,
-//! PID, mount, UTS, IPC and cgroup namespaces (the host's network namespace until
-//! instances get networks of their own), its own root filesystem (an overlay of its
+//! PID, mount, UTS, IPC and cgroup namespaces (the host's network namespace, or
+//! with `--network vpc` one that `vpcnet` made in the instance's VPC), its own root filesystem (an overlay of its
 //! image, read-only, under its disk, copy-on-write), Shoal's init as PID 1, and its
 //! type's CPU and memory limits.
 //!
@@ -30,6 +30,7 @@ use super::init::BootFile;
 use super::initkit::InitKit;
 use super::layers::{self, LayerStore, Stack};
 use super::netacct::NetAccounting;
+use super::vpcnet::VpcNet;
 use super::{disk, procfs, BootSpec, BoxFuture, Driver, Liveness, NetCounters};
 
 /// Host uid and gid of root inside every container; the 65536 ids above it are the rest.
@@ -59,6 +60,8 @@ pub struct ContainerDriver {
     /// The scope directories runc made in cgroup hierarchies Shoal does not manage (on
     /// v1, every controller's and `name=systemd`'s), removed with the rest on release.
     runc_scopes: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
+    /// VPC networks (`--network vpc`); without them instances share the host's.
+    vpcnet: Option<std::sync::Arc<VpcNet>>,
 }
 
 /// Why this host cannot run container instances, if it cannot.
@@ -172,7 +175,20 @@ impl ContainerDriver {
             exe,
             kit,
             runc_scopes: std::sync::Mutex::new(runc_scopes),
+            vpcnet: None,
         })
+    }
+
+    /// Instances get network namespaces of their own in their VPCs.
+    pub fn with_vpc_network(mut self, vpcnet: std::sync::Arc<VpcNet>) -> ContainerDriver {
+        self.vpcnet = Some(vpcnet);
+        self
+    }
+
+    fn detach_network(&self, instance_id: &str) {
+        if let Some(vpcnet) = &self.vpcnet {
+            vpcnet.detach(instance_id);
+        }
     }
 
     fn instance_dir(&self, instance_id: &str) -> PathBuf {
@@ -442,6 +458,7 @@ impl Driver for ContainerDriver {
         self.unmount_root(instance_id);
         self.net.forget(instance_id);
         self.cgroups.remove(instance_id);
+        self.detach_network(instance_id);
         disk::remove_tree(&self.instance_dir(instance_id))?;
         // Layers only this instance still stood on (its image deregistered) go now.
         self.layers.collect_garbage()
@@ -503,6 +520,10 @@ impl Driver for ContainerDriver {
             .find(|(k, _)| k == "VPC_PRIVATE_IP")
             .map(|(_, ip)| format!("ip-{}", ip.replace('.', "-")))
             .unwrap_or_else(|| id.clone());
+        let netns = match (&self.vpcnet, &spec.network) {
+            (Some(vpcnet), Some(net)) => Some(vpcnet.attach(id, net)?),
+            _ => None,
+        };
         let config = bundle_spec(&BundleParams {
             instance_id: id,
             hostname: &hostname,
@@ -512,6 +533,7 @@ impl Driver for ContainerDriver {
             cgroups_path: &format!("{}/{id}", self.scope),
             vcpus: spec.vcpus,
             memory_mib: spec.memory_mib,
+            netns: netns.as_deref(),
         })
         .map_err(io::Error::other)?;
         config.save(dir.join("config.json")).map_err(io::Error::other)?;
@@ -549,6 +571,7 @@ impl Driver for ContainerDriver {
                 format!("[shoal] runc could not start the instance: {why}\n").as_bytes(),
             );
             self.runc_delete(id);
+            self.detach_network(id);
             return Err(io::Error::other(format!("runc run: {why}")));
         }
         let scopes = runc_scope_dirs(&self.runc_root.join(id).join("state.json"));
@@ -618,6 +641,7 @@ impl Driver for ContainerDriver {
             self.unmount_root(instance_id);
             self.net.forget(instance_id);
             self.cgroups.remove(instance_id);
+            self.detach_network(instance_id);
         })
     }
 
@@ -660,8 +684,12 @@ impl Driver for ContainerDriver {
     }
 
     fn isolation(&self) -> String {
+        let network = match &self.vpcnet {
+            Some(vpcnet) => vpcnet.describe(),
+            None => "host network".into(),
+        };
         format!(
-            "containers ({}; user/pid/mount/uts/ipc/cgroup namespaces, root inside = uid {HOST_ID_BASE} outside, host network); {}; {}",
+            "containers ({}; user/pid/mount/uts/ipc/cgroup namespaces, root inside = uid {HOST_ID_BASE} outside, {network}); {}; {}",
             self.runc.display(),
             self.cgroups.describe(),
             self.net.describe()
@@ -675,6 +703,13 @@ impl Driver for ContainerDriver {
             // Fails while an instance still runs in it: that one keeps its cgroups.
             let _ = fs::remove_dir(dir);
         }
+        if let Some(vpcnet) = &self.vpcnet {
+            vpcnet.release();
+        }
+    }
+
+    fn vpc_network(&self) -> bool {
+        self.vpcnet.is_some()
     }
 }
 
@@ -701,6 +736,8 @@ pub struct BundleParams<'a> {
     pub cgroups_path: &'a str,
     pub vcpus: u32,
     pub memory_mib: u64,
+    /// The network namespace to join (`--network vpc`); else the host's.
+    pub netns: Option<&'a Path>,
 }
 
 /// The instance's `config.json`: runc's defaults (capabilities, masked paths, devices)
@@ -770,6 +807,9 @@ pub fn bundle_spec(p: &BundleParams) -> Result<Spec, oci_spec::OciSpecError> {
     ]
     .into_iter()
     .map(|typ| LinuxNamespaceBuilder::default().typ(typ).build())
+    .chain(p.netns.map(|path| {
+        LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network).path(path).build()
+    }))
     .collect::<Result<Vec<_>, _>>()?;
     let defaults = spec.linux().clone().unwrap_or_default();
     let mut resources = defaults.resources().clone().unwrap_or_default();
@@ -961,7 +1001,22 @@ mod tests {
             cgroups_path: "shoal-0000abcd/i-0123456789abcdef0",
             vcpus: 2,
             memory_mib: 512,
+            netns: None,
         }
+    }
+
+    #[test]
+    fn a_vpc_instance_joins_the_network_namespace_shoal_made() {
+        let ns = Path::new("/data/vpcnet/vpc-1/i-0123456789abcdef0");
+        let spec = bundle_spec(&BundleParams { netns: Some(ns), ..params() }).unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        let network = json["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["type"] == "network")
+            .expect("a network namespace");
+        assert_eq!(network["path"], ns.to_str().unwrap());
     }
 
     #[test]

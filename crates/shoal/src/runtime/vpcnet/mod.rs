@@ -1,0 +1,534 @@
+//! VPC networks (`--network vpc`, container instances only): each VPC is a bridge in a
+//! router network namespace of its own, each instance a network namespace whose `eth0`
+//! is a veth on that bridge holding its private address.
+//!
+//! ```text
+//!  <data>/vpcnet/<vpc-id>/router          the VPC's router namespace (nsfs bind mount)
+//!      lo, br0 (each subnet's .1/prefix), v<instance…> (bridge ports); ip_forward=1
+//!  <data>/vpcnet/<vpc-id>/<instance-id>   the instance's namespace (runc joins it)
+//!      lo, eth0 (private ip/prefix), default via the subnet's .1
+//!  <data>/vpcnet/<vpc-id>/<instance-id>.json   what was made, to re-adopt after a restart
+//! ```
+//!
+//! Nothing here touches the host's own namespace: no interface, address or route is
+//! added to it, and a router namespace has no interface but its bridge and ports, so no
+//! packet of a VPC can leave the machine. One namespace per VPC keeps VPCs apart (no
+//! route between them) and lets their CIDRs overlap.
+//!
+//! The load balancer reaches an instance by its loopback (public) address, as before:
+//! [`VpcNet::dial`] claims those addresses for `shoal_proxy::dial` and makes the socket
+//! inside the instance's VPC router namespace, connected to its private address. The
+//! host's other clients reach the same address through [`public::mirror`], which listens
+//! there on each port the instance listens on and forwards.
+//!
+//! Made with iproute2 (`ip -batch`) and util-linux (`unshare --net=<file>`, `nsenter`):
+//! a few commands per boot, never on a request path, and each one is what an operator
+//! types to look (`nsenter --net=<data>/vpcnet/<vpc>/router ip addr`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use shoal_model::ec2::Cidr;
+
+pub mod public;
+
+/// The bridge of a VPC, inside its router namespace.
+pub const BRIDGE: &str = "br0";
+/// The instance's interface, inside its namespace.
+pub const ETH0: &str = "eth0";
+/// Sockets a VPC's dialer keeps made ahead, so a connect rarely waits for one.
+const SOCKETS_AHEAD: usize = 16;
+
+/// An instance's place in its VPC, as the controller knows it at boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceNet {
+    pub vpc_id: String,
+    pub subnet: Cidr,
+    pub private_ip: Ipv4Addr,
+    /// The loopback address the host and the load balancer know it by.
+    pub public_ip: Ipv4Addr,
+}
+
+impl InstanceNet {
+    /// The VPC router's address in the subnet: its `.1`, as on AWS.
+    pub fn router_ip(&self) -> Ipv4Addr {
+        self.subnet.nth(1)
+    }
+}
+
+/// Sockets made inside one VPC's router namespace, as its dialer thread hands them over.
+type Sockets = Arc<Mutex<Receiver<io::Result<OwnedFd>>>>;
+
+/// Shoal's VPC networks under one data dir.
+pub struct VpcNet {
+    root: PathBuf,
+    /// Instance id → its network, for every instance whose namespace exists.
+    attached: Mutex<BTreeMap<String, InstanceNet>>,
+    /// VPC id → the thread that makes sockets inside its router namespace.
+    dialers: Mutex<HashMap<String, Sockets>>,
+    /// Held through each attach, detach and release: instances boot and stop
+    /// concurrently, and two of them must never both make (or remove) their VPC's router.
+    changes: Mutex<()>,
+}
+
+impl VpcNet {
+    /// VPC networks under `data_dir/vpcnet`, or why this host cannot have them. Probes by
+    /// making (and removing) a namespace, and re-adopts what a previous daemon made.
+    pub fn detect(data_dir: &Path) -> Result<VpcNet, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("the daemon is not root: it cannot make network namespaces".into());
+        }
+        if !Path::new("/proc/self/ns/net").exists() {
+            return Err("the kernel has no network namespaces".into());
+        }
+        for tool in ["ip", "nsenter", "unshare"] {
+            if which(tool).is_none() {
+                return Err(format!("`{tool}` is not installed (iproute2, util-linux)"));
+            }
+        }
+        let root = data_dir.join("vpcnet");
+        fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let probe = root.join(".probe");
+        make_namespace(&probe).map_err(|e| format!("cannot make a network namespace: {e}"))?;
+        let bridged = in_ns(&probe, &["ip", "link", "add", BRIDGE, "type", "bridge"]);
+        remove_namespace(&probe);
+        bridged.map_err(|e| format!("cannot make a bridge: {e}"))?;
+        let net = VpcNet {
+            root,
+            attached: Mutex::default(),
+            dialers: Mutex::default(),
+            changes: Mutex::default(),
+        };
+        net.adopt();
+        Ok(net)
+    }
+
+    /// For humans (`isolation()`).
+    pub fn describe(&self) -> String {
+        format!(
+            "VPC network namespaces under {} ({} instance(s))",
+            self.root.display(),
+            self.attached.lock().unwrap().len()
+        )
+    }
+
+    fn vpc_dir(&self, vpc_id: &str) -> PathBuf {
+        self.root.join(vpc_id)
+    }
+
+    fn router_ns(&self, vpc_id: &str) -> PathBuf {
+        self.vpc_dir(vpc_id).join("router")
+    }
+
+    /// The instance's network namespace, for runc to join.
+    pub fn instance_ns(&self, vpc_id: &str, instance_id: &str) -> PathBuf {
+        self.vpc_dir(vpc_id).join(instance_id)
+    }
+
+    fn record_path(&self, vpc_id: &str, instance_id: &str) -> PathBuf {
+        self.vpc_dir(vpc_id).join(format!("{instance_id}.json"))
+    }
+
+    /// Namespaces a previous daemon made and left for running instances.
+    fn adopt(&self) {
+        let Ok(vpcs) = fs::read_dir(&self.root) else { return };
+        let mut attached = self.attached.lock().unwrap();
+        for vpc in vpcs.flatten().filter(|e| e.path().is_dir()) {
+            for entry in fs::read_dir(vpc.path()).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                    continue;
+                }
+                let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(String::from) else {
+                    continue;
+                };
+                let net: Option<InstanceNet> =
+                    fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+                match net {
+                    Some(net) if is_namespace(&self.instance_ns(&net.vpc_id, &id)) => {
+                        tracing::info!(instance = %id, vpc = %net.vpc_id, ip = %net.private_ip, "re-adopted the instance's network namespace");
+                        attached.insert(id, net);
+                    }
+                    // Its namespace is gone (a host reboot): the next boot makes it anew.
+                    _ => {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives the instance its namespace, fresh: `eth0` on its VPC's bridge with its
+    /// private address, `lo`, the default route via the subnet's `.1`. Makes the VPC's
+    /// router namespace and bridge first if they are missing. Returns the namespace's path.
+    pub fn attach(&self, instance_id: &str, net: &InstanceNet) -> io::Result<PathBuf> {
+        let _changing = self.changes.lock().unwrap();
+        self.detach_locked(instance_id);
+        fs::create_dir_all(self.vpc_dir(&net.vpc_id))?;
+        let router = self.router_ns(&net.vpc_id);
+        if !is_namespace(&router) {
+            make_namespace(&router)?;
+            ip_batch(
+                &router,
+                &[
+                    "link set lo up".into(),
+                    format!("link add {BRIDGE} type bridge"),
+                    format!("link set {BRIDGE} up"),
+                ],
+            )?;
+            // Routing between the VPC's subnets; there is nowhere else to route to.
+            in_ns(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        }
+        let prefix = net.subnet.prefix;
+        let router_ip = net.router_ip();
+        ip_batch(&router, &[format!("address replace {router_ip}/{prefix} dev {BRIDGE}")])?;
+        let ns = self.instance_ns(&net.vpc_id, instance_id);
+        let port = port_name(instance_id);
+        if is_namespace(&ns) {
+            // Left by a daemon that crashed mid-boot: its port too.
+            let _ = in_ns(&router, &["ip", "link", "del", &port]);
+        }
+        make_namespace(&ns)?;
+        let made = ip_batch(
+            &router,
+            &[
+                format!("link add {port} type veth peer name {ETH0} netns {}", ns.display()),
+                format!("link set {port} master {BRIDGE} up"),
+            ],
+        )
+        .and_then(|()| {
+            ip_batch(
+                &ns,
+                &[
+                    "link set lo up".into(),
+                    format!("address add {}/{prefix} dev {ETH0}", net.private_ip),
+                    format!("link set {ETH0} up"),
+                    format!("route add default via {router_ip} dev {ETH0}"),
+                ],
+            )
+        })
+        .and_then(|()| {
+            // Root inside is root of a user namespace that does not own this network
+            // namespace: without these, it could bind no port below 1024 and not ping.
+            in_ns(
+                &ns,
+                &[
+                    "sysctl",
+                    "-qw",
+                    "net.ipv4.ip_unprivileged_port_start=0",
+                    "net.ipv4.ping_group_range=0 2147483647",
+                ],
+            )
+        })
+        .and_then(|()| {
+            fs::write(self.record_path(&net.vpc_id, instance_id), serde_json::to_vec(net)?)
+        });
+        if let Err(e) = made {
+            let _ = in_ns(&router, &["ip", "link", "del", &port]);
+            remove_namespace(&ns);
+            return Err(e);
+        }
+        tracing::info!(instance = instance_id, vpc = %net.vpc_id, ip = %net.private_ip, ns = %ns.display(), "instance network made");
+        self.attached.lock().unwrap().insert(instance_id.to_string(), net.clone());
+        Ok(ns)
+    }
+
+    /// Removes the instance's namespace and its bridge port; the VPC's router namespace
+    /// goes with its last instance. Idempotent.
+    pub fn detach(&self, instance_id: &str) {
+        let _changing = self.changes.lock().unwrap();
+        self.detach_locked(instance_id);
+    }
+
+    fn detach_locked(&self, instance_id: &str) {
+        let Some(net) = self.attached.lock().unwrap().remove(instance_id) else { return };
+        let router = self.router_ns(&net.vpc_id);
+        if is_namespace(&router) {
+            let _ = in_ns(&router, &["ip", "link", "del", &port_name(instance_id)]);
+        }
+        remove_namespace(&self.instance_ns(&net.vpc_id, instance_id));
+        let _ = fs::remove_file(self.record_path(&net.vpc_id, instance_id));
+        self.remove_vpc_if_unused(&net.vpc_id);
+        tracing::info!(instance = instance_id, vpc = %net.vpc_id, "instance network removed");
+    }
+
+    fn remove_vpc_if_unused(&self, vpc_id: &str) {
+        if self.attached.lock().unwrap().values().any(|n| n.vpc_id == vpc_id) {
+            return;
+        }
+        self.dialers.lock().unwrap().remove(vpc_id);
+        remove_namespace(&self.router_ns(vpc_id));
+        let _ = fs::remove_dir(self.vpc_dir(vpc_id));
+    }
+
+    /// The daemon is stopping: VPCs with no instance left lose their router namespace.
+    /// Running instances keep theirs (and their VPC's), to be re-adopted.
+    pub fn release(&self) {
+        let _changing = self.changes.lock().unwrap();
+        let Ok(vpcs) = fs::read_dir(&self.root) else { return };
+        for vpc in vpcs.flatten().filter(|e| e.path().is_dir()) {
+            if let Some(id) = vpc.file_name().to_str() {
+                self.remove_vpc_if_unused(id);
+            }
+        }
+    }
+
+    /// For the load balancer (`shoal_proxy::dial`): a target at an instance's public
+    /// (loopback) address is reached at its private address, by a socket made in its
+    /// VPC's router namespace. Any other address is not claimed.
+    pub fn dial(&self, addr: SocketAddr) -> Option<io::Result<(std::net::TcpStream, SocketAddr)>> {
+        let SocketAddr::V4(v4) = addr else { return None };
+        let (vpc_id, private_ip) = self
+            .attached
+            .lock()
+            .unwrap()
+            .values()
+            .find(|n| n.public_ip == *v4.ip())
+            .map(|n| (n.vpc_id.clone(), n.private_ip))?;
+        Some(
+            self.socket_in(&vpc_id).map(|fd| {
+                (std::net::TcpStream::from(fd), SocketAddr::from((private_ip, v4.port())))
+            }),
+        )
+    }
+
+    /// A TCP socket made inside the VPC's router namespace, by the VPC's dialer thread.
+    fn socket_in(&self, vpc_id: &str) -> io::Result<OwnedFd> {
+        let rx = {
+            let mut dialers = self.dialers.lock().unwrap();
+            match dialers.get(vpc_id) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let rx = Arc::new(Mutex::new(spawn_dialer(vpc_id, &self.router_ns(vpc_id))?));
+                    dialers.insert(vpc_id.to_string(), rx.clone());
+                    rx
+                }
+            }
+        };
+        let made = rx.lock().unwrap().recv();
+        made.unwrap_or_else(|_| {
+            // The thread ended (it could not enter the namespace): try afresh next time.
+            self.dialers.lock().unwrap().remove(vpc_id);
+            Err(io::Error::other(format!("no socket maker for {vpc_id}")))
+        })
+    }
+}
+
+/// A thread that enters the namespace at `ns` and makes TCP sockets there, a few
+/// ahead: a socket stays in the namespace it was made in wherever it is used.
+fn spawn_dialer(vpc_id: &str, ns: &Path) -> io::Result<Receiver<io::Result<OwnedFd>>> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let file = fs::File::open(ns)?;
+    let (tx, rx) = sync_channel(SOCKETS_AHEAD);
+    std::thread::Builder::new().name(format!("netns-{vpc_id}")).spawn(move || {
+        if let Err(e) = nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET) {
+            let _ = tx.send(Err(io::Error::from(e)));
+            return;
+        }
+        drop(file);
+        loop {
+            let made = socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .map_err(io::Error::from);
+            // The receiver is gone with its VPC.
+            if tx.send(made).is_err() {
+                return;
+            }
+        }
+    })?;
+    Ok(rx)
+}
+
+/// The instance's bridge port in the router namespace: `v` and the id's last 14
+/// characters (interface names are at most 15), random hex in EC2's ids.
+fn port_name(instance_id: &str) -> String {
+    let tail = &instance_id[instance_id.len().saturating_sub(14)..];
+    format!("v{tail}")
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    path.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
+}
+
+/// True when `path` is a namespace bind mount (its device is not its directory's).
+fn is_namespace(path: &Path) -> bool {
+    let (Ok(me), Some(parent)) = (fs::metadata(path), path.parent()) else { return false };
+    fs::metadata(parent).map(|p| p.dev() != me.dev()).unwrap_or(false)
+}
+
+/// A new, empty network namespace kept alive by a bind mount at `path` (as `ip netns
+/// add` does under /run/netns): replaces whatever namespace was there.
+fn make_namespace(path: &Path) -> io::Result<()> {
+    remove_namespace(path);
+    fs::write(path, "")?;
+    let mut arg = std::ffi::OsString::from("--net=");
+    arg.push(path);
+    run(Command::new("unshare").arg(arg).arg("true"))
+}
+
+fn remove_namespace(path: &Path) {
+    // More than one mount may be stacked there (a crash mid-make): each goes.
+    for _ in 0..8 {
+        if !is_namespace(path) {
+            break;
+        }
+        if let Err(e) = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH) {
+            tracing::warn!(ns = %path.display(), error = %e, "cannot unmount a network namespace");
+            break;
+        }
+    }
+    let _ = fs::remove_file(path);
+}
+
+/// `nsenter --net=<ns>`: what follows runs inside the network namespace at `ns`.
+fn nsenter(ns: &Path) -> Command {
+    let mut arg = std::ffi::OsString::from("--net=");
+    arg.push(ns);
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(arg);
+    cmd
+}
+
+/// Runs `argv` inside the network namespace at `ns`.
+fn in_ns(ns: &Path, argv: &[&str]) -> io::Result<()> {
+    run(nsenter(ns).args(argv))
+}
+
+/// `ip -batch -` inside `ns`: one process for several changes.
+fn ip_batch(ns: &Path, lines: &[String]) -> io::Result<()> {
+    let mut child = nsenter(ns)
+        .args(["ip", "-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut script = lines.join("\n");
+    script.push('\n');
+    child.stdin.take().expect("piped").write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "ip -batch ({}): {}",
+            lines.join("; "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+fn run(cmd: &mut Command) -> io::Result<()> {
+    let out = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{:?}: {}",
+            cmd.get_args().collect::<Vec<_>>(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(vpc: &str, ip: [u8; 4], public: [u8; 4]) -> InstanceNet {
+        InstanceNet {
+            vpc_id: vpc.into(),
+            subnet: Cidr { base: Ipv4Addr::new(ip[0], ip[1], ip[2] & 0xf0, 0), prefix: 20 },
+            private_ip: ip.into(),
+            public_ip: public.into(),
+        }
+    }
+
+    #[test]
+    fn the_router_is_the_subnets_first_address_and_ports_fit_interface_names() {
+        assert_eq!(
+            net("vpc-1", [172, 31, 17, 9], [127, 1, 0, 2]).router_ip(),
+            Ipv4Addr::new(172, 31, 16, 1)
+        );
+        let port = port_name("i-0123456789abcdef0");
+        assert_eq!(port, "v3456789abcdef0");
+        assert!(port.len() <= 15);
+        assert_eq!(port_name("i-1"), "vi-1");
+    }
+
+    /// Needs root, `ip` and network namespaces; makes two instances' namespaces in a
+    /// VPC under a temporary dir, checks addresses, routes and reachability from inside
+    /// the namespaces only, and removes everything.
+    #[test]
+    fn two_instances_on_one_bridge_reach_each_other_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("shoal-vpcnet-{}", std::process::id()));
+        let vpcnet = match VpcNet::detect(&dir) {
+            Ok(n) => n,
+            Err(why) => {
+                eprintln!("skipped: {why}");
+                let _ = fs::remove_dir_all(&dir);
+                return;
+            }
+        };
+        let a = net("vpc-test", [172, 31, 0, 10], [127, 250, 0, 10]);
+        let b = net("vpc-test", [172, 31, 0, 11], [127, 250, 0, 11]);
+        let ns_a = vpcnet.attach("i-aaaaaaaaaaaaaaaaa", &a).unwrap();
+        let ns_b = vpcnet.attach("i-bbbbbbbbbbbbbbbbb", &b).unwrap();
+        let out = |ns: &Path, argv: &[&str]| {
+            let o = nsenter(ns).args(argv).output().unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let addr = out(&ns_a, &["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+        assert!(addr.contains("172.31.0.10/20"), "{addr}");
+        let routes = out(&ns_a, &["ip", "-4", "route"]);
+        let lines: Vec<&str> = routes.lines().collect();
+        assert_eq!(lines.len(), 2, "{routes}");
+        assert!(lines.iter().any(|l| l.starts_with("default via 172.31.0.1 dev eth0")), "{routes}");
+        assert!(lines.iter().any(|l| l.starts_with("172.31.0.0/20 dev eth0")), "{routes}");
+        // b is on a's link, through the bridge.
+        let via = out(&ns_a, &["ip", "route", "get", "172.31.0.11"]);
+        assert!(via.contains("dev eth0") && !via.contains("via"), "{via}");
+        // A listener in b, reached from the router namespace the way the proxy does.
+        let listener = {
+            let rx = spawn_dialer("probe", &ns_b).unwrap();
+            let fd = rx.recv().unwrap().unwrap();
+            use nix::sys::socket::{bind, listen, Backlog, SockaddrIn};
+            bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::new(172, 31, 0, 11, 8080))
+                .unwrap();
+            listen(&fd, Backlog::new(8).unwrap()).unwrap();
+            std::net::TcpListener::from(fd)
+        };
+        listener.set_nonblocking(false).unwrap();
+        let (socket, to) = vpcnet.dial("127.250.0.11:8080".parse().unwrap()).unwrap().unwrap();
+        assert_eq!(to, "172.31.0.11:8080".parse().unwrap());
+        socket.set_nonblocking(false).unwrap();
+        let to_v4 = nix::sys::socket::SockaddrIn::new(172, 31, 0, 11, 8080);
+        nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&socket), &to_v4).unwrap();
+        let (_conn, peer) = listener.accept().unwrap();
+        assert_eq!(peer.ip(), std::net::IpAddr::V4(Ipv4Addr::new(172, 31, 0, 1)));
+        assert!(vpcnet.dial("127.250.0.99:80".parse().unwrap()).is_none());
+        // Re-adoption: a second driver over the same dir knows both instances.
+        let again = VpcNet::detect(&dir).unwrap();
+        assert_eq!(again.attached.lock().unwrap().len(), 2);
+        drop(again);
+        vpcnet.detach("i-aaaaaaaaaaaaaaaaa");
+        assert!(!ns_a.exists());
+        assert!(is_namespace(&vpcnet.router_ns("vpc-test")));
+        vpcnet.detach("i-bbbbbbbbbbbbbbbbb");
+        assert!(!vpcnet.vpc_dir("vpc-test").exists(), "the last instance takes its VPC along");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

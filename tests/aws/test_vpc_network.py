@@ -1,0 +1,225 @@
+"""VPC networks (`--network vpc`, container instances): each instance in a network
+namespace of its own, `eth0` at its PrivateIpAddress on its VPC's bridge (inside a router
+namespace Shoal made under its data dir), a default route via the subnet's .1 and no
+other; instances of one VPC reach each other at their private addresses; the load
+balancer reaches them from the host; and the host's own addresses and routes never
+change.
+
+Network safety: traffic goes only to loopback (the daemon, the load balancer) and, from
+inside namespaces Shoal made, to private addresses the kernel there routes over the
+VPC's bridge (checked with `ip route get` first). Nothing is sent to a VPC address from
+the host's namespace.
+
+Skipped, saying why, where the host cannot run containers or make network namespaces.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from harness import Daemon, http_get, wait_for
+from test_isolation import why_not_isolated
+from test_seed_literal import LAB_USER_DATA, target_states
+from test_seed_part2 import through_lb
+
+
+def why_no_vpc_network():
+    reason = why_not_isolated()
+    if reason:
+        return reason
+    for tool in ("ip", "nsenter", "unshare"):
+        if not shutil.which(tool):
+            return f"`{tool}` is not installed"
+    return None
+
+
+REASON = why_no_vpc_network()
+if REASON:
+    print(f"test_vpc_network: skipped: {REASON}")
+needs_vpc_network = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+
+
+def host_network():
+    """The host's own addresses and routes (read only)."""
+    def show(*args):
+        return subprocess.run(["ip", *args], capture_output=True, text=True, check=True).stdout
+    return show("-4", "addr"), show("-4", "route"), show("-6", "route")
+
+
+def mounts_under(path):
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p.startswith(path + "/")]
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    before = host_network()
+    data_dir = tempfile.mkdtemp(prefix="shoal-vpcnet-")
+    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir)
+    try:
+        yield d
+    finally:
+        d.close()
+        left = mounts_under(data_dir)
+        for point in reversed(left):  # clean up whatever a failure left, then say so
+            subprocess.run(["umount", "-l", point], check=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        assert not left, f"namespaces left mounted after a clean stop: {left}"
+        assert host_network() == before, "the host's addresses and routes changed"
+
+
+def sh(daemon, iid, script):
+    """Runs `script` with sh inside the instance (`shoal ssh`), as root."""
+    r = daemon.shoal("ssh", iid, "--", "sh", "-c", script)
+    assert r.returncode == 0, f"{script!r} in {iid}: {r.stderr}"
+    return r.stdout
+
+
+def launch_lab(daemon, count):
+    ids = [i["InstanceId"] for i in daemon.aws(
+        "ec2", "run-instances", "--image-id", daemon.base_image(), "--instance-type", "t2.micro",
+        "--count", str(count), "--user-data", LAB_USER_DATA)["Instances"]]
+    for iid in ids:
+        daemon.wait_state(iid, "running")
+    return ids
+
+
+def subnet_of(daemon, inst):
+    return daemon.aws("ec2", "describe-subnets", "--subnet-ids", inst["SubnetId"])["Subnets"][0]["CidrBlock"]
+
+
+@needs_vpc_network
+def test_the_daemon_says_instances_have_vpc_networks(daemon):
+    health = daemon.api("/_shoal/health")
+    assert "VPC network namespaces" in health["isolation"]
+    assert (health["network_mode"], health["network_fallback"]) == ("vpc", None)
+
+
+@needs_vpc_network
+def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
+    a, b = launch_lab(daemon, 2)
+    insts = {iid: daemon.instance(iid) for iid in (a, b)}
+    vpc = insts[a]["VpcId"]
+    router = Path(daemon.data_dir) / "vpcnet" / vpc / "router"
+    assert os.path.ismount(router), "the VPC's router namespace is a bind mount Shoal made"
+    for iid, inst in insts.items():
+        ip, cidr = inst["PrivateIpAddress"], subnet_of(daemon, inst)
+        net, prefix = cidr.split("/")
+        gateway = net.rsplit(".", 1)[0] + "." + str(int(net.rsplit(".", 1)[1]) + 1)
+        assert os.path.ismount(Path(daemon.data_dir) / "vpcnet" / vpc / iid)
+        addr = sh(daemon, iid, "ip -4 -o addr show dev eth0")
+        assert f"inet {ip}/{prefix} " in addr, addr
+        routes = sorted(line.split(" proto")[0].strip()
+                        for line in sh(daemon, iid, "ip -4 route").strip().splitlines())
+        assert routes == sorted([f"default via {gateway} dev eth0", f"{cidr} dev eth0"]), routes
+        assert sh(daemon, iid, "hostname").strip() == "ip-" + ip.replace(".", "-")
+        # The router holds the subnet's .1 on the VPC's bridge.
+        bridge = subprocess.run(["nsenter", f"--net={router}", "ip", "-4", "-o", "addr", "show", "dev", "br0"],
+                                capture_output=True, text=True, check=True).stdout
+        assert f"inet {gateway}/{prefix} " in bridge, bridge
+    # Root inside cannot change its network: the namespace is not its user namespace's.
+    r = daemon.shoal("ssh", a, "--", "sh", "-c",
+                     "ip addr add 10.99.0.1/32 dev eth0; ip route add 10.99.0.0/24 dev eth0; ip -4 route")
+    assert r.stderr.count("Operation not permitted") == 2, r
+    assert "10.99." not in r.stdout, r.stdout
+    # From inside a, b's private address goes out eth0 (to the bridge), and b's nginx,
+    # bound to b's private address, answers there.
+    b_ip = insts[b]["PrivateIpAddress"]
+    route = sh(daemon, a, f"ip route get {b_ip}")
+    assert "dev eth0" in route, route
+    wait_for("b's nginx from a", lambda: daemon.shoal(
+        "ssh", a, "--", "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+        f"http://{b_ip}:3000/health").stdout.strip() == "200", timeout=60)
+    body = sh(daemon, a, f"curl -s --max-time 2 http://{b_ip}:3000/")
+    assert body.startswith("Welcome to the A project"), body
+    # No route out of the VPC: the router namespace has the bridge and nothing else.
+    links = subprocess.run(["nsenter", f"--net={router}", "ip", "-o", "link"],
+                           capture_output=True, text=True, check=True).stdout
+    kinds = sorted(line.split(": ")[1].split("@")[0] for line in links.strip().splitlines())
+    assert [k for k in kinds if not k.startswith("v")] == ["br0", "lo"], kinds
+    assert "default" not in subprocess.run(["nsenter", f"--net={router}", "ip", "-4", "route"],
+                                           capture_output=True, text=True, check=True).stdout
+
+    # The load balancer reaches both from the host: health checks and requests.
+    lb, tg = lab_lb(daemon, vpc, "vpcnet-lb", [a, b])
+    wait_for("both targets healthy", lambda: set(target_states(daemon, tg).values()) == {"healthy"}, timeout=60)
+    answers = [through_lb(daemon, lb) for _ in range(6)]
+    assert all(status == 200 and body.startswith("Welcome to the A project") for status, body in answers), answers
+
+    # The host's own clients reach each instance at its PublicIpAddress (a loopback
+    # address), as without VPC networks: Shoal mirrors the ports it listens on.
+    for iid, inst in insts.items():
+        public = inst["PublicIpAddress"]
+        assert public.startswith("127."), public
+        wait_for(f"{iid} at its public address", lambda: http_get(f"http://{public}:3000/health")[0] == 200,
+                 timeout=15)
+
+    # Terminated, they take their namespaces along; the VPC's router goes with the last.
+    daemon.aws("ec2", "terminate-instances", "--instance-ids", a, b)
+    for iid in (a, b):
+        daemon.wait_state(iid, "terminated")
+    vpc_dir = Path(daemon.data_dir) / "vpcnet" / vpc
+    wait_for("the VPC's namespaces removed", lambda: not vpc_dir.exists(),
+             timeout=15)
+    assert mounts_under(daemon.data_dir) == []
+
+
+def lab_lb(daemon, vpc, name, ids):
+    """A load balancer on :80 forwarding to `ids` on :3000; returns (lb, target group)."""
+    tg = daemon.aws("elbv2", "create-target-group", "--name", f"{name}-tg", "--protocol", "HTTP",
+                    "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
+                    "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "4",
+                    "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
+    subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
+                                                   f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", name, "--subnets", *subnets)["LoadBalancers"][0]
+    daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
+               "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
+    daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
+    return lb, tg
+
+
+@needs_vpc_network
+def test_a_restarted_daemon_re_adopts_the_namespaces_of_running_instances():
+    data_dir = tempfile.mkdtemp(prefix="shoal-vpcnet-restart-")
+    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir)
+    try:
+        (iid,) = launch_lab(d, 1)
+        inst = d.instance(iid)
+        ns = Path(data_dir) / "vpcnet" / inst["VpcId"] / iid
+        before = sh(d, iid, "ip -4 -o addr show dev eth0")
+        d.kill9()
+        assert os.path.ismount(ns), "a crash leaves the running instance its network"
+        d.start()
+        assert "(1 instance(s))" in d.api("/_shoal/health")["isolation"]
+        assert sh(d, iid, "ip -4 -o addr show dev eth0") == before
+        # The load balancer of the new daemon reaches the adopted instance.
+        lb, tg = lab_lb(d, inst["VpcId"], "restart-lb", [iid])
+        wait_for("the adopted target healthy", lambda: target_states(d, tg) == {iid: "healthy"}, timeout=60)
+        assert through_lb(d, lb)[0] == 200
+    finally:
+        d.close()
+        left = mounts_under(data_dir)
+        for point in reversed(left):
+            subprocess.run(["umount", "-l", point], check=False)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        assert not left, f"namespaces left mounted: {left}"
+
+
+def test_without_namespaces_instances_keep_loopback_addresses_and_it_is_said():
+    """`--network vpc` with process isolation: today's loopback addressing, in the log."""
+    d = Daemon("--isolation", "process", "--network", "vpc")
+    try:
+        assert "VPC networks need container isolation" in d.log()
+        health = d.api("/_shoal/health")
+        assert "VPC network" not in health["isolation"]
+        assert (health["network_mode"], health["network_fallback"]) == \
+            ("host", "VPC networks need container isolation")
+        assert "WARNING: instances share the host's network" in d.shoal("instances").stdout
+        assert 'id="network-fallback"' in http_get(d.endpoint + "/console/instances", timeout=10)[1]
+    finally:
+        d.close()
