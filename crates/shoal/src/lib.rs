@@ -10,7 +10,8 @@
 //! - [`api`]: the AWS Query/EC2/JSON protocol fronts and Shoal's JSON API.
 //! - [`console`]: the web console at `/console` (server-rendered, live by server-sent events).
 //! - [`control`]: reconcile loops (instances, CPU metrics) and the admin reset.
-//! - [`runtime`]: instances as real processes — disks, init, cgroups, CPU accounting.
+//! - [`runtime`]: instances as runc containers or host processes — image layers, disks,
+//!   init, cgroups, CPU and network accounting, VPC networks.
 //! - [`lab`]: the seed lab's app and `shoal up`'s preparation.
 //! - [`cli`]: the `shoal` commands that talk to a daemon.
 //! - [`telemetry`]: the counters `GET /metrics` renders for Prometheus.

@@ -1,8 +1,11 @@
-//! Instances as real processes: their disks, their init process, CPU and network
+//! Instances as runc containers ([`oci`], images as stacks of layers in [`layers`], an
+//! init that boots in any image through [`initkit`], VPC networks in [`vpcnet`]) or as
+//! host process trees ([`process`]): their disks, their init process, CPU and network
 //! accounting.
 //!
 //! Controllers see the [`Driver`] trait only, so their tests and the simulator can use
-//! [`fake::FakeDriver`] while the daemon uses [`process::ProcessDriver`].
+//! [`fake::FakeDriver`] while the daemon uses [`oci::ContainerDriver`] or
+//! [`process::ProcessDriver`], as `--isolation` chooses.
 //! Architecture invariant: processes are tracked and signalled by recorded PID (checked
 //! against its start time) or cgroup membership — never by name.
 
