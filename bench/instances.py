@@ -60,7 +60,10 @@ def instance_rss_kib(d, iid):
 
 def runc_by_hand(d, runs):
     """`runc run /bin/true` on the daemon's base image root, as bench/runtimes.py does."""
-    image_root = Path(d.data_dir) / "container" / "images" / d.base_image() / "root"
+    # The base image is one layer (runtime/layers.rs): images/<ami>/layers names it.
+    store = Path(d.data_dir) / "container"
+    [layer] = (store / "images" / d.base_image() / "layers").read_text().split()
+    image_root = store / "layers" / layer
     with tempfile.TemporaryDirectory() as bundle:
         os.chmod(bundle, 0o755)
         # A bind mount inside the bundle, as the daemon's overlay is: container root
