@@ -20,7 +20,8 @@ pub enum TargetHealthState {
 }
 
 impl TargetHealthState {
-    const ALL: [TargetHealthState; 7] = [
+    /// Every state, in AWS's order.
+    pub const ALL: [TargetHealthState; 7] = [
         TargetHealthState::Initial,
         TargetHealthState::Healthy,
         TargetHealthState::Unhealthy,

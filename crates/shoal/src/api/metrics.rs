@@ -106,16 +106,6 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-const HEALTH_STATES: [TargetHealthState; 7] = [
-    TargetHealthState::Initial,
-    TargetHealthState::Healthy,
-    TargetHealthState::Unhealthy,
-    TargetHealthState::UnhealthyDraining,
-    TargetHealthState::Unused,
-    TargetHealthState::Draining,
-    TargetHealthState::Unavailable,
-];
-
 pub fn render(svc: &Service) -> String {
     let s = svc.telemetry.snapshot();
     let mut out = String::new();
@@ -193,7 +183,7 @@ pub fn render(svc: &Service) -> String {
     );
     for (arn, name) in &groups {
         let Ok(targets) = svc.elb().describe_target_health(arn, &[]) else { continue };
-        for state in HEALTH_STATES {
+        for state in TargetHealthState::ALL {
             let n = targets.iter().filter(|t| t.health.state == state).count();
             let _ = writeln!(
                 out,

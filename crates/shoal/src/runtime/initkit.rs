@@ -12,6 +12,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Where an init started through the kit finds its loader and its own binary again.
+const LOADER_ENV: &str = "SHOAL_LOADER";
+const BINARY_ENV: &str = "SHOAL_LOADED_BINARY";
+
 /// The loader and libraries of one binary, copied into a directory of their own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitKit {
@@ -102,8 +106,6 @@ pub fn parse_ldd(listing: &str) -> LddListing {
 /// The command an init started through the kit uses to run its own binary again
 /// (`shoal cloud-init`): through the same loader when it was started through one.
 pub fn self_command() -> io::Result<Command> {
-    const LOADER_ENV: &str = "SHOAL_LOADER";
-    const BINARY_ENV: &str = "SHOAL_LOADED_BINARY";
     match (std::env::var_os(LOADER_ENV), std::env::var_os(BINARY_ENV)) {
         (Some(loader), Some(binary)) => {
             let loader = PathBuf::from(loader);
@@ -119,8 +121,8 @@ pub fn self_command() -> io::Result<Command> {
 pub fn self_command_env(kit: &InitKit, lib_inside: &Path, binary: &Path) -> Vec<String> {
     match &kit.loader {
         Some(loader) => vec![
-            format!("SHOAL_LOADER={}", lib_inside.join(loader).display()),
-            format!("SHOAL_LOADED_BINARY={}", binary.display()),
+            format!("{LOADER_ENV}={}", lib_inside.join(loader).display()),
+            format!("{BINARY_ENV}={}", binary.display()),
         ],
         None => Vec::new(),
     }
