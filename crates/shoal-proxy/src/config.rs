@@ -51,7 +51,7 @@ pub struct LoadBalancerSpec {
     /// The LB's ARN: its identity across applies.
     pub arn: String,
     pub name: String,
-    /// DNS name, for Host-header edge routing ([`crate::Proxy::lb_for_host`]).
+    /// DNS name, for Host-header edge routing ([`crate::Proxy::edge_route`]).
     pub dns_name: String,
     /// The loopback address its listeners bind (e.g. `127.0.10.1`).
     pub ip: IpAddr,

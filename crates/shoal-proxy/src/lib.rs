@@ -84,7 +84,7 @@ pub struct Proxy {
 struct Inner {
     env: Arc<Env>,
     control: Mutex<Control>,
-    /// Lookup for [`Proxy::handle`]: LB ARN, name and DNS name → its listeners.
+    /// Edge routing ([`Proxy::edge_route`]): a DNS name, lowercased → its listeners.
     index: ArcSwap<HashMap<String, Arc<Vec<Arc<ListenerRt>>>>>,
     conns: Arc<server::Connections>,
 }
@@ -114,6 +114,18 @@ impl Drop for BoundListener {
         if let Some(a) = self.accept.take() {
             a.abort();
         }
+    }
+}
+
+/// A listener chosen for a request by its Host header ([`Proxy::edge_route`]).
+pub struct EdgeRoute {
+    listener: Arc<ListenerRt>,
+}
+
+impl EdgeRoute {
+    /// The listener's port.
+    pub fn port(&self) -> u16 {
+        self.listener.port.load(Relaxed)
     }
 }
 
@@ -431,10 +443,8 @@ impl Proxy {
                 rts.push(b.rt.clone());
             }
             let rts = Arc::new(rts);
-            for key in [&spec.arn, &spec.name, &spec.dns_name.to_ascii_lowercase()] {
-                if !key.is_empty() {
-                    index.insert(key.clone(), rts.clone());
-                }
+            if !spec.dns_name.is_empty() {
+                index.insert(spec.dns_name.to_ascii_lowercase(), rts);
             }
         }
         self.inner.index.store(Arc::new(index));
@@ -511,52 +521,35 @@ impl Proxy {
         control.lbs.get(lb_arn)?.log.as_ref().map(|(p, _)| p.clone())
     }
 
-    /// The load balancer whose DNS name is `host` (a Host header; any port is
-    /// ignored), for edge routing on the daemon's own port. Returns its ARN.
-    pub fn lb_for_host(&self, host: &str) -> Option<String> {
-        let name = host.rsplit_once(':').map_or(host, |(h, p)| {
-            if p.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
+    /// The listener a request whose Host header is a load balancer's DNS name reaches on
+    /// the daemon's own port (edge routing): the one on the Host's port when that load
+    /// balancer has it, else its lowest port. Read from the lock-free index only, so
+    /// the edge path never waits on an apply or on the control plane's state.
+    pub fn edge_route(&self, host: &str) -> Option<EdgeRoute> {
+        let (name, asked) = match host.rsplit_once(':') {
+            Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                (h, p.parse::<u16>().ok())
             }
-        });
+            _ => (host, None),
+        };
         let index = self.inner.index.load();
         let listeners = index.get(&name.to_ascii_lowercase())?;
-        let control = self.inner.control.lock().unwrap();
-        control
-            .lbs
-            .iter()
-            .find(|(_, e)| {
-                e.listeners.values().any(|b| listeners.iter().any(|l| Arc::ptr_eq(l, &b.rt)))
-            })
-            .map(|(arn, _)| arn.clone())
+        let port_of = |l: &&Arc<ListenerRt>| l.port.load(Relaxed);
+        let chosen = asked
+            .and_then(|a| listeners.iter().find(|l| port_of(l) == a))
+            .or_else(|| listeners.iter().min_by_key(port_of))?;
+        Some(EdgeRoute { listener: chosen.clone() })
     }
 
-    /// Serves one request as load balancer `lb` (ARN, name or DNS name) would on its
-    /// listener `port` — or on its only listener when none has that port. Used by the
-    /// daemon for Host-header edge routing (`curl http://<dns-name>:4566/`). A load
-    /// balancer or listener that does not exist answers AWS's 503 page.
-    pub async fn handle(
+    /// Serves one request on the listener [`Proxy::edge_route`] chose, as if it had
+    /// reached that listener's own socket.
+    pub async fn serve_edge(
         &self,
-        lb: &str,
-        port: u16,
+        route: EdgeRoute,
         req: Request<Incoming>,
         client: SocketAddr,
     ) -> Response<ProxyBody> {
-        let listener = {
-            let index = self.inner.index.load();
-            index.get(lb).or_else(|| index.get(&lb.to_ascii_lowercase())).and_then(|ls| {
-                ls.iter()
-                    .find(|l| l.port.load(Relaxed) == port)
-                    .or(if ls.len() == 1 { ls.first() } else { None })
-                    .cloned()
-            })
-        };
-        match listener {
-            Some(l) => forward::serve(&self.inner.env, &l, req, client).await,
-            None => body::elb_error(StatusCode::SERVICE_UNAVAILABLE),
-        }
+        forward::serve(&self.inner.env, &route.listener, req, client).await
     }
 
     /// Stops every listener, health check and client connection this proxy started.

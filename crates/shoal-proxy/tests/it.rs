@@ -642,14 +642,15 @@ async fn listener_bind_errors_are_reported() {
 }
 
 #[tokio::test]
-async fn handle_serves_by_dns_name_for_edge_routing() {
+async fn edge_route_serves_by_dns_name() {
     let (proxy, _addr, _a, _b) = two_backends(true).await;
-    assert_eq!(
-        proxy.lb_for_host("Exercise-LB-1.us-east-1.elb.localhost:4566").as_deref(),
-        Some(LB_ARN)
-    );
-    assert_eq!(proxy.lb_for_host("nope.elb.localhost"), None);
-    // Serve through `handle` from our own accept loop, as the daemon's port would.
+    let port = proxy.listener_status()[0].bound.clone().unwrap().port();
+    let route = proxy.edge_route("Exercise-LB-1.us-east-1.elb.localhost:4566").unwrap();
+    assert_eq!(route.port(), port, "a port the load balancer lacks falls back to its lowest");
+    let host = format!("EXERCISE-LB-1.us-east-1.elb.localhost:{port}");
+    assert_eq!(proxy.edge_route(&host).map(|r| r.port()), Some(port));
+    assert!(proxy.edge_route("nope.elb.localhost").is_none());
+    // Serve through `serve_edge` from our own accept loop, as the daemon's port would.
     let edge = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let edge_addr = edge.local_addr().unwrap();
     let p = proxy.clone();
@@ -659,8 +660,8 @@ async fn handle_serves_by_dns_name_for_edge_routing() {
             let p = p.clone();
             async move {
                 let host = req.headers()["host"].to_str().unwrap().to_string();
-                let lb = p.lb_for_host(&host).unwrap();
-                Ok::<_, Infallible>(p.handle(&lb, 80, req, peer).await)
+                let route = p.edge_route(&host).unwrap();
+                Ok::<_, Infallible>(p.serve_edge(route, req, peer).await)
             }
         });
         let _ = hyper::server::conn::http1::Builder::new()
@@ -1162,7 +1163,10 @@ async fn edge_routing_refuses_what_the_listener_refuses() {
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let p = p.clone();
-                    async move { Ok::<_, Infallible>(p.handle(LB_ARN, 80, req, peer).await) }
+                    async move {
+                        let route = p.edge_route("exercise-lb-1.us-east-1.elb.localhost").unwrap();
+                        Ok::<_, Infallible>(p.serve_edge(route, req, peer).await)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)

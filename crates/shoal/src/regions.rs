@@ -87,11 +87,13 @@ impl Regions {
         self.read().values().cloned().collect()
     }
 
-    /// The region's service and the ARN of the load balancer whose DNS name `host` is.
-    pub fn load_balancer_for_host(&self, host: &str) -> Option<(Arc<Service>, String)> {
-        self.read()
-            .values()
-            .find_map(|svc| svc.proxy.lb_for_host(host).map(|arn| (svc.clone(), arn)))
+    /// The region's service and the listener a request whose Host is a load balancer's
+    /// DNS name reaches (lock-free: the proxies' own tables).
+    pub fn load_balancer_for_host(
+        &self,
+        host: &str,
+    ) -> Option<(Arc<Service>, shoal_proxy::EdgeRoute)> {
+        self.read().values().find_map(|svc| svc.proxy.edge_route(host).map(|r| (svc.clone(), r)))
     }
 
     /// Takes the controllers' tasks (every region's), for the daemon to await at stop.

@@ -182,14 +182,9 @@ async fn route(
 ) -> Response<EdgeBody> {
     // Each region's load balancers are in its own data plane; their DNS names carry the
     // region (`<name>-<digits>.<region>.elb.localhost`), so a name is in one at most.
-    let lb = host_of(&req).and_then(|host| {
-        let (svc, arn) = regions.load_balancer_for_host(host)?;
-        let asked = host.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
-        Some((svc, arn, asked))
-    });
-    if let Some((svc, arn, asked)) = lb {
-        let port = listener_port(&svc, &arn, asked);
-        return svc.proxy.handle(&arn, port, req, peer).await.map(Either::Left);
+    let edge = host_of(&req).and_then(|host| regions.load_balancer_for_host(host));
+    if let Some((svc, route)) = edge {
+        return svc.proxy.serve_edge(route, req, peer).await.map(Either::Left);
     }
     let svc = regions.home();
     if let Some(err) = oversized_head(&req) {
@@ -377,16 +372,6 @@ fn body_error(e: &axum::Error) -> AwsError {
         source = err.source();
     }
     AwsError::new("IncompleteBody", format!("The request body could not be read: {e}"))
-}
-
-/// Which listener serves an edge request: the one on the port the client named, if
-/// the load balancer has it, else its lowest port.
-fn listener_port(svc: &Service, lb_arn: &str, asked: Option<u16>) -> u16 {
-    let ports = svc.listener_ports(lb_arn);
-    match asked {
-        Some(a) if ports.contains(&a) => a,
-        _ => ports.first().copied().unwrap_or(0),
-    }
 }
 
 #[cfg(test)]

@@ -90,20 +90,6 @@ impl Service {
         self.read(|s| s.vpcs.values().find(|v| v.is_default).map(|v| v.id.clone()))
     }
 
-    /// The ports of a load balancer's listeners, lowest first.
-    pub fn listener_ports(&self, load_balancer_arn: &str) -> Vec<u16> {
-        self.read(|s| {
-            let mut ports: Vec<u16> = s
-                .listeners
-                .values()
-                .filter(|l| l.load_balancer_arn == load_balancer_arn)
-                .map(|l| l.port)
-                .collect();
-            ports.sort_unstable();
-            ports
-        })
-    }
-
     /// Whether each activity's group still exists (DescribeScalingActivities with
     /// `IncludeDeletedGroups` answers `InService` or `Deleted` for each).
     pub fn activity_groups_exist(&self, activities: &[Activity]) -> Vec<bool> {
