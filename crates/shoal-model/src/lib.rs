@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! - [`error`]: [`AwsError`], the one error type every rule returns; it carries AWS's
-//!   error code and HTTP status so the API front can render it unchanged.
+//!   error code (an [`ErrorCode`] of the one catalog) and HTTP status so the API front
+//!   can render it unchanged.
 //! - [`tags`], [`filter`]: tags and the `Filter.N.Name/Value.M` matching shared by the
 //!   Describe calls.
 //! - [`ec2`]: instances and their state machine, instance types, images, launch
@@ -34,7 +35,7 @@ pub mod region;
 pub mod tags;
 pub mod text;
 
-pub use error::{AwsError, AwsResult};
+pub use error::{AwsError, AwsResult, ErrorCode};
 
 /// The account every resource belongs to: Shoal serves one account, as LocalStack and
 /// moto do, with AWS's documentation account id.
