@@ -3,6 +3,7 @@
 //! The figures come from the caller (the daemon derives them from its host); the
 //! rules here only compare and word the refusal.
 
+use crate::ErrorCode;
 use crate::{AwsError, AwsResult};
 
 /// The account's quotas. Field docs name AWS's quota.
@@ -74,7 +75,7 @@ pub fn check_instance_count(
     let left = quota.saturating_sub(running);
     if max_count > quota || min_count > left {
         return Err(AwsError::new(
-            "InstanceLimitExceeded",
+            ErrorCode::InstanceLimitExceeded,
             format!(
                 "Your quota allows for {left} more running instance(s). You requested at least {}.",
                 if max_count > quota { max_count } else { min_count }
@@ -98,7 +99,7 @@ pub fn fit_vcpus(
     let fits = left / vcpus_each.max(1);
     if fits < min_count {
         return Err(AwsError::new(
-            "VcpuLimitExceeded",
+            ErrorCode::VcpuLimitExceeded,
             format!("You have requested more vCPU capacity than your current vCPU limit of {quota} allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit."),
         ));
     }
@@ -107,7 +108,7 @@ pub fn fit_vcpus(
 
 /// A count quota: `existing` resources already, one more would pass `quota`.
 /// `code`/`message` are the owning service's words.
-pub fn check_count(existing: usize, quota: u32, code: &str, message: &str) -> AwsResult<()> {
+pub fn check_count(existing: usize, quota: u32, code: ErrorCode, message: &str) -> AwsResult<()> {
     if existing >= quota as usize {
         return Err(AwsError::new(code, message));
     }
@@ -119,7 +120,7 @@ pub fn check_auto_scaling_groups(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "LimitExceeded",
+        ErrorCode::LimitExceeded,
         &format!("You have reached your Auto Scaling group limit of {quota}."),
     )
 }
@@ -129,7 +130,7 @@ pub fn check_launch_configurations(existing: usize, quota: u32) -> AwsResult<()>
     check_count(
         existing,
         quota,
-        "LimitExceeded",
+        ErrorCode::LimitExceeded,
         &format!("You have reached your launch configuration limit of {quota}."),
     )
 }
@@ -139,7 +140,7 @@ pub fn check_launch_templates(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "LaunchTemplateLimitExceeded",
+        ErrorCode::LaunchTemplateLimitExceeded,
         &format!(
             "You have reached the maximum number of launch templates ({quota}) for this account."
         ),
@@ -150,7 +151,7 @@ pub fn check_load_balancers(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "TooManyLoadBalancers",
+        ErrorCode::TooManyLoadBalancers,
         "The quota for the number of load balancers has been reached",
     )
 }
@@ -159,7 +160,7 @@ pub fn check_target_groups(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "TooManyTargetGroups",
+        ErrorCode::TooManyTargetGroups,
         "The quota for the number of target groups has been reached",
     )
 }
@@ -168,7 +169,7 @@ pub fn check_listeners(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "TooManyListeners",
+        ErrorCode::TooManyListeners,
         "The quota for the number of listeners per load balancer has been reached",
     )
 }
@@ -177,7 +178,7 @@ pub fn check_rules(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "TooManyRules",
+        ErrorCode::TooManyRules,
         "The quota for the number of rules per load balancer has been reached",
     )
 }
@@ -187,7 +188,7 @@ pub fn check_alarms(existing: usize, quota: u32) -> AwsResult<()> {
     check_count(
         existing,
         quota,
-        "LimitExceeded",
+        ErrorCode::LimitExceeded,
         &format!("The maximum number of alarms ({quota}) has been reached."),
     )
 }
@@ -196,7 +197,7 @@ pub fn check_alarms(existing: usize, quota: u32) -> AwsResult<()> {
 pub fn check_ec2_tag_count(tags_after: usize) -> AwsResult<()> {
     if tags_after > MAX_TAGS_PER_RESOURCE {
         return Err(AwsError::new(
-            "TagLimitExceeded",
+            ErrorCode::TagLimitExceeded,
             "The maximum number of Tags for a resource has been reached.",
         ));
     }
@@ -216,7 +217,7 @@ mod tests {
     use super::*;
 
     fn code<T>(r: AwsResult<T>) -> Option<String> {
-        r.err().map(|e| e.code)
+        r.err().map(|e| e.code.to_string())
     }
 
     #[test]
@@ -257,7 +258,7 @@ mod tests {
             (8, 0, 16, 1, 1, Err("VcpuLimitExceeded")),
             (8, 0, 2, 5, 5, Err("VcpuLimitExceeded")),
         ] {
-            let got = fit_vcpus(q, used, each, min, max).map_err(|e| e.code);
+            let got = fit_vcpus(q, used, each, min, max).map_err(|e| e.code.to_string());
             assert_eq!(got, want.map_err(String::from), "{q} {used} {each} {min} {max}");
         }
         let msg = fit_vcpus(8, 8, 1, 1, 1).unwrap_err().message;

@@ -10,6 +10,8 @@
 //! of them: each is listed with `OptInStatus` `opted-in`, the others with
 //! `opt-in-not-required`, exactly as DescribeRegions shows an account that enabled them.
 
+use crate::ErrorCode;
+
 /// One region: its name, short code for zone ids, and zones as (letter, id number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region {
@@ -169,7 +171,7 @@ pub fn private_dns_name(region: &str, ip: std::net::Ipv4Addr) -> String {
 /// check would rather than inventing an empty region.
 pub fn invalid_region_scope(region: &str) -> crate::AwsError {
     crate::AwsError::new(
-        "SignatureDoesNotMatch",
+        ErrorCode::SignatureDoesNotMatch,
         format!("Credential should be scoped to a valid region, not '{region}'."),
     )
     .with_status(403)

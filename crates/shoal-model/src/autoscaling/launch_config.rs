@@ -7,6 +7,7 @@
 //! and security groups, so the service resolves those and reports them with
 //! [`invalid_image`] and friends.
 
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +118,7 @@ pub struct InstanceAttributes {
 /// The `AlreadyExists` error of a duplicate name (AWS's text).
 pub fn already_exists(name: &str) -> AwsError {
     AwsError::new(
-        "AlreadyExists",
+        ErrorCode::AlreadyExists,
         format!("Launch Configuration by this name already exists - A launch configuration already exists with the name {name}"),
     )
 }
@@ -133,7 +134,7 @@ pub fn not_found(name: &str) -> AwsError {
 /// DeleteLaunchConfiguration of a configuration a group still names: `ResourceInUse`.
 pub fn in_use(name: &str, group: &str) -> AwsError {
     AwsError::new(
-        "ResourceInUse",
+        ErrorCode::ResourceInUse,
         format!("Cannot delete launch configuration {name} because it is attached to AutoScalingGroup {group}"),
     )
 }

@@ -7,6 +7,7 @@
 //! instances `Wait`; warmup = InstanceWarmup, else DefaultInstanceWarmup, else the
 //! health check grace period.
 
+use crate::ErrorCode;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -401,7 +402,7 @@ pub fn start_instance_refresh(
 ) -> AwsResult<InstanceRefresh> {
     if active.is_some_and(|r| r.status.is_active()) {
         return Err(AwsError::new(
-            "InstanceRefreshInProgress",
+            ErrorCode::InstanceRefreshInProgress,
             "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.",
         ));
     }

@@ -2,6 +2,7 @@
 //! evaluator (M out of N, four comparison operators, TreatMissingData), the
 //! StateReason / StateReasonData texts CloudWatch writes, and alarm history items.
 
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -693,7 +694,10 @@ pub fn set_alarm_state(
 ) -> AwsResult<Option<AlarmHistoryItem>> {
     if let Some(d) = reason_data {
         if serde_json::from_str::<serde_json::Value>(d).is_err() {
-            return Err(AwsError::new("InvalidFormat", "Invalid JSON in StateReasonData."));
+            return Err(AwsError::new(
+                ErrorCode::InvalidFormat,
+                "Invalid JSON in StateReasonData.",
+            ));
         }
     }
     let changed = state != alarm.state_value;

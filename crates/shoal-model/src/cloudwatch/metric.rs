@@ -1,6 +1,7 @@
 //! Metrics: identity, data points, statistics over aligned periods, and the
 //! PutMetricData / GetMetricStatistics validation rules.
 
+use crate::ErrorCode;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -460,7 +461,7 @@ pub fn validate_statistics_request(
     let points = (span + period - 1) / period;
     if points > 1440 {
         return Err(AwsError::new(
-            "InvalidParameterCombination",
+            ErrorCode::InvalidParameterCombination,
             format!(
                 "You have requested up to {} datapoints, which exceeds the limit of 1,440. \
                  You may reduce the datapoints requested by increasing Period, or decreasing the time range.",

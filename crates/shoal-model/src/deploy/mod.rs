@@ -27,6 +27,7 @@ pub mod gates;
 pub mod strategy;
 
 use crate::elbv2::health::TargetHealthState;
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -248,7 +249,7 @@ pub fn request_rollback(d: &Deployment, now: DateTime<Utc>) -> AwsResult<Deploym
             s => format!("it is {}", s.as_str()),
         };
         return Err(AwsError::new(
-            "InvalidDeploymentStatus",
+            ErrorCode::InvalidDeploymentStatus,
             format!("Deployment {} cannot be rolled back: {why}", d.id),
         ));
     }

@@ -1,5 +1,6 @@
 //! Machine images (AMIs).
 
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -177,7 +178,7 @@ pub fn validate_name(name: &str) -> AwsResult<()> {
         Ok(())
     } else {
         Err(AwsError::new(
-            "InvalidAMIName.Malformed",
+            ErrorCode::InvalidAMINameMalformed,
             "AMI names must be between 3 and 128 characters long, and may contain letters, numbers, '(', ')', '.', '-', '/' and '_'",
         ))
     }
@@ -191,7 +192,7 @@ pub fn check_name_free<'a>(
 ) -> AwsResult<()> {
     match existing.into_iter().find(|i| i.name == name && i.owner_id == owner_id) {
         Some(other) => Err(AwsError::new(
-            "InvalidAMIName.Duplicate",
+            ErrorCode::InvalidAMINameDuplicate,
             format!("AMI name {name} is already in use by AMI {}", other.id),
         )),
         None => Ok(()),

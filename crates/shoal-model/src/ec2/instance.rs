@@ -1,5 +1,6 @@
 //! Instances and the EC2 instance state machine.
 
+use crate::ErrorCode;
 use std::net::Ipv4Addr;
 
 use chrono::{DateTime, Utc};
@@ -244,7 +245,7 @@ impl InstanceSwitches {
         };
         if refused {
             return Err(AwsError::new(
-                "OperationNotPermitted",
+                ErrorCode::OperationNotPermitted,
                 format!("The instance '{id}' may not be {verb}. Modify its '{attribute}' instance attribute and try again."),
             ));
         }
@@ -359,7 +360,7 @@ pub fn transition(
     use InstanceState::*;
     let incorrect = |verb: &str| {
         AwsError::new(
-            "IncorrectInstanceState",
+            ErrorCode::IncorrectInstanceState,
             format!("The instance '{id}' is not in a state from which it can be {verb}."),
         )
     };

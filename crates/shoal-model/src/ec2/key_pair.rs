@@ -1,5 +1,6 @@
 //! Key pairs. Shoal stores them as AWS does; `shoal ssh` is how one gets in.
 
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,7 @@ pub fn validate_new_name<'a>(
     }
     if existing.into_iter().any(|k| k.name == name) {
         return Err(AwsError::new(
-            "InvalidKeyPair.Duplicate",
+            ErrorCode::InvalidKeyPairDuplicate,
             format!("The keypair '{name}' already exists."),
         ));
     }
@@ -51,7 +52,10 @@ pub fn validate_key_type(key_type: &str) -> AwsResult<()> {
 
 /// The error for a key name that does not exist.
 pub fn not_found(name: &str) -> AwsError {
-    AwsError::new("InvalidKeyPair.NotFound", format!("The key pair '{name}' does not exist"))
+    AwsError::new(
+        ErrorCode::InvalidKeyPairNotFound,
+        format!("The key pair '{name}' does not exist"),
+    )
 }
 
 impl Filterable for KeyPair {

@@ -1,5 +1,6 @@
 //! Launch templates and their numbered versions.
 
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -229,7 +230,7 @@ impl VersionSelector {
             n => n.parse::<u64>().ok().filter(|n| *n > 0).map(VersionSelector::Number).ok_or_else(
                 || {
                     AwsError::new(
-                        "InvalidLaunchTemplateId.VersionNotFound",
+                        ErrorCode::InvalidLaunchTemplateIdVersionNotFound,
                         format!(
                             "Could not find launch template version {n} for template {template_id}"
                         ),
@@ -257,7 +258,7 @@ impl VersionSelector {
 /// deleted).
 pub fn version_not_found(template: &LaunchTemplate, n: u64) -> AwsError {
     AwsError::new(
-        "InvalidLaunchTemplateId.VersionNotFound",
+        ErrorCode::InvalidLaunchTemplateIdVersionNotFound,
         format!("Could not find launch template version {n} for template {}", template.id),
     )
 }
@@ -271,7 +272,7 @@ pub fn validate_name(name: &str) -> AwsResult<()> {
         Ok(())
     } else {
         Err(AwsError::new(
-            "InvalidLaunchTemplateName.MalformedException",
+            ErrorCode::InvalidLaunchTemplateNameMalformedException,
             "A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.'",
         ))
     }
@@ -284,7 +285,7 @@ pub fn check_name_free<'a>(
 ) -> AwsResult<()> {
     if existing.into_iter().any(|t| t.name == name) {
         return Err(AwsError::new(
-            "InvalidLaunchTemplateName.AlreadyExistsException",
+            ErrorCode::InvalidLaunchTemplateNameAlreadyExistsException,
             "Launch template name already in use.",
         ));
     }
@@ -294,14 +295,14 @@ pub fn check_name_free<'a>(
 /// The errors for a template that is not there, by name or by id.
 pub fn not_found_by_name(name: &str) -> AwsError {
     AwsError::new(
-        "InvalidLaunchTemplateName.NotFoundException",
+        ErrorCode::InvalidLaunchTemplateNameNotFoundException,
         format!("The specified launch template, with template name {name}, does not exist."),
     )
 }
 
 pub fn not_found_by_id(id: &str) -> AwsError {
     AwsError::new(
-        "InvalidLaunchTemplateId.NotFound",
+        ErrorCode::InvalidLaunchTemplateIdNotFound,
         format!("The specified launch template, with template ID {id}, does not exist."),
     )
 }

@@ -1,5 +1,6 @@
 //! VPCs, subnets and the CIDR rules EC2 applies to them.
 
+use crate::ErrorCode;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
@@ -150,7 +151,10 @@ impl Vpc {
 pub fn validate_vpc_cidr(text: &str) -> AwsResult<Cidr> {
     let cidr = Cidr::parse(text, "cidrBlock")?;
     if !(16..=28).contains(&cidr.prefix) {
-        return Err(AwsError::new("InvalidVpc.Range", format!("The CIDR '{text}' is invalid.")));
+        return Err(AwsError::new(
+            ErrorCode::InvalidVpcRange,
+            format!("The CIDR '{text}' is invalid."),
+        ));
     }
     Ok(cidr)
 }
@@ -172,11 +176,14 @@ pub struct Subnet {
 pub fn validate_subnet_cidr(text: &str, vpc: &Vpc, siblings: &[&Subnet]) -> AwsResult<Cidr> {
     let cidr = Cidr::parse(text, "cidrBlock")?;
     if !(16..=28).contains(&cidr.prefix) || !vpc.cidr.covers(cidr) {
-        return Err(AwsError::new("InvalidSubnet.Range", format!("The CIDR '{text}' is invalid.")));
+        return Err(AwsError::new(
+            ErrorCode::InvalidSubnetRange,
+            format!("The CIDR '{text}' is invalid."),
+        ));
     }
     if siblings.iter().any(|s| s.cidr.overlaps(cidr)) {
         return Err(AwsError::new(
-            "InvalidSubnet.Conflict",
+            ErrorCode::InvalidSubnetConflict,
             format!("The CIDR '{text}' conflicts with another subnet"),
         ));
     }
@@ -197,7 +204,7 @@ pub fn allocate_private_ip(
     let last = subnet.cidr.size().saturating_sub(1) as u32;
     (4..last).map(|n| subnet.cidr.nth(n)).find(|ip| !in_use.contains(ip)).ok_or_else(|| {
         AwsError::new(
-            "InsufficientFreeAddressesInSubnet",
+            ErrorCode::InsufficientFreeAddressesInSubnet,
             format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
         )
     })
@@ -226,7 +233,10 @@ pub fn claim_private_ip(
         )));
     }
     if in_use.contains(&ip) {
-        return Err(AwsError::new("InvalidIPAddress.InUse", format!("Address {ip} is in use.")));
+        return Err(AwsError::new(
+            ErrorCode::InvalidIPAddressInUse,
+            format!("Address {ip} is in use."),
+        ));
     }
     Ok(ip)
 }

@@ -1,6 +1,7 @@
 //! Security groups: stored with their rules. `packet_filter` translates an instance's
 //! groups into an nftables ruleset; Shoal does not load it yet.
 
+use crate::ErrorCode;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,7 @@ impl Permission {
             let (from, to) = (self.from_port.unwrap_or(-1), self.to_port.unwrap_or(-1));
             if !(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to {
                 return Err(AwsError::new(
-                    "InvalidParameterValue",
+                    ErrorCode::InvalidParameterValue,
                     format!("Invalid port range {from}-{to}"),
                 ));
             }
@@ -207,7 +208,7 @@ impl SecurityGroup {
                         && p.sources().any(|s| s == source)
                 }) else {
                     return Err(AwsError::new(
-                        "InvalidPermission.NotFound",
+                        ErrorCode::InvalidPermissionNotFound,
                         "The specified rule does not exist in this security group.",
                     ));
                 };
@@ -239,7 +240,7 @@ pub fn validate_new_group<'a>(
     }
     if existing.into_iter().any(|g| g.name == name && g.vpc_id == vpc_id) {
         return Err(AwsError::new(
-            "InvalidGroup.Duplicate",
+            ErrorCode::InvalidGroupDuplicate,
             format!("The security group '{name}' already exists for VPC '{vpc_id}'"),
         ));
     }

@@ -1,5 +1,6 @@
 //! Listener and rule actions: forward (single or weighted), fixed-response, redirect.
 
+use crate::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::{AwsError, AwsResult};
@@ -175,7 +176,7 @@ pub fn validate_actions(actions: &[Action]) -> AwsResult<()> {
         [] => Err(AwsError::validation("At least one action must be specified")),
         [one] => validate_action(one),
         _ => Err(AwsError::new(
-            "InvalidLoadBalancerAction",
+            ErrorCode::InvalidLoadBalancerAction,
             "You can specify only one terminal action: forward, redirect or fixed-response",
         )),
     }
@@ -191,7 +192,7 @@ fn validate_action(action: &Action) -> AwsResult<()> {
             }
             if f.target_groups.len() > MAX_TARGET_GROUPS_PER_FORWARD {
                 return Err(AwsError::new(
-                    "TooManyTargetGroups",
+                    ErrorCode::TooManyTargetGroups,
                     "A forward action can have at most 5 target groups",
                 ));
             }
@@ -277,7 +278,7 @@ fn validate_action(action: &Action) -> AwsResult<()> {
                 && r.path == "/#{path}";
             if unchanged {
                 return Err(AwsError::new(
-                    "InvalidLoadBalancerAction",
+                    ErrorCode::InvalidLoadBalancerAction,
                     "The redirect configuration is not valid because it creates a loop: change at least one of protocol, host, port or path",
                 ));
             }

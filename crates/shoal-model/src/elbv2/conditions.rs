@@ -1,5 +1,6 @@
 //! Listener rules: priorities, conditions with AWS's wildcard semantics, and matching.
 
+use crate::ErrorCode;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -139,7 +140,7 @@ pub fn check_rule_priority(
     }
     if existing.into_iter().any(|p| p == priority) {
         return Err(AwsError::new(
-            "PriorityInUse",
+            ErrorCode::PriorityInUse,
             format!("Priority '{priority}' is currently in use"),
         ));
     }
@@ -168,7 +169,7 @@ pub fn validate_conditions(conditions: &[Condition]) -> AwsResult<()> {
     let total: usize = conditions.iter().map(Condition::value_count).sum();
     if total > MAX_CONDITION_VALUES {
         return Err(AwsError::new(
-            "TooManyConditionValues",
+            ErrorCode::TooManyConditionValues,
             format!("A rule can only have '{MAX_CONDITION_VALUES}' condition values"),
         ));
     }

@@ -1,5 +1,6 @@
 //! Listeners: one per (load balancer, port), each with default actions and rules.
 
+use crate::ErrorCode;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -122,7 +123,7 @@ pub fn check_new_listener(
         "HTTP" => {}
         "HTTPS" => {
             return Err(AwsError::new(
-                "UnsupportedProtocol",
+                ErrorCode::UnsupportedProtocol,
                 "Protocol 'HTTPS' is not supported by Shoal; use HTTP",
             ))
         }
@@ -135,7 +136,7 @@ pub fn check_new_listener(
     validate_port(port)?;
     if existing_ports.into_iter().any(|p| u32::from(p) == port) {
         return Err(AwsError::new(
-            "DuplicateListener",
+            ErrorCode::DuplicateListener,
             "A listener already exists on this port for this load balancer",
         ));
     }

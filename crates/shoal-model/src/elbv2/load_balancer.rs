@@ -1,5 +1,6 @@
 //! Application Load Balancers: names, ARNs, DNS names, states and attributes.
 
+use crate::ErrorCode;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -110,7 +111,7 @@ pub fn check_new_load_balancer<'a>(
     validate_load_balancer_name(name)?;
     if existing_names.into_iter().any(|n| n == name) {
         return Err(AwsError::new(
-            "DuplicateLoadBalancerName",
+            ErrorCode::DuplicateLoadBalancerName,
             "A load balancer with the same name already exists",
         ));
     }
@@ -123,7 +124,7 @@ pub fn check_subnet_zones(zones: &[String]) -> AwsResult<()> {
     for (i, z) in zones.iter().enumerate() {
         if zones[..i].contains(z) {
             return Err(AwsError::new(
-                "InvalidConfigurationRequest",
+                ErrorCode::InvalidConfigurationRequest,
                 "A load balancer cannot be attached to multiple subnets in the same Availability Zone",
             ));
         }

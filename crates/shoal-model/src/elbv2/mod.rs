@@ -33,6 +33,7 @@ pub use target_group::{
     TargetGroupAttributes, TargetType,
 };
 
+use crate::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::tags::Tag;
@@ -69,7 +70,7 @@ impl ResourceTags {
         for (i, t) in tags.iter().enumerate() {
             if tags[..i].iter().any(|o| o.key == t.key) {
                 return Err(AwsError::new(
-                    "DuplicateTagKeys",
+                    ErrorCode::DuplicateTagKeys,
                     format!("Tag key '{}' is specified more than once", t.key),
                 ));
             }
@@ -98,7 +99,7 @@ impl ResourceTags {
         }
         if next.len() > MAX_TAGS {
             return Err(AwsError::new(
-                "TooManyTags",
+                ErrorCode::TooManyTags,
                 format!("A resource can have at most {MAX_TAGS} tags"),
             ));
         }

@@ -1,6 +1,7 @@
 //! Target groups: names, health-check settings and the matcher, attributes, and the
 //! rules for registering targets.
 
+use crate::ErrorCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +59,7 @@ pub fn check_new_target_group<'a>(
     validate_target_group_name(name)?;
     if existing_names.into_iter().any(|n| n == name) {
         return Err(AwsError::new(
-            "DuplicateTargetGroupName",
+            ErrorCode::DuplicateTargetGroupName,
             "A target group with the same name exists, but with different settings",
         ));
     }
@@ -69,9 +70,10 @@ pub fn check_new_target_group<'a>(
 pub fn validate_protocol(protocol: &str) -> AwsResult<()> {
     match protocol {
         "HTTP" => Ok(()),
-        "HTTPS" => {
-            Err(AwsError::new("UnsupportedProtocol", "Protocol 'HTTPS' is not supported by Shoal"))
-        }
+        "HTTPS" => Err(AwsError::new(
+            ErrorCode::UnsupportedProtocol,
+            "Protocol 'HTTPS' is not supported by Shoal",
+        )),
         p => Err(AwsError::validation(format!(
             "'{p}' is not a valid protocol for an Application Load Balancer target group"
         ))),
@@ -445,7 +447,7 @@ impl TargetGroupAttributes {
         }
         if next.slow_start_seconds != 0 && next.algorithm == Algorithm::LeastOutstandingRequests {
             return Err(AwsError::new(
-                "InvalidConfigurationRequest",
+                ErrorCode::InvalidConfigurationRequest,
                 "Slow start mode cannot be enabled with the least outstanding requests algorithm",
             ));
         }
@@ -559,13 +561,13 @@ pub fn check_register_targets(
         match target_type {
             TargetType::Instance if !t.id.starts_with("i-") => {
                 return Err(AwsError::new(
-                    "InvalidTarget",
+                    ErrorCode::InvalidTarget,
                     format!("The following targets are not valid instances: '{}'", t.id),
                 ))
             }
             TargetType::Ip if t.id.parse::<std::net::Ipv4Addr>().is_err() => {
                 return Err(AwsError::new(
-                    "InvalidTarget",
+                    ErrorCode::InvalidTarget,
                     format!("The IP address '{}' is not a valid IPv4 address", t.id),
                 ))
             }
@@ -585,7 +587,7 @@ pub fn check_register_targets(
     }
     if registered.len() + added > MAX_TARGETS_PER_TARGET_GROUP {
         return Err(AwsError::new(
-            "TooManyTargets",
+            ErrorCode::TooManyTargets,
             format!(
                 "You've reached the limit on the number of targets registered to a target group ({MAX_TARGETS_PER_TARGET_GROUP})"
             ),

@@ -572,9 +572,7 @@ fn batch_put_scheduled_update_group_action(
         }
     }
     x.list("FailedScheduledUpdateGroupActions", "member", &failed, |x, (n, e)| {
-        x.text("ScheduledActionName", n)
-            .text("ErrorCode", &e.code)
-            .text("ErrorMessage", &e.message);
+        x.text("ScheduledActionName", n).text("ErrorCode", e.code).text("ErrorMessage", &e.message);
     });
     Ok(Body::Result)
 }
@@ -636,9 +634,7 @@ fn batch_delete_scheduled_action(
         }
     }
     x.list("FailedScheduledActions", "member", &failed, |x, (n, e)| {
-        x.text("ScheduledActionName", n)
-            .text("ErrorCode", &e.code)
-            .text("ErrorMessage", &e.message);
+        x.text("ScheduledActionName", n).text("ErrorCode", e.code).text("ErrorMessage", &e.message);
     });
     Ok(Body::Result)
 }

@@ -20,6 +20,7 @@ use shoal_model::cloudwatch::{
     Statistic, StatisticSet, TreatMissingData,
 };
 use shoal_model::tags::Tag;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::document::{list, obj, Doc};
@@ -80,9 +81,9 @@ pub fn decode_json(body: &Bytes) -> AwsResult<Doc> {
         return Ok(Doc::Struct(vec![]));
     }
     super::document::check_json_depth(body)?;
-    serde_json::from_slice::<serde_json::Value>(body)
-        .map(|v| Doc::from_json(&v))
-        .map_err(|e| AwsError::new("SerializationException", format!("Malformed JSON body: {e}")))
+    serde_json::from_slice::<serde_json::Value>(body).map(|v| Doc::from_json(&v)).map_err(|e| {
+        AwsError::new(ErrorCode::SerializationException, format!("Malformed JSON body: {e}"))
+    })
 }
 
 /// Decodes a CBOR body (an empty body is an empty input; too deep a body is refused).
@@ -426,7 +427,7 @@ fn metric_datum(m: &Doc, n: usize) -> AwsResult<MetricDatum> {
     let at = |f: &str| format!("MetricData.member.{n}.{f}");
     let exclusive = |a: &str, b: &str| {
         AwsError::new(
-            "InvalidParameterCombination",
+            ErrorCode::InvalidParameterCombination,
             format!(
                 "The parameters {} and {} are mutually exclusive and you have specified both.",
                 at(a),
@@ -467,7 +468,7 @@ fn metric_datum(m: &Doc, n: usize) -> AwsResult<MetricDatum> {
         }
         (None, true, None) => {
             return Err(AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 format!(
                     "At least one of the parameters {}, {} or {} must be specified.",
                     at("Value"),

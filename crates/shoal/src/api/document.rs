@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use shoal_model::error::member_name;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::query::{parse_bool, too_deep, Node, Params, MAX_DEPTH};
@@ -25,7 +26,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// The answer to a body over [`MAX_BODY_BYTES`] (413).
 pub fn body_too_large() -> AwsError {
     AwsError::new(
-        "RequestEntityTooLarge",
+        ErrorCode::RequestEntityTooLarge,
         format!("The request body is larger than {MAX_BODY_BYTES} bytes (after decompression)."),
     )
     .with_status(413)
@@ -49,7 +50,10 @@ pub fn decoded_body(
         .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|e| {
-        AwsError::new("SerializationException", format!("Malformed gzip request body: {e}"))
+        AwsError::new(
+            ErrorCode::SerializationException,
+            format!("Malformed gzip request body: {e}"),
+        )
     })?;
     if out.len() > MAX_BODY_BYTES {
         return Err(body_too_large());
@@ -91,7 +95,7 @@ pub fn check_json_depth(body: &[u8]) -> AwsResult<()> {
 pub fn cbor_value(body: &[u8]) -> AwsResult<ciborium::Value> {
     ciborium::de::from_reader_with_recursion_limit(body, MAX_DEPTH).map_err(|e| match e {
         ciborium::de::Error::RecursionLimitExceeded => too_deep("The CBOR body"),
-        e => AwsError::new("SerializationException", format!("Malformed CBOR body: {e}")),
+        e => AwsError::new(ErrorCode::SerializationException, format!("Malformed CBOR body: {e}")),
     })
 }
 

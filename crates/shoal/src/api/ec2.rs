@@ -9,6 +9,7 @@ use shoal_model::ec2::launch_template::{
     NetworkInterfaceSpec, TemplateBlockDevice, TemplateEbs,
 };
 use shoal_model::ec2::security_group::Permission;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::query::Params;
@@ -334,7 +335,7 @@ fn change_security_group_rules(
         // Rule ids are derived from the rules, which keep no tags: refused
         // rather than accepted and dropped.
         return Err(AwsError::new(
-            "UnsupportedOperation",
+            ErrorCode::UnsupportedOperation,
             "Shoal does not keep tags on security group rules.",
         ));
     }
@@ -754,7 +755,7 @@ fn instance_interface(p: &Params) -> AwsResult<Option<NetworkInterfaceSpec>> {
         {
             if p.get(param).is_some() {
                 return Err(AwsError::new(
-                    "InvalidParameterCombination",
+                    ErrorCode::InvalidParameterCombination,
                     format!("Network interfaces and an instance-level {what} may not be specified on the same request"),
                 ));
             }

@@ -5,6 +5,7 @@
 use shoal_model::ec2::format_time;
 use shoal_model::ec2::security_group::SecurityGroupRule;
 use shoal_model::ec2::{Image, Instance};
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::ec2::tags_xml;
@@ -248,7 +249,7 @@ fn modify_image_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<(
     let unkept = UNKEPT.into_iter().find(|name| !p.sub(name).is_empty() || p.get(name).is_some());
     if let Some(name) = unkept {
         return Err(AwsError::new(
-            "UnsupportedOperation",
+            ErrorCode::UnsupportedOperation,
             format!("Shoal does not change an image's {name}."),
         ));
     }
@@ -258,7 +259,7 @@ fn modify_image_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<(
         (None, None) => return Err(AwsError::missing_parameter("Attribute")),
         (Some(other), _) => {
             return Err(AwsError::new(
-                "UnsupportedOperation",
+                ErrorCode::UnsupportedOperation,
                 format!("Shoal does not change the image attribute '{other}'."),
             ))
         }
@@ -308,7 +309,7 @@ fn instance_change(p: &Params) -> AwsResult<InstanceAttributeChange> {
             AwsError::missing_parameter("Attribute")
         } else {
             AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 "Fields for multiple attribute types specified: only one attribute can be modified at a time.",
             )
         });

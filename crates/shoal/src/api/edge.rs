@@ -16,6 +16,7 @@
 //! heads over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] get 431, and failed accepts
 //! (out of descriptors) back off exponentially. Every refusal is in AWS's error shape.
 
+use shoal_model::ErrorCode;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -193,7 +194,7 @@ async fn route(
     // Who is asking, for the routes only this machine may use (api::local_only).
     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
     if let Some(why) = browser_refusal(svc, &req) {
-        return refuse(&req, AwsError::new("AccessDenied", why).with_status(403));
+        return refuse(&req, AwsError::new(ErrorCode::AccessDenied, why).with_status(403));
     }
     let timeout = svc.config.body_read_timeout;
     let req = req.map(|body| {
@@ -216,7 +217,7 @@ fn oversized_head<B>(req: &Request<B>) -> Option<AwsError> {
         + req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>();
     (fields > MAX_HEADERS || bytes > MAX_HEAD_BYTES).then(|| {
         AwsError::new(
-            "RequestHeaderFieldsTooLarge",
+            ErrorCode::RequestHeaderFieldsTooLarge,
             format!(
                 "The request head has {fields} header fields and {bytes} bytes; at most \
                  {MAX_HEADERS} fields and {MAX_HEAD_BYTES} bytes are accepted."
@@ -364,14 +365,14 @@ fn body_error(e: &axum::Error) -> AwsError {
     while let Some(err) = source {
         if err.downcast_ref::<BodyTimedOut>().is_some() {
             return AwsError::new(
-                "RequestTimeout",
+                ErrorCode::RequestTimeout,
                 "Your socket connection to the server was not read from or written to within \
                  the timeout period. The request body did not arrive in time.",
             );
         }
         source = err.source();
     }
-    AwsError::new("IncompleteBody", format!("The request body could not be read: {e}"))
+    AwsError::new(ErrorCode::IncompleteBody, format!("The request body could not be read: {e}"))
 }
 
 #[cfg(test)]

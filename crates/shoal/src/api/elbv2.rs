@@ -11,6 +11,7 @@ use shoal_model::elbv2::{
     Action, Condition, FixedResponse, ForwardConfig, Listener, LoadBalancer, ResourceTags, Rule,
     RulePriority, TargetDescription, TargetGroup, WeightedTargetGroup,
 };
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::query::Params;
@@ -26,7 +27,7 @@ pub const NAMESPACE: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-
 pub fn handle_versioned(svc: &Service, action: &str, p: &Params) -> AwsResult<Option<Xml>> {
     if p.get("Version") == Some("2012-06-01") {
         return Err(AwsError::new(
-            "InvalidAction",
+            ErrorCode::InvalidAction,
             "Classic Load Balancers (API version 2012-06-01) are not supported by Shoal; use elbv2",
         ));
     }
@@ -129,7 +130,7 @@ fn actions(p: &Params, key: &str) -> AwsResult<Vec<Action>> {
             "" => return Err(AwsError::validation("An action must specify a type")),
             t @ ("authenticate-oidc" | "authenticate-cognito" | "jwt-validation") => {
                 return Err(AwsError::new(
-                    "InvalidLoadBalancerAction",
+                    ErrorCode::InvalidLoadBalancerAction,
                     format!("Action type '{t}' is not supported by Shoal"),
                 ))
             }
@@ -284,7 +285,7 @@ const ACTIONS: &[(&str, Handler)] = &[
 
 fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {
     if action.is_empty() {
-        return Err(AwsError::new("MissingAction", "The request must contain an Action"));
+        return Err(AwsError::new(ErrorCode::MissingAction, "The request must contain an Action"));
     }
     let handler = super::handler_for(ACTIONS, action)?;
     let mut x = Xml::new();

@@ -25,12 +25,12 @@ pub fn error_response(err: &AwsError, protocol: Protocol, request_id: &str) -> R
     let mut resp = match protocol {
         Protocol::Ec2 => xml_body(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",
-            escape(&err.code),
+            escape(err.code.as_str()),
             escape(&err.message)
         )),
         Protocol::Query => xml_body(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
-            escape(&err.code),
+            escape(err.code.as_str()),
             escape(&err.message)
         )),
         Protocol::Json => {
@@ -64,7 +64,7 @@ pub fn error_response(err: &AwsError, protocol: Protocol, request_id: &str) -> R
         }
     };
     *resp.status_mut() = status;
-    resp.extensions_mut().insert(super::metrics::ErrorCode(err.code.clone()));
+    resp.extensions_mut().insert(err.code);
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }

@@ -1,6 +1,7 @@
 //! The IAM that tools fall back to for the account id (Query protocol, 2010-05-08, a
 //! global service): `GetUser`, for the one user every Shoal access key belongs to.
 
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::query::Params;
@@ -16,7 +17,7 @@ pub fn handle(credentials: &Credentials, action: &str, params: &Params) -> AwsRe
             let id = crate::credentials::identity();
             if let Some(name) = params.get("UserName").filter(|n| *n != id.user_name) {
                 let mut e = AwsError::new(
-                    "NoSuchEntity",
+                    ErrorCode::NoSuchEntity,
                     format!("The user with name {name} cannot be found."),
                 );
                 e.status = 404;
@@ -33,7 +34,7 @@ pub fn handle(credentials: &Credentials, action: &str, params: &Params) -> AwsRe
             Ok(Some(x))
         }
         other => Err(AwsError::new(
-            "InvalidAction",
+            ErrorCode::InvalidAction,
             format!("Could not find operation {other} for version {VERSION}"),
         )),
     }

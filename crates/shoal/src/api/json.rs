@@ -1,6 +1,7 @@
 //! The JSON front: admin routes, the API Shoal's CLI and console use, and the AWS JSON
 //! protocol services (SSM's parameter lookups).
 
+use shoal_model::ErrorCode;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -143,7 +144,8 @@ async fn shutdown(
     body: Bytes,
 ) -> JsonResult {
     let svc = regions.home();
-    let refuse = |why: &str| JsonError(AwsError::new("AccessDenied", why).with_status(403));
+    let refuse =
+        |why: &str| JsonError(AwsError::new(ErrorCode::AccessDenied, why).with_status(403));
     if !svc.config.listen.ip().is_loopback() {
         return Err(refuse("Shoal accepts a shutdown only when it listens on a loopback address."));
     }
@@ -292,7 +294,7 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
         "GetParameter" => {
             let name = req["Name"].as_str().unwrap_or_default();
             param(name).map(|p| json!({ "Parameter": p })).ok_or_else(|| {
-                AwsError::new("ParameterNotFound", format!("Parameter {name} not found."))
+                AwsError::new(ErrorCode::ParameterNotFound, format!("Parameter {name} not found."))
             })
         }
         "GetParameters" => {
@@ -334,7 +336,7 @@ pub fn ssm(svc: &Service, headers: &HeaderMap, body: &Bytes, request_id: &str) -
                 })
         }
         other => Err(AwsError::new(
-            "InvalidAction",
+            ErrorCode::InvalidAction,
             format!("Shoal's SSM serves GetParameter, GetParameters and GetParametersByPath only, not {other}"),
         )),
     };

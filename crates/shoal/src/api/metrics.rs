@@ -21,11 +21,6 @@ pub fn routes() -> Router<Arc<Service>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-/// The error code of a refused AWS request, left on the response by `error_response`
-/// for [`count_requests`].
-#[derive(Debug, Clone)]
-pub struct ErrorCode(pub String);
-
 /// Counts each AWS API request (`POST /`, `GET /?Action=…`, rpc-v2-cbor) by service and
 /// action, and its error code when refused. Other routes pass untouched.
 pub async fn count_requests(State(svc): State<Arc<Service>>, req: Request, next: Next) -> Response {
@@ -44,7 +39,8 @@ pub async fn count_requests(State(svc): State<Arc<Service>>, req: Request, next:
     };
     let (service, action) = classify(&parts.uri, &parts.headers, &bytes);
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    let code = response.extensions().get::<ErrorCode>().map(|c| c.0.as_str());
+    // `error_response` leaves a refused request's code on the response.
+    let code = response.extensions().get::<shoal_model::ErrorCode>().map(|c| c.as_str());
     svc.telemetry.api_request(&service, &action, code);
     response
 }

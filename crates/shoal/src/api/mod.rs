@@ -41,6 +41,7 @@ fn handler_for<H: Copy>(table: &[(&str, H)], action: &str) -> shoal_model::AwsRe
         .ok_or_else(|| shoal_model::AwsError::invalid_action(action))
 }
 
+use shoal_model::ErrorCode;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -79,7 +80,7 @@ pub fn router(regions: Arc<Regions>, shutdown: tokio::sync::watch::Receiver<bool
 
 async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     let err = AwsError::new(
-        "NotFound",
+        ErrorCode::NotFound,
         format!("Shoal serves nothing at {}; the AWS endpoint is POST /.", uri.path()),
     );
     error::refusal(&uri, &headers, &err.with_status(404))
@@ -87,7 +88,7 @@ async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
 
 async fn method_not_allowed(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let err = AwsError::new(
-        "MethodNotAllowed",
+        ErrorCode::MethodNotAllowed,
         format!("{} does not accept {method}; the AWS endpoint is POST /.", uri.path()),
     );
     error::refusal(&uri, &headers, &err.with_status(405))
@@ -119,7 +120,7 @@ fn local_only_refusal<B>(svc: &Service, req: &axum::http::Request<B>) -> Option<
         return None;
     }
     let mut e = AwsError::new(
-        "AccessDenied",
+        ErrorCode::AccessDenied,
         "Shoal listens beyond loopback: its JSON API answers only on this machine, at a loopback address or localhost.",
     );
     e.status = 403;
@@ -186,10 +187,10 @@ fn regional(
         return Ok(regions.home().clone());
     };
     regions.get(&region).map_err(|mut e| {
-        if e.code == "SignatureDoesNotMatch" {
+        if e.code == ErrorCode::SignatureDoesNotMatch {
             match protocol {
-                Protocol::Ec2 => e.code = "AuthFailure".into(),
-                Protocol::Json | Protocol::Cbor => e.code = "InvalidSignatureException".into(),
+                Protocol::Ec2 => e.code = ErrorCode::AuthFailure,
+                Protocol::Json | Protocol::Cbor => e.code = ErrorCode::InvalidSignatureException,
                 Protocol::Query => {}
             }
         }
@@ -249,8 +250,10 @@ fn authenticate(
         body,
     };
     let Some(sig) = sigv4::parse(&req)? else {
-        let mut e =
-            AwsError::new("MissingAuthenticationToken", "Request is missing Authentication Token");
+        let mut e = AwsError::new(
+            ErrorCode::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
+        );
         e.status = 403;
         return Err(e);
     };
@@ -291,7 +294,7 @@ async fn aws_get(
     };
     let refused = if !reads_only(action) {
         Some(AwsError::new(
-            "UnsupportedOperation",
+            ErrorCode::UnsupportedOperation,
             format!(
                 "{action} changes state, so Shoal runs it only on POST; a GET may only \
                  describe, list or get."
@@ -361,7 +364,7 @@ async fn rpc_v2_cbor(
     if service != cloudwatch::TARGET_PREFIX {
         return error_response(
             &AwsError::new(
-                "UnknownService",
+                ErrorCode::UnknownService,
                 format!("Shoal does not serve {service} over rpc-v2-cbor."),
             ),
             Protocol::Cbor,
@@ -441,7 +444,11 @@ async fn dispatch(
                 Some(scope) => format!("Shoal does not serve the service '{scope}' that the request's SigV4 scope names (it serves ec2, autoscaling, elasticloadbalancing, monitoring, ssm, sts and iam)."),
                 None => "Shoal could not tell which AWS service this request is for (no SigV4 scope, X-Amz-Target or known Version).".to_string(),
             };
-            error_response(&AwsError::new("UnknownService", message), Protocol::Query, &request_id)
+            error_response(
+                &AwsError::new(ErrorCode::UnknownService, message),
+                Protocol::Query,
+                &request_id,
+            )
         }
     }
 }

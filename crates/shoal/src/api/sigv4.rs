@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shoal_model::AwsError;
+use shoal_model::ErrorCode;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
@@ -50,20 +51,20 @@ pub struct Signature {
 
 pub fn signature_does_not_match() -> AwsError {
     auth_error(
-        "SignatureDoesNotMatch",
+        ErrorCode::SignatureDoesNotMatch,
         403,
         "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
     )
 }
 
-fn auth_error(code: &str, status: u16, message: impl Into<String>) -> AwsError {
+fn auth_error(code: ErrorCode, status: u16, message: impl Into<String>) -> AwsError {
     let mut e = AwsError::new(code, message);
     e.status = status;
     e
 }
 
 fn incomplete(message: impl Into<String>) -> AwsError {
-    auth_error("IncompleteSignature", 400, message)
+    auth_error(ErrorCode::IncompleteSignature, 400, message)
 }
 
 /// The signature a request carries: `Ok(None)` when it carries none.
@@ -195,7 +196,7 @@ pub fn verify(
 ) -> Result<(), AwsError> {
     let Some(secret) = secret else {
         return Err(auth_error(
-            "InvalidClientTokenId",
+            ErrorCode::InvalidClientTokenId,
             403,
             "The security token included in the request is invalid.",
         ));
@@ -221,7 +222,7 @@ pub fn verify(
     let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     if at > now + MAX_SKEW {
         return Err(auth_error(
-            "RequestTimeTooSkewed",
+            ErrorCode::RequestTimeTooSkewed,
             403,
             format!(
                 "Signature not yet current: {} is still later than {} ({} + 15 min.)",
@@ -233,11 +234,11 @@ pub fn verify(
     }
     match sig.presigned {
         Some(expires) if now > at + chrono::Duration::seconds(expires) => {
-            return Err(auth_error("RequestExpired", 400, "Request has expired."));
+            return Err(auth_error(ErrorCode::RequestExpired, 400, "Request has expired."));
         }
         None if at < now - MAX_SKEW => {
             return Err(auth_error(
-                "RequestTimeTooSkewed",
+                ErrorCode::RequestTimeTooSkewed,
                 403,
                 format!(
                     "Signature expired: {} is now earlier than {} ({} - 15 min.)",

@@ -1,6 +1,7 @@
 //! STS (Query protocol, 2011-06-15): `GetCallerIdentity`, which tools call first to
 //! learn the account, answered for the access key that signed the request.
 
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::query::Params;
@@ -19,7 +20,7 @@ pub fn handle(action: &str, _params: &Params) -> AwsResult<Option<Xml>> {
             Ok(Some(x))
         }
         other => Err(AwsError::new(
-            "InvalidAction",
+            ErrorCode::InvalidAction,
             format!("Could not find operation {other} for version {VERSION}"),
         )),
     }

@@ -210,14 +210,14 @@ async fn render(
 /// A page that could not be shown: AWS's error, in the console frame.
 fn error_page(e: &AwsError, flash: &Flash) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let status = if e.code.contains("NotFound") || e.message.contains("not found") {
+    let status = if e.code.as_str().contains("NotFound") || e.message.contains("not found") {
         StatusCode::NOT_FOUND
     } else {
         status
     };
     let body = format!(
         "<div class=\"flash error\" role=\"alert\" data-live=\"missing\"><b>{}</b>: {}</div>",
-        html::esc(&e.code),
+        html::esc(e.code.as_str()),
         html::esc(&e.message)
     );
     (

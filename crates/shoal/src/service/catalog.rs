@@ -5,6 +5,7 @@ use shoal_model::ec2::image::{Image, BASE_IMAGE_PARAMETER};
 use shoal_model::ec2::instance_type::{self, InstanceType, CATALOG};
 use shoal_model::ec2::public_image::{self, PARAMETER_PATH};
 use shoal_model::filter::{self, Filter};
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::ec2::base_image;
@@ -39,7 +40,7 @@ impl Service {
             .collect();
         if !unknown.is_empty() {
             return Err(AwsError::new(
-                "InvalidInstanceType",
+                ErrorCode::InvalidInstanceType,
                 format!(
                     "The following supplied instance types do not exist: [{}]",
                     unknown.join(", ")

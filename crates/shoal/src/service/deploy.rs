@@ -29,6 +29,7 @@ use shoal_model::elbv2::{
     Action, ForwardConfig, RegisteredTarget, ResourceTags, RulePriority, TargetGroup,
     WeightedTargetGroup,
 };
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::ec2::resolve_version_in;
@@ -94,7 +95,7 @@ impl StartDeployment {
 
 fn not_found(id: &str) -> AwsError {
     AwsError::new(
-        "DeploymentDoesNotExistException",
+        ErrorCode::DeploymentDoesNotExistException,
         format!("The deployment {id} could not be found."),
     )
     .with_status(404)
@@ -110,10 +111,9 @@ fn deployment_id() -> String {
 
 /// The target group a listener's default action sends all its traffic to.
 fn sole_target_group(state: &State, listener_arn: &str) -> AwsResult<String> {
-    let l = state
-        .listeners
-        .get(listener_arn)
-        .ok_or_else(|| AwsError::new("ListenerNotFound", "One or more listeners not found"))?;
+    let l = state.listeners.get(listener_arn).ok_or_else(|| {
+        AwsError::new(ErrorCode::ListenerNotFound, "One or more listeners not found")
+    })?;
     let live: Vec<&WeightedTargetGroup> = match l.default_actions.as_slice() {
         [Action::Forward(f)] => f.target_groups.iter().filter(|t| t.weight > 0).collect(),
         _ => Vec::new(),
@@ -181,7 +181,7 @@ impl Service {
                         .find(|l| &l.arn == lb || &l.name == lb)
                         .ok_or_else(|| {
                             AwsError::new(
-                                "LoadBalancerNotFound",
+                                ErrorCode::LoadBalancerNotFound,
                                 format!("Load balancer '{lb}' not found"),
                             )
                         })?;
@@ -194,7 +194,7 @@ impl Service {
                     let port = port.unwrap_or(80);
                     mine.iter().find(|l| l.port == port).map(|l| l.arn.clone()).ok_or_else(|| {
                         AwsError::new(
-                            "ListenerNotFound",
+                            ErrorCode::ListenerNotFound,
                             format!("Load balancer '{}' has no listener on port {port}", lb.name),
                         )
                     })?
@@ -209,15 +209,15 @@ impl Service {
                 .listeners
                 .get(&listener_arn)
                 .cloned()
-                .ok_or_else(|| AwsError::new("ListenerNotFound", "One or more listeners not found"))?;
+                .ok_or_else(|| AwsError::new(ErrorCode::ListenerNotFound, "One or more listeners not found"))?;
             let lb = state.load_balancers.get(&listener.load_balancer_arn).cloned().ok_or_else(
-                || AwsError::new("LoadBalancerNotFound", "One or more load balancers not found"),
+                || AwsError::new(ErrorCode::LoadBalancerNotFound, "One or more load balancers not found"),
             )?;
             if let Some(other) =
                 state.deployments.values().find(|d| d.status.is_active() && d.listener_arn == listener_arn)
             {
                 return Err(AwsError::new(
-                    "DeploymentAlreadyStartedException",
+                    ErrorCode::DeploymentAlreadyStartedException,
                     format!(
                         "Deployment {} is already in progress on {} port {} ({}); wait for it or roll it back",
                         other.id, lb.name, listener.port, other.status.as_str()
@@ -229,7 +229,7 @@ impl Service {
                 .target_groups
                 .get(&blue_tg_arn)
                 .cloned()
-                .ok_or_else(|| AwsError::new("TargetGroupNotFound", "One or more target groups not found"))?;
+                .ok_or_else(|| AwsError::new(ErrorCode::TargetGroupNotFound, "One or more target groups not found"))?;
 
             // Blue.
             let blue = match &req.group {
@@ -271,7 +271,7 @@ impl Service {
                 d.status.is_active() && (d.blue_group == blue.name || d.green_group == blue.name)
             }) {
                 return Err(AwsError::new(
-                    "DeploymentAlreadyStartedException",
+                    ErrorCode::DeploymentAlreadyStartedException,
                     format!("Deployment {} is already in progress for group {}", other.id, blue.name),
                 ));
             }
@@ -310,13 +310,13 @@ impl Service {
                 (Some(image), None) => {
                     let img = state.images.get(image).ok_or_else(|| {
                         AwsError::new(
-                            "InvalidAMIID.NotFound",
+                            ErrorCode::InvalidAMIIDNotFound,
                             format!("The image id '[{image}]' does not exist"),
                         )
                     })?;
                     if img.state != ImageState::Available {
                         return Err(AwsError::new(
-                            "InvalidAMIID.Unavailable",
+                            ErrorCode::InvalidAMIIDUnavailable,
                             format!("The image '{image}' is not available (it is {})", img.state.name()),
                         ));
                     }

@@ -6,6 +6,7 @@
 //! rules by id, network interfaces, ModifyInstanceAttribute) and `routes.rs` (route
 //! tables and internet gateways as views of the VPCs).
 
+use shoal_model::ErrorCode;
 use std::collections::BTreeSet;
 
 use base64::Engine;
@@ -42,7 +43,7 @@ pub(crate) use launch_templates::resolve_version_in;
 pub use launch_templates::DeletedVersions;
 pub use routes::{InternetGateway, RouteTable};
 
-fn not_found_ids(code: &str, noun: &str, missing: &[String]) -> AwsError {
+fn not_found_ids(code: ErrorCode, noun: &str, missing: &[String]) -> AwsError {
     let list = missing.join(", ");
     if missing.len() == 1 {
         AwsError::new(code, format!("The {noun} ID '{list}' does not exist"))
@@ -51,7 +52,7 @@ fn not_found_ids(code: &str, noun: &str, missing: &[String]) -> AwsError {
     }
 }
 
-fn check_ids_well_formed(prefix: &str, code: &str, ids: &[String]) -> AwsResult<()> {
+fn check_ids_well_formed(prefix: &str, code: ErrorCode, ids: &[String]) -> AwsResult<()> {
     match ids.iter().find(|id| !is_well_formed_id(prefix, id)) {
         Some(bad) => Err(AwsError::new(code, format!("Invalid id: \"{bad}\""))),
         None => Ok(()),
@@ -177,7 +178,7 @@ impl Service {
 pub fn decode_user_data(data: &str) -> AwsResult<Vec<u8>> {
     let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
     let decoded = base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| {
-        AwsError::new("InvalidUserData.Malformed", "Invalid BASE64 encoding of user data.")
+        AwsError::new(ErrorCode::InvalidUserDataMalformed, "Invalid BASE64 encoding of user data.")
     })?;
     quotas::check_user_data_size(decoded.len())?;
     Ok(decoded)

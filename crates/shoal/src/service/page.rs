@@ -5,6 +5,7 @@
 //! accepted page sizes, the size when none is asked for, and the texts of the two errors.
 
 use base64::Engine;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 /// A page of results and the token (or marker) for the next one.
@@ -85,12 +86,14 @@ impl Paging {
 
     fn bad_token(&self, token: &str) -> AwsError {
         match self.style {
-            ErrorStyle::Ec2 => {
-                AwsError::new("InvalidNextToken", "The specified token is invalid or has expired")
-            }
-            ErrorStyle::Modeled => {
-                AwsError::new("InvalidNextToken", "The service cannot process the NextToken.")
-            }
+            ErrorStyle::Ec2 => AwsError::new(
+                ErrorCode::InvalidNextToken,
+                "The specified token is invalid or has expired",
+            ),
+            ErrorStyle::Modeled => AwsError::new(
+                ErrorCode::InvalidNextToken,
+                "The service cannot process the NextToken.",
+            ),
             ErrorStyle::Marker => AwsError::validation(format!("Invalid marker '{token}'")),
         }
     }

@@ -7,6 +7,7 @@ use shoal_model::autoscaling::lifecycle::{
     self, InstanceRefresh, RefreshPreferences, RefreshStatus,
 };
 use shoal_model::ec2::launch_template::LaunchTemplateSpec;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::autoscaling::find_group;
@@ -23,7 +24,7 @@ pub(crate) fn active_refresh<'a>(state: &'a State, group: &str) -> Option<&'a In
 
 fn no_active(group: &str) -> AwsError {
     AwsError::new(
-        "ActiveInstanceRefreshNotFound",
+        ErrorCode::ActiveInstanceRefreshNotFound,
         format!("No in progress or pending Instance Refresh found for Auto Scaling group {group}"),
     )
 }

@@ -4,6 +4,7 @@
 //! AWS's validation texts.
 
 use super::*;
+use crate::ErrorCode;
 
 /// CreateAutoScalingGroup's parameters after wire decoding. Subnets are resolved to
 /// their zones by the caller (EC2 owns subnets); `zones` keeps the user's order.
@@ -121,7 +122,7 @@ pub const ONE_LAUNCH_SOURCE: &str = "Valid requests must contain either LaunchTe
 /// The `AlreadyExists` error of a duplicate group name (AWS's text).
 pub fn group_already_exists(name: &str) -> AwsError {
     AwsError::new(
-        "AlreadyExists",
+        ErrorCode::AlreadyExists,
         format!("AutoScalingGroup by this name already exists - A group with the name {name} already exists"),
     )
 }
@@ -343,7 +344,7 @@ pub fn update_group(
 ) -> AwsResult<Option<String>> {
     if group.status.is_some() {
         return Err(AwsError::new(
-            "ScalingActivityInProgress",
+            ErrorCode::ScalingActivityInProgress,
             format!("AutoScalingGroup {} is pending delete.", group.name),
         ));
     }
@@ -474,7 +475,7 @@ pub fn update_group(
 pub fn activity_in_progress(latest_activity: Option<&str>) -> AwsError {
     let id = latest_activity.map(|id| format!(" {id}")).unwrap_or_default();
     AwsError::new(
-        "ScalingActivityInProgress",
+        ErrorCode::ScalingActivityInProgress,
         format!("Scaling activity{id} is in progress and blocks this action"),
     )
 }
@@ -527,7 +528,7 @@ pub fn begin_delete(group: &mut AutoScalingGroup, force_delete: bool) -> AwsResu
     let live = group.instances.iter().any(|i| i.lifecycle_state != LifecycleState::Terminated);
     if live && !force_delete {
         return Err(AwsError::new(
-            "ResourceInUse",
+            ErrorCode::ResourceInUse,
             "You cannot delete an AutoScalingGroup while there are instances still in the group.",
         ));
     }
@@ -576,7 +577,7 @@ pub fn terminate_instance(
     };
     if inst.lifecycle_state.is_terminating() || inst.lifecycle_state == LifecycleState::Terminated {
         return Err(AwsError::new(
-            "ScalingActivityInProgress",
+            ErrorCode::ScalingActivityInProgress,
             format!("Instance {instance_id} is already being terminated."),
         ));
     }

@@ -9,6 +9,7 @@ use shoal_model::cloudwatch::alarm::{
 };
 use shoal_model::cloudwatch::{AlarmHistoryItem, AlarmState, HistoryItemType, MetricAlarm};
 use shoal_model::tags::{self, Tag};
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::*;
@@ -64,7 +65,7 @@ pub struct HistoryFilter {
 
 /// `Alarm <name> not found` (`ResourceNotFound`, 404).
 pub fn alarm_not_found(name: &str) -> AwsError {
-    AwsError::new("ResourceNotFound", format!("Alarm {name} not found")).with_status(404)
+    AwsError::new(ErrorCode::ResourceNotFound, format!("Alarm {name} not found")).with_status(404)
 }
 
 impl Service {
@@ -142,7 +143,7 @@ impl Service {
                 .collect();
             if !missing.is_empty() {
                 return Err(AwsError::new(
-                    "ResourceNotFound",
+                    ErrorCode::ResourceNotFound,
                     format!("Alarms not found: [{}]", missing.join(", ")),
                 )
                 .with_status(404));
@@ -163,7 +164,7 @@ impl Service {
     pub fn describe_alarms(&self, f: &AlarmFilter) -> AwsResult<Page<MetricAlarm>> {
         if !f.names.is_empty() && f.name_prefix.is_some() {
             return Err(AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 "AlarmNamePrefix and AlarmNames cannot both be specified.",
             ));
         }
@@ -292,7 +293,7 @@ impl Service {
 
     fn alarm_by_arn<'a>(state: &'a State, arn: &str) -> AwsResult<&'a MetricAlarm> {
         state.alarms.values().find(|a| a.alarm_arn == arn).ok_or_else(|| {
-            AwsError::new("ResourceNotFoundException", format!("Unknown resource {arn}"))
+            AwsError::new(ErrorCode::ResourceNotFoundException, format!("Unknown resource {arn}"))
                 .with_status(404)
         })
     }

@@ -30,6 +30,7 @@
 //! default of 60 this is exactly AWS. Queries (GetMetricStatistics, GetMetricData)
 //! always use their literal `Period` over real timestamps.
 
+use shoal_model::ErrorCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -177,7 +178,7 @@ pub fn merge_points(series: Vec<Vec<Datapoint>>) -> Vec<Datapoint> {
 fn parse_statistics(stats: &[String], extended: &[String]) -> AwsResult<Vec<Statistic>> {
     if stats.is_empty() && extended.is_empty() {
         return Err(AwsError::new(
-            "InvalidParameterCombination",
+            ErrorCode::InvalidParameterCombination,
             "Must specify either Statistics or ExtendedStatistics, but not both.",
         ));
     }

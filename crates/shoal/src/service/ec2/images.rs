@@ -9,6 +9,7 @@ use shoal_model::ec2::instance::InstanceState;
 use shoal_model::ec2::launch_template::TagSpecification;
 use shoal_model::ec2::{instance_type, is_well_formed_id, Image};
 use shoal_model::filter::Filter;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::instances::require_instance;
@@ -23,11 +24,11 @@ impl Service {
         owners: &[String],
         filters: &[Filter],
     ) -> AwsResult<Vec<Image>> {
-        check_ids_well_formed("ami", "InvalidAMIID.Malformed", ids)?;
+        check_ids_well_formed("ami", ErrorCode::InvalidAMIIDMalformed, ids)?;
         self.read(|state| {
             let images = select::<Image>(state, ids, filters, |m| {
                 AwsError::new(
-                    "InvalidAMIID.NotFound",
+                    ErrorCode::InvalidAMIIDNotFound,
                     format!("The image id '[{}]' does not exist", m.join(", ")),
                 )
             })?;
@@ -60,7 +61,11 @@ impl Service {
         no_reboot: bool,
     ) -> AwsResult<Image> {
         image::validate_name(name)?;
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", &[instance_id.to_string()])?;
+        check_ids_well_formed(
+            "i",
+            ErrorCode::InvalidInstanceIDMalformed,
+            &[instance_id.to_string()],
+        )?;
         let tags = tags_for(tag_specs, "image")?;
         let image_id = ids::ec2("ami");
         let pending = self.mutate(|state, changes| {
@@ -70,7 +75,7 @@ impl Service {
                 InstanceState::Running | InstanceState::Stopped | InstanceState::Pending
             ) {
                 return Err(AwsError::new(
-                    "IncorrectInstanceState",
+                    ErrorCode::IncorrectInstanceState,
                     format!(
                         "The instance '{instance_id}' is not in the 'running' or 'stopped' states."
                     ),
@@ -210,17 +215,17 @@ impl Service {
     /// DeregisterImage: the image is gone at once; its layers stay while another image
     /// or a running instance stands on them (as AWS keeps a running instance's volume).
     pub fn deregister_image(&self, image_id: &str) -> AwsResult<()> {
-        check_ids_well_formed("ami", "InvalidAMIID.Malformed", &[image_id.to_string()])?;
+        check_ids_well_formed("ami", ErrorCode::InvalidAMIIDMalformed, &[image_id.to_string()])?;
         self.mutate(|state, changes| {
             let img = state.images.get(image_id).ok_or_else(|| {
                 AwsError::new(
-                    "InvalidAMIID.NotFound",
+                    ErrorCode::InvalidAMIIDNotFound,
                     format!("The image id '[{image_id}]' does not exist"),
                 )
             })?;
             if img.owner_id != ACCOUNT_ID {
                 return Err(AwsError::new(
-                    "AuthFailure",
+                    ErrorCode::AuthFailure,
                     format!("Not authorized for image:{image_id}"),
                 ));
             }
@@ -248,16 +253,19 @@ pub(crate) fn resolve_image<'a>(state: &'a State, image_id: &str) -> AwsResult<&
     };
     if !is_well_formed_id("ami", &id) {
         return Err(AwsError::new(
-            "InvalidAMIID.Malformed",
+            ErrorCode::InvalidAMIIDMalformed,
             format!("Invalid id: \"{id}\" (expecting \"ami-...\")"),
         ));
     }
     let img = state.images.get(&id).ok_or_else(|| {
-        AwsError::new("InvalidAMIID.NotFound", format!("The image id '[{id}]' does not exist"))
+        AwsError::new(
+            ErrorCode::InvalidAMIIDNotFound,
+            format!("The image id '[{id}]' does not exist"),
+        )
     })?;
     if img.state != ImageState::Available {
         return Err(AwsError::new(
-            "InvalidAMIID.Unavailable",
+            ErrorCode::InvalidAMIIDUnavailable,
             format!("The image id '[{id}]' is not available"),
         ));
     }
@@ -265,12 +273,15 @@ pub(crate) fn resolve_image<'a>(state: &'a State, image_id: &str) -> AwsResult<&
 }
 
 fn image_not_found(id: &str) -> AwsError {
-    AwsError::new("InvalidAMIID.NotFound", format!("The image id '[{id}]' does not exist"))
+    AwsError::new(ErrorCode::InvalidAMIIDNotFound, format!("The image id '[{id}]' does not exist"))
 }
 
 fn find<'a>(state: &'a State, id: &str) -> AwsResult<&'a Image> {
     if !shoal_model::ec2::is_well_formed_id("ami", id) {
-        return Err(AwsError::new("InvalidAMIID.Malformed", format!("Invalid id: \"{id}\"")));
+        return Err(AwsError::new(
+            ErrorCode::InvalidAMIIDMalformed,
+            format!("Invalid id: \"{id}\""),
+        ));
     }
     state.images.get(id).ok_or_else(|| image_not_found(id))
 }
@@ -297,7 +308,10 @@ impl Service {
         self.mutate(|state, changes| {
             let mut image = find(state, id)?.clone();
             if image.owner_id != ACCOUNT_ID {
-                return Err(AwsError::new("AuthFailure", format!("Not authorized for image:{id}")));
+                return Err(AwsError::new(
+                    ErrorCode::AuthFailure,
+                    format!("Not authorized for image:{id}"),
+                ));
             }
             image.description = Some(description.to_string());
             changes.put(image);

@@ -2,6 +2,7 @@
 //! changes (Start/Stop/Terminate/Reboot), DescribeInstances, monitoring, the
 //! controller's writes and console output.
 
+use shoal_model::ErrorCode;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -106,7 +107,7 @@ impl Service {
         }
         if req.max_count < req.min_count {
             return Err(AwsError::new(
-                "InvalidParameterValue",
+                ErrorCode::InvalidParameterValue,
                 format!("Value ({}) for parameter maxCount is invalid. Expected a value greater than or equal to minCount ({}).", req.max_count, req.min_count),
             ));
         }
@@ -155,7 +156,7 @@ impl Service {
             !merged.security_group_ids.is_empty() || !merged.security_groups.is_empty();
         if !interface_groups.is_empty() && instance_groups {
             return Err(AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 "Network interfaces and an instance-level security groups may not be specified on the same request",
             ));
         }
@@ -231,7 +232,7 @@ impl Service {
         let free = network::usable_addresses(subnet.cidr).saturating_sub(private_used.len() as u64);
         if free < req.min_count as u64 {
             return Err(AwsError::new(
-                "InsufficientFreeAddressesInSubnet",
+                ErrorCode::InsufficientFreeAddressesInSubnet,
                 format!("There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.", subnet.id),
             ));
         }
@@ -240,7 +241,7 @@ impl Service {
         });
         if wanted_ip.is_some() && req.min_count > 1 {
             return Err(AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 "A private IP address can be given only for a single instance (MinCount 1).",
             ));
         }
@@ -318,7 +319,7 @@ impl Service {
             .inspect(|ip| claims.claim(region, *ip))
             .ok_or_else(|| {
                 AwsError::new(
-                    "InsufficientInstanceCapacity",
+                    ErrorCode::InsufficientInstanceCapacity,
                     format!("The loopback address pool {pool} is exhausted."),
                 )
             })
@@ -331,17 +332,17 @@ impl Service {
         max_results: Option<u32>,
         next_token: Option<&str>,
     ) -> AwsResult<Page<Instance>> {
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        check_ids_well_formed("i", ErrorCode::InvalidInstanceIDMalformed, ids)?;
         if max_results.is_some() && !ids.is_empty() {
             return Err(AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 "The parameter instancesSet cannot be used with the parameter maxResults",
             ));
         }
         let now = self.clock.now();
         let mut items = self.read(|state| {
             select::<Instance>(state, ids, filters, |m| {
-                not_found_ids("InvalidInstanceID.NotFound", "instance", m)
+                not_found_ids(ErrorCode::InvalidInstanceIDNotFound, "instance", m)
             })
             .map(|v| {
                 v.into_iter()
@@ -390,7 +391,7 @@ impl Service {
         if ids.is_empty() {
             return Err(AwsError::missing_parameter("InstanceId"));
         }
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        check_ids_well_formed("i", ErrorCode::InvalidInstanceIDMalformed, ids)?;
         self.mutate(|state, changes| {
             if check_protections {
                 for (id, inst) in ids.iter().filter_map(|id| Some((id, state.instances.get(id)?))) {
@@ -415,7 +416,7 @@ impl Service {
         let missing: Vec<String> =
             ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
         if !missing.is_empty() {
-            return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+            return Err(not_found_ids(ErrorCode::InvalidInstanceIDNotFound, "instance", &missing));
         }
         for id in ids {
             let inst = &state.instances[id];
@@ -470,12 +471,16 @@ impl Service {
         if ids.is_empty() {
             return Err(AwsError::missing_parameter("InstanceId"));
         }
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", ids)?;
+        check_ids_well_formed("i", ErrorCode::InvalidInstanceIDMalformed, ids)?;
         self.mutate(|state, changes| {
             let missing: Vec<String> =
                 ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
             if !missing.is_empty() {
-                return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+                return Err(not_found_ids(
+                    ErrorCode::InvalidInstanceIDNotFound,
+                    "instance",
+                    &missing,
+                ));
             }
             let mut out = Vec::new();
             for id in ids {
@@ -512,7 +517,7 @@ impl Service {
     }
 
     pub fn instance(&self, id: &str) -> AwsResult<Instance> {
-        check_ids_well_formed("i", "InvalidInstanceID.Malformed", &[id.to_string()])?;
+        check_ids_well_formed("i", ErrorCode::InvalidInstanceIDMalformed, &[id.to_string()])?;
         self.read(|state| require_instance(state, id).cloned())
     }
 
@@ -532,7 +537,9 @@ fn expired(inst: &Instance, now: chrono::DateTime<chrono::Utc>) -> bool {
 }
 
 pub(super) fn require_instance<'a>(state: &'a State, id: &str) -> AwsResult<&'a Instance> {
-    require(state, id, || not_found_ids("InvalidInstanceID.NotFound", "instance", &[id.into()]))
+    require(state, id, || {
+        not_found_ids(ErrorCode::InvalidInstanceIDNotFound, "instance", &[id.into()])
+    })
 }
 
 /// The subnet to launch into: the given one; else the default subnet of the given zone;
@@ -544,7 +551,7 @@ fn pick_subnet<'a>(
 ) -> AwsResult<&'a Subnet> {
     if let Some(id) = subnet_id {
         return require(state, id, || {
-            not_found_ids("InvalidSubnetID.NotFound", "subnet", &[id.into()])
+            not_found_ids(ErrorCode::InvalidSubnetIDNotFound, "subnet", &[id.into()])
         });
     }
     let defaults: Vec<&Subnet> = state.subnets.values().filter(|s| s.default_for_az).collect();
@@ -564,7 +571,7 @@ fn pick_subnet<'a>(
     ordered.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
     ordered.into_iter().min_by_key(|s| live(s)).ok_or_else(|| {
         AwsError::new(
-            "MissingInput",
+            ErrorCode::MissingInput,
             "No subnets found for the default VPC. Please specify a subnet.",
         )
     })

@@ -8,6 +8,7 @@ use shoal_model::ec2::security_group::SecurityGroupRule;
 use shoal_model::ec2::{Instance, SecurityGroup, Vpc};
 use shoal_model::filter::{self, Filter, Filterable};
 use shoal_model::tags::Tag;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::{not_found_ids, require};
@@ -110,10 +111,10 @@ impl Service {
                 .instances
                 .get(id)
                 .cloned()
-                .ok_or_else(|| not_found_ids("InvalidInstanceID.NotFound", "instance", &[id.into()]))?;
+                .ok_or_else(|| not_found_ids(ErrorCode::InvalidInstanceIDNotFound, "instance", &[id.into()]))?;
             if inst.state == InstanceState::Terminated {
                 return Err(AwsError::new(
-                    "IncorrectInstanceState",
+                    ErrorCode::IncorrectInstanceState,
                     format!("The instance '{id}' is not in a state from which it can be modified."),
                 ));
             }
@@ -122,7 +123,7 @@ impl Service {
                     Ok(())
                 } else {
                     Err(AwsError::new(
-                        "IncorrectInstanceState",
+                        ErrorCode::IncorrectInstanceState,
                         format!("The instance '{id}' is not in the 'stopped' state. ({attribute} can only be modified while it is stopped)"),
                     ))
                 }
@@ -167,7 +168,11 @@ impl Service {
             let missing: Vec<String> =
                 ids.iter().filter(|id| !state.instances.contains_key(*id)).cloned().collect();
             if !missing.is_empty() {
-                return Err(not_found_ids("InvalidInstanceID.NotFound", "instance", &missing));
+                return Err(not_found_ids(
+                    ErrorCode::InvalidInstanceIDNotFound,
+                    "instance",
+                    &missing,
+                ));
             }
             Ok(state
                 .instances
@@ -187,7 +192,7 @@ impl Service {
     pub fn describe_vpc_attribute(&self, vpc_id: &str, attribute: &str) -> AwsResult<bool> {
         self.read(|state| {
             let vpc = require::<Vpc>(state, vpc_id, || {
-                not_found_ids("InvalidVpcID.NotFound", "vpc", &[vpc_id.into()])
+                not_found_ids(ErrorCode::InvalidVpcIDNotFound, "vpc", &[vpc_id.into()])
             })?;
             vpc.attributes().get(attribute)
         })
@@ -197,13 +202,13 @@ impl Service {
     pub fn modify_vpc_attribute(&self, vpc_id: &str, changes: &[(&str, bool)]) -> AwsResult<()> {
         let [(attribute, value)] = changes else {
             return Err(AwsError::new(
-                "InvalidParameterCombination",
+                ErrorCode::InvalidParameterCombination,
                 "Fields for multiple attribute types specified: only one attribute can be modified at a time.",
             ));
         };
         self.mutate(|state, staged| {
             let mut vpc = require::<Vpc>(state, vpc_id, || {
-                not_found_ids("InvalidVpcID.NotFound", "vpc", &[vpc_id.into()])
+                not_found_ids(ErrorCode::InvalidVpcIDNotFound, "vpc", &[vpc_id.into()])
             })?
             .clone();
             let mut attributes: VpcAttributes = vpc.attributes();
@@ -228,7 +233,7 @@ impl Service {
                 rule_ids.iter().filter(|id| !all.iter().any(|r| &r.id == *id)).cloned().collect();
             if !missing.is_empty() {
                 return Err(AwsError::new(
-                    "InvalidSecurityGroupRuleId.NotFound",
+                    ErrorCode::InvalidSecurityGroupRuleIdNotFound,
                     format!("The security group rule ID '{}' does not exist", missing.join(", ")),
                 ));
             }
@@ -265,7 +270,7 @@ impl Service {
         self.mutate(|state, changes| {
             let mut group = require::<SecurityGroup>(state, group_id, || {
                 AwsError::new(
-                    "InvalidGroup.NotFound",
+                    ErrorCode::InvalidGroupNotFound,
                     format!("The security group '{group_id}' does not exist"),
                 )
             })?
@@ -276,7 +281,7 @@ impl Service {
                 let Some(rule) = rules.iter().find(|r| &r.id == id && r.is_egress == is_egress)
                 else {
                     return Err(AwsError::new(
-                        "InvalidSecurityGroupRuleId.NotFound",
+                        ErrorCode::InvalidSecurityGroupRuleIdNotFound,
                         format!("The security group rule ID '{id}' does not exist"),
                     ));
                 };
@@ -337,7 +342,7 @@ impl Service {
                 ids.iter().filter(|id| !all.iter().any(|n| &n.id == *id)).cloned().collect();
             if !missing.is_empty() {
                 return Err(AwsError::new(
-                    "InvalidNetworkInterfaceID.NotFound",
+                    ErrorCode::InvalidNetworkInterfaceIDNotFound,
                     format!("The networkInterface ID '{}' does not exist", missing.join(", ")),
                 ));
             }

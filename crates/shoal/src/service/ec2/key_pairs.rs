@@ -4,6 +4,7 @@
 use shoal_model::ec2::launch_template::TagSpecification;
 use shoal_model::ec2::{key_pair, KeyPair};
 use shoal_model::filter::Filter;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::{select_named, tags_for};
@@ -80,7 +81,7 @@ impl Service {
                 key_pair::not_found,
                 |m| {
                     AwsError::new(
-                        "InvalidKeyPair.NotFound",
+                        ErrorCode::InvalidKeyPairNotFound,
                         format!("The key pair '{}' does not exist", m.join(", ")),
                     )
                 },

@@ -9,6 +9,7 @@ use shoal_model::ec2::{instance_type, LaunchTemplate, LaunchTemplateVersion};
 use shoal_model::filter::Filter;
 use shoal_model::quotas;
 use shoal_model::tags;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use super::{decode_user_data, select, tags_for};
@@ -115,7 +116,7 @@ impl Service {
         self.read(|state| {
             if let Some(missing) = names.iter().find(|n| !state.launch_templates.values().any(|t| &t.name == *n)) {
                 return Err(AwsError::new(
-                    "InvalidLaunchTemplateName.NotFoundException",
+                    ErrorCode::InvalidLaunchTemplateNameNotFoundException,
                     format!("At least one of the launch templates specified in the request does not exist. ({missing})"),
                 ));
             }

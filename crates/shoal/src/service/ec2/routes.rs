@@ -7,6 +7,7 @@
 use shoal_model::ec2::Vpc;
 use shoal_model::filter::{self, Filter, Filterable};
 use shoal_model::tags::Tag;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use crate::service::Service;
@@ -134,7 +135,7 @@ impl Service {
             filters,
             |id| {
                 AwsError::new(
-                    "InvalidRouteTableID.NotFound",
+                    ErrorCode::InvalidRouteTableIDNotFound,
                     format!("The routeTable ID '{id}' does not exist"),
                 )
             },
@@ -154,7 +155,7 @@ impl Service {
             filters,
             |id| {
                 AwsError::new(
-                    "InvalidInternetGatewayID.NotFound",
+                    ErrorCode::InvalidInternetGatewayIDNotFound,
                     format!("The internetGateway ID '{id}' does not exist"),
                 )
             },

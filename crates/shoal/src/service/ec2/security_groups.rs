@@ -7,6 +7,7 @@ use shoal_model::ec2::launch_template::TagSpecification;
 use shoal_model::ec2::security_group::{self, Permission};
 use shoal_model::ec2::{SecurityGroup, Vpc};
 use shoal_model::filter::Filter;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::vpcs::default_vpc;
@@ -26,7 +27,7 @@ impl Service {
         self.mutate(|state, changes| {
             let vpc_id = match vpc_id {
                 Some(id) => require::<Vpc>(state, id, || {
-                    not_found_ids("InvalidVpcID.NotFound", "vpc", &[id.into()])
+                    not_found_ids(ErrorCode::InvalidVpcIDNotFound, "vpc", &[id.into()])
                 })?
                 .id
                 .clone(),
@@ -59,7 +60,7 @@ impl Service {
         self.read(|state| {
             let missing_name = |name: &str| {
                 AwsError::new(
-                    "InvalidGroup.NotFound",
+                    ErrorCode::InvalidGroupNotFound,
                     format!(
                         "The security group '{name}' does not exist in default VPC '{}'",
                         default_vpc(state).map(|v| v.id.as_str()).unwrap_or("none")
@@ -73,7 +74,7 @@ impl Service {
                 missing_name,
                 |m| {
                     AwsError::new(
-                        "InvalidGroup.NotFound",
+                        ErrorCode::InvalidGroupNotFound,
                         format!("The security group '{}' does not exist", m.join(", ")),
                     )
                 },
@@ -86,7 +87,7 @@ impl Service {
             let group = resolve_group(state, id, name)?;
             if group.name == "default" {
                 return Err(AwsError::new(
-                    "CannotDelete",
+                    ErrorCode::CannotDelete,
                     format!(
                         "the specified group: \"{}\" name: \"default\" cannot be deleted by a user",
                         group.id
@@ -97,7 +98,7 @@ impl Service {
                 i.state != InstanceState::Terminated && i.security_group_ids.contains(&group.id)
             }) {
                 return Err(AwsError::new(
-                    "DependencyViolation",
+                    ErrorCode::DependencyViolation,
                     format!("resource {} has a dependent object", group.id),
                 ));
             }
@@ -122,7 +123,7 @@ impl Service {
                 let Some(rule) = rules.iter().find(|r| &r.id == rule_id && r.is_egress != ingress)
                 else {
                     return Err(AwsError::new(
-                        "InvalidSecurityGroupRuleId.NotFound",
+                        ErrorCode::InvalidSecurityGroupRuleIdNotFound,
                         format!("The security group rule ID '{rule_id}' does not exist"),
                     ));
                 };
@@ -167,7 +168,7 @@ impl Service {
                 match (add, exists) {
                     (true, true) => {
                         return Err(AwsError::new(
-                            "InvalidPermission.Duplicate",
+                            ErrorCode::InvalidPermissionDuplicate,
                             format!(
                                 "the specified rule \"peer: {}, {}, ALLOW\" already exists",
                                 p.cidrs.join(","),
@@ -179,7 +180,7 @@ impl Service {
                     (false, true) => rules.retain(|r| !r.same_rule(&p)),
                     (false, false) => {
                         return Err(AwsError::new(
-                            "InvalidPermission.NotFound",
+                            ErrorCode::InvalidPermissionNotFound,
                             "The specified rule does not exist in this security group.",
                         ))
                     }
@@ -221,7 +222,7 @@ fn resolve_group<'a>(
     match (id, name) {
         (Some(id), _) => require(state, id, || {
             AwsError::new(
-                "InvalidGroup.NotFound",
+                ErrorCode::InvalidGroupNotFound,
                 format!("The security group '{id}' does not exist"),
             )
         }),
@@ -233,7 +234,7 @@ fn resolve_group<'a>(
                 .find(|g| g.name == name && g.vpc_id == vpc.id)
                 .ok_or_else(|| {
                     AwsError::new(
-                        "InvalidGroup.NotFound",
+                        ErrorCode::InvalidGroupNotFound,
                         format!(
                             "The security group '{name}' does not exist in default VPC '{}'",
                             vpc.id
@@ -257,7 +258,7 @@ pub(super) fn resolve_groups(
     for id in ids {
         let g = state.security_groups.get(id).ok_or_else(|| {
             AwsError::new(
-                "InvalidGroup.NotFound",
+                ErrorCode::InvalidGroupNotFound,
                 format!("The security group '{id}' does not exist"),
             )
         })?;
@@ -275,7 +276,7 @@ pub(super) fn resolve_groups(
             .find(|g| &g.name == name && g.vpc_id == vpc_id)
             .ok_or_else(|| {
                 AwsError::new(
-                    "InvalidGroup.NotFound",
+                    ErrorCode::InvalidGroupNotFound,
                     format!("The security group '{name}' does not exist in VPC '{vpc_id}'"),
                 )
             })?;

@@ -2,6 +2,7 @@
 
 use shoal_model::ec2::{Image, Snapshot};
 use shoal_model::filter::{self, Filter};
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult, ACCOUNT_ID};
 
 use crate::service::{Service, State};
@@ -20,7 +21,10 @@ fn all_snapshots(state: &State) -> Vec<Snapshot> {
 }
 
 fn not_found(id: &str) -> AwsError {
-    AwsError::new("InvalidSnapshot.NotFound", format!("The snapshot '{id}' does not exist."))
+    AwsError::new(
+        ErrorCode::InvalidSnapshotNotFound,
+        format!("The snapshot '{id}' does not exist."),
+    )
 }
 
 impl Service {
@@ -89,7 +93,7 @@ impl Service {
 
 fn in_use(id: &str, image: &Image) -> AwsError {
     AwsError::new(
-        "InvalidSnapshot.InUse",
+        ErrorCode::InvalidSnapshotInUse,
         format!("The snapshot {id} is currently in use by {}", image.id),
     )
 }

@@ -4,6 +4,7 @@
 use shoal_model::filter::{self, Filter};
 use shoal_model::quotas;
 use shoal_model::tags::{self, Tag};
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use crate::service::Service;
@@ -94,13 +95,13 @@ impl Service {
 
 fn tag_target_missing(id: &str) -> AwsError {
     let kind = match id.split('-').next().unwrap_or("") {
-        "i" => "InvalidInstanceID.NotFound",
-        "ami" => "InvalidAMIID.NotFound",
-        "vpc" => "InvalidVpcID.NotFound",
-        "subnet" => "InvalidSubnetID.NotFound",
-        "sg" => "InvalidGroup.NotFound",
-        "lt" => "InvalidLaunchTemplateId.NotFound",
-        _ => "InvalidID",
+        "i" => ErrorCode::InvalidInstanceIDNotFound,
+        "ami" => ErrorCode::InvalidAMIIDNotFound,
+        "vpc" => ErrorCode::InvalidVpcIDNotFound,
+        "subnet" => ErrorCode::InvalidSubnetIDNotFound,
+        "sg" => ErrorCode::InvalidGroupNotFound,
+        "lt" => ErrorCode::InvalidLaunchTemplateIdNotFound,
+        _ => ErrorCode::InvalidID,
     };
     AwsError::new(kind, format!("The ID '{id}' is not valid"))
 }

@@ -6,6 +6,7 @@ use shoal_model::ec2::launch_template::TagSpecification;
 use shoal_model::ec2::network;
 use shoal_model::ec2::{SecurityGroup, Subnet, Vpc};
 use shoal_model::filter::Filter;
+use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::security_groups::default_security_group;
@@ -27,21 +28,23 @@ impl Service {
 
     pub fn describe_vpcs(&self, ids: &[String], filters: &[Filter]) -> AwsResult<Vec<Vpc>> {
         self.read(|s| {
-            select::<Vpc>(s, ids, filters, |m| not_found_ids("InvalidVpcID.NotFound", "vpc", m))
-                .map(|v| v.into_iter().cloned().collect())
+            select::<Vpc>(s, ids, filters, |m| {
+                not_found_ids(ErrorCode::InvalidVpcIDNotFound, "vpc", m)
+            })
+            .map(|v| v.into_iter().cloned().collect())
         })
     }
 
     pub fn delete_vpc(&self, vpc_id: &str) -> AwsResult<()> {
         self.mutate(|state, changes| {
             require::<Vpc>(state, vpc_id, || {
-                not_found_ids("InvalidVpcID.NotFound", "vpc", &[vpc_id.into()])
+                not_found_ids(ErrorCode::InvalidVpcIDNotFound, "vpc", &[vpc_id.into()])
             })?;
             if state.subnets.values().any(|s| s.vpc_id == vpc_id)
                 || state.security_groups.values().any(|g| g.vpc_id == vpc_id && g.name != "default")
             {
                 return Err(AwsError::new(
-                    "DependencyViolation",
+                    ErrorCode::DependencyViolation,
                     format!("The vpc '{vpc_id}' has dependencies and cannot be deleted."),
                 ));
             }
@@ -62,7 +65,7 @@ impl Service {
     ) -> AwsResult<Subnet> {
         let tags = tags_for(tag_specs, "subnet")?;
         self.mutate(|state, changes| {
-            let vpc = require::<Vpc>(state, vpc_id, || not_found_ids("InvalidVpcID.NotFound", "vpc", &[vpc_id.into()]))?;
+            let vpc = require::<Vpc>(state, vpc_id, || not_found_ids(ErrorCode::InvalidVpcIDNotFound, "vpc", &[vpc_id.into()]))?;
             let siblings: Vec<&Subnet> = state.subnets.values().filter(|s| s.vpc_id == vpc_id).collect();
             let cidr = network::validate_subnet_cidr(cidr_block, vpc, &siblings)?;
             let zone = match zone {
@@ -92,7 +95,7 @@ impl Service {
     pub fn describe_subnets(&self, ids: &[String], filters: &[Filter]) -> AwsResult<Vec<Subnet>> {
         self.read(|s| {
             select::<Subnet>(s, ids, filters, |m| {
-                not_found_ids("InvalidSubnetID.NotFound", "subnet", m)
+                not_found_ids(ErrorCode::InvalidSubnetIDNotFound, "subnet", m)
             })
             .map(|v| v.into_iter().cloned().collect())
         })
@@ -101,7 +104,7 @@ impl Service {
     pub fn delete_subnet(&self, subnet_id: &str) -> AwsResult<()> {
         self.mutate(|state, changes| {
             require::<Subnet>(state, subnet_id, || {
-                not_found_ids("InvalidSubnetID.NotFound", "subnet", &[subnet_id.into()])
+                not_found_ids(ErrorCode::InvalidSubnetIDNotFound, "subnet", &[subnet_id.into()])
             })?;
             if state
                 .instances
@@ -109,7 +112,7 @@ impl Service {
                 .any(|i| i.subnet_id == subnet_id && i.state != InstanceState::Terminated)
             {
                 return Err(AwsError::new(
-                    "DependencyViolation",
+                    ErrorCode::DependencyViolation,
                     format!("The subnet '{subnet_id}' has dependencies and cannot be deleted."),
                 ));
             }
@@ -185,5 +188,5 @@ pub(super) fn default_vpc(state: &State) -> AwsResult<&Vpc> {
         .vpcs
         .values()
         .find(|v| v.is_default)
-        .ok_or_else(|| AwsError::new("VPCIdNotSpecified", "No default VPC for this user."))
+        .ok_or_else(|| AwsError::new(ErrorCode::VPCIdNotSpecified, "No default VPC for this user."))
 }

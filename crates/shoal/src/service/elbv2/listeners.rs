@@ -1,6 +1,7 @@
 //! Listeners and their rules: create, describe, modify, delete, priorities, attributes.
 
 use super::*;
+use shoal_model::ErrorCode;
 
 impl Elb<'_> {
     /// Actions must name existing target groups in the load balancer's VPC, each used
@@ -11,13 +12,13 @@ impl Elb<'_> {
             let tg = state.target_groups.get(arn).ok_or_else(tg_not_found)?;
             if tg.vpc_id != lb.vpc_id {
                 return Err(AwsError::new(
-                    "InvalidConfigurationRequest",
+                    ErrorCode::InvalidConfigurationRequest,
                     format!("Target group '{arn}' is not in the VPC of load balancer '{}'", lb.arn),
                 ));
             }
             if target_group_load_balancers(state, arn).iter().any(|o| o != &lb.arn) {
                 return Err(AwsError::new(
-                    "TargetGroupAssociationLimit",
+                    ErrorCode::TargetGroupAssociationLimit,
                     format!("The following target groups cannot be associated with more than one load balancer: {arn}"),
                 ));
             }
@@ -188,7 +189,7 @@ impl Elb<'_> {
             check_new_rule(used, priority, &conditions, &actions)?;
             if rules.len() > MAX_RULES_PER_LISTENER {
                 return Err(AwsError::new(
-                    "TooManyRules",
+                    ErrorCode::TooManyRules,
                     format!("A listener can have at most {MAX_RULES_PER_LISTENER} rules"),
                 ));
             }
@@ -269,7 +270,7 @@ impl Elb<'_> {
             if let Some(c) = conditions {
                 if rule.priority == RulePriority::Default {
                     return Err(AwsError::new(
-                        "OperationNotPermitted",
+                        ErrorCode::OperationNotPermitted,
                         "The conditions of a default rule cannot be modified",
                     ));
                 }
@@ -295,7 +296,7 @@ impl Elb<'_> {
             let rule = state.rules.get(arn).ok_or_else(rule_not_found)?;
             if rule.priority == RulePriority::Default {
                 return Err(AwsError::new(
-                    "OperationNotPermitted",
+                    ErrorCode::OperationNotPermitted,
                     "A default rule cannot be deleted",
                 ));
             }
@@ -316,7 +317,7 @@ impl Elb<'_> {
                 let mut rule = state.rules.get(arn).cloned().ok_or_else(rule_not_found)?;
                 if rule.priority == RulePriority::Default {
                     return Err(AwsError::new(
-                        "OperationNotPermitted",
+                        ErrorCode::OperationNotPermitted,
                         "The priority of a default rule cannot be modified",
                     ));
                 }
@@ -342,7 +343,7 @@ impl Elb<'_> {
                 });
                 if clash {
                     return Err(AwsError::new(
-                        "PriorityInUse",
+                        ErrorCode::PriorityInUse,
                         format!("Priority '{}' is currently in use", u.priority.to_wire()),
                     ));
                 }

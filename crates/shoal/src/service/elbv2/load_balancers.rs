@@ -2,6 +2,7 @@
 //! subnets and security groups.
 
 use super::*;
+use shoal_model::ErrorCode;
 
 impl Elb<'_> {
     /// Subnets of one VPC in distinct zones, and security groups of that VPC (its
@@ -16,7 +17,10 @@ impl Elb<'_> {
         let mut found = Vec::new();
         for id in subnets {
             let s = state.subnets.get(id).ok_or_else(|| {
-                AwsError::new("SubnetNotFound", format!("The subnet ID '{id}' is not valid"))
+                AwsError::new(
+                    ErrorCode::SubnetNotFound,
+                    format!("The subnet ID '{id}' is not valid"),
+                )
             })?;
             if !found.iter().any(|f: &&shoal_model::ec2::Subnet| f.id == s.id) {
                 found.push(s);
@@ -30,7 +34,7 @@ impl Elb<'_> {
         let vpc = vpc_of_lb.unwrap_or(&first.vpc_id).to_string();
         if found.iter().any(|s| s.vpc_id != vpc) {
             return Err(AwsError::new(
-                "InvalidConfigurationRequest",
+                ErrorCode::InvalidConfigurationRequest,
                 "The subnets must all be in the load balancer's VPC",
             ));
         }
@@ -40,14 +44,14 @@ impl Elb<'_> {
         for g in groups {
             let sg = state.security_groups.get(g).ok_or_else(|| {
                 AwsError::new(
-                    "InvalidSecurityGroup",
+                    ErrorCode::InvalidSecurityGroup,
                     format!("Security group '{g}' does not exist"),
                 )
             })?;
             // A group of another VPC exists: ELBv2 names the mismatch (observed text).
             if sg.vpc_id != vpc {
                 return Err(AwsError::new(
-                    "InvalidConfigurationRequest",
+                    ErrorCode::InvalidConfigurationRequest,
                     format!("Security group '{g}' does not belong to VPC '{vpc}'"),
                 ));
             }
@@ -162,7 +166,7 @@ impl Elb<'_> {
                 names.iter().find(|n| !state.load_balancers.values().any(|l| &l.name == *n))
             {
                 return Err(AwsError::new(
-                    "LoadBalancerNotFound",
+                    ErrorCode::LoadBalancerNotFound,
                     format!("Load balancers '[{missing}]' not found"),
                 ));
             }
@@ -210,7 +214,7 @@ impl Elb<'_> {
             let Some(lb) = state.load_balancers.get(arn) else { return Ok(()) };
             if lb.attributes.deletion_protection {
                 return Err(AwsError::new(
-                    "OperationNotPermitted",
+                    ErrorCode::OperationNotPermitted,
                     format!("Load balancer '{arn}' cannot be deleted because deletion protection is enabled"),
                 ));
             }

@@ -10,6 +10,7 @@
 //! rules), `target_groups` and `targets` (registration and health) hold the operations
 //! on each resource.
 
+use shoal_model::ErrorCode;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -73,19 +74,19 @@ pub fn new_proxy(config: &Config, clock: Arc<dyn Clock>) -> Proxy {
 // ------------------------------------------------------------------------ errors
 
 fn lb_not_found() -> AwsError {
-    AwsError::new("LoadBalancerNotFound", "One or more load balancers not found")
+    AwsError::new(ErrorCode::LoadBalancerNotFound, "One or more load balancers not found")
 }
 
 fn tg_not_found() -> AwsError {
-    AwsError::new("TargetGroupNotFound", "One or more target groups not found")
+    AwsError::new(ErrorCode::TargetGroupNotFound, "One or more target groups not found")
 }
 
 fn listener_not_found() -> AwsError {
-    AwsError::new("ListenerNotFound", "One or more listeners not found")
+    AwsError::new(ErrorCode::ListenerNotFound, "One or more listeners not found")
 }
 
 fn rule_not_found() -> AwsError {
-    AwsError::new("RuleNotFound", "One or more rules not found")
+    AwsError::new(ErrorCode::RuleNotFound, "One or more rules not found")
 }
 
 /// The listener a rule belongs to: `…:listener-rule/app/<lb>/<id>/<lid>/<rid>` →
@@ -203,7 +204,10 @@ pub fn resolve_target(
 /// instances and local servers listen).
 fn check_ip_target(id: &str) -> AwsResult<()> {
     let ip: Ipv4Addr = id.parse().map_err(|_| {
-        AwsError::new("InvalidTarget", format!("The IP address '{id}' is not a valid IPv4 address"))
+        AwsError::new(
+            ErrorCode::InvalidTarget,
+            format!("The IP address '{id}' is not a valid IPv4 address"),
+        )
     })?;
     let o = ip.octets();
     let ok = ip.is_private() || ip.is_loopback() || (o[0] == 100 && (64..128).contains(&o[1]));
@@ -211,7 +215,7 @@ fn check_ip_target(id: &str) -> AwsResult<()> {
         Ok(())
     } else {
         Err(AwsError::new(
-            "InvalidTarget",
+            ErrorCode::InvalidTarget,
             format!(
                 "The IP address '{id}' is not within a private address range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10) or loopback"
             ),

@@ -1,6 +1,7 @@
 //! Target groups: create, describe, modify, delete, attributes.
 
 use super::*;
+use shoal_model::ErrorCode;
 
 impl Elb<'_> {
     pub fn create_target_group(&self, req: CreateTargetGroup) -> AwsResult<TargetGroup> {
@@ -99,7 +100,7 @@ impl Elb<'_> {
                 names.iter().find(|n| !state.target_groups.values().any(|t| &t.name == *n))
             {
                 return Err(AwsError::new(
-                    "TargetGroupNotFound",
+                    ErrorCode::TargetGroupNotFound,
                     format!("Target groups '[{n}]' not found"),
                 ));
             }
@@ -143,7 +144,7 @@ impl Elb<'_> {
             }
             if !target_group_load_balancers(state, arn).is_empty() {
                 return Err(AwsError::new(
-                    "ResourceInUse",
+                    ErrorCode::ResourceInUse,
                     format!("Target group '{arn}' is currently in use by a listener or a rule"),
                 ));
             }

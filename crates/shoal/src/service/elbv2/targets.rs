@@ -1,6 +1,7 @@
 //! Targets: registration, deregistration with draining, and health as the data plane sees it.
 
 use super::*;
+use shoal_model::ErrorCode;
 
 impl Elb<'_> {
     /// RegisterTargets: instance targets must be instances of the group's VPC that are
@@ -28,13 +29,13 @@ impl Elb<'_> {
                             .filter(|i| i.vpc_id == tg.vpc_id && i.state != InstanceState::Terminated)
                             .ok_or_else(|| {
                                 AwsError::new(
-                                    "InvalidTarget",
+                                    ErrorCode::InvalidTarget,
                                     format!("The following targets are not valid instances: '{}'", t.id),
                                 )
                             })?;
                         if !matches!(inst.state, InstanceState::Pending | InstanceState::Running) {
                             return Err(AwsError::new(
-                                "InvalidTarget",
+                                ErrorCode::InvalidTarget,
                                 format!(
                                     "The following targets are not in a running state and cannot be registered: '{}'",
                                     t.id
@@ -95,7 +96,7 @@ impl Elb<'_> {
                     .collect();
                 if matching.is_empty() {
                     return Err(AwsError::new(
-                        "InvalidTarget",
+                        ErrorCode::InvalidTarget,
                         format!("The following targets are not registered with target group '{tg_arn}': '{}'", t.id),
                     ));
                 }
