@@ -35,23 +35,19 @@ pub struct HistoryQuery<'a> {
 }
 
 impl Writer<'_> {
-    /// Appends datapoints of any sample shape.
+    /// Appends datapoints of any sample shape: CloudWatch's PutMetricData and Shoal's
+    /// own measured metrics alike.
     pub fn put_metric_points(&mut self, points: &[(MetricId, Point)]) -> crate::Result<()> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO metric_data (namespace, metric, dimensions, ts_ms, value, unit, samples)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for (key, point) in points {
-            let (value, samples) = match &point.samples {
-                Samples::Value(v) => (*v, None),
-                Samples::Values(vs) => {
-                    let count: f64 = vs.iter().map(|(_, c)| c).sum();
-                    let sum: f64 = vs.iter().map(|(v, c)| v * c).sum();
-                    let avg = if count > 0.0 { sum / count } else { 0.0 };
-                    (avg, Some(encode(&point.samples)?))
-                }
-                Samples::Set(s) => (s.sum / s.sample_count, Some(encode(&point.samples)?)),
+            let samples = match &point.samples {
+                Samples::Value(_) => None,
+                other => Some(encode(other)?),
             };
+            let value = point.samples.mean();
             stmt.execute(params![
                 key.namespace,
                 key.metric_name,
@@ -101,7 +97,7 @@ fn encode(samples: &Samples) -> crate::Result<String> {
 
 impl Store {
     /// Datapoints of one series in `[start_ms, end_ms)`, oldest first, with their full
-    /// samples (points written through [`Writer::put_datapoints`] read as plain values).
+    /// samples (a single value reads back as `Samples::Value`).
     pub fn metric_points(
         &self,
         key: &MetricId,
@@ -211,10 +207,7 @@ mod tests {
                 w.put_metric_points(
                     &points.iter().map(|p| (key.clone(), p.clone())).collect::<Vec<_>>(),
                 )?;
-                w.put_datapoints(&[(
-                    key.clone(),
-                    crate::Datapoint { ts_ms: t(3).timestamp_millis(), value: 9.0, unit: "None" },
-                )])
+                w.put_metric_points(&[(key.clone(), Point::measured(t(3), 9.0, "Count"))])
             })
             .unwrap();
         let got = store.metric_points(&key, 0, i64::MAX).unwrap();
@@ -223,10 +216,17 @@ mod tests {
         assert_eq!(got[0].unit.as_deref(), Some("None"));
         assert_eq!(got[1].samples, points[1].samples);
         assert_eq!(got[2].samples, points[2].samples);
-        assert_eq!(got[3].samples, Samples::Value(9.0));
-        // The plain reader sees the averages.
-        let plain = store.metric_data(&key, 0, i64::MAX).unwrap();
-        assert_eq!(plain.iter().map(|p| p.value).collect::<Vec<_>>(), vec![3.0, 2.0, 5.0, 9.0]);
+        assert_eq!(got[3], Point::measured(t(3), 9.0, "Count"));
+        // The plain `value` column holds each point's mean.
+        let plain: Vec<f64> = store
+            .conn
+            .prepare("SELECT value FROM metric_data ORDER BY ts_ms")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(plain, vec![3.0, 2.0, 5.0, 9.0]);
         assert_eq!(store.metric_keys(0).unwrap(), vec![id]);
     }
 

@@ -26,7 +26,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use cloudwatch::HistoryQuery;
-pub use metrics::Datapoint;
 pub use shoal_model::cloudwatch::MetricId;
 
 /// Store failures: SQLite errors or a document that no longer parses.
@@ -124,16 +123,6 @@ impl Store {
         Ok(value)
     }
 
-    /// Datapoints of one metric between two epoch-millisecond bounds (start inclusive).
-    pub fn metric_data(
-        &self,
-        key: &MetricId,
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<Vec<Datapoint>> {
-        metrics::query(&self.conn, key, start_ms, end_ms)
-    }
-
     /// Every metric with data since `since_ms` (ListMetrics shows recent ones).
     pub fn metric_keys(&self, since_ms: i64) -> Result<Vec<MetricId>> {
         metrics::keys(&self.conn, since_ms)
@@ -181,11 +170,6 @@ impl Writer<'_> {
             "DELETE FROM resources; DELETE FROM metric_data; DELETE FROM alarm_history;",
         )?;
         Ok(())
-    }
-
-    /// Appends datapoints.
-    pub fn put_datapoints(&mut self, points: &[(MetricId, Datapoint)]) -> Result<()> {
-        metrics::insert(&self.tx, points)
     }
 
     /// Drops datapoints older than `before_ms` (CloudWatch keeps 1-minute data 15 days).

@@ -16,55 +16,6 @@ fn metric_id(namespace: String, name: String, dimension_text: &str) -> MetricId 
     MetricId::new(namespace, name, pairs.iter().map(|(n, v)| Dimension::new(n, v)).collect())
 }
 
-/// One sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Datapoint {
-    pub ts_ms: i64,
-    pub value: f64,
-    pub unit: &'static str,
-}
-
-pub(crate) fn insert(conn: &Connection, points: &[(MetricId, Datapoint)]) -> crate::Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO metric_data (namespace, metric, dimensions, ts_ms, value, unit)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for (key, point) in points {
-        stmt.execute(params![
-            key.namespace,
-            key.metric_name,
-            dimension_text(key),
-            point.ts_ms,
-            point.value,
-            point.unit
-        ])?;
-    }
-    Ok(())
-}
-
-pub(crate) fn query(
-    conn: &Connection,
-    key: &MetricId,
-    start_ms: i64,
-    end_ms: i64,
-) -> crate::Result<Vec<Datapoint>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT ts_ms, value, unit FROM metric_data
-         WHERE namespace = ?1 AND metric = ?2 AND dimensions = ?3 AND ts_ms >= ?4 AND ts_ms < ?5
-         ORDER BY ts_ms",
-    )?;
-    let rows = stmt.query_map(
-        params![key.namespace, key.metric_name, dimension_text(key), start_ms, end_ms],
-        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?, row.get::<_, String>(2)?)),
-    )?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (ts_ms, value, unit) = row?;
-        out.push(Datapoint { ts_ms, value, unit: static_unit(&unit) });
-    }
-    Ok(out)
-}
-
 pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<MetricId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT namespace, metric, dimensions FROM metric_data WHERE ts_ms >= ?1
@@ -81,41 +32,33 @@ pub(crate) fn keys(conn: &Connection, since_ms: i64) -> crate::Result<Vec<Metric
     Ok(out)
 }
 
-/// Maps a stored unit name back to its static spelling (CloudWatch's unit names;
-/// anything else reads back as `None`).
-pub fn static_unit(unit: &str) -> &'static str {
-    shoal_model::cloudwatch::metric::STANDARD_UNITS
-        .iter()
-        .find(|u| **u == unit)
-        .copied()
-        .unwrap_or("None")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Store;
+    use shoal_model::cloudwatch::Datapoint;
 
     #[test]
     fn datapoints_round_trip_by_series() {
         let mut store = Store::in_memory().unwrap();
         let cpu_a = MetricId::of("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-a")]);
         let cpu_b = MetricId::of("AWS/EC2", "CPUUtilization", &[("InstanceId", "i-b")]);
-        let p = |ts_ms, value| Datapoint { ts_ms, value, unit: "Percent" };
+        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let p = |ms, value| Datapoint::measured(at(ms), value, "Percent");
         store
             .write(|w| {
-                w.put_datapoints(&[
+                w.put_metric_points(&[
                     (cpu_a.clone(), p(1000, 50.0)),
                     (cpu_b.clone(), p(1000, 7.0)),
                     (cpu_a.clone(), p(2000, 90.0)),
                 ])
             })
             .unwrap();
-        let got = store.metric_data(&cpu_a, 0, 5000).unwrap();
+        let got = store.metric_points(&cpu_a, 0, 5000).unwrap();
         assert_eq!(got, vec![p(1000, 50.0), p(2000, 90.0)]);
-        assert_eq!(store.metric_data(&cpu_a, 1500, 5000).unwrap(), vec![p(2000, 90.0)]);
+        assert_eq!(store.metric_points(&cpu_a, 1500, 5000).unwrap(), vec![p(2000, 90.0)]);
         assert_eq!(store.metric_keys(0).unwrap(), vec![cpu_a.clone(), cpu_b.clone()]);
         store.write(|w| w.prune_datapoints(1500)).unwrap();
-        assert_eq!(store.metric_data(&cpu_a, 0, 5000).unwrap(), vec![p(2000, 90.0)]);
+        assert_eq!(store.metric_points(&cpu_a, 0, 5000).unwrap(), vec![p(2000, 90.0)]);
     }
 }

@@ -76,6 +76,27 @@ pub enum Samples {
     Set(StatisticSet),
 }
 
+impl Samples {
+    /// The samples' mean: the value itself, a `Values` array's count-weighted mean, or
+    /// a statistic set's `Sum / SampleCount` (what a plain reader and a chart show).
+    pub fn mean(&self) -> f64 {
+        match self {
+            Samples::Value(v) => *v,
+            Samples::Values(vs) => {
+                let count: f64 = vs.iter().map(|(_, c)| c).sum();
+                let sum: f64 = vs.iter().map(|(v, c)| v * c).sum();
+                if count > 0.0 {
+                    sum / count
+                } else {
+                    0.0
+                }
+            }
+            Samples::Set(s) if s.sample_count > 0.0 => s.sum / s.sample_count,
+            Samples::Set(_) => 0.0,
+        }
+    }
+}
+
 /// A stored data point of one metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Datapoint {
@@ -88,6 +109,12 @@ impl Datapoint {
     /// A single-value point, the common case (`--value 42`).
     pub fn value(timestamp: DateTime<Utc>, value: f64) -> Self {
         Datapoint { timestamp, samples: Samples::Value(value), unit: None }
+    }
+
+    /// A single-value point with its unit, as Shoal's own metrics (`AWS/EC2`,
+    /// `AWS/ApplicationELB`) publish them.
+    pub fn measured(timestamp: DateTime<Utc>, value: f64, unit: &str) -> Self {
+        Datapoint { timestamp, samples: Samples::Value(value), unit: Some(unit.into()) }
     }
 }
 

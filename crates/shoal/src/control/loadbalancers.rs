@@ -13,13 +13,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_model::cloudwatch::Datapoint;
 use shoal_model::cloudwatch::MetricId;
 use shoal_model::ec2::InstanceState;
 use shoal_model::elbv2::{LoadBalancerState, RegisteredTarget, RulePriority, TargetType};
 use shoal_proxy::{
     DataPlane, ListenerSpec, LoadBalancerSpec, MetricsSnapshot, TargetGroupSpec, TargetSpec,
 };
-use shoal_store::Datapoint;
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
@@ -272,10 +272,10 @@ pub fn publish_metrics(svc: &Service, snap: &MetricsSnapshot) {
         svc.telemetry.add_load_balancer_period(&lb.dimension, &lb.counts);
     }
     svc.telemetry.retain_load_balancers(&|d| snap.load_balancers.iter().any(|l| l.dimension == d));
-    let ts_ms = svc.clock.now().timestamp_millis();
+    let now = svc.clock.now();
     let mut points: Vec<(MetricId, Datapoint)> = Vec::new();
-    let mut put = |name: &str, dims: &[(&str, &str)], value: f64, unit: &'static str| {
-        points.push((MetricId::of(NAMESPACE, name, dims), Datapoint { ts_ms, value, unit }));
+    let mut put = |name: &str, dims: &[(&str, &str)], value: f64, unit: &str| {
+        points.push((MetricId::of(NAMESPACE, name, dims), Datapoint::measured(now, value, unit)));
     };
     let counts = |c: &shoal_proxy::Counts| {
         [
@@ -334,7 +334,7 @@ pub fn publish_metrics(svc: &Service, snap: &MetricsSnapshot) {
     if points.is_empty() {
         return;
     }
-    if let Err(e) = svc.with_store(|s| s.write(|w| w.put_datapoints(&points))) {
+    if let Err(e) = svc.with_store(|s| s.write(|w| w.put_metric_points(&points))) {
         tracing::error!(error = %e, "could not store load balancer metrics");
     }
 }

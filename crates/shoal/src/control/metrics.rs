@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shoal_model::cloudwatch::Datapoint;
 use shoal_model::cloudwatch::MetricId;
 use shoal_model::ec2::{instance_type, InstanceState};
-use shoal_store::Datapoint;
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
@@ -112,8 +112,9 @@ pub struct CpuSampler {
 
 impl CpuSampler {
     pub fn record(&mut self, svc: &Service, measured: Vec<Measurement>, at_seconds: f64) {
-        let ts_ms = svc.clock.now().timestamp_millis();
+        let now = svc.clock.now();
         let mut points = Vec::new();
+        let mut by_instance = HashMap::with_capacity(measured.len());
         let mut seen = HashMap::with_capacity(measured.len());
         for m in measured {
             if let Some((prev_pid, prev_at, prev_cpu)) = self.last.get(&m.instance_id) {
@@ -123,25 +124,22 @@ impl CpuSampler {
                         .map(|t| t.vcpus)
                         .unwrap_or(1) as f64;
                     let util = utilization(m.cpu_seconds - prev_cpu, elapsed, vcpus);
-                    points.push((
-                        cpu_key(&m.instance_id),
-                        Datapoint { ts_ms, value: util, unit: "Percent" },
-                    ));
+                    points
+                        .push((cpu_key(&m.instance_id), Datapoint::measured(now, util, "Percent")));
+                    by_instance.insert(m.instance_id.clone(), util);
                 }
             }
             seen.insert(m.instance_id, (m.pid, at_seconds, m.cpu_seconds));
         }
         self.last = seen;
-        let by_instance: HashMap<&str, f64> = points
-            .iter()
-            .filter_map(|(k, d)| k.dimensions.first().map(|dim| (dim.value.as_str(), d.value)))
-            .collect();
+        let by_instance: HashMap<&str, f64> =
+            by_instance.iter().map(|(id, util)| (id.as_str(), *util)).collect();
         svc.telemetry.set_instance_cpu(by_instance.iter().map(|(id, v)| (*id, *v)));
         let aggregates = group_aggregates(svc, "CPUUtilization", "Percent", &by_instance);
         if !points.is_empty() {
             if let Err(e) = svc.with_store(|s| {
                 s.write(|w| {
-                    w.put_datapoints(&points)?;
+                    w.put_metric_points(&points)?;
                     w.put_metric_points(&aggregates)
                 })
             }) {
@@ -160,8 +158,8 @@ fn group_aggregates(
     metric: &str,
     unit: &str,
     by_instance: &HashMap<&str, f64>,
-) -> Vec<(MetricId, shoal_model::cloudwatch::metric::Datapoint)> {
-    use shoal_model::cloudwatch::metric::{Datapoint as Point, Samples, StatisticSet};
+) -> Vec<(MetricId, Datapoint)> {
+    use shoal_model::cloudwatch::metric::{Samples, StatisticSet};
     let now = svc.clock.now();
     svc.read(|s| {
         s.groups
@@ -184,7 +182,11 @@ fn group_aggregates(
                 let key = MetricId::of("AWS/EC2", metric, &[("AutoScalingGroupName", &g.name)]);
                 Some((
                     key,
-                    Point { timestamp: now, samples: Samples::Set(set), unit: Some(unit.into()) },
+                    Datapoint {
+                        timestamp: now,
+                        samples: Samples::Set(set),
+                        unit: Some(unit.into()),
+                    },
                 ))
             })
             .collect()
@@ -310,7 +312,7 @@ pub struct NetworkSampler {
 
 impl NetworkSampler {
     pub fn record(&mut self, svc: &Service, measured: Vec<NetMeasurement>) {
-        let ts_ms = svc.clock.now().timestamp_millis();
+        let now = svc.clock.now();
         let mut seen = HashMap::with_capacity(measured.len());
         let mut traffic = Vec::with_capacity(measured.len());
         for m in measured {
@@ -331,13 +333,13 @@ impl NetworkSampler {
             let by_instance: HashMap<&str, f64> =
                 traffic.iter().map(|(id, d)| (id.as_str(), read(d) as f64)).collect();
             for (id, value) in &by_instance {
-                points.push((instance_key(name, id), Datapoint { ts_ms, value: *value, unit }));
+                points.push((instance_key(name, id), Datapoint::measured(now, *value, unit)));
             }
             aggregates.extend(group_aggregates(svc, name, unit, &by_instance));
         }
         if let Err(e) = svc.with_store(|s| {
             s.write(|w| {
-                w.put_datapoints(&points)?;
+                w.put_metric_points(&points)?;
                 w.put_metric_points(&aggregates)
             })
         }) {

@@ -289,9 +289,9 @@ impl Service {
     pub fn latest_cpu(&self, instance_id: &str) -> Option<f64> {
         let now = self.clock.now().timestamp_millis();
         let window = 3 * self.config.cpu_sample_interval.as_millis() as i64;
-        self.with_store(|s| s.metric_data(&cpu_key(instance_id), now - window, now + 1).ok())?
+        self.with_store(|s| s.metric_points(&cpu_key(instance_id), now - window, now + 1).ok())?
             .last()
-            .map(|d| d.value)
+            .map(|d| d.samples.mean())
     }
 
     /// One stored series' raw samples in `[from_ms, to_ms)` as `(timestamp ms, value)`,
@@ -304,8 +304,10 @@ impl Service {
         to_ms: i64,
     ) -> Vec<(i64, f64)> {
         let key = MetricId::of(namespace, name, dimensions);
-        self.with_store(|s| s.metric_data(&key, from_ms, to_ms))
-            .map(|v| v.into_iter().map(|d| (d.ts_ms, d.value)).collect())
+        self.with_store(|s| s.metric_points(&key, from_ms, to_ms))
+            .map(|v| {
+                v.into_iter().map(|d| (d.timestamp.timestamp_millis(), d.samples.mean())).collect()
+            })
             .unwrap_or_default()
     }
 
