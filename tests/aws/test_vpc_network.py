@@ -248,6 +248,10 @@ def test_the_seeds_web_and_ssh_groups_admit_exactly_their_ports(daemon):
     # ssh adds 22, and nothing else.
     assert connect(daemon, client, ip[both], 22) == REFUSED
     assert connect(daemon, client, ip[both], 3001) == TIMED_OUT
+    # ModifyInstanceAttribute's groups are live too.
+    daemon.aws("ec2", "modify-instance-attribute", "--instance-id", web_only, "--groups", web, ssh)
+    wait_for("22 open on the modified instance", lambda: connect(daemon, client, ip[web_only], 22) == REFUSED,
+             timeout=20)
     # Inside the app still reaches its own 3001 (loopback and its own address).
     assert "200" in sh(daemon, both, f"curl -s -o /dev/null -w %{{http_code}} --max-time 2 http://{ip[both]}:3001/health")
     # What the operator sees in the instance's namespace; the host's own has no such table.
@@ -329,8 +333,13 @@ def test_a_restarted_daemon_re_adopts_the_namespaces_of_running_instances():
         before = sh(d, iid, "ip -4 -o addr show dev eth0")
         d.kill9()
         assert os.path.ismount(ns), "a crash leaves the running instance its network"
+        if NFT_REASON is None:
+            # Its filter lost while the daemon is down: the restarted one loads it again.
+            subprocess.run(["nsenter", f"--net={ns}", "nft", "delete", "table", "inet", "shoal"], check=True)
         d.start()
         assert "(1 instance(s))" in d.api("/_shoal/health")["isolation"]
+        if NFT_REASON is None:
+            wait_for("the filter loaded again", lambda: "table inet shoal" in ruleset(d, inst), timeout=15)
         assert sh(d, iid, "ip -4 -o addr show dev eth0") == before
         # The load balancer of the new daemon reaches the adopted instance.
         lb, tg = lab_lb(d, inst["VpcId"], "restart-lb", [iid])
