@@ -73,7 +73,9 @@ impl Controller for FilterController {
 
 /// Runs until shutdown.
 pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
-    let settings = Settings::watching(svc.config.resync_interval, usize::MAX);
+    // Loads serialize on `VpcNet::changes` anyway; a few at once keep a commit that
+    // touches every instance from filling the blocking pool.
+    let settings = Settings::watching(svc.config.resync_interval, 4);
     let commits = Some(svc.subscribe());
     runner::run(Arc::new(FilterController), svc, settings, commits, shutdown).await;
 }
