@@ -12,6 +12,7 @@ the host's namespace.
 
 Skipped, saying why, where the host cannot run containers or make network namespaces.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -79,10 +80,12 @@ def sh(daemon, iid, script):
     return r.stdout
 
 
-def launch_lab(daemon, count):
+def launch_lab(daemon, count, groups=()):
+    """`count` lab instances (nginx on 3000, the app on 3001), in `groups` if given."""
+    extra = ["--security-group-ids", *groups] if groups else []
     ids = [i["InstanceId"] for i in daemon.aws(
         "ec2", "run-instances", "--image-id", daemon.base_image(), "--instance-type", "t2.micro",
-        "--count", str(count), "--user-data", LAB_USER_DATA)["Instances"]]
+        "--count", str(count), "--user-data", LAB_USER_DATA, *extra)["Instances"]]
     for iid in ids:
         daemon.wait_state(iid, "running")
     return ids
@@ -168,19 +171,155 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
     assert mounts_under(daemon.data_dir) == []
 
 
-def lab_lb(daemon, vpc, name, ids):
-    """A load balancer on :80 forwarding to `ids` on :3000; returns (lb, target group)."""
+def lab_lb(daemon, vpc, name, ids, groups=()):
+    """A load balancer on :80 forwarding to `ids` on :3000 (in `groups` if given, else
+    the VPC's default group); returns (lb, target group)."""
     tg = daemon.aws("elbv2", "create-target-group", "--name", f"{name}-tg", "--protocol", "HTTP",
                     "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
                     "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "4",
                     "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
     subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
                                                    f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
-    lb = daemon.aws("elbv2", "create-load-balancer", "--name", name, "--subnets", *subnets)["LoadBalancers"][0]
+    extra = ["--security-groups", *groups] if groups else []
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", name, "--subnets", *subnets,
+                    *extra)["LoadBalancers"][0]
     daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
                "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
     daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
     return lb, tg
+
+
+NFT_REASON = REASON or (None if shutil.which("nft") else "`nft` is not installed (nftables)")
+needs_nft = pytest.mark.skipif(NFT_REASON is not None, reason=NFT_REASON or "")
+
+# curl's exit codes: 7 refused (the packet got there, nothing listens), 28 timed out
+# (dropped on the way: a security group).
+REFUSED, TIMED_OUT = 7, 28
+
+
+def connect(daemon, src, ip, port):
+    """curl's exit code for http://ip:port/ from inside instance `src`, after checking
+    that the kernel there routes `ip` over the VPC's bridge."""
+    route = sh(daemon, src, f"ip route get {ip}")
+    assert "dev eth0" in route, route
+    r = daemon.shoal("ssh", src, "--", "sh", "-c",
+                     f"curl -s -o /dev/null --connect-timeout 2 --max-time 4 http://{ip}:{port}/; echo rc=$?")
+    return int(r.stdout.strip().rsplit("rc=", 1)[1])
+
+
+def new_group(daemon, name, vpc):
+    return daemon.aws("ec2", "create-security-group", "--group-name", name, "--description", name,
+                      "--vpc-id", vpc)["GroupId"]
+
+
+def ruleset(daemon, inst):
+    """`nft list ruleset` in the instance's own network namespace, as an operator looks."""
+    ns = Path(daemon.data_dir) / "vpcnet" / inst["VpcId"] / inst["InstanceId"]
+    return subprocess.run(["nsenter", f"--net={ns}", "nft", "list", "ruleset"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def terminate(daemon, ids):
+    daemon.aws("ec2", "terminate-instances", "--instance-ids", *ids)
+    for iid in ids:
+        daemon.wait_state(iid, "terminated")
+
+
+@needs_nft
+def test_the_seeds_web_and_ssh_groups_admit_exactly_their_ports(daemon):
+    # The seed's groups, as its first step makes them (`lab::prepare`).
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    web, ssh = new_group(daemon, "web", vpc), new_group(daemon, "ssh", vpc)
+    for group, ports in ((web, (80, 3000)), (ssh, (22,))):
+        for port in ports:
+            daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+                       "--port", str(port), "--cidr", "0.0.0.0/0")
+    (client,) = launch_lab(daemon, 1, [web])
+    (web_only,) = launch_lab(daemon, 1, [web])
+    (both,) = launch_lab(daemon, 1, [web, ssh])
+    ip = {iid: daemon.instance(iid)["PrivateIpAddress"] for iid in (web_only, both)}
+    for iid in (web_only, both):
+        wait_for(f"{iid}'s nginx from the client", lambda: connect(daemon, client, ip[iid], 3000) == 0, timeout=60)
+    # web: 80 and 3000 from anywhere. Nothing listens on 80 (refused: it got there); the
+    # app listens on 3001 but no rule admits it (dropped: the connect times out).
+    assert connect(daemon, client, ip[web_only], 80) == REFUSED
+    assert connect(daemon, client, ip[web_only], 3001) == TIMED_OUT
+    assert connect(daemon, client, ip[web_only], 22) == TIMED_OUT
+    # ssh adds 22, and nothing else.
+    assert connect(daemon, client, ip[both], 22) == REFUSED
+    assert connect(daemon, client, ip[both], 3001) == TIMED_OUT
+    # ModifyInstanceAttribute's groups are live too.
+    daemon.aws("ec2", "modify-instance-attribute", "--instance-id", web_only, "--groups", web, ssh)
+    wait_for("22 open on the modified instance", lambda: connect(daemon, client, ip[web_only], 22) == REFUSED,
+             timeout=20)
+    # Inside the app still reaches its own 3001 (loopback and its own address).
+    assert "200" in sh(daemon, both, f"curl -s -o /dev/null -w %{{http_code}} --max-time 2 http://{ip[both]}:3001/health")
+    # What the operator sees in the instance's namespace; the host's own has no such table.
+    rules = ruleset(daemon, daemon.instance(both))
+    for line in ("table inet shoal", "policy drop", "ct state established,related accept",
+                 "tcp dport 80 accept", "tcp dport 3000 accept", "tcp dport 22 accept"):
+        assert line in rules, rules
+    host = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert "shoal" not in host, host
+    terminate(daemon, [client, web_only, both])
+
+
+def target_health(daemon, tg):
+    (t,) = daemon.aws("elbv2", "describe-target-health", "--target-group-arn", tg)["TargetHealthDescriptions"]
+    return t["TargetHealth"]
+
+
+@needs_nft
+def test_a_target_that_does_not_admit_the_load_balancers_group_times_out_until_authorized(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app", vpc), new_group(daemon, "lb", vpc)
+    (iid,) = launch_lab(daemon, 1, [app])
+    lb, tg = lab_lb(daemon, vpc, "filtered-lb", [iid], [lb_group])
+    wait_for("the target unhealthy", lambda: target_health(daemon, tg)["State"] == "unhealthy", timeout=60)
+    health = target_health(daemon, tg)
+    assert (health["Reason"], health["Description"]) == ("Target.Timeout", "Request timed out"), health
+    # A rule naming the load balancer's group admits it (its members: the VPC router's
+    # addresses, where the load balancer connects from).
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    status, body = through_lb(daemon, lb)
+    assert status == 200 and body.startswith("Welcome to the A project"), body
+    # Revoked, the checks time out again.
+    daemon.aws("ec2", "revoke-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    wait_for("unhealthy again", lambda: target_health(daemon, tg).get("Reason") == "Target.Timeout", timeout=60)
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    terminate(daemon, [iid])
+
+
+@needs_nft
+def test_revoking_the_default_egress_rule_cuts_outgoing_traffic(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    out = new_group(daemon, "out", vpc)
+    (group,) = daemon.aws("ec2", "describe-security-groups", "--group-ids", out)["SecurityGroups"]
+    everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    # A new group gets AWS's default egress rule: everything, anywhere.
+    assert [(p["IpProtocol"], [r["CidrIp"] for r in p["IpRanges"]]) for p in group["IpPermissionsEgress"]] == \
+        [("-1", ["0.0.0.0/0"])], group
+    web = new_group(daemon, "in3000", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", web, "--protocol", "tcp",
+               "--port", "3000", "--cidr", "0.0.0.0/0")
+    (a,) = launch_lab(daemon, 1, [out])
+    (b,) = launch_lab(daemon, 1, [web])
+    b_ip = daemon.instance(b)["PrivateIpAddress"]
+    wait_for("b from a", lambda: connect(daemon, a, b_ip, 3000) == 0, timeout=60)
+    perms = ["--ip-permissions", json.dumps(everything)]
+    daemon.aws("ec2", "revoke-security-group-egress", "--group-id", out, *perms)
+    wait_for("a cut off", lambda: connect(daemon, a, b_ip, 3000) == TIMED_OUT, timeout=20)
+    # Ingress is another matter: b still reaches a (and a's replies go back out).
+    a_ip = daemon.instance(a)["PrivateIpAddress"]
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", out, "--protocol", "tcp",
+               "--port", "3000", "--cidr", f"{b_ip}/32")
+    wait_for("a from b", lambda: connect(daemon, b, a_ip, 3000) == 0, timeout=20)
+    daemon.aws("ec2", "authorize-security-group-egress", "--group-id", out, *perms)
+    wait_for("a back", lambda: connect(daemon, a, b_ip, 3000) == 0, timeout=20)
+    terminate(daemon, [a, b])
 
 
 @needs_vpc_network
@@ -194,8 +333,13 @@ def test_a_restarted_daemon_re_adopts_the_namespaces_of_running_instances():
         before = sh(d, iid, "ip -4 -o addr show dev eth0")
         d.kill9()
         assert os.path.ismount(ns), "a crash leaves the running instance its network"
+        if NFT_REASON is None:
+            # Its filter lost while the daemon is down: the restarted one loads it again.
+            subprocess.run(["nsenter", f"--net={ns}", "nft", "delete", "table", "inet", "shoal"], check=True)
         d.start()
         assert "(1 instance(s))" in d.api("/_shoal/health")["isolation"]
+        if NFT_REASON is None:
+            wait_for("the filter loaded again", lambda: "table inet shoal" in ruleset(d, inst), timeout=15)
         assert sh(d, iid, "ip -4 -o addr show dev eth0") == before
         # The load balancer of the new daemon reaches the adopted instance.
         lb, tg = lab_lb(d, inst["VpcId"], "restart-lb", [iid])

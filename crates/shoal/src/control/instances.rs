@@ -304,6 +304,7 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
         (Some(data), 0) => base64::engine::general_purpose::STANDARD.decode(data.trim()).ok(),
         _ => None,
     };
+    let network = instance_net(svc, &inst);
     let spec = BootSpec {
         instance_id: inst.id.clone(),
         env: instance_env(svc, &inst),
@@ -311,7 +312,10 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
         vcpus: itype.map(|t| t.vcpus).unwrap_or(1),
         memory_mib: itype.map(|t| t.memory_mib).unwrap_or(1024),
         stop_grace: svc.config.stop_grace,
-        network: instance_net(svc, &inst),
+        packet_filter: network
+            .is_some()
+            .then(|| svc.read(|s| crate::control::filters::instance_ruleset(s, &inst))),
+        network,
     };
     let record = svc.driver.boot(&spec)?;
     let updated = svc.update_instance(&inst.id, |i| {

@@ -10,13 +10,15 @@
 //! - Controllers on it: `instances` (per instance), `groups` (per group, plus the
 //!   scheduled actions), `loadbalancers` (the data plane, and its metrics),
 //!   `alarms` (evaluation and actions), `metrics` (CPU and network samplers),
-//!   `group_metrics`, `deployments` (per deployment).
+//!   `group_metrics`, `deployments` (per deployment), `filters` (security groups
+//!   loaded into each instance's network, per instance).
 //! - `refresh`: the instance-refresh step each group pass runs.
 //!
 //! Still in `service/`: the deployment pass (`Service::deployment_pass`).
 
 pub mod alarms;
 pub mod deployments;
+pub mod filters;
 #[cfg(test)]
 mod fixture;
 pub mod group_metrics;
@@ -46,5 +48,6 @@ pub fn spawn_all(
         tokio::spawn(loadbalancers::run(svc.clone(), shutdown.clone())),
         tokio::spawn(alarms::run(svc.clone(), shutdown.clone())),
         tokio::spawn(deployments::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(filters::run(svc.clone(), shutdown.clone())),
     ]
 }

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,6 +24,12 @@ pub struct FakeDriver {
     pub boots: AtomicU32,
     /// Inits whose observation fails (as /proc reads do out of file descriptors).
     unobservable: Mutex<HashSet<u32>>,
+    /// Instances get "VPC networks" (`Driver::vpc_network`), set by the test.
+    vpc: AtomicBool,
+    /// The packet filter each instance's network holds, as loaded.
+    filters: Mutex<HashMap<String, serde_json::Value>>,
+    /// How many times a packet filter was loaded.
+    pub filter_loads: AtomicU32,
 }
 
 impl FakeDriver {
@@ -60,6 +66,15 @@ impl FakeDriver {
         self.pids(instance_id, None).len()
     }
 
+    pub fn set_vpc_network(&self, on: bool) {
+        self.vpc.store(on, Ordering::SeqCst);
+    }
+
+    /// The packet filter the instance's network holds.
+    pub fn filter(&self, instance_id: &str) -> Option<serde_json::Value> {
+        self.filters.lock().expect("fake lock").get(instance_id).cloned()
+    }
+
     pub fn running_count(&self) -> usize {
         self.running.lock().expect("fake lock").len()
     }
@@ -88,6 +103,9 @@ impl Driver for FakeDriver {
         let pid = 1_000_000 + self.next_pid.fetch_add(1, Ordering::SeqCst);
         self.running.lock().expect("fake lock").insert(pid, spec.instance_id.clone());
         self.boots.fetch_add(1, Ordering::SeqCst);
+        if let Some(rules) = &spec.packet_filter {
+            self.packet_filter(&spec.instance_id, rules)?;
+        }
         Ok(ProcessRecord { pid, start_ticks: 0 })
     }
     fn is_alive(&self, record: &ProcessRecord) -> bool {
@@ -118,6 +136,8 @@ impl Driver for FakeDriver {
                 .lock()
                 .expect("fake lock")
                 .retain(|pid, id| id != instance_id || unobservable.contains(pid));
+            // Its network goes with it, filter and all.
+            self.filters.lock().expect("fake lock").remove(instance_id);
         })
     }
     fn cpu_seconds(&self, instance_id: &str, _: &ProcessRecord) -> Option<f64> {
@@ -146,5 +166,17 @@ impl Driver for FakeDriver {
     }
     fn isolation(&self) -> String {
         "fake driver".into()
+    }
+    fn vpc_network(&self) -> bool {
+        self.vpc.load(Ordering::SeqCst)
+    }
+    fn packet_filter(&self, instance_id: &str, ruleset: &serde_json::Value) -> io::Result<bool> {
+        let mut filters = self.filters.lock().expect("fake lock");
+        if filters.get(instance_id) == Some(ruleset) {
+            return Ok(false);
+        }
+        filters.insert(instance_id.to_string(), ruleset.clone());
+        self.filter_loads.fetch_add(1, Ordering::SeqCst);
+        Ok(true)
     }
 }

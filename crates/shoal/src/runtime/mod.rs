@@ -45,6 +45,9 @@ pub struct BootSpec {
     /// Its place in its VPC, for a driver that gives instances VPC networks
     /// ([`Driver::vpc_network`]); others ignore it.
     pub network: Option<vpcnet::InstanceNet>,
+    /// Its security groups as an nftables ruleset (`ec2::packet_filter`), loaded into
+    /// its network before it starts, with `network`.
+    pub packet_filter: Option<serde_json::Value>,
 }
 
 /// An instance's network traffic since counting began (its boot, or the daemon's
@@ -151,6 +154,12 @@ pub trait Driver: Send + Sync + 'static {
     /// namespace at its private address, which its processes bind.
     fn vpc_network(&self) -> bool {
         false
+    }
+    /// Loads the instance's security groups (an nftables ruleset) into its own network
+    /// unless it is what was loaded last; true when loaded. Drivers without VPC
+    /// networks have nothing to filter.
+    fn packet_filter(&self, _instance_id: &str, _ruleset: &serde_json::Value) -> io::Result<bool> {
+        Ok(false)
     }
 }
 

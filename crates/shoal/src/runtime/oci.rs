@@ -521,7 +521,13 @@ impl Driver for ContainerDriver {
             .map(|(_, ip)| format!("ip-{}", ip.replace('.', "-")))
             .unwrap_or_else(|| id.clone());
         let netns = match (&self.vpcnet, &spec.network) {
-            (Some(vpcnet), Some(net)) => Some(vpcnet.attach(id, net)?),
+            (Some(vpcnet), Some(net)) => {
+                let ns = vpcnet.attach(id, net)?;
+                if let Some(rules) = &spec.packet_filter {
+                    vpcnet.filter(id, rules)?;
+                }
+                Some(ns)
+            }
             _ => None,
         };
         let config = bundle_spec(&BundleParams {
@@ -710,6 +716,13 @@ impl Driver for ContainerDriver {
 
     fn vpc_network(&self) -> bool {
         self.vpcnet.is_some()
+    }
+
+    fn packet_filter(&self, instance_id: &str, ruleset: &serde_json::Value) -> io::Result<bool> {
+        match &self.vpcnet {
+            Some(vpcnet) => vpcnet.filter(instance_id, ruleset),
+            None => Ok(false),
+        }
     }
 }
 

@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use shoal_model::ec2::Cidr;
 
+mod filter;
 pub mod public;
 
 /// The bridge of a VPC, inside its router namespace.
@@ -78,6 +79,10 @@ pub struct VpcNet {
     /// Held through each attach, detach and release: instances boot and stop
     /// concurrently, and two of them must never both make (or remove) their VPC's router.
     changes: Mutex<()>,
+    /// `nft` is installed: security groups are enforced (`filter`).
+    nft: bool,
+    /// Instance id → the ruleset last loaded into its namespace (its JSON text).
+    filters: Mutex<HashMap<String, String>>,
 }
 
 impl VpcNet {
@@ -107,7 +112,12 @@ impl VpcNet {
             attached: Mutex::default(),
             dialers: Mutex::default(),
             changes: Mutex::default(),
+            nft: which("nft").is_some(),
+            filters: Mutex::default(),
         };
+        if !net.nft {
+            tracing::warn!("`nft` is not installed (nftables): security groups are not enforced");
+        }
         net.adopt();
         Ok(net)
     }
@@ -115,9 +125,10 @@ impl VpcNet {
     /// For humans (`isolation()`).
     pub fn describe(&self) -> String {
         format!(
-            "VPC network namespaces under {} ({} instance(s))",
+            "VPC network namespaces under {} ({} instance(s)), security groups {}",
             self.root.display(),
-            self.attached.lock().unwrap().len()
+            self.attached.lock().unwrap().len(),
+            if self.nft { "enforced (nftables)" } else { "not enforced (no nft)" }
         )
     }
 
@@ -173,6 +184,8 @@ impl VpcNet {
     pub fn attach(&self, instance_id: &str, net: &InstanceNet) -> io::Result<PathBuf> {
         let _changing = self.changes.lock().unwrap();
         self.detach_locked(instance_id);
+        // A fresh namespace has no table yet.
+        self.filters.lock().unwrap().remove(instance_id);
         fs::create_dir_all(self.vpc_dir(&net.vpc_id))?;
         let router = self.router_ns(&net.vpc_id);
         if !is_namespace(&router) {
@@ -250,6 +263,7 @@ impl VpcNet {
     }
 
     fn detach_locked(&self, instance_id: &str) {
+        self.filters.lock().unwrap().remove(instance_id);
         let Some(net) = self.attached.lock().unwrap().remove(instance_id) else { return };
         let router = self.router_ns(&net.vpc_id);
         if is_namespace(&router) {
