@@ -312,6 +312,11 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
         memory_mib: itype.map(|t| t.memory_mib).unwrap_or(1024),
         stop_grace: svc.config.stop_grace,
         network: instance_net(svc, &inst),
+        first_boot: inst.boot_count == 0,
+        authorized_key: svc.read(|s| {
+            let name = inst.key_name.as_ref()?;
+            s.key_pairs.values().find(|k| &k.name == name).map(|k| k.public_key.clone())
+        }),
     };
     let record = svc.driver.boot(&spec)?;
     let updated = svc.update_instance(&inst.id, |i| {

@@ -20,6 +20,7 @@ pub mod netacct;
 pub mod oci;
 pub mod process;
 pub mod procfs;
+pub mod sshd;
 pub mod stress;
 pub mod unpack;
 pub mod vpcnet;
@@ -45,6 +46,10 @@ pub struct BootSpec {
     /// Its place in its VPC, for a driver that gives instances VPC networks
     /// ([`Driver::vpc_network`]); others ignore it.
     pub network: Option<vpcnet::InstanceNet>,
+    /// Its first boot (cloud-init's per-instance steps run, as [`sshd`]'s key install).
+    pub first_boot: bool,
+    /// The launch's key pair (OpenSSH public key), for the image's default user.
+    pub authorized_key: Option<String>,
 }
 
 /// An instance's network traffic since counting began (its boot, or the daemon's
