@@ -139,6 +139,9 @@ def test_imdsv2_token_flow_and_what_an_instance_learns(daemon):
     assert get(daemon, iid, "/latest/meta-data/no-such-thing", tok)[0] == 404
     assert get(daemon, iid, "/2009-13-45/meta-data/", tok)[0] == 404
     assert get(daemon, iid, "/latest/meta-data/tags/instance/", tok)[0] == 404
+    # Root inside cannot take the address away (the namespace is not its user namespace's).
+    assert sh(daemon, iid, "ip addr del 169.254.169.254/32 dev lo", ok=False).returncode != 0
+    assert get(daemon, iid, "/latest/meta-data/instance-id", tok) == (200, iid)
     terminate(daemon, iid)
 
 
