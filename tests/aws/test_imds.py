@@ -270,3 +270,35 @@ def test_ssh_with_the_key_pair(daemon, tmp_path):
     # shoal ssh needs no key.
     assert sh(daemon, a, "id -un").stdout.strip() == "root"
     terminate(daemon, a, b)
+
+
+@needs_vpc_network
+def test_metadata_and_ssh_survive_a_reboot_and_a_daemon_restart(daemon, tmp_path):
+    made = daemon.aws("ec2", "create-key-pair", "--key-name", "imds-reboot-key")
+    key = tmp_path / "k.pem"
+    key.write_text(made["KeyMaterial"])
+    key.chmod(0o600)
+    [iid] = launch(daemon, "--key-name", "imds-reboot-key")
+    ip = daemon.instance(iid)["PublicIpAddress"]
+    host_key = sh(daemon, iid, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
+    ssh_ok = lambda: ssh(key, ip, "id", "-un").stdout.strip() == "ec2-user"  # noqa: E731
+    wait_for("ssh", ssh_ok, timeout=20)
+    # A reboot makes the instance a new namespace: the service listens in the new one; the
+    # key and host keys are the first boot's (later boots only start sshd).
+    boots = sh(daemon, iid, "cat /proc/1/stat").stdout.split()[21]
+    daemon.aws("ec2", "reboot-instances", "--instance-ids", iid)
+    wait_for("the reboot", lambda: sh(daemon, iid, "cat /proc/1/stat", ok=False).stdout.split()[21:22]
+             not in ([], [boots]), timeout=30)
+    wait_for("metadata after the reboot",
+             lambda: get(daemon, iid, "/latest/meta-data/instance-id", token(daemon, iid)) == (200, iid),
+             timeout=15)
+    wait_for("ssh after the reboot", ssh_ok, timeout=20)
+    assert sh(daemon, iid, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout == host_key
+    # A daemon crash and restart: the re-adopted instance gets its metadata service back.
+    daemon.kill9()
+    daemon.start()
+    wait_for("metadata after the restart",
+             lambda: get(daemon, iid, "/latest/meta-data/instance-id", token(daemon, iid)) == (200, iid),
+             timeout=20)
+    wait_for("ssh after the restart", ssh_ok, timeout=20)
+    terminate(daemon, iid)
