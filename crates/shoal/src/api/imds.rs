@@ -43,6 +43,8 @@ pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 /// A token lives 1 s to 6 h, as the caller asks.
 const MAX_TTL_SECS: i64 = 21_600;
+/// Live tokens kept per instance.
+const MAX_TOKENS: usize = 4096;
 /// The metadata versions EC2 lists at `/`; each serves the same (current) tree here.
 const VERSIONS: &[&str] = &[
     "1.0",
@@ -86,6 +88,14 @@ impl Tokens {
     /// A new token valid for `ttl_secs` from `now`.
     pub fn issue(&mut self, now: DateTime<Utc>, ttl_secs: i64) -> String {
         self.issued.retain(|_, expiry| *expiry > now);
+        // An instance asking in a loop must not grow the daemon without bound: past the
+        // cap, the token nearest its expiry goes first.
+        if self.issued.len() >= MAX_TOKENS {
+            let soonest = self.issued.iter().min_by_key(|(_, e)| **e).map(|(t, _)| t.clone());
+            if let Some(t) = soonest {
+                self.issued.remove(&t);
+            }
+        }
         let mut raw = [0u8; 42];
         rand::Rng::fill(&mut rand::thread_rng(), &mut raw[..]);
         let token = base64::engine::general_purpose::URL_SAFE.encode(raw);
@@ -594,6 +604,11 @@ mod tests {
             assert_eq!(put(&mut tokens, &[(TTL_HEADER, ttl)], t0).status, StatusCode::BAD_REQUEST);
         }
         assert_eq!(put(&mut tokens, &[(TTL_HEADER, "21600")], t0).status, StatusCode::OK);
+        let mut many = Tokens::default();
+        for _ in 0..MAX_TOKENS + 10 {
+            many.issue(t0, 60);
+        }
+        assert_eq!(many.issued.len(), MAX_TOKENS);
         assert_eq!(put(&mut tokens, &[], t0).status, StatusCode::BAD_REQUEST);
         let forwarded = [(TTL_HEADER, "60"), ("x-forwarded-for", "10.0.0.9")];
         assert_eq!(put(&mut tokens, &forwarded, t0).status, StatusCode::FORBIDDEN);
