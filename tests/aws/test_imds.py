@@ -106,6 +106,8 @@ def test_imdsv2_token_flow_and_what_an_instance_learns(daemon):
     assert value("/latest/meta-data/hostname") == inst["PrivateDnsName"]
     assert value("/latest/meta-data/placement/availability-zone") == inst["Placement"]["AvailabilityZone"]
     assert value("/latest/meta-data/placement/region") == "us-east-1"
+    # botocore's region lookup asks with a trailing slash.
+    assert value("/latest/meta-data/placement/availability-zone/") == inst["Placement"]["AvailabilityZone"]
     assert value("/latest/meta-data/reservation-id") == daemon.aws(
         "ec2", "describe-instances", "--instance-ids", iid)["Reservations"][0]["ReservationId"]
     groups = [g["GroupName"] for g in inst["SecurityGroups"]]
