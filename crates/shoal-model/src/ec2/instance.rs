@@ -159,8 +159,9 @@ pub struct Instance {
     #[serde(default)]
     pub switches: InstanceSwitches,
     /// The instance's IMDS settings (`MetadataOptions`): from its launch, changed by
-    /// ModifyInstanceMetadataOptions, as DescribeInstances shows them (Shoal serves no
-    /// metadata service to enforce them). Records from before them read as the defaults.
+    /// ModifyInstanceMetadataOptions, as DescribeInstances shows them and the metadata
+    /// service (VPC networks only) enforces them. Records from before them read as the
+    /// defaults.
     #[serde(default)]
     pub metadata_options: InstanceMetadataOptions,
     /// The instance profile it was launched with (RunInstances' or its template's

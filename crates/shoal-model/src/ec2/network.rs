@@ -285,6 +285,16 @@ impl Filterable for Subnet {
     }
 }
 
+/// The MAC address of a network interface: EC2 gives each interface its own; Shoal's is
+/// a locally administered unicast one derived from the interface id, so
+/// DescribeNetworkInterfaces and the metadata service agree without storing it.
+pub fn interface_mac(interface_id: &str) -> String {
+    let hex: Vec<u8> = interface_id.bytes().rev().take(5).collect();
+    let mut octets = vec![0x02u8];
+    octets.extend(hex.iter().map(|b| b.wrapping_mul(31)));
+    octets.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join(":")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -385,7 +385,7 @@ fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
         .text("ownerId", ACCOUNT_ID)
         .text("requesterManaged", false)
         .text("status", n.status())
-        .text("macAddress", mac_address(&n.id))
+        .text("macAddress", shoal_model::ec2::network::interface_mac(&n.id))
         .text("privateIpAddress", i.private_ip)
         .text("privateDnsName", &private_dns)
         .text("sourceDestCheck", true)
@@ -410,14 +410,6 @@ fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
         .el("ipv6AddressesSet", |_| {})
         .text("interfaceType", "interface");
     tags_xml(x, &[]);
-}
-
-/// A locally administered unicast MAC derived from the interface id (stable).
-fn mac_address(id: &str) -> String {
-    let hex: Vec<u8> = id.bytes().rev().take(5).collect();
-    let mut octets = vec![0x02u8];
-    octets.extend(hex.iter().map(|b| b.wrapping_mul(31)));
-    octets.iter().map(|o| format!("{o:02x}")).collect::<Vec<_>>().join(":")
 }
 
 /// DescribeInstanceAttribute's attributes beyond userData, instanceType and groupSet

@@ -25,6 +25,7 @@ pub mod edge;
 pub mod elbv2;
 pub mod error;
 pub mod iam;
+pub mod imds;
 pub mod json;
 pub mod metrics;
 pub mod query;

@@ -316,6 +316,11 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
             .is_some()
             .then(|| svc.read(|s| crate::control::filters::instance_ruleset(s, &inst))),
         network,
+        first_boot: inst.boot_count == 0,
+        authorized_key: svc.read(|s| {
+            let name = inst.key_name.as_ref()?;
+            s.key_pairs.values().find(|k| &k.name == name).map(|k| k.public_key.clone())
+        }),
     };
     let record = svc.driver.boot(&spec)?;
     let updated = svc.update_instance(&inst.id, |i| {

@@ -36,6 +36,10 @@ pub struct BootFile {
     pub env: Vec<(String, String)>,
     /// User data to run this boot (first boot only), already decoded to a file.
     pub user_data: Option<PathBuf>,
+    /// The instance's own setup, run first (`sshd::setup_script`; container instances
+    /// in a VPC network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_setup: Option<PathBuf>,
     pub cgroup_procs: Vec<PathBuf>,
     pub stop_grace_ms: u64,
     pub control_socket: PathBuf,
@@ -85,6 +89,9 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
 
     // Paths are resolved when their turn comes: user data often writes etc/rc.local.
     let mut steps: VecDeque<(&'static str, PathBuf)> = VecDeque::new();
+    if let Some(setup) = &boot.instance_setup {
+        steps.push_back(("instance setup (ssh keys, sshd)", setup.clone()));
+    }
     if let Some(user_data) = &boot.user_data {
         steps.push_back(("user data", user_data.clone()));
     }

@@ -20,6 +20,7 @@ pub mod netacct;
 pub mod oci;
 pub mod process;
 pub mod procfs;
+pub mod sshd;
 pub mod stress;
 pub mod unpack;
 pub mod vpcnet;
@@ -48,6 +49,10 @@ pub struct BootSpec {
     /// Its security groups as an nftables ruleset (`ec2::packet_filter`), loaded into
     /// its network before it starts, with `network`.
     pub packet_filter: Option<serde_json::Value>,
+    /// Its first boot (cloud-init's per-instance steps run, as [`sshd`]'s key install).
+    pub first_boot: bool,
+    /// The launch's key pair (OpenSSH public key), for the image's default user.
+    pub authorized_key: Option<String>,
 }
 
 /// An instance's network traffic since counting began (its boot, or the daemon's

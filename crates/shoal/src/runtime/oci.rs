@@ -179,6 +179,11 @@ impl ContainerDriver {
         })
     }
 
+    /// The VPC networks it gives instances, if any (for the metadata service).
+    pub fn vpc_network_handle(&self) -> Option<std::sync::Weak<VpcNet>> {
+        self.vpcnet.as_ref().map(std::sync::Arc::downgrade)
+    }
+
     /// Instances get network namespaces of their own in their VPCs.
     pub fn with_vpc_network(mut self, vpcnet: std::sync::Arc<VpcNet>) -> ContainerDriver {
         self.vpcnet = Some(vpcnet);
@@ -500,11 +505,24 @@ impl Driver for ContainerDriver {
             .map(|(k, v)| format!("export {k}='{}'\n", v.replace('\'', r"'\''")))
             .collect();
         fs::write(shoal.join("env"), exports)?;
+        // sshd gets the instance's own port 22 only in its own network namespace.
+        let instance_setup = match (&self.vpcnet, &spec.network) {
+            (Some(_), Some(_)) => {
+                let script =
+                    super::sshd::setup_script(spec.first_boot, spec.authorized_key.as_deref());
+                let path = shoal.join("instance-setup.sh");
+                fs::write(&path, script)?;
+                std::os::unix::fs::chown(&path, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
+                Some(inside.join("instance-setup.sh"))
+            }
+            _ => None,
+        };
         let boot = BootFile {
             instance_id: id.clone(),
             root: "/".into(),
             env,
             user_data,
+            instance_setup,
             // runc puts the container in its cgroups before init runs.
             cgroup_procs: Vec::new(),
             stop_grace_ms: spec.stop_grace.as_millis() as u64,

@@ -171,6 +171,8 @@ impl Driver for ProcessDriver {
             root,
             env,
             user_data,
+            // Host processes share the host's sshd and port 22: no sshd of their own.
+            instance_setup: None,
             cgroup_procs,
             stop_grace_ms: spec.stop_grace.as_millis() as u64,
             control_socket: self.control_socket(&spec.instance_id),

@@ -2,7 +2,7 @@
 //! not-found and malformed-id texts, TagSpecifications, user data) and the bootstrap;
 //! each resource lives in `ec2/`: `vpcs.rs` (VPCs, subnets, zones), `security_groups.rs`,
 //! `key_pairs.rs`, `images.rs` (images and their attributes), `snapshots.rs`,
-//! `launch_templates.rs`, `instances.rs`, `tags.rs`, `interfaces.rs` (VPC attributes,
+//! `launch_templates.rs`, `instances.rs` (and `metadata.rs`, what IMDS serves), `tags.rs`, `interfaces.rs` (VPC attributes,
 //! rules by id, network interfaces, ModifyInstanceAttribute) and `routes.rs` (route
 //! tables and internet gateways as views of the VPCs).
 
@@ -31,6 +31,7 @@ mod instances;
 mod interfaces;
 mod key_pairs;
 mod launch_templates;
+mod metadata;
 mod routes;
 mod security_groups;
 mod snapshots;
@@ -41,6 +42,7 @@ pub use instances::{Reservation, RunInstances, StateChange};
 pub use interfaces::{InstanceAttributeChange, NetworkInterface};
 pub(crate) use launch_templates::resolve_version_in;
 pub use launch_templates::DeletedVersions;
+pub use metadata::InstanceMetadata;
 pub use routes::{InternetGateway, RouteTable};
 
 fn not_found_ids(code: ErrorCode, noun: &str, missing: &[String]) -> AwsError {

@@ -6,7 +6,8 @@
 //!  <data>/vpcnet/<vpc-id>/router          the VPC's router namespace (nsfs bind mount)
 //!      lo, br0 (each subnet's .1/prefix), v<instance…> (bridge ports); ip_forward=1
 //!  <data>/vpcnet/<vpc-id>/<instance-id>   the instance's namespace (runc joins it)
-//!      lo, eth0 (private ip/prefix), default via the subnet's .1
+//!      lo (and 169.254.169.254, the metadata service), eth0 (private ip/prefix),
+//!      default via the subnet's .1
 //!  <data>/vpcnet/<vpc-id>/<instance-id>.json   what was made, to re-adopt after a restart
 //! ```
 //!
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use shoal_model::ec2::Cidr;
 
 mod filter;
+pub mod imds;
 pub mod public;
 
 /// The bridge of a VPC, inside its router namespace.
@@ -223,6 +225,8 @@ impl VpcNet {
                 &ns,
                 &[
                     "link set lo up".into(),
+                    // The metadata service's address; root inside cannot remove it.
+                    format!("address add {}/32 dev lo", imds::ADDRESS),
                     format!("address add {}/{prefix} dev {ETH0}", net.private_ip),
                     format!("link set {ETH0} up"),
                     format!("route add default via {router_ip} dev {ETH0}"),
