@@ -9,7 +9,7 @@
 #
 # cargo-fuzz (pinned below) is installed into .cache/cargo-fuzz when missing. It needs
 # nightly compiler flags; RUSTC_BOOTSTRAP=1 allows them on the stable toolchain.
-# New inputs go to fuzz/target/corpus/<target>; copy what is worth keeping (an input
+# New inputs go to <fuzz target dir>/corpus/<target>; copy what is worth keeping (an input
 # that found a bug, once fixed) into fuzz/corpus/<target>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,10 @@ if ! "$root/bin/cargo-fuzz" --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSIO
 fi
 export PATH="$root/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
-# Instrumented builds: never in the workspace's target directory.
-export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/fuzz/target}"
+# Instrumented builds: never in the workspace's target directory. They live in the
+# user's cache, so a new checkout rebuilds only Shoal's own crates, not their
+# dependencies (cargo's fingerprints decide what is stale; nothing is keyed by hand).
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shoal/fuzz-target}"
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -36,14 +38,16 @@ max_len() {
     echo 4096
 }
 
-(cd fuzz && cargo fuzz build -O)
+# Optimized, with debug assertions and overflow checks (-a): without -a, `-O` turns
+# them off and an arithmetic overflow would pass unnoticed.
+(cd fuzz && cargo fuzz build -O -a)
 
 failed=()
 for t in "${targets[@]}"; do
     work=$CARGO_TARGET_DIR/corpus/$t
     mkdir -p "$work" "fuzz/artifacts/$t"
     echo "== fuzz $t for ${seconds}s"
-    if ! (cd fuzz && cargo fuzz run -O "$t" "$work" "corpus/$t" -- \
+    if ! (cd fuzz && cargo fuzz run -O -a "$t" "$work" "corpus/$t" -- \
         -max_total_time="$seconds" -max_len="$(max_len "$t")" -rss_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 2>&1 |
         grep -v -e '^"' -e 'recommended dictionary' | tail -n 40); then

@@ -239,7 +239,7 @@ pub fn group(svc: &Service, name: &str, flash: &Flash) -> AwsResult<String> {
                 Some(a) => format!("target {target}% · AlarmHigh {}", a.state_value.as_str()),
                 None => format!("target {target}%"),
             },
-            state: high.map(|a| a.state_value.as_str()),
+            state: high.map(|a| a.state_value),
         })
     });
 

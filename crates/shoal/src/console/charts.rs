@@ -13,6 +13,7 @@
 //! instead of a sliver at the right edge); a bucket without data is a gap ("no data"),
 //! never a zero.
 
+use shoal_model::cloudwatch::AlarmState;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -330,8 +331,8 @@ pub struct Line<'a> {
 pub struct Threshold {
     pub value: f64,
     pub label: String,
-    /// The alarm's state (`OK`, `ALARM`, `INSUFFICIENT_DATA`), when there is an alarm.
-    pub state: Option<&'static str>,
+    /// The alarm's state, when there is an alarm.
+    pub state: Option<AlarmState>,
 }
 
 /// A chart: title, lines, y scale and unit (`%`, ` /s`, ``), an optional threshold;
@@ -404,15 +405,15 @@ pub fn chart(c: &Chart) -> String {
     }
     if let Some(t) = &c.threshold {
         let y = y_of(t.value);
-        let state = t.state.unwrap_or("");
+        let alarm = t.state == Some(AlarmState::Alarm);
         let _ = write!(
             out,
             "<g class=\"threshold{}\" data-value=\"{}\" data-state=\"{}\">",
-            if state == "ALARM" { " alarm" } else { "" },
+            if alarm { " alarm" } else { "" },
             t.value,
-            esc(state)
+            t.state.map_or("", |s| s.as_str())
         );
-        if state == "ALARM" {
+        if alarm {
             let _ = write!(
                 out,
                 "<rect class=\"alarm-zone\" x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{:.1}\"/>",
@@ -623,7 +624,7 @@ mod tests {
             Some(Threshold {
                 value: 80.0,
                 label: "target 80% · AlarmHigh ALARM".into(),
-                state: Some("ALARM"),
+                state: Some(AlarmState::Alarm),
             }),
         );
         assert!(
