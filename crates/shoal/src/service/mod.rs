@@ -29,6 +29,8 @@ pub mod policy_runs;
 pub mod quotas;
 pub mod refresh;
 pub mod state;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
