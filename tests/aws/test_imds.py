@@ -66,6 +66,19 @@ def launch(daemon, *args, count=1):
     return ids
 
 
+def ssh_group(daemon):
+    """The seed's `ssh` group (22 from anywhere): security groups are enforced, so the
+    host's ssh reaches an instance only through a group that admits it."""
+    found = daemon.aws("ec2", "describe-security-groups", "--filters", "Name=group-name,Values=imds-ssh")
+    if found["SecurityGroups"]:
+        return found["SecurityGroups"][0]["GroupId"]
+    group = daemon.aws("ec2", "create-security-group", "--group-name", "imds-ssh",
+                       "--description", "ssh from anywhere")["GroupId"]
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+               "--port", "22", "--cidr", "0.0.0.0/0")
+    return group
+
+
 def terminate(daemon, *ids):
     daemon.aws("ec2", "terminate-instances", "--instance-ids", *ids)
 
@@ -243,8 +256,9 @@ def test_ssh_with_the_key_pair(daemon, tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(imported)], check=True)
     daemon.aws("ec2", "import-key-pair", "--key-name", "imds-imported",
                "--public-key-material", "fileb://" + str(imported) + ".pub")
-    [a] = launch(daemon, "--key-name", "imds-key")
-    [b] = launch(daemon, "--key-name", "imds-imported")
+    group = ssh_group(daemon)
+    [a] = launch(daemon, "--key-name", "imds-key", "--security-group-ids", group)
+    [b] = launch(daemon, "--key-name", "imds-imported", "--security-group-ids", group)
     ip_a, ip_b = (daemon.instance(i)["PublicIpAddress"] for i in (a, b))
     for ip in (ip_a, ip_b):
         assert ip.startswith("127."), ip  # the host reaches instances on its loopback only
@@ -280,7 +294,7 @@ def test_metadata_and_ssh_survive_a_reboot_and_a_daemon_restart(daemon, tmp_path
     key = tmp_path / "k.pem"
     key.write_text(made["KeyMaterial"])
     key.chmod(0o600)
-    [iid] = launch(daemon, "--key-name", "imds-reboot-key")
+    [iid] = launch(daemon, "--key-name", "imds-reboot-key", "--security-group-ids", ssh_group(daemon))
     ip = daemon.instance(iid)["PublicIpAddress"]
     host_key = sh(daemon, iid, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
     ssh_ok = lambda: ssh(key, ip, "id", "-un").stdout.strip() == "ec2-user"  # noqa: E731
