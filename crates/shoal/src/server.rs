@@ -40,12 +40,10 @@ fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<MadeD
         match (container, config.isolation) {
             (Ok(driver), _) => {
                 let (driver, network_fallback) = with_network(config, driver);
-                let vpcnet = driver.vpc_network_handle();
                 return Ok(MadeDriver {
                     driver: Arc::new(driver),
                     isolation_fallback: None,
                     network_fallback,
-                    vpcnet,
                 });
             }
             (Err(why), Isolation::Container) => {
@@ -69,12 +67,7 @@ fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<MadeD
         why
     });
     let driver = ProcessDriver::new(&config.data_dir, exe, config.use_cgroups)?;
-    Ok(MadeDriver {
-        driver: Arc::new(driver),
-        isolation_fallback: fallback,
-        network_fallback,
-        vpcnet: None,
-    })
+    Ok(MadeDriver { driver: Arc::new(driver), isolation_fallback: fallback, network_fallback })
 }
 
 /// The driver, and why it is not what was asked for, if it is not.
@@ -82,8 +75,6 @@ struct MadeDriver {
     driver: Arc<dyn Driver>,
     isolation_fallback: Option<String>,
     network_fallback: Option<String>,
-    /// The VPC networks, whose instances get a metadata service (`api::imds`).
-    vpcnet: Option<std::sync::Weak<crate::runtime::vpcnet::VpcNet>>,
 }
 
 /// Whether the data dir holds instances the process driver made (and only those).
@@ -158,7 +149,7 @@ impl Daemon {
         let issued_key = issued.then(|| credentials.keys[0].clone());
         config.credentials = credentials;
         let exe = std::env::current_exe().context("cannot find the shoal executable")?;
-        let MadeDriver { driver, isolation_fallback, network_fallback, vpcnet } =
+        let MadeDriver { driver, isolation_fallback, network_fallback } =
             make_driver(&config, shoal_exe(exe))?;
         config.isolation_fallback = isolation_fallback;
         config.network_fallback = network_fallback;
@@ -197,12 +188,8 @@ impl Daemon {
             "quotas"
         );
         let app = crate::api::router(regions.clone(), rx.clone());
-        let mut tasks =
+        let tasks =
             vec![tokio::spawn(crate::api::edge::serve(listener, app, regions.clone(), rx.clone()))];
-        if let Some(vpcnet) = vpcnet {
-            let imds = crate::api::imds::serve(vpcnet, Arc::downgrade(&regions), rx.clone());
-            tasks.push(tokio::spawn(imds));
-        }
         Ok(Daemon { addr, issued_key, service, regions, shutdown, tasks })
     }
 

@@ -2,17 +2,17 @@
 //! network, as EC2 serves it (IMDSv2 session tokens; IMDSv1 when the instance's
 //! `HttpTokens` is `optional`).
 //!
-//! One listener per instance, made in its network namespace (`runtime::vpcnet::imds`);
-//! the listener that accepted a connection is the instance asking, so an instance only
-//! ever sees its own data. Answers come from `Service::instance_metadata` on every
-//! request: this module only translates paths into that data. `HttpEndpoint=disabled`
-//! removes the listener (a connection is refused, as on EC2, where nothing answers).
+//! One listener per instance, made in its network namespace by the metadata controller
+//! (`control::metadata`) and served here ([`serve`]); the listener that accepted a
+//! connection is the instance asking, so an instance only ever sees its own data.
+//! Answers come from `Service::instance_metadata` on every request: this module only
+//! translates paths into that data. `HttpEndpoint=disabled` removes the listener (a
+//! connection is refused, as on EC2, where nothing answers).
 //!
 //! Without VPC networks (process isolation, `--network host`) there is no metadata
 //! service: instances share the host's network, and 169.254.169.254 there is the host's.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -27,17 +27,10 @@ use hyper_util::rt::TokioIo;
 use shoal_model::autoscaling::group::LifecycleState;
 use shoal_model::ec2::instance_type;
 use shoal_model::ec2::network::interface_mac;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use crate::regions::Regions;
-use crate::runtime::vpcnet::imds::{listen, Endpoint};
-use crate::runtime::vpcnet::VpcNet;
 use crate::service::ec2::InstanceMetadata;
 use crate::service::Service;
 
-/// How often listeners are matched to the attached instances and their `HttpEndpoint`.
-const POLL: Duration = Duration::from_millis(250);
 /// The token request's TTL header, and the token header of later requests.
 pub const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 pub const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
@@ -399,18 +392,16 @@ fn tree(m: &InstanceMetadata) -> Node {
 /// One instance's metadata service: what it is asked, answered for that instance.
 struct InstanceServer {
     instance_id: String,
-    regions: Weak<Regions>,
+    service: Weak<Service>,
     tokens: Mutex<Tokens>,
 }
 
 impl InstanceServer {
     /// The instance's region's service and its metadata; `None` once it is gone.
     fn lookup(&self) -> Option<(Arc<Service>, InstanceMetadata)> {
-        let regions = self.regions.upgrade()?;
-        regions.opened().into_iter().find_map(|svc| {
-            let meta = svc.instance_metadata(&self.instance_id).ok()?;
-            Some((svc, meta))
-        })
+        let svc = self.service.upgrade()?;
+        let meta = svc.instance_metadata(&self.instance_id).ok()?;
+        Some((svc, meta))
     }
 
     /// `Err` drops the connection unanswered: the endpoint was disabled (or the instance
@@ -438,70 +429,20 @@ impl InstanceServer {
     }
 }
 
-/// Serves every attached instance whose `HttpEndpoint` is `enabled`, until shutdown.
-pub async fn serve(
-    vpcnet: Weak<VpcNet>,
-    regions: Weak<Regions>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut serving: HashMap<String, ((u64, u64), JoinHandle<()>)> = HashMap::new();
-    loop {
-        let Some(net) = vpcnet.upgrade() else { break };
-        let endpoints =
-            tokio::task::spawn_blocking(move || net.metadata_endpoints()).await.unwrap_or_default();
-        let enabled = |e: &Endpoint| {
-            let regions = regions.upgrade()?;
-            regions.opened().into_iter().find_map(|svc| {
-                let inst = svc.instance(&e.instance_id).ok()?;
-                Some(
-                    inst.metadata_options.http_endpoint == "enabled"
-                        && inst.state.wants_processes(),
-                )
-            })
-        };
-        let wanted: HashMap<String, (PathBuf, (u64, u64))> = endpoints
-            .into_iter()
-            .filter(|e| enabled(e) == Some(true))
-            .map(|e| (e.instance_id, (e.ns, e.identity)))
-            .collect();
-        serving.retain(|id, (identity, task)| {
-            let keep = wanted.get(id).is_some_and(|(_, w)| w == identity) && !task.is_finished();
-            if !keep {
-                task.abort();
-                tracing::info!(instance = %id, "metadata service stopped");
-            }
-            keep
-        });
-        for (id, (ns, identity)) in wanted {
-            if serving.contains_key(&id) {
-                continue;
-            }
-            let made = tokio::task::spawn_blocking(move || listen(&ns)).await;
-            let listener = match made.map_err(std::io::Error::other).and_then(|r| r) {
-                Ok(l) => tokio::net::TcpListener::from_std(l),
-                Err(e) => Err(e),
-            };
-            match listener {
-                Ok(listener) => {
-                    tracing::info!(instance = %id, "metadata service at 169.254.169.254:80");
-                    let server = Arc::new(InstanceServer {
-                        instance_id: id.clone(),
-                        regions: regions.clone(),
-                        tokens: Mutex::default(),
-                    });
-                    serving.insert(id, (identity, tokio::spawn(accept(listener, server))));
-                }
-                Err(e) => tracing::debug!(instance = %id, error = %e, "cannot listen for metadata"),
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
-            _ = shutdown.changed() => break,
-        }
-    }
-    for (_, task) in serving.into_values() {
-        task.abort();
-    }
+/// Serves instance `instance_id`'s metadata on `listener` (made in its network) until
+/// the returned task is aborted; its session tokens live as long as the task.
+pub fn serve(
+    listener: std::net::TcpListener,
+    service: Weak<Service>,
+    instance_id: &str,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let server = Arc::new(InstanceServer {
+        instance_id: instance_id.into(),
+        service,
+        tokens: Mutex::default(),
+    });
+    Ok(tokio::spawn(accept(listener, server)))
 }
 
 async fn accept(listener: tokio::net::TcpListener, server: Arc<InstanceServer>) {

@@ -20,6 +20,7 @@ use shoal_model::ec2::packet_filter::ruleset;
 use shoal_model::ec2::{Instance, InstanceState};
 use tokio::sync::watch;
 
+use crate::control::instances_with_networks;
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
 use crate::service::state::State;
 use crate::service::Service;
@@ -37,16 +38,7 @@ impl Controller for FilterController {
     }
 
     fn keys(&self, svc: &Service) -> Vec<String> {
-        if !svc.driver.vpc_network() {
-            return Vec::new();
-        }
-        svc.read(|s| {
-            s.instances
-                .values()
-                .filter(|i| matches!(i.state, InstanceState::Pending | InstanceState::Running))
-                .map(|i| i.id.clone())
-                .collect()
-        })
+        instances_with_networks(svc)
     }
 
     fn reconcile<'a>(

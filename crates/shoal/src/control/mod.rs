@@ -11,7 +11,8 @@
 //!   scheduled actions), `loadbalancers` (the data plane, and its metrics),
 //!   `alarms` (evaluation and actions), `metrics` (CPU and network samplers),
 //!   `group_metrics`, `deployments` (per deployment), `filters` (security groups
-//!   loaded into each instance's network, per instance).
+//!   loaded into each instance's network, per instance), `metadata` (each instance's
+//!   metadata-service listener inside its network, per instance).
 //! - `refresh`: the instance-refresh step each group pass runs.
 //!
 //! Still in `service/`: the deployment pass (`Service::deployment_pass`).
@@ -25,6 +26,7 @@ pub mod group_metrics;
 pub mod groups;
 pub mod instances;
 pub mod loadbalancers;
+pub mod metadata;
 pub mod metrics;
 pub mod refresh;
 pub mod runner;
@@ -35,6 +37,17 @@ use tokio::sync::watch;
 use crate::service::Service;
 
 /// Starts every controller; they stop when `shutdown` turns true.
+/// The instances that have (or are about to get) a network of their own: every pending
+/// or running one, on a driver that gives instances VPC networks.
+pub(crate) fn instances_with_networks(svc: &Service) -> Vec<String> {
+    if !svc.driver.vpc_network() {
+        return Vec::new();
+    }
+    svc.read(|s| {
+        s.instances.values().filter(|i| i.state.wants_processes()).map(|i| i.id.clone()).collect()
+    })
+}
+
 pub fn spawn_all(
     svc: &Arc<Service>,
     shutdown: &watch::Receiver<bool>,
@@ -49,5 +62,6 @@ pub fn spawn_all(
         tokio::spawn(alarms::run(svc.clone(), shutdown.clone())),
         tokio::spawn(deployments::run(svc.clone(), shutdown.clone())),
         tokio::spawn(filters::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(metadata::run(svc.clone(), shutdown.clone())),
     ]
 }

@@ -30,6 +30,9 @@ pub struct FakeDriver {
     filters: Mutex<HashMap<String, serde_json::Value>>,
     /// How many times a packet filter was loaded.
     pub filter_loads: AtomicU32,
+    /// Where each instance's metadata listener was made (on loopback, in place of its
+    /// own network).
+    metadata: Mutex<HashMap<String, std::net::SocketAddr>>,
 }
 
 impl FakeDriver {
@@ -68,6 +71,11 @@ impl FakeDriver {
 
     pub fn set_vpc_network(&self, on: bool) {
         self.vpc.store(on, Ordering::SeqCst);
+    }
+
+    /// Where the instance's latest metadata listener was made.
+    pub fn metadata_address(&self, instance_id: &str) -> Option<std::net::SocketAddr> {
+        self.metadata.lock().expect("fake lock").get(instance_id).copied()
     }
 
     /// The packet filter the instance's network holds.
@@ -178,5 +186,19 @@ impl Driver for FakeDriver {
         filters.insert(instance_id.to_string(), ruleset.clone());
         self.filter_loads.fetch_add(1, Ordering::SeqCst);
         Ok(true)
+    }
+    /// While it runs with a "VPC network": one per boot (its init's pid).
+    fn network_identity(&self, instance_id: &str) -> Option<(u64, u64)> {
+        if !self.vpc_network() {
+            return None;
+        }
+        self.pids(instance_id, None).first().map(|pid| (0, u64::from(*pid)))
+    }
+    fn listen_for_metadata(&self, instance_id: &str) -> io::Result<std::net::TcpListener> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        self.metadata.lock().expect("fake lock").insert(instance_id.to_string(), addr);
+        Ok(listener)
     }
 }

@@ -166,6 +166,16 @@ pub trait Driver: Send + Sync + 'static {
     fn packet_filter(&self, _instance_id: &str, _ruleset: &serde_json::Value) -> io::Result<bool> {
         Ok(false)
     }
+    /// The identity of the instance's own network (its namespace's device and inode),
+    /// while it has one: a reboot makes a new one, where a listener must be made again.
+    fn network_identity(&self, _instance_id: &str) -> Option<(u64, u64)> {
+        None
+    }
+    /// A listener on the Instance Metadata Service's address (169.254.169.254:80) inside
+    /// the instance's own network, non-blocking. Drivers without VPC networks have none.
+    fn listen_for_metadata(&self, _instance_id: &str) -> io::Result<std::net::TcpListener> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "instances have no network of their own"))
+    }
 }
 
 #[cfg(test)]

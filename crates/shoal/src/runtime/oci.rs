@@ -179,11 +179,6 @@ impl ContainerDriver {
         })
     }
 
-    /// The VPC networks it gives instances, if any (for the metadata service).
-    pub fn vpc_network_handle(&self) -> Option<std::sync::Weak<VpcNet>> {
-        self.vpcnet.as_ref().map(std::sync::Arc::downgrade)
-    }
-
     /// Instances get network namespaces of their own in their VPCs.
     pub fn with_vpc_network(mut self, vpcnet: std::sync::Arc<VpcNet>) -> ContainerDriver {
         self.vpcnet = Some(vpcnet);
@@ -740,6 +735,18 @@ impl Driver for ContainerDriver {
         match &self.vpcnet {
             Some(vpcnet) => vpcnet.filter(instance_id, ruleset),
             None => Ok(false),
+        }
+    }
+
+    fn network_identity(&self, instance_id: &str) -> Option<(u64, u64)> {
+        self.vpcnet.as_ref()?.metadata_endpoint(instance_id).map(|e| e.identity)
+    }
+
+    fn listen_for_metadata(&self, instance_id: &str) -> io::Result<std::net::TcpListener> {
+        let endpoint = self.vpcnet.as_ref().and_then(|v| v.metadata_endpoint(instance_id));
+        match endpoint {
+            Some(e) => super::vpcnet::imds::listen(&e.ns),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "the instance has no network yet")),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Where the Instance Metadata Service listens: `169.254.169.254:80` inside each
 //! instance's network namespace. `attach` puts the address on the namespace's `lo` (the
 //! namespace belongs to the daemon's user namespace, so root inside the instance cannot
-//! remove it); the daemon (`api::imds`) makes one listener per instance here and knows
-//! the instance by the listener that accepted, so an instance only ever reaches its own.
+//! remove it); the metadata controller (`control::metadata`) makes one listener per
+//! instance here and the front (`api::imds`) knows the instance by the listener that
+//! accepted, so an instance only ever reaches its own.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
@@ -27,18 +28,12 @@ pub struct Endpoint {
 }
 
 impl VpcNet {
-    /// Every attached instance's namespace.
-    pub fn metadata_endpoints(&self) -> Vec<Endpoint> {
-        let attached: Vec<(String, super::InstanceNet)> =
-            self.attached.lock().unwrap().iter().map(|(id, n)| (id.clone(), n.clone())).collect();
-        attached
-            .into_iter()
-            .filter_map(|(id, n)| {
-                let ns = self.instance_ns(&n.vpc_id, &id);
-                let meta = std::fs::metadata(&ns).ok()?;
-                Some(Endpoint { instance_id: id, ns, identity: (meta.dev(), meta.ino()) })
-            })
-            .collect()
+    /// The attached instance's namespace, while it has one.
+    pub fn metadata_endpoint(&self, instance_id: &str) -> Option<Endpoint> {
+        let vpc_id = self.attached.lock().unwrap().get(instance_id)?.vpc_id.clone();
+        let ns = self.instance_ns(&vpc_id, instance_id);
+        let meta = std::fs::metadata(&ns).ok()?;
+        Some(Endpoint { instance_id: instance_id.into(), ns, identity: (meta.dev(), meta.ino()) })
     }
 }
 
