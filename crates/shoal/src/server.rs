@@ -200,6 +200,8 @@ impl Daemon {
         let mut tasks =
             vec![tokio::spawn(crate::api::edge::serve(listener, app, regions.clone(), rx.clone()))];
         if let Some(vpcnet) = vpcnet {
+            let dns = crate::api::dns::serve(vpcnet.clone(), Arc::downgrade(&regions), rx.clone());
+            tasks.push(tokio::spawn(dns));
             let imds = crate::api::imds::serve(vpcnet, Arc::downgrade(&regions), rx.clone());
             tasks.push(tokio::spawn(imds));
         }

@@ -49,6 +49,8 @@ pub struct BootSpec {
     /// Its security groups as an nftables ruleset (`ec2::packet_filter`), loaded into
     /// its network before it starts, with `network`.
     pub packet_filter: Option<serde_json::Value>,
+    /// Its VPC's resolver, written to its `/etc/resolv.conf` at boot, with `network`.
+    pub resolv_conf: Option<vpcnet::dns::ResolvConf>,
     /// Its first boot (cloud-init's per-instance steps run, as [`sshd`]'s key install).
     pub first_boot: bool,
     /// The launch's key pair (OpenSSH public key), for the image's default user.

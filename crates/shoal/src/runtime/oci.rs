@@ -508,8 +508,11 @@ impl Driver for ContainerDriver {
         // sshd gets the instance's own port 22 only in its own network namespace.
         let instance_setup = match (&self.vpcnet, &spec.network) {
             (Some(_), Some(_)) => {
-                let script =
+                let mut script =
                     super::sshd::setup_script(spec.first_boot, spec.authorized_key.as_deref());
+                if let Some(conf) = &spec.resolv_conf {
+                    script.push_str(&super::vpcnet::dns::resolv_conf_script(conf));
+                }
                 let path = shoal.join("instance-setup.sh");
                 fs::write(&path, script)?;
                 std::os::unix::fs::chown(&path, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
