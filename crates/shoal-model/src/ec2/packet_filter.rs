@@ -69,6 +69,26 @@ pub fn ruleset(groups: &[&SecurityGroup], members: &BTreeMap<String, Vec<Ipv4Add
     json!({"nftables": commands})
 }
 
+/// Admits queries to the VPC's DNS resolver (`resolver`, the VPC's base + 2, port 53,
+/// UDP and TCP) whatever the groups say: as on AWS, where traffic to the
+/// Amazon-provided DNS server is not subject to security groups. Its answers pass as
+/// replies.
+pub fn admit_resolver(set: &mut Value, resolver: Ipv4Addr) {
+    let Some(commands) = set.get_mut("nftables").and_then(Value::as_array_mut) else { return };
+    for proto in ["udp", "tcp"] {
+        commands.push(json!({"add": {"rule": {
+            "family": "inet", "table": TABLE, "chain": Direction::Egress.name(), "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+                           "right": resolver.to_string()}},
+                {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": proto}},
+                {"match": {"op": "==", "left": {"payload": {"protocol": proto, "field": "dport"}},
+                           "right": 53}},
+                {"accept": null},
+            ],
+        }}}));
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Direction {
     Ingress,
@@ -233,6 +253,25 @@ mod tests {
         rule.iter()
             .find(|e| e["match"]["left"]["payload"]["field"] == field)
             .map(|e| &e["match"]["right"])
+    }
+
+    #[test]
+    fn the_vpc_resolver_is_admitted_whatever_the_groups_say() {
+        let mut set = ruleset(&[], &BTreeMap::new());
+        admit_resolver(&mut set, Ipv4Addr::new(172, 31, 0, 2));
+        let egress: Vec<&Value> = set["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["add"]["rule"].as_object())
+            .filter(|r| r["chain"] == "egress")
+            .map(|r| &r["expr"])
+            .collect();
+        let to_resolver: Vec<_> =
+            egress.iter().filter(|e| e[0]["match"]["right"] == "172.31.0.2").collect();
+        assert_eq!(to_resolver.len(), 2);
+        assert_eq!(to_resolver[0][1]["match"]["right"], "udp");
+        assert_eq!(to_resolver[1][2]["match"]["right"], 53);
     }
 
     #[test]

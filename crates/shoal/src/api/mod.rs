@@ -16,6 +16,7 @@
 pub mod autoscaling;
 mod autoscaling_wire;
 pub mod cloudwatch;
+pub mod dns;
 pub mod document;
 pub mod ec2;
 pub mod ec2_catalog;

@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use serde_json::Value;
-use shoal_model::ec2::packet_filter::ruleset;
+use shoal_model::ec2::packet_filter::{admit_resolver, ruleset};
 use shoal_model::ec2::{Instance, InstanceState};
 use tokio::sync::watch;
 
@@ -81,7 +81,11 @@ pub fn instance_ruleset(s: &State, inst: &Instance) -> Value {
         .flat_map(|g| g.ingress.iter().chain(&g.egress))
         .flat_map(|p| &p.group_ids)
         .collect();
-    ruleset(&groups, &members(s, &referenced))
+    let mut set = ruleset(&groups, &members(s, &referenced));
+    if let Some(vpc) = s.vpcs.get(&inst.vpc_id) {
+        admit_resolver(&mut set, crate::runtime::vpcnet::dns::resolver_ip(vpc.cidr));
+    }
+    set
 }
 
 /// The private addresses of each group's members (see the module's docs).

@@ -18,6 +18,7 @@ use shoal_model::ec2::{instance_type, Instance, InstanceState};
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
+use crate::runtime::vpcnet::dns::{resolver_ip, ResolvConf};
 use crate::runtime::vpcnet::InstanceNet;
 use crate::runtime::{BootSpec, Liveness};
 use crate::service::Service;
@@ -315,6 +316,10 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
         packet_filter: network
             .is_some()
             .then(|| svc.read(|s| crate::control::filters::instance_ruleset(s, &inst))),
+        resolv_conf: network.as_ref().and_then(|_| {
+            let dns = svc.vpc_dns(&inst.vpc_id)?;
+            Some(ResolvConf { nameserver: resolver_ip(dns.cidr), search: dns.domain })
+        }),
         network,
         first_boot: inst.boot_count == 0,
         authorized_key: svc.read(|s| {

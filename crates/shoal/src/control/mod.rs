@@ -12,13 +12,15 @@
 //!   `alarms` (evaluation and actions), `metrics` (CPU and network samplers),
 //!   `group_metrics`, `deployments` (per deployment), `filters` (security groups
 //!   loaded into each instance's network, per instance), `metadata` (each instance's
-//!   metadata-service listener inside its network, per instance).
+//!   metadata-service listener inside its network, per instance), `dns` (each VPC's
+//!   resolver inside its network, per VPC).
 //! - `refresh`: the instance-refresh step each group pass runs.
 //!
 //! Still in `service/`: the deployment pass (`Service::deployment_pass`).
 
 pub mod alarms;
 pub mod deployments;
+pub mod dns;
 pub mod filters;
 #[cfg(test)]
 mod fixture;
@@ -63,5 +65,6 @@ pub fn spawn_all(
         tokio::spawn(deployments::run(svc.clone(), shutdown.clone())),
         tokio::spawn(filters::run(svc.clone(), shutdown.clone())),
         tokio::spawn(metadata::run(svc.clone(), shutdown.clone())),
+        tokio::spawn(dns::run(svc.clone(), shutdown.clone())),
     ]
 }

@@ -90,7 +90,7 @@ pub fn run(dir: &Path) -> anyhow::Result<()> {
     // Paths are resolved when their turn comes: user data often writes etc/rc.local.
     let mut steps: VecDeque<(&'static str, PathBuf)> = VecDeque::new();
     if let Some(setup) = &boot.instance_setup {
-        steps.push_back(("instance setup (ssh keys, sshd)", setup.clone()));
+        steps.push_back(("instance setup (ssh keys, sshd, resolv.conf)", setup.clone()));
     }
     if let Some(user_data) = &boot.user_data {
         steps.push_back(("user data", user_data.clone()));

@@ -49,6 +49,8 @@ pub struct BootSpec {
     /// Its security groups as an nftables ruleset (`ec2::packet_filter`), loaded into
     /// its network before it starts, with `network`.
     pub packet_filter: Option<serde_json::Value>,
+    /// Its VPC's resolver, written to its `/etc/resolv.conf` at boot, with `network`.
+    pub resolv_conf: Option<vpcnet::dns::ResolvConf>,
     /// Its first boot (cloud-init's per-instance steps run, as [`sshd`]'s key install).
     pub first_boot: bool,
     /// The launch's key pair (OpenSSH public key), for the image's default user.
@@ -174,6 +176,19 @@ pub trait Driver: Send + Sync + 'static {
     /// A listener on the Instance Metadata Service's address (169.254.169.254:80) inside
     /// the instance's own network, non-blocking. Drivers without VPC networks have none.
     fn listen_for_metadata(&self, _instance_id: &str) -> io::Result<std::net::TcpListener> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "instances have no network of their own"))
+    }
+    /// The identity of the VPC's own network (its router), while it has one.
+    fn vpc_network_identity(&self, _vpc_id: &str) -> Option<(u64, u64)> {
+        None
+    }
+    /// A UDP socket and a TCP listener on `addr:53` inside the VPC's network (the
+    /// VPC's DNS resolver), non-blocking.
+    fn listen_for_dns(
+        &self,
+        _vpc_id: &str,
+        _addr: std::net::Ipv4Addr,
+    ) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
         Err(io::Error::new(io::ErrorKind::Unsupported, "instances have no network of their own"))
     }
 }

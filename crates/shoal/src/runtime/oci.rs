@@ -503,8 +503,11 @@ impl Driver for ContainerDriver {
         // sshd gets the instance's own port 22 only in its own network namespace.
         let instance_setup = match (&self.vpcnet, &spec.network) {
             (Some(_), Some(_)) => {
-                let script =
+                let mut script =
                     super::sshd::setup_script(spec.first_boot, spec.authorized_key.as_deref());
+                if let Some(conf) = &spec.resolv_conf {
+                    script.push_str(&super::vpcnet::dns::resolv_conf_script(conf));
+                }
                 let path = shoal.join("instance-setup.sh");
                 fs::write(&path, script)?;
                 std::os::unix::fs::chown(&path, Some(HOST_ID_BASE), Some(HOST_ID_BASE))?;
@@ -740,6 +743,21 @@ impl Driver for ContainerDriver {
 
     fn network_identity(&self, instance_id: &str) -> Option<(u64, u64)> {
         self.vpcnet.as_ref()?.metadata_endpoint(instance_id).map(|e| e.identity)
+    }
+
+    fn vpc_network_identity(&self, vpc_id: &str) -> Option<(u64, u64)> {
+        self.vpcnet.as_ref()?.router_namespace(vpc_id).map(|r| r.identity)
+    }
+
+    fn listen_for_dns(
+        &self,
+        vpc_id: &str,
+        addr: std::net::Ipv4Addr,
+    ) -> io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+        match self.vpcnet.as_ref().and_then(|v| v.router_namespace(vpc_id)) {
+            Some(router) => super::vpcnet::dns::listen(&router.ns, addr),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, "the VPC has no network yet")),
+        }
     }
 
     fn listen_for_metadata(&self, instance_id: &str) -> io::Result<std::net::TcpListener> {

@@ -26,6 +26,7 @@ use crate::ids;
 /// How long a terminated instance stays visible, as in AWS (about an hour).
 pub const TERMINATED_RETENTION_SECS: i64 = 3600;
 
+mod dns;
 mod images;
 mod instances;
 mod interfaces;
@@ -37,6 +38,7 @@ mod security_groups;
 mod snapshots;
 mod tags;
 mod vpcs;
+pub use dns::VpcDns;
 pub(crate) use images::resolve_image;
 pub use instances::{Reservation, RunInstances, StateChange};
 pub use interfaces::{InstanceAttributeChange, NetworkInterface};

@@ -103,6 +103,7 @@ async fn an_instances_traffic_is_counted_by_bpf_on_its_cgroup() {
         stop_grace: Duration::from_secs(1),
         network: None,
         packet_filter: None,
+        resolv_conf: None,
         first_boot: true,
         authorized_key: None,
     };

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  <data>/vpcnet/<vpc-id>/router          the VPC's router namespace (nsfs bind mount)
-//!      lo, br0 (each subnet's .1/prefix), v<instance…> (bridge ports); ip_forward=1
+//!      lo, br0 (each subnet's .1/prefix, the VPC's .2/32: its DNS resolver),
+//!      v<instance…> (bridge ports); ip_forward=1
 //!  <data>/vpcnet/<vpc-id>/<instance-id>   the instance's namespace (runc joins it)
 //!      lo (and 169.254.169.254, the metadata service), eth0 (private ip/prefix),
 //!      default via the subnet's .1
@@ -40,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use shoal_model::ec2::Cidr;
 
+pub mod dns;
 mod filter;
 pub mod imds;
 pub mod public;
