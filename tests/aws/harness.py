@@ -226,6 +226,10 @@ class Daemon:
         return self.aws("ec2", "describe-images", "--owners", "amazon", "--filters",
                         "Name=name,Values=al2023-ami-shoal-base-kernel-default-x86_64")["Images"][0]["ImageId"]
 
+    def isolation_mode(self):
+        """`container` or `process`: what this daemon's instances are (SHOAL_ISOLATION)."""
+        return self.api("/_shoal/health")["isolation_mode"]
+
     def instance(self, instance_id):
         return self.aws("ec2", "describe-instances", "--instance-ids", instance_id)["Reservations"][0]["Instances"][0]
 

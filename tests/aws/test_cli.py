@@ -10,6 +10,9 @@ import subprocess
 import tarfile
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+import pytest
 
 from harness import SHOAL, Daemon, Lines, port_closed, process_gone, wait_for
 
@@ -95,8 +98,20 @@ def test_views_end_quietly_when_their_reader_goes_away(daemon):
     assert "panicked" not in r.stderr and r.stderr == "", r.stderr
 
 
+# A static shell and cat for imported images: in a container the instance runs what its
+# image has (a host process tree would use the host's).
+BUSYBOX = Path("/bin/busybox").read_bytes() if Path("/bin/busybox").exists() else None
+needs_busybox = pytest.mark.skipif(BUSYBOX is None, reason="no /bin/busybox to give imported images a shell")
+TOOLS = {"bin": None, "bin/sh": BUSYBOX, "bin/cat": BUSYBOX}
+
+
+@needs_busybox
 def test_image_import_and_instance_status(daemon, tmp_path):
     (tmp_path / "etc").mkdir()
+    (tmp_path / "bin").mkdir()
+    for name in ("sh", "cat"):
+        (tmp_path / "bin" / name).write_bytes(BUSYBOX)
+        (tmp_path / "bin" / name).chmod(0o755)
     (tmp_path / "hello.txt").write_text("from my directory\n")
     r = daemon.shoal("image", "import", str(tmp_path), "--name", "my-image")
     assert r.returncode == 0, r.stderr
@@ -122,7 +137,8 @@ def tar_bytes(files, gz=False):
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 t.addfile(info)
             else:
-                info.size, info.mode = len(data), 0o644
+                # Files under bin/ are executables.
+                info.size, info.mode = len(data), 0o755 if name.startswith("bin/") else 0o644
                 t.addfile(info, io.BytesIO(data))
     raw = buf.getvalue()
     return gzip.compress(raw) if gz else raw
@@ -157,14 +173,16 @@ def run_and_cat(daemon, ami, *paths):
     return [daemon.shoal("ssh", iid, "--", "sh", "-c", f"cat {p} 2>/dev/null || echo MISSING").stdout for p in paths]
 
 
+@needs_busybox
 def test_image_import_takes_a_rootfs_tarball_and_an_oci_archive_with_whiteouts(daemon, tmp_path):
     tarball = tmp_path / "rootfs.tar.gz"
-    tarball.write_bytes(tar_bytes({"etc": None, "etc/os-release": b"ID=mine\n", "hello.txt": b"from a tarball\n"}, gz=True))
+    tarball.write_bytes(tar_bytes({**TOOLS, "etc": None, "etc/os-release": b"ID=mine\n", "hello.txt": b"from a tarball\n"},
+                                  gz=True))
     r = daemon.shoal("image", "import", str(tarball), "--name", "from-tarball")
     assert r.returncode == 0, r.stderr
     assert run_and_cat(daemon, r.stdout.strip(), "hello.txt") == ["from a tarball\n"]
 
-    lower = tar_bytes({"etc": None, "etc/os-release": b"ID=layered\n", "a.txt": b"one\n", "gone.txt": b"x\n",
+    lower = tar_bytes({**TOOLS, "etc": None, "etc/os-release": b"ID=layered\n", "a.txt": b"one\n", "gone.txt": b"x\n",
                        "d": None, "d/old": b"old\n"}, gz=True)
     upper = tar_bytes({"a.txt": b"two\n", ".wh.gone.txt": b"", "d": None, "d/.wh..wh..opq": b"", "d/new": b"new\n"}, gz=True)
     archive = tmp_path / "image.oci.tar"

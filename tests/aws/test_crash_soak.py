@@ -94,8 +94,13 @@ class Traffic:
 
 
 def inits_by_instance(d):
-    """{instance id: number of live init processes} for this daemon's instances."""
-    root = os.path.join(d.data_dir, "instances")
+    """{instance id: number of live init processes} for this daemon's instances. An init
+    is an `instance-init` process whose environment names its instance; it is this
+    daemon's if its command line names a directory under the daemon's data dir (a host
+    process tree) or its instance is one the daemon has (a container, whose paths are
+    its own)."""
+    data_dir = os.path.realpath(d.data_dir) + os.sep
+    known = {i["InstanceId"] for r in d.boto("ec2").describe_instances()["Reservations"] for i in r["Instances"]}
     counts = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -103,18 +108,18 @@ def inits_by_instance(d):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 args = f.read().decode(errors="replace").split("\0")
+            if "instance-init" not in args:
+                continue
             with open(f"/proc/{entry}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] == "Z":
                     continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if "instance-init" not in args:
-            continue
-        for a in args:
-            if a.startswith(root + os.sep):
-                iid = a[len(root) + 1:].split(os.sep)[0]
-                counts[iid] = counts.get(iid, 0) + 1
-                break
+        iid = next((v.removeprefix("SHOAL_INSTANCE_ID=") for v in env if v.startswith("SHOAL_INSTANCE_ID=")), "?")
+        if iid in known or any(os.path.realpath(a).startswith(data_dir) for a in args if a.startswith("/")):
+            counts[iid] = counts.get(iid, 0) + 1
     return counts
 
 

@@ -151,7 +151,9 @@ chmod +x etc/rc.local
 
 def test_a_broken_release_rolls_back_by_itself(daemon):
     tg, lb, listener, _ = blue_stack(daemon)
-    user_data = base64.b64encode(BROKEN_APP.format(python=sys.executable).encode()).decode()
+    # The instance's own Python: the base image's in a container, the host's for a process tree.
+    python = "/usr/bin/python3" if daemon.isolation_mode() == "container" else sys.executable
+    user_data = base64.b64encode(BROKEN_APP.format(python=python).encode()).decode()
     daemon.aws("ec2", "create-launch-template-version", "--launch-template-name", "exercise-launch-template",
                "--source-version", "1", "--launch-template-data", json.dumps({"UserData": user_data}))
     traffic = Traffic(daemon, lb)

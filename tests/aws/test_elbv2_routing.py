@@ -139,8 +139,9 @@ def test_access_log_lines_match_requests(daemon):
         assert f'"GET http://{lb["DNSName"]}:' in line and f'{path} HTTP/1.1"' in line
         assert '"lab-test/1.0"' in line and tg["TargetGroupArn"] in line
     # The target's own access log shows the health checks, every 5 seconds.
-    app_log = Path(d.data_dir) / "instances" / a["id"] / "root" / "var" / "log" / "app" / "access.log"
-    assert "ELB-HealthChecker/2.0" in app_log.read_text()
+    # Read inside the instance (its working directory is its root, in either isolation).
+    app_log = d.shoal("ssh", a["id"], "--", "cat", "var/log/app/access.log")
+    assert app_log.returncode == 0 and "ELB-HealthChecker/2.0" in app_log.stdout, app_log
 
 
 def test_metrics_are_published_with_aws_dimensions():

@@ -253,7 +253,8 @@ def test_the_fallback_is_said_in_the_log_the_cli_the_console_and_health():
 
 
 def test_process_mode_by_choice_warns_nowhere():
-    d = Daemon()
+    # Chosen on the command line, so a suite run with SHOAL_ISOLATION=container tests it too.
+    d = Daemon("--isolation", "process")
     try:
         health = d.api("/_shoal/health")
         assert (health["isolation_mode"], health["isolation_fallback"]) == ("process", None)

@@ -27,7 +27,10 @@ def test_ssh_runs_inside_and_cpu_is_the_instances(daemon):
     iid, _ = launch_app(daemon)
     r = daemon.shoal("ssh", iid, "--", "sh", "-c", 'echo "$INSTANCE_ID $PWD"; echo oops >&2; exit 3')
     assert r.returncode == 3
-    assert r.stdout.split() == [iid, f"{daemon.data_dir}/instances/{iid}/root"]
+    # Commands start in the instance's root: `/` in a container, its disk on the host
+    # for a process tree.
+    root = "/" if daemon.isolation_mode() == "container" else daemon.api(f"/_shoal/api/instances/{iid}")["disk"]
+    assert r.stdout.split() == [iid, root]
     assert r.stderr.strip() == "oops"
     assert daemon.shoal("ssh", iid, "--", "cat", "app/message").stdout.strip() == "Welcome to the A project"
     assert daemon.shoal("ssh", "i-0123456789abcdef0", "--", "true").returncode != 0

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use serde_json::{json, Value};
+use shoal_model::ec2::instance::Transition;
 use shoal_model::ec2::launch_template::LaunchTemplateSpec;
 use shoal_model::ec2::security_group::Permission;
 use shoal_model::ec2::InstanceState;
@@ -24,6 +25,8 @@ use crate::service::Service;
 
 /// The lab's user data: installs the app and starts it at every boot.
 pub const SETUP_SCRIPT: &str = include_str!("../../../examples/lab/setup.sh");
+/// The same for a container of the base image, which has the app already: starts it.
+pub const BASE_IMAGE_SETUP_SCRIPT: &str = include_str!("../../../examples/lab/base-image-setup.sh");
 
 pub const KEY_NAME: &str = "exercise-key";
 pub const IMAGE: &str = "exercise-image";
@@ -217,10 +220,19 @@ fn build_stack(
     Ok((tg, dns))
 }
 
-/// Part 1 step 1 of the lab, for real: an `exercise-instance` from the base image with
-/// the setup script as user data; once its app answers, stop it and image it; then the
-/// beta version (`git checkout beta` in the lab) and a second image.
+/// Part 1 step 1 of the lab, for real: an `exercise-instance` with the lab's app
+/// started at boot; once the app answers, stop it and image it. Then Part 3 step 2: start
+/// it again, update the code inside it, stop it and make the beta image. In a container
+/// of the base image the app is the image's own git repository and the update is the
+/// lab's `git checkout beta`, run as ec2-user; as a host process tree the app is
+/// `examples/lab/setup.sh`'s, whose message file the update rewrites.
 async fn build_images(svc: &Arc<Service>, group_ids: &[String]) -> AwsResult<(String, String)> {
+    let containers = svc.isolation_mode() == "container";
+    let (setup, update) = if containers {
+        (BASE_IMAGE_SETUP_SCRIPT, "cd /var/www/aws-exercise-a && git checkout -q beta".to_string())
+    } else {
+        (SETUP_SCRIPT, format!("echo '{BETA_MESSAGE}' > app/message"))
+    };
     let base = svc
         .read(|s| base_image(s).map(|i| i.id.clone()))
         .ok_or_else(|| AwsError::internal("no base image"))?;
@@ -231,32 +243,78 @@ async fn build_images(svc: &Arc<Service>, group_ids: &[String]) -> AwsResult<(St
         max_count: 1,
         key_name: Some(KEY_NAME.into()),
         security_group_ids: group_ids.to_vec(),
-        user_data: Some(base64::engine::general_purpose::STANDARD.encode(SETUP_SCRIPT)),
+        user_data: Some(base64::engine::general_purpose::STANDARD.encode(setup)),
         tag_specifications: vec![shoal_model::ec2::launch_template::TagSpecification {
             resource_type: "instance".into(),
             tags: vec![Tag::new("Name", "exercise-instance")],
         }],
         ..Default::default()
     })?;
-    let inst = &reservation.instances[0];
-    wait_state(svc, &inst.id, InstanceState::Running).await?;
-    wait_http(&format!("http://{}:3000/health", inst.loopback_ip)).await?;
-    svc.change_instance_states(
-        std::slice::from_ref(&inst.id),
-        shoal_model::ec2::instance::Transition::Stop,
-    )?;
-    wait_state(svc, &inst.id, InstanceState::Stopped).await?;
-    let image = svc
-        .create_image(&inst.id, IMAGE, Some("The lab app, version A".into()), &[], false)
-        .await?;
-    // The new version of the code, on the stopped instance's disk.
-    let message = svc.driver.disk_path(&inst.id).join("app/message");
-    std::fs::write(&message, format!("{BETA_MESSAGE}\n"))
-        .map_err(|e| AwsError::internal(e.to_string()))?;
-    let beta = svc
-        .create_image(&inst.id, IMAGE_BETA, Some("The lab app, version beta".into()), &[], false)
-        .await?;
-    Ok((image.id, beta.id))
+    let id = reservation.instances[0].id.clone();
+    wait_app(svc, &id).await?;
+    let image = stop_and_image(svc, &id, IMAGE, "The lab app, version A").await?;
+
+    svc.change_instance_states(std::slice::from_ref(&id), Transition::Start)?;
+    let app = wait_app(svc, &id).await?;
+    let argv = if containers {
+        ["sudo", "-u", "ec2-user", "-i", "sh", "-c", &update].map(String::from).to_vec()
+    } else {
+        ["sh", "-c", &update].map(String::from).to_vec()
+    };
+    run_inside(svc, &id, argv).await?;
+    let answer = app.get_text("/").await.map_err(|e| AwsError::internal(e.to_string()))?;
+    if !answer.starts_with(BETA_MESSAGE) {
+        return Err(AwsError::internal(format!("after the update, the app answers {answer:?}")));
+    }
+    let beta = stop_and_image(svc, &id, IMAGE_BETA, "The lab app, version beta").await?;
+    Ok((image, beta))
+}
+
+/// Waits for the instance to run and its app to answer on :3000; returns a client of it.
+async fn wait_app(svc: &Service, id: &str) -> AwsResult<crate::cli::client::Client> {
+    wait_state(svc, id, InstanceState::Running).await?;
+    let ip = svc.instance(id)?.loopback_ip;
+    wait_http(&format!("http://{ip}:3000/health")).await?;
+    Ok(crate::cli::client::Client::new(&format!("http://{ip}:3000")))
+}
+
+async fn stop_and_image(
+    svc: &Service,
+    id: &str,
+    name: &str,
+    description: &str,
+) -> AwsResult<String> {
+    svc.change_instance_states(&[id.to_string()], Transition::Stop)?;
+    wait_state(svc, id, InstanceState::Stopped).await?;
+    Ok(svc.create_image(id, name, Some(description.into()), &[], false).await?.id)
+}
+
+/// Runs `argv` inside the running instance, as `shoal ssh ID -- argv` does; fails, with
+/// its output, unless it exits 0.
+async fn run_inside(svc: &Service, id: &str, argv: Vec<String>) -> AwsResult<()> {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let socket = svc.driver.control_socket(id).to_string_lossy().into_owned();
+    let shown = argv.join(" ");
+    let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<(i32, String)> {
+        let null = std::fs::File::open("/dev/null")?;
+        let (mut reader, writer) = std::io::pipe()?;
+        let fds = [null.as_raw_fd(), writer.as_raw_fd(), writer.as_raw_fd()];
+        let code = crate::cli::ssh::exec_with(&socket, argv, fds)?;
+        drop(writer);
+        let mut output = String::new();
+        reader.read_to_string(&mut output)?;
+        Ok((code, output))
+    })
+    .await
+    .map_err(|e| AwsError::internal(e.to_string()))?;
+    match outcome {
+        Ok((0, _)) => Ok(()),
+        Ok((code, output)) => {
+            Err(AwsError::internal(format!("`{shown}` in {id} exited {code}: {}", output.trim())))
+        }
+        Err(e) => Err(AwsError::internal(format!("`{shown}` in {id}: {e}"))),
+    }
 }
 
 async fn wait_state(svc: &Service, id: &str, want: InstanceState) -> AwsResult<()> {

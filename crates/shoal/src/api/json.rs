@@ -94,22 +94,13 @@ async fn health(State(regions): State<Arc<Regions>>) -> Json<Value> {
         "pid": std::process::id(),
         "data_dir": svc.config.data_dir,
         "isolation": svc.driver.isolation(),
-        "isolation_mode": isolation_mode(svc),
+        "isolation_mode": svc.isolation_mode(),
         "isolation_fallback": svc.config.isolation_fallback,
         "network_mode": if svc.driver.vpc_network() { "vpc" } else { "host" },
         "network_fallback": svc.config.network_fallback,
         "region": svc.region(),
         "regions": opened,
     }))
-}
-
-/// What instances are: `container` or `process` (asked for, or fallen back to).
-fn isolation_mode(svc: &Service) -> &'static str {
-    use crate::config::Isolation;
-    match (svc.config.isolation, &svc.config.isolation_fallback) {
-        (Isolation::Process, _) | (_, Some(_)) => "process",
-        (Isolation::Container | Isolation::Auto, None) => "container",
-    }
 }
 
 /// The admin reset (`shoal reset`), of every region opened: answers how many records of
@@ -220,7 +211,7 @@ async fn list_instances(Regional(svc): Regional) -> JsonResult {
     let page = svc.describe_instances(&[], &[], None, None)?;
     Ok(Json(json!({
         "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>(),
-        "isolation_mode": isolation_mode(&svc),
+        "isolation_mode": svc.isolation_mode(),
         "isolation_fallback": svc.config.isolation_fallback,
         "network_fallback": svc.config.network_fallback,
     })))

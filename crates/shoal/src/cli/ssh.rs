@@ -5,7 +5,7 @@
 //! (its root, environment, cgroup and CPU accounting) and its exit code comes back.
 
 use std::io::{BufRead, BufReader, IoSlice};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
@@ -28,14 +28,20 @@ pub async fn run(client: &Client, id: &str, argv: Vec<String>) -> anyhow::Result
 }
 
 fn exec(socket: &str, argv: Vec<String>) -> anyhow::Result<i32> {
-    let stream = UnixStream::connect(socket)
-        .map_err(|e| anyhow::anyhow!("cannot reach the instance ({socket}): {e}"))?;
-    let request = serde_json::to_vec(&ExecRequest { argv, env: vec![] })?;
     let fds = [
         std::io::stdin().as_raw_fd(),
         std::io::stdout().as_raw_fd(),
         std::io::stderr().as_raw_fd(),
     ];
+    exec_with(socket, argv, fds)
+}
+
+/// Runs `argv` in the instance whose init listens on `socket`, with `fds` as its
+/// stdin, stdout and stderr; returns its exit code once it ends.
+pub fn exec_with(socket: &str, argv: Vec<String>, fds: [RawFd; 3]) -> anyhow::Result<i32> {
+    let stream = UnixStream::connect(socket)
+        .map_err(|e| anyhow::anyhow!("cannot reach the instance ({socket}): {e}"))?;
+    let request = serde_json::to_vec(&ExecRequest { argv, env: vec![] })?;
     sendmsg::<()>(
         stream.as_raw_fd(),
         &[IoSlice::new(&request)],

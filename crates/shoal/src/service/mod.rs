@@ -232,6 +232,15 @@ impl Service {
         &self.config.region
     }
 
+    /// What instances are: `container` or `process` (asked for, or fallen back to).
+    pub fn isolation_mode(&self) -> &'static str {
+        use crate::config::Isolation;
+        match (self.config.isolation, &self.config.isolation_fallback) {
+            (Isolation::Process, _) | (_, Some(_)) => "process",
+            (Isolation::Container | Isolation::Auto, None) => "container",
+        }
+    }
+
     /// Removes every resource (admin reset). The caller stops processes first.
     pub fn wipe(&self) -> AwsResult<()> {
         off_worker(|| self.wipe_here())
