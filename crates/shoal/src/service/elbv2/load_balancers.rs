@@ -190,6 +190,21 @@ impl Elb<'_> {
         })
     }
 
+    /// Gives each load balancer stored before Shoal kept its interfaces one per subnet
+    /// (at every start); one whose subnet is full keeps none, and the log says why.
+    pub fn place_missing_interfaces(&self) -> AwsResult<()> {
+        self.svc.mutate(|state, changes| {
+            for lb in state.load_balancers.values().filter(|l| l.interfaces.is_empty()) {
+                let mut lb = lb.clone();
+                match place_interfaces(state, changes, &mut lb) {
+                    Ok(()) => changes.put(lb),
+                    Err(e) => tracing::warn!(load_balancer = %lb.arn, "no network interfaces: {e}"),
+                }
+            }
+            Ok(())
+        })
+    }
+
     pub fn describe_load_balancers(
         &self,
         arns: &[String],
