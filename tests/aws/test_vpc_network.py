@@ -171,10 +171,11 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
     assert mounts_under(daemon.data_dir) == []
 
 
-def lab_lb(daemon, vpc, name, ids, groups=()):
+def lab_lb(daemon, vpc, name, ids, groups=(), target_type="instance"):
     """A load balancer on :80 forwarding to `ids` on :3000 (in `groups` if given, else
     the VPC's default group); returns (lb, target group)."""
     tg = daemon.aws("elbv2", "create-target-group", "--name", f"{name}-tg", "--protocol", "HTTP",
+                    "--target-type", target_type,
                     "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
                     "--health-check-interval-seconds", "5", "--health-check-timeout-seconds", "4",
                     "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
@@ -187,6 +188,41 @@ def lab_lb(daemon, vpc, name, ids, groups=()):
                "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
     daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
     return lb, tg
+
+
+@needs_vpc_network
+def test_ip_targets_at_vpc_addresses_and_the_load_balancers_interfaces(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    (iid,) = launch_lab(daemon, 1)
+    inst = daemon.instance(iid)
+    # Registered by its VPC address: the load balancer reaches it there, from inside the
+    # VPC (health checks and requests), as in AWS.
+    lb, tg = lab_lb(daemon, vpc, "ip-lb", [inst["PrivateIpAddress"]], target_type="ip")
+    wait_for("the ip target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    status, body = through_lb(daemon, lb)
+    assert status == 200 and body.startswith("Welcome to the A project"), body
+
+    # Its interfaces, one per subnet, at addresses of their subnets no instance holds.
+    description = "ELB " + lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    enis = daemon.aws("ec2", "describe-network-interfaces", "--filters",
+                      f"Name=description,Values={description}")["NetworkInterfaces"]
+    assert len(enis) == 2 and all(e["RequesterId"] == "amazon-elb" for e in enis), enis
+    assert inst["PrivateIpAddress"] not in [e["PrivateIpAddress"] for e in enis]
+
+    # An address of the VPC nobody holds: never dialled (a VPC address is reached only
+    # from inside Shoal's namespaces); its checks time out as AWS's would.
+    daemon.aws("elbv2", "deregister-targets", "--target-group-arn", tg, "--targets",
+               f"Id={inst['PrivateIpAddress']}")
+    daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", "Id=172.31.15.250")
+    wait_for("the unheld address unhealthy",
+             lambda: [t["TargetHealth"].get("Reason") for t in daemon.aws(
+                 "elbv2", "describe-target-health", "--target-group-arn", tg)["TargetHealthDescriptions"]
+                 if t["Target"]["Id"] == "172.31.15.250"] == ["Target.Timeout"], timeout=30)
+    # Outside the VPC and every private range: not a valid ip target.
+    code, _ = daemon.aws_error("elbv2", "register-targets", "--target-group-arn", tg, "--targets", "Id=8.8.8.8")
+    assert code == "InvalidTarget"
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    terminate(daemon, [iid])
 
 
 NFT_REASON = REASON or (None if shutil.which("nft") else "`nft` is not installed (nftables)")

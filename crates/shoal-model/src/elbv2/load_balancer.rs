@@ -79,9 +79,29 @@ pub struct LoadBalancer {
     /// The loopback address its listeners bind (AWS's `LoadBalancerAddresses`): each
     /// load balancer has its own, so many can listen on :80.
     pub loopback_ip: Ipv4Addr,
+    /// Its network interfaces, one per subnet (zone) as AWS gives an ALB; absent in
+    /// stores written before Shoal kept them.
+    #[serde(default)]
+    pub interfaces: Vec<LoadBalancerInterface>,
+}
+
+/// A load balancer's network interface in one of its subnets: AWS makes one per zone,
+/// requester-managed by `amazon-elb`, holding a private address of that subnet (so
+/// instances and load balancers never share one) and the load balancer's groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancerInterface {
+    pub id: String,
+    pub subnet_id: String,
+    pub availability_zone: String,
+    pub private_ip: Ipv4Addr,
 }
 
 impl LoadBalancer {
+    /// AWS's description of its interfaces: `ELB app/<name>/<id>`.
+    pub fn interface_description(&self) -> String {
+        format!("ELB {}", self.dimension())
+    }
+
     /// The CloudWatch `LoadBalancer` dimension and access-log `elb` field:
     /// `app/<name>/<id>`.
     pub fn dimension(&self) -> &str {

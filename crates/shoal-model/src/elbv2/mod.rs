@@ -27,7 +27,9 @@ pub use health::{
     CheckOutcome, HealthCounter, TargetHealth, TargetHealthReason, TargetHealthState,
 };
 pub use listener::Listener;
-pub use load_balancer::{LoadBalancer, LoadBalancerAttributes, LoadBalancerState, Scheme};
+pub use load_balancer::{
+    LoadBalancer, LoadBalancerAttributes, LoadBalancerInterface, LoadBalancerState, Scheme,
+};
 pub use target_group::{
     Algorithm, HealthCheck, Matcher, RegisteredTarget, TargetDescription, TargetGroup,
     TargetGroupAttributes, TargetType,

@@ -29,6 +29,7 @@ const ACTIONS: &[(&str, Handler)] = &[
     ("ModifyVpcAttribute", modify_vpc_attribute),
     ("DescribeSecurityGroupRules", describe_security_group_rules),
     ("DescribeNetworkInterfaces", describe_network_interfaces),
+    ("DeleteNetworkInterface", delete_network_interface),
     ("DescribeInstanceCreditSpecifications", describe_instance_credit_specifications),
     ("ModifyInstanceAttribute", modify_instance_attribute),
     ("ModifyInstanceMetadataOptions", modify_instance_metadata_options),
@@ -120,6 +121,13 @@ fn describe_network_interfaces(svc: &Service, p: &Params, x: &mut Xml) -> AwsRes
     let interfaces =
         svc.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
     x.list("networkInterfaceSet", "item", &interfaces, interface_xml);
+    Ok(())
+}
+
+/// DeleteNetworkInterface.
+fn delete_network_interface(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    svc.delete_network_interface(p.required("NetworkInterfaceId")?)?;
+    x.text("return", true);
     Ok(())
 }
 
@@ -372,21 +380,21 @@ pub fn rule_xml(x: &mut Xml, r: &SecurityGroupRule, region: &str) {
 }
 
 fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
-    let i = &n.instance;
     let private_dns = shoal_model::region::private_dns_name(
-        shoal_model::region::of_zone(&i.availability_zone),
-        i.private_ip,
+        shoal_model::region::of_zone(&n.availability_zone),
+        n.private_ip,
     );
     x.text("networkInterfaceId", &n.id)
-        .text("subnetId", &i.subnet_id)
-        .text("vpcId", &i.vpc_id)
-        .text("availabilityZone", &i.availability_zone)
-        .text("description", "")
+        .text("subnetId", &n.subnet_id)
+        .text("vpcId", &n.vpc_id)
+        .text("availabilityZone", &n.availability_zone)
+        .text("description", n.description())
         .text("ownerId", ACCOUNT_ID)
-        .text("requesterManaged", false)
+        .opt("requesterId", n.requester_id())
+        .text("requesterManaged", n.requester_managed())
         .text("status", n.status())
         .text("macAddress", shoal_model::ec2::network::interface_mac(&n.id))
-        .text("privateIpAddress", i.private_ip)
+        .text("privateIpAddress", n.private_ip)
         .text("privateDnsName", &private_dns)
         .text("sourceDestCheck", true)
         .list("groupSet", "item", &n.groups, |x, (id, name)| {
@@ -394,16 +402,16 @@ fn interface_xml(x: &mut Xml, n: &NetworkInterface) {
         })
         .el("attachment", |x| {
             x.text("attachmentId", &n.attachment_id)
-                .text("instanceId", &i.id)
-                .text("instanceOwnerId", ACCOUNT_ID)
-                .text("deviceIndex", 0)
+                .opt("instanceId", n.instance_id())
+                .text("instanceOwnerId", n.instance_owner_id())
+                .text("deviceIndex", n.device_index())
                 .text("networkCardIndex", 0)
                 .text("status", n.attachment_status())
-                .text("attachTime", format_time(i.launch_time))
-                .text("deleteOnTermination", true);
+                .text("attachTime", format_time(n.attach_time()))
+                .text("deleteOnTermination", n.delete_on_termination());
         })
         .list("privateIpAddressesSet", "item", [()], |x, _| {
-            x.text("privateIpAddress", i.private_ip)
+            x.text("privateIpAddress", n.private_ip)
                 .text("privateDnsName", &private_dns)
                 .text("primary", true);
         })

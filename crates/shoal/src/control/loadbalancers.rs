@@ -417,7 +417,9 @@ mod tests {
         let by_ip = group(&svc, "by-ip", "ip");
         let ids = [target(&running.id), target(&stopped.id), target(&gone.id)];
         svc.elb().register_targets(&by_id, &ids).unwrap();
-        let ips = [target(&running.private_ip.to_string()), target("127.0.0.9")];
+        // 172.31.15.250: in the default VPC, held by no instance.
+        let ips =
+            [target(&running.private_ip.to_string()), target("127.0.0.9"), target("172.31.15.250")];
         svc.elb().register_targets(&by_ip, &ips).unwrap();
         for (i, state) in [(&stopped, InstanceState::Stopped), (&gone, InstanceState::Terminated)] {
             let mut i = i.clone();
@@ -444,6 +446,39 @@ mod tests {
         assert_eq!(vpc.addr, SocketAddr::new(IpAddr::V4(running.loopback_ip), 3000));
         assert_eq!(vpc.availability_zone, running.availability_zone);
         assert_eq!(ip("127.0.0.9").addr, "127.0.0.9:3000".parse().unwrap());
+        // A VPC address nobody holds is never dialled (it would leave the host's namespace).
+        assert!(!t.iter().any(|t| t.id == "172.31.15.250"), "{t:?}");
+    }
+
+    #[test]
+    fn load_balancers_stored_without_interfaces_get_them_at_start() {
+        let clock = ManualClock::starting_at(chrono::Utc::now());
+        let svc = service(&clock);
+        let subnets: Vec<String> = svc.read(|s| s.subnets.keys().take(2).cloned().collect());
+        let lb = svc
+            .elb()
+            .create_load_balancer(crate::service::elbv2::CreateLoadBalancer {
+                name: "old".into(),
+                subnets: subnets.clone(),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(lb.interfaces.len(), 2);
+        // As a store written before Shoal kept them holds it.
+        let mut old = lb.clone();
+        old.interfaces.clear();
+        svc.mutate(|_, c| {
+            c.put(old);
+            Ok(())
+        })
+        .unwrap();
+        svc.bootstrap().unwrap();
+        let now = svc.read(|s| s.load_balancers[&lb.arn].interfaces.clone());
+        let placed: Vec<&String> = now.iter().map(|n| &n.subnet_id).collect();
+        assert_eq!(placed, subnets.iter().collect::<Vec<_>>());
+        // Started again, they stay as they are.
+        svc.bootstrap().unwrap();
+        assert_eq!(svc.read(|s| s.load_balancers[&lb.arn].interfaces.clone()), now);
     }
 
     #[tokio::test]

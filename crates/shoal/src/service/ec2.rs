@@ -117,8 +117,9 @@ pub fn select<'a, T: Table + Filterable>(
 
 impl Service {
     /// Makes sure the region has what every AWS account has: a default VPC with a
-    /// default subnet per zone and a `default` security group, plus the base image.
-    /// Idempotent; runs at every start and after a reset.
+    /// default subnet per zone and a `default` security group, plus the base image;
+    /// and load balancers their network interfaces. Idempotent; runs at every start and
+    /// after a reset.
     pub fn bootstrap(&self) -> AwsResult<()> {
         let base_id = self.mutate(|state, changes| {
             if !state.vpcs.values().any(|v| v.is_default) {
@@ -167,6 +168,7 @@ impl Service {
         self.driver
             .ensure_base_image(&base_id)
             .map_err(|e| AwsError::internal(format!("cannot create the base image: {e}")))?;
+        self.elb().place_missing_interfaces()?;
         self.seed_public_images()
     }
 

@@ -200,7 +200,8 @@ pub struct AddressBook {
     /// Loopback addresses of every instance and load balancer; terminated instances
     /// keep theirs while visible, so a stale health check never reaches a newcomer.
     pub loopback: Option<BTreeSet<Ipv4Addr>>,
-    /// Private addresses of the live instances of each subnet, by subnet id.
+    /// Private addresses of the live instances and load balancer interfaces of each
+    /// subnet, by subnet id.
     pub private: BTreeMap<String, BTreeSet<Ipv4Addr>>,
 }
 
@@ -227,6 +228,14 @@ impl AddressBook {
                 .values()
                 .filter(|i| i.subnet_id == subnet_id && i.state != InstanceState::Terminated)
                 .map(|i| i.private_ip)
+                .chain(
+                    state
+                        .load_balancers
+                        .values()
+                        .flat_map(|l| &l.interfaces)
+                        .filter(|n| n.subnet_id == subnet_id)
+                        .map(|n| n.private_ip),
+                )
                 .collect()
         });
         (loopback, private)

@@ -94,9 +94,12 @@ impl Service {
                     ),
                 ));
             }
+            // A load balancer's interfaces hold its groups too (Terraform deletes a
+            // group only after the load balancers using it).
             if state.instances.values().any(|i| {
                 i.state != InstanceState::Terminated && i.security_group_ids.contains(&group.id)
-            }) {
+            }) || state.load_balancers.values().any(|l| l.security_groups.contains(&group.id))
+            {
                 return Err(AwsError::new(
                     ErrorCode::DependencyViolation,
                     format!("resource {} has a dependent object", group.id),

@@ -110,6 +110,7 @@ impl Service {
                 .instances
                 .values()
                 .any(|i| i.subnet_id == subnet_id && i.state != InstanceState::Terminated)
+                || state.load_balancers.values().any(|l| l.subnets.iter().any(|s| s == subnet_id))
             {
                 return Err(AwsError::new(
                     ErrorCode::DependencyViolation,

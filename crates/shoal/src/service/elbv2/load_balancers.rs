@@ -2,7 +2,46 @@
 //! subnets and security groups.
 
 use super::*;
+use shoal_model::ec2::network;
+use shoal_model::elbv2::LoadBalancerInterface;
 use shoal_model::ErrorCode;
+
+/// Free addresses ELB requires in each of a load balancer's subnets (AWS: "at least 8
+/// free IP addresses"), so it can scale its interfaces.
+const FREE_ADDRESSES_PER_SUBNET: u64 = 8;
+
+/// Gives `lb` AWS's network interfaces: those in subnets it keeps stay as they are, and
+/// each new subnet gets one holding the lowest free address of that subnet (from the
+/// same pool as instances' addresses). `InvalidSubnet` when a subnet has fewer than
+/// eight free addresses, as ELB refuses it.
+fn place_interfaces(state: &State, changes: &mut Changes, lb: &mut LoadBalancer) -> AwsResult<()> {
+    let mut placed: Vec<LoadBalancerInterface> =
+        lb.interfaces.iter().filter(|n| lb.subnets.contains(&n.subnet_id)).cloned().collect();
+    for subnet_id in &lb.subnets {
+        if placed.iter().any(|n| &n.subnet_id == subnet_id) {
+            continue;
+        }
+        let Some(subnet) = state.subnets.get(subnet_id) else { continue };
+        let (_, used) = changes.addresses.in_use(state, subnet_id);
+        let free = network::usable_addresses(subnet.cidr).saturating_sub(used.len() as u64);
+        if free < FREE_ADDRESSES_PER_SUBNET {
+            return Err(AwsError::new(
+                ErrorCode::InvalidSubnet,
+                format!("Not enough IP space available in {subnet_id}. ELB requires at least {FREE_ADDRESSES_PER_SUBNET} free IP addresses in each subnet."),
+            ));
+        }
+        let private_ip = network::allocate_private_ip(subnet, used)?;
+        used.insert(private_ip);
+        placed.push(LoadBalancerInterface {
+            id: ids::ec2("eni"),
+            subnet_id: subnet_id.clone(),
+            availability_zone: subnet.availability_zone.clone(),
+            private_ip,
+        });
+    }
+    lb.interfaces = placed;
+    Ok(())
+}
 
 impl Elb<'_> {
     /// Subnets of one VPC in distinct zones, and security groups of that VPC (its
@@ -121,7 +160,7 @@ impl Elb<'_> {
             tags.add(&req.tags)?;
             let arn = load_balancer_arn(self.svc.region(), &req.name, &ids::hex16());
             let digits: u64 = rand::thread_rng().gen_range(1_000_000_000..10_000_000_000);
-            let lb = LoadBalancer {
+            let mut lb = LoadBalancer {
                 arn: arn.clone(),
                 name: req.name.clone(),
                 dns_name: load_balancer_dns_name(&req.name, scheme, digits, self.svc.region()),
@@ -139,13 +178,30 @@ impl Elb<'_> {
                     used.insert(ip);
                     ip
                 },
+                interfaces: Vec::new(),
             };
+            place_interfaces(state, changes, &mut lb)?;
             if !tags.tags.is_empty() {
                 tags.arn = arn;
                 changes.put(tags);
             }
             changes.put(lb.clone());
             Ok(lb)
+        })
+    }
+
+    /// Gives each load balancer stored before Shoal kept its interfaces one per subnet
+    /// (at every start); one whose subnet is full keeps none, and the log says why.
+    pub fn place_missing_interfaces(&self) -> AwsResult<()> {
+        self.svc.mutate(|state, changes| {
+            for lb in state.load_balancers.values().filter(|l| l.interfaces.is_empty()) {
+                let mut lb = lb.clone();
+                match place_interfaces(state, changes, &mut lb) {
+                    Ok(()) => changes.put(lb),
+                    Err(e) => tracing::warn!(load_balancer = %lb.arn, "no network interfaces: {e}"),
+                }
+            }
+            Ok(())
         })
     }
 
@@ -276,6 +332,7 @@ impl Elb<'_> {
                 self.resolve_placement(state, subnets, &lb.security_groups, Some(&lb.vpc_id))?;
             lb.subnets = placed.subnets;
             lb.availability_zones = placed.zones;
+            place_interfaces(state, changes, &mut lb)?;
             changes.put(lb.clone());
             Ok(lb)
         })

@@ -143,11 +143,16 @@ pub struct ResolvedTarget {
     pub availability_zone: String,
     /// The instance is stopped or stopping: `unused` / `Target.InvalidState`.
     pub instance_stopped: bool,
+    /// An `ip` target at an address of the group's VPC that no live instance holds:
+    /// nothing answers there, so its checks time out (`unhealthy` / `Target.Timeout`).
+    /// It is never dialled: a VPC address is reached only inside Shoal's namespaces.
+    pub vpc_address_unheld: bool,
 }
 
 /// Resolves a registration: an `instance` target goes to the instance's loopback
 /// address; an `ip` target that is an instance's private IP in the group's VPC goes to
-/// that instance's loopback address (the VPC address is reachable as in AWS), any
+/// that instance's loopback address (with `--network vpc` the dialer reaches it at its
+/// VPC address from inside the VPC), another address of the VPC is not routed, and any
 /// other IP (e.g. a loopback address) is used as given.
 pub fn resolve_target(
     state: &State,
@@ -166,6 +171,7 @@ pub fn resolve_target(
             .clone()
             .unwrap_or_else(|| i.availability_zone.clone()),
         instance_stopped: matches!(i.state, InstanceState::Stopped | InstanceState::Stopping),
+        vpc_address_unheld: false,
     };
     match tg.target_type {
         TargetType::Instance => match state.instances.get(&reg.target.id) {
@@ -174,6 +180,7 @@ pub fn resolve_target(
                 addr: None,
                 availability_zone: default_zone.to_string(),
                 instance_stopped: false,
+                vpc_address_unheld: false,
             },
         },
         TargetType::Ip => {
@@ -184,10 +191,15 @@ pub fn resolve_target(
                     .values()
                     .find(|i| i.private_ip == ip && i.vpc_id == tg.vpc_id && alive(i))
             });
+            let in_vpc =
+                |ip: Ipv4Addr| state.vpcs.get(&tg.vpc_id).is_some_and(|v| v.cidr.contains(ip));
             match (owner, ip) {
                 (Some(i), _) => from_instance(i),
                 (None, ip) => ResolvedTarget {
-                    addr: ip.map(|ip| SocketAddr::new(IpAddr::V4(ip), port)),
+                    addr: ip
+                        .filter(|ip| !in_vpc(*ip))
+                        .map(|ip| SocketAddr::new(IpAddr::V4(ip), port)),
+                    vpc_address_unheld: ip.is_some_and(in_vpc),
                     availability_zone: reg
                         .target
                         .availability_zone
@@ -200,9 +212,10 @@ pub fn resolve_target(
     }
 }
 
-/// `ip` targets: private ranges (where VPC addresses live) and loopback (where Shoal's
-/// instances and local servers listen).
-fn check_ip_target(id: &str) -> AwsResult<()> {
+/// `ip` targets: the group's VPC's block, as AWS requires, the private ranges AWS
+/// also takes (peered VPCs, on-premises) and loopback (where Shoal's instances and
+/// local servers listen).
+fn check_ip_target(id: &str, vpc_cidr: Option<shoal_model::ec2::network::Cidr>) -> AwsResult<()> {
     let ip: Ipv4Addr = id.parse().map_err(|_| {
         AwsError::new(
             ErrorCode::InvalidTarget,
@@ -210,7 +223,10 @@ fn check_ip_target(id: &str) -> AwsResult<()> {
         )
     })?;
     let o = ip.octets();
-    let ok = ip.is_private() || ip.is_loopback() || (o[0] == 100 && (64..128).contains(&o[1]));
+    let ok = vpc_cidr.is_some_and(|c| c.contains(ip))
+        || ip.is_private()
+        || ip.is_loopback()
+        || (o[0] == 100 && (64..128).contains(&o[1]));
     if ok {
         Ok(())
     } else {
@@ -373,10 +389,14 @@ mod tests {
     #[test]
     fn ip_targets() {
         for ok in ["127.100.0.5", "10.0.0.1", "172.31.5.6", "192.168.1.1", "100.64.0.1"] {
-            assert!(check_ip_target(ok).is_ok(), "{ok}");
+            assert!(check_ip_target(ok, None).is_ok(), "{ok}");
         }
         for bad in ["8.8.8.8", "nope", "i-123"] {
-            assert!(check_ip_target(bad).is_err_and(|e| e.code == "InvalidTarget"), "{bad}");
+            assert!(check_ip_target(bad, None).is_err_and(|e| e.code == "InvalidTarget"), "{bad}");
         }
+        // A VPC may use a public block (AWS allows it): its addresses are targets.
+        let public_vpc = shoal_model::ec2::network::Cidr::parse("8.8.0.0/16", "cidrBlock").unwrap();
+        assert!(check_ip_target("8.8.8.8", Some(public_vpc)).is_ok());
+        assert!(check_ip_target("8.9.0.1", Some(public_vpc)).is_err());
     }
 }

@@ -43,7 +43,9 @@ impl Elb<'_> {
                             ));
                         }
                     }
-                    TargetType::Ip => check_ip_target(&t.id)?,
+                    TargetType::Ip => {
+                        check_ip_target(&t.id, state.vpcs.get(&tg.vpc_id).map(|v| v.cidr))?
+                    }
                 }
             }
             let now = self.svc.clock.now();
@@ -152,6 +154,11 @@ impl Elb<'_> {
                         state: TargetHealthState::Draining,
                         reason: Some(TargetHealthReason::DeregistrationInProgress),
                         description: Some("Target deregistration is in progress".into()),
+                    },
+                    None if resolved.vpc_address_unheld => TargetHealth {
+                        state: TargetHealthState::Unhealthy,
+                        reason: Some(TargetHealthReason::Timeout),
+                        description: Some("Request timed out".into()),
                     },
                     None if resolved.addr.is_none() => TargetHealth {
                         state: TargetHealthState::Unused,
