@@ -4,8 +4,9 @@
 # versions, installed into a project-local virtualenv; Terraform's tests skip, saying
 # why, where the machine has no terraform and provider mirror), then the console's
 # browser tests (Debian's headless Chromium driven by the pinned playwright-core) and the
-# AWS SDK for JavaScript v3's (pinned in tests/sdk-js), then each fuzz target for a
-# bounded time.
+# AWS SDK for JavaScript v3's (pinned in tests/sdk-js) and the AWS SDK for Rust's (pinned
+# in tests/sdk-rust, built in the user's cache like the fuzz targets), then each fuzz
+# target for a bounded time.
 #
 # Container instances need runc and the Debian base image: both are installed or built
 # here (the image is cached by its recipe's hash, so it is built once per recipe).
@@ -23,4 +24,7 @@ cargo test --workspace
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/console/
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/sdk-js/
+SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" \
+    CARGO_TARGET_DIR="${SDK_RUST_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shoal/sdk-rust-target}" \
+    cargo test --locked --manifest-path tests/sdk-rust/Cargo.toml
 ./scripts/fuzz.sh
