@@ -7,47 +7,27 @@
 //! sockets are made again. A VPC whose network is not made yet is looked at again
 //! shortly.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
+use crate::control::served::Served;
 use crate::runtime::vpcnet::dns::resolver_ip;
 use crate::service::Service;
 
 /// How soon a VPC whose network is not made yet is looked at again.
 const NETWORK_PENDING: Duration = Duration::from_millis(250);
 
-/// One VPC's resolver: the network its sockets were made in and the tasks answering.
-struct Serving {
-    network: (u64, u64),
-    tasks: Vec<JoinHandle<()>>,
-}
-
 pub struct DnsController {
     service: Weak<Service>,
-    serving: Mutex<BTreeMap<String, Serving>>,
+    serving: Served<String>,
 }
 
 impl DnsController {
     pub fn new(service: &Arc<Service>) -> DnsController {
-        DnsController { service: Arc::downgrade(service), serving: Mutex::default() }
-    }
-
-    fn stop(&self, vpc_id: &str) {
-        if let Some(old) = self.serving.lock().unwrap().remove(vpc_id) {
-            old.tasks.iter().for_each(JoinHandle::abort);
-            tracing::info!(vpc = %vpc_id, "DNS resolver stopped");
-        }
-    }
-
-    fn stop_all(&self) {
-        for (_, s) in std::mem::take(&mut *self.serving.lock().unwrap()) {
-            s.tasks.iter().for_each(JoinHandle::abort);
-        }
+        DnsController { service: Arc::downgrade(service), serving: Served::new("DNS resolver") }
     }
 }
 
@@ -65,7 +45,7 @@ impl Controller for DnsController {
         let mut vpcs: Vec<String> = svc.read(|s| {
             ids.iter().filter_map(|id| s.instances.get(id)).map(|i| i.vpc_id.clone()).collect()
         });
-        vpcs.extend(self.serving.lock().unwrap().keys().cloned());
+        vpcs.extend(self.serving.keys());
         vpcs.sort();
         vpcs.dedup();
         vpcs
@@ -84,21 +64,17 @@ impl Controller for DnsController {
             let network = wanted.then(|| svc.driver.vpc_network_identity(vpc_id)).flatten();
             let zone = svc.vpc_dns(vpc_id);
             let (Some(network), Some(zone)) = (network, zone) else {
-                self.stop(vpc_id);
+                self.serving.stop(vpc_id);
                 return Ok(if wanted {
                     Action::requeue(NETWORK_PENDING)
                 } else {
                     Action::await_change()
                 });
             };
-            let current =
-                self.serving.lock().unwrap().get(vpc_id).is_some_and(|s| {
-                    s.network == network && s.tasks.iter().all(|t| !t.is_finished())
-                });
-            if current {
+            if self.serving.current(vpc_id, network) {
                 return Ok(Action::await_change());
             }
-            self.stop(vpc_id);
+            self.serving.stop(vpc_id);
             let addr = resolver_ip(zone.cidr);
             let (driver, vpc) = (svc.driver.clone(), vpc_id.clone());
             // Entering the namespace blocks a thread: off the async workers.
@@ -108,8 +84,7 @@ impl Controller for DnsController {
                 .map_err(anyhow::Error::from)?;
             let tasks = crate::api::dns::serve(udp, tcp, vpc_id, self.service.clone())
                 .map_err(anyhow::Error::from)?;
-            tracing::info!(vpc = %vpc_id, %addr, "DNS resolver at port 53");
-            self.serving.lock().unwrap().insert(vpc_id.clone(), Serving { network, tasks });
+            self.serving.insert(vpc_id.clone(), network, tasks);
             Ok(Action::await_change())
         })
     }
@@ -121,5 +96,5 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
     let settings = Settings::watching(svc.config.resync_interval, 2);
     let commits = Some(svc.subscribe());
     runner::run(controller.clone(), svc, settings, commits, shutdown).await;
-    controller.stop_all();
+    controller.serving.stop_all();
 }

@@ -7,46 +7,29 @@
 //! yet (its boot is under way) is looked at again shortly. After a daemon restart the
 //! first pass makes every adopted instance's listener.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::control::instances_with_networks;
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
+use crate::control::served::Served;
 use crate::service::Service;
 
 /// How soon an instance whose network is not made yet is looked at again.
 const NETWORK_PENDING: Duration = Duration::from_millis(250);
 
-/// One instance's listener: the network it was made in and the task serving it.
-struct Serving {
-    network: (u64, u64),
-    task: JoinHandle<()>,
-}
-
 pub struct MetadataController {
     service: Weak<Service>,
-    serving: Mutex<BTreeMap<String, Serving>>,
+    serving: Served<String>,
 }
 
 impl MetadataController {
     pub fn new(service: &Arc<Service>) -> MetadataController {
-        MetadataController { service: Arc::downgrade(service), serving: Mutex::default() }
-    }
-
-    fn stop(&self, id: &str) {
-        if let Some(old) = self.serving.lock().unwrap().remove(id) {
-            old.task.abort();
-            tracing::info!(instance = %id, "metadata service stopped");
-        }
-    }
-
-    fn stop_all(&self) {
-        for (_, s) in std::mem::take(&mut *self.serving.lock().unwrap()) {
-            s.task.abort();
+        MetadataController {
+            service: Arc::downgrade(service),
+            serving: Served::new("metadata service"),
         }
     }
 }
@@ -62,7 +45,7 @@ impl Controller for MetadataController {
     /// Every instance that runs or boots, and every one still served (to stop it).
     fn keys(&self, svc: &Service) -> Vec<String> {
         let mut keys = instances_with_networks(svc);
-        keys.extend(self.serving.lock().unwrap().keys().cloned());
+        keys.extend(self.serving.keys());
         keys.sort();
         keys.dedup();
         keys
@@ -81,23 +64,17 @@ impl Controller for MetadataController {
             });
             let network = wanted.then(|| svc.driver.network_identity(id)).flatten();
             let Some(network) = network else {
-                self.stop(id);
+                self.serving.stop(id);
                 return Ok(if wanted {
                     Action::requeue(NETWORK_PENDING)
                 } else {
                     Action::await_change()
                 });
             };
-            let current = self
-                .serving
-                .lock()
-                .unwrap()
-                .get(id)
-                .is_some_and(|s| s.network == network && !s.task.is_finished());
-            if current {
+            if self.serving.current(id, network) {
                 return Ok(Action::await_change());
             }
-            self.stop(id);
+            self.serving.stop(id);
             let (driver, instance) = (svc.driver.clone(), id.clone());
             // Entering the namespace blocks a thread: off the async workers.
             let listener =
@@ -107,8 +84,7 @@ impl Controller for MetadataController {
                     .map_err(anyhow::Error::from)?;
             let task = crate::api::imds::serve(listener, self.service.clone(), id)
                 .map_err(anyhow::Error::from)?;
-            tracing::info!(instance = %id, "metadata service at 169.254.169.254:80");
-            self.serving.lock().unwrap().insert(id.clone(), Serving { network, task });
+            self.serving.insert(id.clone(), network, vec![task]);
             Ok(Action::await_change())
         })
     }
@@ -120,7 +96,7 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
     let settings = Settings::watching(svc.config.resync_interval, 4);
     let commits = Some(svc.subscribe());
     runner::run(controller.clone(), svc, settings, commits, shutdown).await;
-    controller.stop_all();
+    controller.serving.stop_all();
 }
 
 #[cfg(test)]
@@ -208,7 +184,7 @@ mod tests {
         let second = f.driver.metadata_address(&a).expect("made again");
         assert_ne!(second, first);
         assert_eq!(instance_id_via_v2(second).await.as_deref(), Some(a.as_str()));
-        controller.stop_all();
+        controller.serving.stop_all();
     }
 
     #[tokio::test]

@@ -32,6 +32,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod refresh;
 pub mod runner;
+mod served;
 
 use std::sync::Arc;
 use tokio::sync::watch;
