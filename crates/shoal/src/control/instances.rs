@@ -324,7 +324,7 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
         first_boot: inst.boot_count == 0,
         authorized_key: svc.read(|s| {
             let name = inst.key_name.as_ref()?;
-            s.key_pairs.values().find(|k| &k.name == name).map(|k| k.public_key.clone())
+            s.key_pair_named(name).map(|k| k.public_key.clone())
         }),
     };
     let record = svc.driver.boot(&spec)?;

@@ -33,7 +33,7 @@ fn check_against_ec2(state: &State, lc: &LaunchConfiguration) -> AwsResult<()> {
     super::ec2::resolve_image(state, &lc.image_id)
         .map_err(|e| launch_config::invalid_image(&lc.image_id, &e.message))?;
     if let Some(key) = &lc.key_name {
-        if !state.key_pairs.values().any(|k| &k.name == key) {
+        if state.key_pair_named(key).is_none() {
             return Err(AwsError::validation(shoal_model::ec2::key_pair::not_found(key).message));
         }
     }

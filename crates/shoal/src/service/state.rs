@@ -114,6 +114,11 @@ table!(MetricAlarm, alarms);
 table!(Deployment, deployments);
 
 impl State {
+    /// The key pair named `name` (an instance's `KeyName`).
+    pub fn key_pair_named(&self, name: &str) -> Option<&KeyPair> {
+        self.key_pairs.values().find(|k| k.name == name)
+    }
+
     /// Loads every table from the store (daemon start).
     pub fn load(store: &Store) -> Result<State, StoreError> {
         let mut state = State::default();

@@ -178,7 +178,7 @@ impl Service {
             &image.architecture,
         )?;
         if let Some(key) = &merged.key_name {
-            if !state.key_pairs.values().any(|k| &k.name == key) {
+            if state.key_pair_named(key).is_none() {
                 return Err(key_pair::not_found(key));
             }
         }

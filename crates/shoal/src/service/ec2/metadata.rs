@@ -42,8 +42,7 @@ impl Service {
                 })
                 .collect();
             let key = inst.key_name.as_ref().and_then(|name| {
-                let pair = state.key_pairs.values().find(|k| &k.name == name);
-                pair.map(|k| (k.name.clone(), k.public_key.clone()))
+                state.key_pair_named(name).map(|k| (k.name.clone(), k.public_key.clone()))
             });
             let lifecycle_state = state.groups.values().find_map(|g| {
                 g.instances.iter().find(|i| i.instance_id == id).map(|i| i.lifecycle_state)
