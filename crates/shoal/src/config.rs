@@ -73,6 +73,17 @@ pub enum Isolation {
     Auto,
 }
 
+impl Isolation {
+    /// As the flag spells it (`process`, `container`, `auto`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Process => "process",
+            Isolation::Container => "container",
+            Isolation::Auto => "auto",
+        }
+    }
+}
+
 /// `--network`: instances on the host's network, each binding its own loopback address
 /// (the default), or in VPC networks: a network namespace per instance at its private
 /// address, on a bridge per VPC (`runtime::vpcnet`; container isolation only, opt-in

@@ -227,7 +227,7 @@ fn build_stack(
 /// lab's `git checkout beta`, run as ec2-user; as a host process tree the app is
 /// `examples/lab/setup.sh`'s, whose message file the update rewrites.
 async fn build_images(svc: &Arc<Service>, group_ids: &[String]) -> AwsResult<(String, String)> {
-    let containers = svc.isolation_mode() == "container";
+    let containers = svc.isolation_mode() == crate::config::Isolation::Container;
     let (setup, update) = if containers {
         (BASE_IMAGE_SETUP_SCRIPT, "cd /var/www/aws-exercise-a && git checkout -q beta".to_string())
     } else {
@@ -299,12 +299,17 @@ async fn run_inside(svc: &Service, id: &str, argv: Vec<String>) -> AwsResult<()>
     let outcome = tokio::task::spawn_blocking(move || -> anyhow::Result<(i32, String)> {
         let null = std::fs::File::open("/dev/null")?;
         let (mut reader, writer) = std::io::pipe()?;
+        // Read while the command runs: output past the pipe's buffer would block it.
+        let output = std::thread::spawn(move || {
+            let mut output = String::new();
+            let _ = reader.read_to_string(&mut output);
+            output
+        });
         let fds = [null.as_raw_fd(), writer.as_raw_fd(), writer.as_raw_fd()];
-        let code = crate::cli::ssh::exec_with(&socket, argv, fds)?;
+        let code = crate::cli::ssh::exec_with(&socket, argv, fds);
         drop(writer);
-        let mut output = String::new();
-        reader.read_to_string(&mut output)?;
-        Ok((code, output))
+        let output = output.join().unwrap_or_default();
+        Ok((code?, output))
     })
     .await
     .map_err(|e| AwsError::internal(e.to_string()))?;

@@ -94,7 +94,7 @@ async fn health(State(regions): State<Arc<Regions>>) -> Json<Value> {
         "pid": std::process::id(),
         "data_dir": svc.config.data_dir,
         "isolation": svc.driver.isolation(),
-        "isolation_mode": svc.isolation_mode(),
+        "isolation_mode": svc.isolation_mode().name(),
         "isolation_fallback": svc.config.isolation_fallback,
         "network_mode": if svc.driver.vpc_network() { "vpc" } else { "host" },
         "network_fallback": svc.config.network_fallback,
@@ -211,7 +211,7 @@ async fn list_instances(Regional(svc): Regional) -> JsonResult {
     let page = svc.describe_instances(&[], &[], None, None)?;
     Ok(Json(json!({
         "instances": page.items.iter().map(|i| instance_json(&svc, i)).collect::<Vec<_>>(),
-        "isolation_mode": svc.isolation_mode(),
+        "isolation_mode": svc.isolation_mode().name(),
         "isolation_fallback": svc.config.isolation_fallback,
         "network_fallback": svc.config.network_fallback,
     })))

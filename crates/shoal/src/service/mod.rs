@@ -232,12 +232,13 @@ impl Service {
         &self.config.region
     }
 
-    /// What instances are: `container` or `process` (asked for, or fallen back to).
-    pub fn isolation_mode(&self) -> &'static str {
+    /// What instances are: `Container` or `Process` (asked for, or fallen back to);
+    /// never `Auto`.
+    pub fn isolation_mode(&self) -> crate::config::Isolation {
         use crate::config::Isolation;
         match (self.config.isolation, &self.config.isolation_fallback) {
-            (Isolation::Process, _) | (_, Some(_)) => "process",
-            (Isolation::Container | Isolation::Auto, None) => "container",
+            (Isolation::Process, _) | (_, Some(_)) => Isolation::Process,
+            (Isolation::Container | Isolation::Auto, None) => Isolation::Container,
         }
     }
 
