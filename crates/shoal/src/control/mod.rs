@@ -15,6 +15,8 @@
 //!   metadata-service listener inside its network, per instance), `dns` (each VPC's
 //!   resolver inside its network, per VPC).
 //! - `refresh`: the instance-refresh step each group pass runs.
+//! - `served`: the sockets the metadata and DNS controllers keep per key, with the
+//!   network namespace they were made in.
 //!
 //! Still in `service/`: the deployment pass (`Service::deployment_pass`).
 
