@@ -284,11 +284,61 @@ class Daemon:
             except OSError:
                 pass
 
+    def cgroup_scopes(self):
+        """This daemon's cgroup scope in every mounted hierarchy: `shoal-<fnv1a of the
+        data dir>`, as the daemon names it, under each hierarchy's root."""
+        digest = 0x811C9DC5
+        for b in self.data_dir.encode():
+            digest = ((digest ^ b) * 0x01000193) & 0xFFFFFFFF
+        name = f"shoal-{digest:08x}"
+        root = Path("/sys/fs/cgroup")
+        found = [root / name] if (root / name).is_dir() else []
+        if root.is_dir():
+            found += [h / name for h in root.iterdir() if (h / name).is_dir()]
+        return found
+
+    def sweep_leftovers(self):
+        """What a daemon killed without a restart cannot clean up itself: container
+        instances still running (found through runc's state in this data dir, killed
+        by their init's PID only if that process is still in this daemon's cgroup
+        scope) and the empty cgroups of its instances and scope, in every hierarchy."""
+        scopes = self.cgroup_scopes()
+        scope_names = {s.name for s in scopes}
+        runc_root = Path(self.data_dir) / "container" / "runc"
+        for state in runc_root.glob("*/state.json"):
+            try:
+                pid = int(json.loads(state.read_text()).get("init_process_pid") or 0)
+                with open(f"/proc/{pid}/cgroup") as f:
+                    ours = any(n in f.read() for n in scope_names)
+            except (OSError, ValueError):
+                continue
+            if pid > 1 and ours:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        for scope in scopes:
+            # Deepest first; rmdir removes only empty cgroups, so a live one stays.
+            for d in sorted((p for p in scope.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                for _ in range(50):
+                    try:
+                        d.rmdir()
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.02)  # a killed init leaves its cgroup a moment later
+            try:
+                scope.rmdir()
+            except OSError:
+                pass
+
     def close(self):
         """Stops the daemon and removes its data dir; then fails if any response broke
         AWS's wire model (unless the test is already failing: that error comes first)."""
         violations = self.conformance_violations()
         self.stop()
+        self.sweep_leftovers()
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
         self.pool_lock.close()
