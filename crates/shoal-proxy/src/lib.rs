@@ -68,6 +68,7 @@ pub use body::{error_page, ProxyBody};
 pub use config::{
     DataPlane, ListenerSpec, LoadBalancerSpec, ProxyConfig, TargetGroupSpec, TargetSpec,
 };
+pub use server::BindError;
 
 use state::{
     Env, Forward, LbSettings, ListenerRt, LoadBalancerRt, RouteAction, RouteRule, Routes,
@@ -105,7 +106,7 @@ struct LbEntry {
 struct BoundListener {
     rt: Arc<ListenerRt>,
     addr: SocketAddr,
-    bound: Result<SocketAddr, String>,
+    bound: Result<SocketAddr, BindError>,
     accept: Option<AbortHandle>,
 }
 
@@ -137,7 +138,7 @@ pub struct ListenerStatus {
     pub port: u16,
     /// The bound address (the real port when 0 was configured), or the bind error,
     /// e.g. `cannot bind 127.0.10.1:80: ports below 1024 need root or CAP_NET_BIND_SERVICE`.
-    pub bound: Result<SocketAddr, String>,
+    pub bound: Result<SocketAddr, BindError>,
 }
 
 /// DescribeTargetHealth for every registered target.
@@ -416,7 +417,7 @@ impl Proxy {
                         routes: ArcSwap::new(routes.clone()),
                     }),
                     addr: SocketAddr::new(spec.ip, l.port),
-                    bound: Err("not bound yet".into()),
+                    bound: Err(BindError::NotYet),
                     accept: None,
                 });
                 b.rt.routes.store(routes);

@@ -65,44 +65,64 @@ pub struct ContainerDriver {
 }
 
 /// Why this host cannot run container instances, if it cannot.
-pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), String> {
+pub fn host_support(base_rootfs: Option<&Path>) -> Result<(PathBuf, PathBuf), Unsupported> {
     if !nix::unistd::geteuid().is_root() {
-        return Err("the daemon is not root (rootless containers are not supported yet)".into());
+        return Err(Unsupported::NotRoot);
     }
     if !Path::new("/proc/self/ns/user").exists() {
-        return Err("the kernel has no user namespaces".into());
+        return Err(Unsupported::NoUserNamespaces);
     }
     let max = fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
     if max.trim() == "0" {
-        return Err("user namespaces are disabled (user.max_user_namespaces = 0)".into());
+        return Err(Unsupported::UserNamespacesDisabled);
     }
     let runc = find_runc()?;
     let base = base_rootfs
         .map(Path::to_path_buf)
         .or_else(find_base_rootfs)
-        .ok_or("no base image was built (scripts/build-base-image.sh)")?;
+        .ok_or(Unsupported::NoBaseImage)?;
     if !base.join("bin/sh").exists() {
-        return Err(format!("{} is not a root filesystem", base.display()));
+        return Err(Unsupported::NotARootFilesystem(base));
     }
     Ok((runc, base))
 }
 
+/// Why this host cannot run container instances (said in the log, `shoal instances`,
+/// health and the console; the Python tests match some of these words).
+#[derive(Debug, thiserror::Error)]
+pub enum Unsupported {
+    #[error("the daemon is not root (rootless containers are not supported yet)")]
+    NotRoot,
+    #[error("the kernel has no user namespaces")]
+    NoUserNamespaces,
+    #[error("user namespaces are disabled (user.max_user_namespaces = 0)")]
+    UserNamespacesDisabled,
+    /// `SHOAL_RUNC` names no file.
+    #[error("runc is not at {} (SHOAL_RUNC)", .0.display())]
+    RuncNotAt(PathBuf),
+    #[error("runc is not installed (scripts/setup-runtime.sh)")]
+    NoRunc,
+    #[error("no base image was built (scripts/build-base-image.sh)")]
+    NoBaseImage,
+    #[error("{} is not a root filesystem", .0.display())]
+    NotARootFilesystem(PathBuf),
+    /// The driver could not set itself up (its directories, the shifted image).
+    #[error(transparent)]
+    Driver(#[from] io::Error),
+}
+
 /// `SHOAL_RUNC` if set (a runc of one's own, or a missing one to try the fallback),
 /// else the first `runc` on `PATH`.
-fn find_runc() -> Result<PathBuf, String> {
+fn find_runc() -> Result<PathBuf, Unsupported> {
     if let Some(runc) = std::env::var_os("SHOAL_RUNC").filter(|v| !v.is_empty()) {
         let runc = PathBuf::from(runc);
-        return if runc.is_file() {
-            Ok(runc)
-        } else {
-            Err(format!("runc is not at {} (SHOAL_RUNC)", runc.display()))
-        };
+        return if runc.is_file() { Ok(runc) } else { Err(Unsupported::RuncNotAt(runc)) };
     }
     let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/sbin:/usr/bin:/sbin:/bin".into());
     path.split(':')
         .map(|d| Path::new(d).join("runc"))
         .find(|p| p.is_file())
-        .ok_or_else(|| "runc is not installed (scripts/setup-runtime.sh)".into())
+        .ok_or(Unsupported::NoRunc)
 }
 
 /// The newest complete build in scripts/build-base-image.sh's cache.
