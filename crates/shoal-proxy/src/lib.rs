@@ -15,6 +15,8 @@
 //!   sockets pooled per target. Hands anything else to hyper, mid-connection.
 //! - [`head`]: what ALB refuses before any rule (size limits, `Host`, chunked
 //!   framing), shared by both paths.
+//! - [`chunked`]: the one chunked-body decoder, behind `head`'s checks and the fast
+//!   path's copy of a target's chunked response.
 //! - `forward`: the request path over hyper — rule matching, actions, forwarding
 //!   headers, connect retries, and the one place errors become 502/503/504 (the
 //!   fast path shares its functions for all of these).
@@ -40,6 +42,7 @@ pub mod config;
 
 mod access_log;
 mod body;
+pub mod chunked;
 pub mod dial;
 mod forward;
 mod h1;
