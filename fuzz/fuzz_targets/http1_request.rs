@@ -1,9 +1,11 @@
 //! The load balancer's HTTP/1.1 request checks (`shoal_proxy::head`): httparse, ALB's
-//! size limits, `Host` rules and the chunked-framing checker, on arbitrary bytes.
+//! size limits, `Host` rules and the chunked decoder (`shoal_proxy::chunked`), on
+//! arbitrary bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use shoal_proxy::head::{check_chunks, check_request, ChunkCheck, Chunks, MAX_REQUEST_HEAD};
+use shoal_proxy::chunked::Decoder;
+use shoal_proxy::head::{check_chunks, check_request, Chunks, Refusal, MAX_REQUEST_HEAD};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some((head_len, chunks))) = check_request(data) {
@@ -20,12 +22,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(check_chunks(&data[..len]), Ok(Chunks::Complete(len)));
     }
     let split = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
-    let mut check = ChunkCheck::default();
+    let mut check = Decoder::default();
     let pieces = match check.feed(&data[..split]) {
         Ok(Some(n)) => Ok(Some(n)),
         Ok(None) => check.feed(&data[split..]).map(|r| r.map(|n| split + n)),
         Err(e) => Err(e),
-    };
+    }
+    .map_err(Refusal::from);
     match (whole, pieces) {
         (Ok(Chunks::Complete(a)), Ok(Some(b))) => assert_eq!(a, b),
         (Ok(Chunks::Partial { .. }), Ok(None)) => {}

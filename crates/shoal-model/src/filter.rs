@@ -4,6 +4,7 @@
 //! `*` (any run) and `?` (one character) wildcards, and `tag:<key>` / `tag-key` filter
 //! on tags. Each resource says which names it knows through a [`Filterable`] impl.
 
+use crate::error::{AwsError, AwsResult};
 use crate::tags::Tag;
 
 /// One filter of a Describe request.
@@ -21,9 +22,9 @@ pub trait Filterable {
     fn tags(&self) -> &[Tag];
 }
 
-/// True when `resource` passes every filter. Unknown filter names are reported as an
-/// error naming the filter, as EC2 does.
-pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> Result<bool, String> {
+/// True when `resource` passes every filter. An unknown filter name is EC2's
+/// `InvalidParameterValue`, "The filter '<name>' is invalid".
+pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> AwsResult<bool> {
     for filter in filters {
         let values: Vec<String> = if let Some(key) = filter.name.strip_prefix("tag:") {
             resource.tags().iter().filter(|t| t.key == key).map(|t| t.value.clone()).collect()
@@ -34,7 +35,7 @@ pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> Result<bool, 
         } else {
             match resource.field(&filter.name) {
                 Some(v) => v,
-                None => return Err(filter.name.clone()),
+                None => return Err(invalid_filter(&filter.name)),
             }
         };
         let hit =
@@ -44,6 +45,11 @@ pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> Result<bool, 
         }
     }
     Ok(true)
+}
+
+/// EC2's answer to a filter name the resource does not know.
+pub fn invalid_filter(name: &str) -> AwsError {
+    AwsError::invalid_parameter_value(format!("The filter '{name}' is invalid"))
 }
 
 /// AWS filter wildcards: `*` matches any run of characters, `?` exactly one; `\`
@@ -133,6 +139,8 @@ mod tests {
         assert_eq!(matches(&thing, &[f("state", &["stopped", "running"])]), Ok(true));
         assert_eq!(matches(&thing, &[f("state", &["running"]), f("tag:Name", &["db"])]), Ok(false));
         assert_eq!(matches(&thing, &[f("tag-key", &["Na*"])]), Ok(true));
-        assert_eq!(matches(&thing, &[f("bogus", &["x"])]), Err("bogus".to_string()));
+        let err = matches(&thing, &[f("bogus", &["x"])]).unwrap_err();
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidParameterValue);
+        assert_eq!(err.message, "The filter 'bogus' is invalid");
     }
 }

@@ -15,6 +15,8 @@
 //!   sockets pooled per target. Hands anything else to hyper, mid-connection.
 //! - [`head`]: what ALB refuses before any rule (size limits, `Host`, chunked
 //!   framing), shared by both paths.
+//! - [`chunked`]: the one chunked-body decoder, behind `head`'s checks and the fast
+//!   path's copy of a target's chunked response.
 //! - `forward`: the request path over hyper — rule matching, actions, forwarding
 //!   headers, connect retries, and the one place errors become 502/503/504 (the
 //!   fast path shares its functions for all of these).
@@ -40,6 +42,7 @@ pub mod config;
 
 mod access_log;
 mod body;
+pub mod chunked;
 pub mod dial;
 mod forward;
 mod h1;
@@ -68,6 +71,7 @@ pub use body::{error_page, ProxyBody};
 pub use config::{
     DataPlane, ListenerSpec, LoadBalancerSpec, ProxyConfig, TargetGroupSpec, TargetSpec,
 };
+pub use server::BindError;
 
 use state::{
     Env, Forward, LbSettings, ListenerRt, LoadBalancerRt, RouteAction, RouteRule, Routes,
@@ -105,7 +109,7 @@ struct LbEntry {
 struct BoundListener {
     rt: Arc<ListenerRt>,
     addr: SocketAddr,
-    bound: Result<SocketAddr, String>,
+    bound: Result<SocketAddr, BindError>,
     accept: Option<AbortHandle>,
 }
 
@@ -137,7 +141,7 @@ pub struct ListenerStatus {
     pub port: u16,
     /// The bound address (the real port when 0 was configured), or the bind error,
     /// e.g. `cannot bind 127.0.10.1:80: ports below 1024 need root or CAP_NET_BIND_SERVICE`.
-    pub bound: Result<SocketAddr, String>,
+    pub bound: Result<SocketAddr, BindError>,
 }
 
 /// DescribeTargetHealth for every registered target.
@@ -416,7 +420,7 @@ impl Proxy {
                         routes: ArcSwap::new(routes.clone()),
                     }),
                     addr: SocketAddr::new(spec.ip, l.port),
-                    bound: Err("not bound yet".into()),
+                    bound: Err(BindError::NotYet),
                     accept: None,
                 });
                 b.rt.routes.store(routes);

@@ -33,23 +33,41 @@ impl Connections {
 }
 
 /// Binds `addr` with a deep backlog. Ports below 1024 need privileges: say so.
-pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
+pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
     let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() };
     let result = socket.and_then(|s| {
         s.set_reuseaddr(true)?;
         s.bind(addr)?;
         s.listen(4096)
     });
-    result.map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
-            format!("cannot bind {addr}: ports below 1024 need root or CAP_NET_BIND_SERVICE ({e})")
+    result.map_err(|e| {
+        let cause = e.to_string();
+        match e.kind() {
+            io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
+                BindError::Privileged { addr, cause }
+            }
+            io::ErrorKind::AddrInUse => BindError::InUse { addr },
+            io::ErrorKind::AddrNotAvailable => BindError::NotAvailable { addr, cause },
+            _ => BindError::Other { addr, cause },
         }
-        io::ErrorKind::AddrInUse => format!("cannot bind {addr}: address already in use"),
-        io::ErrorKind::AddrNotAvailable => {
-            format!("cannot bind {addr}: address not available on this host ({e})")
-        }
-        _ => format!("cannot bind {addr}: {e}"),
     })
+}
+
+/// Why a listener has no socket: its text is the load balancer's `State.Reason` and
+/// the log's. The OS error is kept as text so a status can be cloned and compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    /// Configured, its bind not tried yet.
+    #[error("not bound yet")]
+    NotYet,
+    #[error("cannot bind {addr}: ports below 1024 need root or CAP_NET_BIND_SERVICE ({cause})")]
+    Privileged { addr: SocketAddr, cause: String },
+    #[error("cannot bind {addr}: address already in use")]
+    InUse { addr: SocketAddr },
+    #[error("cannot bind {addr}: address not available on this host ({cause})")]
+    NotAvailable { addr: SocketAddr, cause: String },
+    #[error("cannot bind {addr}: {cause}")]
+    Other { addr: SocketAddr, cause: String },
 }
 
 /// Accepts connections until aborted; each is served on its own task and survives

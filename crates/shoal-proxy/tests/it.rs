@@ -632,7 +632,7 @@ async fn listener_bind_errors_are_reported() {
         target_groups: vec![tg(TG_A, vec![])],
     });
     let status = proxy.listener_status();
-    let err = status[0].bound.clone().unwrap_err();
+    let err = status[0].bound.clone().unwrap_err().to_string();
     assert!(err.contains("address already in use"), "{err}");
     // A later apply retries the bind.
     drop(taken);

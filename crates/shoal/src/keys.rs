@@ -13,32 +13,38 @@ pub struct Generated {
 
 /// Generates a key as CreateKeyPair does: RSA 2048 as PKCS#1 PEM, or ed25519 in
 /// OpenSSH format.
-pub fn generate(key_type: &str) -> Result<Generated, String> {
+pub fn generate(key_type: &str) -> Result<Generated, KeyError> {
     let (private_pem, key) = match key_type {
         "ed25519" => {
-            let key = PrivateKey::random(&mut OsRng, ssh_key::Algorithm::Ed25519)
-                .map_err(|e| e.to_string())?;
-            (key.to_openssh(LineEnding::LF).map_err(|e| e.to_string())?.to_string(), key)
+            let key = PrivateKey::random(&mut OsRng, ssh_key::Algorithm::Ed25519)?;
+            (key.to_openssh(LineEnding::LF)?.to_string(), key)
         }
         _ => {
             use rsa::pkcs1::EncodeRsaPrivateKey;
-            let rsa = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| e.to_string())?;
-            let pem = rsa
-                .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-                .map_err(|e| e.to_string())?
-                .to_string();
-            let pair = ssh_key::private::RsaKeypair::try_from(rsa).map_err(|e| e.to_string())?;
-            let key = PrivateKey::new(ssh_key::private::KeypairData::Rsa(pair), "")
-                .map_err(|e| e.to_string())?;
+            let rsa = rsa::RsaPrivateKey::new(&mut OsRng, 2048)?;
+            let pem = rsa.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)?.to_string();
+            let pair = ssh_key::private::RsaKeypair::try_from(rsa)?;
+            let key = PrivateKey::new(ssh_key::private::KeypairData::Rsa(pair), "")?;
             (pem, key)
         }
     };
     let public = key.public_key();
     Ok(Generated {
         private_pem,
-        public_openssh: public.to_openssh().map_err(|e| e.to_string())?,
+        public_openssh: public.to_openssh()?,
         fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
     })
+}
+
+/// Why a key could not be generated (CreateKeyPair answers `InternalFailure`).
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Ssh(#[from] ssh_key::Error),
+    #[error(transparent)]
+    Rsa(#[from] rsa::Error),
+    #[error(transparent)]
+    Pkcs1(#[from] rsa::pkcs1::Error),
 }
 
 /// An imported OpenSSH public key's type (`rsa`/`ed25519`) and fingerprint.

@@ -34,8 +34,7 @@ fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<MadeD
         fallback = Some(why.to_string());
     } else if config.isolation != Isolation::Process {
         let container = host_support(None).and_then(|(runc, base)| {
-            ContainerDriver::new(&config.data_dir, exe.clone(), runc, base)
-                .map_err(|e| e.to_string())
+            Ok(ContainerDriver::new(&config.data_dir, exe.clone(), runc, base)?)
         });
         match (container, config.isolation) {
             (Ok(driver), _) => {
@@ -54,7 +53,7 @@ fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<MadeD
                     reason = %why,
                     "this host cannot isolate instances: they run as host processes, not containers"
                 );
-                fallback = Some(why);
+                fallback = Some(why.to_string());
             }
         }
     }
@@ -111,7 +110,7 @@ fn with_network(
                 reason = %why,
                 "no VPC networks on this host: instances share the host's network, each at its loopback address"
             );
-            (driver, Some(why))
+            (driver, Some(why.to_string()))
         }
     }
 }

@@ -76,33 +76,6 @@ pub enum Hypervisor {
     None,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) const fn it(
-    name: &'static str,
-    vcpus: u32,
-    memory_mib: u64,
-    network_performance: &'static str,
-    arch: Arch,
-    current_generation: bool,
-    burstable: bool,
-    free_tier_eligible: bool,
-    hypervisor: Hypervisor,
-    paravirtual: bool,
-) -> InstanceType {
-    InstanceType {
-        name,
-        vcpus,
-        memory_mib,
-        network_performance,
-        arch,
-        current_generation,
-        burstable,
-        free_tier_eligible,
-        hypervisor,
-        paravirtual,
-    }
-}
-
 impl InstanceType {
     pub fn is_bare_metal(&self) -> bool {
         self.hypervisor == Hypervisor::None

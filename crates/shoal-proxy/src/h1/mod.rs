@@ -853,7 +853,7 @@ impl Conn {
             Framing::Length(n) => n,
             _ => 0,
         };
-        let mut chunked = Chunked::default();
+        let mut chunked = crate::chunked::Decoder::default();
         let mut first = true;
         let mut done = framing == Framing::Empty || framing == Framing::Length(0);
         let mut start = head_len;
@@ -867,11 +867,13 @@ impl Conn {
                     done = left == 0;
                     t
                 }
-                Framing::Chunked => {
-                    let t = chunked.feed(avail).ok_or(())?;
-                    done = chunked.done();
-                    t
-                }
+                Framing::Chunked => match chunked.feed(avail).map_err(drop)? {
+                    Some(end) => {
+                        done = true;
+                        end
+                    }
+                    None => avail.len(),
+                },
                 Framing::Close => avail.len(),
             };
             if done && take < avail.len() {

@@ -1,6 +1,6 @@
 //! The fast path's wire format: header values and lengths as httparse hands them over,
 //! the response head rewritten for the client, responses the load balancer writes
-//! itself, and where a chunked body ends.
+//! itself. Where a chunked body ends is [`crate::chunked`]'s.
 
 use std::cell::RefCell;
 use std::time::SystemTime;
@@ -179,112 +179,9 @@ pub(super) fn put_date(out: &mut Vec<u8>) {
     });
 }
 
-/// Finds the end of a chunked body in the bytes that pass through (they are
-/// forwarded unchanged).
-#[derive(Default)]
-pub(super) struct Chunked {
-    state: ChunkState,
-    /// Bytes left in the current chunk, or the size being read.
-    size: u64,
-}
-
-#[derive(Default, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ChunkState {
-    #[default]
-    Size,
-    Ext,
-    SizeLf,
-    Data,
-    DataCr,
-    DataLf,
-    TrailerStart,
-    Trailer,
-    EndLf,
-    Done,
-}
-
-impl Chunked {
-    pub(super) fn done(&self) -> bool {
-        self.state == ChunkState::Done
-    }
-
-    /// Consumes `data` up to the end of the body; returns how many bytes belong to
-    /// the body, or `None` when the framing is invalid.
-    pub(super) fn feed(&mut self, data: &[u8]) -> Option<usize> {
-        use ChunkState::*;
-        let mut i = 0;
-        while i < data.len() && self.state != Done {
-            if self.state == Data {
-                let n = (data.len() - i).min(self.size as usize);
-                self.size -= n as u64;
-                i += n;
-                if self.size == 0 {
-                    self.state = DataCr;
-                }
-                continue;
-            }
-            let b = data[i];
-            i += 1;
-            self.state = match (self.state, b) {
-                (Size, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => {
-                    let d = (b as char).to_digit(16)? as u64;
-                    self.size = self.size.checked_mul(16)?.checked_add(d)?;
-                    Size
-                }
-                (Size, b';' | b' ' | b'\t') => Ext,
-                (Size | Ext, b'\r') => SizeLf,
-                (Size | Ext | SizeLf, b'\n') if self.size == 0 => TrailerStart,
-                (Size | Ext | SizeLf, b'\n') => Data,
-                (Ext, _) => Ext,
-                (DataCr, b'\r') => DataLf,
-                (DataCr | DataLf, b'\n') => Size,
-                (TrailerStart, b'\r') => EndLf,
-                (TrailerStart | EndLf, b'\n') => Done,
-                (Trailer, b'\n') => TrailerStart,
-                (TrailerStart | Trailer, _) => Trailer,
-                _ => return None,
-            };
-        }
-        Some(i)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn feed_all(parts: &[&[u8]]) -> (Option<usize>, bool) {
-        let mut c = Chunked::default();
-        let mut total = 0;
-        for p in parts {
-            match c.feed(p) {
-                Some(n) => total += n,
-                None => return (None, false),
-            }
-            if c.done() {
-                break;
-            }
-        }
-        (Some(total), c.done())
-    }
-
-    #[test]
-    fn chunked_framing() {
-        let body = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n";
-        assert_eq!(feed_all(&[body]), (Some(body.len()), true));
-        // Split anywhere.
-        for cut in 0..body.len() {
-            let (a, b) = body.split_at(cut);
-            assert_eq!(feed_all(&[a, b]), (Some(body.len()), true), "cut at {cut}");
-        }
-        // Trailers, and bytes after the end are not the body's.
-        let t = b"3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\nGET / HTTP/1.1";
-        assert_eq!(feed_all(&[t]), (Some(t.len() - 14), true));
-        // Incomplete, and invalid.
-        assert_eq!(feed_all(&[b"5\r\nhel"]), (Some(6), false));
-        assert_eq!(feed_all(&[b"zz\r\n"]), (None, false));
-        assert_eq!(feed_all(&[b"3\r\nabcX"]), (None, false));
-    }
 
     #[test]
     fn lengths() {

@@ -614,3 +614,126 @@ pub(super) fn schedule_request(
         time_zone: p.string("TimeZone"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_without_its_name_is_the_query_protocols_null_member_error() {
+        let err = create_request(&Params::of(&[("MinSize", "1"), ("MaxSize", "2")])).unwrap_err();
+        assert_eq!(err.code, "ValidationError");
+        assert_eq!(
+            err.message,
+            "1 validation error detected: Value null at 'autoScalingGroupName' failed to satisfy constraint: Member must not be null"
+        );
+        assert_eq!((err.status, err.sender_fault), (400, true));
+    }
+
+    #[test]
+    fn a_size_that_is_not_a_number_is_refused_naming_it() {
+        let p = Params::of(&[("AutoScalingGroupName", "g"), ("MinSize", "one"), ("MaxSize", "2")]);
+        let err = create_request(&p).unwrap_err();
+        assert_eq!(err.code, "InvalidParameterValue");
+        assert_eq!(err.message, "Invalid value 'one' for MinSize");
+        let err = update_request(&Params::of(&[("CapacityRebalance", "yes")])).unwrap_err();
+        assert_eq!(err.message, "Invalid value 'yes' for CapacityRebalance");
+    }
+
+    #[test]
+    fn a_group_request_decodes_lists_in_member_order_and_tags() {
+        let p = Params::of(&[
+            ("AutoScalingGroupName", "web"),
+            ("MinSize", "1"),
+            ("MaxSize", "3"),
+            ("LaunchTemplate.LaunchTemplateName", "lt"),
+            ("LaunchTemplate.Version", "$Latest"),
+            ("TargetGroupARNs.member.10", "tg-c"),
+            ("TargetGroupARNs.member.2", "tg-b"),
+            ("TargetGroupARNs.member.1", "tg-a"),
+            ("TerminationPolicies.member.2", "Default"),
+            ("TerminationPolicies.member.1", "OldestInstance"),
+            ("Tags.member.1.Key", "Name"),
+            ("Tags.member.1.Value", "web"),
+            ("Tags.member.1.PropagateAtLaunch", "TRUE"),
+            ("Tags.member.2.Value", "a tag without a key is dropped"),
+            ("VPCZoneIdentifier", "subnet-a, subnet-b,,"),
+        ]);
+        let (req, placement) = create_request(&p).unwrap();
+        assert_eq!(req.name, "web");
+        assert_eq!((req.min_size, req.max_size, req.desired_capacity), (Some(1), Some(3), None));
+        assert_eq!(req.target_group_arns, ["tg-a", "tg-b", "tg-c"]);
+        assert_eq!(req.termination_policies, ["OldestInstance", "Default"]);
+        let lt = req.launch_template.unwrap();
+        assert_eq!(
+            (lt.id, lt.name.as_deref(), lt.version.as_deref()),
+            (None, Some("lt"), Some("$Latest"))
+        );
+        assert_eq!(req.tags.len(), 1);
+        assert_eq!((req.tags[0].key.as_str(), req.tags[0].value.as_str()), ("Name", "web"));
+        assert!(req.tags[0].propagate_at_launch);
+        assert_eq!(placement.subnet_ids, ["subnet-a", "subnet-b"]);
+    }
+
+    #[test]
+    fn an_update_changes_termination_policies_only_when_some_are_given() {
+        assert_eq!(update_request(&Params::of(&[])).unwrap().termination_policies, None);
+        let p = Params::of(&[("TerminationPolicies.member.1", "NewestInstance")]);
+        assert_eq!(
+            update_request(&p).unwrap().termination_policies,
+            Some(vec!["NewestInstance".to_string()])
+        );
+    }
+
+    #[test]
+    fn traffic_sources_of_type_elbv2_join_the_target_groups() {
+        let p = Params::of(&[
+            ("TargetGroupARNs.member.1", "tg-a"),
+            ("TrafficSources.member.1.Identifier", "tg-b"),
+            ("TrafficSources.member.2.Identifier", "tg-c"),
+            ("TrafficSources.member.2.Type", "elbv2"),
+        ]);
+        assert_eq!(target_group_arns(&p).unwrap(), ["tg-a", "tg-b", "tg-c"]);
+        let elb = Params::of(&[
+            ("TrafficSources.member.1.Identifier", "my-clb"),
+            ("TrafficSources.member.1.Type", "elb"),
+        ]);
+        let err = target_group_arns(&elb).unwrap_err();
+        assert_eq!(err.code, "ValidationError");
+        assert!(err.message.starts_with("Traffic source type elb is not supported"), "{err}");
+        let nameless = Params::of(&[("TrafficSources.member.1.Type", "elbv2")]);
+        assert_eq!(
+            target_group_arns(&nameless).unwrap_err().message,
+            "TrafficSources.member.Identifier is required"
+        );
+    }
+
+    #[test]
+    fn scheduled_actions_take_time_for_start_time_and_refuse_bad_timestamps() {
+        let p = Params::of(&[("ScheduledActionName", "night"), ("Time", "2026-01-02T03:04:05Z")]);
+        let req = schedule_request(&p, "ScheduledActionName").unwrap();
+        assert_eq!(req.start_time.unwrap().to_rfc3339(), "2026-01-02T03:04:05+00:00");
+        let bad = Params::of(&[("ScheduledActionName", "night"), ("EndTime", "tomorrow")]);
+        let err = schedule_request(&bad, "ScheduledActionName").unwrap_err();
+        assert_eq!(
+            (err.code.as_str(), err.message.as_str()),
+            ("ValidationError", "Invalid value for EndTime: tomorrow")
+        );
+        let err = schedule_request(&Params::of(&[]), "ScheduledActionName").unwrap_err();
+        assert!(err.message.contains("'scheduledActionName'"), "{err}");
+    }
+
+    #[test]
+    fn target_tracking_without_its_metric_type_is_refused() {
+        let p = Params::of(&[
+            ("AutoScalingGroupName", "web"),
+            ("PolicyName", "cpu"),
+            ("PolicyType", "TargetTrackingScaling"),
+            ("TargetTrackingConfiguration.TargetValue", "50"),
+            ("TargetTrackingConfiguration.PredefinedMetricSpecification.ResourceLabel", "x"),
+        ]);
+        let err = policy_request(&p).unwrap_err();
+        assert_eq!(err.code, "ValidationError");
+        assert!(err.message.contains("'predefinedMetricType'"), "{err}");
+    }
+}

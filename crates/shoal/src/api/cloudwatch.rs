@@ -701,3 +701,44 @@ fn alarm_doc(a: &MetricAlarm) -> Doc {
         ("StateTransitionedTimestamp", a.state_transitioned_timestamp.into()),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bodies_empty_malformed_and_the_operation_header() {
+        assert_eq!(decode_json(&Bytes::from_static(b" \n")).unwrap(), Doc::Struct(vec![]));
+        let err = decode_json(&Bytes::from_static(b"{\"AlarmNames\": [")).unwrap_err();
+        assert_eq!(err.code, "SerializationException");
+        assert!(err.message.starts_with("Malformed JSON body: "), "{err}");
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-target", "GraniteServiceVersion20100801.DescribeAlarms".parse().unwrap());
+        assert_eq!(json_operation(&h).as_deref(), Some("DescribeAlarms"));
+        h.insert("x-amz-target", "Logs_20140328.DescribeLogGroups".parse().unwrap());
+        assert_eq!(json_operation(&h), None);
+    }
+
+    #[test]
+    fn a_state_outside_the_enum_is_refused_with_the_set() {
+        assert_eq!(state_value("ALARM").unwrap(), AlarmState::Alarm);
+        let err = state_value("RED").unwrap_err();
+        assert_eq!(err.code, "ValidationError");
+        assert_eq!(
+            err.message,
+            "1 validation error detected: Value 'RED' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]"
+        );
+    }
+
+    #[test]
+    fn dimensions_keep_their_order_and_need_name_and_value() {
+        let d = Doc::from_json(&serde_json::json!({
+            "Dimensions": [{"Name": "B", "Value": "2"}, {"Name": "A", "Value": "1"}]
+        }));
+        let dims = dimensions(&d, "Dimensions").unwrap();
+        assert_eq!(dims, [Dimension::new("B", "2"), Dimension::new("A", "1")]);
+        let d = Doc::from_json(&serde_json::json!({"Dimensions": [{"Name": "B"}]}));
+        let err = dimensions(&d, "Dimensions").unwrap_err();
+        assert!(err.message.contains("Value null at 'value'"), "{err}");
+    }
+}

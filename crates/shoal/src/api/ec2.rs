@@ -870,3 +870,81 @@ pub(super) fn permission_from(s: &Params) -> Permission {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interface_beside_an_instance_level_subnet_or_address_is_refused_in_ec2s_words() {
+        let interface = [("NetworkInterface.1.DeviceIndex", "0")];
+        assert!(instance_interface(&Params::of(&interface)).unwrap().is_some());
+        for (param, what) in [("SubnetId", "subnet ID"), ("PrivateIpAddress", "private IP address")]
+        {
+            let p = Params::of(&[interface[0], (param, "x")]);
+            let err = instance_interface(&p).unwrap_err();
+            assert_eq!(err.code, "InvalidParameterCombination");
+            assert_eq!(
+                err.message,
+                format!("Network interfaces and an instance-level {what} may not be specified on the same request")
+            );
+        }
+        assert!(instance_interface(&Params::of(&[("SubnetId", "subnet-1")])).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_malformed_number_or_boolean_names_the_parameter() {
+        let err = network_interface(&Params::of(&[("NetworkInterface.1.DeviceIndex", "first")]))
+            .unwrap_err();
+        assert_eq!(err.code, "InvalidParameterValue");
+        assert_eq!(err.message, "Invalid value 'first' for DeviceIndex");
+        let err = template_data(&Params::of(&[("Monitoring.Enabled", "maybe")])).unwrap_err();
+        assert_eq!(err.message, "Invalid value 'maybe' for Monitoring.Enabled");
+        let err = template_data(&Params::of(&[("MetadataOptions.HttpPutResponseHopLimit", "two")]))
+            .unwrap_err();
+        assert_eq!(err.message, "Invalid value 'two' for HttpPutResponseHopLimit");
+    }
+
+    #[test]
+    fn template_data_keeps_list_order_and_drops_empty_values_terraform_sends() {
+        let d = template_data(&Params::of(&[
+            ("ImageId", "ami-1"),
+            ("SecurityGroupId.2", "sg-b"),
+            ("SecurityGroupId.1", "sg-a"),
+            ("SecurityGroupId.11", "sg-c"),
+            ("UserData", ""),
+            ("Placement.AvailabilityZone", ""),
+            ("BlockDeviceMapping.1.DeviceName", "/dev/xvda"),
+            ("BlockDeviceMapping.1.Ebs.VolumeSize", "16"),
+        ]))
+        .unwrap();
+        assert_eq!(d.image_id.as_deref(), Some("ami-1"));
+        assert_eq!(d.security_group_ids, ["sg-a", "sg-b", "sg-c"]);
+        assert_eq!((d.user_data, d.availability_zone), (None, None));
+        let disks = &d.options.block_device_mappings;
+        assert_eq!(disks.len(), 1);
+        assert_eq!(disks[0].device_name.as_deref(), Some("/dev/xvda"));
+        assert_eq!(disks[0].ebs.as_ref().unwrap().volume_size, Some(16));
+    }
+
+    #[test]
+    fn a_permission_defaults_to_all_protocols_and_keeps_each_sources_description() {
+        let p = Params::of(&[
+            ("FromPort", "22"),
+            ("ToPort", "22"),
+            ("IpRanges.1.CidrIp", "10.0.0.0/8"),
+            ("IpRanges.1.Description", "office"),
+            ("IpRanges.2.CidrIp", "192.168.0.0/16"),
+            ("Groups.1.GroupId", "sg-1"),
+            ("Groups.1.Description", "peers"),
+        ]);
+        let perm = permission_from(&p);
+        assert_eq!(perm.protocol, "-1");
+        assert_eq!((perm.from_port, perm.to_port), (Some(22), Some(22)));
+        assert_eq!(perm.cidrs, ["10.0.0.0/8", "192.168.0.0/16"]);
+        assert_eq!(perm.group_ids, ["sg-1"]);
+        let described: Vec<(&str, &str)> =
+            perm.descriptions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(described, [("10.0.0.0/8", "office"), ("sg-1", "peers")]);
+    }
+}

@@ -790,3 +790,79 @@ fn tags_xml(x: &mut Xml, t: &ResourceTags) {
         x.text("Key", &tag.key).text("Value", &tag.value);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_decode_in_member_order_and_refuse_a_bad_port_as_elbv2_does() {
+        let p = Params::of(&[
+            ("Targets.member.2.Id", "i-b"),
+            ("Targets.member.1.Id", "i-a"),
+            ("Targets.member.1.Port", "8080"),
+        ]);
+        let t = targets(&p).unwrap();
+        assert_eq!(
+            t.iter().map(|t| (t.id.as_str(), t.port)).collect::<Vec<_>>(),
+            [("i-a", Some(8080)), ("i-b", None)]
+        );
+        let err = targets(&Params::of(&[
+            ("Targets.member.1.Id", "i-a"),
+            ("Targets.member.1.Port", "70000"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.code, "ValidationError");
+        assert_eq!(err.message, "Value '70000' at 'Port' is not a valid number");
+        let err = targets(&Params::of(&[("Targets.member.1.Port", "80")])).unwrap_err();
+        assert!(err.message.contains("Value null at 'id'"), "{err}");
+    }
+
+    #[test]
+    fn attributes_need_at_least_one_and_each_a_key() {
+        let err = attributes(&Params::of(&[])).unwrap_err();
+        assert_eq!(
+            (err.code.as_str(), err.message.as_str()),
+            ("ValidationError", "At least one attribute must be specified")
+        );
+        let p = Params::of(&[
+            ("Attributes.member.1.Key", "idle_timeout.timeout_seconds"),
+            ("Attributes.member.1.Value", "30"),
+            ("Attributes.member.2.Key", "deletion_protection.enabled"),
+        ]);
+        assert_eq!(
+            attributes(&p).unwrap(),
+            [
+                ("idle_timeout.timeout_seconds".to_string(), "30".to_string()),
+                ("deletion_protection.enabled".to_string(), String::new())
+            ]
+        );
+        let err = attributes(&Params::of(&[("Attributes.member.1.Value", "30")])).unwrap_err();
+        assert!(err.message.contains("Value null at 'key'"), "{err}");
+    }
+
+    #[test]
+    fn health_check_settings_take_booleans_in_any_case_and_refuse_others() {
+        let p = Params::of(&[
+            ("HealthCheckEnabled", "False"),
+            ("HealthyThresholdCount", "3"),
+            ("Matcher.HttpCode", "200-299"),
+        ]);
+        let h = health_check_update(&p).unwrap();
+        assert_eq!(
+            (h.enabled, h.healthy_threshold, h.matcher.as_deref()),
+            (Some(false), Some(3), Some("200-299"))
+        );
+        let err = health_check_update(&Params::of(&[("HealthCheckEnabled", "on")])).unwrap_err();
+        assert_eq!(err.message, "Value 'on' at 'HealthCheckEnabled' is not a valid boolean");
+    }
+
+    #[test]
+    fn subnets_come_from_both_lists() {
+        let p = Params::of(&[
+            ("Subnets.member.1", "subnet-a"),
+            ("SubnetMappings.member.1.SubnetId", "subnet-b"),
+        ]);
+        assert_eq!(subnets(&p), ["subnet-a", "subnet-b"]);
+    }
+}

@@ -237,6 +237,14 @@ fn invalid_value(key: &str, v: &str) -> AwsError {
 }
 
 #[cfg(test)]
+impl Params {
+    /// A request's parameters as the fronts' unit tests write them.
+    pub fn of(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs.iter().copied())
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

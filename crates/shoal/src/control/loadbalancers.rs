@@ -252,7 +252,7 @@ fn report_listeners(svc: &Service, reported: &mut BTreeSet<(String, u16, String)
         .proxy
         .listener_status()
         .into_iter()
-        .filter_map(|s| Some((s.load_balancer_arn, s.port, s.bound.err()?)))
+        .filter_map(|s| Some((s.load_balancer_arn, s.port, s.bound.err()?.to_string())))
         .collect();
     for (arn, port, error) in now.difference(reported) {
         tracing::warn!(

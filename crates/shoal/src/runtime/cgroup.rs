@@ -11,6 +11,17 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// Why instances have no cgroup v2 directory (so no network accounting).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NoCgroup2 {
+    /// cgroup v1 without a writable unified (v2) hierarchy beside it.
+    #[error("no writable cgroup2 hierarchy")]
+    NoUnified,
+    /// No cgroups at all (`--no-cgroups`, or none mounted), and why.
+    #[error("no cgroups: {0}")]
+    NoCgroups(String),
+}
+
 const PERIOD_US: u64 = 100_000;
 
 /// Where the daemon may create cgroups, found once at start.
@@ -168,17 +179,17 @@ impl Cgroups {
 
     /// Where the instance lives in a cgroup v2 hierarchy (for network accounting), or
     /// why it has no such place.
-    pub fn v2_dir(&self, instance_id: &str) -> Result<PathBuf, String> {
+    pub fn v2_dir(&self, instance_id: &str) -> Result<PathBuf, NoCgroup2> {
         self.v2_scope().map(|scope| scope.join(instance_id))
     }
 
     /// The daemon's scope in a cgroup v2 hierarchy, or why there is none.
-    pub fn v2_scope(&self) -> Result<&Path, String> {
+    pub fn v2_scope(&self) -> Result<&Path, NoCgroup2> {
         match self {
             Cgroups::V2 { base } => Ok(base),
             Cgroups::V1 { unified: Some(unified), .. } => Ok(unified),
-            Cgroups::V1 { unified: None, .. } => Err("no writable cgroup2 hierarchy".into()),
-            Cgroups::Unavailable(why) => Err(format!("no cgroups: {why}")),
+            Cgroups::V1 { unified: None, .. } => Err(NoCgroup2::NoUnified),
+            Cgroups::Unavailable(why) => Err(NoCgroup2::NoCgroups(why.clone())),
         }
     }
 

@@ -89,12 +89,25 @@ pub fn is_cloud_config(user_data: &[u8]) -> bool {
     first.trim_ascii_end() == b"#cloud-config"
 }
 
-pub fn parse(text: &str) -> Result<CloudConfig, String> {
+pub fn parse(text: &str) -> Result<CloudConfig, Error> {
     // An empty document (only the header) is a valid, empty config.
-    match serde_yaml::from_str::<Option<CloudConfig>>(text) {
-        Ok(config) => Ok(config.unwrap_or_default()),
-        Err(e) => Err(format!("not valid cloud-config: {e}")),
-    }
+    Ok(serde_yaml::from_str::<Option<CloudConfig>>(text)?.unwrap_or_default())
+}
+
+/// What `shoal cloud-init` says on the instance's console when a part fails.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not valid cloud-config: {0}")]
+    Invalid(#[from] serde_yaml::Error),
+    #[error("the image has no package manager")]
+    NoPackageManager,
+    #[error("a process instance has no package manager of its own")]
+    ProcessInstance,
+    /// The package manager could not be started.
+    #[error("{0}: {1}")]
+    Spawn(String, io::Error),
+    #[error("{0} exited with {1}")]
+    Exited(String, i32),
 }
 
 /// `shoal cloud-init FILE`: runs the config; the exit status is 1 when any part failed.
@@ -103,7 +116,7 @@ pub fn run(file: &Path) -> anyhow::Result<i32> {
     let config = match parse(&text) {
         Ok(c) => c,
         Err(e) => {
-            say(&e);
+            say(&e.to_string());
             return Ok(1);
         }
     };
@@ -357,8 +370,8 @@ fn install_packages(root: &Path, config: &CloudConfig) -> bool {
             argv.extend(specs.iter().map(String::as_str));
             run_quiet(&argv)
         }
-        (PackageManager::None, _) => Err("the image has no package manager".into()),
-        (_, false) => Err("a process instance has no package manager of its own".into()),
+        (PackageManager::None, _) => Err(Error::NoPackageManager),
+        (_, false) => Err(Error::ProcessInstance),
     };
     match installed {
         Ok(()) => {
@@ -373,18 +386,18 @@ fn install_packages(root: &Path, config: &CloudConfig) -> bool {
 }
 
 /// Runs a package-manager command, its output on the console.
-fn run_quiet(argv: &[&str]) -> Result<(), String> {
+fn run_quiet(argv: &[&str]) -> Result<(), Error> {
     say(&format!("running {}", argv.join(" ")));
     let status = Command::new(argv[0])
         .args(&argv[1..])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .stdin(Stdio::null())
         .status()
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
+        .map_err(|e| Error::Spawn(argv[0].to_string(), e))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("{} exited with {}", argv.join(" "), status.code().unwrap_or(-1)))
+        Err(Error::Exited(argv.join(" "), status.code().unwrap_or(-1)))
     }
 }
 

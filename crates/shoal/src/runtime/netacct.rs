@@ -24,6 +24,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use super::cgroup::NoCgroup2;
 use super::NetCounters;
 
 // Constants of the kernel's BPF ABI (include/uapi/linux/bpf.h).
@@ -287,11 +288,18 @@ impl Counter {
 
 /// Whether this kernel lets us count: a map created and a counting program verified
 /// (and dropped again).
-pub fn probe() -> Result<(), String> {
-    let map = create_map().map_err(|e| format!("bpf(BPF_MAP_CREATE) refused: {e}"))?;
-    load_program(&map, KEY_IN, BPF_CGROUP_INET_INGRESS)
-        .map(drop)
-        .map_err(|e| format!("bpf(BPF_PROG_LOAD) refused: {e}"))
+pub fn probe() -> Result<(), Refused> {
+    let map = create_map().map_err(Refused::Map)?;
+    load_program(&map, KEY_IN, BPF_CGROUP_INET_INGRESS).map(drop).map_err(Refused::Program)
+}
+
+/// Why the kernel will not count for us.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("bpf(BPF_MAP_CREATE) refused: {0}")]
+    Map(io::Error),
+    #[error("bpf(BPF_PROG_LOAD) refused: {0}")]
+    Program(io::Error),
 }
 
 /// Every instance's counter, for the process driver.
@@ -307,12 +315,12 @@ impl NetAccounting {
     /// Accounting if instances have cgroup v2 directories (`cgroup2`) and the kernel
     /// lets us load the programs. Logs the outcome once: a refused `bpf(2)` as a
     /// warning, no cgroup2 (or `--no-cgroups`) as information.
-    pub fn detect(cgroup2: Result<(), String>) -> NetAccounting {
+    pub fn detect(cgroup2: Result<(), NoCgroup2>) -> NetAccounting {
         const NONE: &str = "network accounting unavailable: no NetworkIn/NetworkOut metrics";
         let unavailable = match cgroup2 {
             Err(why) => {
                 tracing::info!(reason = %why, "{NONE}");
-                Some(why)
+                Some(why.to_string())
             }
             Ok(()) => match probe() {
                 Ok(()) => {
@@ -321,7 +329,7 @@ impl NetAccounting {
                 }
                 Err(why) => {
                     tracing::warn!(reason = %why, "{NONE}");
-                    Some(why)
+                    Some(why.to_string())
                 }
             },
         };

@@ -19,10 +19,6 @@ pub const AMAZON_OWNER_ID: &str = "137112412989";
 /// One DescribeInstanceTypeOfferings answer row: (type, location type, location).
 pub type Offering = (&'static str, &'static str, String);
 
-fn invalid_filter(name: &str) -> AwsError {
-    AwsError::invalid_parameter_value(format!("The filter '{name}' is invalid"))
-}
-
 impl Service {
     /// DescribeInstanceTypes: the named types (each must exist), filtered, in name
     /// order, a page at a time (AWS's default page is 100).
@@ -49,7 +45,7 @@ impl Service {
         }
         let mut selected = Vec::new();
         for t in CATALOG.iter().filter(|t| names.is_empty() || names.iter().any(|n| n == t.name)) {
-            if filter::matches(t, filters).map_err(|name| invalid_filter(&name))? {
+            if filter::matches(t, filters)? {
                 selected.push(t);
             }
         }
@@ -82,7 +78,7 @@ impl Service {
         };
         for f in filters {
             if !matches!(f.name.as_str(), "location" | "instance-type") {
-                return Err(invalid_filter(&f.name));
+                return Err(filter::invalid_filter(&f.name));
             }
         }
         let passes = |name: &str, value: &str| {

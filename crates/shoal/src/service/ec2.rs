@@ -102,14 +102,8 @@ pub fn select<'a, T: Table + Filterable>(
         if !wanted.is_empty() && !wanted.contains(&item.id().to_string()) {
             continue;
         }
-        match filter::matches(item, filters) {
-            Ok(true) => out.push(item),
-            Ok(false) => {}
-            Err(name) => {
-                return Err(AwsError::invalid_parameter_value(format!(
-                    "The filter '{name}' is invalid"
-                )))
-            }
+        if filter::matches(item, filters)? {
+            out.push(item);
         }
     }
     Ok(out)

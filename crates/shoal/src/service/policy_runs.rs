@@ -16,6 +16,20 @@ use shoal_model::AwsResult;
 use super::autoscaling::{find_group, find_policy};
 use super::{Service, State};
 
+/// Why an alarm action did not run; its text is the `Action` history item's, as
+/// DescribeAlarmHistory shows it.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionFailed {
+    /// Shoal has no SNS or other targets: every ARN but Auto Scaling's.
+    #[error("Resource: {0} is not reachable from Shoal.")]
+    Unreachable(String),
+    #[error("alarm {0} has no datapoint to act on")]
+    NoDatapoint(String),
+    /// The policy refused (missing, disabled) or its inputs could not be read.
+    #[error("{}", .0.message)]
+    Refused(#[from] shoal_model::AwsError),
+}
+
 /// The group's instances counted in capacity that are past the policy's warmup (they
 /// feed the metric a policy acts on), and how many others are still warming (they
 /// count as capacity already on its way).
@@ -83,9 +97,9 @@ impl Service {
         action_arn: &str,
         alarm: &MetricAlarm,
         value: Option<f64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ActionFailed> {
         let now = self.clock.now();
-        value.ok_or_else(|| format!("alarm {} has no datapoint to act on", alarm.alarm_name))?;
+        value.ok_or_else(|| ActionFailed::NoDatapoint(alarm.alarm_name.clone()))?;
         // Read the warmed instances' value before taking the service's lock.
         let warmed = self.read(|s| {
             let p = s.policies.get(action_arn)?;
@@ -93,9 +107,7 @@ impl Service {
             Some(warmed_and_warming(g, p, now))
         });
         let warmed_value = match &warmed {
-            Some((ids, warming)) if *warming > 0 => {
-                self.members_latest(alarm, ids, now).map_err(|e| e.message)?
-            }
+            Some((ids, warming)) if *warming > 0 => self.members_latest(alarm, ids, now)?,
             _ => None,
         };
         self.mutate(|state, changes| {
@@ -128,7 +140,7 @@ impl Service {
                 Err(_) => Ok(()),
             }
         })
-        .map_err(|e| e.message)
+        .map_err(ActionFailed::from)
     }
 
     /// ExecutePolicy: runs a policy by name or ARN now, as a user testing it (the rules

@@ -89,28 +89,46 @@ pub struct VpcNet {
     filters: Mutex<HashMap<String, String>>,
 }
 
+/// Why this host cannot have VPC networks (said in the log, health and the console).
+#[derive(Debug, thiserror::Error)]
+pub enum Unsupported {
+    #[error("the daemon is not root: it cannot make network namespaces")]
+    NotRoot,
+    #[error("the kernel has no network namespaces")]
+    NoNetworkNamespaces,
+    #[error("`{0}` is not installed (iproute2, util-linux)")]
+    MissingTool(&'static str),
+    #[error("{}: {source}", .dir.display())]
+    DataDir { dir: PathBuf, source: io::Error },
+    #[error("cannot make a network namespace: {0}")]
+    Namespace(io::Error),
+    #[error("cannot make a bridge: {0}")]
+    Bridge(io::Error),
+}
+
 impl VpcNet {
     /// VPC networks under `data_dir/vpcnet`, or why this host cannot have them. Probes by
     /// making (and removing) a namespace, and re-adopts what a previous daemon made.
-    pub fn detect(data_dir: &Path) -> Result<VpcNet, String> {
+    pub fn detect(data_dir: &Path) -> Result<VpcNet, Unsupported> {
         if !nix::unistd::geteuid().is_root() {
-            return Err("the daemon is not root: it cannot make network namespaces".into());
+            return Err(Unsupported::NotRoot);
         }
         if !Path::new("/proc/self/ns/net").exists() {
-            return Err("the kernel has no network namespaces".into());
+            return Err(Unsupported::NoNetworkNamespaces);
         }
         for tool in ["ip", "nsenter", "unshare"] {
             if which(tool).is_none() {
-                return Err(format!("`{tool}` is not installed (iproute2, util-linux)"));
+                return Err(Unsupported::MissingTool(tool));
             }
         }
         let root = data_dir.join("vpcnet");
-        fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        fs::create_dir_all(&root)
+            .map_err(|source| Unsupported::DataDir { dir: root.clone(), source })?;
         let probe = root.join(".probe");
-        make_namespace(&probe).map_err(|e| format!("cannot make a network namespace: {e}"))?;
+        make_namespace(&probe).map_err(Unsupported::Namespace)?;
         let bridged = in_ns(&probe, &["ip", "link", "add", BRIDGE, "type", "bridge"]);
         remove_namespace(&probe);
-        bridged.map_err(|e| format!("cannot make a bridge: {e}"))?;
+        bridged.map_err(Unsupported::Bridge)?;
         let net = VpcNet {
             root,
             attached: Mutex::default(),

@@ -13,6 +13,7 @@ use shoal_model::ErrorCode;
 use shoal_model::{AwsError, AwsResult};
 
 use super::*;
+use crate::service::policy_runs::ActionFailed;
 
 /// An alarm whose actions are due after an evaluation (or a SetAlarmState).
 #[derive(Debug, Clone)]
@@ -392,7 +393,7 @@ impl Service {
         let now = self.clock.now();
         let mut items = Vec::new();
         for arn in actions {
-            let outcome = self.alarm_action(arn, alarm, *value);
+            let outcome = self.alarm_action(arn, alarm, *value).map_err(|e| e.to_string());
             if let Err(e) = &outcome {
                 tracing::info!(alarm = %alarm.alarm_name, action = %arn, error = %e, "alarm action failed");
             }
@@ -420,18 +421,18 @@ impl Service {
     /// Runs one alarm action. `arn:aws:autoscaling:` ARNs go to Auto Scaling's hook
     /// ([`Service::autoscaling_alarm_action`]); Shoal has no SNS or other targets, so
     /// every other ARN fails the way an unreachable target does in CloudWatch.
-    /// `Err` carries the error text for the `Action` history item.
+    /// `Err`'s text is the `Action` history item's.
     /// `value` is the newest value of the evaluation that made the action due.
     pub fn alarm_action(
         &self,
         action_arn: &str,
         alarm: &MetricAlarm,
         value: Option<f64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ActionFailed> {
         if action_arn.starts_with("arn:aws:autoscaling:") {
             return self.autoscaling_alarm_action(action_arn, alarm, value);
         }
-        Err(format!("Resource: {action_arn} is not reachable from Shoal."))
+        Err(ActionFailed::Unreachable(action_arn.to_string()))
     }
 
     /// Drops datapoints and history past CloudWatch's retention.

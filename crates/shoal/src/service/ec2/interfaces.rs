@@ -456,14 +456,8 @@ impl Service {
                 if !ids.is_empty() && !ids.contains(&n.id) {
                     continue;
                 }
-                match filter::matches(&n, filters) {
-                    Ok(true) => out.push(n),
-                    Ok(false) => {}
-                    Err(name) => {
-                        return Err(AwsError::invalid_parameter_value(format!(
-                            "The filter '{name}' is invalid"
-                        )))
-                    }
+                if filter::matches(&n, filters)? {
+                    out.push(n);
                 }
             }
             Ok(out)

@@ -108,14 +108,8 @@ pub(super) fn pick<T: Filterable + Clone>(
         if !ids.is_empty() && !ids.iter().any(|id| id == id_of(&item)) {
             continue;
         }
-        match filter::matches(&item, filters) {
-            Ok(true) => out.push(item),
-            Ok(false) => {}
-            Err(name) => {
-                return Err(AwsError::invalid_parameter_value(format!(
-                    "The filter '{name}' is invalid"
-                )))
-            }
+        if filter::matches(&item, filters)? {
+            out.push(item);
         }
     }
     Ok(out)

@@ -62,14 +62,8 @@ impl Service {
                 if !owners.is_empty() && !owners.iter().any(owned) {
                     continue;
                 }
-                match filter::matches(&snapshot, filters) {
-                    Ok(true) => out.push((snapshot, owner_alias)),
-                    Ok(false) => {}
-                    Err(name) => {
-                        return Err(AwsError::invalid_parameter_value(format!(
-                            "The filter '{name}' is invalid"
-                        )))
-                    }
+                if filter::matches(&snapshot, filters)? {
+                    out.push((snapshot, owner_alias));
                 }
             }
             Ok(out)
