@@ -78,12 +78,9 @@ impl Controller for DnsController {
             let addr = resolver_ip(zone.cidr);
             let (driver, vpc) = (svc.driver.clone(), vpc_id.clone());
             // Entering the namespace blocks a thread: off the async workers.
-            let (udp, tcp) = tokio::task::spawn_blocking(move || driver.listen_for_dns(&vpc, addr))
-                .await
-                .map_err(anyhow::Error::from)?
-                .map_err(anyhow::Error::from)?;
-            let tasks = crate::api::dns::serve(udp, tcp, vpc_id, self.service.clone())
-                .map_err(anyhow::Error::from)?;
+            let (udp, tcp) =
+                tokio::task::spawn_blocking(move || driver.listen_for_dns(&vpc, addr)).await??;
+            let tasks = crate::api::dns::serve(udp, tcp, vpc_id, self.service.clone())?;
             self.serving.insert(vpc_id.clone(), network, tasks);
             Ok(Action::await_change())
         })

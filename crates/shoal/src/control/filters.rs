@@ -54,10 +54,7 @@ impl Controller for FilterController {
             let (driver, id) = (svc.driver.clone(), id.clone());
             // Loading runs `nft`: off the async workers. An instance whose network is
             // not made yet loads nothing here; its boot loads the rules it is made with.
-            tokio::task::spawn_blocking(move || driver.packet_filter(&id, &rules))
-                .await
-                .map_err(anyhow::Error::from)?
-                .map_err(anyhow::Error::from)?;
+            tokio::task::spawn_blocking(move || driver.packet_filter(&id, &rules)).await??;
             Ok(Action::await_change())
         })
     }

@@ -147,7 +147,7 @@ pub fn forget_terminated(svc: &Service) -> shoal_model::AwsResult<()> {
     })
 }
 
-async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()> {
+async fn execute(svc: &Service, inst: Instance, step: Step) -> Result<(), ControlError> {
     let grace = svc.config.stop_grace;
     match step {
         Step::Boot => boot(svc, inst).await?,
@@ -221,12 +221,14 @@ async fn execute(svc: &Service, inst: Instance, step: Step) -> anyhow::Result<()
 
 /// Fails unless the instance's recorded init is seen gone: a stop or a termination is
 /// recorded only then (an unobservable or surviving init is retried later).
-fn ensure_gone(svc: &Service, inst: &Instance) -> anyhow::Result<()> {
+fn ensure_gone(svc: &Service, inst: &Instance) -> Result<(), ControlError> {
     let Some(record) = &inst.process else { return Ok(()) };
     match svc.driver.liveness(record) {
         Liveness::Gone => Ok(()),
-        Liveness::Alive => anyhow::bail!("init {} still alive after shutdown", record.pid),
-        Liveness::Unknown(e) => anyhow::bail!("cannot observe init {}: {e}", record.pid),
+        Liveness::Alive => Err(ControlError::InitSurvived { pid: record.pid }),
+        Liveness::Unknown(e) => {
+            Err(ControlError::InitUnobservable { pid: record.pid, reason: e.to_string() })
+        }
     }
 }
 
@@ -268,7 +270,7 @@ fn instance_net(svc: &Service, inst: &Instance) -> Option<InstanceNet> {
     })
 }
 
-async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
+async fn boot(svc: &Service, inst: Instance) -> Result<(), ControlError> {
     if let Some(record) = &inst.process {
         match svc.driver.liveness(record) {
             Liveness::Gone => {}
@@ -283,7 +285,12 @@ async fn boot(svc: &Service, inst: Instance) -> anyhow::Result<()> {
                 })?;
                 return Ok(());
             }
-            Liveness::Unknown(e) => anyhow::bail!("cannot observe init {}: {e}", record.pid),
+            Liveness::Unknown(e) => {
+                return Err(ControlError::InitUnobservable {
+                    pid: record.pid,
+                    reason: e.to_string(),
+                })
+            }
         }
     }
     let (driver, id, image) = (svc.driver.clone(), inst.id.clone(), inst.image_id.clone());

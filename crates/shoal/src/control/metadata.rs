@@ -79,11 +79,8 @@ impl Controller for MetadataController {
             // Entering the namespace blocks a thread: off the async workers.
             let listener =
                 tokio::task::spawn_blocking(move || driver.listen_for_metadata(&instance))
-                    .await
-                    .map_err(anyhow::Error::from)?
-                    .map_err(anyhow::Error::from)?;
-            let task = crate::api::imds::serve(listener, self.service.clone(), id)
-                .map_err(anyhow::Error::from)?;
+                    .await??;
+            let task = crate::api::imds::serve(listener, self.service.clone(), id)?;
             self.serving.insert(id.clone(), network, vec![task]);
             Ok(Action::await_change())
         })

@@ -52,9 +52,18 @@ pub enum ControlError {
     /// A service operation refused or failed to commit.
     #[error("{0}")]
     Service(#[from] shoal_model::AwsError),
-    /// The runtime (processes, disks) or a blocking task failed.
-    #[error("{0:#}")]
-    Runtime(#[from] anyhow::Error),
+    /// The runtime (processes, disks, namespaces, sockets) failed.
+    #[error("{0}")]
+    Runtime(#[from] std::io::Error),
+    /// A blocking task the reconcile waited for panicked or was cancelled.
+    #[error("blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// An instance's init is still alive after its shutdown: not yet stopped.
+    #[error("init {pid} still alive after shutdown")]
+    InitSurvived { pid: u32 },
+    /// An instance's init cannot be observed, so its state cannot be decided.
+    #[error("cannot observe init {pid}: {reason}")]
+    InitUnobservable { pid: u32, reason: String },
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -352,7 +361,7 @@ mod tests {
                         answers.remove(0)
                     }
                 };
-                next.ok_or_else(|| ControlError::Runtime(anyhow::anyhow!("scripted failure")))
+                next.ok_or_else(|| ControlError::Runtime(std::io::Error::other("scripted failure")))
             })
         }
     }

@@ -116,7 +116,7 @@ impl Service {
         clock: Arc<dyn Clock>,
         driver: Arc<dyn Driver>,
         store: Store,
-    ) -> anyhow::Result<Service> {
+    ) -> Result<Service, shoal_store::StoreError> {
         let state = State::load(&store)?;
         let (changed, _) = watch::channel(0);
         let proxy = elbv2::new_proxy(&config, clock.clone());
