@@ -104,7 +104,13 @@ def test_the_daemon_says_instances_have_vpc_networks(daemon):
 
 @needs_vpc_network
 def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
-    a, b = launch_lab(daemon, 2)
+    # The host is the user's internet: a group that admits it (the VPC's default group
+    # admits only its members, and the host's clients come from the VPC router).
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    web = new_group(daemon, "web3000", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", web, "--protocol", "tcp",
+               "--port", "3000", "--cidr", "0.0.0.0/0")
+    a, b = launch_lab(daemon, 2, [web])
     insts = {iid: daemon.instance(iid) for iid in (a, b)}
     vpc = insts[a]["VpcId"]
     router = Path(daemon.data_dir) / "vpcnet" / vpc / "router"
@@ -316,7 +322,7 @@ def test_a_target_that_does_not_admit_the_load_balancers_group_times_out_until_a
     wait_for("the target unhealthy", lambda: target_health(daemon, tg)["State"] == "unhealthy", timeout=60)
     health = target_health(daemon, tg)
     assert (health["Reason"], health["Description"]) == ("Target.Timeout", "Request timed out"), health
-    # A rule naming the load balancer's group admits it (its members: the VPC router's
+    # A rule naming the load balancer's group admits it (its members: its interfaces'
     # addresses, where the load balancer connects from).
     daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
                "--port", "3000", "--source-group", lb_group)
@@ -329,6 +335,65 @@ def test_a_target_that_does_not_admit_the_load_balancers_group_times_out_until_a
     wait_for("unhealthy again", lambda: target_health(daemon, tg).get("Reason") == "Target.Timeout", timeout=60)
     daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
     terminate(daemon, [iid])
+
+
+def router_ns(daemon, vpc):
+    return Path(daemon.data_dir) / "vpcnet" / vpc / "router"
+
+
+def in_router(daemon, vpc, *argv):
+    """Runs `argv` inside the VPC's router namespace (Shoal made it)."""
+    return subprocess.run(["nsenter", f"--net={router_ns(daemon, vpc)}", *argv],
+                          capture_output=True, text=True, timeout=30)
+
+
+def lb_interfaces(daemon, lb):
+    description = "ELB " + lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    return daemon.aws("ec2", "describe-network-interfaces", "--filters",
+                      f"Name=description,Values={description}")["NetworkInterfaces"]
+
+
+@needs_nft
+def test_the_load_balancer_connects_from_its_own_interface_addresses(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app-own", vpc), new_group(daemon, "lb-own", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    (target,) = launch_lab(daemon, 1, [app])
+    (other,) = launch_lab(daemon, 1)
+    lb, tg = lab_lb(daemon, vpc, "own-address-lb", [target], [lb_group])
+    enis = {e["SubnetId"]: e["PrivateIpAddress"] for e in lb_interfaces(daemon, lb)}
+    assert len(enis) == 2, enis
+    # Each interface's address is on the VPC's bridge, in the router namespace.
+    bridge = in_router(daemon, vpc, "ip", "-4", "-o", "addr", "show", "dev", "br0").stdout
+    for ip in enis.values():
+        assert f"inet {ip}/32 " in bridge, bridge
+    # The target admits only the load balancer's group: healthy, and served through it.
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    status, body = through_lb(daemon, lb)
+    assert status == 200 and body.startswith("Welcome to the A project"), body
+    inst = daemon.instance(target)
+    t_ip = inst["PrivateIpAddress"]
+    rules = ruleset(daemon, inst)
+    assert all(ip in rules for ip in enis.values()), rules
+    # The router's own address (where the host's clients come from) is not a member of
+    # the load balancer's group: dropped. The same namespace bound to the interface
+    # address in the target's subnet gets through. Both checked to be routed over br0.
+    route = in_router(daemon, vpc, "ip", "route", "get", t_ip).stdout
+    assert "dev br0" in route and "via" not in route, route
+    curl = ["curl", "-s", "-o", "/dev/null", "--connect-timeout", "2", "--max-time", "4",
+            f"http://{t_ip}:3000/health"]
+    assert in_router(daemon, vpc, *curl).returncode == TIMED_OUT
+    own = enis[inst["SubnetId"]]
+    assert in_router(daemon, vpc, *curl[:1], "--interface", own, *curl[1:]).returncode == 0
+    # Another instance, not in the load balancer's group: dropped too.
+    assert connect(daemon, other, t_ip, 3000) == TIMED_OUT
+    # Deleted, the load balancer takes its addresses off the bridge.
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    wait_for("the addresses removed", lambda: not any(
+        ip in in_router(daemon, vpc, "ip", "-4", "-o", "addr", "show", "dev", "br0").stdout
+        for ip in enis.values()), timeout=20)
+    terminate(daemon, [target, other])
 
 
 @needs_nft

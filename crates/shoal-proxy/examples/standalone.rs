@@ -92,6 +92,7 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             targets,
             health_check_interval: Some(Duration::from_secs(1)),
             health_check_timeout: Some(Duration::from_millis(500)),
+            source_ips: Vec::new(),
         }],
     });
     for s in proxy.listener_status() {

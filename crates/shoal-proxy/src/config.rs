@@ -89,6 +89,10 @@ pub struct TargetGroupSpec {
     pub health_check_interval: Option<Duration>,
     /// Overrides `health_check.timeout_seconds`.
     pub health_check_timeout: Option<Duration>,
+    /// The addresses its load balancers connect to targets from (their network
+    /// interfaces' private addresses): the dialer binds one (`crate::dial`). Empty:
+    /// the kernel picks, as for loopback targets.
+    pub source_ips: Vec<IpAddr>,
 }
 
 /// One registered target: where traffic goes and what the control plane knows.

@@ -355,6 +355,9 @@ impl Proxy {
                     }
                     None => Arc::new(TargetRt::new(&spec.arn, t)),
                 };
+                if **rt.source_ips.load() != spec.source_ips {
+                    rt.source_ips.store(Arc::new(spec.source_ips.clone()));
+                }
                 tasks.entry(key).or_insert_with(|| {
                     tokio::spawn(health::run(env.clone(), tg.clone(), rt.clone())).abort_handle()
                 });

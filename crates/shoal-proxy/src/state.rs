@@ -7,7 +7,7 @@
 //! counters) across applies; only what changed is swapped.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{
     AtomicBool, AtomicU16, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
 };
@@ -148,6 +148,8 @@ pub(crate) struct TargetRt {
     pub idle: Mutex<Vec<tokio::net::TcpStream>>,
     /// Identifies the target in `AWSALB` stickiness cookies.
     pub sticky_id: u64,
+    /// Its group's [`crate::TargetGroupSpec::source_ips`], set on every apply.
+    pub source_ips: ArcSwap<Vec<IpAddr>>,
 }
 
 impl TargetRt {
@@ -172,6 +174,7 @@ impl TargetRt {
                 spec.id.as_bytes(),
                 spec.addr.to_string().as_bytes(),
             ]),
+            source_ips: ArcSwap::from_pointee(Vec::new()),
         }
     }
 

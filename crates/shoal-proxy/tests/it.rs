@@ -143,6 +143,7 @@ fn tg(arn: &str, targets: Vec<TargetSpec>) -> TargetGroupSpec {
         targets,
         health_check_interval: Some(Duration::from_millis(200)),
         health_check_timeout: Some(Duration::from_millis(150)),
+        source_ips: Vec::new(),
     }
 }
 

@@ -23,7 +23,7 @@ use shoal_proxy::{
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
-use crate::service::elbv2::{listener_of_rule, resolve_target};
+use crate::service::elbv2::{listener_of_rule, resolve_target, target_group_load_balancers};
 use crate::service::{Service, State};
 
 use shoal_model::cloudwatch::ELB_NAMESPACE as NAMESPACE;
@@ -53,6 +53,14 @@ impl Controller for LoadBalancerController {
         svc: &'a Service,
     ) -> BoxFuture<'a, Result<Action, ControlError>> {
         Box::pin(async move {
+            // The interfaces' addresses go on the VPCs' networks first: connections
+            // to targets are bound to them. `ip` runs only on a change, off the workers.
+            let addresses = svc.read(load_balancer_addresses);
+            let driver = svc.driver.clone();
+            // Not placed (logged; tried again next pass), the data plane still applies:
+            // the kernel then picks the router's address.
+            let _ = tokio::task::spawn_blocking(move || driver.load_balancer_addresses(&addresses))
+                .await;
             let next = reconcile(svc);
             report_listeners(svc, &mut self.reported.lock().unwrap_or_else(|e| e.into_inner()));
             Ok(next.map_or(Action::await_change(), Action::requeue))
@@ -187,6 +195,17 @@ fn default_zone(svc: &Service) -> &str {
     svc.config.zones.first().map(String::as_str).unwrap_or("us-east-1a")
 }
 
+/// Each VPC's load balancer interface addresses.
+fn load_balancer_addresses(state: &State) -> BTreeMap<String, BTreeSet<std::net::Ipv4Addr>> {
+    let mut out: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
+    for lb in state.load_balancers.values() {
+        out.entry(lb.vpc_id.clone())
+            .or_default()
+            .extend(lb.interfaces.iter().map(|i| i.private_ip));
+    }
+    out
+}
+
 /// The whole desired data plane from the records. Pure: tests call it directly.
 pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
     let mut rules_by_listener: BTreeMap<String, Vec<_>> = BTreeMap::new();
@@ -241,6 +260,12 @@ pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
                 .collect(),
             health_check_interval: None,
             health_check_timeout: None,
+            // Its load balancers' interface addresses: the targets see those.
+            source_ips: target_group_load_balancers(state, &tg.arn)
+                .iter()
+                .filter_map(|arn| state.load_balancers.get(arn))
+                .flat_map(|lb| lb.interfaces.iter().map(|i| IpAddr::V4(i.private_ip)))
+                .collect(),
         })
         .collect();
     DataPlane { load_balancers, target_groups }
