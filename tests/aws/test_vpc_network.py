@@ -179,7 +179,8 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
 
 def lab_lb(daemon, vpc, name, ids, groups=(), target_type="instance"):
     """A load balancer on :80 forwarding to `ids` on :3000 (in `groups` if given, else
-    the VPC's default group); returns (lb, target group)."""
+    the VPC's default group, which its targets admit, and a group admitting the host's
+    clients on :80, as the seed's `web`); returns (lb, target group)."""
     tg = daemon.aws("elbv2", "create-target-group", "--name", f"{name}-tg", "--protocol", "HTTP",
                     "--target-type", target_type,
                     "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
@@ -187,9 +188,15 @@ def lab_lb(daemon, vpc, name, ids, groups=(), target_type="instance"):
                     "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
     subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
                                                    f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
-    extra = ["--security-groups", *groups] if groups else []
+    if not groups:
+        default = daemon.aws("ec2", "describe-security-groups", "--filters", f"Name=vpc-id,Values={vpc}",
+                             "Name=group-name,Values=default")["SecurityGroups"][0]["GroupId"]
+        web = new_group(daemon, f"{name}-web", vpc)
+        daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", web, "--protocol", "tcp",
+                   "--port", "80", "--cidr", "0.0.0.0/0")
+        groups = [default, web]
     lb = daemon.aws("elbv2", "create-load-balancer", "--name", name, "--subnets", *subnets,
-                    *extra)["LoadBalancers"][0]
+                    "--security-groups", *groups)["LoadBalancers"][0]
     daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
                "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
     daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
@@ -249,6 +256,13 @@ def connect(daemon, src, ip, port):
     r = daemon.shoal("ssh", src, "--", "sh", "-c",
                      f"curl -s -o /dev/null --connect-timeout 2 --max-time 4 http://{ip}:{port}/; echo rc=$?")
     return int(r.stdout.strip().rsplit("rc=", 1)[1])
+
+
+def authorize_http(daemon, group, revoke=False):
+    """Port 80 from anywhere (the host's clients are the user's internet)."""
+    verb = "revoke" if revoke else "authorize"
+    daemon.aws("ec2", f"{verb}-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+               "--port", "80", "--cidr", "0.0.0.0/0")
 
 
 def new_group(daemon, name, vpc):
@@ -317,6 +331,7 @@ def target_health(daemon, tg):
 def test_a_target_that_does_not_admit_the_load_balancers_group_times_out_until_authorized(daemon):
     vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
     app, lb_group = new_group(daemon, "app", vpc), new_group(daemon, "lb", vpc)
+    authorize_http(daemon, lb_group)
     (iid,) = launch_lab(daemon, 1, [app])
     lb, tg = lab_lb(daemon, vpc, "filtered-lb", [iid], [lb_group])
     wait_for("the target unhealthy", lambda: target_health(daemon, tg)["State"] == "unhealthy", timeout=60)
@@ -357,6 +372,7 @@ def lb_interfaces(daemon, lb):
 def test_the_load_balancer_connects_from_its_own_interface_addresses(daemon):
     vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
     app, lb_group = new_group(daemon, "app-own", vpc), new_group(daemon, "lb-own", vpc)
+    authorize_http(daemon, lb_group)
     daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
                "--port", "3000", "--source-group", lb_group)
     (target,) = launch_lab(daemon, 1, [app])
@@ -394,6 +410,69 @@ def test_the_load_balancer_connects_from_its_own_interface_addresses(daemon):
         ip in in_router(daemon, vpc, "ip", "-4", "-o", "addr", "show", "dev", "br0").stdout
         for ip in enis.values()), timeout=20)
     terminate(daemon, [target, other])
+
+
+def lb_listener(lb):
+    """The load balancer's documented host address (LoadBalancerAddresses) and port 80."""
+    return lb["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["IpAddress"], 80
+
+
+def lb_answer(host, port):
+    """From the host (loopback only): "served" (an HTTP answer), "reset" (connected, then
+    reset: refused by the load balancer's groups) or "refused" (nothing listens)."""
+    import socket
+    assert host.startswith("127."), host
+    try:
+        with socket.create_connection((host, port), timeout=4) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = c.recv(12)
+    except ConnectionRefusedError:
+        return "refused"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return "served" if head.startswith(b"HTTP/1.1 ") else f"other: {head!r}"
+
+
+@needs_nft
+def test_the_load_balancers_own_groups_filter_its_clients_and_its_targets(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app-sg", vpc), new_group(daemon, "lb-sg", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    authorize_http(daemon, lb_group)
+    (iid,) = launch_lab(daemon, 1, [app])
+    lb, tg = lab_lb(daemon, vpc, "sg-lb", [iid], [lb_group])
+    host, port = lb_listener(lb)
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    assert lb_answer(host, port) == "served"
+    assert through_lb(daemon, lb)[0] == 200
+    # Ingress: without a rule for :80 the listener resets the host's connections, and
+    # its edge route (Shoal's port, Host: its DNS name) answers 403.
+    authorize_http(daemon, lb_group, revoke=True)
+    wait_for("the listener refusing", lambda: lb_answer(host, port) == "reset", timeout=20)
+    assert through_lb(daemon, lb)[0] == 403
+    # A rule for another CIDR does not admit the host; one holding 127.0.0.0/8 does.
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", lb_group, "--protocol", "tcp",
+               "--port", "80", "--cidr", "203.0.113.0/24")
+    assert lb_answer(host, port) == "reset"
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", lb_group, "--protocol", "tcp",
+               "--port", "80", "--cidr", "127.0.0.0/8")
+    wait_for("served again", lambda: lb_answer(host, port) == "served", timeout=20)
+    assert through_lb(daemon, lb)[0] == 200
+    # Egress: without its default rule the load balancer may connect nowhere: the
+    # target's checks time out, as AWS reports them.
+    everything = ["--ip-permissions", json.dumps([{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])]
+    daemon.aws("ec2", "revoke-security-group-egress", "--group-id", lb_group, *everything)
+    wait_for("the target timing out", lambda: target_health(daemon, tg).get("Reason") == "Target.Timeout",
+             timeout=60)
+    # A rule naming the target's group on its port lets it through again.
+    to_app = [{"IpProtocol": "tcp", "FromPort": 3000, "ToPort": 3000, "UserIdGroupPairs": [{"GroupId": app}]}]
+    daemon.aws("ec2", "authorize-security-group-egress", "--group-id", lb_group,
+               "--ip-permissions", json.dumps(to_app))
+    wait_for("the target healthy again", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    assert lb_answer(host, port) == "served"
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    terminate(daemon, [iid])
 
 
 @needs_nft

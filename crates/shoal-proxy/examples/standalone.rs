@@ -75,6 +75,7 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             name: "bench-lb".into(),
             dns_name: "bench-lb-1.us-east-1.elb.localhost".into(),
             ip: listen.ip(),
+            ingress: None,
             attributes: LoadBalancerAttributes::default(),
             listeners: vec![ListenerSpec {
                 port: listen.port(),
@@ -93,6 +94,7 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             health_check_interval: Some(Duration::from_secs(1)),
             health_check_timeout: Some(Duration::from_millis(500)),
             source_ips: Vec::new(),
+            egress: None,
         }],
     });
     for s in proxy.listener_status() {

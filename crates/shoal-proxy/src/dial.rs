@@ -16,6 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
+use shoal_model::ec2::connection_filter::ConnectionFilter;
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Given a target's address and the addresses the load balancer connects from: `None`
@@ -32,8 +33,26 @@ pub fn set_dialer(dialer: Option<Box<Dialer>>) {
     DIALER.store(dialer.map(Arc::new));
 }
 
-/// Connects to a target as the installed dialer says, else directly.
-pub(crate) async fn connect(addr: SocketAddr, from: &[IpAddr]) -> io::Result<TcpStream> {
+/// How the load balancer reaches one target: from which addresses, and whether its
+/// security groups let it (see [`crate::TargetGroupSpec::egress`]).
+#[derive(Debug, Default)]
+pub(crate) struct Dial {
+    pub source_ips: Vec<IpAddr>,
+    pub egress: Option<ConnectionFilter>,
+    /// The target's address as the egress rules see it.
+    pub peer: Option<IpAddr>,
+}
+
+/// Connects to a target as the installed dialer says, else directly. A connection
+/// the egress rules refuse never completes, as when a security group drops the SYN:
+/// the caller's connect timeout ends it.
+pub(crate) async fn connect(addr: SocketAddr, how: &Dial) -> io::Result<TcpStream> {
+    if let Some(egress) = &how.egress {
+        if !egress.admits(how.peer.unwrap_or(addr.ip()), addr.port()) {
+            return std::future::pending().await;
+        }
+    }
+    let from = how.source_ips.as_slice();
     let claimed = DIALER.load().as_ref().and_then(|dial| dial(addr, from));
     match claimed {
         None => TcpStream::connect(addr).await,
@@ -61,13 +80,23 @@ mod tests {
                 Ok((socket, real_addr))
             })
         })));
-        let stream = connect(claimed, &[]).await.unwrap();
+        let stream = connect(claimed, &Dial::default()).await.unwrap();
         assert_eq!(stream.peer_addr().unwrap(), real_addr);
         // Unclaimed addresses connect directly.
-        let direct = connect(real_addr, &[]).await.unwrap();
+        let direct = connect(real_addr, &Dial::default()).await.unwrap();
         assert_eq!(direct.peer_addr().unwrap(), real_addr);
         set_dialer(None);
-        assert!(connect(claimed, &[]).await.is_err());
+        assert!(connect(claimed, &Dial::default()).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn egress_rules_that_do_not_admit_the_target_leave_the_connect_hanging() {
+        let real = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = real.local_addr().unwrap();
+        let how = Dial { egress: Some(ConnectionFilter::default()), ..Dial::default() };
+        let wait = std::time::Duration::from_millis(200);
+        assert!(tokio::time::timeout(wait, connect(addr, &how)).await.is_err(), "dropped");
+        assert!(connect(addr, &Dial::default()).await.is_ok());
     }
 
     /// An unconnected socket, as a dialer makes one (here in this namespace).

@@ -6,7 +6,9 @@
 //! start every interval regardless of how long the last one took. Outcomes go
 //! through the model's state machine ([`HealthCounter::observe`]).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+
+use crate::dial::Dial;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -38,7 +40,7 @@ pub(crate) async fn run(env: Arc<Env>, tg: Arc<TargetGroupRt>, target: Arc<Targe
             let addr = SocketAddr::new(target.addr.ip(), port);
             let outcome = match tokio::time::timeout(
                 settings.timeout,
-                check(addr, &target.source_ips.load_full(), &hc.path, &hc.matcher),
+                check(addr, &target.dial.load_full(), &hc.path, &hc.matcher),
             )
             .await
             {
@@ -60,8 +62,8 @@ pub(crate) async fn run(env: Arc<Env>, tg: Arc<TargetGroupRt>, target: Arc<Targe
 }
 
 /// One health check.
-async fn check(addr: SocketAddr, from: &[IpAddr], path: &str, matcher: &Matcher) -> CheckOutcome {
-    let Ok(stream) = crate::dial::connect(addr, from).await else { return CheckOutcome::Failed };
+async fn check(addr: SocketAddr, how: &Dial, path: &str, matcher: &Matcher) -> CheckOutcome {
+    let Ok(stream) = crate::dial::connect(addr, how).await else { return CheckOutcome::Failed };
     let _ = stream.set_nodelay(true);
     let Ok((mut sender, conn)) =
         http1::Builder::new().handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await

@@ -355,8 +355,17 @@ impl Proxy {
                     }
                     None => Arc::new(TargetRt::new(&spec.arn, t)),
                 };
-                if **rt.source_ips.load() != spec.source_ips {
-                    rt.source_ips.store(Arc::new(spec.source_ips.clone()));
+                let dial = rt.dial.load();
+                let changed = dial.source_ips != spec.source_ips
+                    || dial.egress != spec.egress
+                    || dial.peer != t.vpc_ip;
+                drop(dial);
+                if changed {
+                    rt.dial.store(Arc::new(dial::Dial {
+                        source_ips: spec.source_ips.clone(),
+                        egress: spec.egress.clone(),
+                        peer: t.vpc_ip,
+                    }));
                 }
                 tasks.entry(key).or_insert_with(|| {
                     tokio::spawn(health::run(env.clone(), tg.clone(), rt.clone())).abort_handle()
@@ -406,6 +415,7 @@ impl Proxy {
                     spec.attributes.idle_timeout_seconds.max(1),
                 )),
                 log: entry.log.as_ref().map(|(_, s)| s.clone()),
+                ingress: spec.ingress.clone(),
             });
             let ports: HashSet<u16> = spec.listeners.iter().map(|l| l.port).collect();
             entry.listeners.retain(|p, b| ports.contains(p) && b.addr.ip() == spec.ip);
@@ -552,6 +562,11 @@ impl Proxy {
         req: Request<Incoming>,
         client: SocketAddr,
     ) -> Response<ProxyBody> {
+        if !route.listener.admits(client) {
+            // Its groups do not admit the client (the connection, already made to
+            // Shoal's port, cannot be refused as the listener's would be).
+            return body::elb_error(StatusCode::FORBIDDEN);
+        }
         forward::serve(&self.inner.env, &route.listener, req, client).await
     }
 

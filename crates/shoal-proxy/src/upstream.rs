@@ -91,7 +91,7 @@ pub(crate) async fn send(
     }
     let stream = match tokio::time::timeout(
         connect_timeout,
-        crate::dial::connect(target.addr, &target.source_ips.load_full()),
+        crate::dial::connect(target.addr, &target.dial.load_full()),
     )
     .await
     {

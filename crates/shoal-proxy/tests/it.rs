@@ -144,6 +144,7 @@ fn tg(arn: &str, targets: Vec<TargetSpec>) -> TargetGroupSpec {
         health_check_interval: Some(Duration::from_millis(200)),
         health_check_timeout: Some(Duration::from_millis(150)),
         source_ips: Vec::new(),
+        egress: None,
     }
 }
 
@@ -153,6 +154,7 @@ fn lb(default_actions: Vec<Action>, rules: Vec<Rule>) -> LoadBalancerSpec {
         name: "exercise-lb".into(),
         dns_name: "exercise-lb-1.us-east-1.elb.localhost".into(),
         ip: "127.0.0.1".parse().unwrap(),
+        ingress: None,
         attributes: LoadBalancerAttributes::default(),
         listeners: vec![ListenerSpec {
             port: 0,

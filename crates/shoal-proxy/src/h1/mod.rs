@@ -768,7 +768,7 @@ impl Conn {
                 None => {
                     match tokio::time::timeout(
                         connect_timeout,
-                        crate::dial::connect(target.addr, &target.source_ips.load_full()),
+                        crate::dial::connect(target.addr, &target.dial.load_full()),
                     )
                     .await
                     {

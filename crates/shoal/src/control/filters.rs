@@ -89,7 +89,7 @@ pub fn instance_ruleset(s: &State, inst: &Instance) -> Value {
 }
 
 /// The private addresses of each group's members (see the module's docs).
-fn members(s: &State, groups: &BTreeSet<&String>) -> BTreeMap<String, Vec<Ipv4Addr>> {
+pub(crate) fn members(s: &State, groups: &BTreeSet<&String>) -> BTreeMap<String, Vec<Ipv4Addr>> {
     let mut out: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
     if groups.is_empty() {
         return out;
