@@ -475,6 +475,71 @@ def test_the_load_balancers_own_groups_filter_its_clients_and_its_targets(daemon
     terminate(daemon, [iid])
 
 
+def by_name(daemon, src, name):
+    """(exit code, body) of GET http://<name>/ from inside instance `src`, with python's
+    urllib: its resolver asks the VPC's (curl answers `*.localhost` names itself, with
+    loopback, and Shoal's load balancers' names end in `elb.localhost`)."""
+    script = f"import urllib.request as u; print(u.urlopen('http://{name}/', timeout=4).read().decode())"
+    r = daemon.shoal("ssh", src, "--", "python3", "-c", script)
+    return r.returncode, r.stdout
+
+
+@needs_nft
+def test_an_instance_reaches_a_load_balancer_by_its_name_inside_the_vpc(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app-in", vpc), new_group(daemon, "lb-in", vpc)
+    clients = new_group(daemon, "clients-in", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    client_rule = ["--group-id", lb_group, "--protocol", "tcp", "--port", "80", "--source-group", clients]
+    daemon.aws("ec2", "authorize-security-group-ingress", *client_rule)
+    (target,) = launch_lab(daemon, 1, [app])
+    (client,) = launch_lab(daemon, 1, [clients])
+    lb, tg = lab_lb(daemon, vpc, "in-vpc-lb", [target], [lb_group])
+    name = lb["DNSName"]
+    enis = sorted(e["PrivateIpAddress"] for e in lb_interfaces(daemon, lb))
+    assert len(enis) == 2, enis
+    # The VPC's resolver answers the name with the interfaces' addresses, which the
+    # client's kernel routes over the VPC's bridge.
+    got = sorted(line.split()[0] for line in sh(daemon, client, f"getent hosts {name}").splitlines())
+    assert got == enis, got
+    for ip in enis:
+        assert "dev eth0" in sh(daemon, client, f"ip route get {ip}")
+    # The router namespace listens on each interface address, port 80.
+    listening = in_router(daemon, vpc, "ss", "-ltn").stdout
+    assert all(f"{ip}:80 " in listening for ip in enis), listening
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    rc, body = by_name(daemon, client, name)
+    assert rc == 0 and body.startswith("Welcome to the A project"), (rc, body)
+    # The load balancer's ingress rule names the client's group; revoked, the client
+    # is reset, and served again once restored.
+    daemon.aws("ec2", "revoke-security-group-ingress", *client_rule)
+    wait_for("the client refused", lambda: by_name(daemon, client, name)[0] != 0, timeout=20)
+    assert "Welcome" not in by_name(daemon, client, name)[1]
+    daemon.aws("ec2", "authorize-security-group-ingress", *client_rule)
+    wait_for("served again", lambda: by_name(daemon, client, name)[0] == 0, timeout=20)
+    # With its last instance the VPC's router namespace goes; made anew with the next
+    # ones, it serves the load balancer again.
+    terminate(daemon, [target, client])
+    wait_for("the router gone", lambda: not router_ns(daemon, vpc).exists(), timeout=20)
+    (target,) = launch_lab(daemon, 1, [app])
+    (client,) = launch_lab(daemon, 1, [clients])
+    daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", f"Id={target}")
+    wait_for("a new target healthy", lambda: any(
+        t["TargetHealth"]["State"] == "healthy" for t in daemon.aws(
+            "elbv2", "describe-target-health", "--target-group-arn", tg)["TargetHealthDescriptions"]),
+        timeout=60)
+    rc, body = by_name(daemon, client, name)
+    assert rc == 0 and body.startswith("Welcome to the A project"), (rc, body)
+    # Deleted, its name is gone and nothing listens there.
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    wait_for("the name gone", lambda: daemon.shoal("ssh", client, "--", "getent", "hosts", name).returncode == 2,
+             timeout=20)
+    wait_for("the listeners gone", lambda: not any(
+        f"{ip}:80 " in in_router(daemon, vpc, "ss", "-ltn").stdout for ip in enis), timeout=20)
+    terminate(daemon, [target, client])
+
+
 @needs_nft
 def test_revoking_the_default_egress_rule_cuts_outgoing_traffic(daemon):
     vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]

@@ -76,6 +76,8 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             dns_name: "bench-lb-1.us-east-1.elb.localhost".into(),
             ip: listen.ip(),
             ingress: None,
+            vpc_ips: Vec::new(),
+            vpc_epoch: 0,
             attributes: LoadBalancerAttributes::default(),
             listeners: vec![ListenerSpec {
                 port: listen.port(),

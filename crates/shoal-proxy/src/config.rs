@@ -60,6 +60,12 @@ pub struct LoadBalancerSpec {
     /// they admit its address and the listener's port (else it is reset). `None`: not
     /// filtered (instances share the host's network, whose groups nothing enforces).
     pub ingress: Option<ConnectionFilter>,
+    /// Its interfaces' addresses in its VPC: each listener is served on each of them too,
+    /// through the installed [`crate::dial::Binder`], as AWS's load balancer is reached
+    /// inside its VPC. Empty without VPC networks.
+    pub vpc_ips: Vec<IpAddr>,
+    /// Changes when the VPC's network is made anew: its listeners there are bound again.
+    pub vpc_epoch: u64,
     pub attributes: LoadBalancerAttributes,
     pub listeners: Vec<ListenerSpec>,
 }

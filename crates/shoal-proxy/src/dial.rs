@@ -33,6 +33,27 @@ pub fn set_dialer(dialer: Option<Box<Dialer>>) {
     DIALER.store(dialer.map(Arc::new));
 }
 
+/// Given one of a load balancer's VPC addresses and a listener's port: a listening,
+/// non-blocking socket there (Shoal's: made inside the VPC's router namespace), or
+/// `None` when no binder claims the address.
+pub type Binder = dyn Fn(SocketAddr) -> Option<io::Result<std::net::TcpListener>> + Send + Sync;
+
+static BINDER: ArcSwapOption<Box<Binder>> = ArcSwapOption::const_empty();
+
+/// Installs (or, with `None`, removes) the process's binder of VPC listeners.
+pub fn set_binder(binder: Option<Box<Binder>>) {
+    BINDER.store(binder.map(Arc::new));
+}
+
+/// A listening socket at `addr` from the installed binder (see [`Binder`]).
+pub(crate) fn bind_in_vpc(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    match BINDER.load().as_ref() {
+        Some(bind) => bind(addr)
+            .unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "in no VPC"))),
+        None => Err(io::Error::new(io::ErrorKind::Unsupported, "no VPC networks")),
+    }
+}
+
 /// How the load balancer reaches one target: from which addresses, and whether its
 /// security groups let it (see [`crate::TargetGroupSpec::egress`]).
 #[derive(Debug, Default)]

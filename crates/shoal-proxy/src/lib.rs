@@ -100,6 +100,21 @@ struct LbEntry {
     dimension: String,
     log: Option<(PathBuf, access_log::LogSink)>,
     listeners: HashMap<u16, BoundListener>,
+    /// Its listeners on its VPC addresses, by address and port.
+    vpc_listeners: HashMap<SocketAddr, VpcListener>,
+}
+
+/// A listener served on one of the load balancer's VPC addresses (by the same accept
+/// loop and routes as its port's loopback listener), bound in one VPC epoch.
+struct VpcListener {
+    epoch: u64,
+    accept: AbortHandle,
+}
+
+impl Drop for VpcListener {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
 }
 
 struct BoundListener {
@@ -394,6 +409,7 @@ impl Proxy {
                 dimension: dimension.clone(),
                 log: None,
                 listeners: HashMap::new(),
+                vpc_listeners: HashMap::new(),
             });
             let want_log = match (&env.cfg.access_log_dir, spec.attributes.access_logs_enabled) {
                 (Some(dir), true) => Some(access_log::log_path(dir, &dimension)),
@@ -419,6 +435,11 @@ impl Proxy {
             });
             let ports: HashSet<u16> = spec.listeners.iter().map(|l| l.port).collect();
             entry.listeners.retain(|p, b| ports.contains(p) && b.addr.ip() == spec.ip);
+            entry.vpc_listeners.retain(|a, v| {
+                ports.contains(&a.port())
+                    && spec.vpc_ips.contains(&a.ip())
+                    && v.epoch == spec.vpc_epoch
+            });
             let mut rts = Vec::new();
             for l in &spec.listeners {
                 let routes = Arc::new(compile(&entry.rt, &settings, l, &control.tgs));
@@ -450,6 +471,34 @@ impl Proxy {
                         Err(e) => {
                             tracing::warn!(load_balancer = %spec.name, error = %e, "listener not bound");
                             b.bound = Err(e);
+                        }
+                    }
+                }
+                for ip in &spec.vpc_ips {
+                    let addr = SocketAddr::new(*ip, l.port);
+                    if entry.vpc_listeners.contains_key(&addr) {
+                        continue;
+                    }
+                    // Not bound (the VPC's network not made yet): tried again next apply.
+                    let made = dial::bind_in_vpc(addr).and_then(|tcp| {
+                        tcp.set_nonblocking(true)?;
+                        tokio::net::TcpListener::from_std(tcp)
+                    });
+                    match made {
+                        Ok(tcp) => {
+                            let task = tokio::spawn(server::accept_loop(
+                                tcp,
+                                b.rt.clone(),
+                                self.inner.conns.clone(),
+                            ));
+                            let accept = task.abort_handle();
+                            entry
+                                .vpc_listeners
+                                .insert(addr, VpcListener { epoch: spec.vpc_epoch, accept });
+                            tracing::info!(load_balancer = %spec.name, %addr, "VPC listener bound");
+                        }
+                        Err(e) => {
+                            tracing::debug!(load_balancer = %spec.name, %addr, error = %e, "VPC listener not bound");
                         }
                     }
                 }

@@ -155,6 +155,8 @@ fn lb(default_actions: Vec<Action>, rules: Vec<Rule>) -> LoadBalancerSpec {
         dns_name: "exercise-lb-1.us-east-1.elb.localhost".into(),
         ip: "127.0.0.1".parse().unwrap(),
         ingress: None,
+        vpc_ips: Vec::new(),
+        vpc_epoch: 0,
         attributes: LoadBalancerAttributes::default(),
         listeners: vec![ListenerSpec {
             port: 0,

@@ -1,8 +1,9 @@
 //! Security groups decided per TCP connection, for a load balancer: AWS enforces an
 //! ALB's groups on its network interfaces (ingress: which clients reach a listener port;
 //! egress: which targets and ports it may connect to). Shoal's load balancer listens in
-//! the host's network namespace, where no instance's packet filter sees it, so the
-//! proxy asks this filter at accept and before each connect instead.
+//! the host's network namespace (and, for instances, in VPC routers' namespaces), where
+//! no instance's packet filter sees it, so the proxy asks this filter at accept and
+//! before each connect instead.
 //!
 //! As AWS's groups are: allow-only (a connection passes if any rule of any group admits
 //! its peer address and port) and stateful (only the opening direction is checked). A

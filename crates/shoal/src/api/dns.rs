@@ -12,7 +12,8 @@
 //! VPC answers `A` records of its interfaces' private addresses (not authoritative, as
 //! AWS's resolver answers them from ELB's public zone; other types are an empty
 //! `NOERROR`). Every other name is `REFUSED`, load balancers' names of other VPCs and
-//! deleted ones included (`elb.amazonaws.com` is not a zone here): nothing is
+//! deleted ones included (`elb.amazonaws.com` is not a zone here; the load balancer
+//! listens on those addresses in the VPC's router namespace): nothing is
 //! forwarded, as no packet of a VPC leaves the machine. An instance of another VPC is
 //! not in this VPC's zone.
 //!

@@ -61,7 +61,12 @@ impl Controller for LoadBalancerController {
             // the kernel then picks the router's address.
             let _ = tokio::task::spawn_blocking(move || driver.load_balancer_addresses(&addresses))
                 .await;
-            let next = reconcile(svc);
+            let mut next = reconcile(svc);
+            // A VPC's router namespace comes (and is made anew) with its instances, out
+            // of the records' sight: look again for listeners to bind there.
+            if svc.driver.vpc_network() && svc.read(|s| !s.load_balancers.is_empty()) {
+                next = Some(next.map_or(VPC_LISTENER_POLL, |n| n.min(VPC_LISTENER_POLL)));
+            }
             report_listeners(svc, &mut self.reported.lock().unwrap_or_else(|e| e.into_inner()));
             Ok(next.map_or(Action::await_change(), Action::requeue))
         })
@@ -127,13 +132,18 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
 /// the next draining target is due to leave, if any.
 pub fn reconcile(svc: &Service) -> Option<Duration> {
     let vpc = svc.driver.vpc_network();
-    let plane = svc.read(|s| {
+    let (mut plane, vpc_of) = svc.read(|s| {
         let mut plane = data_plane(s, default_zone(svc));
         if vpc {
             enforce_security_groups(s, &mut plane);
         }
-        plane
+        let vpc_of: BTreeMap<String, String> =
+            s.load_balancers.values().map(|lb| (lb.arn.clone(), lb.vpc_id.clone())).collect();
+        (plane, vpc_of)
     });
+    if vpc {
+        serve_in_vpcs(svc, &mut plane, &vpc_of);
+    }
     svc.proxy.apply(plane);
 
     let now = svc.clock.now();
@@ -202,6 +212,29 @@ fn default_zone(svc: &Service) -> &str {
     svc.config.zones.first().map(String::as_str).unwrap_or("us-east-1a")
 }
 
+/// With VPC networks, each load balancer's listeners are also served on its interfaces'
+/// addresses inside its VPC (AWS's load balancer is reached there by its DNS name,
+/// which the VPC's resolver answers with them), bound anew when the VPC's router
+/// namespace is made anew (a different identity).
+fn serve_in_vpcs(svc: &Service, plane: &mut DataPlane, vpc_of: &BTreeMap<String, String>) {
+    use std::hash::{Hash, Hasher};
+    for spec in &mut plane.load_balancers {
+        let Some(vpc_id) = vpc_of.get(&spec.arn) else { continue };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        svc.driver.vpc_network_identity(vpc_id).hash(&mut h);
+        spec.vpc_epoch = h.finish();
+        spec.vpc_ips = svc.read(|s| {
+            s.load_balancers
+                .get(&spec.arn)
+                .map(|lb| lb.interfaces.iter().map(|i| IpAddr::V4(i.private_ip)).collect())
+                .unwrap_or_default()
+        });
+    }
+}
+
+/// How often listeners in VPCs are looked after while load balancers exist.
+const VPC_LISTENER_POLL: Duration = Duration::from_secs(2);
+
 /// Each VPC's load balancer interface addresses.
 fn load_balancer_addresses(state: &State) -> BTreeMap<String, BTreeSet<std::net::Ipv4Addr>> {
     let mut out: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
@@ -228,6 +261,8 @@ pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
             dns_name: lb.dns_name.clone(),
             ip: IpAddr::V4(lb.loopback_ip),
             ingress: None,
+            vpc_ips: Vec::new(),
+            vpc_epoch: 0,
             attributes: lb.attributes.clone(),
             listeners: state
                 .listeners

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use super::{in_ns, ip_batch, is_namespace, VpcNet, BRIDGE};
@@ -86,6 +86,28 @@ impl VpcNet {
         }
         self.lb_held.lock().unwrap().insert(vpc_id.to_string(), want);
         Ok(())
+    }
+
+    /// A listening socket at `addr`, one of the load balancers' interface addresses,
+    /// made inside the router namespace of the VPC whose router holds it (by the VPC's
+    /// thread, as `dial`'s sockets are); `None` when no router holds the address.
+    pub fn listen(&self, addr: SocketAddr) -> Option<io::Result<std::net::TcpListener>> {
+        use nix::sys::socket::{bind, listen, setsockopt, sockopt, Backlog, SockaddrIn};
+        let SocketAddr::V4(v4) = addr else { return None };
+        let vpc_id = self
+            .lb_held
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, held)| held.contains(v4.ip()))
+            .map(|(vpc, _)| vpc.clone())?;
+        Some(self.socket_in(&vpc_id).and_then(|fd| {
+            // A listener re-bound while its old connections linger in TIME_WAIT.
+            setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+            bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(v4))?;
+            listen(&fd, Backlog::new(1024)?)?;
+            Ok(std::net::TcpListener::from(fd))
+        }))
     }
 
     /// The VPC's router namespace was made anew: it holds none of them yet.
