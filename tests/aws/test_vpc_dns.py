@@ -3,8 +3,8 @@ default VPC): instances' /etc/resolv.conf name it with the region's search domai
 answers the private DNS names of the VPC's instances (`ip-172-31-x-y.ec2.internal`, and
 the short `ip-172-31-x-y` through the search domain), their reverse names, NXDOMAIN for
 unknown names of its zone, and refuses every other zone (nothing is forwarded). Another
-VPC's instances are not in its zone. Load balancers' names are not answered: a load
-balancer listens on the host's loopback, which no instance reaches.
+VPC's instances are not in its zone. The DNS names of the VPC's load balancers answer
+their interfaces' private addresses (until the load balancer is deleted).
 
 Network safety: queries go only from inside instance namespaces Shoal made to the
 resolver's address, which the kernel there routes over the VPC's bridge (checked with
@@ -48,6 +48,14 @@ def getent(daemon, iid, name):
     return code, out.split()
 
 
+def two_vpcs(daemon, prefix):
+    """An instance in a new VPC `<prefix>.0.0/16` and one in the default VPC."""
+    vpc = daemon.aws("ec2", "create-vpc", "--cidr-block", f"{prefix}.0.0/16")["Vpc"]["VpcId"]
+    subnet = daemon.aws("ec2", "create-subnet", "--vpc-id", vpc,
+                        "--cidr-block", f"{prefix}.1.0/24")["Subnet"]["SubnetId"]
+    return launch(daemon, "--subnet-id", subnet), launch(daemon)
+
+
 def resolver_routed(daemon, iid, resolver):
     code, route = sh(daemon, iid, f"ip route get {resolver}")
     assert code == 0 and " dev eth0 " in route and not route.startswith("local"), route
@@ -89,7 +97,7 @@ def test_instances_resolve_each_other_by_private_name_and_address(daemon):
     assert code == 0 and words[0] == ib["PrivateIpAddress"], words
 
     # Unknown names fail: one of the zone (NXDOMAIN), one outside it (refused, never
-    # forwarded), and a load balancer's name (not answered, see the module's docs).
+    # forwarded).
     assert getent(daemon, b, "ip-172-31-250-250.ec2.internal")[0] == 2
     assert getent(daemon, b, "example.com")[0] == 2
     # python3's resolver agrees with getent.
@@ -108,11 +116,7 @@ def test_instances_resolve_each_other_by_private_name_and_address(daemon):
 
 @needs_vpc_network
 def test_another_vpc_has_its_own_resolver_and_zone(daemon):
-    vpc = daemon.aws("ec2", "create-vpc", "--cidr-block", "10.7.0.0/16")["Vpc"]["VpcId"]
-    subnet = daemon.aws("ec2", "create-subnet", "--vpc-id", vpc,
-                        "--cidr-block", "10.7.1.0/24")["Subnet"]["SubnetId"]
-    other = launch(daemon, "--subnet-id", subnet)
-    mine = launch(daemon)
+    other, mine = two_vpcs(daemon, "10.7")
     io, im = daemon.instance(other), daemon.instance(mine)
     code, conf = sh(daemon, other, "cat /etc/resolv.conf")
     assert "nameserver 10.7.0.2" in conf.splitlines(), conf
@@ -124,6 +128,36 @@ def test_another_vpc_has_its_own_resolver_and_zone(daemon):
     # Neither VPC's resolver answers the other's instances.
     assert getent(daemon, other, im["PrivateDnsName"])[0] == 2
     assert getent(daemon, mine, io["PrivateDnsName"])[0] == 2
+    daemon.aws("ec2", "terminate-instances", "--instance-ids", other, mine)
+    for iid in (other, mine):
+        daemon.wait_state(iid, "terminated")
+
+
+@needs_vpc_network
+def test_a_load_balancers_name_answers_its_interface_addresses_in_its_vpc(daemon):
+    other, mine = two_vpcs(daemon, "10.8")
+    default_vpc = daemon.instance(mine)["VpcId"]
+    subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
+                                                   f"Name=vpc-id,Values={default_vpc}")["Subnets"]][:2]
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "dns-lb",
+                    "--subnets", *subnets)["LoadBalancers"][0]
+    name = lb["DNSName"]
+    description = "ELB " + lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    enis = daemon.aws("ec2", "describe-network-interfaces", "--filters",
+                      f"Name=description,Values={description}")["NetworkInterfaces"]
+    wanted = sorted(e["PrivateIpAddress"] for e in enis)
+    assert len(wanted) == 2, enis
+
+    code, out = sh(daemon, mine, f"getent hosts {name}")
+    got = sorted(line.split()[0] for line in out.splitlines())
+    assert (code, got) == (0, wanted), out
+    # Another VPC's resolver does not answer it (its instances would reach the load
+    # balancer only through a peering Shoal does not have).
+    assert getent(daemon, other, name)[0] == 2
+
+    # Deleted, the name is gone.
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    wait_for(f"{name} gone", lambda: getent(daemon, mine, name)[0] == 2, timeout=15)
     daemon.aws("ec2", "terminate-instances", "--instance-ids", other, mine)
     for iid in (other, mine):
         daemon.wait_state(iid, "terminated")

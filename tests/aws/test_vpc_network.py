@@ -104,7 +104,13 @@ def test_the_daemon_says_instances_have_vpc_networks(daemon):
 
 @needs_vpc_network
 def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
-    a, b = launch_lab(daemon, 2)
+    # The host is the user's internet: a group that admits it (the VPC's default group
+    # admits only its members, and the host's clients come from the VPC router).
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    web = new_group(daemon, "web3000", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", web, "--protocol", "tcp",
+               "--port", "3000", "--cidr", "0.0.0.0/0")
+    a, b = launch_lab(daemon, 2, [web])
     insts = {iid: daemon.instance(iid) for iid in (a, b)}
     vpc = insts[a]["VpcId"]
     router = Path(daemon.data_dir) / "vpcnet" / vpc / "router"
@@ -173,7 +179,8 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
 
 def lab_lb(daemon, vpc, name, ids, groups=(), target_type="instance"):
     """A load balancer on :80 forwarding to `ids` on :3000 (in `groups` if given, else
-    the VPC's default group); returns (lb, target group)."""
+    the VPC's default group, which its targets admit, and a group admitting the host's
+    clients on :80, as the seed's `web`); returns (lb, target group)."""
     tg = daemon.aws("elbv2", "create-target-group", "--name", f"{name}-tg", "--protocol", "HTTP",
                     "--target-type", target_type,
                     "--port", "3000", "--vpc-id", vpc, "--health-check-path", "/health",
@@ -181,9 +188,15 @@ def lab_lb(daemon, vpc, name, ids, groups=(), target_type="instance"):
                     "--healthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
     subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
                                                    f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
-    extra = ["--security-groups", *groups] if groups else []
+    if not groups:
+        default = daemon.aws("ec2", "describe-security-groups", "--filters", f"Name=vpc-id,Values={vpc}",
+                             "Name=group-name,Values=default")["SecurityGroups"][0]["GroupId"]
+        web = new_group(daemon, f"{name}-web", vpc)
+        daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", web, "--protocol", "tcp",
+                   "--port", "80", "--cidr", "0.0.0.0/0")
+        groups = [default, web]
     lb = daemon.aws("elbv2", "create-load-balancer", "--name", name, "--subnets", *subnets,
-                    *extra)["LoadBalancers"][0]
+                    "--security-groups", *groups)["LoadBalancers"][0]
     daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
                "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
     daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
@@ -243,6 +256,13 @@ def connect(daemon, src, ip, port):
     r = daemon.shoal("ssh", src, "--", "sh", "-c",
                      f"curl -s -o /dev/null --connect-timeout 2 --max-time 4 http://{ip}:{port}/; echo rc=$?")
     return int(r.stdout.strip().rsplit("rc=", 1)[1])
+
+
+def authorize_http(daemon, group, revoke=False):
+    """Port 80 from anywhere (the host's clients are the user's internet)."""
+    verb = "revoke" if revoke else "authorize"
+    daemon.aws("ec2", f"{verb}-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+               "--port", "80", "--cidr", "0.0.0.0/0")
 
 
 def new_group(daemon, name, vpc):
@@ -311,12 +331,13 @@ def target_health(daemon, tg):
 def test_a_target_that_does_not_admit_the_load_balancers_group_times_out_until_authorized(daemon):
     vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
     app, lb_group = new_group(daemon, "app", vpc), new_group(daemon, "lb", vpc)
+    authorize_http(daemon, lb_group)
     (iid,) = launch_lab(daemon, 1, [app])
     lb, tg = lab_lb(daemon, vpc, "filtered-lb", [iid], [lb_group])
     wait_for("the target unhealthy", lambda: target_health(daemon, tg)["State"] == "unhealthy", timeout=60)
     health = target_health(daemon, tg)
     assert (health["Reason"], health["Description"]) == ("Target.Timeout", "Request timed out"), health
-    # A rule naming the load balancer's group admits it (its members: the VPC router's
+    # A rule naming the load balancer's group admits it (its members: its interfaces'
     # addresses, where the load balancer connects from).
     daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
                "--port", "3000", "--source-group", lb_group)
@@ -329,6 +350,194 @@ def test_a_target_that_does_not_admit_the_load_balancers_group_times_out_until_a
     wait_for("unhealthy again", lambda: target_health(daemon, tg).get("Reason") == "Target.Timeout", timeout=60)
     daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
     terminate(daemon, [iid])
+
+
+def router_ns(daemon, vpc):
+    return Path(daemon.data_dir) / "vpcnet" / vpc / "router"
+
+
+def in_router(daemon, vpc, *argv):
+    """Runs `argv` inside the VPC's router namespace (Shoal made it)."""
+    return subprocess.run(["nsenter", f"--net={router_ns(daemon, vpc)}", *argv],
+                          capture_output=True, text=True, timeout=30)
+
+
+def lb_interfaces(daemon, lb):
+    description = "ELB " + lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    return daemon.aws("ec2", "describe-network-interfaces", "--filters",
+                      f"Name=description,Values={description}")["NetworkInterfaces"]
+
+
+@needs_nft
+def test_the_load_balancer_connects_from_its_own_interface_addresses(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app-own", vpc), new_group(daemon, "lb-own", vpc)
+    authorize_http(daemon, lb_group)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    (target,) = launch_lab(daemon, 1, [app])
+    (other,) = launch_lab(daemon, 1)
+    lb, tg = lab_lb(daemon, vpc, "own-address-lb", [target], [lb_group])
+    enis = {e["SubnetId"]: e["PrivateIpAddress"] for e in lb_interfaces(daemon, lb)}
+    assert len(enis) == 2, enis
+    # Each interface's address is on the VPC's bridge, in the router namespace.
+    bridge = in_router(daemon, vpc, "ip", "-4", "-o", "addr", "show", "dev", "br0").stdout
+    for ip in enis.values():
+        assert f"inet {ip}/32 " in bridge, bridge
+    # The target admits only the load balancer's group: healthy, and served through it.
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    status, body = through_lb(daemon, lb)
+    assert status == 200 and body.startswith("Welcome to the A project"), body
+    inst = daemon.instance(target)
+    t_ip = inst["PrivateIpAddress"]
+    rules = ruleset(daemon, inst)
+    assert all(ip in rules for ip in enis.values()), rules
+    # The router's own address (where the host's clients come from) is not a member of
+    # the load balancer's group: dropped. The same namespace bound to the interface
+    # address in the target's subnet gets through. Both checked to be routed over br0.
+    route = in_router(daemon, vpc, "ip", "route", "get", t_ip).stdout
+    assert "dev br0" in route and "via" not in route, route
+    curl = ["curl", "-s", "-o", "/dev/null", "--connect-timeout", "2", "--max-time", "4",
+            f"http://{t_ip}:3000/health"]
+    assert in_router(daemon, vpc, *curl).returncode == TIMED_OUT
+    own = enis[inst["SubnetId"]]
+    assert in_router(daemon, vpc, *curl[:1], "--interface", own, *curl[1:]).returncode == 0
+    # Another instance, not in the load balancer's group: dropped too.
+    assert connect(daemon, other, t_ip, 3000) == TIMED_OUT
+    # Deleted, the load balancer takes its addresses off the bridge.
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    wait_for("the addresses removed", lambda: not any(
+        ip in in_router(daemon, vpc, "ip", "-4", "-o", "addr", "show", "dev", "br0").stdout
+        for ip in enis.values()), timeout=20)
+    terminate(daemon, [target, other])
+
+
+def lb_listener(lb):
+    """The load balancer's documented host address (LoadBalancerAddresses) and port 80."""
+    return lb["AvailabilityZones"][0]["LoadBalancerAddresses"][0]["IpAddress"], 80
+
+
+def lb_answer(host, port):
+    """From the host (loopback only): "served" (an HTTP answer), "reset" (connected, then
+    reset: refused by the load balancer's groups) or "refused" (nothing listens)."""
+    import socket
+    assert host.startswith("127."), host
+    try:
+        with socket.create_connection((host, port), timeout=4) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = c.recv(12)
+    except ConnectionRefusedError:
+        return "refused"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return "served" if head.startswith(b"HTTP/1.1 ") else f"other: {head!r}"
+
+
+@needs_nft
+def test_the_load_balancers_own_groups_filter_its_clients_and_its_targets(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app-sg", vpc), new_group(daemon, "lb-sg", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    authorize_http(daemon, lb_group)
+    (iid,) = launch_lab(daemon, 1, [app])
+    lb, tg = lab_lb(daemon, vpc, "sg-lb", [iid], [lb_group])
+    host, port = lb_listener(lb)
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    assert lb_answer(host, port) == "served"
+    assert through_lb(daemon, lb)[0] == 200
+    # Ingress: without a rule for :80 the listener resets the host's connections, and
+    # its edge route (Shoal's port, Host: its DNS name) answers 403.
+    authorize_http(daemon, lb_group, revoke=True)
+    wait_for("the listener refusing", lambda: lb_answer(host, port) == "reset", timeout=20)
+    assert through_lb(daemon, lb)[0] == 403
+    # A rule for another CIDR does not admit the host; one holding 127.0.0.0/8 does.
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", lb_group, "--protocol", "tcp",
+               "--port", "80", "--cidr", "203.0.113.0/24")
+    assert lb_answer(host, port) == "reset"
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", lb_group, "--protocol", "tcp",
+               "--port", "80", "--cidr", "127.0.0.0/8")
+    wait_for("served again", lambda: lb_answer(host, port) == "served", timeout=20)
+    assert through_lb(daemon, lb)[0] == 200
+    # Egress: without its default rule the load balancer may connect nowhere: the
+    # target's checks time out, as AWS reports them.
+    everything = ["--ip-permissions", json.dumps([{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])]
+    daemon.aws("ec2", "revoke-security-group-egress", "--group-id", lb_group, *everything)
+    wait_for("the target timing out", lambda: target_health(daemon, tg).get("Reason") == "Target.Timeout",
+             timeout=60)
+    # A rule naming the target's group on its port lets it through again.
+    to_app = [{"IpProtocol": "tcp", "FromPort": 3000, "ToPort": 3000, "UserIdGroupPairs": [{"GroupId": app}]}]
+    daemon.aws("ec2", "authorize-security-group-egress", "--group-id", lb_group,
+               "--ip-permissions", json.dumps(to_app))
+    wait_for("the target healthy again", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    assert lb_answer(host, port) == "served"
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    terminate(daemon, [iid])
+
+
+def by_name(daemon, src, name):
+    """(exit code, body) of GET http://<name>/ from inside instance `src`, with python's
+    urllib: its resolver asks the VPC's (curl answers `*.localhost` names itself, with
+    loopback, and Shoal's load balancers' names end in `elb.localhost`)."""
+    script = f"import urllib.request as u; print(u.urlopen('http://{name}/', timeout=4).read().decode())"
+    r = daemon.shoal("ssh", src, "--", "python3", "-c", script)
+    return r.returncode, r.stdout
+
+
+@needs_nft
+def test_an_instance_reaches_a_load_balancer_by_its_name_inside_the_vpc(daemon):
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    app, lb_group = new_group(daemon, "app-in", vpc), new_group(daemon, "lb-in", vpc)
+    clients = new_group(daemon, "clients-in", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", app, "--protocol", "tcp",
+               "--port", "3000", "--source-group", lb_group)
+    client_rule = ["--group-id", lb_group, "--protocol", "tcp", "--port", "80", "--source-group", clients]
+    daemon.aws("ec2", "authorize-security-group-ingress", *client_rule)
+    (target,) = launch_lab(daemon, 1, [app])
+    (client,) = launch_lab(daemon, 1, [clients])
+    lb, tg = lab_lb(daemon, vpc, "in-vpc-lb", [target], [lb_group])
+    name = lb["DNSName"]
+    enis = sorted(e["PrivateIpAddress"] for e in lb_interfaces(daemon, lb))
+    assert len(enis) == 2, enis
+    # The VPC's resolver answers the name with the interfaces' addresses, which the
+    # client's kernel routes over the VPC's bridge.
+    got = sorted(line.split()[0] for line in sh(daemon, client, f"getent hosts {name}").splitlines())
+    assert got == enis, got
+    for ip in enis:
+        assert "dev eth0" in sh(daemon, client, f"ip route get {ip}")
+    # The router namespace listens on each interface address, port 80.
+    listening = in_router(daemon, vpc, "ss", "-ltn").stdout
+    assert all(f"{ip}:80 " in listening for ip in enis), listening
+    wait_for("the target healthy", lambda: target_health(daemon, tg)["State"] == "healthy", timeout=60)
+    rc, body = by_name(daemon, client, name)
+    assert rc == 0 and body.startswith("Welcome to the A project"), (rc, body)
+    # The load balancer's ingress rule names the client's group; revoked, the client
+    # is reset, and served again once restored.
+    daemon.aws("ec2", "revoke-security-group-ingress", *client_rule)
+    wait_for("the client refused", lambda: by_name(daemon, client, name)[0] != 0, timeout=20)
+    assert "Welcome" not in by_name(daemon, client, name)[1]
+    daemon.aws("ec2", "authorize-security-group-ingress", *client_rule)
+    wait_for("served again", lambda: by_name(daemon, client, name)[0] == 0, timeout=20)
+    # With its last instance the VPC's router namespace goes; made anew with the next
+    # ones, it serves the load balancer again.
+    terminate(daemon, [target, client])
+    wait_for("the router gone", lambda: not router_ns(daemon, vpc).exists(), timeout=20)
+    (target,) = launch_lab(daemon, 1, [app])
+    (client,) = launch_lab(daemon, 1, [clients])
+    daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", f"Id={target}")
+    wait_for("a new target healthy", lambda: any(
+        t["TargetHealth"]["State"] == "healthy" for t in daemon.aws(
+            "elbv2", "describe-target-health", "--target-group-arn", tg)["TargetHealthDescriptions"]),
+        timeout=60)
+    rc, body = by_name(daemon, client, name)
+    assert rc == 0 and body.startswith("Welcome to the A project"), (rc, body)
+    # Deleted, its name is gone and nothing listens there.
+    daemon.aws("elbv2", "delete-load-balancer", "--load-balancer-arn", lb["LoadBalancerArn"])
+    wait_for("the name gone", lambda: daemon.shoal("ssh", client, "--", "getent", "hosts", name).returncode == 2,
+             timeout=20)
+    wait_for("the listeners gone", lambda: not any(
+        f"{ip}:80 " in in_router(daemon, vpc, "ss", "-ltn").stdout for ip in enis), timeout=20)
+    terminate(daemon, [target, client])
 
 
 @needs_nft

@@ -75,6 +75,9 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             name: "bench-lb".into(),
             dns_name: "bench-lb-1.us-east-1.elb.localhost".into(),
             ip: listen.ip(),
+            ingress: None,
+            vpc_ips: Vec::new(),
+            vpc_epoch: 0,
             attributes: LoadBalancerAttributes::default(),
             listeners: vec![ListenerSpec {
                 port: listen.port(),
@@ -92,6 +95,8 @@ async fn run(listen: SocketAddr, backends: Vec<SocketAddr>) -> ExitCode {
             targets,
             health_check_interval: Some(Duration::from_secs(1)),
             health_check_timeout: Some(Duration::from_millis(500)),
+            source_ips: Vec::new(),
+            egress: None,
         }],
     });
     for s in proxy.listener_status() {

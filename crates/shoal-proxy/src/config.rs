@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use shoal_model::ec2::connection_filter::ConnectionFilter;
 use shoal_model::elbv2::{
     Action, HealthCheck, LoadBalancerAttributes, Rule, TargetGroupAttributes,
 };
@@ -55,6 +56,16 @@ pub struct LoadBalancerSpec {
     pub dns_name: String,
     /// The loopback address its listeners bind (e.g. `127.0.10.1`).
     pub ip: IpAddr,
+    /// Its security groups' ingress rules: a client connection is accepted only when
+    /// they admit its address and the listener's port (else it is reset). `None`: not
+    /// filtered (instances share the host's network, whose groups nothing enforces).
+    pub ingress: Option<ConnectionFilter>,
+    /// Its interfaces' addresses in its VPC: each listener is served on each of them too,
+    /// through the installed [`crate::dial::Binder`], as AWS's load balancer is reached
+    /// inside its VPC. Empty without VPC networks.
+    pub vpc_ips: Vec<IpAddr>,
+    /// Changes when the VPC's network is made anew: its listeners there are bound again.
+    pub vpc_epoch: u64,
     pub attributes: LoadBalancerAttributes,
     pub listeners: Vec<ListenerSpec>,
 }
@@ -89,6 +100,15 @@ pub struct TargetGroupSpec {
     pub health_check_interval: Option<Duration>,
     /// Overrides `health_check.timeout_seconds`.
     pub health_check_timeout: Option<Duration>,
+    /// The addresses its load balancers connect to targets from (their network
+    /// interfaces' private addresses): the dialer binds one (`crate::dial`). Empty:
+    /// the kernel picks, as for loopback targets.
+    pub source_ips: Vec<IpAddr>,
+    /// Its load balancers' security groups' egress rules: a connection to a target
+    /// (traffic or health check) is made only when they admit the target's
+    /// [`TargetSpec::vpc_ip`] and port; else it never completes (as a dropped SYN:
+    /// health checks time out). `None`: not filtered.
+    pub egress: Option<ConnectionFilter>,
 }
 
 /// One registered target: where traffic goes and what the control plane knows.
@@ -104,6 +124,9 @@ pub struct TargetSpec {
     pub draining: bool,
     /// The instance is stopped: `unused` / `Target.InvalidState`, no traffic.
     pub instance_stopped: bool,
+    /// Its address inside its VPC (an instance's private address), which the load
+    /// balancer's egress rules see; `None`: `addr`'s.
+    pub vpc_ip: Option<IpAddr>,
 }
 
 impl TargetSpec {
@@ -115,6 +138,7 @@ impl TargetSpec {
             availability_zone: String::new(),
             draining: false,
             instance_stopped: false,
+            vpc_ip: None,
         }
     }
 }

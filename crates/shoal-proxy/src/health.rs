@@ -7,6 +7,8 @@
 //! through the model's state machine ([`HealthCounter::observe`]).
 
 use std::net::SocketAddr;
+
+use crate::dial::Dial;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -36,13 +38,15 @@ pub(crate) async fn run(env: Arc<Env>, tg: Arc<TargetGroupRt>, target: Arc<Targe
         } else {
             let port = hc.port.resolve(target.addr.port());
             let addr = SocketAddr::new(target.addr.ip(), port);
-            let outcome =
-                match tokio::time::timeout(settings.timeout, check(addr, &hc.path, &hc.matcher))
-                    .await
-                {
-                    Ok(o) => o,
-                    Err(_) => CheckOutcome::Timeout,
-                };
+            let outcome = match tokio::time::timeout(
+                settings.timeout,
+                check(addr, &target.dial.load_full(), &hc.path, &hc.matcher),
+            )
+            .await
+            {
+                Ok(o) => o,
+                Err(_) => CheckOutcome::Timeout,
+            };
             let before = *target.counter.lock().unwrap();
             let next = before.observe(outcome, hc.healthy_threshold, hc.unhealthy_threshold);
             if next.verdict != before.verdict {
@@ -58,8 +62,8 @@ pub(crate) async fn run(env: Arc<Env>, tg: Arc<TargetGroupRt>, target: Arc<Targe
 }
 
 /// One health check.
-async fn check(addr: SocketAddr, path: &str, matcher: &Matcher) -> CheckOutcome {
-    let Ok(stream) = crate::dial::connect(addr).await else { return CheckOutcome::Failed };
+async fn check(addr: SocketAddr, how: &Dial, path: &str, matcher: &Matcher) -> CheckOutcome {
+    let Ok(stream) = crate::dial::connect(addr, how).await else { return CheckOutcome::Failed };
     let _ = stream.set_nodelay(true);
     let Ok((mut sender, conn)) =
         http1::Builder::new().handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await

@@ -104,6 +104,21 @@ struct LbEntry {
     dimension: String,
     log: Option<(PathBuf, access_log::LogSink)>,
     listeners: HashMap<u16, BoundListener>,
+    /// Its listeners on its VPC addresses, by address and port.
+    vpc_listeners: HashMap<SocketAddr, VpcListener>,
+}
+
+/// A listener served on one of the load balancer's VPC addresses (by the same accept
+/// loop and routes as its port's loopback listener), bound in one VPC epoch.
+struct VpcListener {
+    epoch: u64,
+    accept: AbortHandle,
+}
+
+impl Drop for VpcListener {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
 }
 
 struct BoundListener {
@@ -359,6 +374,18 @@ impl Proxy {
                     }
                     None => Arc::new(TargetRt::new(&spec.arn, t)),
                 };
+                let dial = rt.dial.load();
+                let changed = dial.source_ips != spec.source_ips
+                    || dial.egress != spec.egress
+                    || dial.peer != t.vpc_ip;
+                drop(dial);
+                if changed {
+                    rt.dial.store(Arc::new(dial::Dial {
+                        source_ips: spec.source_ips.clone(),
+                        egress: spec.egress.clone(),
+                        peer: t.vpc_ip,
+                    }));
+                }
                 tasks.entry(key).or_insert_with(|| {
                     tokio::spawn(health::run(env.clone(), tg.clone(), rt.clone())).abort_handle()
                 });
@@ -386,6 +413,7 @@ impl Proxy {
                 dimension: dimension.clone(),
                 log: None,
                 listeners: HashMap::new(),
+                vpc_listeners: HashMap::new(),
             });
             let want_log = match (&env.cfg.access_log_dir, spec.attributes.access_logs_enabled) {
                 (Some(dir), true) => Some(access_log::log_path(dir, &dimension)),
@@ -407,9 +435,15 @@ impl Proxy {
                     spec.attributes.idle_timeout_seconds.max(1),
                 )),
                 log: entry.log.as_ref().map(|(_, s)| s.clone()),
+                ingress: spec.ingress.clone(),
             });
             let ports: HashSet<u16> = spec.listeners.iter().map(|l| l.port).collect();
             entry.listeners.retain(|p, b| ports.contains(p) && b.addr.ip() == spec.ip);
+            entry.vpc_listeners.retain(|a, v| {
+                ports.contains(&a.port())
+                    && spec.vpc_ips.contains(&a.ip())
+                    && v.epoch == spec.vpc_epoch
+            });
             let mut rts = Vec::new();
             for l in &spec.listeners {
                 let routes = Arc::new(compile(&entry.rt, &settings, l, &control.tgs));
@@ -441,6 +475,34 @@ impl Proxy {
                         Err(e) => {
                             tracing::warn!(load_balancer = %spec.name, error = %e, "listener not bound");
                             b.bound = Err(e);
+                        }
+                    }
+                }
+                for ip in &spec.vpc_ips {
+                    let addr = SocketAddr::new(*ip, l.port);
+                    if entry.vpc_listeners.contains_key(&addr) {
+                        continue;
+                    }
+                    // Not bound (the VPC's network not made yet): tried again next apply.
+                    let made = dial::bind_in_vpc(addr).and_then(|tcp| {
+                        tcp.set_nonblocking(true)?;
+                        tokio::net::TcpListener::from_std(tcp)
+                    });
+                    match made {
+                        Ok(tcp) => {
+                            let task = tokio::spawn(server::accept_loop(
+                                tcp,
+                                b.rt.clone(),
+                                self.inner.conns.clone(),
+                            ));
+                            let accept = task.abort_handle();
+                            entry
+                                .vpc_listeners
+                                .insert(addr, VpcListener { epoch: spec.vpc_epoch, accept });
+                            tracing::info!(load_balancer = %spec.name, %addr, "VPC listener bound");
+                        }
+                        Err(e) => {
+                            tracing::debug!(load_balancer = %spec.name, %addr, error = %e, "VPC listener not bound");
                         }
                     }
                 }
@@ -553,6 +615,11 @@ impl Proxy {
         req: Request<Incoming>,
         client: SocketAddr,
     ) -> Response<ProxyBody> {
+        if !route.listener.admits(client) {
+            // Its groups do not admit the client (the connection, already made to
+            // Shoal's port, cannot be refused as the listener's would be).
+            return body::elb_error(StatusCode::FORBIDDEN);
+        }
         forward::serve(&self.inner.env, &route.listener, req, client).await
     }
 

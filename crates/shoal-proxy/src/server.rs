@@ -87,6 +87,12 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
+        if !listener.admits(peer) {
+            // Refused by the load balancer's security groups: reset, not served.
+            let _ = stream.set_zero_linger();
+            drop(stream);
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let idle = listener.routes.load().settings.idle_timeout;
         let l = listener.clone();

@@ -148,6 +148,9 @@ pub(crate) struct TargetRt {
     pub idle: Mutex<Vec<tokio::net::TcpStream>>,
     /// Identifies the target in `AWSALB` stickiness cookies.
     pub sticky_id: u64,
+    /// How to reach it: its group's source addresses and egress rules, its VPC
+    /// address; set on every apply.
+    pub dial: ArcSwap<crate::dial::Dial>,
 }
 
 impl TargetRt {
@@ -172,6 +175,7 @@ impl TargetRt {
                 spec.id.as_bytes(),
                 spec.addr.to_string().as_bytes(),
             ]),
+            dial: ArcSwap::from_pointee(crate::dial::Dial::default()),
         }
     }
 
@@ -339,6 +343,8 @@ pub(crate) struct LbSettings {
     pub attributes: LoadBalancerAttributes,
     pub idle_timeout: Duration,
     pub log: Option<LogSink>,
+    /// See [`crate::LoadBalancerSpec::ingress`].
+    pub ingress: Option<shoal_model::ec2::connection_filter::ConnectionFilter>,
 }
 
 /// One load balancer at run time.
@@ -383,6 +389,15 @@ pub(crate) struct ListenerRt {
     /// The bound port (differs from the configured one only for port 0).
     pub port: AtomicU16,
     pub routes: ArcSwap<Routes>,
+}
+
+impl ListenerRt {
+    /// The load balancer's ingress rules admit a client at `peer` on this listener.
+    pub fn admits(&self, peer: SocketAddr) -> bool {
+        let routes = self.routes.load();
+        let port = self.port.load(Relaxed);
+        routes.settings.ingress.as_ref().is_none_or(|f| f.admits(peer.ip(), port))
+    }
 }
 
 /// FNV-1a over byte strings: stable ids for cookies (no randomness needed).

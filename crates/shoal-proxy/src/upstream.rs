@@ -89,12 +89,16 @@ pub(crate) async fn send(
             },
         }
     }
-    let stream =
-        match tokio::time::timeout(connect_timeout, crate::dial::connect(target.addr)).await {
-            Err(_) => return Err(SendError::ConnectTimeout),
-            Ok(Err(e)) => return Err(SendError::Connect(e, Box::new(req))),
-            Ok(Ok(s)) => s,
-        };
+    let stream = match tokio::time::timeout(
+        connect_timeout,
+        crate::dial::connect(target.addr, &target.dial.load_full()),
+    )
+    .await
+    {
+        Err(_) => return Err(SendError::ConnectTimeout),
+        Ok(Err(e)) => return Err(SendError::Connect(e, Box::new(req))),
+        Ok(Ok(s)) => s,
+    };
     let _ = stream.set_nodelay(true);
     let (mut sender, conn) = match http1::Builder::new().handshake(TokioIo::new(stream)).await {
         Ok(x) => x,

@@ -143,6 +143,8 @@ fn tg(arn: &str, targets: Vec<TargetSpec>) -> TargetGroupSpec {
         targets,
         health_check_interval: Some(Duration::from_millis(200)),
         health_check_timeout: Some(Duration::from_millis(150)),
+        source_ips: Vec::new(),
+        egress: None,
     }
 }
 
@@ -152,6 +154,9 @@ fn lb(default_actions: Vec<Action>, rules: Vec<Rule>) -> LoadBalancerSpec {
         name: "exercise-lb".into(),
         dns_name: "exercise-lb-1.us-east-1.elb.localhost".into(),
         ip: "127.0.0.1".parse().unwrap(),
+        ingress: None,
+        vpc_ips: Vec::new(),
+        vpc_epoch: 0,
         attributes: LoadBalancerAttributes::default(),
         listeners: vec![ListenerSpec {
             port: 0,

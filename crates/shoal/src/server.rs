@@ -99,7 +99,11 @@ fn with_network(
         Ok(vpcnet) => {
             let vpcnet = Arc::new(vpcnet);
             let dialer = vpcnet.clone();
-            shoal_proxy::dial::set_dialer(Some(Box::new(move |addr| dialer.dial(addr))));
+            shoal_proxy::dial::set_dialer(Some(Box::new(
+                move |addr, from: &[std::net::IpAddr]| dialer.dial(addr, from),
+            )));
+            let binder = vpcnet.clone();
+            shoal_proxy::dial::set_binder(Some(Box::new(move |addr| binder.listen(addr))));
             // make_driver runs inside Daemon::start, on the runtime; the task ends with
             // the VpcNet (the driver that holds it).
             tokio::spawn(crate::runtime::vpcnet::public::mirror(Arc::downgrade(&vpcnet)));

@@ -1,6 +1,7 @@
 //! EC2: instances and their state machine, instance types, images, launch templates,
 //! key pairs, security groups, VPCs and subnets.
 
+pub mod connection_filter;
 pub mod image;
 pub mod instance;
 pub mod instance_type;

@@ -766,8 +766,11 @@ impl Conn {
             let mut up = match pooled {
                 Some(s) => s,
                 None => {
-                    match tokio::time::timeout(connect_timeout, crate::dial::connect(target.addr))
-                        .await
+                    match tokio::time::timeout(
+                        connect_timeout,
+                        crate::dial::connect(target.addr, &target.dial.load_full()),
+                    )
+                    .await
                     {
                         Err(_) => return Err(Fail::ConnectTimeout),
                         Ok(Err(e)) => return Err(Fail::Connect(e, ())),

@@ -8,11 +8,14 @@
 //! from `Service::vpc_dns` on every query: `A` of an instance's private DNS name is its
 //! private address, `PTR` of that address is the name, other types of a known name
 //! (`AAAA`: Shoal's VPCs are IPv4 only) are an empty `NOERROR`, unknown names
-//! `NXDOMAIN`, both with the zone's `SOA`. Every other name is `REFUSED`: nothing is
+//! `NXDOMAIN`, both with the zone's `SOA`. The DNS name of each load balancer of the
+//! VPC answers `A` records of its interfaces' private addresses (not authoritative, as
+//! AWS's resolver answers them from ELB's public zone; other types are an empty
+//! `NOERROR`). Every other name is `REFUSED`, load balancers' names of other VPCs and
+//! deleted ones included (`elb.amazonaws.com` is not a zone here; the load balancer
+//! listens on those addresses in the VPC's router namespace): nothing is
 //! forwarded, as no packet of a VPC leaves the machine. An instance of another VPC is
-//! not in this VPC's zone. Load balancers' names are not answered (`REFUSED`, as
-//! `elb.amazonaws.com` is not a zone here): a load balancer listens on the host's
-//! loopback, which no instance namespace reaches.
+//! not in this VPC's zone.
 //!
 //! The wire format is `hickory-proto`'s; malformed queries get `FORMERR` (or nothing,
 //! when not even a header came), never a panic.
@@ -146,6 +149,18 @@ fn resolve(q: &Query, zone: &VpcDns, resp: &mut Message) {
             return;
         }
     }
+    let lb = zone
+        .load_balancers
+        .iter()
+        .find(|(n, _)| Name::from_ascii(format!("{n}.")).is_ok_and(|n| n.to_lowercase() == name));
+    if let Some((_, addresses)) = lb {
+        if matches!(q.query_type(), RecordType::A | RecordType::ANY) {
+            for ip in addresses {
+                resp.add_answer(Record::from_rdata(name.clone(), TTL, RData::A(A(*ip))));
+            }
+        }
+        return;
+    }
     resp.set_response_code(ResponseCode::Refused);
 }
 
@@ -273,6 +288,10 @@ mod tests {
                 ("ip-172-31-0-5.ec2.internal".into(), Ipv4Addr::new(172, 31, 0, 5)),
                 ("ip-172-31-16-9.ec2.internal".into(), Ipv4Addr::new(172, 31, 16, 9)),
             ],
+            load_balancers: vec![(
+                "web-1234567890.us-east-1.elb.amazonaws.com".into(),
+                vec![Ipv4Addr::new(172, 31, 0, 6), Ipv4Addr::new(172, 31, 16, 4)],
+            )],
         }
     }
 
@@ -337,6 +356,29 @@ mod tests {
         }
         let m = ask("ip-172-31-0-5.ec2.internal.", RecordType::A, None);
         assert_eq!(m.response_code(), ResponseCode::Refused);
+    }
+
+    #[test]
+    fn a_load_balancer_name_of_the_vpc_answers_its_interface_addresses() {
+        let m = ask("Web-1234567890.us-east-1.ELB.amazonaws.com.", RecordType::A, Some(&zone()));
+        assert_eq!(m.response_code(), ResponseCode::NoError);
+        assert!(!m.authoritative());
+        let got: Vec<&RData> = m.answers().iter().map(|r| r.data()).collect();
+        assert_eq!(got, [&RData::A(A::new(172, 31, 0, 6)), &RData::A(A::new(172, 31, 16, 4))]);
+        assert!(m.answers().iter().all(|r| r.ttl() == TTL));
+        let m = ask("web-1234567890.us-east-1.elb.amazonaws.com.", RecordType::AAAA, Some(&zone()));
+        assert_eq!(m.response_code(), ResponseCode::NoError);
+        assert!(m.answers().is_empty());
+        // Another load balancer's name (of another VPC, or deleted), and names around it.
+        for name in [
+            "web-1234567891.us-east-1.elb.amazonaws.com.",
+            "x.web-1234567890.us-east-1.elb.amazonaws.com.",
+            "us-east-1.elb.amazonaws.com.",
+        ] {
+            let m = ask(name, RecordType::A, Some(&zone()));
+            assert_eq!(m.response_code(), ResponseCode::Refused, "{name}");
+            assert!(m.answers().is_empty());
+        }
     }
 
     #[test]

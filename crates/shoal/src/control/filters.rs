@@ -8,8 +8,8 @@
 //!
 //! Who is a member of a group, for a rule that names it (as in AWS, by private
 //! address): every instance with the group that is not terminated, and, for a load
-//! balancer with the group, the VPC router's addresses (each subnet's `.1`), since the
-//! load balancer reaches targets from the VPC's router namespace.
+//! balancer with the group, its network interfaces' private addresses, which its
+//! connections to targets come from (`VpcNet::dial` binds them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -86,7 +86,7 @@ pub fn instance_ruleset(s: &State, inst: &Instance) -> Value {
 }
 
 /// The private addresses of each group's members (see the module's docs).
-fn members(s: &State, groups: &BTreeSet<&String>) -> BTreeMap<String, Vec<Ipv4Addr>> {
+pub(crate) fn members(s: &State, groups: &BTreeSet<&String>) -> BTreeMap<String, Vec<Ipv4Addr>> {
     let mut out: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
     if groups.is_empty() {
         return out;
@@ -97,10 +97,8 @@ fn members(s: &State, groups: &BTreeSet<&String>) -> BTreeMap<String, Vec<Ipv4Ad
         }
     }
     for lb in s.load_balancers.values() {
-        let routers =
-            || s.subnets.values().filter(|n| n.vpc_id == lb.vpc_id).map(|n| n.cidr.nth(1));
         for g in lb.security_groups.iter().filter(|g| groups.contains(g)) {
-            out.entry(g.clone()).or_default().extend(routers());
+            out.entry(g.clone()).or_default().extend(lb.interfaces.iter().map(|i| i.private_ip));
         }
     }
     out
@@ -180,15 +178,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_load_balancers_group_has_its_vpcs_router_addresses_as_members() {
+    async fn a_load_balancers_group_has_its_interface_addresses_as_members() {
         let f = Fixture::new();
-        let (vpc, routers) = f.svc.read(|s| {
-            let vpc = s.vpcs.values().next().unwrap().id.clone();
-            let routers: Vec<Ipv4Addr> =
-                s.subnets.values().filter(|n| n.vpc_id == vpc).map(|n| n.cidr.nth(1)).collect();
-            (vpc, routers)
-        });
-        assert!(!routers.is_empty());
+        let vpc = f.svc.read(|s| s.vpcs.values().next().unwrap().id.clone());
         let lb_group = f.svc.create_security_group("lb", "lb", Some(&vpc), &[]).unwrap().id;
         let wanted = BTreeSet::from([&lb_group]);
         assert!(f.svc.read(|s| members(s, &wanted)).is_empty(), "no load balancer yet");
@@ -196,18 +188,21 @@ mod tests {
             s.subnets.values().filter(|n| n.vpc_id == vpc).take(2).map(|n| n.id.clone()).collect()
         });
         let elb = f.svc.elb();
-        elb.create_load_balancer(crate::service::elbv2::CreateLoadBalancer {
-            name: "lb".into(),
-            subnets,
-            security_groups: vec![lb_group.clone()],
-            ..Default::default()
-        })
-        .unwrap();
+        let lb = elb
+            .create_load_balancer(crate::service::elbv2::CreateLoadBalancer {
+                name: "lb".into(),
+                subnets,
+                security_groups: vec![lb_group.clone()],
+                ..Default::default()
+            })
+            .unwrap();
         let found = f.svc.read(|s| members(s, &wanted));
-        let mut got = found[&lb_group].clone();
-        got.sort();
-        let mut routers = routers;
-        routers.sort();
-        assert_eq!(got, routers);
+        let interfaces: Vec<Ipv4Addr> = f
+            .svc
+            .read(|s| s.load_balancers[&lb.arn].interfaces.iter().map(|i| i.private_ip).collect());
+        assert_eq!(interfaces.len(), 2);
+        assert_eq!(found[&lb_group], interfaces);
+        // Not the VPC router's addresses: the host's own connections come from those.
+        assert!(f.svc.read(|s| s.subnets.values().all(|n| !interfaces.contains(&n.cidr.nth(1)))));
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use shoal_model::cloudwatch::Datapoint;
 use shoal_model::cloudwatch::MetricId;
-use shoal_model::ec2::InstanceState;
+use shoal_model::ec2::{InstanceState, SecurityGroup};
 use shoal_model::elbv2::{LoadBalancerState, RegisteredTarget, RulePriority, TargetType};
 use shoal_proxy::{
     DataPlane, ListenerSpec, LoadBalancerSpec, MetricsSnapshot, TargetGroupSpec, TargetSpec,
@@ -23,7 +23,7 @@ use shoal_proxy::{
 use tokio::sync::watch;
 
 use crate::control::runner::{self, Action, BoxFuture, ControlError, Controller, Settings};
-use crate::service::elbv2::{listener_of_rule, resolve_target};
+use crate::service::elbv2::{listener_of_rule, resolve_target, target_group_load_balancers};
 use crate::service::{Service, State};
 
 use shoal_model::cloudwatch::ELB_NAMESPACE as NAMESPACE;
@@ -53,7 +53,20 @@ impl Controller for LoadBalancerController {
         svc: &'a Service,
     ) -> BoxFuture<'a, Result<Action, ControlError>> {
         Box::pin(async move {
-            let next = reconcile(svc);
+            // The interfaces' addresses go on the VPCs' networks first: connections
+            // to targets are bound to them. `ip` runs only on a change, off the workers.
+            let addresses = svc.read(load_balancer_addresses);
+            let driver = svc.driver.clone();
+            // Not placed (logged; tried again next pass), the data plane still applies:
+            // the kernel then picks the router's address.
+            let _ = tokio::task::spawn_blocking(move || driver.load_balancer_addresses(&addresses))
+                .await;
+            let mut next = reconcile(svc);
+            // A VPC's router namespace comes (and is made anew) with its instances, out
+            // of the records' sight: look again for listeners to bind there.
+            if svc.driver.vpc_network() && svc.read(|s| !s.load_balancers.is_empty()) {
+                next = Some(next.map_or(VPC_LISTENER_POLL, |n| n.min(VPC_LISTENER_POLL)));
+            }
             report_listeners(svc, &mut self.reported.lock().unwrap_or_else(|e| e.into_inner()));
             Ok(next.map_or(Action::await_change(), Action::requeue))
         })
@@ -118,7 +131,19 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
 /// One pass: apply the data plane, then record what follows. Returns how long until
 /// the next draining target is due to leave, if any.
 pub fn reconcile(svc: &Service) -> Option<Duration> {
-    let plane = svc.read(|s| data_plane(s, default_zone(svc)));
+    let vpc = svc.driver.vpc_network();
+    let (mut plane, vpc_of) = svc.read(|s| {
+        let mut plane = data_plane(s, default_zone(svc));
+        if vpc {
+            enforce_security_groups(s, &mut plane);
+        }
+        let vpc_of: BTreeMap<String, String> =
+            s.load_balancers.values().map(|lb| (lb.arn.clone(), lb.vpc_id.clone())).collect();
+        (plane, vpc_of)
+    });
+    if vpc {
+        serve_in_vpcs(svc, &mut plane, &vpc_of);
+    }
     svc.proxy.apply(plane);
 
     let now = svc.clock.now();
@@ -187,6 +212,40 @@ fn default_zone(svc: &Service) -> &str {
     svc.config.zones.first().map(String::as_str).unwrap_or("us-east-1a")
 }
 
+/// With VPC networks, each load balancer's listeners are also served on its interfaces'
+/// addresses inside its VPC (AWS's load balancer is reached there by its DNS name,
+/// which the VPC's resolver answers with them), bound anew when the VPC's router
+/// namespace is made anew (a different identity).
+fn serve_in_vpcs(svc: &Service, plane: &mut DataPlane, vpc_of: &BTreeMap<String, String>) {
+    use std::hash::{Hash, Hasher};
+    for spec in &mut plane.load_balancers {
+        let Some(vpc_id) = vpc_of.get(&spec.arn) else { continue };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        svc.driver.vpc_network_identity(vpc_id).hash(&mut h);
+        spec.vpc_epoch = h.finish();
+        spec.vpc_ips = svc.read(|s| {
+            s.load_balancers
+                .get(&spec.arn)
+                .map(|lb| lb.interfaces.iter().map(|i| IpAddr::V4(i.private_ip)).collect())
+                .unwrap_or_default()
+        });
+    }
+}
+
+/// How often listeners in VPCs are looked after while load balancers exist.
+const VPC_LISTENER_POLL: Duration = Duration::from_secs(2);
+
+/// Each VPC's load balancer interface addresses.
+fn load_balancer_addresses(state: &State) -> BTreeMap<String, BTreeSet<std::net::Ipv4Addr>> {
+    let mut out: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
+    for lb in state.load_balancers.values() {
+        out.entry(lb.vpc_id.clone())
+            .or_default()
+            .extend(lb.interfaces.iter().map(|i| i.private_ip));
+    }
+    out
+}
+
 /// The whole desired data plane from the records. Pure: tests call it directly.
 pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
     let mut rules_by_listener: BTreeMap<String, Vec<_>> = BTreeMap::new();
@@ -201,6 +260,9 @@ pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
             name: lb.name.clone(),
             dns_name: lb.dns_name.clone(),
             ip: IpAddr::V4(lb.loopback_ip),
+            ingress: None,
+            vpc_ips: Vec::new(),
+            vpc_epoch: 0,
             attributes: lb.attributes.clone(),
             listeners: state
                 .listeners
@@ -236,14 +298,62 @@ pub fn data_plane(state: &State, default_zone: &str) -> DataPlane {
                         availability_zone: resolved.availability_zone,
                         draining: r.deregistered_at.is_some(),
                         instance_stopped: resolved.instance_stopped,
+                        vpc_ip: match tg.target_type {
+                            TargetType::Instance => {
+                                state.instances.get(&r.target.id).map(|i| IpAddr::V4(i.private_ip))
+                            }
+                            _ => r.target.id.parse().ok(),
+                        },
                     })
                 })
                 .collect(),
             health_check_interval: None,
             health_check_timeout: None,
+            // Its load balancers' interface addresses: the targets see those.
+            source_ips: target_group_load_balancers(state, &tg.arn)
+                .iter()
+                .filter_map(|arn| state.load_balancers.get(arn))
+                .flat_map(|lb| lb.interfaces.iter().map(|i| IpAddr::V4(i.private_ip)))
+                .collect(),
+            egress: None,
         })
         .collect();
     DataPlane { load_balancers, target_groups }
+}
+
+/// The load balancers' security groups, for the proxy to enforce (with VPC networks,
+/// where instances' groups are enforced too): each load balancer's ingress rules on
+/// its listeners' clients, and each target group's load balancers' egress rules on the
+/// connections to its targets, by the targets' VPC addresses. Userspace, in the proxy:
+/// its listeners are in the host's namespace, where no instance's packet filter is.
+pub fn enforce_security_groups(state: &State, plane: &mut DataPlane) {
+    use shoal_model::ec2::connection_filter::ConnectionFilter;
+    let groups_of = |arns: &mut dyn Iterator<Item = &String>| -> Vec<&SecurityGroup> {
+        let mut ids: Vec<&String> = arns
+            .filter_map(|arn| state.load_balancers.get(arn))
+            .flat_map(|lb| &lb.security_groups)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids.into_iter().filter_map(|g| state.security_groups.get(g)).collect()
+    };
+    let members_of = |groups: &[&SecurityGroup], egress: bool| {
+        let referenced: BTreeSet<&String> = groups
+            .iter()
+            .flat_map(|g| if egress { &g.egress } else { &g.ingress })
+            .flat_map(|p| &p.group_ids)
+            .collect();
+        crate::control::filters::members(state, &referenced)
+    };
+    for lb in &mut plane.load_balancers {
+        let groups = groups_of(&mut std::iter::once(&lb.arn));
+        lb.ingress = Some(ConnectionFilter::ingress(&groups, &members_of(&groups, false)));
+    }
+    for tg in &mut plane.target_groups {
+        let lbs = target_group_load_balancers(state, &tg.arn);
+        let groups = groups_of(&mut lbs.iter());
+        tg.egress = Some(ConnectionFilter::egress(&groups, &members_of(&groups, true)));
+    }
 }
 
 /// Logs each listener bind failure once (DescribeLoadBalancers states it too).
@@ -448,6 +558,70 @@ mod tests {
         assert_eq!(ip("127.0.0.9").addr, "127.0.0.9:3000".parse().unwrap());
         // A VPC address nobody holds is never dialled (it would leave the host's namespace).
         assert!(!t.iter().any(|t| t.id == "172.31.15.250"), "{t:?}");
+    }
+
+    #[test]
+    fn the_load_balancers_groups_become_its_listeners_and_targets_filters() {
+        use shoal_model::ec2::security_group::Permission;
+        use shoal_model::elbv2::ForwardConfig;
+        let clock = ManualClock::starting_at(chrono::Utc::now());
+        let svc = service(&clock);
+        let vpc = svc.read(|s| s.vpcs.values().next().unwrap().id.clone());
+        let app = launch(&svc, InstanceState::Running);
+        let app_group = app.security_group_ids[0].clone();
+        let lb_group = svc.create_security_group("lb", "lb", Some(&vpc), &[]).unwrap().id;
+        let mut http = Permission::allow_all_egress();
+        (http.protocol, http.from_port, http.to_port) = ("tcp".into(), Some(80), Some(80));
+        svc.change_security_group_rules(Some(&lb_group), None, true, true, vec![http]).unwrap();
+        let subnets: Vec<String> = svc.read(|s| {
+            s.subnets.values().filter(|n| n.vpc_id == vpc).take(2).map(|n| n.id.clone()).collect()
+        });
+        let lb = svc
+            .elb()
+            .create_load_balancer(crate::service::elbv2::CreateLoadBalancer {
+                name: "filtered".into(),
+                subnets,
+                security_groups: vec![lb_group.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+        let tg = group(&svc, "filtered-tg", "instance");
+        let forward = shoal_model::elbv2::Action::Forward(ForwardConfig::single(&tg));
+        svc.elb().create_listener(&lb.arn, None, Some(80), vec![forward], &[]).unwrap();
+        svc.elb().register_targets(&tg, &[target(&app.id)]).unwrap();
+        let plane = || {
+            svc.read(|s| {
+                let mut plane = data_plane(s, "us-east-1a");
+                enforce_security_groups(s, &mut plane);
+                plane
+            })
+        };
+        let p = plane();
+        let ingress = p.load_balancers[0].ingress.clone().expect("filtered");
+        assert!(ingress.admits("127.0.0.1".parse().unwrap(), 80), "the host is the internet");
+        assert!(!ingress.admits("127.0.0.1".parse().unwrap(), 81));
+        let spec = &p.target_groups[0];
+        let app_ip = IpAddr::V4(app.private_ip);
+        assert_eq!(spec.targets[0].vpc_ip, Some(app_ip));
+        let interfaces: Vec<IpAddr> =
+            lb.interfaces.iter().map(|i| IpAddr::V4(i.private_ip)).collect();
+        assert_eq!(spec.source_ips, interfaces);
+        // A new group's default egress rule: anywhere.
+        assert!(spec.egress.as_ref().unwrap().admits(app_ip, 3000));
+        // Without it, nowhere; then only the target group's members on 3000.
+        let all = Permission::allow_all_egress();
+        svc.change_security_group_rules(Some(&lb_group), None, false, false, vec![all]).unwrap();
+        assert!(!plane().target_groups[0].egress.as_ref().unwrap().admits(app_ip, 3000));
+        let mut to_app = Permission::allow_all_egress();
+        (to_app.protocol, to_app.from_port, to_app.to_port) =
+            ("tcp".into(), Some(3000), Some(3000));
+        (to_app.cidrs, to_app.group_ids) = (Vec::new(), vec![app_group]);
+        svc.change_security_group_rules(Some(&lb_group), None, false, true, vec![to_app]).unwrap();
+        let egress = plane().target_groups[0].egress.clone().unwrap();
+        assert!(egress.admits(app_ip, 3000) && !egress.admits(app_ip, 3001));
+        // Without VPC networks nothing is filtered (no `enforce_security_groups`).
+        let p = svc.read(|s| data_plane(s, "us-east-1a"));
+        assert!(p.load_balancers[0].ingress.is_none() && p.target_groups[0].egress.is_none());
     }
 
     #[test]

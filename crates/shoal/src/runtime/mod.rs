@@ -182,6 +182,18 @@ pub trait Driver: Send + Sync + 'static {
     fn vpc_network_identity(&self, _vpc_id: &str) -> Option<(u64, u64)> {
         None
     }
+    /// Puts each load balancer interface's private address (by VPC) on its VPC's
+    /// network, where the load balancer's connections to targets come from. Drivers
+    /// without VPC networks have nowhere to put them.
+    fn load_balancer_addresses(
+        &self,
+        _by_vpc: &std::collections::BTreeMap<
+            String,
+            std::collections::BTreeSet<std::net::Ipv4Addr>,
+        >,
+    ) -> io::Result<()> {
+        Ok(())
+    }
     /// A UDP socket and a TCP listener on `addr:53` inside the VPC's network (the
     /// VPC's DNS resolver), non-blocking.
     fn listen_for_dns(

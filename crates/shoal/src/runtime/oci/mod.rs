@@ -776,6 +776,16 @@ impl Driver for ContainerDriver {
         self.vpcnet.as_ref()?.router_namespace(vpc_id).map(|r| r.identity)
     }
 
+    fn load_balancer_addresses(
+        &self,
+        by_vpc: &std::collections::BTreeMap<String, std::collections::BTreeSet<std::net::Ipv4Addr>>,
+    ) -> io::Result<()> {
+        match &self.vpcnet {
+            Some(vpcnet) => vpcnet.set_load_balancer_addresses(by_vpc.clone()),
+            None => Ok(()),
+        }
+    }
+
     fn listen_for_dns(
         &self,
         vpc_id: &str,

@@ -4,8 +4,10 @@
 //!
 //! ```text
 //!  <data>/vpcnet/<vpc-id>/router          the VPC's router namespace (nsfs bind mount)
-//!      lo, br0 (each subnet's .1/prefix, the VPC's .2/32: its DNS resolver),
-//!      v<instance…> (bridge ports); ip_forward=1
+//!      lo, br0 (each subnet's .1/prefix, the VPC's .2/32: its DNS resolver,
+//!      each load balancer interface's private address/32), v<instance…> (bridge
+//!      ports); ip_forward=1
+//!  <data>/vpcnet/<vpc-id>/load-balancers.addrs   the load balancer addresses it holds
 //!  <data>/vpcnet/<vpc-id>/<instance-id>   the instance's namespace (runc joins it)
 //!      lo (and 169.254.169.254, the metadata service), eth0 (private ip/prefix),
 //!      default via the subnet's .1
@@ -19,7 +21,8 @@
 //!
 //! The load balancer reaches an instance by its loopback (public) address, as before:
 //! [`VpcNet::dial`] claims those addresses for `shoal_proxy::dial` and makes the socket
-//! inside the instance's VPC router namespace, connected to its private address. The
+//! inside the instance's VPC router namespace, bound to the load balancer's interface
+//! address there ([`lb`]) and connected to the instance's private address. The
 //! host's other clients reach the same address through [`public::mirror`], which listens
 //! there on each port the instance listens on and forwards.
 //!
@@ -30,7 +33,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{self, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,7 @@ use shoal_model::ec2::Cidr;
 pub mod dns;
 mod filter;
 pub mod imds;
+pub mod lb;
 pub mod public;
 
 /// The bridge of a VPC, inside its router namespace.
@@ -87,6 +91,11 @@ pub struct VpcNet {
     nft: bool,
     /// Instance id → the ruleset last loaded into its namespace (its JSON text).
     filters: Mutex<HashMap<String, String>>,
+    /// The load balancer addresses the control plane last asked for (`None` before
+    /// its first ask, or after one failed to be placed).
+    lb_wanted: Mutex<Option<lb::LbAddresses>>,
+    /// VPC id → the load balancer addresses its router holds, for `dial`.
+    lb_held: Mutex<HashMap<String, std::collections::BTreeSet<Ipv4Addr>>>,
 }
 
 /// Why this host cannot have VPC networks (said in the log, health and the console).
@@ -136,6 +145,8 @@ impl VpcNet {
             changes: Mutex::default(),
             nft: which("nft").is_some(),
             filters: Mutex::default(),
+            lb_wanted: Mutex::default(),
+            lb_held: Mutex::default(),
         };
         if !net.nft {
             tracing::warn!("`nft` is not installed (nftables): security groups are not enforced");
@@ -222,6 +233,8 @@ impl VpcNet {
             )?;
             // Routing between the VPC's subnets; there is nowhere else to route to.
             in_ns(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+            self.forget_lb_addresses(&net.vpc_id);
+            self.sync_lb_addresses(&net.vpc_id)?;
         }
         let prefix = net.subnet.prefix;
         let router_ip = net.router_ip();
@@ -304,6 +317,7 @@ impl VpcNet {
             return;
         }
         self.dialers.lock().unwrap().remove(vpc_id);
+        self.forget_lb_addresses(vpc_id);
         remove_namespace(&self.router_ns(vpc_id));
         let _ = fs::remove_dir(self.vpc_dir(vpc_id));
     }
@@ -322,21 +336,30 @@ impl VpcNet {
 
     /// For the load balancer (`shoal_proxy::dial`): a target at an instance's public
     /// (loopback) address is reached at its private address, by a socket made in its
-    /// VPC's router namespace. Any other address is not claimed.
-    pub fn dial(&self, addr: SocketAddr) -> Option<io::Result<(std::net::TcpStream, SocketAddr)>> {
+    /// VPC's router namespace and bound to the load balancer's address there (of
+    /// `from`, its interface addresses: [`VpcNet::lb_source`]); with none of them
+    /// held, the kernel picks the router's. Any other address is not claimed.
+    pub fn dial(
+        &self,
+        addr: SocketAddr,
+        from: &[IpAddr],
+    ) -> Option<io::Result<(std::net::TcpStream, SocketAddr)>> {
         let SocketAddr::V4(v4) = addr else { return None };
-        let (vpc_id, private_ip) = self
+        let (vpc_id, private_ip, subnet) = self
             .attached
             .lock()
             .unwrap()
             .values()
             .find(|n| n.public_ip == *v4.ip())
-            .map(|n| (n.vpc_id.clone(), n.private_ip))?;
-        Some(
-            self.socket_in(&vpc_id).map(|fd| {
-                (std::net::TcpStream::from(fd), SocketAddr::from((private_ip, v4.port())))
-            }),
-        )
+            .map(|n| (n.vpc_id.clone(), n.private_ip, n.subnet))?;
+        let source = self.lb_source(&vpc_id, subnet, from);
+        Some(self.socket_in(&vpc_id).and_then(|fd| {
+            if let Some(source) = source {
+                let at = nix::sys::socket::SockaddrIn::from(std::net::SocketAddrV4::new(source, 0));
+                nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &at)?;
+            }
+            Ok((std::net::TcpStream::from(fd), SocketAddr::from((private_ip, v4.port()))))
+        }))
     }
 
     /// A TCP socket made inside the VPC's router namespace, by the VPC's dialer thread.
@@ -550,14 +573,31 @@ mod tests {
             std::net::TcpListener::from(fd)
         };
         listener.set_nonblocking(false).unwrap();
-        let (socket, to) = vpcnet.dial("127.250.0.11:8080".parse().unwrap()).unwrap().unwrap();
+        let (socket, to) = vpcnet.dial("127.250.0.11:8080".parse().unwrap(), &[]).unwrap().unwrap();
         assert_eq!(to, "172.31.0.11:8080".parse().unwrap());
         socket.set_nonblocking(false).unwrap();
         let to_v4 = nix::sys::socket::SockaddrIn::new(172, 31, 0, 11, 8080);
         nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&socket), &to_v4).unwrap();
         let (_conn, peer) = listener.accept().unwrap();
         assert_eq!(peer.ip(), std::net::IpAddr::V4(Ipv4Addr::new(172, 31, 0, 1)));
-        assert!(vpcnet.dial("127.250.0.99:80".parse().unwrap()).is_none());
+        // A load balancer's address on the router: its connections come from it.
+        let lb_ip = Ipv4Addr::new(172, 31, 0, 20);
+        let wanted = lb::LbAddresses::from([("vpc-test".to_string(), [lb_ip].into())]);
+        vpcnet.set_load_balancer_addresses(wanted).unwrap();
+        let bridge =
+            out(&vpcnet.router_ns("vpc-test"), &["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]);
+        assert!(bridge.contains("172.31.0.20/32"), "{bridge}");
+        let (socket, _) =
+            vpcnet.dial("127.250.0.11:8080".parse().unwrap(), &[lb_ip.into()]).unwrap().unwrap();
+        socket.set_nonblocking(false).unwrap();
+        nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&socket), &to_v4).unwrap();
+        let (_conn, peer) = listener.accept().unwrap();
+        assert_eq!(peer.ip(), std::net::IpAddr::V4(lb_ip));
+        vpcnet.set_load_balancer_addresses(lb::LbAddresses::new()).unwrap();
+        let bridge =
+            out(&vpcnet.router_ns("vpc-test"), &["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]);
+        assert!(!bridge.contains("172.31.0.20"), "{bridge}");
+        assert!(vpcnet.dial("127.250.0.99:80".parse().unwrap(), &[]).is_none());
         // Re-adoption: a second driver over the same dir knows both instances.
         let again = VpcNet::detect(&dir).unwrap();
         assert_eq!(again.attached.lock().unwrap().len(), 2);

@@ -85,7 +85,8 @@ async fn forward(listener: TcpListener, vpcnet: Weak<VpcNet>) {
         };
         let Some(net) = vpcnet.upgrade() else { return };
         let Ok(public) = listener.local_addr() else { return };
-        let made = net.dial(public);
+        // The host's clients come from the router's address, never a load balancer's.
+        let made = net.dial(public, &[]);
         drop(net);
         tokio::spawn(async move {
             let Some(Ok((socket, private))) = made else { return };

@@ -1,5 +1,6 @@
 //! What a VPC's DNS resolver (`api::dns`) answers: the private DNS names of the VPC's
-//! instances, read in one pass, so the front only translates.
+//! instances and the names of its load balancers, read in one pass, so the front only
+//! translates.
 
 use std::net::Ipv4Addr;
 
@@ -18,6 +19,10 @@ pub struct VpcDns {
     /// every instance of the VPC that holds its address (all but terminated ones, as
     /// EC2 keeps a stopped instance's private address and name).
     pub hosts: Vec<(String, Ipv4Addr)>,
+    /// Each load balancer of the VPC: its DNS name (`my-lb-1234.us-east-1.elb.amazonaws.com`)
+    /// and its interfaces' private addresses, one per subnet, as AWS's resolver answers
+    /// a load balancer's name inside its VPC.
+    pub load_balancers: Vec<(String, Vec<Ipv4Addr>)>,
 }
 
 impl Service {
@@ -32,7 +37,20 @@ impl Service {
                 .filter(|i| i.vpc_id == vpc_id && i.state != InstanceState::Terminated)
                 .map(|i| (private_dns_name(region, i.private_ip), i.private_ip))
                 .collect();
-            Some(VpcDns { domain: private_dns_domain(region), cidr: vpc.cidr, hosts })
+            let load_balancers = s
+                .load_balancers
+                .values()
+                .filter(|lb| lb.vpc_id == vpc_id && !lb.dns_name.is_empty())
+                .map(|lb| {
+                    (lb.dns_name.clone(), lb.interfaces.iter().map(|n| n.private_ip).collect())
+                })
+                .collect();
+            Some(VpcDns {
+                domain: private_dns_domain(region),
+                cidr: vpc.cidr,
+                hosts,
+                load_balancers,
+            })
         })
     }
 }
