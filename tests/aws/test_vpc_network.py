@@ -520,7 +520,11 @@ def test_an_instance_reaches_a_load_balancer_by_its_name_inside_the_vpc(daemon):
     wait_for("served again", lambda: by_name(daemon, client, name)[0] == 0, timeout=20)
     # With its last instance the VPC's router namespace goes; made anew with the next
     # ones, it serves the load balancer again.
-    terminate(daemon, [target, client])
+    # Every instance of the VPC, also any an earlier test of this module left running.
+    live = [i["InstanceId"] for r in daemon.aws("ec2", "describe-instances", "--filters", f"Name=vpc-id,Values={vpc}",
+                                                "Name=instance-state-name,Values=pending,running,stopping,stopped")["Reservations"]
+            for i in r["Instances"]]
+    terminate(daemon, sorted(set(live) | {target, client}))
     wait_for("the router gone", lambda: not router_ns(daemon, vpc).exists(), timeout=20)
     (target,) = launch_lab(daemon, 1, [app])
     (client,) = launch_lab(daemon, 1, [clients])
