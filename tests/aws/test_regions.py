@@ -69,6 +69,10 @@ def test_each_region_is_its_own_world(daemon):
     assert eu_vpc != us_vpc
     assert [s["AvailabilityZone"] for s in eu_subnets] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
     assert all(s["DefaultForAz"] and f":eu-west-1:" in s["SubnetArn"] for s in eu_subnets)
+    # Each subnet's zone id is its zone's, as DescribeAvailabilityZones gives it.
+    zone_ids = {z["ZoneName"]: z["ZoneId"] for z in eu.describe_availability_zones()["AvailabilityZones"]}
+    assert [s["AvailabilityZoneId"] for s in eu_subnets] == ["euw1-az1", "euw1-az2", "euw1-az3"]
+    assert all(s["AvailabilityZoneId"] == zone_ids[s["AvailabilityZone"]] for s in eu_subnets)
     # A new VPC and a subnet in the region's zone; another region's zone is refused.
     vpc = eu.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnet = eu.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", AvailabilityZone="eu-west-1a")["Subnet"]
@@ -91,6 +95,8 @@ def test_each_region_is_its_own_world(daemon):
     made = west1.create_subnet(VpcId=west1.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"],
                                CidrBlock="10.1.0.0/24", AvailabilityZone="us-west-1a")["Subnet"]
     assert made["AvailabilityZone"] == "us-west-1a"
+    west_ids = {s["AvailabilityZone"]: s["AvailabilityZoneId"] for s in default_network(west1)[1]}
+    assert west_ids == {"us-west-1a": "usw1-az1", "us-west-1b": "usw1-az3"}
 
 
 def launch_app(ec2, zone):
