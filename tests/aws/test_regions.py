@@ -57,9 +57,12 @@ def test_describe_regions_and_each_regions_zones(daemon):
     assert {z["RegionName"] for z in eu} == {"eu-west-1"}
     west1 = client(daemon, "ec2", "us-west-1").describe_availability_zones(ZoneNames=["us-west-1b"])
     assert [z["ZoneId"] for z in west1["AvailabilityZones"]] == ["usw1-az3"]
-    # us-east-1 is as it was.
+    # us-east-1: its six zones, each with a default subnet.
     home = daemon.aws("ec2", "describe-availability-zones")["AvailabilityZones"]
-    assert [z["ZoneName"] for z in home] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert [z["ZoneName"] for z in home] == [f"us-east-1{letter}" for letter in "abcdef"]
+    _, home_subnets = default_network(client(daemon, "ec2", "us-east-1"))
+    assert [(s["AvailabilityZone"], s["AvailabilityZoneId"]) for s in home_subnets] == \
+        [(z["ZoneName"], z["ZoneId"]) for z in home]
 
 
 def test_each_region_is_its_own_world(daemon):
