@@ -296,3 +296,46 @@ def test_signed_requests_in_another_region():
         assert error_of(wrong.describe_vpcs)[0] in ("AuthFailure", "SignatureDoesNotMatch")
     finally:
         d.close()
+
+
+def post_with_host(d, host, body, headers=None):
+    """(status, body) of a POST to the daemon's loopback address under another Host name,
+    as a client configured with an endpoint like http://ec2.eu-west-1.localhost:4566 sends it."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlparse(d.endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers={
+            "Host": host, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **(headers or {})})
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def test_the_region_from_the_endpoint_host(daemon):
+    import re
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = "Action=DescribeAvailabilityZones&Version=2016-11-15"
+    port = daemon.endpoint.rsplit(":", 1)[1]
+    zones = lambda text: re.findall(r"<zoneName>(.*?)</zoneName>", text)  # noqa: E731
+    # Unsigned: the region the Host names, in each of AWS's styles.
+    for host, region in [(f"ec2.eu-west-1.localhost:{port}", "eu-west-1"),
+                         (f"ap-south-1.localhost:{port}", "ap-south-1"),
+                         (f"localhost:{port}", "us-east-1"), (f"my-app-1.localhost:{port}", "us-east-1")]:
+        status, text = post_with_host(daemon, host, body)
+        assert status == 200, text
+        assert zones(text) and all(z[:-1] == region for z in zones(text)), (host, text)
+    status, text = post_with_host(daemon, f"ec2.eu-west-1.localhost:{port}", body)
+    assert zones(text) == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert "<zoneId>euw1-az1</zoneId>" in text
+    # Signed for us-west-2 at the eu-west-1 host name: the signature's scope wins.
+    req = AWSRequest(method="POST", url=f"http://ec2.eu-west-1.localhost:{port}/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials("test", "test"), "ec2", "us-west-2").add_auth(req)
+    status, text = post_with_host(daemon, f"ec2.eu-west-1.localhost:{port}", body,
+                                  {k: v for k, v in req.headers.items() if k.lower() != "host"})
+    assert status == 200 and zones(text) == ["us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"], text
