@@ -67,7 +67,7 @@ pub fn router(regions: Arc<Regions>, shutdown: tokio::sync::watch::Receiver<bool
     let home = regions.home().clone();
     let admin = json::routes()
         .with_state(regions.clone())
-        .merge(metrics::routes().with_state(home.clone()))
+        .merge(metrics::routes().with_state(regions.clone()))
         .layer(axum::middleware::from_fn_with_state(home.clone(), local_only));
     Router::new()
         .route("/", post(aws_post).get(aws_get))
