@@ -19,11 +19,18 @@ from pathlib import Path
 
 import pytest
 
+import tool_calls
+
 PLAYBOOKS = Path(__file__).resolve().parent.parent / "ansible"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 pytestmark = pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(),
                                 reason=f"no {ANSIBLE_PLAYBOOK}: run scripts/setup-python.sh")
+
+
+@pytest.fixture
+def daemon():
+    yield from tool_calls.checked_daemon("Ansible")
 
 
 # Every call the playbooks (and the boto3 checks) make, as Shoal's /metrics counts them:

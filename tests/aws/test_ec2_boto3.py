@@ -45,7 +45,8 @@ def test_lab_with_boto3(daemon):
     assert key["KeyMaterial"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     zones = ec2.describe_availability_zones()
     assert_shape(zones, members(ec2, "DescribeAvailabilityZones"))
-    assert [z["ZoneName"] for z in zones["AvailabilityZones"]] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert [(z["ZoneName"], z["ZoneId"]) for z in zones["AvailabilityZones"]] == [
+        (f"us-east-1{letter}", f"use1-az{n}") for n, letter in enumerate("abcdef", 1)]
 
     run = ec2.run_instances(ImageId="resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
                             InstanceType="t2.micro", MinCount=1, MaxCount=1, KeyName="exercise-key",
@@ -104,7 +105,9 @@ def test_describe_shapes_of_network_resources(daemon):
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]
     assert vpc["CidrBlock"] == "172.31.0.0/16" and vpc["IsDefault"] is True
     subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    # A default subnet in each of us-east-1's six zones, /20s in zone order.
     assert sorted((s["AvailabilityZone"], s["CidrBlock"]) for s in subnets) == [
-        ("us-east-1a", "172.31.0.0/20"), ("us-east-1b", "172.31.16.0/20"), ("us-east-1c", "172.31.32.0/20")]
+        ("us-east-1a", "172.31.0.0/20"), ("us-east-1b", "172.31.16.0/20"), ("us-east-1c", "172.31.32.0/20"),
+        ("us-east-1d", "172.31.48.0/20"), ("us-east-1e", "172.31.64.0/20"), ("us-east-1f", "172.31.80.0/20")]
     t2 = ec2.describe_instance_types(InstanceTypes=["t2.micro"])["InstanceTypes"][0]
     assert t2["VCpuInfo"]["DefaultVCpus"] == 1 and t2["MemoryInfo"]["SizeInMiB"] == 1024

@@ -79,7 +79,7 @@ def test_responses_match_botocore_model(daemon):
     assert desc["Actions"][0]["RedirectConfig"] == {"Protocol": "HTTPS", "Port": "#{port}", "Host": "#{host}",
                                                     "Path": "/#{path}", "Query": "#{query}", "StatusCode": "HTTP_301"}
     assert calls["SetSecurityGroups"]["SecurityGroupIds"] == [security_group(d, "web")]
-    assert len(calls["SetSubnets"]["AvailabilityZones"]) == 3
+    assert len(calls["SetSubnets"]["AvailabilityZones"]) == 6
     attrs = {x["Key"]: x["Value"] for x in calls["DescribeTargetGroupAttributes"]["Attributes"]}
     assert attrs["deregistration_delay.timeout_seconds"] == "300"
     assert attrs["shoal.retry_on_connect_failure.enabled"] == "true"

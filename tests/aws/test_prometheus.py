@@ -5,6 +5,7 @@ load balancer's requests and response times."""
 import re
 import urllib.request
 
+import boto3
 import pytest
 
 from elbv2_lab import lab_stack, launch_lab_instances, spray, wait_in_service
@@ -93,7 +94,7 @@ def test_instance_target_and_load_balancer_metrics(daemon):
         m, "shoal_target_group_targets", target_group="exercise-target-group", state="healthy") == 1 else None)(
         scrape(daemon)), timeout=30)
     assert value(metrics, "shoal_target_group_targets", target_group="exercise-target-group", state="unhealthy") == 0
-    assert value(metrics, "shoal_instances", state="running") == 1
+    assert value(metrics, "shoal_instances", region="us-east-1", state="running") == 1
     wait_for("a CPU sample", lambda: any(lab.get("instance_id") == inst["id"] for _, lab, _ in
                                          scrape(daemon)["shoal_instance_cpu_utilization_percent"]["samples"]))
 
@@ -114,3 +115,33 @@ def test_instance_target_and_load_balancer_metrics(daemon):
         timeout=60)
     daemon.boto("ec2").terminate_instances(InstanceIds=[inst["id"]])
     daemon.wait_state(inst["id"], "terminated")
+
+
+def test_every_region_with_state_is_scraped_with_its_region(daemon):
+    """An instance and a load balancer in us-east-1 and in eu-west-1: each region's
+    resources appear under their own `region` label, the daemon's health once."""
+    from test_regions import launch_app, load_balancer
+    home = launch_app(daemon.boto("ec2"), "us-east-1a")
+    away = launch_app(daemon.watch(boto3.client("ec2", endpoint_url=daemon.endpoint, region_name="eu-west-1",
+                                                aws_access_key_id="test", aws_secret_access_key="test")),
+                      "eu-west-1b")
+    lb, tg = load_balancer(daemon, "eu-west-1", away["InstanceId"])
+    m = wait_for("both regions' targets and CPU samples", lambda: (lambda m: m if value(
+        m, "shoal_target_group_targets", region="eu-west-1", target_group="app", state="healthy") == 1
+        and {lab.get("region") for _, lab, _ in m["shoal_instance_cpu_utilization_percent"]["samples"]}
+        >= {"us-east-1", "eu-west-1"} else None)(scrape(daemon)), timeout=60)
+    assert value(m, "shoal_instances", region="us-east-1", state="running") == 1
+    assert value(m, "shoal_instances", region="eu-west-1", state="running") == 1
+    cpu = {lab["instance_id"]: lab["region"] for _, lab, _ in m["shoal_instance_cpu_utilization_percent"]["samples"]}
+    assert cpu[home["InstanceId"]] == "us-east-1" and cpu[away["InstanceId"]] == "eu-west-1"
+    assert value(m, "shoal_target_group_targets", region="us-east-1", target_group="app") == 0
+    dimension = lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    assert all(status == 200 for status, _ in spray(daemon.endpoint, lb["DNSName"], count=10))
+    counted = wait_for("eu-west-1's requests counted", lambda: (lambda m: m if value(
+        m, "shoal_load_balancer_requests_total", region="eu-west-1", load_balancer=dimension) >= 10 else None)(
+        scrape(daemon)), timeout=30)
+    assert value(counted, "shoal_load_balancer_requests_total", region="us-east-1") == 0
+    # One family each, whatever the number of regions: the health figures are not repeated.
+    assert len([s for s in counted["shoal_store_commit_seconds"]["samples"]
+                if s[0] == "shoal_store_commit_seconds_count"]) == 1
+    assert value(counted, "shoal_api_requests_total", service="ec2", action="RunInstances") == 2

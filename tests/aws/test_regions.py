@@ -57,9 +57,12 @@ def test_describe_regions_and_each_regions_zones(daemon):
     assert {z["RegionName"] for z in eu} == {"eu-west-1"}
     west1 = client(daemon, "ec2", "us-west-1").describe_availability_zones(ZoneNames=["us-west-1b"])
     assert [z["ZoneId"] for z in west1["AvailabilityZones"]] == ["usw1-az3"]
-    # us-east-1 is as it was.
+    # us-east-1: its six zones, each with a default subnet.
     home = daemon.aws("ec2", "describe-availability-zones")["AvailabilityZones"]
-    assert [z["ZoneName"] for z in home] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert [z["ZoneName"] for z in home] == [f"us-east-1{letter}" for letter in "abcdef"]
+    _, home_subnets = default_network(client(daemon, "ec2", "us-east-1"))
+    assert [(s["AvailabilityZone"], s["AvailabilityZoneId"]) for s in home_subnets] == \
+        [(z["ZoneName"], z["ZoneId"]) for z in home]
 
 
 def test_each_region_is_its_own_world(daemon):
@@ -69,6 +72,10 @@ def test_each_region_is_its_own_world(daemon):
     assert eu_vpc != us_vpc
     assert [s["AvailabilityZone"] for s in eu_subnets] == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
     assert all(s["DefaultForAz"] and f":eu-west-1:" in s["SubnetArn"] for s in eu_subnets)
+    # Each subnet's zone id is its zone's, as DescribeAvailabilityZones gives it.
+    zone_ids = {z["ZoneName"]: z["ZoneId"] for z in eu.describe_availability_zones()["AvailabilityZones"]}
+    assert [s["AvailabilityZoneId"] for s in eu_subnets] == ["euw1-az1", "euw1-az2", "euw1-az3"]
+    assert all(s["AvailabilityZoneId"] == zone_ids[s["AvailabilityZone"]] for s in eu_subnets)
     # A new VPC and a subnet in the region's zone; another region's zone is refused.
     vpc = eu.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnet = eu.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", AvailabilityZone="eu-west-1a")["Subnet"]
@@ -91,6 +98,8 @@ def test_each_region_is_its_own_world(daemon):
     made = west1.create_subnet(VpcId=west1.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"],
                                CidrBlock="10.1.0.0/24", AvailabilityZone="us-west-1a")["Subnet"]
     assert made["AvailabilityZone"] == "us-west-1a"
+    west_ids = {s["AvailabilityZone"]: s["AvailabilityZoneId"] for s in default_network(west1)[1]}
+    assert west_ids == {"us-west-1a": "usw1-az1", "us-west-1b": "usw1-az3"}
 
 
 def launch_app(ec2, zone):
@@ -287,3 +296,46 @@ def test_signed_requests_in_another_region():
         assert error_of(wrong.describe_vpcs)[0] in ("AuthFailure", "SignatureDoesNotMatch")
     finally:
         d.close()
+
+
+def post_with_host(d, host, body, headers=None):
+    """(status, body) of a POST to the daemon's loopback address under another Host name,
+    as a client configured with an endpoint like http://ec2.eu-west-1.localhost:4566 sends it."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlparse(d.endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers={
+            "Host": host, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8", **(headers or {})})
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        conn.close()
+
+
+def test_the_region_from_the_endpoint_host(daemon):
+    import re
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    body = "Action=DescribeAvailabilityZones&Version=2016-11-15"
+    port = daemon.endpoint.rsplit(":", 1)[1]
+    zones = lambda text: re.findall(r"<zoneName>(.*?)</zoneName>", text)  # noqa: E731
+    # Unsigned: the region the Host names, in each of AWS's styles.
+    for host, region in [(f"ec2.eu-west-1.localhost:{port}", "eu-west-1"),
+                         (f"ap-south-1.localhost:{port}", "ap-south-1"),
+                         (f"localhost:{port}", "us-east-1"), (f"my-app-1.localhost:{port}", "us-east-1")]:
+        status, text = post_with_host(daemon, host, body)
+        assert status == 200, text
+        assert zones(text) and all(z[:-1] == region for z in zones(text)), (host, text)
+    status, text = post_with_host(daemon, f"ec2.eu-west-1.localhost:{port}", body)
+    assert zones(text) == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    assert "<zoneId>euw1-az1</zoneId>" in text
+    # Signed for us-west-2 at the eu-west-1 host name: the signature's scope wins.
+    req = AWSRequest(method="POST", url=f"http://ec2.eu-west-1.localhost:{port}/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials("test", "test"), "ec2", "us-west-2").add_auth(req)
+    status, text = post_with_host(daemon, f"ec2.eu-west-1.localhost:{port}", body,
+                                  {k: v for k, v in req.headers.items() if k.lower() != "host"})
+    assert status == 200 and zones(text) == ["us-west-2a", "us-west-2b", "us-west-2c", "us-west-2d"], text

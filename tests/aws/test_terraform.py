@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, Daemon, wait_for
+import tool_calls
+from harness import ROOT, wait_for
 
 EXAMPLE = ROOT / "examples" / "terraform"
 CONFIGS = ROOT / "tests" / "terraform"
@@ -78,9 +79,7 @@ class Terraform:
 @pytest.fixture
 def daemon():
     # Fast CloudWatch minutes and health checks, as the other lab tests run them.
-    d = Daemon("--metric-period", "5")
-    yield d
-    d.close()
+    yield from tool_calls.checked_daemon("Terraform", "--metric-period", "5")
 
 
 def through_lb(daemon, dns_name):

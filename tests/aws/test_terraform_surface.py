@@ -9,16 +9,13 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
-from harness import Daemon, wait_for
+import tool_calls
+from harness import wait_for
 
 
 @pytest.fixture(scope="module")
 def daemon():
-    d = Daemon()
-    try:
-        yield d
-    finally:
-        d.close()
+    yield from tool_calls.checked_daemon("Terraform")
 
 
 def error(call, **kwargs):

@@ -244,6 +244,11 @@ test("the lab with the AWS SDK for JavaScript v3", { timeout: 300000 }, async ()
 
     const { calls, errors } = await apiCalls(d);
     assert.deepEqual(calls, CALLS);
+    // And each is in the tools' list, which every tool suite checks its calls against.
+    const listed = new Set(fs.readFileSync(path.join(__dirname, "..", "tool-calls.txt"), "utf8")
+      .split("\n").map((l) => l.split("#")[0].trim()).filter(Boolean));
+    const missing = calls.filter((call) => !listed.has(call));
+    assert.deepEqual(missing, [], `add each to tests/tool-calls.txt: ${missing.join(", ")}`);
     assert.deepEqual(errors, REFUSED);
   } finally {
     for (const client of Object.values(c)) client.destroy();

@@ -148,6 +148,13 @@ pub fn of_zone(zone: &str) -> &str {
     zone.strip_suffix(|c: char| c.is_ascii_lowercase()).unwrap_or(zone)
 }
 
+/// The id of an availability zone by its name (`eu-west-1b` → `euw1-az2`), as
+/// subnets' `AvailabilityZoneId` and DescribeAvailabilityZones' `ZoneId` give it;
+/// `None` for a name AWS does not have.
+pub fn zone_id(zone: &str) -> Option<String> {
+    find(of_zone(zone)).and_then(|r| r.zone(zone)).map(|z| z.id)
+}
+
 /// See [`Region::private_dns_domain`].
 pub fn private_dns_domain(region: &str) -> String {
     if region == "us-east-1" {
@@ -239,7 +246,12 @@ mod tests {
         assert_eq!(of_zone("us-east-1f"), "us-east-1");
         for r in REGIONS {
             assert!(r.zones().iter().all(|z| of_zone(&z.name) == r.name), "{}", r.name);
+            assert!(r.zones().iter().all(|z| zone_id(&z.name) == Some(z.id.clone())), "{}", r.name);
         }
+        assert_eq!(zone_id("eu-west-1b").as_deref(), Some("euw1-az2"));
+        assert_eq!(zone_id("us-west-1b").as_deref(), Some("usw1-az3"));
+        assert_eq!(zone_id("eu-west-1z"), None);
+        assert_eq!(zone_id("moon-base-1a"), None);
     }
 
     #[test]

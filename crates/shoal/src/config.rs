@@ -94,6 +94,13 @@ pub enum Network {
     Vpc,
 }
 
+/// Every availability zone of a region, in letter order (us-east-1a–f).
+fn region_zones(region: &str) -> Vec<String> {
+    shoal_model::region::find(region)
+        .map(|r| r.zones().into_iter().map(|z| z.name).collect())
+        .unwrap_or_default()
+}
+
 impl Config {
     /// Defaults for a data directory: AWS's periods, `127.0.0.1:4566`, pool `127.1.0.0/16`.
     pub fn new(data_dir: PathBuf) -> Config {
@@ -101,7 +108,7 @@ impl Config {
             listen: "127.0.0.1:4566".parse().expect("static address"),
             data_dir,
             address_pool: Cidr { base: [127, 1, 0, 0].into(), prefix: 16 },
-            zones: ["us-east-1a", "us-east-1b", "us-east-1c"].map(String::from).to_vec(),
+            zones: region_zones(shoal_model::DEFAULT_REGION),
             region: shoal_model::DEFAULT_REGION.to_string(),
             cpu_sample_interval: Duration::from_secs(5),
             metric_period: Duration::from_secs(60),
@@ -149,15 +156,11 @@ impl Config {
     }
 
     /// This configuration for another region: the same daemon (port, data dir, pools,
-    /// periods, quotas) serving that region's zones. The default region keeps the zones
-    /// it always had (us-east-1a–c: three of AWS's six, so existing data dirs and their
-    /// default subnets stay as they are); every other region serves all of AWS's zones.
+    /// periods, quotas) serving all of that region's zones, as AWS has them.
     pub fn for_region(&self, region: &shoal_model::region::Region) -> Config {
         let mut c = self.clone();
         c.region = region.name.to_string();
-        if region.name != shoal_model::DEFAULT_REGION {
-            c.zones = region.zones().into_iter().map(|z| z.name).collect();
-        }
+        c.zones = region_zones(region.name);
         c
     }
 

@@ -189,7 +189,10 @@ mod tests {
         assert_eq!(eu.db_path(), std::path::Path::new("/data/regions/eu-west-1/state.db"));
         assert_eq!(eu.zones, ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
         let us = home.for_region(shoal_model::region::find("us-east-1").unwrap());
-        assert_eq!(us.zones, ["us-east-1a", "us-east-1b", "us-east-1c"]);
+        let six =
+            ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"];
+        assert_eq!(us.zones, six);
+        assert_eq!(home.zones, six);
         assert_eq!(us.db_path(), home.db_path());
     }
 

@@ -87,6 +87,12 @@ pub struct Vpc {
     /// means AWS's defaults for the kind of VPC (`VpcAttributes::defaults`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<VpcAttributes>,
+    /// The default VPC: how many of the region's zones its default subnets were laid
+    /// out for. Absent on records from before Shoal served every zone (us-east-1 had
+    /// three of its six), whose missing default subnets are added once; never again
+    /// after, so a default subnet the user deletes stays deleted, as on AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_subnet_zones: Option<usize>,
 }
 
 /// A VPC's DNS and usage-metrics switches (DescribeVpcAttribute/ModifyVpcAttribute).
@@ -301,6 +307,7 @@ mod tests {
 
     fn vpc(cidr: &str) -> Vpc {
         Vpc {
+            default_subnet_zones: None,
             id: "vpc-1".into(),
             cidr: validate_vpc_cidr(cidr).unwrap(),
             is_default: false,

@@ -157,32 +157,49 @@ pub fn check_subnet_zones(zones: &[String]) -> AwsResult<()> {
     Ok(())
 }
 
-/// Route 53's hosted zone id of Application Load Balancers in `region`, as AWS publishes
-/// it (DescribeLoadBalancers' `CanonicalHostedZoneId`); us-east-1's where the table
-/// has none.
-pub fn alb_hosted_zone_id(region: &str) -> &'static str {
-    match region {
-        "us-east-2" => "Z3AADJGX6KTTL2",
-        "us-west-1" => "Z368ELLRRE2KJ0",
-        "us-west-2" => "Z1H1FL5HABSF5",
-        "ca-central-1" => "ZQSVJUPU6J1EY",
-        "sa-east-1" => "Z2P70J7HTTTPLU",
-        "eu-west-1" => "Z32O12XQLNTSW2",
-        "eu-west-2" => "ZHURV8PSTC4K8",
-        "eu-west-3" => "Z3Q77PNBQS71R4",
-        "eu-central-1" => "Z215JYRZR1TBD5",
-        "eu-south-1" => "Z3ULH7SSC9OV64",
-        "ap-south-1" => "ZP97RAFLXTNZK",
-        "ap-northeast-1" => "Z14GRHDCWA56QT",
-        "ap-northeast-2" => "ZWKZPGTI48KDX",
-        "ap-northeast-3" => "Z5LXEXXYW11ES",
-        "ap-southeast-1" => "Z1LMS91P8CMLE5",
-        "ap-southeast-2" => "Z1GM3OXH4ZPM65",
-        "ap-east-1" => "Z3DQVH9N71FHZ0",
-        "af-south-1" => "Z268VQBMOI5EKX",
-        "me-south-1" => "ZS929ML54UICD",
-        _ => "Z35SXDOTRQ7X7K",
-    }
+/// Route 53's hosted zone ids of Application Load Balancers by region, as AWS publishes
+/// them ("Elastic Load Balancing endpoints and quotas", the ALB column), for every
+/// region of [`crate::region::REGIONS`].
+const ALB_HOSTED_ZONE_IDS: &[(&str, &str)] = &[
+    ("af-south-1", "Z268VQBMOI5EKX"),
+    ("ap-east-1", "Z3DQVH9N71FHZ0"),
+    ("ap-east-2", "Z02789141MW7T1WBU19PO"),
+    ("ap-northeast-1", "Z14GRHDCWA56QT"),
+    ("ap-northeast-2", "ZWKZPGTI48KDX"),
+    ("ap-northeast-3", "Z5LXEXXYW11ES"),
+    ("ap-south-1", "ZP97RAFLXTNZK"),
+    ("ap-south-2", "Z0173938T07WNTVAEPZN"),
+    ("ap-southeast-1", "Z1LMS91P8CMLE5"),
+    ("ap-southeast-2", "Z1GM3OXH4ZPM65"),
+    ("ap-southeast-3", "Z08888821HLRG5A9ZRTER"),
+    ("ap-southeast-4", "Z09517862IB2WZLPXG76F"),
+    ("ap-southeast-5", "Z06010284QMVVW7WO5J"),
+    ("ap-southeast-7", "Z0390008CMBRTHFGWBCB"),
+    ("ca-central-1", "ZQSVJUPU6J1EY"),
+    ("ca-west-1", "Z06473681N0SF6OS049SD"),
+    ("eu-central-1", "Z215JYRZR1TBD5"),
+    ("eu-central-2", "Z06391101F2ZOEP8P5EB3"),
+    ("eu-north-1", "Z23TAZ6LKFMNIO"),
+    ("eu-south-1", "Z3ULH7SSC9OV64"),
+    ("eu-south-2", "Z0956581394HF5D5LXGAP"),
+    ("eu-west-1", "Z32O12XQLNTSW2"),
+    ("eu-west-2", "ZHURV8PSTC4K8"),
+    ("eu-west-3", "Z3Q77PNBQS71R4"),
+    ("il-central-1", "Z09170902867EHPV2DABU"),
+    ("me-central-1", "Z08230872XQRWHG2XF6I"),
+    ("me-south-1", "ZS929ML54UICD"),
+    ("mx-central-1", "Z023552324OKD1BB28BH5"),
+    ("sa-east-1", "Z2P70J7HTTTPLU"),
+    ("us-east-1", "Z35SXDOTRQ7X7K"),
+    ("us-east-2", "Z3AADJGX6KTTL2"),
+    ("us-west-1", "Z368ELLRRE2KJ0"),
+    ("us-west-2", "Z1H1FL5HABSF5"),
+];
+
+/// The Route 53 hosted zone id of Application Load Balancers in `region`
+/// (DescribeLoadBalancers' `CanonicalHostedZoneId`); `None` for a region AWS lacks.
+pub fn alb_hosted_zone_id(region: &str) -> Option<&'static str> {
+    ALB_HOSTED_ZONE_IDS.iter().find(|(r, _)| *r == region).map(|(_, id)| *id)
 }
 
 /// The region of an ELBv2 ARN (`arn:aws:elasticloadbalancing:<region>:…`).
@@ -435,6 +452,18 @@ mod tests {
         let err = check_new_load_balancer(["exercise-lb"], "exercise-lb").unwrap_err();
         assert_eq!(err.code, "DuplicateLoadBalancerName");
         assert!(check_new_load_balancer(["other"], "exercise-lb").is_ok());
+    }
+
+    #[test]
+    fn every_region_has_its_published_alb_hosted_zone_id() {
+        for r in crate::region::REGIONS {
+            assert!(alb_hosted_zone_id(r.name).is_some(), "{} has no ALB hosted zone id", r.name);
+        }
+        assert_eq!(ALB_HOSTED_ZONE_IDS.len(), crate::region::REGIONS.len(), "one entry per region");
+        assert_eq!(alb_hosted_zone_id("us-east-1"), Some("Z35SXDOTRQ7X7K"));
+        assert_eq!(alb_hosted_zone_id("eu-west-1"), Some("Z32O12XQLNTSW2"));
+        assert_eq!(alb_hosted_zone_id("mx-central-1"), Some("Z023552324OKD1BB28BH5"));
+        assert_eq!(alb_hosted_zone_id("moon-base-1"), None);
     }
 
     #[test]

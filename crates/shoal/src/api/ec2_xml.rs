@@ -177,8 +177,6 @@ pub(super) fn vpc_xml(x: &mut Xml, v: &Vpc) {
 }
 
 pub(super) fn subnet_xml(x: &mut Xml, s: &Subnet) {
-    let zone_index =
-        s.availability_zone.chars().last().map(|c| (c as u8).saturating_sub(b'a') + 1).unwrap_or(1);
     x.text("subnetId", &s.id)
         .text(
             "subnetArn",
@@ -194,7 +192,7 @@ pub(super) fn subnet_xml(x: &mut Xml, s: &Subnet) {
         .text("cidrBlock", s.cidr)
         .text("availableIpAddressCount", shoal_model::ec2::network::usable_addresses(s.cidr))
         .text("availabilityZone", &s.availability_zone)
-        .text("availabilityZoneId", format!("use1-az{zone_index}"))
+        .opt("availabilityZoneId", shoal_model::region::zone_id(&s.availability_zone))
         .text("defaultForAz", s.default_for_az)
         .text("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
         .text("assignIpv6AddressOnCreation", "false");

@@ -634,7 +634,7 @@ fn availability_zones_xml(x: &mut Xml, lb: &LoadBalancer) {
 fn load_balancer_xml(svc: &Service, x: &mut Xml, lb: &LoadBalancer) {
     x.text("LoadBalancerArn", &lb.arn)
         .text("DNSName", &lb.dns_name)
-        .text(
+        .opt(
             "CanonicalHostedZoneId",
             load_balancer::alb_hosted_zone_id(load_balancer::arn_region(&lb.arn)),
         )

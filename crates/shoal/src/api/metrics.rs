@@ -14,10 +14,11 @@ use axum::routing::get;
 use axum::Router;
 use shoal_model::elbv2::health::TargetHealthState;
 
+use crate::regions::Regions;
 use crate::service::Service;
 use crate::telemetry::COMMIT_BUCKETS;
 
-pub fn routes() -> Router<Arc<Service>> {
+pub fn routes() -> Router<Arc<Regions>> {
     Router::new().route("/metrics", get(metrics))
 }
 
@@ -88,8 +89,9 @@ fn form_value<'a>(form: &'a [u8], key: &str) -> Option<&'a str> {
     })
 }
 
-async fn metrics(State(svc): State<Arc<Service>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render(&svc))
+async fn metrics(State(regions): State<Arc<Regions>>) -> Response {
+    let services = regions.opened();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render(&services))
         .into_response()
 }
 
@@ -102,9 +104,13 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-pub fn render(svc: &Service) -> String {
-    let s = svc.telemetry.snapshot();
+/// The exposition of every opened region: the daemon's health summed over them (API
+/// requests are counted once, by the default region's service, for all), and each
+/// region's resources under a `region` label.
+pub fn render(services: &[Arc<Service>]) -> String {
+    let snapshots: Vec<_> = services.iter().map(|svc| (svc, svc.telemetry.snapshot())).collect();
     let mut out = String::new();
+    let home = snapshots.iter().find(|(svc, _)| svc.config.region == shoal_model::DEFAULT_REGION);
 
     head(
         &mut out,
@@ -112,7 +118,7 @@ pub fn render(svc: &Service) -> String {
         "counter",
         "AWS API requests by service and action.",
     );
-    for ((service, action), n) in &s.api_requests {
+    for ((service, action), n) in home.map(|(_, s)| s.api_requests.as_slice()).unwrap_or_default() {
         let _ = writeln!(
             out,
             "shoal_api_requests_total{{service=\"{}\",action=\"{}\"}} {n}",
@@ -126,7 +132,9 @@ pub fn render(svc: &Service) -> String {
         "counter",
         "AWS API requests refused, by service, action and error code.",
     );
-    for ((service, action, code), n) in &s.api_errors {
+    for ((service, action, code), n) in
+        home.map(|(_, s)| s.api_errors.as_slice()).unwrap_or_default()
+    {
         let _ = writeln!(
             out,
             "shoal_api_errors_total{{service=\"{}\",action=\"{}\",code=\"{}\"}} {n}",
@@ -135,8 +143,14 @@ pub fn render(svc: &Service) -> String {
             label(code)
         );
     }
+    let mut passes = std::collections::BTreeMap::<&str, u64>::new();
+    for (_, s) in &snapshots {
+        for (controller, n) in &s.reconcile_passes {
+            *passes.entry(controller).or_default() += n;
+        }
+    }
     head(&mut out, "shoal_reconcile_passes_total", "counter", "Passes of each reconcile loop.");
-    for (controller, n) in &s.reconcile_passes {
+    for (controller, n) in &passes {
         let _ = writeln!(out, "shoal_reconcile_passes_total{{controller=\"{controller}\"}} {n}");
     }
     head(
@@ -145,18 +159,26 @@ pub fn render(svc: &Service) -> String {
         "histogram",
         "Time to commit a change to the store (SQLite transaction).",
     );
-    for (bound, n) in COMMIT_BUCKETS.iter().zip(&s.commit_buckets) {
+    let mut buckets = vec![0u64; COMMIT_BUCKETS.len()];
+    let (mut count, mut sum) = (0u64, 0f64);
+    for (_, s) in &snapshots {
+        buckets.iter_mut().zip(&s.commit_buckets).for_each(|(b, n)| *b += n);
+        count += s.commit_count;
+        sum += s.commit_seconds;
+    }
+    for (bound, n) in COMMIT_BUCKETS.iter().zip(&buckets) {
         let _ = writeln!(out, "shoal_store_commit_seconds_bucket{{le=\"{bound}\"}} {n}");
     }
-    let _ = writeln!(out, "shoal_store_commit_seconds_bucket{{le=\"+Inf\"}} {}", s.commit_count);
-    let _ = writeln!(out, "shoal_store_commit_seconds_sum {}", s.commit_seconds);
-    let _ = writeln!(out, "shoal_store_commit_seconds_count {}", s.commit_count);
+    let _ = writeln!(out, "shoal_store_commit_seconds_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "shoal_store_commit_seconds_sum {sum}");
+    let _ = writeln!(out, "shoal_store_commit_seconds_count {count}");
 
-    let instances = svc.instance_counts_by_state();
-    let groups = svc.all_target_group_names();
-    head(&mut out, "shoal_instances", "gauge", "Instances by state.");
-    for (state, n) in &instances {
-        let _ = writeln!(out, "shoal_instances{{state=\"{state}\"}} {n}");
+    head(&mut out, "shoal_instances", "gauge", "Instances by region and state.");
+    for (svc, _) in &snapshots {
+        let region = label(&svc.config.region);
+        for (state, n) in &svc.instance_counts_by_state() {
+            let _ = writeln!(out, "shoal_instances{{region=\"{region}\",state=\"{state}\"}} {n}");
+        }
     }
     head(
         &mut out,
@@ -164,12 +186,15 @@ pub fn render(svc: &Service) -> String {
         "gauge",
         "Latest CPUUtilization sample of each running instance.",
     );
-    for (id, v) in &s.instance_cpu {
-        let _ = writeln!(
-            out,
-            "shoal_instance_cpu_utilization_percent{{instance_id=\"{}\"}} {v}",
-            label(id)
-        );
+    for (svc, s) in &snapshots {
+        let region = label(&svc.config.region);
+        for (id, v) in &s.instance_cpu {
+            let _ = writeln!(
+                out,
+                "shoal_instance_cpu_utilization_percent{{region=\"{region}\",instance_id=\"{}\"}} {v}",
+                label(id)
+            );
+        }
     }
     head(
         &mut out,
@@ -177,31 +202,39 @@ pub fn render(svc: &Service) -> String {
         "gauge",
         "Registered targets of each target group by health state.",
     );
-    for (arn, name) in &groups {
-        let Ok(targets) = svc.elb().describe_target_health(arn, &[]) else { continue };
-        for state in TargetHealthState::ALL {
-            let n = targets.iter().filter(|t| t.health.state == state).count();
-            let _ = writeln!(
-                out,
-                "shoal_target_group_targets{{target_group=\"{}\",state=\"{}\"}} {n}",
-                label(name),
-                state.as_str()
-            );
+    for (svc, _) in &snapshots {
+        let region = label(&svc.config.region);
+        for (arn, name) in &svc.all_target_group_names() {
+            let Ok(targets) = svc.elb().describe_target_health(arn, &[]) else { continue };
+            for state in TargetHealthState::ALL {
+                let n = targets.iter().filter(|t| t.health.state == state).count();
+                let _ = writeln!(
+                    out,
+                    "shoal_target_group_targets{{region=\"{region}\",target_group=\"{}\",state=\"{}\"}} {n}",
+                    label(name),
+                    state.as_str()
+                );
+            }
         }
     }
+    // Each load balancer's series carry its region with its `app/<name>/<id>` dimension.
+    let load_balancers: Vec<_> = snapshots
+        .iter()
+        .flat_map(|(svc, s)| {
+            let region = label(&svc.config.region);
+            s.load_balancers.iter().map(move |(lb, t)| {
+                (format!("region=\"{region}\",load_balancer=\"{}\"", label(lb)), t)
+            })
+        })
+        .collect();
     head(
         &mut out,
         "shoal_load_balancer_requests_total",
         "counter",
         "Requests a load balancer routed to a target (RequestCount), counted each metric period.",
     );
-    for (lb, t) in &s.load_balancers {
-        let _ = writeln!(
-            out,
-            "shoal_load_balancer_requests_total{{load_balancer=\"{}\"}} {}",
-            label(lb),
-            t.requests
-        );
+    for (lb, t) in &load_balancers {
+        let _ = writeln!(out, "shoal_load_balancer_requests_total{{{lb}}} {}", t.requests);
     }
     head(
         &mut out,
@@ -209,19 +242,17 @@ pub fn render(svc: &Service) -> String {
         "counter",
         "Responses by origin (target or the load balancer itself) and status class.",
     );
-    for (lb, t) in &s.load_balancers {
+    for (lb, t) in &load_balancers {
         for (class, n) in ["2xx", "3xx", "4xx", "5xx"].iter().zip(t.target_responses) {
             let _ = writeln!(
                 out,
-                "shoal_load_balancer_responses_total{{load_balancer=\"{}\",origin=\"target\",code=\"{class}\"}} {n}",
-                label(lb)
+                "shoal_load_balancer_responses_total{{{lb},origin=\"target\",code=\"{class}\"}} {n}"
             );
         }
         for (class, n) in ["3xx", "4xx", "5xx"].iter().zip(t.elb_responses) {
             let _ = writeln!(
                 out,
-                "shoal_load_balancer_responses_total{{load_balancer=\"{}\",origin=\"elb\",code=\"{class}\"}} {n}",
-                label(lb)
+                "shoal_load_balancer_responses_total{{{lb},origin=\"elb\",code=\"{class}\"}} {n}"
             );
         }
     }
@@ -231,11 +262,10 @@ pub fn render(svc: &Service) -> String {
         "summary",
         "Targets' time to response headers (TargetResponseTime).",
     );
-    for (lb, t) in &s.load_balancers {
+    for (lb, t) in &load_balancers {
         let _ = writeln!(
             out,
-            "shoal_load_balancer_target_response_time_seconds_sum{{load_balancer=\"{0}\"}} {1}\nshoal_load_balancer_target_response_time_seconds_count{{load_balancer=\"{0}\"}} {2}",
-            label(lb),
+            "shoal_load_balancer_target_response_time_seconds_sum{{{lb}}} {}\nshoal_load_balancer_target_response_time_seconds_count{{{lb}}} {}",
             t.target_response_time_seconds,
             t.target_responses_timed
         );

@@ -67,7 +67,7 @@ pub fn router(regions: Arc<Regions>, shutdown: tokio::sync::watch::Receiver<bool
     let home = regions.home().clone();
     let admin = json::routes()
         .with_state(regions.clone())
-        .merge(metrics::routes().with_state(home.clone()))
+        .merge(metrics::routes().with_state(regions.clone()))
         .layer(axum::middleware::from_fn_with_state(home.clone(), local_only));
     Router::new()
         .route("/", post(aws_post).get(aws_get))
@@ -175,7 +175,35 @@ fn credential_scope_region(headers: &HeaderMap, params: &Params) -> Option<Strin
     credential(headers, params)?.split('/').nth(2).map(str::to_string)
 }
 
-/// The service of the request's region: the one its SigV4 scope names, else the
+/// The region an endpoint host names in AWS's style: `ec2.eu-west-1.<anything>` and
+/// `<service>.<region>.amazonaws.com` (the region second), or `<region>.<anything>`
+/// (first). Only AWS's regions count, so a name like `my-app-1.localhost` is none.
+fn host_region(host: &str) -> Option<&'static str> {
+    let name = host.rsplit_once(':').map_or(host, |(name, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            name
+        } else {
+            host
+        }
+    });
+    let mut labels = name.split('.');
+    let (first, second) = (labels.next()?, labels.next()?);
+    [first, second]
+        .into_iter()
+        .find_map(|l| shoal_model::region::find(&l.to_ascii_lowercase()))
+        .map(|r| r.name)
+}
+
+/// The region a request names: its SigV4 scope's, else its Host's; none for the default.
+fn request_region(headers: &HeaderMap, params: &Params) -> Option<String> {
+    credential_scope_region(headers, params).filter(|r| !r.is_empty()).or_else(|| {
+        let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+        host_region(host).map(str::to_string)
+    })
+}
+
+/// The service of the request's region: the one its SigV4 scope names, else (unsigned,
+/// or a scope without one) the one its Host names ([`host_region`]), else the
 /// default region's. A region AWS does not have is refused as AWS's signature check
 /// refuses its scope (see `shoal_model::region::invalid_region_scope`), in the
 /// protocol's own code: `AuthFailure` on EC2, `InvalidSignatureException` on JSON.
@@ -185,7 +213,7 @@ fn regional(
     params: &Params,
     protocol: Protocol,
 ) -> Result<Arc<Service>, AwsError> {
-    let Some(region) = credential_scope_region(headers, params) else {
+    let Some(region) = request_region(headers, params) else {
         return Ok(regions.home().clone());
     };
     regions.get(&region).map_err(|mut e| {
@@ -483,6 +511,52 @@ fn query_response(
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
+
+    #[test]
+    fn an_endpoint_host_names_its_region_in_aws_style() {
+        use super::host_region;
+        assert_eq!(host_region("ec2.eu-west-1.localhost:4566"), Some("eu-west-1"));
+        assert_eq!(host_region("ec2.eu-west-1.amazonaws.com"), Some("eu-west-1"));
+        assert_eq!(
+            host_region("elasticloadbalancing.ap-south-1.amazonaws.com"),
+            Some("ap-south-1")
+        );
+        assert_eq!(host_region("us-west-2.shoal.internal"), Some("us-west-2"));
+        assert_eq!(host_region("EC2.EU-WEST-1.LOCALHOST"), Some("eu-west-1"));
+        // Not a region, or not where AWS's names put it: none (the default region).
+        for host in [
+            "localhost:4566",
+            "127.0.0.1:4566",
+            "[::1]:4566",
+            "ec2.amazonaws.com",
+            "ec2.moon-base-1.localhost",
+            "my-app-1.localhost",
+            "a.b.eu-west-1.example",
+            "eu-west-1",
+            "",
+        ] {
+            assert_eq!(host_region(host), None, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_signed_scope_wins_over_the_host_and_an_empty_scope_does_not() {
+        let headers = |auth: Option<&str>| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("host", "ec2.eu-west-1.localhost".parse().unwrap());
+            if let Some(a) = auth {
+                h.insert("authorization", a.parse().unwrap());
+            }
+            h
+        };
+        let params = super::Params::default();
+        let scoped = "AWS4-HMAC-SHA256 Credential=AK/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host";
+        let empty = "AWS4-HMAC-SHA256 Credential=AK/20260101//ec2/aws4_request, SignedHeaders=host";
+        let pick = |auth| super::request_region(&headers(auth), &params);
+        assert_eq!(pick(Some(scoped)).as_deref(), Some("us-west-2"));
+        assert_eq!(pick(Some(empty)).as_deref(), Some("eu-west-1"));
+        assert_eq!(pick(None).as_deref(), Some("eu-west-1"));
+    }
 
     #[test]
     fn an_action_missing_from_a_table_is_aws_invalid_action() {

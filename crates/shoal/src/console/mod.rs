@@ -159,14 +159,18 @@ fn guard(svc: &Service, headers: &HeaderMap, posting: bool) -> Option<Response> 
     None
 }
 
-/// `127.x.y.z[:port]`, `localhost[:port]` or `[::1][:port]`.
+/// `127.x.y.z[:port]`, `localhost[:port]`, a name under `.localhost` (RFC 6761: loopback
+/// by definition, which browsers resolve without DNS, so no rebinding page can own one;
+/// regional endpoint names such as `ec2.eu-west-1.localhost`) or `[::1][:port]`.
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {
         host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
     };
-    name.eq_ignore_ascii_case("localhost")
+    let lower = name.to_ascii_lowercase();
+    lower == "localhost"
+        || lower.strip_suffix(".localhost").is_some_and(|sub| !sub.is_empty())
         || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
@@ -416,12 +420,24 @@ mod tests {
 
     #[test]
     fn only_loopback_hosts() {
-        for ok in ["127.0.0.1:4566", "127.1.2.3", "localhost:4566", "LOCALHOST", "[::1]:4566"] {
+        for ok in [
+            "127.0.0.1:4566",
+            "127.1.2.3",
+            "localhost:4566",
+            "LOCALHOST",
+            "[::1]:4566",
+            "ec2.eu-west-1.localhost:4566",
+        ] {
             assert!(is_loopback_host(ok), "{ok}");
         }
-        for bad in
-            ["evil.example:4566", "10.0.0.1:4566", "", "[fe80::1]:80", "localhost.evil.example"]
-        {
+        for bad in [
+            "evil.example:4566",
+            "10.0.0.1:4566",
+            "",
+            "[fe80::1]:80",
+            "localhost.evil.example",
+            ".localhost",
+        ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }
     }

@@ -111,25 +111,41 @@ pub fn select<'a, T: Table + Filterable>(
 
 impl Service {
     /// Makes sure the region has what every AWS account has: a default VPC with a
-    /// default subnet per zone and a `default` security group, plus the base image;
+    /// default subnet in every zone and a `default` security group, plus the base image;
     /// and load balancers their network interfaces. Idempotent; runs at every start and
     /// after a reset.
     pub fn bootstrap(&self) -> AwsResult<()> {
         let base_id = self.mutate(|state, changes| {
-            if !state.vpcs.values().any(|v| v.is_default) {
-                let vpc = Vpc {
-                    id: ids::ec2("vpc"),
-                    cidr: Cidr::parse(network::DEFAULT_VPC_CIDR, "cidrBlock")?,
-                    is_default: true,
-                    tags: vec![],
-                    attributes: None,
-                };
-                for (zone, cidr) in self
-                    .config
-                    .zones
-                    .iter()
-                    .zip(network::default_subnet_cidrs(self.config.zones.len()))
+            let zones = self.config.zones.len();
+            let mut vpc = match state.vpcs.values().find(|v| v.is_default) {
+                Some(vpc) if vpc.default_subnet_zones.is_some_and(|n| n >= zones) => None,
+                Some(vpc) => Some(vpc.clone()),
+                None => {
+                    let vpc = Vpc {
+                        id: ids::ec2("vpc"),
+                        cidr: Cidr::parse(network::DEFAULT_VPC_CIDR, "cidrBlock")?,
+                        is_default: true,
+                        tags: vec![],
+                        attributes: None,
+                        default_subnet_zones: None,
+                    };
+                    changes.put(default_security_group(&vpc.id));
+                    Some(vpc)
+                }
+            };
+            // A default subnet in every zone, /20s laid out in zone order as AWS does; a
+            // default VPC made when Shoal served fewer zones gets the missing ones once.
+            if let Some(vpc) = vpc.as_mut() {
+                let existing: Vec<&Subnet> =
+                    state.subnets.values().filter(|s| s.vpc_id == vpc.id).collect();
+                for (zone, cidr) in
+                    self.config.zones.iter().zip(network::default_subnet_cidrs(zones))
                 {
+                    let has_default =
+                        existing.iter().any(|s| s.default_for_az && &s.availability_zone == zone);
+                    if has_default || existing.iter().any(|s| s.cidr.overlaps(cidr)) {
+                        continue;
+                    }
                     changes.put(Subnet {
                         id: ids::ec2("subnet"),
                         vpc_id: vpc.id.clone(),
@@ -140,8 +156,8 @@ impl Service {
                         tags: vec![],
                     });
                 }
-                changes.put(default_security_group(&vpc.id));
-                changes.put(vpc);
+                vpc.default_subnet_zones = Some(zones);
+                changes.put(vpc.clone());
             }
             if let Some(base) = base_image(state) {
                 return Ok(base.id.clone());

@@ -246,3 +246,49 @@ fn what_was_acknowledged_survives_reopening_the_store() {
     drop(svc);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The default subnets as (zone, block), by zone.
+fn default_subnets(svc: &Service) -> Vec<(String, String)> {
+    let mut out: Vec<_> = svc.read(|s| {
+        s.subnets
+            .values()
+            .filter(|n| n.default_for_az)
+            .map(|n| (n.availability_zone.clone(), n.cidr.to_string()))
+            .collect()
+    });
+    out.sort();
+    out
+}
+
+#[test]
+fn the_default_vpc_has_a_default_subnet_in_every_zone_and_older_ones_get_the_missing_once() {
+    let (svc, _) = service();
+    let six: Vec<(String, String)> = "abcdef"
+        .chars()
+        .enumerate()
+        .map(|(i, z)| (format!("us-east-1{z}"), format!("172.31.{}.0/20", i * 16)))
+        .collect();
+    assert_eq!(default_subnets(&svc), six);
+    // A default VPC as Shoal made it when us-east-1 had three zones.
+    svc.mutate(|state, changes| {
+        let mut vpc = state.vpcs.values().find(|v| v.is_default).unwrap().clone();
+        vpc.default_subnet_zones = None;
+        changes.put(vpc);
+        for s in state.subnets.values().filter(|s| s.availability_zone.as_str() > "us-east-1c") {
+            changes.delete::<shoal_model::ec2::Subnet>(&s.id);
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(default_subnets(&svc).len(), 3);
+    svc.bootstrap().unwrap();
+    assert_eq!(default_subnets(&svc), six);
+    // After that, a default subnet the user deletes stays deleted (AWS makes it again
+    // only on CreateDefaultSubnet).
+    let e = svc.read(|s| {
+        s.subnets.values().find(|n| n.availability_zone == "us-east-1e").unwrap().id.clone()
+    });
+    svc.delete_subnet(&e).unwrap();
+    svc.bootstrap().unwrap();
+    assert_eq!(default_subnets(&svc).len(), 5);
+}

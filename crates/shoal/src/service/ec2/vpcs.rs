@@ -19,7 +19,14 @@ impl Service {
         let cidr = network::validate_vpc_cidr(cidr_block)?;
         let tags = tags_for(tag_specs, "vpc")?;
         self.mutate(|_, changes| {
-            let vpc = Vpc { id: ids::ec2("vpc"), cidr, is_default: false, tags, attributes: None };
+            let vpc = Vpc {
+                id: ids::ec2("vpc"),
+                cidr,
+                is_default: false,
+                tags,
+                attributes: None,
+                default_subnet_zones: None,
+            };
             changes.put(default_security_group(&vpc.id));
             changes.put(vpc.clone());
             Ok(vpc)
