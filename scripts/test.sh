@@ -8,8 +8,9 @@
 # in tests/sdk-rust, built in the user's cache like the fuzz targets), then each fuzz
 # target for a bounded time.
 #
-# Container instances need runc and the Debian base image: both are installed or built
-# here (the image is cached by its recipe's hash, so it is built once per recipe).
+# Container instances (the default isolation) need runc and the Debian base image: both
+# are installed or built here (the image is cached by its recipe's hash, so it is built
+# once per recipe).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,12 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 cargo test --workspace
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
+# The suites above run with the default isolation (containers where this host can); the
+# runtime's own checks (processes, accounting, crashes, failover) run again with process
+# instances, the fallback where a host cannot isolate.
+SHOAL_ISOLATION=process SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest \
+    tests/aws/test_runtime.py tests/aws/test_crash_soak.py tests/aws/test_seed_part2.py tests/aws/test_network.py \
+    -q -p no:cacheprovider
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/console/
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/sdk-js/
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" \

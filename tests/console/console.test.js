@@ -295,7 +295,10 @@ test("Part 2: targets turn healthy live; the health check is edited; a stopped a
     // Step 5: the web server in one instance stops (as the lab's `service nginx stop`);
     // two failed checks later its row says so, with AWS's reason, without a reload.
     const [victim, other] = (await targets.innerText()).match(/i-[0-9a-f]+/g);
-    const stop = await d.shoal("ssh", victim, "--", "service", "app", "stop");
+    // A container instance is the seed's machine (nginx in front of the app on :3000);
+    // a process instance runs the app alone as the `app` service.
+    const container = (await d.api("/_shoal/health")).isolation_mode === "container";
+    const stop = await d.shoal("ssh", victim, "--", "service", container ? "nginx" : "app", "stop");
     assert.equal(stop.code, 0, stop.stderr);
     const row = (id) => targets.locator(`tr:has(a[href="/console/instances/${id}"])`);
     await waitText(row(victim), /unhealthy\s+Target\.FailedHealthChecks\s+Health checks failed/, 60000);

@@ -64,8 +64,8 @@ pub struct Config {
     pub quotas: Quotas,
 }
 
-/// `--isolation`: process trees on the host (today's default), containers (runc; each
-/// instance its own namespaces and root filesystem), or containers where the host can.
+/// `--isolation`: process trees on the host, containers (runc; each instance its own
+/// namespaces and root filesystem), or containers where the host can (the default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Isolation {
     Process,
@@ -121,6 +121,7 @@ impl Config {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            // The `shoal` command defaults to `auto`; a library user (the Rust tests) says.
             isolation: Isolation::Process,
             isolation_fallback: None,
             network: Network::Host,

@@ -175,10 +175,11 @@ struct ServerArgs {
     /// Most connections the API port serves at once (at most half the open-files limit).
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
-    /// How instances are isolated: `process` (host process trees), `container` (runc:
-    /// own namespaces and root filesystem; refuses to start where the host cannot),
-    /// `auto` (containers where the host can, process trees otherwise, said at start).
-    #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "process")]
+    /// How instances are isolated: `auto` (the default: containers where the host can,
+    /// process trees otherwise, said at start), `container` (runc: own namespaces and
+    /// root filesystem; refuses to start where the host cannot), `process` (host process
+    /// trees).
+    #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "auto")]
     isolation: shoal::config::Isolation,
     /// Where instances' networks are: `host` (each binds its own loopback address) or
     /// `vpc` (container instances only: a network namespace each at its private address,
