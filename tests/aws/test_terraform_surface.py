@@ -248,3 +248,72 @@ def test_route_tables_and_internet_gateways_are_views_of_the_vpcs(daemon):
     assert ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"] == []
     ec2.delete_vpc(VpcId=vpc)
     assert error(ec2.describe_route_tables, RouteTableIds=[own["RouteTableId"]])[0] == "InvalidRouteTableID.NotFound"
+
+
+def test_each_vpc_has_a_default_network_acl_over_its_subnets(daemon):
+    ec2 = daemon.boto("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.31.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.31.{n}.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+               for n in (1, 2)]
+    [acl] = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["NetworkAcls"]
+    assert acl["NetworkAclId"].startswith("acl-") and acl["IsDefault"] is True and acl["VpcId"] == vpc
+    assert acl["OwnerId"] and acl.get("Tags", []) == []
+    entries = sorted((e["Egress"], e["RuleNumber"], e["RuleAction"], e["Protocol"], e["CidrBlock"]) for e in acl["Entries"])
+    assert entries == [(False, 100, "allow", "-1", "0.0.0.0/0"), (False, 32767, "deny", "-1", "0.0.0.0/0"),
+                       (True, 100, "allow", "-1", "0.0.0.0/0"), (True, 32767, "deny", "-1", "0.0.0.0/0")]
+    assocs = {a["SubnetId"]: a for a in acl["Associations"]}
+    assert set(assocs) == set(subnets)
+    assert all(a["NetworkAclAssociationId"].startswith("aclassoc-") and a["NetworkAclId"] == acl["NetworkAclId"]
+               for a in assocs.values())
+
+    # Ids are stable, and each filter finds it.
+    acl_id = acl["NetworkAclId"]
+    assoc = assocs[subnets[1]]["NetworkAclAssociationId"]
+    for f in [("network-acl-id", acl_id), ("default", "true"), ("association.subnet-id", subnets[0]),
+              ("association.association-id", assoc)]:
+        found = ec2.describe_network_acls(Filters=[{"Name": f[0], "Values": [f[1]]}])["NetworkAcls"]
+        assert acl_id in [a["NetworkAclId"] for a in found], f
+    assert ec2.describe_network_acls(Filters=[{"Name": "default", "Values": ["false"]}])["NetworkAcls"] == []
+    assert ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"] == [acl]
+
+    # Every VPC (the default one and this one) has one; pages of 5 reach them all.
+    every = ec2.describe_network_acls()["NetworkAcls"]
+    assert len(every) == len(ec2.describe_vpcs()["Vpcs"]) >= 2
+    pages = list(ec2.get_paginator("describe_network_acls").paginate(PaginationConfig={"PageSize": 5}))
+    assert [a["NetworkAclId"] for p in pages for a in p["NetworkAcls"]] == [a["NetworkAclId"] for a in every]
+    assert error(ec2.describe_network_acls, MaxResults=1001)[0] == "InvalidParameterValue"
+    assert error(ec2.describe_network_acls, NextToken="junk")[0] == "InvalidNextToken"
+
+    # A deleted subnet leaves the associations; a deleted VPC takes its ACL.
+    ec2.delete_subnet(SubnetId=subnets[0])
+    [acl] = ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"]
+    assert [a["SubnetId"] for a in acl["Associations"]] == [subnets[1]]
+    ec2.delete_subnet(SubnetId=subnets[1])
+    ec2.delete_vpc(VpcId=vpc)
+    assert error(ec2.describe_network_acls, NetworkAclIds=[acl_id]) == (
+        "InvalidNetworkAclID.NotFound", f"The networkAcl ID '{acl_id}' does not exist")
+
+
+def test_uefi_data_of_a_legacy_bios_instance_is_absent(daemon):
+    ec2 = daemon.boto("ec2")
+    [inst] = ec2.run_instances(ImageId=daemon.base_image(), InstanceType="t3.micro", MinCount=1, MaxCount=1)["Instances"]
+    iid = inst["InstanceId"]
+    try:
+        assert daemon.instance(iid)["CurrentInstanceBootMode"] == "legacy-bios"
+        answer = ec2.get_instance_uefi_data(InstanceId=iid)
+        assert answer["InstanceId"] == iid and "UefiData" not in answer
+        assert error(ec2.get_instance_uefi_data, InstanceId="i-0123456789abcdef0")[0] == "InvalidInstanceID.NotFound"
+        assert error(ec2.get_instance_uefi_data, InstanceId="instance-1")[0] == "InvalidInstanceID.Malformed"
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_capacity_reservation_of_a_load_balancer_without_one(daemon):
+    ec2, elb = daemon.boto("ec2"), daemon.boto("elbv2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
+    lb = elb.create_load_balancer(Name="tf-capacity", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    answer = elb.describe_capacity_reservation(LoadBalancerArn=lb)
+    answer.pop("ResponseMetadata")
+    assert answer == {}
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+    assert error(elb.describe_capacity_reservation, LoadBalancerArn=lb)[0] == "LoadBalancerNotFound"

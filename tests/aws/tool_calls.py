@@ -19,22 +19,15 @@ SAMPLE = re.compile(r'^(shoal_api_(?:requests|errors)_total)\{(.*)\} (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
-def entries():
-    """{(service, action): is a known gap} of the list: a line `service action gap` is a call
-    a tool makes that Shoal does not implement yet (answered as unknown, which the tool
-    tolerates); the check lets those through until they are implemented."""
-    out = {}
+def listed():
+    """{(service, action)} of the list."""
+    out = set()
     for line in LIST.read_text().splitlines():
         words = line.split("#", 1)[0].split()
         if words:
-            assert len(words) == 2 or words[2:] == ["gap"], f"{LIST.name}: bad line {line!r}"
-            out[(words[0], words[1])] = words[2:] == ["gap"]
+            assert len(words) == 2, f"{LIST.name}: bad line {line!r}"
+            out.add((words[0], words[1]))
     return out
-
-
-def listed():
-    """{(service, action)} of the list."""
-    return set(entries())
 
 
 def seen(endpoint):
@@ -60,12 +53,9 @@ def check(endpoint, suite):
     new = sorted(calls - listed())
     if new and os.environ.get("SHOAL_RECORD_TOOL_CALLS") == "1":
         head = [l for l in LIST.read_text().splitlines() if l.startswith("#")]
-        known = entries()
-        body = sorted(f"{s} {a}" + (" gap" if known.get((s, a)) else "") for s, a in set(known) | set(new))
+        body = sorted(f"{s} {a}" for s, a in listed() | set(new))
         LIST.write_text("\n".join(head + body) + "\n")
         new = []
-    gaps = {call for call, gap in entries().items() if gap}
-    unknown = [u for u in unknown if u[:2] not in gaps]
     assert not unknown, f"{suite} made calls Shoal answered as unknown: {sorted(unknown)}"
     assert not new, (f"{suite} made calls that {LIST.name} does not list: "
                      + ", ".join(f"{s} {a}" for s, a in new)

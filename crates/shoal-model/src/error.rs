@@ -196,6 +196,7 @@ error_codes! {
     InvalidLaunchTemplateNameAlreadyExistsException = "InvalidLaunchTemplateName.AlreadyExistsException",
     InvalidLaunchTemplateNameMalformedException = "InvalidLaunchTemplateName.MalformedException",
     InvalidLaunchTemplateNameNotFoundException = "InvalidLaunchTemplateName.NotFoundException",
+    InvalidNetworkAclIDNotFound = "InvalidNetworkAclID.NotFound",
     InvalidNetworkInterfaceIDNotFound = "InvalidNetworkInterfaceID.NotFound",
     InvalidNetworkInterfaceInUse = "InvalidNetworkInterface.InUse",
     InvalidNextToken = "InvalidNextToken",

@@ -9,6 +9,7 @@ mod instance_type_catalog;
 pub mod key_pair;
 pub mod launch_template;
 pub mod network;
+pub mod network_acl;
 pub mod packet_filter;
 pub mod public_image;
 pub mod security_group;

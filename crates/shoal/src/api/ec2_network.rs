@@ -35,6 +35,8 @@ const ACTIONS: &[(&str, Handler)] = &[
     ("ModifyInstanceMetadataOptions", modify_instance_metadata_options),
     ("DescribeRouteTables", describe_route_tables),
     ("DescribeInternetGateways", describe_internet_gateways),
+    ("DescribeNetworkAcls", describe_network_acls),
+    ("GetInstanceUefiData", get_instance_uefi_data),
     ("DescribeSnapshots", describe_snapshots),
     ("DescribeImageAttribute", describe_image_attribute),
     ("ModifyImageAttribute", modify_image_attribute),
@@ -208,6 +210,46 @@ fn describe_internet_gateways(svc: &Service, p: &Params, x: &mut Xml) -> AwsResu
         );
         tags_xml(x, &[]);
     });
+    Ok(())
+}
+
+/// DescribeNetworkAcls.
+fn describe_network_acls(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let page = svc.describe_network_acls(
+        &p.list("NetworkAclId"),
+        &p.filters(),
+        p.number("MaxResults")?,
+        p.get("NextToken"),
+    )?;
+    x.list("networkAclSet", "item", &page.items, |x, a| {
+        x.text("networkAclId", &a.id)
+            .text("vpcId", &a.vpc_id)
+            .text("default", true)
+            .list("entrySet", "item", &a.entries, |x, e| {
+                x.text("ruleNumber", e.rule_number)
+                    .text("protocol", e.protocol)
+                    .text("ruleAction", e.rule_action)
+                    .text("egress", e.egress)
+                    .text("cidrBlock", e.cidr_block);
+            })
+            .list("associationSet", "item", &a.associations, |x, (assoc, subnet)| {
+                x.text("networkAclAssociationId", assoc)
+                    .text("networkAclId", &a.id)
+                    .text("subnetId", subnet);
+            })
+            .text("ownerId", ACCOUNT_ID);
+        tags_xml(x, &[]);
+    });
+    x.opt("nextToken", page.next_token);
+    Ok(())
+}
+
+/// GetInstanceUefiData: Shoal's instances boot in legacy-bios mode (DescribeInstances'
+/// `currentInstanceBootMode`), so they have no UEFI variable store, and AWS answers such an
+/// instance with its id and no `uefiData`.
+fn get_instance_uefi_data(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    let inst = svc.instance(p.required("InstanceId")?)?;
+    x.text("instanceId", &inst.id);
     Ok(())
 }
 

@@ -256,6 +256,7 @@ const ACTIONS: &[(&str, Handler)] = &[
     ("DeleteLoadBalancer", delete_load_balancer),
     ("DescribeLoadBalancerAttributes", describe_load_balancer_attributes),
     ("ModifyLoadBalancerAttributes", modify_load_balancer_attributes),
+    ("DescribeCapacityReservation", describe_capacity_reservation),
     ("DescribeListenerAttributes", describe_listener_attributes),
     ("ModifyListenerAttributes", modify_listener_attributes),
     ("SetSubnets", set_subnets),
@@ -354,6 +355,12 @@ fn describe_load_balancer_attributes(svc: &Service, p: &Params, x: &mut Xml) -> 
     let attrs = svc.elb().load_balancer_attributes(required(p, "LoadBalancerArn")?)?;
     attributes_xml(x, &attrs);
     Ok(())
+}
+
+/// DescribeCapacityReservation: an empty result, as for any load balancer without a
+/// reservation (see `check_load_balancer`).
+fn describe_capacity_reservation(svc: &Service, p: &Params, _x: &mut Xml) -> AwsResult<()> {
+    svc.elb().check_load_balancer(required(p, "LoadBalancerArn")?)
 }
 
 /// ModifyLoadBalancerAttributes.

@@ -291,6 +291,13 @@ impl Elb<'_> {
             .ok_or_else(lb_not_found)
     }
 
+    /// DescribeCapacityReservation: Shoal reserves no capacity units (ModifyCapacityReservation
+    /// is not offered), so a known load balancer has no reservation to describe, and AWS
+    /// answers such a one with no minimum capacity and no zonal states.
+    pub fn check_load_balancer(&self, arn: &str) -> AwsResult<()> {
+        self.svc.read(|s| s.load_balancers.contains_key(arn).then_some(())).ok_or_else(lb_not_found)
+    }
+
     pub fn modify_load_balancer_attributes(
         &self,
         arn: &str,
