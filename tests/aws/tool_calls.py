@@ -1,4 +1,4 @@
-"""The calls the tools make (Terraform, Ansible, the JavaScript SDK test), kept in
+"""The calls the tools make (Terraform, Ansible, the JavaScript and Rust SDK tests), kept in
 tests/tool-calls.txt: each tool suite ends by reading its daemon's /metrics and fails if
 any call was answered as an unknown action or service, or if the tool made a call the
 list lacks (a new call is added to the list on purpose, so the surface the tools need is

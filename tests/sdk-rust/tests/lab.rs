@@ -298,6 +298,64 @@ async fn the_lab_with_the_aws_sdk_for_rust() {
     let d = Daemon::start(&shoal);
     let lab = tokio::time::timeout(Duration::from_secs(300), lab(&d)).await;
     lab.unwrap_or_else(|_| panic!("the lab took over 300 s; log: {}", d.log()));
+    check_tool_calls(d.addr());
+}
+
+/// Codes AWS answers for an action or service the endpoint does not know (as
+/// tests/aws/tool_calls.py lists them).
+const UNKNOWN: &[&str] = &[
+    "InvalidAction",
+    "UnknownOperationException",
+    "UnknownOperation",
+    "UnknownService",
+    "InvalidService",
+    "NotImplemented",
+];
+
+/// Every call this test made, as the daemon's /metrics counts them, is in
+/// tests/tool-calls.txt, and none was answered as unknown.
+fn check_tool_calls(addr: &str) {
+    let mut s =
+        TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(10)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // HTTP/1.0: the body comes whole, never chunked.
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    let list = std::fs::read_to_string(Path::new(&manifest_dir).join("../tool-calls.txt")).unwrap();
+    let listed: std::collections::BTreeSet<&str> = list
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let label = |labels: &str, name: &str| {
+        let start = labels.find(&format!("{name}=\"")).map(|i| i + name.len() + 2)?;
+        labels[start..].split('"').next().map(str::to_string)
+    };
+    let (mut missing, mut unknown) = (Vec::new(), Vec::new());
+    for line in raw.lines() {
+        let Some((series, rest)) = line.split_once('{') else { continue };
+        let Some((labels, value)) = rest.rsplit_once("} ") else { continue };
+        if value.trim() == "0" {
+            continue;
+        }
+        let (Some(service), Some(action)) = (label(labels, "service"), label(labels, "action"))
+        else {
+            continue;
+        };
+        let call = format!("{service} {action}");
+        if series == "shoal_api_requests_total" && !listed.contains(call.as_str()) {
+            missing.push(call.clone());
+        }
+        if series == "shoal_api_errors_total"
+            && label(labels, "code").is_some_and(|c| UNKNOWN.contains(&c.as_str()))
+        {
+            unknown.push(call);
+        }
+    }
+    assert!(unknown.is_empty(), "calls Shoal answered as unknown: {unknown:?}");
+    assert!(missing.is_empty(), "add each to tests/tool-calls.txt: {missing:?}");
 }
 
 async fn lab(d: &Daemon) {
@@ -401,9 +459,11 @@ async fn lab(d: &Daemon) {
     assert!(instance.public_ip_address().unwrap().starts_with("127."), "{instance:?}");
 
     // A launch template that installs and starts the lab's app.
+    // The checkout's path as cargo runs the test, not as it was compiled: the build is
+    // cached outside the checkout and shared by every clone.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test");
     let setup =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lab/setup.sh"))
-            .unwrap();
+        std::fs::read(Path::new(&manifest_dir).join("../../examples/lab/setup.sh")).unwrap();
     let template = ec2::types::RequestLaunchTemplateData::builder()
         .image_id(&image_id)
         .instance_type(ec2::types::InstanceType::T2Micro)
