@@ -63,6 +63,7 @@ pub const REGIONS: &[Region] = &[
     region("ap-southeast-3", "apse3", OPT_IN, ABC),
     region("ap-southeast-4", "apse4", OPT_IN, ABC),
     region("ap-southeast-5", "apse5", OPT_IN, ABC),
+    region("ap-southeast-6", "apse6", OPT_IN, ABC),
     region("ap-southeast-7", "apse7", OPT_IN, ABC),
     region("ca-central-1", "cac1", DEFAULT, &[('a', 1), ('b', 2), ('d', 4)]),
     region("ca-west-1", "caw1", OPT_IN, ABC),

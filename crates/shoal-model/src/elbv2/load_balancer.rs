@@ -174,6 +174,7 @@ const ALB_HOSTED_ZONE_IDS: &[(&str, &str)] = &[
     ("ap-southeast-3", "Z08888821HLRG5A9ZRTER"),
     ("ap-southeast-4", "Z09517862IB2WZLPXG76F"),
     ("ap-southeast-5", "Z06010284QMVVW7WO5J"),
+    ("ap-southeast-6", "Z023301818UFJ50CIO0MV"),
     ("ap-southeast-7", "Z0390008CMBRTHFGWBCB"),
     ("ca-central-1", "ZQSVJUPU6J1EY"),
     ("ca-west-1", "Z06473681N0SF6OS049SD"),
