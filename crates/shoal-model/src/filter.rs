@@ -23,7 +23,7 @@ pub trait Filterable {
 }
 
 /// True when `resource` passes every filter. An unknown filter name is EC2's
-/// `InvalidParameterValue`, "The filter '<name>' is invalid".
+/// `InvalidParameterValue`, `The filter '<name>' is invalid`.
 pub fn matches<R: Filterable>(resource: &R, filters: &[Filter]) -> AwsResult<bool> {
     for filter in filters {
         let values: Vec<String> = if let Some(key) = filter.name.strip_prefix("tag:") {

@@ -5,14 +5,14 @@
 //! nothing about HTTP or processes.
 //!
 //! # Layout
-//! - [`Store`]: opens the database and runs [`migrations`]; [`Store::write`] runs a
+//! - [`Store`]: opens the database and runs its migrations; [`Store::write`] runs a
 //!   closure in one transaction, so a request's changes land together or not at all.
 //! - Resources are JSON documents in one `resources` table keyed by `(kind, id)`, with
 //!   `name` and `parent` columns for the lookups that need an index. This keeps the
 //!   schema to portable SQL (`TEXT` documents become `JSONB` on PostgreSQL) while the
 //!   model evolves; [`Record`] says which kind each model type is.
 //! - Metric datapoints live in `metric_data`, append-only and pruned by age; alarm
-//!   history in `alarm_history` ([`cloudwatch`] module).
+//!   history in `alarm_history` (the `cloudwatch` module).
 
 mod cloudwatch;
 mod metrics;

@@ -278,7 +278,7 @@ pub fn lifecycle_abandoned(token: &str) -> String {
 }
 
 /// Cause sentences. Each returns the sentence without its `At <time> ` prefix; wrap it
-/// with [`at`] and chain with [`chain`].
+/// with [`at`](cause::at) and chain with [`chain`](cause::chain).
 pub mod cause {
     use super::aws_time;
     use chrono::{DateTime, Utc};

@@ -41,7 +41,7 @@ enum Tok {
 }
 
 /// Why an expression does not evaluate, in CloudWatch's words (after "Error in
-/// expression <id>: ").
+/// expression `<id>`: ").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MathError {
     #[error("Syntax error.")]

@@ -283,7 +283,7 @@ impl TimedBody {
     }
 }
 
-/// The error of a [`TimedBody`] past its deadline.
+/// The error of a `TimedBody` past its deadline.
 #[derive(Debug)]
 pub struct BodyTimedOut(Duration);
 

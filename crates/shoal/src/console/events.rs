@@ -2,9 +2,9 @@
 //!
 //! - `change`: something was committed (`Service::subscribe()` moved). Commits come in
 //!   bursts (a group launching instances commits several times), so they are coalesced
-//!   for [`COALESCE`] before one event goes out.
+//!   for `COALESCE` before one event goes out.
 //! - `metrics`: a CPU sampling interval passed, so charts may have a new point.
-//! - a comment line every [`KEEPALIVE`] so proxies and the browser keep the stream.
+//! - a comment line every `KEEPALIVE` so proxies and the browser keep the stream.
 //!
 //! The stream ends when the daemon shuts down (so graceful shutdown never waits on an
 //! open page) or when the page goes away (the send fails).

@@ -8,7 +8,7 @@
 //! Concurrency: one `std::sync::Mutex` guards the in-memory [`State`] and the store.
 //! It is never held across an `.await`; a commit is a short synchronous SQLite
 //! transaction, run (like any wait for the lock behind one) in a blocking section
-//! ([`off_worker`]) so its fsync never stalls the tokio worker's other tasks. Work that
+//! (`off_worker`) so its fsync never stalls the tokio worker's other tasks. Work that
 //! takes time (copying a root directory, stopping processes) happens outside the lock,
 //! in controllers or blocking tasks.
 

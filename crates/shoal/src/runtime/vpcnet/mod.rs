@@ -337,7 +337,7 @@ impl VpcNet {
     /// For the load balancer (`shoal_proxy::dial`): a target at an instance's public
     /// (loopback) address is reached at its private address, by a socket made in its
     /// VPC's router namespace and bound to the load balancer's address there (of
-    /// `from`, its interface addresses: [`VpcNet::lb_source`]); with none of them
+    /// `from`, its interface addresses: `VpcNet::lb_source`); with none of them
     /// held, the kernel picks the router's. Any other address is not claimed.
     pub fn dial(
         &self,
