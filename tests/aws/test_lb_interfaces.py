@@ -6,20 +6,10 @@ DeleteLoadBalancer; DeleteNetworkInterface refuses them, and a group or subnet t
 cannot be deleted. Control-plane state: runs in the default mode."""
 import ipaddress
 
-import pytest
-
-from harness import Daemon
+# A plain module-scoped daemon (not the Terraform suite's, which checks its calls
+# against the tools' list).
 from test_wire_coverage import code as error
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    # Its own: the Terraform suites' daemon checks its calls against the tools' list.
-    d = Daemon()
-    try:
-        yield d
-    finally:
-        d.close()
+from test_wire_coverage import daemon  # noqa: F401 - the fixture, one per module
 
 
 def elb_interfaces(ec2, description):
