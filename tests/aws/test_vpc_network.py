@@ -145,11 +145,13 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
         f"http://{b_ip}:3000/health").stdout.strip() == "200", timeout=60)
     body = sh(daemon, a, f"curl -s --max-time 2 http://{b_ip}:3000/")
     assert body.startswith("Welcome to the A project"), body
-    # No route out of the VPC: the router namespace has the bridge and nothing else.
+    # No route out of the VPC: the router namespace has the bridge, its ports and (with
+    # nft, to pass only replies there) its link to the host, and no default route.
     links = subprocess.run(["nsenter", f"--net={router}", "ip", "-o", "link"],
                            capture_output=True, text=True, check=True).stdout
     kinds = sorted(line.split(": ")[1].split("@")[0] for line in links.strip().splitlines())
-    assert [k for k in kinds if not k.startswith("v")] == ["br0", "lo"], kinds
+    expected = ["br0", "host0", "lo"] if NFT_REASON is None else ["br0", "lo"]
+    assert [k for k in kinds if not k.startswith("v")] == expected, kinds
     assert "default" not in subprocess.run(["nsenter", f"--net={router}", "ip", "-4", "route"],
                                            capture_output=True, text=True, check=True).stdout
 
@@ -167,14 +169,31 @@ def test_instances_live_at_their_private_addresses_and_reach_each_other(daemon):
         wait_for(f"{iid} at its public address", lambda: http_get(f"http://{public}:3000/health")[0] == 200,
                  timeout=15)
 
-    # Terminated, they take their namespaces along; the VPC's router goes with the last.
+    if NFT_REASON is None:
+        # The host routes the VPC's CIDR to its router (a link Shoal made), so the
+        # host reaches each instance at its private address too, as a peered network
+        # would; checked with `ip route get` before anything is sent there.
+        link = "sv" + vpc[-13:]
+        for iid, inst in insts.items():
+            ip = inst["PrivateIpAddress"]
+            route = subprocess.run(["ip", "route", "get", ip], capture_output=True, text=True, check=True).stdout
+            assert f"dev {link} " in route, route
+            wait_for(f"{iid} at its private address from the host",
+                     lambda: http_get(f"http://{ip}:3000/health", timeout=5)[0] == 200, timeout=15)
+        # Nothing inside opens a connection to the host: the router passes only replies.
+        addr = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", link],
+                              capture_output=True, text=True, check=True).stdout
+        host_end = addr.split(" inet ")[1].split("/")[0]
+        assert connect(daemon, a, host_end, 22) == TIMED_OUT
+
+    # Terminated, they take their namespaces along; the VPC's router stays with the VPC.
     daemon.aws("ec2", "terminate-instances", "--instance-ids", a, b)
     for iid in (a, b):
         daemon.wait_state(iid, "terminated")
     vpc_dir = Path(daemon.data_dir) / "vpcnet" / vpc
-    wait_for("the VPC's namespaces removed", lambda: not vpc_dir.exists(),
-             timeout=15)
-    assert mounts_under(daemon.data_dir) == []
+    wait_for("the instances' namespaces removed",
+             lambda: not (vpc_dir / a).exists() and not (vpc_dir / b).exists(), timeout=15)
+    assert mounts_under(daemon.data_dir) == [str(router)]
 
 
 def lab_lb(daemon, vpc, name, ids, groups=(), target_type="instance"):
@@ -317,8 +336,14 @@ def test_the_seeds_web_and_ssh_groups_admit_exactly_their_ports(daemon):
     for line in ("table inet shoal", "policy drop", "ct state established,related accept",
                  "tcp dport 80 accept", "tcp dport 3000 accept", "tcp dport 22 accept"):
         assert line in rules, rules
-    host = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    assert "shoal" not in host, host
+    # The host's namespace holds no filter of Shoal's: only the daemon's table that maps
+    # public addresses to private ones (dnat), which drops nothing.
+    host = [t for t in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True,
+                                      check=True).stdout.splitlines() if "shoal" in t]
+    assert all(t.startswith("table ip shoal_") for t in host), host
+    for table in host:
+        listed = subprocess.run(["nft", "list", *table.split()], capture_output=True, text=True, check=True).stdout
+        assert "dnat to" in listed and "drop" not in listed, listed
     terminate(daemon, [client, web_only, both])
 
 
@@ -520,15 +545,13 @@ def test_an_instance_reaches_a_load_balancer_by_its_name_inside_the_vpc(daemon):
     assert "Welcome" not in by_name(daemon, client, name)[1]
     daemon.aws("ec2", "authorize-security-group-ingress", *client_rule)
     wait_for("served again", lambda: by_name(daemon, client, name)[0] == 0, timeout=20)
-    # With its last instance the VPC's router namespace goes; made anew with the next
-    # ones, it serves the load balancer again.
-    # Every instance of the VPC, also any an earlier test of this module left running.
-    live = [i["InstanceId"] for r in daemon.aws("ec2", "describe-instances", "--filters", f"Name=vpc-id,Values={vpc}",
-                                                "Name=instance-state-name,Values=pending,running,stopping,stopped")["Reservations"]
-            for i in r["Instances"]]
-    terminate(daemon, sorted(set(live) | {target, client}))
-    wait_for("the router gone", lambda: not router_ns(daemon, vpc).exists(), timeout=20)
+    # The VPC's router namespace lost (unmounted by hand): Shoal makes it anew, and it
+    # serves the load balancer again.
+    terminate(daemon, [target, client])
+    lost = os.stat(router_ns(daemon, vpc)).st_ino
+    subprocess.run(["umount", "-l", str(router_ns(daemon, vpc))], check=True)
     (target,) = launch_lab(daemon, 1, [app])
+    assert os.path.ismount(router_ns(daemon, vpc)) and os.stat(router_ns(daemon, vpc)).st_ino != lost
     (client,) = launch_lab(daemon, 1, [clients])
     daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", f"Id={target}")
     wait_for("a new target healthy", lambda: any(
@@ -579,36 +602,26 @@ def test_revoking_the_default_egress_rule_cuts_outgoing_traffic(daemon):
     terminate(daemon, [a, b])
 
 
-@needs_vpc_network
-def test_a_restarted_daemon_re_adopts_the_namespaces_of_running_instances():
-    data_dir = tempfile.mkdtemp(prefix="shoal-vpcnet-restart-")
-    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir)
-    try:
-        (iid,) = launch_lab(d, 1)
-        inst = d.instance(iid)
-        ns = Path(data_dir) / "vpcnet" / inst["VpcId"] / iid
-        before = sh(d, iid, "ip -4 -o addr show dev eth0")
-        d.kill9()
-        assert os.path.ismount(ns), "a crash leaves the running instance its network"
-        if NFT_REASON is None:
-            # Its filter lost while the daemon is down: the restarted one loads it again.
-            subprocess.run(["nsenter", f"--net={ns}", "nft", "delete", "table", "inet", "shoal"], check=True)
-        d.start()
-        assert "(1 instance(s))" in d.api("/_shoal/health")["isolation"]
-        if NFT_REASON is None:
-            wait_for("the filter loaded again", lambda: "table inet shoal" in ruleset(d, inst), timeout=15)
-        assert sh(d, iid, "ip -4 -o addr show dev eth0") == before
-        # The load balancer of the new daemon reaches the adopted instance.
-        lb, tg = lab_lb(d, inst["VpcId"], "restart-lb", [iid])
-        wait_for("the adopted target healthy", lambda: target_states(d, tg) == {iid: "healthy"}, timeout=60)
-        assert through_lb(d, lb)[0] == 200
-    finally:
-        d.close()
-        left = mounts_under(data_dir)
-        for point in reversed(left):
-            subprocess.run(["umount", "-l", point], check=False)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        assert not left, f"namespaces left mounted: {left}"
+@needs_nft
+def test_a_vpc_has_its_router_and_host_route_while_it_exists(daemon):
+    """AWS's VPC router exists with the VPC: CreateVpc makes its router namespace and
+    routes its CIDR from the host there (before any instance); DeleteVpc removes both.
+    Only routes are read: nothing is sent."""
+    if subprocess.run(["ip", "-4", "route", "show", "10.77.0.0/16"], capture_output=True, text=True).stdout:
+        pytest.skip("this host already routes 10.77.0.0/16")
+    vpc = daemon.aws("ec2", "create-vpc", "--cidr-block", "10.77.0.0/16")["Vpc"]["VpcId"]
+    link = "sv" + vpc[-13:]
+
+    def routed():
+        return subprocess.run(["ip", "-4", "route", "show", "10.77.0.0/16"],
+                              capture_output=True, text=True, check=True).stdout
+    wait_for("the new VPC's router", lambda: os.path.ismount(router_ns(daemon, vpc)), timeout=20)
+    wait_for("the host's route to the new VPC", lambda: f"dev {link}" in routed(), timeout=20)
+    assert "host0" in in_router(daemon, vpc, "ip", "-o", "link").stdout
+    daemon.aws("ec2", "delete-vpc", "--vpc-id", vpc)
+    wait_for("the router gone", lambda: not router_ns(daemon, vpc).exists(), timeout=20)
+    wait_for("the route gone", lambda: routed() == "", timeout=20)
+    assert not os.path.exists(f"/sys/class/net/{link}")
 
 
 def test_without_namespaces_instances_keep_loopback_addresses_and_it_is_said():

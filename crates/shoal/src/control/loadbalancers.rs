@@ -53,14 +53,20 @@ impl Controller for LoadBalancerController {
         svc: &'a Service,
     ) -> BoxFuture<'a, Result<Action, ControlError>> {
         Box::pin(async move {
-            // The interfaces' addresses go on the VPCs' networks first: connections
-            // to targets are bound to them. `ip` runs only on a change, off the workers.
+            // Each VPC has its network (router, the host's route to it) while Shoal
+            // runs; then the interfaces' addresses go on them: connections to targets
+            // are bound to them. Commands run only on a change, off the workers.
+            let vpcs = svc.read(|s| s.vpcs.values().map(|v| (v.id.clone(), v.cidr)).collect());
             let addresses = svc.read(load_balancer_addresses);
             let driver = svc.driver.clone();
-            // Not placed (logged; tried again next pass), the data plane still applies:
-            // the kernel then picks the router's address.
-            let _ = tokio::task::spawn_blocking(move || driver.load_balancer_addresses(&addresses))
-                .await;
+            let region = svc.region().to_string();
+            // Not made or placed (logged; tried again next pass), the data plane still
+            // applies: the kernel then picks the router's address.
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = driver.vpc_networks(&region, &vpcs);
+                driver.load_balancer_addresses(&addresses)
+            })
+            .await;
             let mut next = reconcile(svc);
             // A VPC's router namespace comes (and is made anew) with its instances, out
             // of the records' sight: look again for listeners to bind there.

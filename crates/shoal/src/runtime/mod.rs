@@ -178,6 +178,16 @@ pub trait Driver: Send + Sync + 'static {
     fn listen_for_metadata(&self, _instance_id: &str) -> io::Result<std::net::TcpListener> {
         Err(io::Error::new(io::ErrorKind::Unsupported, "instances have no network of their own"))
     }
+    /// The VPCs of `region` (id → CIDR): each gets its network (router and the host's
+    /// route to it) while Shoal runs; a VPC left out loses it once it has no instance.
+    /// Drivers without VPC networks have none to make.
+    fn vpc_networks(
+        &self,
+        _region: &str,
+        _vpcs: &std::collections::BTreeMap<String, shoal_model::ec2::Cidr>,
+    ) -> io::Result<()> {
+        Ok(())
+    }
     /// The identity of the VPC's own network (its router), while it has one.
     fn vpc_network_identity(&self, _vpc_id: &str) -> Option<(u64, u64)> {
         None

@@ -772,6 +772,17 @@ impl Driver for ContainerDriver {
         self.vpcnet.as_ref()?.metadata_endpoint(instance_id).map(|e| e.identity)
     }
 
+    fn vpc_networks(
+        &self,
+        region: &str,
+        vpcs: &std::collections::BTreeMap<String, shoal_model::ec2::Cidr>,
+    ) -> io::Result<()> {
+        match &self.vpcnet {
+            Some(vpcnet) => vpcnet.set_vpc_networks(region, vpcs.clone()),
+            None => Ok(()),
+        }
+    }
+
     fn vpc_network_identity(&self, vpc_id: &str) -> Option<(u64, u64)> {
         self.vpcnet.as_ref()?.router_namespace(vpc_id).map(|r| r.identity)
     }

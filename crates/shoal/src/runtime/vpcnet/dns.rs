@@ -10,7 +10,6 @@
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use shoal_model::ec2::Cidr;
@@ -53,14 +52,12 @@ pub struct RouterNs {
 }
 
 impl VpcNet {
-    /// The VPC's router namespace, while one of its instances is attached.
+    /// The VPC's router namespace, while it exists (made with the VPC while Shoal
+    /// runs, or with its first instance).
     pub fn router_namespace(&self, vpc_id: &str) -> Option<RouterNs> {
-        if !self.attached.lock().unwrap().values().any(|n| n.vpc_id == vpc_id) {
-            return None;
-        }
         let ns = self.router_ns(vpc_id);
-        let meta = std::fs::metadata(&ns).ok()?;
-        Some(RouterNs { ns, identity: (meta.dev(), meta.ino()) })
+        let identity = super::namespace_identity(&ns)?;
+        Some(RouterNs { ns, identity })
     }
 }
 

@@ -14,17 +14,19 @@
 //!  <data>/vpcnet/<vpc-id>/<instance-id>.json   what was made, to re-adopt after a restart
 //! ```
 //!
-//! Nothing here touches the host's own namespace: no interface, address or route is
-//! added to it, and a router namespace has no interface but its bridge and ports, so no
-//! packet of a VPC can leave the machine. One namespace per VPC keeps VPCs apart (no
-//! route between them) and lets their CIDRs overlap.
+//! In the host's own namespace Shoal adds only, per VPC while it runs, a link to the
+//! VPC's router and a route of the VPC's CIDR over it ([`hostlink`]), and one table
+//! mapping public addresses ([`public`]). A router namespace has no interface but its
+//! bridge, ports and that link, and passes out to the host only replies, so no packet
+//! of a VPC can leave the machine. One namespace per VPC keeps VPCs apart (no route
+//! between them) and lets their CIDRs overlap.
 //!
 //! The load balancer reaches an instance by its loopback (public) address, as before:
 //! [`VpcNet::dial`] claims those addresses for `shoal_proxy::dial` and makes the socket
 //! inside the instance's VPC router namespace, bound to the load balancer's interface
 //! address there ([`lb`]) and connected to the instance's private address. The
-//! host's other clients reach the same address through [`public::mirror`], which listens
-//! there on each port the instance listens on and forwards.
+//! host's other clients reach the same address through the kernel's mapping, or
+//! [`public::mirror`] where the host does not route the VPC.
 //!
 //! Made with iproute2 (`ip -batch`) and util-linux (`unshare --net=<file>`, `nsenter`):
 //! a few commands per boot, never on a request path, and each one is what an operator
@@ -46,6 +48,7 @@ use shoal_model::ec2::Cidr;
 
 pub mod dns;
 mod filter;
+pub mod hostlink;
 pub mod imds;
 pub mod lb;
 pub mod public;
@@ -96,6 +99,13 @@ pub struct VpcNet {
     lb_wanted: Mutex<Option<lb::LbAddresses>>,
     /// VPC id → the load balancer addresses its router holds, for `dial`.
     lb_held: Mutex<HashMap<String, std::collections::BTreeSet<Ipv4Addr>>>,
+    /// Region → its VPCs (id → CIDR), as each region's control plane last said
+    /// (`set_vpc_networks`): each has its router and link to the host while Shoal runs.
+    vpcs_wanted: Mutex<BTreeMap<String, BTreeMap<String, Cidr>>>,
+    /// VPC id → its link to the host, as made.
+    host_links: Mutex<HashMap<String, hostlink::HostLink>>,
+    /// The host table mapping public addresses, as last loaded (`None`: unknown).
+    public_nat: Mutex<Option<String>>,
 }
 
 /// Why this host cannot have VPC networks (said in the log, health and the console).
@@ -147,6 +157,9 @@ impl VpcNet {
             filters: Mutex::default(),
             lb_wanted: Mutex::default(),
             lb_held: Mutex::default(),
+            vpcs_wanted: Mutex::default(),
+            host_links: Mutex::default(),
+            public_nat: Mutex::default(),
         };
         if !net.nft {
             tracing::warn!("`nft` is not installed (nftables): security groups are not enforced");
@@ -158,9 +171,10 @@ impl VpcNet {
     /// For humans (`isolation()`).
     pub fn describe(&self) -> String {
         format!(
-            "VPC network namespaces under {} ({} instance(s)), security groups {}",
+            "VPC network namespaces under {} ({} instance(s), {} VPC(s) routed from the host), security groups {}",
             self.root.display(),
             self.attached.lock().unwrap().len(),
+            self.routed_vpcs(),
             if self.nft { "enforced (nftables)" } else { "not enforced (no nft)" }
         )
     }
@@ -219,23 +233,7 @@ impl VpcNet {
         self.detach_locked(instance_id);
         // A fresh namespace has no table yet.
         self.filters.lock().unwrap().remove(instance_id);
-        fs::create_dir_all(self.vpc_dir(&net.vpc_id))?;
-        let router = self.router_ns(&net.vpc_id);
-        if !is_namespace(&router) {
-            make_namespace(&router)?;
-            ip_batch(
-                &router,
-                &[
-                    "link set lo up".into(),
-                    format!("link add {BRIDGE} type bridge"),
-                    format!("link set {BRIDGE} up"),
-                ],
-            )?;
-            // Routing between the VPC's subnets; there is nowhere else to route to.
-            in_ns(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
-            self.forget_lb_addresses(&net.vpc_id);
-            self.sync_lb_addresses(&net.vpc_id)?;
-        }
+        let router = self.ensure_router(&net.vpc_id)?;
         let prefix = net.subnet.prefix;
         let router_ip = net.router_ip();
         ip_batch(&router, &[format!("address replace {router_ip}/{prefix} dev {BRIDGE}")])?;
@@ -289,11 +287,84 @@ impl VpcNet {
         }
         tracing::info!(instance = instance_id, vpc = %net.vpc_id, ip = %net.private_ip, ns = %ns.display(), "instance network made");
         self.attached.lock().unwrap().insert(instance_id.to_string(), net.clone());
+        self.sync_public_nat();
         Ok(ns)
     }
 
+    /// The VPC's router namespace, made (with its bridge, its load balancer addresses
+    /// and, when its CIDR is known, its link to the host) if it is missing. Called with
+    /// `changes` held.
+    fn ensure_router(&self, vpc_id: &str) -> io::Result<PathBuf> {
+        fs::create_dir_all(self.vpc_dir(vpc_id))?;
+        let router = self.router_ns(vpc_id);
+        if !is_namespace(&router) {
+            // What was made into a lost router (unmounted by hand, a host reboot) goes too.
+            self.unlink_host(vpc_id);
+            self.dialers.lock().unwrap().remove(vpc_id);
+            make_namespace(&router)?;
+            ip_batch(
+                &router,
+                &[
+                    "link set lo up".into(),
+                    format!("link add {BRIDGE} type bridge"),
+                    format!("link set {BRIDGE} up"),
+                ],
+            )?;
+            // Routing between the VPC's subnets and back to the host's link; there is
+            // nowhere else to route to.
+            in_ns(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+            self.forget_lb_addresses(vpc_id);
+            self.sync_lb_addresses(vpc_id)?;
+            tracing::info!(vpc = vpc_id, ns = %router.display(), "the VPC's router made");
+        }
+        if let Some(cidr) = self.wanted_cidr(vpc_id) {
+            if let Err(e) = self.link_host(vpc_id, cidr) {
+                // The instances stay reachable at their public addresses.
+                tracing::warn!(vpc = vpc_id, error = %e, "cannot link the VPC's router to the host");
+            }
+        }
+        Ok(router)
+    }
+
+    fn wanted_cidr(&self, vpc_id: &str) -> Option<Cidr> {
+        self.vpcs_wanted.lock().unwrap().values().find_map(|vpcs| vpcs.get(vpc_id).copied())
+    }
+
+    /// The VPCs of `region`, as its control plane sees them: each gets its router
+    /// namespace and link to the host now (AWS's VPC router exists with the VPC), and
+    /// a VPC no region has any more loses them once no instance is left in it. Runs
+    /// commands only for what changed.
+    pub fn set_vpc_networks(&self, region: &str, vpcs: BTreeMap<String, Cidr>) -> io::Result<()> {
+        let _changing = self.changes.lock().unwrap();
+        self.vpcs_wanted.lock().unwrap().insert(region.to_string(), vpcs);
+        let wanted: BTreeMap<String, Cidr> = self
+            .vpcs_wanted
+            .lock()
+            .unwrap()
+            .values()
+            .flatten()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        let mut failed = None;
+        for vpc_id in wanted.keys() {
+            if let Err(e) = self.ensure_router(vpc_id) {
+                tracing::warn!(vpc = %vpc_id, error = %e, "cannot make the VPC's router");
+                failed = Some(e);
+            }
+        }
+        for entry in fs::read_dir(&self.root).into_iter().flatten().flatten() {
+            let Some(vpc_id) = entry.file_name().to_str().map(String::from) else { continue };
+            if entry.path().is_dir() && vpc_id.starts_with("vpc-") && !wanted.contains_key(&vpc_id)
+            {
+                self.remove_vpc_if_unused(&vpc_id);
+            }
+        }
+        self.sync_public_nat();
+        failed.map_or(Ok(()), Err)
+    }
+
     /// Removes the instance's namespace and its bridge port; the VPC's router namespace
-    /// goes with its last instance. Idempotent.
+    /// goes with its last instance when the VPC is no longer wanted. Idempotent.
     pub fn detach(&self, instance_id: &str) {
         let _changing = self.changes.lock().unwrap();
         self.detach_locked(instance_id);
@@ -309,26 +380,38 @@ impl VpcNet {
         remove_namespace(&self.instance_ns(&net.vpc_id, instance_id));
         let _ = fs::remove_file(self.record_path(&net.vpc_id, instance_id));
         self.remove_vpc_if_unused(&net.vpc_id);
+        self.sync_public_nat();
         tracing::info!(instance = instance_id, vpc = %net.vpc_id, "instance network removed");
     }
 
     fn remove_vpc_if_unused(&self, vpc_id: &str) {
-        if self.attached.lock().unwrap().values().any(|n| n.vpc_id == vpc_id) {
+        if self.attached.lock().unwrap().values().any(|n| n.vpc_id == vpc_id)
+            || self.wanted_cidr(vpc_id).is_some()
+        {
             return;
         }
+        self.remove_vpc(vpc_id);
+    }
+
+    fn remove_vpc(&self, vpc_id: &str) {
+        self.unlink_host(vpc_id);
         self.dialers.lock().unwrap().remove(vpc_id);
         self.forget_lb_addresses(vpc_id);
         remove_namespace(&self.router_ns(vpc_id));
         let _ = fs::remove_dir(self.vpc_dir(vpc_id));
     }
 
-    /// The daemon is stopping: VPCs with no instance left lose their router namespace.
-    /// Running instances keep theirs (and their VPC's), to be re-adopted.
+    /// The daemon is stopping: the host's links and routes to VPCs go, and VPCs with
+    /// no instance left lose their router namespace. Running instances keep theirs (and
+    /// their VPC's), to be re-adopted.
     pub fn release(&self) {
         let _changing = self.changes.lock().unwrap();
+        self.vpcs_wanted.lock().unwrap().clear();
+        self.drop_public_nat();
         let Ok(vpcs) = fs::read_dir(&self.root) else { return };
         for vpc in vpcs.flatten().filter(|e| e.path().is_dir()) {
             if let Some(id) = vpc.file_name().to_str() {
+                self.unlink_host(id);
                 self.remove_vpc_if_unused(id);
             }
         }
@@ -425,6 +508,14 @@ fn which(tool: &str) -> Option<PathBuf> {
     path.split(':').map(|d| Path::new(d).join(tool)).find(|p| p.is_file())
 }
 
+/// The namespace at `path`'s identity (device, inode), while one is mounted there.
+fn namespace_identity(path: &Path) -> Option<(u64, u64)> {
+    if !is_namespace(path) {
+        return None;
+    }
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// True when `path` is a namespace bind mount (its device is not its directory's).
 fn is_namespace(path: &Path) -> bool {
     let (Ok(me), Some(parent)) = (fs::metadata(path), path.parent()) else { return false };
@@ -471,24 +562,28 @@ fn in_ns(ns: &Path, argv: &[&str]) -> io::Result<()> {
 
 /// `ip -batch -` inside `ns`: one process for several changes.
 fn ip_batch(ns: &Path, lines: &[String]) -> io::Result<()> {
-    let mut child = nsenter(ns)
-        .args(["ip", "-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut ip = nsenter(ns);
+    ip.arg("ip");
+    ip_batch_in(ip, lines)
+}
+
+/// `ip -batch -` run by `ip` (a command that is `ip`, perhaps behind `nsenter`).
+fn ip_batch_in(mut ip: Command, lines: &[String]) -> io::Result<()> {
     let mut script = lines.join("\n");
     script.push('\n');
-    child.stdin.take().expect("piped").write_all(script.as_bytes())?;
+    feed(ip.args(["-batch", "-"]), &script, &format!("ip -batch ({})", lines.join("; ")))
+}
+
+/// Runs `cmd` with `input` on its stdin; `what` names it in the error.
+fn feed(cmd: &mut Command, input: &str, what: &str) -> io::Result<()> {
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    child.stdin.take().expect("piped").write_all(input.as_bytes())?;
     let out = child.wait_with_output()?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(io::Error::other(format!(
-            "ip -batch ({}): {}",
-            lines.join("; "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+        Err(io::Error::other(format!("{what}: {}", String::from_utf8_lossy(&out.stderr).trim())))
     }
 }
 

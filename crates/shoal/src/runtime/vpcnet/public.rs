@@ -1,8 +1,20 @@
 //! Public addresses: the host reaches an instance in a VPC network at its loopback
-//! address (its `PublicIpAddress`), as it does on the host's network. Each port the
-//! instance listens on (on all addresses or its private one) is mirrored on the loopback
-//! address by a listener in the daemon that forwards each connection to the private
-//! address, through a socket made in the VPC's router namespace ([`VpcNet::dial`]).
+//! address (its `PublicIpAddress`), as it does on the host's network.
+//!
+//! Where the host routes the instance's VPC to its router (`hostlink`), the kernel maps
+//! the address 1:1, as AWS's internet gateway maps a public address to the private one:
+//! the daemon's own table in the host's namespace, `ip shoal_<hash of the data dir>`,
+//! has one `dnat` per instance (every protocol and port) in its `output` chain, and
+//! masquerades what leaves from a loopback source over a VPC link (the kernel routes a
+//! loopback source out of a link only with `route_localnet`, set on it), so replies come
+//! back. No process is on the path: public addresses keep answering while the daemon
+//! is down after a crash; a clean stop deletes the table.
+//!
+//! Elsewhere (a VPC whose CIDR overlaps the host's routes, no `nft`) each port the
+//! instance listens on (on all addresses or its private one) is mirrored on the
+//! loopback address by a listener in the daemon that forwards each connection to the
+//! private address, through a socket made in the VPC's router namespace
+//! ([`VpcNet::dial`]).
 //!
 //! This is the path for the host's own clients (`curl <PublicIpAddress>:3000`, the
 //! lab's scripts); the load balancer does not take it: it dials into the VPC directly.
@@ -17,7 +29,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 
-use super::VpcNet;
+use super::{feed, VpcNet};
 
 /// How often listening ports are looked for.
 const POLL: Duration = Duration::from_millis(500);
@@ -59,10 +71,18 @@ pub async fn mirror(vpcnet: Weak<VpcNet>) {
     }
 }
 
-/// Every `public ip:port` to mirror: the instances' listening ports.
+/// Every `public ip:port` to mirror: the listening ports of instances the kernel does
+/// not map.
 fn wanted_addresses(net: &VpcNet) -> BTreeSet<SocketAddrV4> {
-    let attached: Vec<(String, super::InstanceNet)> =
-        net.attached.lock().unwrap().iter().map(|(id, n)| (id.clone(), n.clone())).collect();
+    let mapped = net.nat_mapped();
+    let attached: Vec<(String, super::InstanceNet)> = net
+        .attached
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(id, _)| !mapped.contains(*id))
+        .map(|(id, n)| (id.clone(), n.clone()))
+        .collect();
     let mut wanted = BTreeSet::new();
     for (id, n) in attached {
         let ns = net.instance_ns(&n.vpc_id, &id);
@@ -74,6 +94,102 @@ fn wanted_addresses(net: &VpcNet) -> BTreeSet<SocketAddrV4> {
         }
     }
     wanted
+}
+
+impl VpcNet {
+    /// The daemon's table in the host's namespace: one per data dir, so daemons of
+    /// other data dirs keep theirs.
+    pub(super) fn public_table(&self) -> String {
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let hash = self
+            .root
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193));
+        format!("shoal_{hash:08x}")
+    }
+
+    /// The instances whose public address the kernel maps: those of VPCs the host routes.
+    fn nat_mapped(&self) -> BTreeSet<String> {
+        let links = self.host_links.lock().unwrap();
+        self.attached
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, n)| links.get(&n.vpc_id).is_some_and(|l| l.routed))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Loads the host table that maps public addresses, if it changed; without any
+    /// mapped instance the table goes. Called with `changes` held.
+    pub(super) fn sync_public_nat(&self) {
+        if !self.nft {
+            return;
+        }
+        let mapped: Vec<(Ipv4Addr, Ipv4Addr)> = {
+            let ids = self.nat_mapped();
+            let attached = self.attached.lock().unwrap();
+            ids.iter()
+                .filter_map(|id| attached.get(id))
+                .map(|n| (n.public_ip, n.private_ip))
+                .collect()
+        };
+        let table = self.public_table();
+        let text =
+            if mapped.is_empty() { String::new() } else { public_nat_ruleset(&table, &mapped) };
+        let mut loaded = self.public_nat.lock().unwrap();
+        if loaded.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        let script = if text.is_empty() {
+            format!("table ip {table}\ndelete table ip {table}\n")
+        } else {
+            text.clone()
+        };
+        match feed(std::process::Command::new("nft").args(["-f", "-"]), &script, "nft -f -") {
+            Ok(()) => {
+                tracing::info!(table = %table, instances = mapped.len(), "public addresses mapped by the kernel");
+                *loaded = Some(text);
+            }
+            Err(e) => {
+                tracing::warn!(table = %table, error = %e, "cannot map public addresses");
+                *loaded = None;
+            }
+        }
+    }
+
+    /// The daemon stops cleanly: its public addresses go with it.
+    pub(super) fn drop_public_nat(&self) {
+        if !self.nft {
+            return;
+        }
+        let table = self.public_table();
+        let _ = feed(
+            std::process::Command::new("nft").args(["-f", "-"]),
+            &format!("table ip {table}\ndelete table ip {table}\n"),
+            "nft -f -",
+        );
+        *self.public_nat.lock().unwrap() = None;
+    }
+}
+
+/// The table mapping each `(public, private)` pair, replacing any earlier one.
+fn public_nat_ruleset(table: &str, mapped: &[(Ipv4Addr, Ipv4Addr)]) -> String {
+    let mut text = format!(
+        "table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n\
+         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n"
+    );
+    for (public, private) in mapped {
+        text.push_str(&format!("\t\tip daddr {public} dnat to {private}\n"));
+    }
+    text.push_str(&format!(
+        "\t}}\n\tchain postrouting {{\n\t\ttype nat hook postrouting priority 100; policy accept;\n\
+         \t\tip saddr 127.0.0.0/8 oifname \"{}*\" masquerade\n\t}}\n}}\n",
+        super::hostlink::LINK_PREFIX
+    ));
+    text
 }
 
 /// Accepts on the public address; each connection goes to the private one.
@@ -161,5 +277,19 @@ mod tests {
    0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5 1
 ";
         assert_eq!(parse_listening(tcp6, Ipv4Addr::new(172, 31, 0, 5)), vec![22]);
+    }
+
+    #[test]
+    fn the_nat_table_maps_each_public_address_and_masquerades_over_vpc_links() {
+        let text = public_nat_ruleset(
+            "shoal_0000abcd",
+            &[(Ipv4Addr::new(127, 1, 0, 2), Ipv4Addr::new(172, 31, 0, 5))],
+        );
+        assert!(
+            text.starts_with("table ip shoal_0000abcd\ndelete table ip shoal_0000abcd\n"),
+            "{text}"
+        );
+        assert!(text.contains("ip daddr 127.1.0.2 dnat to 172.31.0.5"), "{text}");
+        assert!(text.contains("ip saddr 127.0.0.0/8 oifname \"sv*\" masquerade"), "{text}");
     }
 }
