@@ -64,7 +64,7 @@ impl Controller for LoadBalancerController {
             // applies: the kernel then picks the router's address.
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = driver.vpc_networks(&region, &vpcs);
-                driver.load_balancer_addresses(&addresses)
+                driver.load_balancer_addresses(&region, &addresses)
             })
             .await;
             let mut next = reconcile(svc);

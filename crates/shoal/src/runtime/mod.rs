@@ -192,11 +192,12 @@ pub trait Driver: Send + Sync + 'static {
     fn vpc_network_identity(&self, _vpc_id: &str) -> Option<(u64, u64)> {
         None
     }
-    /// Puts each load balancer interface's private address (by VPC) on its VPC's
-    /// network, where the load balancer's connections to targets come from. Drivers
-    /// without VPC networks have nowhere to put them.
+    /// Puts each load balancer interface's private address of `region` (by VPC) on
+    /// its VPC's network, where the load balancer's connections to targets come from.
+    /// Drivers without VPC networks have nowhere to put them.
     fn load_balancer_addresses(
         &self,
+        _region: &str,
         _by_vpc: &std::collections::BTreeMap<
             String,
             std::collections::BTreeSet<std::net::Ipv4Addr>,

@@ -789,10 +789,11 @@ impl Driver for ContainerDriver {
 
     fn load_balancer_addresses(
         &self,
+        region: &str,
         by_vpc: &std::collections::BTreeMap<String, std::collections::BTreeSet<std::net::Ipv4Addr>>,
     ) -> io::Result<()> {
         match &self.vpcnet {
-            Some(vpcnet) => vpcnet.set_load_balancer_addresses(by_vpc.clone()),
+            Some(vpcnet) => vpcnet.set_load_balancer_addresses(region, by_vpc.clone()),
             None => Ok(()),
         }
     }

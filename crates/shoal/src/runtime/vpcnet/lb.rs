@@ -25,15 +25,16 @@ impl VpcNet {
         self.vpc_dir(vpc_id).join("load-balancers.addrs")
     }
 
-    /// The load balancers' interface addresses, by VPC, as the control plane wants
-    /// them: each VPC whose router namespace exists gets exactly these on its bridge
-    /// (the others get theirs when their router is made). Runs `ip` only on a change.
-    pub fn set_load_balancer_addresses(&self, wanted: LbAddresses) -> io::Result<()> {
-        if *self.lb_wanted.lock().unwrap() == Some(wanted.clone()) {
+    /// The load balancers' interface addresses of `region`, by VPC, as its control
+    /// plane wants them: each VPC whose router namespace exists gets exactly its
+    /// regions' addresses on its bridge (the others get theirs when their router is
+    /// made). Runs `ip` only on a change.
+    pub fn set_load_balancer_addresses(&self, region: &str, wanted: LbAddresses) -> io::Result<()> {
+        if self.lb_wanted.lock().unwrap().get(region) == Some(&wanted) {
             return Ok(());
         }
         let _changing = self.changes.lock().unwrap();
-        *self.lb_wanted.lock().unwrap() = Some(wanted);
+        self.lb_wanted.lock().unwrap().insert(region.to_string(), wanted);
         let vpcs: Vec<String> = fs::read_dir(&self.root)
             .into_iter()
             .flatten()
@@ -50,7 +51,7 @@ impl VpcNet {
         }
         if failed.is_some() {
             // Try again at the next pass.
-            *self.lb_wanted.lock().unwrap() = None;
+            self.lb_wanted.lock().unwrap().remove(region);
         }
         failed.map_or(Ok(()), Err)
     }
@@ -62,9 +63,11 @@ impl VpcNet {
             .lb_wanted
             .lock()
             .unwrap()
-            .as_ref()
-            .and_then(|w| w.get(vpc_id).cloned())
-            .unwrap_or_default();
+            .values()
+            .filter_map(|by_vpc| by_vpc.get(vpc_id))
+            .flatten()
+            .copied()
+            .collect();
         let record = self.lb_record(vpc_id);
         let held: BTreeSet<Ipv4Addr> = fs::read(&record)
             .ok()

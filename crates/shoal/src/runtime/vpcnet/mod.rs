@@ -94,9 +94,9 @@ pub struct VpcNet {
     nft: bool,
     /// Instance id → the ruleset last loaded into its namespace (its JSON text).
     filters: Mutex<HashMap<String, String>>,
-    /// The load balancer addresses the control plane last asked for (`None` before
-    /// its first ask, or after one failed to be placed).
-    lb_wanted: Mutex<Option<lb::LbAddresses>>,
+    /// Region → the load balancer addresses its control plane last asked for (none
+    /// before its first ask, or after one failed to be placed).
+    lb_wanted: Mutex<BTreeMap<String, lb::LbAddresses>>,
     /// VPC id → the load balancer addresses its router holds, for `dial`.
     lb_held: Mutex<HashMap<String, std::collections::BTreeSet<Ipv4Addr>>>,
     /// Region → its VPCs (id → CIDR), as each region's control plane last said
@@ -678,17 +678,22 @@ mod tests {
         // A load balancer's address on the router: its connections come from it.
         let lb_ip = Ipv4Addr::new(172, 31, 0, 20);
         let wanted = lb::LbAddresses::from([("vpc-test".to_string(), [lb_ip].into())]);
-        vpcnet.set_load_balancer_addresses(wanted).unwrap();
+        vpcnet.set_load_balancer_addresses("test-region", wanted).unwrap();
         let bridge =
             out(&vpcnet.router_ns("vpc-test"), &["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]);
         assert!(bridge.contains("172.31.0.20/32"), "{bridge}");
+        // Another region's control plane has its own load balancers: these stay.
+        vpcnet.set_load_balancer_addresses("other-region", lb::LbAddresses::new()).unwrap();
+        let bridge =
+            out(&vpcnet.router_ns("vpc-test"), &["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]);
+        assert!(bridge.contains("172.31.0.20/32"), "another region took it away: {bridge}");
         let (socket, _) =
             vpcnet.dial("127.250.0.11:8080".parse().unwrap(), &[lb_ip.into()]).unwrap().unwrap();
         socket.set_nonblocking(false).unwrap();
         nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&socket), &to_v4).unwrap();
         let (_conn, peer) = listener.accept().unwrap();
         assert_eq!(peer.ip(), std::net::IpAddr::V4(lb_ip));
-        vpcnet.set_load_balancer_addresses(lb::LbAddresses::new()).unwrap();
+        vpcnet.set_load_balancer_addresses("test-region", lb::LbAddresses::new()).unwrap();
         let bridge =
             out(&vpcnet.router_ns("vpc-test"), &["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]);
         assert!(!bridge.contains("172.31.0.20"), "{bridge}");
