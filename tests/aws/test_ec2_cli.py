@@ -139,3 +139,39 @@ def post_form(endpoint, body):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def test_public_addresses_follow_the_subnet_and_the_interface(daemon):
+    """AWS's rule: an instance gets a public address when its interface says
+    AssociatePublicIpAddress=true, or says nothing and its subnet maps public addresses
+    on launch (default subnets do, new ones not until modify-subnet-attribute)."""
+    base = daemon.base_image()
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    subnet = daemon.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "172.31.96.0/20")["Subnet"]
+    assert subnet["MapPublicIpOnLaunch"] is False
+
+    def launch(*args):
+        iid = daemon.aws("ec2", "run-instances", "--image-id", base, "--instance-type", "t2.micro",
+                         *args)["Instances"][0]["InstanceId"]
+        daemon.wait_state(iid, "running")
+        return iid, daemon.instance(iid)
+
+    private_id, private = launch("--subnet-id", subnet["SubnetId"])
+    assert "PublicIpAddress" not in private and private["PrivateIpAddress"].startswith("172.31.")
+    assert "Association" not in private["NetworkInterfaces"][0]
+    public_id, public = launch("--network-interfaces",
+                               f"DeviceIndex=0,SubnetId={subnet['SubnetId']},AssociatePublicIpAddress=true")
+    assert public["PublicIpAddress"] == public["NetworkInterfaces"][0]["Association"]["PublicIp"]
+    default_id, default = launch("--network-interfaces", "DeviceIndex=0,AssociatePublicIpAddress=false")
+    assert "PublicIpAddress" not in default
+    assert daemon.aws_error("ec2", "modify-subnet-attribute", "--subnet-id", "subnet-0123456789abcdef0",
+                           "--map-public-ip-on-launch")[0] == "InvalidSubnetID.NotFound"
+    daemon.aws("ec2", "modify-subnet-attribute", "--subnet-id", subnet["SubnetId"], "--map-public-ip-on-launch")
+    assert daemon.aws("ec2", "describe-subnets", "--subnet-ids", subnet["SubnetId"])["Subnets"][0]["MapPublicIpOnLaunch"]
+    mapped_id, mapped = launch("--subnet-id", subnet["SubnetId"])
+    assert mapped["PublicIpAddress"].startswith("127.")
+    assert "PublicIpAddress" not in daemon.instance(private_id), "a running instance keeps what it had"
+    daemon.aws("ec2", "terminate-instances", "--instance-ids", private_id, public_id, default_id, mapped_id)
+    for iid in (private_id, public_id, default_id, mapped_id):
+        daemon.wait_state(iid, "terminated")
+    daemon.aws("ec2", "delete-subnet", "--subnet-id", subnet["SubnetId"])

@@ -603,6 +603,35 @@ def test_revoking_the_default_egress_rule_cuts_outgoing_traffic(daemon):
 
 
 @needs_nft
+def test_an_instance_without_a_public_address_is_reached_at_its_private_one_only(daemon):
+    """A subnet that does not map public addresses: its instance has no PublicIpAddress,
+    the host reaches it at its private address (over the VPC's route, checked first),
+    and the kernel maps no loopback address to it."""
+    vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
+    subnet = daemon.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "172.31.112.0/20")["Subnet"]["SubnetId"]
+    web = new_group(daemon, "private3000", vpc)
+    daemon.aws("ec2", "authorize-security-group-ingress", "--group-id", web, "--protocol", "tcp",
+               "--port", "3000", "--cidr", "0.0.0.0/0")
+    iid = daemon.aws("ec2", "run-instances", "--image-id", daemon.base_image(), "--instance-type", "t2.micro",
+                     "--subnet-id", subnet, "--security-group-ids", web,
+                     "--user-data", LAB_USER_DATA)["Instances"][0]["InstanceId"]
+    daemon.wait_state(iid, "running")
+    inst = daemon.instance(iid)
+    assert "PublicIpAddress" not in inst, inst
+    ip = inst["PrivateIpAddress"]
+    route = subprocess.run(["ip", "route", "get", ip], capture_output=True, text=True, check=True).stdout
+    assert f"dev sv{vpc[-13:]} " in route, route
+    wait_for("the private address from the host", lambda: http_get(f"http://{ip}:3000/health", timeout=5)[0] == 200,
+             timeout=60)
+    loopback = daemon.api(f"/_shoal/api/instances/{iid}")["address"]
+    assert daemon.api(f"/_shoal/api/instances/{iid}")["public_ip"] is None
+    tables = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=True).stdout
+    assert f"ip daddr {loopback} " not in tables and f"dnat to {ip}\n" not in tables, tables
+    terminate(daemon, [iid])
+    daemon.aws("ec2", "delete-subnet", "--subnet-id", subnet)
+
+
+@needs_nft
 def test_a_vpc_has_its_router_and_host_route_while_it_exists(daemon):
     """AWS's VPC router exists with the VPC: CreateVpc makes its router namespace and
     routes its CIDR from the host there (before any instance); DeleteVpc removes both.

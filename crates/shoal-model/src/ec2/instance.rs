@@ -173,6 +173,19 @@ pub struct Instance {
     /// (kept in the record, so a daemon restart still does it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reboot_requested: bool,
+    /// It has a public IPv4 address (`PublicIpAddress`, its loopback address here), as
+    /// AWS decides at launch (`network::public_ip_on_launch`). Without one it is
+    /// reached at its private address only. Records from before the rule had one.
+    #[serde(default = "has_public_ip_by_default", skip_serializing_if = "is_true")]
+    pub has_public_ip: bool,
+}
+
+fn has_public_ip_by_default() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// What RunInstances sets about who may stop or terminate an instance, and what an

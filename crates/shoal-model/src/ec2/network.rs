@@ -177,6 +177,15 @@ pub struct Subnet {
     pub tags: Vec<Tag>,
 }
 
+/// Whether AWS gives a launched instance a public IPv4 address: what its primary
+/// network interface says (`AssociatePublicIpAddress`, of RunInstances, a launch
+/// template or a launch configuration) when it says anything, else its subnet's
+/// `MapPublicIpOnLaunch` (true in default subnets, false in the others unless
+/// ModifySubnetAttribute set it).
+pub fn public_ip_on_launch(associate_public_ip_address: Option<bool>, subnet: &Subnet) -> bool {
+    associate_public_ip_address.unwrap_or(subnet.map_public_ip_on_launch)
+}
+
 /// Checks a CreateSubnet block against its VPC and sibling subnets: /16–/28, inside
 /// the VPC (`InvalidSubnet.Range`), overlapping none (`InvalidSubnet.Conflict`).
 pub fn validate_subnet_cidr(text: &str, vpc: &Vpc, siblings: &[&Subnet]) -> AwsResult<Cidr> {

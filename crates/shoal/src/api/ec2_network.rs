@@ -27,6 +27,7 @@ type Handler = fn(&Service, &Params, &mut Xml) -> AwsResult<()>;
 const ACTIONS: &[(&str, Handler)] = &[
     ("DescribeVpcAttribute", describe_vpc_attribute),
     ("ModifyVpcAttribute", modify_vpc_attribute),
+    ("ModifySubnetAttribute", modify_subnet_attribute),
     ("DescribeSecurityGroupRules", describe_security_group_rules),
     ("DescribeNetworkInterfaces", describe_network_interfaces),
     ("DeleteNetworkInterface", delete_network_interface),
@@ -73,6 +74,13 @@ fn modify_vpc_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()>
         }
     }
     svc.modify_vpc_attribute(p.required("VpcId")?, &changes)?;
+    x.text("return", "true");
+    Ok(())
+}
+
+/// ModifySubnetAttribute.
+fn modify_subnet_attribute(svc: &Service, p: &Params, x: &mut Xml) -> AwsResult<()> {
+    svc.modify_subnet_attribute(p.required("SubnetId")?, p.bool("MapPublicIpOnLaunch.Value")?)?;
     x.text("return", "true");
     Ok(())
 }

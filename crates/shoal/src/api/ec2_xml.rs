@@ -72,7 +72,7 @@ pub(super) fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)
         .text("vpcId", &i.vpc_id)
         .text("privateIpAddress", i.private_ip);
     // The loopback address is how this machine reaches the instance: its public address.
-    if i.state.wants_processes() {
+    if i.state.wants_processes() && i.has_public_ip {
         x.text("ipAddress", i.loopback_ip);
     }
     x.text("sourceDestCheck", "true").list("groupSet", "item", groups, |x, (id, name)| {
@@ -117,7 +117,7 @@ pub(super) fn instance_xml(x: &mut Xml, i: &Instance, groups: &[(String, String)
                         .text("privateDnsName", private_dns(i))
                         .text("primary", "true");
                 });
-            if i.state.wants_processes() {
+            if i.state.wants_processes() && i.has_public_ip {
                 x.el("association", |x| {
                     x.text("publicIp", i.loopback_ip)
                         .text("publicDnsName", "")

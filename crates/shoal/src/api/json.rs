@@ -198,7 +198,10 @@ pub fn instance_json(svc: &Service, i: &Instance) -> Value {
         "availability_zone": i.availability_zone,
         "subnet_id": i.subnet_id,
         "private_ip": i.private_ip.to_string(),
+        // The loopback address the load balancer reaches it at; its public address
+        // only when it has one (`PublicIpAddress`).
         "address": i.loopback_ip.to_string(),
+        "public_ip": i.has_public_ip.then(|| i.loopback_ip.to_string()),
         "launch_time": format_time(i.launch_time),
         "name": shoal_model::tags::get(&i.tags, "Name"),
         "tags": i.tags.iter().map(|t| json!({"key": t.key, "value": t.value})).collect::<Vec<_>>(),

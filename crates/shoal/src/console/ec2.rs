@@ -248,10 +248,15 @@ pub fn instance(svc: &Service, id: &str, flash: &Flash) -> AwsResult<String> {
         ("Private IP address", format!("<code>{}</code>", i.private_ip)),
         (
             "Address (loopback)",
-            format!(
-                "<code>{}</code> <a href=\"http://{0}:3000/\" target=\"_blank\" rel=\"noopener\">:3000</a>",
-                i.loopback_ip
-            ),
+            if i.has_public_ip {
+                format!(
+                    "<code>{}</code> <a href=\"http://{0}:3000/\" target=\"_blank\" rel=\"noopener\">:3000</a>",
+                    i.loopback_ip
+                )
+            } else {
+                // AWS gave it no public address: the host reaches it at its private one.
+                format!("<code>{}</code> (no public address: the load balancer's only)", i.loopback_ip)
+            },
         ),
         ("Image", format!("<a href=\"/console/images\">{}</a>", esc(&i.image_id))),
         ("Key pair", esc(i.key_name.as_deref().unwrap_or("–"))),

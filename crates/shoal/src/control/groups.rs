@@ -367,6 +367,14 @@ fn launch(
             subnet_id: Some(subnet_id.to_string()),
             system_tags: g.instance_tags(),
             monitoring_enabled: Some(lc.instance_monitoring),
+            // The configuration's AssociatePublicIpAddress is its instances' interface's.
+            network_interface: lc.associate_public_ip_address.map(|associate| {
+                shoal_model::ec2::launch_template::NetworkInterfaceSpec {
+                    device_index: Some(0),
+                    associate_public_ip_address: Some(associate),
+                    ..Default::default()
+                }
+            }),
             // The configuration's IMDS settings reach the instance, as a template's do.
             options: shoal_model::ec2::launch_template::LaunchOptions {
                 metadata_options: lc.metadata_options.as_ref().map(|m| {

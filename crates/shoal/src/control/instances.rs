@@ -266,6 +266,7 @@ fn instance_net(svc: &Service, inst: &Instance) -> Option<InstanceNet> {
             subnet: subnet.cidr,
             private_ip: inst.private_ip,
             public_ip: inst.loopback_ip,
+            has_public_ip: inst.has_public_ip,
         })
     })
 }

@@ -292,3 +292,48 @@ fn the_default_vpc_has_a_default_subnet_in_every_zone_and_older_ones_get_the_mis
     svc.bootstrap().unwrap();
     assert_eq!(default_subnets(&svc).len(), 5);
 }
+
+#[test]
+fn a_public_address_comes_from_the_interface_else_the_subnets_map_public_ip_on_launch() {
+    let (svc, _) = service();
+    let default_vpc = svc.describe_vpcs(&[], &[]).unwrap().into_iter().find(|v| v.is_default);
+    let vpc = default_vpc.unwrap().id;
+    // A default subnet maps public addresses; a new one does not.
+    assert!(launch(&svc, 1, None)[0].has_public_ip);
+    let private = svc.create_subnet(&vpc, "172.31.96.0/20", None, &[]).unwrap();
+    assert!(!private.map_public_ip_on_launch);
+    assert!(!launch(&svc, 1, Some(&private.id))[0].has_public_ip);
+    // The launch's interface says otherwise, and wins either way.
+    let with_interface = |subnet: &str, associate: bool| {
+        svc.run_instances(RunInstances {
+            image_id: Some(base_image(&svc)),
+            min_count: 1,
+            max_count: 1,
+            subnet_id: Some(subnet.into()),
+            network_interface: Some(shoal_model::ec2::launch_template::NetworkInterfaceSpec {
+                device_index: Some(0),
+                associate_public_ip_address: Some(associate),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .unwrap()
+        .instances
+        .remove(0)
+    };
+    assert!(with_interface(&private.id, true).has_public_ip);
+    let default_subnet = launch(&svc, 1, None)[0].subnet_id.clone();
+    assert!(!with_interface(&default_subnet, false).has_public_ip);
+    // ModifySubnetAttribute: later launches there get one; an unknown subnet or no
+    // attribute changes nothing.
+    svc.modify_subnet_attribute(&private.id, Some(true)).unwrap();
+    assert!(launch(&svc, 1, Some(&private.id))[0].has_public_ip);
+    let err = svc.modify_subnet_attribute("subnet-0123456789abcdef0", Some(false)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidSubnetIDNotFound);
+    assert_eq!(
+        svc.modify_subnet_attribute(&private.id, None).unwrap_err().code,
+        ErrorCode::MissingParameter
+    );
+    let subnet = svc.describe_subnets(std::slice::from_ref(&private.id), &[]).unwrap().remove(0);
+    assert!(subnet.map_public_ip_on_launch);
+}

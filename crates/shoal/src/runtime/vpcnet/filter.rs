@@ -97,6 +97,7 @@ mod tests {
             subnet: Cidr { base: Ipv4Addr::new(172, 31, 0, 0), prefix: 20 },
             private_ip: Ipv4Addr::new(172, 31, 0, 10),
             public_ip: Ipv4Addr::new(127, 250, 1, 10),
+            has_public_ip: true,
         };
         let id = "i-fffffffffffffffff";
         /// Removes the namespaces even when an assertion fails.

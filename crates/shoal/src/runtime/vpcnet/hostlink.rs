@@ -324,6 +324,7 @@ mod tests {
             subnet: Cidr::parse("10.213.0.0/20", "t").unwrap(),
             private_ip: Ipv4Addr::new(10, 213, 0, 10),
             public_ip: Ipv4Addr::new(127, 251, 0, 10),
+            has_public_ip: true,
         };
         let ns = vpcnet.attach("i-0hostlink0000001", &net).unwrap();
         // The host routes the VPC's block over the link, and only that link.

@@ -66,8 +66,17 @@ pub struct InstanceNet {
     pub vpc_id: String,
     pub subnet: Cidr,
     pub private_ip: Ipv4Addr,
-    /// The loopback address the host and the load balancer know it by.
+    /// The loopback address the load balancer knows it by, and the host too when it
+    /// has a public address.
     pub public_ip: Ipv4Addr,
+    /// It has a public address (`Instance::has_public_ip`): the host reaches it at
+    /// `public_ip`. Records from before had one.
+    #[serde(default = "has_public_ip_by_default")]
+    pub has_public_ip: bool,
+}
+
+fn has_public_ip_by_default() -> bool {
+    true
 }
 
 impl InstanceNet {
@@ -610,6 +619,7 @@ mod tests {
             subnet: Cidr { base: Ipv4Addr::new(ip[0], ip[1], ip[2] & 0xf0, 0), prefix: 20 },
             private_ip: ip.into(),
             public_ip: public.into(),
+            has_public_ip: true,
         }
     }
 

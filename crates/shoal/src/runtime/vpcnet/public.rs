@@ -80,7 +80,7 @@ fn wanted_addresses(net: &VpcNet) -> BTreeSet<SocketAddrV4> {
         .lock()
         .unwrap()
         .iter()
-        .filter(|(id, _)| !mapped.contains(*id))
+        .filter(|(id, n)| n.has_public_ip && !mapped.contains(*id))
         .map(|(id, n)| (id.clone(), n.clone()))
         .collect();
     let mut wanted = BTreeSet::new();
@@ -110,14 +110,15 @@ impl VpcNet {
         format!("shoal_{hash:08x}")
     }
 
-    /// The instances whose public address the kernel maps: those of VPCs the host routes.
+    /// The instances whose public address the kernel maps: those with one, in VPCs the
+    /// host routes.
     fn nat_mapped(&self) -> BTreeSet<String> {
         let links = self.host_links.lock().unwrap();
         self.attached
             .lock()
             .unwrap()
             .iter()
-            .filter(|(_, n)| links.get(&n.vpc_id).is_some_and(|l| l.routed))
+            .filter(|(_, n)| n.has_public_ip && links.get(&n.vpc_id).is_some_and(|l| l.routed))
             .map(|(id, _)| id.clone())
             .collect()
     }

@@ -252,6 +252,10 @@ impl Service {
             })?;
             Some(InstanceProfileRef { id: ids::instance_profile_id(&arn), arn })
         });
+        let has_public_ip = network::public_ip_on_launch(
+            merged.network_interface.as_ref().and_then(|n| n.associate_public_ip_address),
+            subnet,
+        );
         changes.launched.instances += count;
         changes.launched.vcpus += count * vcpus_each;
         let reservation_id = ids::ec2("r");
@@ -297,6 +301,7 @@ impl Service {
                 metadata_options: metadata_options.clone(),
                 iam_instance_profile: profile.clone(),
                 reboot_requested: false,
+                has_public_ip,
             };
             instances.push(inst);
         }

@@ -54,7 +54,8 @@ impl Service {
                 subnet_cidr: state.subnets.get(&inst.subnet_id).map(|s| s.cidr),
                 key,
                 lifecycle_state,
-                public_ip: inst.state.wants_processes().then_some(inst.loopback_ip),
+                public_ip: (inst.state.wants_processes() && inst.has_public_ip)
+                    .then_some(inst.loopback_ip),
                 instance: inst,
             })
         })

@@ -129,6 +129,27 @@ impl Service {
         })
     }
 
+    /// ModifySubnetAttribute, of the attributes Shoal acts on: `MapPublicIpOnLaunch`
+    /// (whether instances launched there get a public address unless their interface
+    /// says otherwise). Instances already running keep theirs, as on AWS.
+    pub fn modify_subnet_attribute(
+        &self,
+        subnet_id: &str,
+        map_public_ip_on_launch: Option<bool>,
+    ) -> AwsResult<()> {
+        let value = map_public_ip_on_launch
+            .ok_or_else(|| AwsError::missing_parameter("MapPublicIpOnLaunch"))?;
+        self.mutate(|state, changes| {
+            let mut subnet = require::<Subnet>(state, subnet_id, || {
+                not_found_ids(ErrorCode::InvalidSubnetIDNotFound, "subnet", &[subnet_id.into()])
+            })?
+            .clone();
+            subnet.map_public_ip_on_launch = value;
+            changes.put(subnet);
+            Ok(())
+        })
+    }
+
     /// DescribeRegions: AWS's commercial regions (Shoal's account has opted in to every
     /// opt-in region, so `AllRegions` lists the same), by `RegionName` and filters.
     pub fn describe_regions(
