@@ -164,6 +164,10 @@ def test_public_addresses_follow_the_subnet_and_the_interface(daemon):
     assert public["PublicIpAddress"] == public["NetworkInterfaces"][0]["Association"]["PublicIp"]
     default_id, default = launch("--network-interfaces", "DeviceIndex=0,AssociatePublicIpAddress=false")
     assert "PublicIpAddress" not in default
+    # Only the primary interface takes a public address; Shoal makes one interface.
+    run = ["ec2", "run-instances", "--image-id", base, "--instance-type", "t2.micro", "--network-interfaces"]
+    assert daemon.aws_error(*run, "DeviceIndex=1,AssociatePublicIpAddress=true")[0] == "InvalidParameterCombination"
+    assert daemon.aws_error(*run, "DeviceIndex=0", "DeviceIndex=1")[0] == "UnsupportedOperation"
     assert daemon.aws_error("ec2", "modify-subnet-attribute", "--subnet-id", "subnet-0123456789abcdef0",
                            "--map-public-ip-on-launch")[0] == "InvalidSubnetID.NotFound"
     daemon.aws("ec2", "modify-subnet-attribute", "--subnet-id", subnet["SubnetId"], "--map-public-ip-on-launch")

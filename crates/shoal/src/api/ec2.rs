@@ -771,8 +771,21 @@ fn network_interface(p: &Params) -> AwsResult<Option<NetworkInterfaceSpec>> {
     if n.is_empty() {
         return Ok(None);
     }
+    if !p.sub("NetworkInterface.2").is_empty() {
+        return Err(AwsError::new(
+            ErrorCode::UnsupportedOperation,
+            "Shoal gives an instance one network interface: NetworkInterface.2 and beyond are not supported.",
+        ));
+    }
+    let device_index: Option<i64> = n.number("DeviceIndex")?;
+    if device_index.unwrap_or(0) != 0 && n.get("AssociatePublicIpAddress").is_some() {
+        return Err(AwsError::new(
+            ErrorCode::InvalidParameterCombination,
+            "The associatePublicIPAddress parameter can only be specified for the network interface with DeviceIndex 0.",
+        ));
+    }
     Ok(Some(NetworkInterfaceSpec {
-        device_index: n.number("DeviceIndex")?,
+        device_index,
         subnet_id: n.string("SubnetId"),
         groups: n.list("SecurityGroupId"),
         associate_public_ip_address: n.bool("AssociatePublicIpAddress")?,
