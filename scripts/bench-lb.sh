@@ -19,6 +19,18 @@
 # on ports 28xxx. On a VM shared with other builds, throughput swings by tens of
 # percent between runs while CPU per request moves by a few, so this shows a change
 # in the proxy's own cost clearly. Everything it starts is stopped by PID.
+#
+# --netns (first, before --cpu if both): the targets inside network namespaces, laid
+# out like one of Shoal's VPCs (crates/shoal/src/runtime/vpcnet): a router namespace
+# holding bridge br0 with 10.213.0.1/16, and two backend namespaces, each with a veth
+# eth0 on that bridge (10.213.0.11, 10.213.0.12, default via 10.213.0.1), one Rust
+# backend each (port 18101 and 18102; 28101 and 28102 with --cpu). The proxies (Shoal,
+# nginx, HAProxy) and wrk run in the router namespace and listen on its loopback, so
+# every proxied byte crosses a veth and the bridge. The namespaces are named
+# shoalbench-<pid>-router/-be1/-be2; nothing is added to the host's own namespace (no
+# link, address or route), and none of the namespaces has a link out of it. On exit,
+# whatever way it comes, it stops what it started by PID, then deletes the namespaces.
+# Needs iproute2 (ip netns) and root.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +39,8 @@ LISTEN=127.0.0.1:8080
 BACKENDS=127.0.0.1:18101,127.0.0.1:18102
 
 die() { echo "bench-lb: $*" >&2; exit 2; }
+NETNS_MODE=0
+if [ "${1:-}" = "--netns" ]; then NETNS_MODE=1; shift; fi
 CPU_MODE=0; CPU_D=5; CPU_R=3
 if [ "${1:-}" = "--cpu" ]; then
   CPU_MODE=1; shift
@@ -37,14 +51,19 @@ if [ "${1:-}" = "--cpu" ]; then
       *) die "--cpu takes only -d SECONDS and -r ROUNDS";;
     esac
   done
-  [[ "$CPU_D" =~ ^[0-9]+$ && "$CPU_R" =~ ^[0-9]+$ ]] && [ "$CPU_D" -ge 1 ] && [ "$CPU_R" -ge 1 ] \
-    || die "bad -d/-r"
+  if ! [[ "$CPU_D" =~ ^[0-9]+$ && "$CPU_R" =~ ^[0-9]+$ ]] || [ "$CPU_D" -lt 1 ] || [ "$CPU_R" -lt 1 ]; then
+    die "bad -d/-r"
+  fi
   [ $((3 * CPU_R * (CPU_D + 1))) -le 540 ] || die "--cpu run would exceed 9 minutes; lower -d/-r"
 fi
 for t in nginx haproxy wrk curl taskset python3 cargo; do
   command -v "$t" >/dev/null 2>&1 || die "missing $t (apt-get update && apt-get install -y nginx haproxy wrk curl)"
 done
 [ -x "$TOOLS/lb-bench.sh" ] || die "harness not found at $TOOLS/lb-bench.sh (set LB_BENCH_TOOLS)"
+if [ "$NETNS_MODE" = 1 ]; then
+  command -v ip >/dev/null 2>&1 || die "missing ip (apt-get install iproute2)"
+  [ "$(id -u)" = 0 ] || die "--netns needs root (ip netns add)"
+fi
 
 echo "== building Shoal's standalone proxy (release)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
@@ -52,31 +71,90 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 BIN="$TARGET_DIR/release/examples/standalone"
 [ -x "$BIN" ] || die "no binary at $BIN"
 
-if [ ! -x "$TOOLS/lb-bench-rs/target/release/rsbackend" ]; then
-  echo "== building the harness's Rust backend"
-  (cd "$TOOLS/lb-bench-rs" && cargo build --release) || die "lb-bench-rs build failed"
-fi
+# The harness's helpers go where cargo puts them: CARGO_TARGET_DIR (relative to
+# lb-bench-rs, as cargo reads it there) if set, else lb-bench-rs/target.
+case "${CARGO_TARGET_DIR:-}" in
+  "") RSBIN="$TOOLS/lb-bench-rs/target/release";;
+  /*) RSBIN="$CARGO_TARGET_DIR/release";;
+  *) RSBIN="$TOOLS/lb-bench-rs/$CARGO_TARGET_DIR/release";;
+esac
+export LB_BENCH_RSBIN="$RSBIN"
+echo "== building the harness's Rust backend (release)"
+(cd "$TOOLS/lb-bench-rs" && cargo build --release) || die "lb-bench-rs build failed"
 
 PID=""
+HPID=""      # the harness
 CPU_PIDS=()
 CRUN=""
-stop_pid() {
+NSES=()      # namespaces made here, deleted on exit
+# shellcheck disable=SC2317  # stop_pid and cleanup run from the EXIT trap
+stop_pid() {  # stop_pid PID [TENTHS]: TERM, then KILL after TENTHS/10 s (default 3 s)
   local p="$1"
   if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
     kill -TERM "$p" 2>/dev/null
-    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 "${2:-30}"); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   fi
 }
+# shellcheck disable=SC2317
 cleanup() {
-  local i
+  local i ns p
+  stop_pid "$HPID" 100        # the harness stops its own processes (up to ~3 s)
   stop_pid "$PID"
   for ((i = ${#CPU_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${CPU_PIDS[$i]}"; done
   case "$CRUN" in /tmp/shoal-cpu.*) rm -rf "$CRUN";; esac
+  for ((i = ${#NSES[@]} - 1; i >= 0; i--)); do
+    ns="${NSES[$i]}"
+    # Anything still inside a namespace made here was started by this run: stop it
+    # by PID before the namespace goes.
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null || echo "bench-lb: could not delete namespace $ns" >&2
+  done
+  NSES=()
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ --netns layout
+NSP="shoalbench-$$"
+RNS="$NSP-router"
+NS_SUBNET=10.213.0.0/16
+NS_BE_ADDRS=(10.213.0.11 10.213.0.12)
+NS=()        # prefix that runs a command in the router namespace (empty: here)
+make_netns() {  # the VPC-like layout of the header; every command names its namespace
+  local i b
+  for b in "$RNS" "$NSP-be1" "$NSP-be2"; do
+    [ -e "/run/netns/$b" ] && die "namespace $b already exists"
+  done
+  ip netns add "$RNS" || die "ip netns add $RNS failed"
+  NSES+=("$RNS")
+  if ! { ip -n "$RNS" link set lo up &&
+    ip -n "$RNS" link add br0 type bridge &&
+    ip -n "$RNS" addr add "${NS_SUBNET%.0/16}.1/16" dev br0 &&
+    ip -n "$RNS" link set br0 up; }; then
+    die "router namespace setup failed"
+  fi
+  for i in 1 2; do
+    b="$NSP-be$i"
+    ip netns add "$b" || die "ip netns add $b failed"
+    NSES+=("$b")
+    if ! { ip -n "$RNS" link add "vbe$i" type veth peer name eth0 netns "$b" &&
+      ip -n "$RNS" link set "vbe$i" master br0 up &&
+      ip -n "$b" link set lo up &&
+      ip -n "$b" addr add "${NS_BE_ADDRS[$((i - 1))]}/16" dev eth0 &&
+      ip -n "$b" link set eth0 up &&
+      ip -n "$b" route add default via "${NS_SUBNET%.0/16}.1"; }; then
+      die "backend namespace $b setup failed"
+    fi
+  done
+  NS=(ip netns exec "$RNS")
+  echo "== namespaces: $RNS (br0 ${NS_SUBNET%.0/16}.1/16), $NSP-be1 (${NS_BE_ADDRS[0]}), $NSP-be2 (${NS_BE_ADDRS[1]})"
+}
+start_ns_backend() {  # start_ns_backend I PORT: rsbackend in backend namespace I, CPU 0
+  ip netns exec "$NSP-be$1" taskset -c 0 "$RSBIN/rsbackend" "$2" 1 "${NS_BE_ADDRS[$(($1 - 1))]}" \
+    >/dev/null 2>&1 &
+}
 
 # ------------------------------------------------------------------ --cpu mode
 write_cpu_configs() {  # nginx and HAProxy exactly as lb-bench.sh configures them
@@ -93,8 +171,8 @@ http {
   keepalive_requests 10000000;
   keepalive_timeout 75s;
   upstream targets {
-    server 127.0.0.1:28101 max_fails=1 fail_timeout=5s;
-    server 127.0.0.1:28102 max_fails=1 fail_timeout=5s;
+    server $CBE1 max_fails=1 fail_timeout=5s;
+    server $CBE2 max_fails=1 fail_timeout=5s;
     keepalive 256;
     keepalive_requests 10000000;
     keepalive_timeout 75s;
@@ -138,8 +216,8 @@ backend targets
   balance roundrobin
   option httpchk GET /
   default-server inter 1s fall 2 rise 2
-  server t1 127.0.0.1:28101 check
-  server t2 127.0.0.1:28102 check
+  server t1 $CBE1 check
+  server t2 $CBE2 check
 HAPROXY
 }
 
@@ -151,26 +229,35 @@ ticks() {  # CPU clock ticks (user + system) of a process and its children (ngin
   echo "$t"
 }
 
+CBE1=127.0.0.1:28101; CBE2=127.0.0.1:28102
 cpu_mode() {
-  local rs="$TOOLS/lb-bench-rs/target/release" p t r j t0 t1 out req p99
+  local p t r j t0 t1 out req p99
   CRUN="$(mktemp -d -t shoal-cpu.XXXXXX)" || die "mktemp failed"
   mkdir -p "$CRUN/tmp"
   for p in 28001 28002 28080 28101 28102; do
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && die "port $p already in use"
+    "${NS[@]}" ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && die "port $p already in use"
   done
+  if [ "$NETNS_MODE" = 1 ]; then
+    CBE1="${NS_BE_ADDRS[0]}:28101"; CBE2="${NS_BE_ADDRS[1]}:28102"
+  fi
   write_cpu_configs
-  for p in 28101 28102; do
-    taskset -c 0 "$rs/rsbackend" "$p" 1 >/dev/null 2>&1 &
-    CPU_PIDS+=($!)
-  done
+  if [ "$NETNS_MODE" = 1 ]; then
+    start_ns_backend 1 28101; CPU_PIDS+=($!)
+    start_ns_backend 2 28102; CPU_PIDS+=($!)
+  else
+    for p in 28101 28102; do
+      taskset -c 0 "$RSBIN/rsbackend" "$p" 1 >/dev/null 2>&1 &
+      CPU_PIDS+=($!)
+    done
+  fi
   sleep 0.3
-  taskset -c 0 nginx -p "$CRUN" -c "$CRUN/nginx.conf" -e "$CRUN/nginx.err" &
+  "${NS[@]}" taskset -c 0 nginx -p "$CRUN" -c "$CRUN/nginx.conf" -e "$CRUN/nginx.err" &
   CPU_PIDS+=($!)
   local ng=$!
-  taskset -c 0 haproxy -db -f "$CRUN/haproxy.cfg" >"$CRUN/haproxy.out" 2>&1 &
+  "${NS[@]}" taskset -c 0 haproxy -db -f "$CRUN/haproxy.cfg" >"$CRUN/haproxy.out" 2>&1 &
   CPU_PIDS+=($!)
   local ha=$!
-  taskset -c 0 "$BIN" --backends 127.0.0.1:28101,127.0.0.1:28102 --listen 127.0.0.1:28080 \
+  "${NS[@]}" taskset -c 0 "$BIN" --backends "$CBE1,$CBE2" --listen 127.0.0.1:28080 \
     --threads 1 2>"$CRUN/shoal.err" &
   CPU_PIDS+=($!)
   local ours=$!
@@ -179,17 +266,17 @@ cpu_mode() {
   declare -A pid=([nginx]=$ng [haproxy]=$ha [shoal]=$ours)
   local order=(nginx haproxy shoal)
   for t in "${order[@]}"; do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${port[$t]}/")" = 200 ] \
+    [ "$("${NS[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:${port[$t]}/")" = 200 ] \
       || die "$t did not answer on port ${port[$t]}"
-    timeout 20 taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:${port[$t]}/" >/dev/null
+    timeout 20 "${NS[@]}" taskset -c 1 wrk -t1 -c64 -d2s "http://127.0.0.1:${port[$t]}/" >/dev/null
   done
-  echo "== CPU per request: $CPU_R rounds x ${CPU_D}s, wrk -c64 on CPU 1, servers on CPU 0"
+  echo "== CPU per request: $CPU_R rounds x ${CPU_D}s, wrk -c64 on CPU 1, servers on CPU 0${NS[*]:+, targets in namespaces}"
   : >"$CRUN/cpu.tsv"
   for r in $(seq 1 "$CPU_R"); do
     for j in 0 1 2; do
       t="${order[$(( (j + r - 1) % 3 ))]}"
       t0=$(ticks "${pid[$t]}")
-      out=$(timeout $((CPU_D + 15)) taskset -c 1 wrk -t1 -c64 -d"${CPU_D}s" --latency \
+      out=$(timeout $((CPU_D + 15)) "${NS[@]}" taskset -c 1 wrk -t1 -c64 -d"${CPU_D}s" --latency \
         "http://127.0.0.1:${port[$t]}/")
       t1=$(ticks "${pid[$t]}")
       req=$(awk '/requests in/{print $1}' <<<"$out")
@@ -214,13 +301,21 @@ for peer in ("nginx", "haproxy"):
           % (peer, st.median(rs), min(rs), max(rs)))
 PY
 }
+[ "$NETNS_MODE" = 1 ] && make_netns
 if [ "$CPU_MODE" = 1 ]; then
   cpu_mode
   exit 0
 fi
 
+HARGS=()
+if [ "$NETNS_MODE" = 1 ]; then
+  BACKENDS="${NS_BE_ADDRS[0]}:18101,${NS_BE_ADDRS[1]}:18102"
+  start_ns_backend 1 18101; CPU_PIDS+=($!)
+  start_ns_backend 2 18102; CPU_PIDS+=($!)
+  HARGS=(--netns "$RNS" --backends "$BACKENDS")
+fi
 OUT="$(mktemp -t shoal-bench.XXXXXX)"
-taskset -c 0 "$BIN" --backends "$BACKENDS" --listen "$LISTEN" --threads 1 2>"$OUT.err" &
+"${NS[@]}" taskset -c 0 "$BIN" --backends "$BACKENDS" --listen "$LISTEN" --threads 1 2>"$OUT.err" &
 PID=$!
 for _ in $(seq 1 50); do
   grep -q "listening on" "$OUT.err" 2>/dev/null && break
@@ -229,8 +324,13 @@ for _ in $(seq 1 50); do
 done
 grep -q "listening on" "$OUT.err" || { cat "$OUT.err" >&2; die "Shoal proxy did not start"; }
 
-"$TOOLS/lb-bench.sh" --ours-pid "$PID" "$@" "http://$LISTEN/" | tee "$OUT"
-rc=${PIPESTATUS[0]}
+# In the background, so that a signal to this script alone still stops the harness
+# (and through it nginx and HAProxy) before the namespaces go.
+"$TOOLS/lb-bench.sh" "${HARGS[@]}" --ours-pid "$PID" "$@" "http://$LISTEN/" > >(tee "$OUT") &
+HPID=$!
+wait "$HPID"
+rc=$?
+HPID=""
 
 # Shoal vs HAProxy, paired per round like the harness's nginx ratio.
 RES="$TOOLS/run/results.tsv"
