@@ -6,13 +6,12 @@
 //!
 //! Look at it as an operator: `nsenter --net=<data>/vpcnet/<vpc>/<instance> nft list ruleset`.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 
-use super::{nsenter, VpcNet};
+use super::{feed, nsenter, VpcNet};
 
 impl VpcNet {
     /// Loads `ruleset` into the instance's namespace unless it is what was loaded last;
@@ -41,23 +40,11 @@ impl VpcNet {
 
 /// `nft -j -f -` inside the namespace at `ns`.
 fn load(ns: &Path, json: &str) -> io::Result<()> {
-    let mut child = nsenter(ns)
-        .args(["nft", "-j", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child.stdin.take().expect("piped").write_all(json.as_bytes())?;
-    let out = child.wait_with_output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "nft -j -f - in {}: {}",
-            ns.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
+    feed(
+        nsenter(ns).args(["nft", "-j", "-f", "-"]),
+        json,
+        &format!("nft -j -f - in {}", ns.display()),
+    )
 }
 
 #[cfg(test)]

@@ -399,10 +399,6 @@ impl VpcNet {
         {
             return;
         }
-        self.remove_vpc(vpc_id);
-    }
-
-    fn remove_vpc(&self, vpc_id: &str) {
         self.unlink_host(vpc_id);
         self.dialers.lock().unwrap().remove(vpc_id);
         self.forget_lb_addresses(vpc_id);

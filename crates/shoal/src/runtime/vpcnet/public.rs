@@ -144,12 +144,8 @@ impl VpcNet {
         if loaded.as_deref() == Some(text.as_str()) {
             return;
         }
-        let script = if text.is_empty() {
-            format!("table ip {table}\ndelete table ip {table}\n")
-        } else {
-            text.clone()
-        };
-        match feed(std::process::Command::new("nft").args(["-f", "-"]), &script, "nft -f -") {
+        let script = if text.is_empty() { delete_table(&table) } else { text.clone() };
+        match nft_script(&script) {
             Ok(()) => {
                 tracing::info!(table = %table, instances = mapped.len(), "public addresses mapped by the kernel");
                 *loaded = Some(text);
@@ -166,22 +162,27 @@ impl VpcNet {
         if !self.nft {
             return;
         }
-        let table = self.public_table();
-        let _ = feed(
-            std::process::Command::new("nft").args(["-f", "-"]),
-            &format!("table ip {table}\ndelete table ip {table}\n"),
-            "nft -f -",
-        );
+        let _ = nft_script(&delete_table(&self.public_table()));
         *self.public_nat.lock().unwrap() = None;
     }
 }
 
+/// `nft -f -` in the host's namespace.
+fn nft_script(script: &str) -> io::Result<()> {
+    feed(std::process::Command::new("nft").args(["-f", "-"]), script, "nft -f -")
+}
+
+/// Deletes the table if it exists (declaring it first makes the delete never fail).
+fn delete_table(table: &str) -> String {
+    format!("table ip {table}\ndelete table ip {table}\n")
+}
+
 /// The table mapping each `(public, private)` pair, replacing any earlier one.
 fn public_nat_ruleset(table: &str, mapped: &[(Ipv4Addr, Ipv4Addr)]) -> String {
-    let mut text = format!(
-        "table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n\
-         \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n"
-    );
+    let mut text = delete_table(table);
+    text.push_str(&format!(
+        "table ip {table} {{\n\tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n"
+    ));
     for (public, private) in mapped {
         text.push_str(&format!("\t\tip daddr {public} dnat to {private}\n"));
     }
