@@ -332,16 +332,7 @@ mod tests {
         let route = String::from_utf8_lossy(&route.stdout).into_owned();
         assert!(route.contains(&format!("dev {}", host_link_name(vpc))), "{route}");
         // A listener inside the instance, reached from the host.
-        let listener = {
-            let rx = super::super::spawn_dialer("probe", &ns).unwrap();
-            let fd = rx.recv().unwrap().unwrap();
-            use nix::sys::socket::{bind, listen, Backlog, SockaddrIn};
-            bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::new(10, 213, 0, 10, 8080))
-                .unwrap();
-            listen(&fd, Backlog::new(8).unwrap()).unwrap();
-            std::net::TcpListener::from(fd)
-        };
-        listener.set_nonblocking(false).unwrap();
+        let listener = super::super::tests::listen_in(&ns, "10.213.0.10:8080".parse().unwrap());
         let to = std::net::SocketAddr::from(([10, 213, 0, 10], 8080));
         let _conn = std::net::TcpStream::connect_timeout(&to, std::time::Duration::from_secs(5))
             .expect("the host reaches the instance over the VPC's link");

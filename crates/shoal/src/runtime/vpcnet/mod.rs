@@ -606,8 +606,22 @@ fn run(cmd: &mut Command) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// A blocking TCP listener at `addr` inside the namespace at `ns` (root tests).
+    pub(in crate::runtime::vpcnet) fn listen_in(
+        ns: &Path,
+        addr: std::net::SocketAddrV4,
+    ) -> std::net::TcpListener {
+        use nix::sys::socket::{bind, listen, Backlog, SockaddrIn};
+        let fd = spawn_dialer("probe", ns).unwrap().recv().unwrap().unwrap();
+        bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(addr)).unwrap();
+        listen(&fd, Backlog::new(8).unwrap()).unwrap();
+        let listener = std::net::TcpListener::from(fd);
+        listener.set_nonblocking(false).unwrap();
+        listener
+    }
 
     fn net(vpc: &str, ip: [u8; 4], public: [u8; 4]) -> InstanceNet {
         InstanceNet {
@@ -664,16 +678,7 @@ mod tests {
         let via = out(&ns_a, &["ip", "route", "get", "172.31.0.11"]);
         assert!(via.contains("dev eth0") && !via.contains("via"), "{via}");
         // A listener in b, reached from the router namespace the way the proxy does.
-        let listener = {
-            let rx = spawn_dialer("probe", &ns_b).unwrap();
-            let fd = rx.recv().unwrap().unwrap();
-            use nix::sys::socket::{bind, listen, Backlog, SockaddrIn};
-            bind(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::new(172, 31, 0, 11, 8080))
-                .unwrap();
-            listen(&fd, Backlog::new(8).unwrap()).unwrap();
-            std::net::TcpListener::from(fd)
-        };
-        listener.set_nonblocking(false).unwrap();
+        let listener = listen_in(&ns_b, "172.31.0.11:8080".parse().unwrap());
         let (socket, to) = vpcnet.dial("127.250.0.11:8080".parse().unwrap(), &[]).unwrap().unwrap();
         assert_eq!(to, "172.31.0.11:8080".parse().unwrap());
         socket.set_nonblocking(false).unwrap();
