@@ -20,7 +20,8 @@ def launch_lab_instances(d, count, zone=None):
     """`count` standalone instances running the lab app; waits until each answers.
     Returns [{"id", "private_ip", "public_ip", "zone"}]."""
     ec2 = d.boto("ec2")
-    kwargs = dict(ImageId=AL2023, InstanceType="t2.micro", MinCount=count, MaxCount=count, UserData=SETUP)
+    kwargs = dict(ImageId=AL2023, InstanceType="t2.micro", MinCount=count, MaxCount=count, UserData=SETUP,
+                  SecurityGroupIds=[d.web_group()])
     if zone:
         kwargs["Placement"] = {"AvailabilityZone": zone}
     ids = [i["InstanceId"] for i in ec2.run_instances(**kwargs)["Instances"]]
@@ -44,6 +45,8 @@ def default_network(d):
 
 
 def security_group(d, name):
+    if name == "web":
+        return d.web_group()
     ec2 = d.boto("ec2")
     found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"]
     if found:
@@ -95,8 +98,10 @@ def lab_stack(d, name="exercise-lb", tg_name="exercise-target-group", target_typ
     Returns (load balancer, target group, listener) as the API describes them."""
     elb = d.boto("elbv2")
     vpc, subnets = default_network(d)
-    lb = elb.create_load_balancer(Name=name, Subnets=subnets[:2],
-                                  SecurityGroups=[security_group(d, "default"), security_group(d, "web")])
+    groups = [security_group(d, "default"), security_group(d, "web")]
+    if port not in (80, 3000):  # the host reaches the listener through a group admitting it
+        groups.append(d.admitting_group(f"listener-{port}", (port,)))
+    lb = elb.create_load_balancer(Name=name, Subnets=subnets[:2], SecurityGroups=groups)
     lb = lb["LoadBalancers"][0]
     tg = elb.create_target_group(Name=tg_name, Protocol="HTTP", Port=3000, VpcId=vpc, TargetType=target_type,
                                  **(health_check or LAB_HEALTH_CHECK))["TargetGroups"][0]

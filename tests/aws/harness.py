@@ -196,9 +196,9 @@ class Daemon:
         assert m, r.stderr
         return m.group(1), m.group(2).strip()
 
-    def boto(self, service, **kwargs):
+    def boto(self, service, region_name="us-east-1", **kwargs):
         import boto3
-        return self.watch(boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
+        return self.watch(boto3.client(service, endpoint_url=self.endpoint, region_name=region_name,
                                        aws_access_key_id="test", aws_secret_access_key="test", **kwargs))
 
     def watch(self, client):
@@ -225,6 +225,30 @@ class Daemon:
         """Shoal's base image (Amazon's other public images are copies of it)."""
         return self.aws("ec2", "describe-images", "--owners", "amazon", "--filters",
                         "Name=name,Values=al2023-ami-shoal-base-kernel-default-x86_64")["Images"][0]["ImageId"]
+
+    def web_group(self, region="us-east-1"):
+        """The lab's `web` security group (HTTP: ports 80 and 3000 from anywhere) in the
+        region's default VPC. With VPC networks security groups are enforced as on AWS: the
+        default group admits only its own members, so what the host (the internet) reaches,
+        instances and load balancers, is launched in a group such as this."""
+        return self.admitting_group("web", (80, 3000), region, description="HTTP")
+
+    def admitting_group(self, name, ports, region="us-east-1", description=None):
+        """A security group `name` of the region's default VPC admitting TCP `ports` from
+        anywhere (made, or completed, on first use)."""
+        ec2 = self.boto("ec2", region_name=region)
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        found = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]},
+                                                      {"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"]
+        group = found[0]["GroupId"] if found else ec2.create_security_group(
+            GroupName=name, Description=description or name, VpcId=vpc)["GroupId"]
+        admitted = {(p.get("FromPort"), p.get("ToPort")) for p in (found[0]["IpPermissions"] if found else [])
+                    if any(r["CidrIp"] == "0.0.0.0/0" for r in p.get("IpRanges", []))}
+        wanted = [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+                  for port in ports if (port, port) not in admitted]
+        if wanted:
+            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=wanted)
+        return group
 
     def isolation_mode(self):
         """`container` or `process`: what this daemon's instances are (SHOAL_ISOLATION)."""

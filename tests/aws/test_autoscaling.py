@@ -8,7 +8,7 @@ GROUP = "EXERCISE-GROUP"
 
 
 def lab_template(daemon, user_data=False):
-    data = {"ImageId": daemon.base_image(), "InstanceType": "t2.micro"}
+    data = {"ImageId": daemon.base_image(), "InstanceType": "t2.micro", "SecurityGroupIds": [daemon.web_group()]}
     if user_data:
         import base64
         data["UserData"] = base64.b64encode((ROOT / "examples/lab/setup.sh").read_bytes()).decode()

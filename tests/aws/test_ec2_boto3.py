@@ -50,7 +50,8 @@ def test_lab_with_boto3(daemon):
 
     run = ec2.run_instances(ImageId="resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
                             InstanceType="t2.micro", MinCount=1, MaxCount=1, KeyName="exercise-key",
-                            UserData=SETUP, Placement={"AvailabilityZone": "us-east-1b"})
+                            UserData=SETUP, Placement={"AvailabilityZone": "us-east-1b"},
+                            SecurityGroupIds=[daemon.web_group()])
     assert_shape(run, members(ec2, "RunInstances"), required=("ReservationId", "OwnerId", "Instances"))
     iid = run["Instances"][0]["InstanceId"]
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
@@ -68,7 +69,8 @@ def test_lab_with_boto3(daemon):
     ami = ec2.create_image(InstanceId=iid, Name="exercise-image")["ImageId"]
     ec2.get_waiter("image_available").wait(ImageIds=[ami], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     lt = ec2.create_launch_template(LaunchTemplateName="exercise-launch-template",
-                                    LaunchTemplateData={"ImageId": ami, "InstanceType": "t2.micro", "KeyName": "exercise-key"})
+                                    LaunchTemplateData={"ImageId": ami, "InstanceType": "t2.micro", "KeyName": "exercise-key",
+                                                        "SecurityGroupIds": [daemon.web_group()]})
     assert_shape(lt, members(ec2, "CreateLaunchTemplate"))
     run2 = ec2.run_instances(LaunchTemplate={"LaunchTemplateId": lt["LaunchTemplate"]["LaunchTemplateId"]}, MinCount=2, MaxCount=2)
     ids = [i["InstanceId"] for i in run2["Instances"]]

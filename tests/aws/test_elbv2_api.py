@@ -263,6 +263,7 @@ def test_listener_the_os_refuses_still_answers_through_shoal(daemon):
     squatter.bind((lb_ip, 8085))
     squatter.listen()
     try:
+        d.admitting_group("listener-8084", (8084, 8085))  # the new listener's port, from anywhere
         elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=8085,
                             DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
                                 "StatusCode": "200", "MessageBody": "from 8085"}}])

@@ -5,7 +5,6 @@ load balancer's requests and response times."""
 import re
 import urllib.request
 
-import boto3
 import pytest
 
 from elbv2_lab import lab_stack, launch_lab_instances, spray, wait_in_service
@@ -121,10 +120,8 @@ def test_every_region_with_state_is_scraped_with_its_region(daemon):
     """An instance and a load balancer in us-east-1 and in eu-west-1: each region's
     resources appear under their own `region` label, the daemon's health once."""
     from test_regions import launch_app, load_balancer
-    home = launch_app(daemon.boto("ec2"), "us-east-1a")
-    away = launch_app(daemon.watch(boto3.client("ec2", endpoint_url=daemon.endpoint, region_name="eu-west-1",
-                                                aws_access_key_id="test", aws_secret_access_key="test")),
-                      "eu-west-1b")
+    home = launch_app(daemon, daemon.boto("ec2"), "us-east-1a")
+    away = launch_app(daemon, daemon.boto("ec2", region_name="eu-west-1"), "eu-west-1b")
     lb, tg = load_balancer(daemon, "eu-west-1", away["InstanceId"])
     m = wait_for("both regions' targets and CPU samples", lambda: (lambda m: m if value(
         m, "shoal_target_group_targets", region="eu-west-1", target_group="app", state="healthy") == 1

@@ -106,9 +106,10 @@ def test_each_region_is_its_own_world(daemon):
     assert west_ids == {"us-west-1a": "usw1-az1", "us-west-1b": "usw1-az3"}
 
 
-def launch_app(ec2, zone):
+def launch_app(d, ec2, zone):
     inst = ec2.run_instances(ImageId=AL2023, InstanceType="t2.micro", MinCount=1, MaxCount=1, UserData=SETUP,
-                             Placement={"AvailabilityZone": zone})["Instances"][0]
+                             Placement={"AvailabilityZone": zone},
+                             SecurityGroupIds=[d.web_group(ec2.meta.region_name)])["Instances"][0]
     ec2.get_waiter("instance_running").wait(InstanceIds=[inst["InstanceId"]],
                                             WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     inst = ec2.describe_instances(InstanceIds=[inst["InstanceId"]])["Reservations"][0]["Instances"][0]
@@ -120,7 +121,8 @@ def launch_app(ec2, zone):
 def load_balancer(d, region, target):
     ec2, elb = client(d, "ec2", region), client(d, "elbv2", region)
     vpc, subnets = default_network(ec2)
-    lb = elb.create_load_balancer(Name="web", Subnets=[s["SubnetId"] for s in subnets[:2]])["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name="web", Subnets=[s["SubnetId"] for s in subnets[:2]],
+                                  SecurityGroups=[d.web_group(region)])["LoadBalancers"][0]
     tg = elb.create_target_group(Name="app", Protocol="HTTP", Port=3000, VpcId=vpc, HealthCheckPath="/health",
                                  HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
                                  HealthyThresholdCount=2)["TargetGroups"][0]
@@ -134,8 +136,8 @@ def load_balancer(d, region, target):
 
 def test_instances_and_load_balancers_in_two_regions(daemon):
     west, eu = client(daemon, "ec2", "us-west-2"), client(daemon, "ec2", "eu-west-1")
-    a = launch_app(west, "us-west-2b")
-    b = launch_app(eu, "eu-west-1c")
+    a = launch_app(daemon, west, "us-west-2b")
+    b = launch_app(daemon, eu, "eu-west-1c")
     assert a["Placement"]["AvailabilityZone"] == "us-west-2b"
     assert a["PrivateDnsName"].endswith(".us-west-2.compute.internal"), a["PrivateDnsName"]
     assert b["PrivateDnsName"].endswith(".eu-west-1.compute.internal"), b["PrivateDnsName"]
@@ -230,7 +232,7 @@ def test_regions_survive_a_crash_and_restart(daemon):
     eu = client(daemon, "ec2", "eu-west-1")
     vpc = eu.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     default_before, _ = default_network(eu)
-    inst = launch_app(eu, "eu-west-1b")
+    inst = launch_app(daemon, eu, "eu-west-1b")
     assert (Path(daemon.data_dir) / "regions" / "eu-west-1" / "state.db").exists()
     assert (Path(daemon.data_dir) / "state.db").exists(), "us-east-1 keeps the data dir's state.db"
     daemon.kill9()

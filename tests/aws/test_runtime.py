@@ -12,6 +12,7 @@ SETUP = ROOT / "examples" / "lab" / "setup.sh"
 def launch_app(daemon):
     base = daemon.base_image()
     iid = daemon.aws("ec2", "run-instances", "--image-id", base, "--instance-type", "t2.micro",
+                     "--security-group-ids", daemon.web_group(),
                      "--user-data", f"file://{SETUP}")["Instances"][0]["InstanceId"]
     daemon.wait_state(iid, "running")
     addr = daemon.instance(iid)["PublicIpAddress"]

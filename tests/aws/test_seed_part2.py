@@ -11,7 +11,7 @@ from test_autoscaling import GROUP, activities, group, two_zone_subnets
 
 
 def lab_stack(daemon, desired=2):
-    data = {"ImageId": daemon.base_image(), "InstanceType": "t2.micro",
+    data = {"ImageId": daemon.base_image(), "InstanceType": "t2.micro", "SecurityGroupIds": [daemon.web_group()],
             "UserData": base64.b64encode((ROOT / "examples/lab/setup.sh").read_bytes()).decode()}
     daemon.aws("ec2", "create-launch-template", "--launch-template-name", "exercise-launch-template",
                "--launch-template-data", json.dumps(data))
@@ -23,7 +23,8 @@ def lab_stack(daemon, desired=2):
                     "--healthy-threshold-count", "2", "--unhealthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
     daemon.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tg,
                "--attributes", "Key=deregistration_delay.timeout_seconds,Value=2")
-    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets.split(","))["LoadBalancers"][0]
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets.split(","),
+                    "--security-groups", daemon.web_group())["LoadBalancers"][0]
     daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP", "--port", "80",
                "--default-actions", f"Type=forward,TargetGroupArn={tg}")
     daemon.aws("autoscaling", "create-auto-scaling-group", "--auto-scaling-group-name", GROUP,

@@ -40,7 +40,8 @@ def load_balancer_stack(daemon, deregistration_delay=5):
     Returns (target group ARN, load balancer, listener, subnets, exercise-instance)."""
     inst, image = exercise_instance(daemon)
     daemon.aws("ec2", "create-launch-template", "--launch-template-name", "exercise-launch-template",
-               "--launch-template-data", json.dumps({"ImageId": image, "InstanceType": "t2.micro"}))
+               "--launch-template-data", json.dumps({"ImageId": image, "InstanceType": "t2.micro",
+                                                     "SecurityGroupIds": [daemon.web_group()]}))
     vpc = daemon.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
     subnets = two_zone_subnets(daemon)
     tg = daemon.aws("elbv2", "create-target-group", "--name", "exercise-target-group", "--protocol", "HTTP",
@@ -49,7 +50,8 @@ def load_balancer_stack(daemon, deregistration_delay=5):
                     "--healthy-threshold-count", "2", "--unhealthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
     daemon.aws("elbv2", "modify-target-group-attributes", "--target-group-arn", tg,
                "--attributes", f"Key=deregistration_delay.timeout_seconds,Value={deregistration_delay}")
-    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets.split(","))["LoadBalancers"][0]
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets.split(","),
+                    "--security-groups", daemon.web_group())["LoadBalancers"][0]
     listener = daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
                           "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")["Listeners"][0]
     return tg, lb, listener, subnets, inst

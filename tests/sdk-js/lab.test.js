@@ -104,7 +104,8 @@ test("the lab with the AWS SDK for JavaScript v3", { timeout: 300000 }, async ()
     subnets.sort((a, b) => a.AvailabilityZone.localeCompare(b.AvailabilityZone));
     const subnetIds = subnets.slice(0, 2).map((s) => s.SubnetId);
 
-    // A key pair and a security group with ingress.
+    // A key pair and a security group with ingress: the app's port and the load balancer's
+    // listener's, from anywhere (the host is the internet to a VPC).
     const key = await c.ec2.send(new ec2.CreateKeyPairCommand({ KeyName: "sdk-key" }));
     assert.match(key.KeyMaterial, /BEGIN (RSA|OPENSSH) PRIVATE KEY/);
     const sg = (await c.ec2.send(new ec2.CreateSecurityGroupCommand({
@@ -112,11 +113,13 @@ test("the lab with the AWS SDK for JavaScript v3", { timeout: 300000 }, async ()
     await c.ec2.send(new ec2.AuthorizeSecurityGroupIngressCommand({
       GroupId: sg,
       IpPermissions: [{ IpProtocol: "tcp", FromPort: 3000, ToPort: 3000,
-        IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "the app" }] }],
+        IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "the app" }] },
+      { IpProtocol: "tcp", FromPort: 8080, ToPort: 8080,
+        IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "the load balancer" }] }],
     }));
     const group = (await c.ec2.send(new ec2.DescribeSecurityGroupsCommand({ GroupIds: [sg] }))).SecurityGroups[0];
     assert.deepEqual(group.IpPermissions.map((p) => [p.FromPort, p.IpRanges[0].CidrIp, p.IpRanges[0].Description]),
-      [[3000, "0.0.0.0/0", "the app"]]);
+      [[3000, "0.0.0.0/0", "the app"], [8080, "0.0.0.0/0", "the load balancer"]]);
 
     // An instance, and the SDK's waiter.
     const images = (await c.ec2.send(new ec2.DescribeImagesCommand({ Owners: ["amazon"],

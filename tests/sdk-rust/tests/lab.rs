@@ -401,22 +401,41 @@ async fn lab(d: &Daemon) {
         .group_id()
         .unwrap()
         .to_string();
-    let rule = ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
-        .from_port(3000)
-        .to_port(3000)
-        .ip_ranges(
-            ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").description("the app").build(),
-        )
-        .build();
-    ec2.authorize_security_group_ingress().group_id(&sg).ip_permissions(rule).send().await.unwrap();
+    // The app's port and the load balancer's listener's, from anywhere (the host is the
+    // internet to a VPC).
+    let rule = |port: i32, description: &str| {
+        ec2::types::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .ip_ranges(
+                ec2::types::IpRange::builder()
+                    .cidr_ip("0.0.0.0/0")
+                    .description(description)
+                    .build(),
+            )
+            .build()
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(rule(3000, "the app"))
+        .ip_permissions(rule(8080, "the load balancer"))
+        .send()
+        .await
+        .unwrap();
     let groups = ec2.describe_security_groups().group_ids(&sg).send().await.unwrap();
     let perms: Vec<_> = groups.security_groups()[0]
         .ip_permissions()
         .iter()
         .map(|p| (p.from_port(), p.ip_ranges()[0].cidr_ip(), p.ip_ranges()[0].description()))
         .collect();
-    assert_eq!(perms, [(Some(3000), Some("0.0.0.0/0"), Some("the app"))]);
+    assert_eq!(
+        perms,
+        [
+            (Some(3000), Some("0.0.0.0/0"), Some("the app")),
+            (Some(8080), Some("0.0.0.0/0"), Some("the load balancer"))
+        ]
+    );
 
     // An instance, and the SDK's waiter.
     let images = ec2
