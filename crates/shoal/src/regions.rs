@@ -159,6 +159,9 @@ fn open_service(
         .share_loopback(claims.clone());
     let svc = Arc::new(svc);
     svc.bootstrap().map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The data plane as the store has it, before the API port answers: after a restart a
+    // load balancer answers by its DNS name from the first request on.
+    crate::control::loadbalancers::reconcile(&svc);
     Ok(svc)
 }
 
