@@ -89,6 +89,14 @@ resource "aws_vpc_security_group_ingress_rule" "web_http" {
   to_port           = 80
 }
 
+# Terraform removes the egress rule AWS gives a new group; the load balancer (in this
+# group) connects to its targets through this one.
+resource "aws_vpc_security_group_egress_rule" "web_out" {
+  security_group_id = aws_security_group.web.id
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "-1"
+}
+
 resource "aws_security_group" "ssh" {
   name        = "ssh"
   description = "SSH"
@@ -98,6 +106,13 @@ resource "aws_security_group" "ssh" {
     protocol    = "tcp"
     from_port   = 22
     to_port     = 22
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+
+  egress {
+    protocol    = "-1"
+    from_port   = 0
+    to_port     = 0
     cidr_blocks = ["0.0.0.0/0"]
   }
 }

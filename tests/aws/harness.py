@@ -119,8 +119,11 @@ class Lines:
 
 
 class Daemon:
-    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen="127.0.0.1:0"):
+    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen="127.0.0.1:0",
+                 sweep_namespaces=True):
         self.command = command  # or "up": the daemon that `shoal up` starts itself
+        # The VPC suites check themselves that a clean stop leaves no namespace behind.
+        self.sweep_namespaces = sweep_namespaces
         self.listen = listen
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="shoal-test-")
@@ -321,6 +324,24 @@ class Daemon:
             found += [h / name for h in root.iterdir() if (h / name).is_dir()]
         return found
 
+    def sweep_vpc_networks(self, prefix):
+        """The VPC networks of instances that outlived the daemon: their namespaces and
+        their VPCs' routers, unmounted once the instances are killed so that the kernel
+        frees them (a router takes its link to the host and the route over it along);
+        and, after a kill -9 with no restart, the daemon's public-address table."""
+        with open("/proc/self/mounts") as f:
+            points = [fields[1] for fields in (line.split() for line in f)
+                      if fields[1].startswith(prefix) and fields[2] == "nsfs"]
+        for point in points:
+            subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+        if shutil.which("nft"):
+            for root in {str(Path(self.data_dir) / "vpcnet"), prefix + "vpcnet"}:
+                digest = 0x811C9DC5
+                for b in root.encode():
+                    digest = ((digest ^ b) * 0x01000193) & 0xFFFFFFFF
+                subprocess.run(["nft", "delete", "table", "ip", f"shoal_{digest:08x}"], check=False,
+                               capture_output=True)
+
     def sweep_leftovers(self):
         """What a daemon killed without a restart cannot clean up itself: container
         instances still running (found through runc's state in this data dir, killed
@@ -343,14 +364,15 @@ class Daemon:
                 except OSError:
                     pass
         # Instances' overlay disks under the data dir, which stay mounted while their
-        # instances outlive the daemon: deepest first, lazily. Network namespaces are
-        # not swept, so the VPC tests' check that a clean stop removes them still bites.
+        # instances outlive the daemon: deepest first, lazily.
         prefix = os.path.realpath(self.data_dir) + "/"
         with open("/proc/self/mounts") as f:
             points = [fields[1] for fields in (line.split() for line in f)
                       if fields[1].startswith(prefix) and fields[2] == "overlay"]
         for point in sorted(points, key=len, reverse=True):
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+        if self.sweep_namespaces:
+            self.sweep_vpc_networks(prefix)
         for scope in scopes:
             # Deepest first; rmdir removes only empty cgroups, so a live one stays.
             for d in sorted((p for p in scope.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):

@@ -41,9 +41,11 @@ def target_states(daemon, tg):
 
 @needs_containers
 def test_the_labs_commands_work_as_written(daemon):
+    # The seed's web group, and one that lets the host see the app behind nginx too.
+    groups = [daemon.web_group(), daemon.admitting_group("lab-app", (3001,))]
     ids = [i["InstanceId"] for i in daemon.aws(
         "ec2", "run-instances", "--image-id", daemon.base_image(), "--instance-type", "t2.micro",
-        "--count", "2", "--user-data", LAB_USER_DATA)["Instances"]]
+        "--count", "2", "--user-data", LAB_USER_DATA, "--security-group-ids", *groups)["Instances"]]
     addrs = {}
     for iid in ids:
         daemon.wait_state(iid, "running")
@@ -61,7 +63,8 @@ def test_the_labs_commands_work_as_written(daemon):
                     "--healthy-threshold-count", "2", "--unhealthy-threshold-count", "2")["TargetGroups"][0]["TargetGroupArn"]
     subnets = [s["SubnetId"] for s in daemon.aws("ec2", "describe-subnets", "--filters",
                                                    f"Name=vpc-id,Values={vpc}")["Subnets"]][:2]
-    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets)["LoadBalancers"][0]
+    lb = daemon.aws("elbv2", "create-load-balancer", "--name", "exercise-lb", "--subnets", *subnets,
+                    "--security-groups", daemon.web_group())["LoadBalancers"][0]
     daemon.aws("elbv2", "create-listener", "--load-balancer-arn", lb["LoadBalancerArn"], "--protocol", "HTTP",
                "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
     daemon.aws("elbv2", "register-targets", "--target-group-arn", tg, "--targets", *[f"Id={i}" for i in ids])
@@ -110,6 +113,7 @@ def test_the_labs_commands_work_as_written(daemon):
 @needs_containers
 def test_git_checkout_beta_then_an_image_serves_the_new_version(daemon):
     iid = daemon.aws("ec2", "run-instances", "--image-id", daemon.base_image(), "--instance-type", "t2.micro",
+                     "--security-group-ids", daemon.web_group(),
                      "--user-data", LAB_USER_DATA)["Instances"][0]["InstanceId"]
     daemon.wait_state(iid, "running")
     addr = daemon.instance(iid)["PublicIpAddress"]
@@ -121,7 +125,8 @@ def test_git_checkout_beta_then_an_image_serves_the_new_version(daemon):
     image = daemon.aws("ec2", "create-image", "--instance-id", iid, "--name", "exercise-image-beta")["ImageId"]
     wait_for("the image", lambda: daemon.aws("ec2", "describe-images", "--image-ids", image)["Images"][0]["State"]
              == "available", timeout=60)
-    beta = daemon.aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t2.micro")["Instances"][0]["InstanceId"]
+    beta = daemon.aws("ec2", "run-instances", "--image-id", image, "--instance-type", "t2.micro",
+                      "--security-group-ids", daemon.web_group())["Instances"][0]["InstanceId"]
     daemon.wait_state(beta, "running")
     beta_addr = daemon.instance(beta)["PublicIpAddress"]
     # Its rc.local (from exercise-instance's disk) starts the app and nginx at boot.

@@ -153,7 +153,8 @@ def test_load_balancer_and_listener_attributes(daemon):
     tg = elb.create_target_group(Name="tf-tg", Protocol="HTTP", Port=3000, VpcId=vpc,
                                  ProtocolVersion="")["TargetGroups"][0]
     assert tg["ProtocolVersion"] == "HTTP1"
-    created = elb.create_load_balancer(Name="tf-lb", Subnets=subnets)["LoadBalancers"][0]
+    # In a group that admits the host, which reaches the listener (the default group does not).
+    created = elb.create_load_balancer(Name="tf-lb", Subnets=subnets, SecurityGroups=[daemon.web_group()])["LoadBalancers"][0]
     lb = created["LoadBalancerArn"]
     attrs = lambda: {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb)["Attributes"]}  # noqa: E731
     before = attrs()

@@ -32,7 +32,8 @@ def shoal_tables():
 def test_a_restarted_daemon_re_adopts_the_namespaces_of_running_instances():
     before, tables_before = host_network(), shoal_tables()
     data_dir = tempfile.mkdtemp(prefix="shoal-vpcnet-restart-")
-    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir)
+    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir,
+               sweep_namespaces=False)
     try:
         vpc = d.aws("ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")["Vpcs"][0]["VpcId"]
         web = new_group(d, "web3000", vpc)
