@@ -23,9 +23,10 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --bins
 cargo test --workspace
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
-# The suites above run with the default isolation (containers where this host can); the
-# runtime's own checks (processes, accounting, crashes, failover) run again with process
-# instances, the fallback where a host cannot isolate.
+# The suites above run with the default isolation and network (containers in VPC networks
+# where this host can); the runtime's own checks (processes, accounting, crashes, failover)
+# run again with process instances on the host's network, the fallback where a host cannot
+# isolate.
 SHOAL_ISOLATION=process SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest \
     tests/aws/test_runtime.py tests/aws/test_crash_soak.py tests/aws/test_seed_part2.py tests/aws/test_network.py \
     -q -p no:cacheprovider

@@ -60,7 +60,8 @@ def mounts_under(path):
 def daemon():
     before = host_network()
     data_dir = tempfile.mkdtemp(prefix="shoal-vpcnet-")
-    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir)
+    d = Daemon("--isolation", "container", "--network", "vpc", data_dir=data_dir,
+               sweep_namespaces=False)
     try:
         yield d
     finally:
@@ -666,3 +667,45 @@ def test_without_namespaces_instances_keep_loopback_addresses_and_it_is_said():
         assert 'id="network-fallback"' in http_get(d.endpoint + "/console/instances", timeout=10)[1]
     finally:
         d.close()
+
+
+@needs_vpc_network
+@pytest.mark.skipif(shutil.which("nft") is None, reason="`nft` is not installed: `auto` keeps the host's network")
+def test_auto_is_the_default_and_keeps_a_data_dir_on_the_network_its_instances_have():
+    """No `--network`: VPC networks where the host can. A data dir whose container
+    instances were made on the host's network keeps it under `auto`, said aloud, and its
+    instance keeps serving at its loopback address."""
+    env_network = os.environ.pop("SHOAL_NETWORK", None)
+    data_dir = tempfile.mkdtemp(prefix="shoal-auto-")
+    d = None
+    try:
+        d = Daemon("--isolation", "container")
+        health = d.api("/_shoal/health")
+        assert (health["network_mode"], health["network_fallback"]) == ("vpc", None)
+        d.close()
+        d = None
+
+        d = Daemon("--isolation", "container", "--network", "host", data_dir=data_dir)
+        [iid] = launch_lab(d, 1)
+        addr = d.instance(iid)["PublicIpAddress"]
+        wait_for("the app on the host's network", lambda: http_get(f"http://{addr}:3000/health")[0] == 200, timeout=60)
+        assert d.shoal("down").returncode == 0
+        d.proc.wait(timeout=30)
+
+        d.extra_args = ("--isolation", "container")
+        d.start()
+        health = d.api("/_shoal/health")
+        assert health["network_mode"] == "host"
+        assert "this data dir's instances share the host's network" in health["network_fallback"]
+        assert "this data dir's instances share the host's network" in d.log()
+        assert "WARNING: instances share the host's network" in d.shoal("instances").stdout
+        assert d.instance(iid)["State"]["Name"] == "running"
+        assert http_get(f"http://{addr}:3000/health")[0] == 200, "adopted on the network it had"
+        d.aws("ec2", "terminate-instances", "--instance-ids", iid)
+        d.aws("ec2", "wait", "instance-terminated", "--instance-ids", iid)
+    finally:
+        if env_network is not None:
+            os.environ["SHOAL_NETWORK"] = env_network
+        if d:
+            d.close()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -55,7 +55,7 @@ pub struct Config {
     /// them: why, so the log, `shoal instances`, the console and health say it.
     pub isolation_fallback: Option<String>,
     /// Where instances' networks are: the host's (loopback addresses), or VPC networks
-    /// of their own (`--network vpc`, container isolation only).
+    /// of their own (container isolation only).
     pub network: Network,
     /// Set at start when VPC networks were asked for and cannot be made: why, so the
     /// log, `shoal instances`, the console and health say it.
@@ -84,12 +84,15 @@ impl Isolation {
     }
 }
 
-/// `--network`: instances on the host's network, each binding its own loopback address
-/// (the default), or in VPC networks: a network namespace per instance at its private
-/// address, on a bridge per VPC (`runtime::vpcnet`; container isolation only, opt-in
-/// while it grows).
+/// `--network`: where instances' networks are. `vpc`: a network namespace per instance
+/// at its private address, on a bridge per VPC, security groups enforced
+/// (`runtime::vpcnet`; container isolation only), as on AWS. `host`: each instance binds
+/// its own loopback address on the host's network, nothing filtered. `auto` (the
+/// default): `vpc` where the host can make it and enforce security groups, `host`
+/// otherwise, said at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Network {
+    Auto,
     Host,
     Vpc,
 }
@@ -124,7 +127,7 @@ impl Config {
             // The `shoal` command defaults to `auto`; a library user (the Rust tests) says.
             isolation: Isolation::Process,
             isolation_fallback: None,
-            network: Network::Host,
+            network: Network::Auto,
             network_fallback: None,
             quotas: host_quotas(),
         }

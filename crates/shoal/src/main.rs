@@ -181,10 +181,12 @@ struct ServerArgs {
     /// trees).
     #[arg(long, env = "SHOAL_ISOLATION", value_enum, default_value = "auto")]
     isolation: shoal::config::Isolation,
-    /// Where instances' networks are: `host` (each binds its own loopback address) or
-    /// `vpc` (container instances only: a network namespace each at its private address,
-    /// on a bridge per VPC; where namespaces cannot be made, `host`, said in the log).
-    #[arg(long, env = "SHOAL_NETWORK", value_enum, default_value = "host")]
+    /// Where instances' networks are: `auto` (the default: `vpc` where the host can,
+    /// `host` otherwise, said at start), `vpc` (container instances only: a network
+    /// namespace each at its private address, on a bridge per VPC, security groups
+    /// enforced; where namespaces cannot be made, `host`, said in the log) or `host` (each
+    /// instance binds its own loopback address on the host's network).
+    #[arg(long, env = "SHOAL_NETWORK", value_enum, default_value = "auto")]
     network: shoal::config::Network,
     #[command(flatten)]
     quotas: shoal::config::QuotaArgs,

@@ -57,6 +57,8 @@ fn make_driver(config: &Config, exe: std::path::PathBuf) -> anyhow::Result<MadeD
             }
         }
     }
+    // `auto` with process instances is the host's network by their nature: only an explicit
+    // `vpc` is refused (a fallback to process isolation is said as such).
     let network_fallback = (config.network == crate::config::Network::Vpc).then(|| {
         let why = "VPC networks need container isolation".to_string();
         tracing::warn!(
@@ -84,16 +86,28 @@ fn has_process_instances(data_dir: &std::path::Path) -> bool {
     any(data_dir.join("instances")) && !any(data_dir.join("container").join("instances"))
 }
 
-/// Container instances in VPC networks when `--network vpc` asks and the host can make
-/// network namespaces (else the host's network, said in the log). The load balancer
-/// then reaches instances through `VpcNet::dial`.
+/// Container instances in VPC networks when `--network` asks (`vpc`, or `auto` where
+/// nothing below keeps the host's) and the host can make network namespaces (else the
+/// host's network, said in the log). The load balancer then reaches instances through
+/// `VpcNet::dial`.
 fn with_network(
     config: &Config,
     driver: crate::runtime::oci::ContainerDriver,
 ) -> (crate::runtime::oci::ContainerDriver, Option<String>) {
+    use crate::config::Network;
     use crate::runtime::vpcnet::VpcNet;
-    if config.network != crate::config::Network::Vpc {
-        return (driver, None);
+    match config.network {
+        Network::Host => return (driver, None),
+        Network::Vpc => {}
+        Network::Auto => {
+            if let Some(why) = why_auto_keeps_the_host_network(&config.data_dir) {
+                tracing::warn!(
+                    reason = why,
+                    "no VPC networks: instances share the host's network, each at its loopback address"
+                );
+                return (driver, Some(why.to_string()));
+            }
+        }
     }
     match VpcNet::detect(&config.data_dir) {
         Ok(vpcnet) => {
@@ -117,6 +131,39 @@ fn with_network(
             (driver, Some(why.to_string()))
         }
     }
+}
+
+/// Why `--network auto` keeps instances on the host's network where namespaces could be
+/// made: a VPC network without its packet filter would admit what security groups refuse,
+/// and a driver never moves running instances between networks.
+fn why_auto_keeps_the_host_network(data_dir: &std::path::Path) -> Option<&'static str> {
+    if has_host_network_instances(data_dir) {
+        return Some(
+            "this data dir's instances share the host's network, so `auto` keeps it; a new \
+             data dir (or `shoal reset`) makes VPC networks",
+        );
+    }
+    if !crate::runtime::vpcnet::can_filter_packets() {
+        return Some("`nft` (nftables) is not installed: security groups could not be enforced");
+    }
+    None
+}
+
+/// Whether the data dir holds container instances made on the host's network: their
+/// bundles join no network namespace.
+fn has_host_network_instances(data_dir: &std::path::Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("container").join("instances")) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read_to_string(entry.path().join("config.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|bundle| {
+                let namespaces = bundle["linux"]["namespaces"].as_array().cloned();
+                !namespaces.unwrap_or_default().iter().any(|ns| ns["type"] == "network")
+            })
+    })
 }
 
 /// A running daemon.
@@ -286,5 +333,31 @@ pub async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_host_network_instances;
+
+    fn bundle(dir: &std::path::Path, id: &str, namespaces: &[&str]) {
+        let instance = dir.join("container").join("instances").join(id);
+        std::fs::create_dir_all(&instance).unwrap();
+        let namespaces: Vec<_> =
+            namespaces.iter().map(|t| serde_json::json!({ "type": t })).collect();
+        let config = serde_json::json!({ "linux": { "namespaces": namespaces } });
+        std::fs::write(instance.join("config.json"), config.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_data_dir_with_a_host_network_container_keeps_the_host_network() {
+        let dir = std::env::temp_dir().join(format!("shoal-network-kept-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!has_host_network_instances(&dir), "no instances: nothing to keep");
+        bundle(&dir, "i-0000000000000001", &["pid", "mount", "network"]);
+        assert!(!has_host_network_instances(&dir), "an instance in its own network");
+        bundle(&dir, "i-0000000000000002", &["pid", "mount"]);
+        assert!(has_host_network_instances(&dir), "an instance on the host's network");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -162,7 +162,7 @@ impl VpcNet {
             attached: Mutex::default(),
             dialers: Mutex::default(),
             changes: Mutex::default(),
-            nft: which("nft").is_some(),
+            nft: can_filter_packets(),
             filters: Mutex::default(),
             lb_wanted: Mutex::default(),
             lb_held: Mutex::default(),
@@ -506,6 +506,11 @@ fn spawn_dialer(vpc_id: &str, ns: &Path) -> io::Result<Receiver<io::Result<Owned
 fn port_name(instance_id: &str) -> String {
     let tail = &instance_id[instance_id.len().saturating_sub(14)..];
     format!("v{tail}")
+}
+
+/// Whether security groups can be enforced here: the filter is nftables, loaded with `nft`.
+pub fn can_filter_packets() -> bool {
+    which("nft").is_some()
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
