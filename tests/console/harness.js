@@ -88,13 +88,24 @@ const ELB = { Version: "2015-12-01" };
 const ASG = { Version: "2011-01-01" };
 
 /**
+ * Opens `port` of security group `group` to anywhere: the host reaches a listener there
+ * (in VPC networks security groups are enforced, and the lab's `web` admits 80 and 3000).
+ */
+async function admitPort(d, group, port) {
+  await d.query({ ...EC2, Action: "AuthorizeSecurityGroupIngress", GroupId: group,
+    "IpPermissions.1.IpProtocol": "tcp", "IpPermissions.1.FromPort": String(port),
+    "IpPermissions.1.ToPort": String(port), "IpPermissions.1.IpRanges.1.CidrIp": "0.0.0.0/0" });
+}
+
+/**
  * The lab up to Part 2, step 1, made with the AWS API: step 1's images (`?stack=false`),
  * `exercise-launch-template` (t2.micro, exercise-key, web and ssh), `exercise-target-group`
  * (HTTP:3000, `GET /health`, plus `tgParams`) and `exercise-lb` in two zones with an
- * HTTP:8080 listener forwarding to it. Returns every id.
+ * HTTP:8080 listener forwarding to it (`web` admits 8080 too). Returns every id.
  */
 async function loadBalancedLab(d, tgParams = {}) {
   const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
+  await admitPort(d, lab.security_groups.web, 8080);
   const lt = xmlPick(await d.query({ ...EC2, Action: "CreateLaunchTemplate",
     LaunchTemplateName: "exercise-launch-template", "LaunchTemplateData.ImageId": lab.images["exercise-image"],
     "LaunchTemplateData.InstanceType": "t2.micro", "LaunchTemplateData.KeyName": "exercise-key",
@@ -115,5 +126,5 @@ async function loadBalancedLab(d, tgParams = {}) {
 
 module.exports = {
   Daemon, browser, screenshot, waitFor, waitText, sleep, withLab, markNoReload, assertNoReload,
-  xmlPick, xmlAll, loadBalancedLab, EC2, ELB, ASG, ARTIFACTS,
+  xmlPick, xmlAll, loadBalancedLab, admitPort, EC2, ELB, ASG, ARTIFACTS,
 };

@@ -6,7 +6,7 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const {
-  withLab, markNoReload, assertNoReload, screenshot, waitFor, waitText,
+  withLab, markNoReload, assertNoReload, screenshot, waitFor, waitText, admitPort,
 } = require("./harness");
 
 const BETA = "Welcome to the A project beta";
@@ -37,6 +37,7 @@ async function createGroup(page, d, { name, template, tag, targetGroup }) {
 test("load balancing by clicking, then Part 3 by clicking: attach green, set blue to 0", async () => {
   await withLab(async (d, page, b) => {
     const lab = await d.api("/_shoal/api/lab?stack=false", "POST");
+    await admitPort(d, lab.security_groups.web, 8080); // the listener made below
     // The two templates (made by clicking in the launch template test).
     for (const [name, image] of [["exercise-launch-template", "exercise-image"],
       ["exercise-launch-template-beta", "exercise-image-beta"]]) {
