@@ -169,7 +169,10 @@ def test_stop_start_and_terminate_leave_nothing_behind(daemon):
 
 @needs_containers
 def test_kill_9_and_restart_adopts_container_instances():
-    d = Daemon("--isolation", "container")
+    # On the host's network: this module's daemon holds the default VPC's host route, and a
+    # second daemon's instances of the same CIDR are reached through its mirror, which dies
+    # with it. VPC networks across a kill -9 are test_vpc_crash's.
+    d = Daemon("--isolation", "container", "--network", "host")
     try:
         iid, addr = launch_app(d)
         pids_before = sorted(d.api(f"/_shoal/api/instances/{iid}")["pids"])
