@@ -252,6 +252,11 @@ impl VpcNet {
             // Left by a daemon that crashed mid-boot: its port too.
             let _ = in_ns(&router, &["ip", "link", "del", &port]);
         }
+        // A private address is reused once its instance is gone; the router (where the load
+        // balancer dials from) may still hold the old port's MAC for it, and would send there
+        // until the entry went stale: forget it (best effort: usually there is none).
+        let ip = net.private_ip.to_string();
+        let _ = in_ns(&router, &["ip", "neigh", "flush", "to", &ip, "dev", BRIDGE]);
         make_namespace(&ns)?;
         let made = ip_batch(
             &router,
