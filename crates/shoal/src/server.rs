@@ -137,7 +137,7 @@ fn with_network(
 /// made: a VPC network without its packet filter would admit what security groups refuse,
 /// and a driver never moves running instances between networks.
 fn why_auto_keeps_the_host_network(data_dir: &std::path::Path) -> Option<&'static str> {
-    if has_host_network_instances(data_dir) {
+    if crate::runtime::oci::has_host_network_instances(data_dir) {
         return Some(
             "this data dir's instances share the host's network, so `auto` keeps it; a new \
              data dir (or `shoal reset`) makes VPC networks",
@@ -147,23 +147,6 @@ fn why_auto_keeps_the_host_network(data_dir: &std::path::Path) -> Option<&'stati
         return Some("`nft` (nftables) is not installed: security groups could not be enforced");
     }
     None
-}
-
-/// Whether the data dir holds container instances made on the host's network: their
-/// bundles join no network namespace.
-fn has_host_network_instances(data_dir: &std::path::Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("container").join("instances")) else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        std::fs::read_to_string(entry.path().join("config.json"))
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .is_some_and(|bundle| {
-                let namespaces = bundle["linux"]["namespaces"].as_array().cloned();
-                !namespaces.unwrap_or_default().iter().any(|ns| ns["type"] == "network")
-            })
-    })
 }
 
 /// A running daemon.
@@ -333,31 +316,5 @@ pub async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_host_network_instances;
-
-    fn bundle(dir: &std::path::Path, id: &str, namespaces: &[&str]) {
-        let instance = dir.join("container").join("instances").join(id);
-        std::fs::create_dir_all(&instance).unwrap();
-        let namespaces: Vec<_> =
-            namespaces.iter().map(|t| serde_json::json!({ "type": t })).collect();
-        let config = serde_json::json!({ "linux": { "namespaces": namespaces } });
-        std::fs::write(instance.join("config.json"), config.to_string()).unwrap();
-    }
-
-    #[test]
-    fn a_data_dir_with_a_host_network_container_keeps_the_host_network() {
-        let dir = std::env::temp_dir().join(format!("shoal-network-kept-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        assert!(!has_host_network_instances(&dir), "no instances: nothing to keep");
-        bundle(&dir, "i-0000000000000001", &["pid", "mount", "network"]);
-        assert!(!has_host_network_instances(&dir), "an instance in its own network");
-        bundle(&dir, "i-0000000000000002", &["pid", "mount"]);
-        assert!(has_host_network_instances(&dir), "an instance on the host's network");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -67,8 +67,26 @@ pub struct ContainerDriver {
     /// The scope directories runc made in cgroup hierarchies Shoal does not manage (on
     /// v1, every controller's and `name=systemd`'s), removed with the rest on release.
     runc_scopes: std::sync::Mutex<std::collections::BTreeSet<PathBuf>>,
-    /// VPC networks (`--network vpc`); without them instances share the host's.
+    /// VPC networks (`--network auto` or `vpc`); without them instances share the host's.
     vpcnet: Option<std::sync::Arc<VpcNet>>,
+}
+
+/// Whether the data dir holds container instances made on the host's network: their
+/// bundles join no network namespace (`--network auto` keeps such a data dir there).
+pub fn has_host_network_instances(data_dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(data_dir.join("container").join("instances")) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        fs::read_to_string(entry.path().join("config.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|bundle| {
+                !bundle["linux"]["namespaces"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|ns| ns["type"] == "network"))
+            })
+    })
 }
 
 /// Why this host cannot run container instances, if it cannot.
@@ -834,6 +852,27 @@ fn runc_scope_dirs(state_json: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bundle(dir: &Path, id: &str, namespaces: &[&str]) {
+        let instance = dir.join("container").join("instances").join(id);
+        fs::create_dir_all(&instance).unwrap();
+        let namespaces: Vec<_> =
+            namespaces.iter().map(|t| serde_json::json!({ "type": t })).collect();
+        let config = serde_json::json!({ "linux": { "namespaces": namespaces } });
+        fs::write(instance.join("config.json"), config.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_data_dir_with_a_host_network_container_keeps_the_host_network() {
+        let dir = std::env::temp_dir().join(format!("shoal-network-kept-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        assert!(!has_host_network_instances(&dir), "no instances: nothing to keep");
+        bundle(&dir, "i-0000000000000001", &["pid", "mount", "network"]);
+        assert!(!has_host_network_instances(&dir), "an instance in its own network");
+        bundle(&dir, "i-0000000000000002", &["pid", "mount"]);
+        assert!(has_host_network_instances(&dir), "an instance on the host's network");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn runc_scopes_are_the_parents_of_the_cgroups_it_recorded() {
