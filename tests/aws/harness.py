@@ -118,6 +118,15 @@ class Lines:
         return self.text
 
 
+def fnv1a(text):
+    """32-bit FNV-1a of `text`, as the daemon names what it makes per data dir (its cgroup
+    scope, its public-address table)."""
+    digest = 0x811C9DC5
+    for b in text.encode():
+        digest = ((digest ^ b) * 0x01000193) & 0xFFFFFFFF
+    return digest
+
+
 class Daemon:
     def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen="127.0.0.1:0",
                  sweep_namespaces=True):
@@ -314,10 +323,7 @@ class Daemon:
     def cgroup_scopes(self):
         """This daemon's cgroup scope in every mounted hierarchy: `shoal-<fnv1a of the
         data dir>`, as the daemon names it, under each hierarchy's root."""
-        digest = 0x811C9DC5
-        for b in self.data_dir.encode():
-            digest = ((digest ^ b) * 0x01000193) & 0xFFFFFFFF
-        name = f"shoal-{digest:08x}"
+        name = f"shoal-{fnv1a(self.data_dir):08x}"
         root = Path("/sys/fs/cgroup")
         found = [root / name] if (root / name).is_dir() else []
         if root.is_dir():
@@ -336,10 +342,7 @@ class Daemon:
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
         if shutil.which("nft"):
             for root in {str(Path(self.data_dir) / "vpcnet"), prefix + "vpcnet"}:
-                digest = 0x811C9DC5
-                for b in root.encode():
-                    digest = ((digest ^ b) * 0x01000193) & 0xFFFFFFFF
-                subprocess.run(["nft", "delete", "table", "ip", f"shoal_{digest:08x}"], check=False,
+                subprocess.run(["nft", "delete", "table", "ip", f"shoal_{fnv1a(root):08x}"], check=False,
                                capture_output=True)
 
     def sweep_leftovers(self):
