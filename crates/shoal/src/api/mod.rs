@@ -427,11 +427,16 @@ async fn dispatch(
         Some(AwsService::Ec2) => {
             let action = params.get("Action").unwrap_or_default().to_string();
             match ec2::handle(&svc, &action, &params).await {
-                Ok(inner) => xml_body(format!(
+                Ok(inner) => {
+                    if ec2::changes_load_balancer_rules(&action) {
+                        svc.data_plane_caught_up().await;
+                    }
+                    xml_body(format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{}\"><requestId>{request_id}</requestId>{}</{action}Response>",
                     ec2::NAMESPACE,
                     inner.into_string()
-                )),
+                ))
+                }
                 Err(e) => {
                     tracing::debug!(action, code = %e.code, message = %e.message, "ec2 request refused");
                     error_response(&e, Protocol::Ec2, &request_id)
@@ -447,6 +452,9 @@ async fn dispatch(
         Some(AwsService::Elbv2) => {
             let action = params.get("Action").unwrap_or_default().to_string();
             let result = elbv2::handle_versioned(&svc, &action, &params);
+            if result.is_ok() && elbv2::changes_routing(&action) {
+                svc.data_plane_caught_up().await;
+            }
             query_response(&action, elbv2::NAMESPACE, result, &request_id)
         }
         Some(AwsService::CloudWatch) => match cloudwatch::json_operation(&headers) {

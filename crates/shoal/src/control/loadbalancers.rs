@@ -137,6 +137,8 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
 /// One pass: apply the data plane, then record what follows. Returns how long until
 /// the next draining target is due to leave, if any.
 pub fn reconcile(svc: &Service) -> Option<Duration> {
+    // Read before the state: what is applied includes at least this many commits.
+    let generation = svc.generation();
     let vpc = svc.driver.vpc_network();
     let (mut plane, vpc_of) = svc.read(|s| {
         let mut plane = data_plane(s, default_zone(svc));
@@ -151,6 +153,7 @@ pub fn reconcile(svc: &Service) -> Option<Duration> {
         serve_in_vpcs(svc, &mut plane, &vpc_of);
     }
     svc.proxy.apply(plane);
+    svc.data_plane_applied(generation);
 
     let now = svc.clock.now();
     let (activate, expired, orphaned, next) = svc.read(|s| {
@@ -702,6 +705,33 @@ mod tests {
         let regs = svc.read(|s| s.registered_targets.values().cloned().collect::<Vec<_>>());
         assert_eq!(regs.len(), 1);
         assert_eq!(regs[0].deregistered_at, Some(clock.now()));
+        svc.proxy.shutdown().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_is_answered_once_the_data_plane_has_applied_it() {
+        let clock = ManualClock::starting_at(chrono::Utc::now());
+        let svc = service(&clock);
+        // No data plane controller yet: nothing to wait for.
+        tokio::time::timeout(Duration::from_millis(1), svc.data_plane_caught_up())
+            .await
+            .expect("no wait without a data plane");
+        reconcile(&svc);
+        svc.data_plane_caught_up().await;
+
+        let arn = group(&svc, "after", "instance");
+        let waiting = tokio::spawn({
+            let svc = svc.clone();
+            async move { svc.data_plane_caught_up().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "the commit is not applied yet");
+        reconcile(&svc);
+        tokio::time::timeout(Duration::from_millis(1), waiting)
+            .await
+            .expect("answered once applied")
+            .unwrap();
+        assert!(svc.proxy.target_health().group(&arn).is_some(), "the proxy has the new group");
         svc.proxy.shutdown().await;
     }
 }

@@ -59,6 +59,9 @@ pub struct Service {
     /// ELBv2 records; the service reads what it observes (target health, listener
     /// binds) and the main port routes DNS-name requests into it.
     pub proxy: shoal_proxy::Proxy,
+    /// The commit count the data plane last applied (`None` until its controller's
+    /// first pass): an ELBv2 write answers once the proxy routes by it.
+    data_plane_applied: watch::Sender<Option<u64>>,
     /// Set by `POST /_shoal/shutdown` (`shoal down`): the daemon's main task stops it.
     shutdown_requested: tokio::sync::Notify,
     /// While set, Auto Scaling's controller leaves every group alone, so instances a
@@ -127,6 +130,7 @@ impl Service {
             inner: Mutex::new(Inner { state, store }),
             changed,
             proxy,
+            data_plane_applied: watch::channel(None).0,
             shutdown_requested: tokio::sync::Notify::new(),
             quiesced: std::sync::atomic::AtomicBool::new(false),
             telemetry: Default::default(),
@@ -222,6 +226,39 @@ impl Service {
         self.changed.subscribe()
     }
 
+    /// How many commits (and pokes) there have been: state read after this includes
+    /// every one of them (the count moves after the state does).
+    pub fn generation(&self) -> u64 {
+        *self.changed.borrow()
+    }
+
+    /// Records that the proxy now routes by the state of `generation`.
+    pub fn data_plane_applied(&self, generation: u64) {
+        self.data_plane_applied.send_if_modified(|applied| {
+            let newer = applied.is_none_or(|a| a < generation);
+            if newer {
+                *applied = Some(generation);
+            }
+            newer
+        });
+    }
+
+    /// Waits (at most `DATA_PLANE_WAIT`) until the data plane has applied every commit
+    /// made so far, so a request sent after an ELBv2 write is routed by it. AWS
+    /// leaves this eventually consistent; Shoal can read its own writes. Without a
+    /// running data plane controller there is nothing to wait for.
+    pub async fn data_plane_caught_up(&self) {
+        let target = self.generation();
+        let mut applied = self.data_plane_applied.subscribe();
+        if applied.borrow().is_none() {
+            return;
+        }
+        let caught_up = applied.wait_for(|a| a.is_some_and(|a| a >= target));
+        if tokio::time::timeout(DATA_PLANE_WAIT, caught_up).await.is_err() {
+            tracing::warn!(target, "the data plane has not applied a write yet; answering anyway");
+        }
+    }
+
     /// Wakes controllers without a state change (e.g. a process exited).
     pub fn poke(&self) {
         self.changed.send_modify(|v| *v += 1);
@@ -265,6 +302,9 @@ impl Service {
 /// progress, so that a tokio worker running it first hands its queued tasks to another
 /// worker: one fsync never stalls the requests and load balancer traffic behind it.
 /// Elsewhere (a current-thread runtime in tests, a plain thread) `f` just runs.
+/// How long an ELBv2 write waits for the data plane to apply it before answering.
+const DATA_PLANE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) fn off_worker<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
