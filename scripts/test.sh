@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --workspace --bins
 cargo test --workspace
-SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider "$@"
+SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider --durations=25 "$@"
 # The suites above run with the default isolation and network (containers in VPC networks
 # where this host can); the runtime's own checks (processes, accounting, crashes, failover)
 # run again with process instances on the host's network, the fallback where a host cannot
