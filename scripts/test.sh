@@ -14,25 +14,39 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each step says when it starts and how long the run has taken so far: CI's log then
+# shows where the time goes.
+step() { echo "== test.sh: $* (at $(date +%T), ${SECONDS}s in)"; }
+
+step setup
 ./scripts/setup-python.sh
 ./scripts/setup-browser.sh
 ./scripts/setup-sdk-js.sh
 ./scripts/setup-runtime.sh
 ./scripts/build-base-image.sh >/dev/null
 
+step build
 cargo build --workspace --bins
+step Rust tests
 cargo test --workspace
+step aws suites
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider --durations=25 "$@"
 # The suites above run with the default isolation and network (containers in VPC networks
 # where this host can); the runtime's own checks (processes, accounting, crashes, failover)
 # run again with process instances on the host's network, the fallback where a host cannot
 # isolate.
+step aws suites with process instances
 SHOAL_ISOLATION=process SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest \
     tests/aws/test_runtime.py tests/aws/test_crash_soak.py tests/aws/test_seed_part2.py tests/aws/test_network.py \
     -q -p no:cacheprovider
+step console
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/console/
+step JS SDK
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/sdk-js/
+step Rust SDK
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" \
     CARGO_TARGET_DIR="${SDK_RUST_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/shoal/sdk-rust-target}" \
     cargo test --locked --manifest-path tests/sdk-rust/Cargo.toml
+step fuzz
 ./scripts/fuzz.sh
+step done
