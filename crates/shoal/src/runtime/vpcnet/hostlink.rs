@@ -20,6 +20,7 @@
 //! Look at it as an operator: `ip route`, `ip -br link | grep ^sv`,
 //! `nsenter --net=<data>/vpcnet/<vpc>/router nft list ruleset`.
 
+use std::fs;
 use std::io;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -63,7 +64,7 @@ impl VpcNet {
         let identity = super::namespace_identity(&router)
             .ok_or_else(|| io::Error::other(format!("{vpc_id} has no router namespace")))?;
         let name = host_link_name(vpc_id);
-        let present = Path::new("/sys/class/net").join(&name).exists();
+        let present = host_has_link(&name);
         if present {
             let linked = self.host_links.lock().unwrap().get(vpc_id).cloned();
             if linked.is_some_and(|l| l.cidr == cidr && l.router == identity) {
@@ -169,7 +170,7 @@ impl VpcNet {
     pub(super) fn unlink_host(&self, vpc_id: &str) {
         self.host_links.lock().unwrap().remove(vpc_id);
         let name = host_link_name(vpc_id);
-        if Path::new("/sys/class/net").join(&name).exists() {
+        if host_has_link(&name) {
             match super::run(Command::new("ip").args(["link", "del", &name])) {
                 Ok(()) => {
                     tracing::info!(vpc = vpc_id, link = %name, "the VPC's link to the host removed")
@@ -185,6 +186,19 @@ impl VpcNet {
     pub(super) fn routed_vpcs(&self) -> usize {
         self.host_links.lock().unwrap().values().filter(|l| l.routed).count()
     }
+}
+
+/// Whether this process's network namespace has a link `name`. Read from
+/// `/proc/self/net/dev`, which is always this namespace's: `/sys/class/net` shows the
+/// namespace of whoever mounted `/sys` (a daemon started with `unshare --net` sees the
+/// host's links there).
+fn host_has_link(name: &str) -> bool {
+    fs::read_to_string("/proc/self/net/dev").is_ok_and(|dev| has_link(&dev, name))
+}
+
+/// Whether `/proc/net/dev`'s text lists interface `name` (lines `  name: counters`).
+fn has_link(dev: &str, name: &str) -> bool {
+    dev.lines().filter_map(|l| l.split_once(':')).any(|(iface, _)| iface.trim() == name)
 }
 
 /// The router's table: out to the host, only replies.
@@ -259,6 +273,15 @@ fn overlapping_route(routes: &str, cidr: Cidr, ours: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_read_from_this_namespaces_device_table() {
+        let dev =
+            "Inter-|   Receive\n face |bytes    packets\n    lo: 1 2 3\nsv456789abcdef0:    0 0\n";
+        assert!(has_link(dev, "lo") && has_link(dev, "sv456789abcdef0"));
+        assert!(!has_link(dev, "sv456789abcdef") && !has_link(dev, "face"));
+        assert!(host_has_link("lo"), "this namespace has a loopback");
+    }
 
     #[test]
     fn link_names_fit_and_overlapping_routes_are_found() {
@@ -357,7 +380,7 @@ mod tests {
         // No longer wanted, with its instance gone: link, route and router go.
         vpcnet.detach("i-0hostlink0000001");
         vpcnet.set_vpc_networks("test-region", Default::default()).unwrap();
-        assert!(!Path::new("/sys/class/net").join(host_link_name(vpc)).exists());
+        assert!(!host_has_link(&host_link_name(vpc)));
         assert!(!vpcnet.router_ns(vpc).exists());
         let route =
             Command::new("ip").args(["-4", "route", "show", "10.213.0.0/16"]).output().unwrap();
