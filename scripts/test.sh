@@ -2,7 +2,8 @@
 # The test command: builds Shoal, runs the Rust tests (unit + integration), then the
 # suites that drive a real daemon with the aws CLI, boto3, `shoal` and Terraform (pinned
 # versions, installed into a project-local virtualenv; Terraform's tests skip, saying
-# why, where the machine has no terraform and provider mirror), then the console's
+# why, where the machine has no terraform and provider mirror; two suite files at a time,
+# each in a network namespace of its own: tests/run_suites.py), then the console's
 # browser tests (Debian's headless Chromium driven by the pinned playwright-core) and the
 # AWS SDK for JavaScript v3's (pinned in tests/sdk-js) and the AWS SDK for Rust's (pinned
 # in tests/sdk-rust, built in the user's cache like the fuzz targets), then each fuzz
@@ -30,15 +31,17 @@ cargo build --workspace --bins
 step Rust tests
 cargo test --workspace
 step aws suites
-SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest tests/aws -q -p no:cacheprovider --durations=25 "$@"
+# Two suites at a time, each in a network namespace of its own (tests/run_suites.py).
+SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python tests/run_suites.py --jobs 2 \
+    tests/aws/test_*.py -- -q -p no:cacheprovider --durations=5 "$@"
 # The suites above run with the default isolation and network (containers in VPC networks
 # where this host can); the runtime's own checks (processes, accounting, crashes, failover)
 # run again with process instances on the host's network, the fallback where a host cannot
 # isolate.
 step aws suites with process instances
-SHOAL_ISOLATION=process SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python -m pytest \
-    tests/aws/test_runtime.py tests/aws/test_crash_soak.py tests/aws/test_seed_part2.py tests/aws/test_network.py \
-    -q -p no:cacheprovider
+SHOAL_ISOLATION=process SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" .venv/bin/python tests/run_suites.py \
+    --jobs 2 tests/aws/test_runtime.py tests/aws/test_crash_soak.py tests/aws/test_seed_part2.py tests/aws/test_network.py \
+    -- -q -p no:cacheprovider
 step console
 SHOAL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/shoal" node --test --test-concurrency=1 tests/console/
 step JS SDK

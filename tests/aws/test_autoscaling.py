@@ -1,5 +1,7 @@
 """The seed's Part 1 with the aws CLI and boto3: a group from the template, capacity
 edits, EC2 health replacement, and the activity history with AWS's causes."""
+# run_suites: alone
+# (An instance's `stress` must read as a whole CPU: no other suite beside it.)
 import json
 
 from harness import ROOT, wait_for

@@ -1,5 +1,7 @@
 """Instances are real processes: CPU accounting through `shoal ssh`, and a daemon crash
 that loses nothing and leaks nothing."""
+# run_suites: alone
+# (An instance's `stress` must read as a whole CPU: no other suite beside it.)
 import os
 import signal
 import subprocess
