@@ -80,8 +80,10 @@ def port_closed(endpoint):
         return True
 
 
-def http_get(url, timeout=2.0):
-    """(status, body) of a GET; status 0 when the connection fails."""
+def http_get(url, timeout=5.0):
+    """(status, body) of a GET; status 0 when the connection fails. The timeout outlasts
+    two SYN retransmissions (1 s, then 3 s), so one lost packet on a busy machine is not
+    a failure."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
             return r.status, r.read().decode()
