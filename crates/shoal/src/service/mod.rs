@@ -48,6 +48,9 @@ pub use state::{Changes, State, Table};
 /// Shared handle to the service.
 pub type SharedService = Arc<Service>;
 
+/// How long an ELBv2 write waits for the data plane to apply it before answering.
+const DATA_PLANE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Service {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
@@ -302,9 +305,6 @@ impl Service {
 /// progress, so that a tokio worker running it first hands its queued tasks to another
 /// worker: one fsync never stalls the requests and load balancer traffic behind it.
 /// Elsewhere (a current-thread runtime in tests, a plain thread) `f` just runs.
-/// How long an ELBv2 write waits for the data plane to apply it before answering.
-const DATA_PLANE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
 pub(crate) fn off_worker<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
