@@ -63,14 +63,14 @@ def can_unshare():
 
 
 class Runner:
-    def __init__(self, files, pytest_args, isolate):
+    def __init__(self, files, alone, pytest_args, isolate):
         self.queue = list(files)
         self.pytest_args = pytest_args
         self.isolate = isolate
         self.lock = threading.Lock()
         # Signalled whenever a run ends (or stopping starts): a waiting worker looks again.
         self.changed = threading.Condition(self.lock)
-        self.alone = {f for f in files if runs_alone(f)}
+        self.alone = alone
         self.running = {}       # file -> Popen
         self.results = []       # (file, exit code, seconds)
         self.stopping = False
@@ -165,8 +165,9 @@ def main():
         jobs = 1
     known = known_durations()
     # Files that run alone go first (nothing waits for them to start), then longest first.
-    files = sorted(args.files, key=lambda f: (not runs_alone(f), -known.get(Path(f).name, float("inf"))))
-    runner = Runner(files, pytest_args, isolate=why_not is None)
+    alone = {f for f in args.files if runs_alone(f)}
+    files = sorted(args.files, key=lambda f: (f not in alone, -known.get(Path(f).name, float("inf"))))
+    runner = Runner(files, alone, pytest_args, isolate=why_not is None)
     started = time.monotonic()
     threads = [threading.Thread(target=runner.worker, daemon=True) for _ in range(jobs)]
     for t in threads:
