@@ -1,7 +1,8 @@
 """A real Shoal daemon for tests, driven like a user: aws CLI, boto3 and `shoal`.
 
-Each Daemon gets a fresh data dir, a free port (127.0.0.1:0) and a loopback /24 of its
-own, claimed with a lock file so parallel test runs never share addresses. stop() resets
+Each Daemon gets a fresh data dir and a loopback /24 of its own, claimed with a lock file so
+parallel test runs never share addresses; it listens on a free port of that /24's .1 (an
+address the daemon never gives an instance). stop() resets
 the daemon (every instance process killed), stops it, and kills by PID anything still
 carrying its endpoint marker: nothing a test started outlives it.
 """
@@ -130,18 +131,22 @@ def fnv1a(text):
 
 
 class Daemon:
-    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen="127.0.0.1:0",
+    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen=None,
                  sweep_namespaces=True):
         self.command = command  # or "up": the daemon that `shoal up` starts itself
         # The VPC suites check themselves that a clean stop leaves no namespace behind.
         self.sweep_namespaces = sweep_namespaces
-        self.listen = listen
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="shoal-test-")
         if pool is None:
             self.pool, self.pool_lock = claim_pool()
         else:
             self.pool, self.pool_lock = pool
+        # The endpoint is the marker stop() kills by, across the whole machine: on the pool's
+        # .1 it is unique even beside suites in other network namespaces, whose ports are
+        # their own (on 127.0.0.1 two of them once drew the same port, and one suite's stop
+        # killed the other's processes).
+        self.listen = listen or f"{self.pool.split('/')[0].rsplit('.', 1)[0]}.1:0"
         self.extra_args = extra_args
         # Every response the aws CLI and boto3 get from it is checked against botocore's
         # models (conformance.py); close() fails on any violation recorded here.

@@ -277,9 +277,9 @@ def test_listener_the_os_refuses_still_answers_through_shoal(daemon):
         # Reachable through Shoal's port by DNS name, when the client names that port.
         status, body, _ = request(d.endpoint, lb["DNSName"], "/", headers={})
         assert who(body) == a["id"]   # the lowest port (8084) by default
-        port = d.endpoint.rsplit(":", 1)[1]
+        host, port = d.endpoint.removeprefix("http://").rsplit(":", 1)
         import http.client
-        c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+        c = http.client.HTTPConnection(host, int(port), timeout=5)
         c.request("GET", "/", headers={"Host": f"{lb['DNSName']}:8085"})
         assert c.getresponse().read() == b"from 8085"
         c.close()
