@@ -263,6 +263,8 @@ async fn lab(
     axum::extract::Query(q): axum::extract::Query<LabQuery>,
 ) -> JsonResult {
     let report = crate::lab::prepare(&svc, q.stack.unwrap_or(true)).await?;
+    // Its load balancer's listener is bound when this answers (as after an ELBv2 write).
+    svc.data_plane_caught_up().await;
     Ok(Json(report))
 }
 

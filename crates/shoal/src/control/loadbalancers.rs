@@ -734,4 +734,29 @@ mod tests {
         assert!(svc.proxy.target_health().group(&arn).is_some(), "the proxy has the new group");
         svc.proxy.shutdown().await;
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_console_elbv2_write_is_answered_once_the_data_plane_has_applied_it() {
+        let clock = ManualClock::starting_at(chrono::Utc::now());
+        let svc = service(&clock);
+        reconcile(&svc);
+        let vpc = svc.read(|s| s.vpcs.values().next().unwrap().id.clone());
+        let form = crate::console::actions::Form::parse(
+            format!("Name=console-tg&Protocol=HTTP&Port=3000&VpcId={vpc}").as_bytes(),
+        );
+        let waiting = tokio::spawn({
+            let svc = svc.clone();
+            async move { crate::console::actions::run(&svc, "CreateTargetGroup", &form).await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiting.is_finished(), "the new group is not in the data plane yet");
+        reconcile(&svc);
+        let done = tokio::time::timeout(Duration::from_millis(1), waiting)
+            .await
+            .expect("answered once applied")
+            .unwrap()
+            .unwrap();
+        assert_eq!(done.message, "Created target group console-tg");
+        svc.proxy.shutdown().await;
+    }
 }
