@@ -1,8 +1,7 @@
 """A real Shoal daemon for tests, driven like a user: aws CLI, boto3 and `shoal`.
 
-Each Daemon gets a fresh data dir and a loopback /24 of its own, claimed with a lock file so
-parallel test runs never share addresses; it listens on a free port of that /24's .1 (an
-address the daemon never gives an instance). stop() resets
+Each Daemon gets a fresh data dir, a free port (127.0.0.1:0) and a loopback /24 of its
+own, claimed with a lock file so parallel test runs never share addresses. stop() resets
 the daemon (every instance process killed), stops it, and kills by PID anything still
 carrying its endpoint marker: nothing a test started outlives it.
 """
@@ -121,6 +120,12 @@ class Lines:
         return self.text
 
 
+def net_namespace(pid):
+    """(device, inode) of the network namespace of process `pid` ("self" for this one)."""
+    st = os.stat(f"/proc/{pid}/ns/net")
+    return st.st_dev, st.st_ino
+
+
 def fnv1a(text):
     """32-bit FNV-1a of `text`, as the daemon names what it makes per data dir (its cgroup
     scope, its public-address table)."""
@@ -131,22 +136,18 @@ def fnv1a(text):
 
 
 class Daemon:
-    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen=None,
+    def __init__(self, *extra_args, data_dir=None, pool=None, command="server", listen="127.0.0.1:0",
                  sweep_namespaces=True):
         self.command = command  # or "up": the daemon that `shoal up` starts itself
         # The VPC suites check themselves that a clean stop leaves no namespace behind.
         self.sweep_namespaces = sweep_namespaces
+        self.listen = listen
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="shoal-test-")
         if pool is None:
             self.pool, self.pool_lock = claim_pool()
         else:
             self.pool, self.pool_lock = pool
-        # The endpoint is the marker stop() kills by, across the whole machine: on the pool's
-        # .1 it is unique even beside suites in other network namespaces, whose ports are
-        # their own (on 127.0.0.1 two of them once drew the same port, and one suite's stop
-        # killed the other's processes).
-        self.listen = listen or f"{self.pool.split('/')[0].rsplit('.', 1)[0]}.1:0"
         self.extra_args = extra_args
         # Every response the aws CLI and boto3 get from it is checked against botocore's
         # models (conformance.py); close() fails on any violation recorded here.
@@ -285,12 +286,31 @@ class Daemon:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
 
+    def net_namespaces(self):
+        """The network namespaces this daemon's processes live in: its own (this test's)
+        and those it made under its data dir (its VPCs' routers and instances)."""
+        own = {net_namespace("self")}
+        prefix = os.path.realpath(self.data_dir) + "/"
+        with open("/proc/self/mounts") as f:
+            points = [fields[1] for fields in (line.split() for line in f)
+                      if fields[1].startswith(prefix) and fields[2] == "nsfs"]
+        for point in points:
+            try:
+                st = os.stat(point)
+                own.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+        return own
+
     def marked_pids(self):
         """Every process of this daemon's instances: those carrying one of its endpoint
-        markers (also those started before a restart on another port), and each
-        instance's init, whose command line names an instance directory under this
-        daemon's data dir."""
+        markers (also those started before a restart on another port) in one of its
+        network namespaces, and each instance's init, whose command line names an
+        instance directory under this daemon's data dir. The namespace matters: suites
+        run side by side in namespaces of their own, where another daemon (and the aws
+        CLI driving it) can have the same 127.0.0.1 port and so the same marker."""
         needles = {f"SHOAL_ENDPOINT={e}".encode() for e in self.endpoints}
+        namespaces = self.net_namespaces()
         init = [b"instance-init", os.path.join(self.data_dir, "instances").encode()]
         pids = []
         for entry in os.listdir("/proc"):
@@ -299,6 +319,7 @@ class Daemon:
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
                     marked = bool(needles & set(f.read().split(b"\0")))
+                marked = marked and net_namespace(entry) in namespaces
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
                     args = f.read().split(b"\0")
                 if marked or (init[0] in args and any(a.startswith(init[1]) for a in args)):
