@@ -2,8 +2,9 @@
 
 Each Daemon gets a fresh data dir, a free port (127.0.0.1:0) and a loopback /24 of its
 own, claimed with a lock file so parallel test runs never share addresses. stop() resets
-the daemon (every instance process killed), stops it, and kills by PID anything still
-carrying its endpoint marker: nothing a test started outlives it.
+the daemon (every instance process killed), stops it, and kills by PID anything of its
+still carrying its endpoint marker (in its own network namespaces: suites side by side in
+namespaces of their own may have the same port): nothing a test started outlives it.
 """
 import fcntl
 import json
@@ -124,6 +125,13 @@ def net_namespace(pid):
     """(device, inode) of the network namespace of process `pid` ("self" for this one)."""
     st = os.stat(f"/proc/{pid}/ns/net")
     return st.st_dev, st.st_ino
+
+
+def mounts_of_type(prefix, fstype):
+    """Mount points under `prefix` (a path ending in /) of file system type `fstype`."""
+    with open("/proc/self/mounts") as f:
+        return [fields[1] for fields in (line.split() for line in f)
+                if fields[1].startswith(prefix) and fields[2] == fstype]
 
 
 def fnv1a(text):
@@ -290,11 +298,7 @@ class Daemon:
         """The network namespaces this daemon's processes live in: its own (this test's)
         and those it made under its data dir (its VPCs' routers and instances)."""
         own = {net_namespace("self")}
-        prefix = os.path.realpath(self.data_dir) + "/"
-        with open("/proc/self/mounts") as f:
-            points = [fields[1] for fields in (line.split() for line in f)
-                      if fields[1].startswith(prefix) and fields[2] == "nsfs"]
-        for point in points:
+        for point in mounts_of_type(os.path.realpath(self.data_dir) + "/", "nsfs"):
             try:
                 st = os.stat(point)
                 own.add((st.st_dev, st.st_ino))
@@ -363,10 +367,7 @@ class Daemon:
         their VPCs' routers, unmounted once the instances are killed so that the kernel
         frees them (a router takes its link to the host and the route over it along);
         and, after a kill -9 with no restart, the daemon's public-address table."""
-        with open("/proc/self/mounts") as f:
-            points = [fields[1] for fields in (line.split() for line in f)
-                      if fields[1].startswith(prefix) and fields[2] == "nsfs"]
-        for point in points:
+        for point in mounts_of_type(prefix, "nsfs"):
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
         if shutil.which("nft"):
             for root in {str(Path(self.data_dir) / "vpcnet"), prefix + "vpcnet"}:
@@ -397,10 +398,7 @@ class Daemon:
         # Instances' overlay disks under the data dir, which stay mounted while their
         # instances outlive the daemon: deepest first, lazily.
         prefix = os.path.realpath(self.data_dir) + "/"
-        with open("/proc/self/mounts") as f:
-            points = [fields[1] for fields in (line.split() for line in f)
-                      if fields[1].startswith(prefix) and fields[2] == "overlay"]
-        for point in sorted(points, key=len, reverse=True):
+        for point in sorted(mounts_of_type(prefix, "overlay"), key=len, reverse=True):
             subprocess.run(["umount", "-l", point], check=False, capture_output=True)
         if self.sweep_namespaces:
             self.sweep_vpc_networks(prefix)
