@@ -1,6 +1,9 @@
 """Auto Scaling operations beyond the lab's path, driven with the aws CLI and boto3:
 AttachInstances / DetachInstances with a target group, ExecutePolicy for simple and
 step policies, and EnableMetricsCollection with the `AWS/AutoScaling` group metrics."""
+# run_suites: alone
+# (Its detached instance's public address went unanswered for 15 s twice in rehearsals
+# beside another suite; it passed in every serial run. Not explained yet.)
 import datetime
 import json
 
