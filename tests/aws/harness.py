@@ -121,10 +121,15 @@ class Lines:
         return self.text
 
 
-def net_namespace(pid):
-    """(device, inode) of the network namespace of process `pid` ("self" for this one)."""
-    st = os.stat(f"/proc/{pid}/ns/net")
+def namespace_id(path):
+    """(device, inode) of the namespace a `/proc/<pid>/ns/*` link or an nsfs mount names."""
+    st = os.stat(path)
     return st.st_dev, st.st_ino
+
+
+def net_namespace(pid):
+    """The network namespace of process `pid` ("self" for this one), as `namespace_id`."""
+    return namespace_id(f"/proc/{pid}/ns/net")
 
 
 def mounts_of_type(prefix, fstype):
@@ -300,8 +305,7 @@ class Daemon:
         own = {net_namespace("self")}
         for point in mounts_of_type(os.path.realpath(self.data_dir) + "/", "nsfs"):
             try:
-                st = os.stat(point)
-                own.add((st.st_dev, st.st_ino))
+                own.add(namespace_id(point))
             except OSError:
                 pass
         return own
