@@ -3,9 +3,10 @@
 // Like tests/aws/harness.py: each daemon gets a fresh data dir, port 0 on 127.0.0.1 and
 // a loopback /24 of its own (claimed with a lock file so parallel runs never share
 // one); stop() resets it (every instance process killed), stops it by PID and kills by
-// PID anything still carrying its endpoint marker. Every wait is bounded.
+// PID anything still carrying its endpoint marker, then unmounts what is left mounted
+// under its data dir. Every wait is bounded.
 "use strict";
-const { spawn } = require("node:child_process");
+const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -170,6 +171,17 @@ class Daemon {
     return pids;
   }
 
+  /** Mount points under this daemon's data dir (instances' disks, their network
+   * namespaces), deepest first. */
+  mountsUnderDataDir() {
+    const prefix = fs.realpathSync(this.dataDir) + "/";
+    const unescape = (p) => p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")
+      .map((line) => unescape(line.split(" ")[4] || ""))
+      .filter((point) => point.startsWith(prefix))
+      .sort((a, b) => b.length - a.length);
+  }
+
   async stop() {
     if (this.proc && this.proc.exitCode === null) {
       try {
@@ -194,6 +206,11 @@ class Daemon {
         }
       }
     }
+    // What the daemon should have released and did not (said aloud, then swept, so
+    // that the data dir can go): lazily, deepest first.
+    const left = fs.existsSync(this.dataDir) ? this.mountsUnderDataDir() : [];
+    for (const point of left) spawnSync("umount", ["-l", point], { stdio: "ignore", timeout: 10000 });
+    if (left.length) console.error(`shoal left ${left.length} mount(s) under its data dir: ${left.join(" ")}\n${this.log()}`);
     fs.rmSync(this.dataDir, { recursive: true, force: true });
     fs.rmSync(this.lock, { force: true });
   }

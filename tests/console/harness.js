@@ -56,13 +56,21 @@ async function waitText(locator, re, timeoutMs = 20000) {
 async function withLab(fn, opts = {}) {
   const d = await Daemon.start(opts.args || []);
   let b;
+  let failed = false;
   try {
     b = await browser();
     await fn(d, b.page, b);
     assert.deepEqual(b.errors, [], "no script errors on the page");
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     if (b) await b.close();
-    await d.stop();
+    // A failing test's own error comes first: a teardown error after it is only logged.
+    await d.stop().catch((e) => {
+      if (!failed) throw e;
+      console.error(`teardown after the failure: ${e.stack}`);
+    });
   }
 }
 

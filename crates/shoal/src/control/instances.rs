@@ -76,6 +76,7 @@ impl Controller for InstanceController {
                 }
                 InstanceKey::Instance(id) => id,
             };
+            let _step = svc.instance_step().await;
             let Some(inst) = svc.read(|s| s.instances.get(id).cloned()) else {
                 return Ok(Action::await_change());
             };
@@ -445,5 +446,35 @@ mod tests {
         reconcile_inline(&f.svc).await.unwrap();
         assert_eq!(f.state(&id), InstanceState::Running);
         assert_eq!(f.driver.inits(&id), 1);
+    }
+
+    #[tokio::test]
+    async fn a_reset_leaves_nothing_running_when_an_instance_is_launched_meanwhile() {
+        let f = Fixture::new();
+        f.run(2);
+        reconcile_inline(&f.svc).await.unwrap();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let controller = tokio::spawn(super::run(f.svc.clone(), stopped));
+        // While the reset kills the first instance, another is launched (as a group
+        // replacing it would); the controller is free to boot it.
+        let svc = std::sync::Arc::downgrade(&f.svc);
+        let image = f.svc.read(|s| crate::service::ec2::base_image(s).unwrap().id.clone());
+        f.driver.on_next_shutdown(move || {
+            let req = crate::service::ec2::RunInstances {
+                image_id: Some(image),
+                min_count: 1,
+                max_count: 1,
+                ..Default::default()
+            };
+            svc.upgrade().unwrap().run_instances(req).unwrap();
+        });
+        f.svc.reset().await.unwrap();
+        for _ in 0..20 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(f.driver.running_count(), 0, "no instance outlives the reset's wipe");
+        assert!(f.svc.read(|s| s.instances.is_empty()));
+        stop.send(true).unwrap();
+        controller.await.unwrap();
     }
 }

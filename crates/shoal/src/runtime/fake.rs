@@ -33,6 +33,9 @@ pub struct FakeDriver {
     /// Where each instance's metadata listener was made (on loopback, in place of its
     /// own network).
     metadata: Mutex<HashMap<String, std::net::SocketAddr>>,
+    /// Run once by the next shutdown, before it stops anything (a test's way to act
+    /// in the middle of an operation).
+    on_next_shutdown: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl FakeDriver {
@@ -81,6 +84,11 @@ impl FakeDriver {
     /// The packet filter the instance's network holds.
     pub fn filter(&self, instance_id: &str) -> Option<serde_json::Value> {
         self.filters.lock().expect("fake lock").get(instance_id).cloned()
+    }
+
+    /// `f` runs once, at the start of the next shutdown.
+    pub fn on_next_shutdown(&self, f: impl FnOnce() + Send + 'static) {
+        *self.on_next_shutdown.lock().expect("fake lock") = Some(Box::new(f));
     }
 
     pub fn running_count(&self) -> usize {
@@ -138,7 +146,11 @@ impl Driver for FakeDriver {
     ) -> BoxFuture<'a, ()> {
         // An init that cannot be observed cannot be signalled either (as with the
         // process driver out of descriptors): it survives.
+        let hook = self.on_next_shutdown.lock().expect("fake lock").take();
         Box::pin(async move {
+            if let Some(hook) = hook {
+                hook();
+            }
             let unobservable = self.unobservable.lock().expect("fake lock").clone();
             self.running
                 .lock()

@@ -25,12 +25,15 @@ pub struct StopAll {
 impl Service {
     /// The admin reset: every instance's processes killed, every disk and image removed,
     /// every record wiped, then the defaults (VPC, base image) recreated. Synchronous: when
-    /// it returns, no instance process is left and their ports are free.
+    /// it returns, no instance process is left and their ports are free. No instance
+    /// controller step runs meanwhile, so an instance a group launches to replace one the
+    /// reset killed is wiped before it can boot.
     ///
     /// Returns how many records of each kind it removed (defaults it recreated not counted),
     /// in a fixed order, for `shoal reset` to print.
     pub async fn reset(self: &Arc<Self>) -> AwsResult<Vec<(&'static str, usize)>> {
         let svc = self;
+        let _no_instance_steps = svc.exclude_instance_steps().await;
         let before = svc.read(resource_counts);
         let instances = svc.read(|s| s.instances.values().cloned().collect::<Vec<_>>());
         let images = svc.read(|s| s.images.keys().cloned().collect::<Vec<_>>());

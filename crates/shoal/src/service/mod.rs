@@ -70,6 +70,10 @@ pub struct Service {
     /// While set, Auto Scaling's controller leaves every group alone, so instances a
     /// `shoal down --stop-instances` stops are not replaced before the daemon stops.
     quiesced: std::sync::atomic::AtomicBool,
+    /// Instance controller steps hold it shared, a reset alone: no instance boots,
+    /// stops or is relaunched between the reset's kills and its wipe of the records
+    /// (an instance booted there would outlive its record, disk mounted).
+    instance_steps: tokio::sync::RwLock<()>,
     /// Counters for `GET /metrics`.
     pub telemetry: crate::telemetry::Telemetry,
     /// The loopback addresses every region's service holds (one machine, one pool).
@@ -136,6 +140,7 @@ impl Service {
             data_plane_applied: watch::channel(None).0,
             shutdown_requested: tokio::sync::Notify::new(),
             quiesced: std::sync::atomic::AtomicBool::new(false),
+            instance_steps: tokio::sync::RwLock::new(()),
             telemetry: Default::default(),
             loopback: Default::default(),
         })
@@ -172,6 +177,17 @@ impl Service {
     /// Whether [`Service::quiesce`] was called.
     pub fn is_quiesced(&self) -> bool {
         self.quiesced.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Held by an instance controller step for its whole length (boot, stop,
+    /// termination); waits while a reset runs.
+    pub async fn instance_step(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.instance_steps.read().await
+    }
+
+    /// Held by a reset: waits for the instance steps in flight, and holds off new ones.
+    pub(crate) async fn exclude_instance_steps(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.instance_steps.write().await
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
