@@ -3,8 +3,8 @@
 // Like tests/aws/harness.py: each daemon gets a fresh data dir, port 0 on 127.0.0.1 and
 // a loopback /24 of its own (claimed with a lock file so parallel runs never share
 // one); stop() resets it (every instance process killed), stops it by PID and kills by
-// PID anything still carrying its endpoint marker, then unmounts what is left mounted
-// under its data dir. Every wait is bounded.
+// PID anything still carrying its endpoint marker in its own network namespaces, then
+// unmounts what is left mounted under its data dir. Every wait is bounded.
 "use strict";
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -42,6 +42,12 @@ function claimPool() {
     }
   }
   throw new Error("no free loopback pool");
+}
+
+/** Device and inode of the namespace a `/proc/<pid>/ns/*` link or an nsfs mount names. */
+function namespaceId(p) {
+  const st = fs.statSync(p);
+  return `${st.dev}:${st.ino}`;
 }
 
 function sleep(ms) {
@@ -151,11 +157,14 @@ class Daemon {
     return text;
   }
 
-  /** Every process of this daemon's instances: those carrying its endpoint marker, and
-   * each instance's init, whose command line names a directory under its data dir. */
+  /** Every process of this daemon's instances: those carrying its endpoint marker in
+   * one of its network namespaces (another daemon, in a namespace of its own, can have
+   * the same 127.0.0.1 port and so the same marker), and each instance's init, whose
+   * command line names a directory under its data dir. */
   markedPids() {
     const needle = `SHOAL_ENDPOINT=${this.endpoint}`;
     const instances = path.join(this.dataDir, "instances");
+    const namespaces = this.netNamespaces();
     const pids = [];
     for (const entry of fs.readdirSync("/proc")) {
       if (!/^\d+$/.test(entry)) continue;
@@ -163,7 +172,8 @@ class Daemon {
         const env = fs.readFileSync(`/proc/${entry}/environ`, "latin1").split("\0");
         const args = fs.readFileSync(`/proc/${entry}/cmdline`, "latin1").split("\0");
         const init = args.includes("instance-init") && args.some((a) => a.startsWith(instances));
-        if (env.includes(needle) || init) pids.push(Number(entry));
+        const marked = env.includes(needle) && namespaces.has(namespaceId(`/proc/${entry}/ns/net`));
+        if (marked || init) pids.push(Number(entry));
       } catch {
         /* gone or not ours */
       }
@@ -171,14 +181,32 @@ class Daemon {
     return pids;
   }
 
+  /** The network namespaces this daemon's processes live in: this test's own and those
+   * it mounted under its data dir (its VPCs' routers and instances). */
+  netNamespaces() {
+    const own = new Set([namespaceId("/proc/self/ns/net")]);
+    for (const point of this.mountsUnderDataDir("nsfs")) {
+      try {
+        own.add(namespaceId(point));
+      } catch {
+        /* unmounted meanwhile */
+      }
+    }
+    return own;
+  }
+
   /** Mount points under this daemon's data dir (instances' disks, their network
-   * namespaces), deepest first. */
-  mountsUnderDataDir() {
+   * namespaces), of type `fstype` if given, deepest first. */
+  mountsUnderDataDir(fstype) {
     const prefix = fs.realpathSync(this.dataDir) + "/";
     const unescape = (p) => p.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
     return fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")
-      .map((line) => unescape(line.split(" ")[4] || ""))
-      .filter((point) => point.startsWith(prefix))
+      .map((line) => {
+        const [mine, theirs = ""] = line.split(" - ");
+        return { point: unescape(mine.split(" ")[4] || ""), type: theirs.split(" ")[0] };
+      })
+      .filter((m) => m.point.startsWith(prefix) && (!fstype || m.type === fstype))
+      .map((m) => m.point)
       .sort((a, b) => b.length - a.length);
   }
 

@@ -124,12 +124,18 @@ impl Daemon {
         self.endpoint.trim_start_matches("http://")
     }
 
-    /// Every process of this daemon's instances: those carrying its endpoint marker, and
-    /// each instance's init, whose command line names a directory under its data dir.
+    /// Every process of this daemon's instances: those carrying its endpoint marker in one
+    /// of its network namespaces (another daemon, in a namespace of its own, can have the
+    /// same 127.0.0.1 port and so the same marker), and each instance's init, whose
+    /// command line names a directory under its data dir.
     fn marked_pids(&self) -> Vec<u32> {
         let needle = format!("SHOAL_ENDPOINT={}", self.endpoint);
         let instances = self.data_dir.join("instances");
         let instances = instances.to_string_lossy();
+        let namespaces: Vec<(u64, u64)> = std::iter::once("/proc/self/ns/net".into())
+            .chain(self.mounts_under_data_dir(Some("nsfs")))
+            .filter_map(|p| namespace_id(Path::new(&p)))
+            .collect();
         let mut pids = Vec::new();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
@@ -141,7 +147,8 @@ impl Daemon {
             ) else {
                 continue;
             };
-            let marked = env.split(|&b| b == 0).any(|v| v == needle.as_bytes());
+            let marked = env.split(|&b| b == 0).any(|v| v == needle.as_bytes())
+                && namespace_id(&entry.path().join("ns/net")).is_some_and(|n| namespaces.contains(&n));
             let args: Vec<String> =
                 cmd.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
             let init = args.iter().any(|a| a == "instance-init")
@@ -152,6 +159,30 @@ impl Daemon {
         }
         pids
     }
+
+    /// Mount points under the data dir (of type `fstype` if given), deepest first.
+    fn mounts_under_data_dir(&self, fstype: Option<&str>) -> Vec<String> {
+        let Ok(dir) = std::fs::canonicalize(&self.data_dir) else { return Vec::new() };
+        let prefix = format!("{}/", dir.display());
+        let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<String> = info
+            .lines()
+            .filter_map(|line| {
+                let (mine, theirs) = line.split_once(" - ")?;
+                let point = mine.split(' ').nth(4)?.replace("\\040", " ");
+                let kind = theirs.split(' ').next()?;
+                (point.starts_with(&prefix) && fstype.is_none_or(|t| t == kind)).then_some(point)
+            })
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        points
+    }
+}
+
+/// Device and inode of the namespace a `/proc/<pid>/ns/*` link or an nsfs mount names.
+fn namespace_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn kill(pid: u32, signal: &str) {
@@ -183,6 +214,15 @@ impl Drop for Daemon {
             for pid in self.marked_pids() {
                 kill(pid, "-KILL");
             }
+        }
+        // What the daemon should have released and did not: said aloud, then unmounted
+        // lazily, so that the data dir can go.
+        let left = self.mounts_under_data_dir(None);
+        for point in &left {
+            let _ = Command::new("umount").args(["-l", point]).status();
+        }
+        if !left.is_empty() {
+            eprintln!("shoal left {} mount(s) under its data dir: {}", left.len(), left.join(" "));
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
         let _ = std::fs::remove_file(&self.lock);
