@@ -77,21 +77,6 @@ const ACTIONS: &[(&str, Handler)] = &[
     ("DescribeTags", describe_tags),
 ];
 
-/// Whether a successful `action` may change which connections the load balancers'
-/// security groups admit (the data plane enforces them in VPC networks, rules that
-/// reference a group by its members' addresses): the API answers once the data plane
-/// has it, as for ELBv2 writes.
-pub fn changes_load_balancer_rules(action: &str) -> bool {
-    matches!(
-        action,
-        "AuthorizeSecurityGroupIngress"
-            | "AuthorizeSecurityGroupEgress"
-            | "RevokeSecurityGroupIngress"
-            | "RevokeSecurityGroupEgress"
-            | "ModifyInstanceAttribute"
-    )
-}
-
 /// Runs one EC2 action; the caller wraps the body in `<ActionResponse>`. An action not
 /// in `ACTIONS` goes to `ec2_network`, which answers InvalidAction if it does not know it.
 pub async fn handle(svc: &Service, action: &str, p: &Params) -> AwsResult<Xml> {

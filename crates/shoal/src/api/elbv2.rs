@@ -34,12 +34,6 @@ pub fn handle_versioned(svc: &Service, action: &str, p: &Params) -> AwsResult<Op
     handle(svc, action, p).map(Some)
 }
 
-/// Whether a successful `action` may change how the load balancers route: every write
-/// (the API answers once the data plane has it; see `Service::data_plane_caught_up`).
-pub fn changes_routing(action: &str) -> bool {
-    !action.starts_with("Describe")
-}
-
 fn num<T: std::str::FromStr>(p: &Params, key: &str) -> AwsResult<Option<T>> {
     p.get(key)
         .map(|v| {

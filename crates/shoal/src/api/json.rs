@@ -262,10 +262,9 @@ async fn lab(
     Regional(svc): Regional,
     axum::extract::Query(q): axum::extract::Query<LabQuery>,
 ) -> JsonResult {
-    let report = crate::lab::prepare(&svc, q.stack.unwrap_or(true)).await?;
-    // Its load balancer's listener is bound when this answers (as after an ELBv2 write).
-    svc.data_plane_caught_up().await;
-    Ok(Json(report))
+    // Its load balancer's listener is bound when this answers, as after every write
+    // (api::answer_once_routed).
+    Ok(Json(crate::lab::prepare(&svc, q.stack.unwrap_or(true)).await?))
 }
 
 /// SSM (AWS JSON 1.1): GetParameter, GetParameters and GetParametersByPath for the

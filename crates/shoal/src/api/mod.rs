@@ -78,6 +78,20 @@ pub fn router(regions: Arc<Regions>, shutdown: tokio::sync::watch::Receiver<bool
         .merge(crate::console::routes(regions.clone(), shutdown))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(regions, answer_once_routed))
+}
+
+/// Every write on this port, through any front, is answered once the data plane routes
+/// by it ([`crate::service::answered_once_routed`]); reads (GET, HEAD) are never held.
+async fn answer_once_routed(
+    State(regions): State<Arc<Regions>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    crate::service::answered_once_routed(regions.opened(), next.run(req)).await
 }
 
 async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
@@ -427,16 +441,11 @@ async fn dispatch(
         Some(AwsService::Ec2) => {
             let action = params.get("Action").unwrap_or_default().to_string();
             match ec2::handle(&svc, &action, &params).await {
-                Ok(inner) => {
-                    if ec2::changes_load_balancer_rules(&action) {
-                        svc.data_plane_caught_up().await;
-                    }
-                    xml_body(format!(
+                Ok(inner) => xml_body(format!(
                     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{}\"><requestId>{request_id}</requestId>{}</{action}Response>",
                     ec2::NAMESPACE,
                     inner.into_string()
-                ))
-                }
+                )),
                 Err(e) => {
                     tracing::debug!(action, code = %e.code, message = %e.message, "ec2 request refused");
                     error_response(&e, Protocol::Ec2, &request_id)
@@ -452,9 +461,6 @@ async fn dispatch(
         Some(AwsService::Elbv2) => {
             let action = params.get("Action").unwrap_or_default().to_string();
             let result = elbv2::handle_versioned(&svc, &action, &params);
-            if result.is_ok() && elbv2::changes_routing(&action) {
-                svc.data_plane_caught_up().await;
-            }
             query_response(&action, elbv2::NAMESPACE, result, &request_id)
         }
         Some(AwsService::CloudWatch) => match cloudwatch::json_operation(&headers) {

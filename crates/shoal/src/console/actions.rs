@@ -303,12 +303,7 @@ pub async fn run(svc: &Service, action: &str, f: &Form) -> AwsResult<Done> {
             }))
         }
         other => match elbv2(svc, other, f)? {
-            Some(done) => {
-                // Answered as the AWS endpoint answers ELBv2 writes: once the data plane
-                // routes by them.
-                svc.data_plane_caught_up().await;
-                Ok(done)
-            }
+            Some(done) => Ok(done),
             None => deployments(svc, other, f),
         },
     }

@@ -131,6 +131,7 @@ pub async fn run(svc: Arc<Service>, shutdown: watch::Receiver<bool>) {
             shutdown
         ),
     );
+    svc.data_plane_stopped();
     svc.proxy.shutdown().await;
 }
 
@@ -736,17 +737,24 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_console_elbv2_write_is_answered_once_the_data_plane_has_applied_it() {
+    async fn a_request_is_answered_once_the_data_plane_has_applied_what_it_wrote() {
         let clock = ManualClock::starting_at(chrono::Utc::now());
         let svc = service(&clock);
         reconcile(&svc);
+        // One that writes nothing is not held, data plane or not.
+        let read = crate::service::answered_once_routed(vec![svc.clone()], async { "read" });
+        assert_eq!(tokio::time::timeout(Duration::from_millis(1), read).await, Ok("read"));
+        // A console form's write is held until the proxy has it.
         let vpc = svc.read(|s| s.vpcs.values().next().unwrap().id.clone());
         let form = crate::console::actions::Form::parse(
             format!("Name=console-tg&Protocol=HTTP&Port=3000&VpcId={vpc}").as_bytes(),
         );
         let waiting = tokio::spawn({
             let svc = svc.clone();
-            async move { crate::console::actions::run(&svc, "CreateTargetGroup", &form).await }
+            async move {
+                let write = crate::console::actions::run(&svc, "CreateTargetGroup", &form);
+                crate::service::answered_once_routed(vec![svc.clone()], write).await
+            }
         });
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert!(!waiting.is_finished(), "the new group is not in the data plane yet");
@@ -757,6 +765,13 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(done.message, "Created target group console-tg");
+        // Once the data plane's controller has stopped, nothing holds a write.
+        svc.data_plane_stopped();
+        let arn = group(&svc, "unrouted", "instance");
+        tokio::time::timeout(Duration::from_millis(1), svc.data_plane_caught_up())
+            .await
+            .expect("no data plane to wait for");
+        assert!(svc.proxy.target_health().group(&arn).is_none());
         svc.proxy.shutdown().await;
     }
 }

@@ -48,7 +48,7 @@ pub use state::{Changes, State, Table};
 /// Shared handle to the service.
 pub type SharedService = Arc<Service>;
 
-/// How long an ELBv2 write waits for the data plane to apply it before answering.
+/// How long a write waits for the data plane to apply it before answering.
 const DATA_PLANE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Service {
@@ -62,8 +62,8 @@ pub struct Service {
     /// ELBv2 records; the service reads what it observes (target health, listener
     /// binds) and the main port routes DNS-name requests into it.
     pub proxy: shoal_proxy::Proxy,
-    /// The commit count the data plane last applied (`None` until its controller's
-    /// first pass): an ELBv2 write answers once the proxy routes by it.
+    /// The commit count the data plane last applied (`None` before its controller's
+    /// first pass and after it stopped): a write answers once the proxy routes by it.
     data_plane_applied: watch::Sender<Option<u64>>,
     /// Set by `POST /_shoal/shutdown` (`shoal down`): the daemon's main task stops it.
     shutdown_requested: tokio::sync::Notify,
@@ -262,17 +262,23 @@ impl Service {
         });
     }
 
+    /// The data plane's controller has stopped: nothing will apply a commit any more,
+    /// so no write waits for it.
+    pub fn data_plane_stopped(&self) {
+        self.data_plane_applied.send_replace(None);
+    }
+
     /// Waits (at most `DATA_PLANE_WAIT`) until the data plane has applied every commit
-    /// made so far, so a request sent after an ELBv2 write is routed by it. AWS
-    /// leaves this eventually consistent; Shoal can read its own writes. Without a
-    /// running data plane controller there is nothing to wait for.
+    /// made so far, so a request sent after a write is routed by it. AWS leaves this
+    /// eventually consistent; Shoal can read its own writes. Without a running data
+    /// plane controller there is nothing to wait for.
     pub async fn data_plane_caught_up(&self) {
         let target = self.generation();
         let mut applied = self.data_plane_applied.subscribe();
         if applied.borrow().is_none() {
             return;
         }
-        let caught_up = applied.wait_for(|a| a.is_some_and(|a| a >= target));
+        let caught_up = applied.wait_for(|a| a.is_none_or(|a| a >= target));
         if tokio::time::timeout(DATA_PLANE_WAIT, caught_up).await.is_err() {
             tracing::warn!(target, "the data plane has not applied a write yet; answering anyway");
         }
@@ -315,6 +321,26 @@ impl Service {
         self.poke();
         Ok(())
     }
+}
+
+/// Runs `request` and answers once every service in `services` whose state it changed
+/// routes by the change: whatever front a write came through (the AWS endpoint, the
+/// console, the JSON API), a request sent after its answer meets a data plane that has
+/// it (a new listener bound, a rule or security group applied, a target registered).
+/// A request that commits nothing is not held, unless another commit lands meanwhile
+/// (then it waits for one pass of the data plane at most).
+pub async fn answered_once_routed<T>(
+    services: Vec<Arc<Service>>,
+    request: impl std::future::Future<Output = T>,
+) -> T {
+    let marks: Vec<u64> = services.iter().map(|s| s.generation()).collect();
+    let answer = request.await;
+    for (svc, mark) in services.iter().zip(marks) {
+        if svc.generation() != mark {
+            svc.data_plane_caught_up().await;
+        }
+    }
+    answer
 }
 
 /// Runs `f`, which blocks on the disk (a commit's fsync) or on the lock of a commit in
