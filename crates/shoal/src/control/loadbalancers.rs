@@ -744,6 +744,14 @@ mod tests {
         // One that writes nothing is not held, data plane or not.
         let read = crate::service::answered_once_routed(vec![svc.clone()], async { "read" });
         assert_eq!(tokio::time::timeout(Duration::from_millis(1), read).await, Ok("read"));
+        // Nor one that writes only what the data plane is not built from (a launch
+        // template), though the proxy has not seen that commit.
+        let template = crate::service::answered_once_routed(vec![svc.clone()], async {
+            let data = shoal_model::ec2::launch_template::LaunchTemplateData::default();
+            svc.create_launch_template("not-routed", None, data, &[]).map(|_| "created")
+        });
+        let answered = tokio::time::timeout(Duration::from_millis(1), template).await;
+        assert_eq!(answered.expect("not held").unwrap(), "created");
         // A console form's write is held until the proxy has it.
         let vpc = svc.read(|s| s.vpcs.values().next().unwrap().id.clone());
         let form = crate::console::actions::Form::parse(

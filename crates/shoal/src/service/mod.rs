@@ -65,6 +65,9 @@ pub struct Service {
     /// The commit count the data plane last applied (`None` before its controller's
     /// first pass and after it stopped): a write answers once the proxy routes by it.
     data_plane_applied: watch::Sender<Option<u64>>,
+    /// The commit count after the last commit that wrote a record the data plane is
+    /// built from (`elbv2::DATA_PLANE_KINDS`), or wiped them all.
+    routing_generation: std::sync::atomic::AtomicU64,
     /// Set by `POST /_shoal/shutdown` (`shoal down`): the daemon's main task stops it.
     shutdown_requested: tokio::sync::Notify,
     /// While set, Auto Scaling's controller leaves every group alone, so instances a
@@ -138,6 +141,7 @@ impl Service {
             changed,
             proxy,
             data_plane_applied: watch::channel(None).0,
+            routing_generation: std::sync::atomic::AtomicU64::new(0),
             shutdown_requested: tokio::sync::Notify::new(),
             quiesced: std::sync::atomic::AtomicBool::new(false),
             instance_steps: tokio::sync::RwLock::new(()),
@@ -219,6 +223,7 @@ impl Service {
         let mut changes = Changes::default();
         let value = f(state, &mut changes)?;
         let touched = !changes.is_empty();
+        let routing = changes.touches(elbv2::DATA_PLANE_KINDS);
         let started = tokio::time::Instant::now();
         changes.commit(store, state).map_err(|e| {
             tracing::error!(error = %e, "store commit failed");
@@ -230,7 +235,7 @@ impl Service {
         }
         drop(inner);
         if touched {
-            self.changed.send_modify(|v| *v += 1);
+            self.committed(routing);
         }
         Ok(value)
     }
@@ -318,25 +323,44 @@ impl Service {
         inner.state = State::default();
         self.loopback.set(&self.config.region, &inner.state);
         drop(inner);
-        self.poke();
+        self.committed(true);
         Ok(())
+    }
+
+    /// Moves the commit count (waking the controllers), and the routing one with it when
+    /// the commit wrote what the data plane is built from.
+    fn committed(&self, routing: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.changed.send_modify(|v| {
+            *v += 1;
+            if routing {
+                self.routing_generation.fetch_max(*v, SeqCst);
+            }
+        });
+    }
+
+    /// The commit count after the last commit that wrote a record the data plane is built
+    /// from (see [`Service::committed`]).
+    pub fn routing_generation(&self) -> u64 {
+        self.routing_generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
-/// Runs `request` and answers once every service in `services` whose state it changed
-/// routes by the change: whatever front a write came through (the AWS endpoint, the
-/// console, the JSON API), a request sent after its answer meets a data plane that has
-/// it (a new listener bound, a rule or security group applied, a target registered).
-/// A request that commits nothing is not held, unless another commit lands meanwhile
-/// (then it waits for one pass of the data plane at most).
+/// Runs `request` and answers once every service in `services` whose routing records it
+/// changed (`elbv2::DATA_PLANE_KINDS`) routes by the change: whatever front a write came
+/// through (the AWS endpoint, the console, the JSON API), a request sent after its
+/// answer meets a data plane that has it (a new listener bound, a rule or security
+/// group applied, a target registered, an instance's state). A request that writes none
+/// of them is not held, unless another such commit lands meanwhile (then it waits for
+/// one pass of the data plane at most).
 pub async fn answered_once_routed<T>(
     services: Vec<Arc<Service>>,
     request: impl std::future::Future<Output = T>,
 ) -> T {
-    let marks: Vec<u64> = services.iter().map(|s| s.generation()).collect();
+    let marks: Vec<u64> = services.iter().map(|s| s.routing_generation()).collect();
     let answer = request.await;
     for (svc, mark) in services.iter().zip(marks) {
-        if svc.generation() != mark {
+        if svc.routing_generation() != mark {
             svc.data_plane_caught_up().await;
         }
     }

@@ -165,6 +165,8 @@ impl State {
 trait Change: Send {
     fn persist(&self, writer: &mut Writer<'_>) -> Result<(), StoreError>;
     fn apply(self: Box<Self>, state: &mut State);
+    /// The kind of record it writes (`Record::KIND`); none for a store-only write.
+    fn kind(&self) -> Option<&'static str>;
 }
 
 struct Put<T>(T);
@@ -177,6 +179,9 @@ impl<T: Table> Change for Put<T> {
     fn apply(self: Box<Self>, state: &mut State) {
         T::map_mut(state).insert(self.0.id().to_string(), self.0);
     }
+    fn kind(&self) -> Option<&'static str> {
+        Some(T::KIND)
+    }
 }
 
 impl<T: Table> Change for Delete<T> {
@@ -185,6 +190,9 @@ impl<T: Table> Change for Delete<T> {
     }
     fn apply(self: Box<Self>, state: &mut State) {
         T::map_mut(state).remove(&self.0);
+    }
+    fn kind(&self) -> Option<&'static str> {
+        Some(T::KIND)
     }
 }
 
@@ -195,6 +203,9 @@ impl<F: Fn(&mut Writer<'_>) -> Result<(), StoreError> + Send> Change for StoreOn
         (self.0)(writer)
     }
     fn apply(self: Box<Self>, _state: &mut State) {}
+    fn kind(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The addresses a change set sees in use: those `State` holds plus those the set has
@@ -276,6 +287,11 @@ impl Changes {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Whether the set writes a record of one of `kinds`.
+    pub fn touches(&self, kinds: &[&str]) -> bool {
+        self.items.iter().any(|i| i.kind().is_some_and(|k| kinds.contains(&k)))
     }
 
     /// Writes the set durably, then applies it to memory.

@@ -111,6 +111,27 @@ fn forward_groups(actions: &[Action]) -> impl Iterator<Item = &str> {
     })
 }
 
+/// The kinds of record the data plane is built from (`control::loadbalancers::data_plane`,
+/// its security groups and VPC addresses, with the helpers here): a commit that writes
+/// one of them is answered once the proxy has it ([`crate::service::answered_once_routed`]);
+/// one that writes none (tags of an Auto Scaling group, an alarm, a key pair) is not held.
+/// A kind those functions come to read belongs here. VPCs are read only for their CIDR,
+/// which never changes; creating or deleting one writes its default security group.
+pub const DATA_PLANE_KINDS: &[&str] = {
+    use shoal_model::ec2::SecurityGroup;
+    use shoal_model::elbv2::{Listener, LoadBalancer, RegisteredTarget, Rule, TargetGroup};
+    use shoal_store::Record;
+    &[
+        LoadBalancer::KIND,
+        Listener::KIND,
+        Rule::KIND,
+        TargetGroup::KIND,
+        RegisteredTarget::KIND,
+        Instance::KIND,
+        SecurityGroup::KIND,
+    ]
+};
+
 /// Load balancers whose listeners (default actions or rules) forward to a target group.
 pub fn target_group_load_balancers(state: &State, tg_arn: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
