@@ -249,7 +249,7 @@ fn inet_addresses(text: &str) -> Vec<Ipv4Addr> {
 
 /// A route of the host's main table, other than the default and other than over the
 /// VPC's own link `ours`, that overlaps `cidr`.
-fn overlapping_host_route(cidr: Cidr, ours: &str) -> io::Result<Option<String>> {
+pub(super) fn overlapping_host_route(cidr: Cidr, ours: &str) -> io::Result<Option<String>> {
     let out = Command::new("ip").args(["-4", "-o", "route", "show", "table", "main"]).output()?;
     Ok(overlapping_route(&String::from_utf8_lossy(&out.stdout), cidr, ours))
 }

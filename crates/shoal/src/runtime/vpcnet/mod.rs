@@ -55,6 +55,16 @@ pub mod public;
 
 /// The bridge of a VPC, inside its router namespace.
 pub const BRIDGE: &str = "br0";
+
+/// The router bridge's MAC address: fixed, locally administered, from the VPC's id. A
+/// bridge left to itself takes the lowest MAC among its ports, so an instance joining or
+/// leaving could change the gateway's MAC under every other instance, whose ARP entry
+/// for it then points nowhere until it goes stale (about 30 s without replies: DNS,
+/// health checks, the public path). One set at creation never changes.
+fn bridge_mac(vpc_id: &str) -> String {
+    let [a, b, c, d] = crate::runtime::process::fnv1a(vpc_id.as_bytes()).to_be_bytes();
+    format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+}
 /// The instance's interface, inside its namespace.
 pub const ETH0: &str = "eth0";
 /// Sockets a VPC's dialer keeps made ahead, so a connect rarely waits for one.
@@ -115,6 +125,9 @@ pub struct VpcNet {
     host_links: Mutex<HashMap<String, hostlink::HostLink>>,
     /// The host table mapping public addresses, as last loaded (`None`: unknown).
     public_nat: Mutex<Option<String>>,
+    /// Set by `release`: the daemon is stopping, and a control-plane pass still in
+    /// flight must not make a VPC's router or host link again behind it.
+    released: std::sync::atomic::AtomicBool,
 }
 
 /// Why this host cannot have VPC networks (said in the log, health and the console).
@@ -167,6 +180,7 @@ impl VpcNet {
             lb_wanted: Mutex::default(),
             lb_held: Mutex::default(),
             vpcs_wanted: Mutex::default(),
+            released: Default::default(),
             host_links: Mutex::default(),
             public_nat: Mutex::default(),
         };
@@ -320,7 +334,7 @@ impl VpcNet {
                 &router,
                 &[
                     "link set lo up".into(),
-                    format!("link add {BRIDGE} type bridge"),
+                    format!("link add {BRIDGE} address {} type bridge", bridge_mac(vpc_id)),
                     format!("link set {BRIDGE} up"),
                 ],
             )?;
@@ -350,6 +364,9 @@ impl VpcNet {
     /// commands only for what changed.
     pub fn set_vpc_networks(&self, region: &str, vpcs: BTreeMap<String, Cidr>) -> io::Result<()> {
         let _changing = self.changes.lock().unwrap();
+        if self.released.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
         self.vpcs_wanted.lock().unwrap().insert(region.to_string(), vpcs);
         let wanted: BTreeMap<String, Cidr> = self
             .vpcs_wanted
@@ -414,8 +431,10 @@ impl VpcNet {
     /// The daemon is stopping: the host's links and routes to VPCs go, and VPCs with
     /// no instance left lose their router namespace. Running instances keep theirs (and
     /// their VPC's), to be re-adopted.
+    /// A VPC pass that comes after (a reconcile the stop left in flight) makes nothing.
     pub fn release(&self) {
         let _changing = self.changes.lock().unwrap();
+        self.released.store(true, std::sync::atomic::Ordering::SeqCst);
         self.vpcs_wanted.lock().unwrap().clear();
         self.drop_public_nat();
         let Ok(vpcs) = fs::read_dir(&self.root) else { return };
@@ -660,15 +679,7 @@ pub(super) mod tests {
     /// the namespaces only, and removes everything.
     #[test]
     fn two_instances_on_one_bridge_reach_each_other_and_nothing_else() {
-        let dir = std::env::temp_dir().join(format!("shoal-vpcnet-{}", std::process::id()));
-        let vpcnet = match VpcNet::detect(&dir) {
-            Ok(n) => n,
-            Err(why) => {
-                eprintln!("skipped: {why}");
-                let _ = fs::remove_dir_all(&dir);
-                return;
-            }
-        };
+        let Some((vpcnet, dir)) = vpcnet_or_skip("shoal-vpcnet") else { return };
         let a = net("vpc-test", [172, 31, 0, 10], [127, 250, 0, 10]);
         let b = net("vpc-test", [172, 31, 0, 11], [127, 250, 0, 11]);
         let ns_a = vpcnet.attach("i-aaaaaaaaaaaaaaaaa", &a).unwrap();
@@ -728,6 +739,78 @@ pub(super) mod tests {
         assert!(is_namespace(&vpcnet.router_ns("vpc-test")));
         vpcnet.detach("i-bbbbbbbbbbbbbbbbb");
         assert!(!vpcnet.vpc_dir("vpc-test").exists(), "the last instance takes its VPC along");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A VPC network driver over a fresh dir named after `name` and this process, or
+    /// `None` (said on stderr) where namespaces cannot be made.
+    fn vpcnet_or_skip(name: &str) -> Option<(VpcNet, PathBuf)> {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        match VpcNet::detect(&dir) {
+            Ok(n) => Some((n, dir)),
+            Err(why) => {
+                eprintln!("skipped: {why}");
+                let _ = fs::remove_dir_all(&dir);
+                None
+            }
+        }
+    }
+
+    /// Once released (the daemon stopping), a VPC pass still in flight makes no router
+    /// (nor host link) that nothing would remove.
+    #[test]
+    fn a_vpc_pass_after_release_makes_nothing() {
+        let Some((vpcnet, dir)) = vpcnet_or_skip("shoal-vpcnet-rel") else { return };
+        let cidr = Cidr::parse("10.214.0.0/16", "t").unwrap();
+        if hostlink::overlapping_host_route(cidr, "none").unwrap().is_some() {
+            let _ = fs::remove_dir_all(&dir);
+            return eprintln!("skipped: this host routes {cidr}");
+        }
+        vpcnet.release();
+        let late = BTreeMap::from([("vpc-0releasetest001".to_string(), cidr)]);
+        vpcnet.set_vpc_networks("test-region", late).unwrap();
+        let made = is_namespace(&vpcnet.router_ns("vpc-0releasetest001"));
+        if made {
+            vpcnet.vpcs_wanted.lock().unwrap().clear();
+            vpcnet.remove_vpc_if_unused("vpc-0releasetest001");
+        }
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(!made, "a router was made after release");
+    }
+
+    /// The gateway's MAC (the router bridge's) stays what it was made with while
+    /// instances come and go, whatever their ports' MACs: their neighbours' ARP entries
+    /// for it stay right. Namespaces only, removed at the end.
+    #[test]
+    fn the_routers_mac_never_changes_as_instances_come_and_go() {
+        let Some((vpcnet, dir)) = vpcnet_or_skip("shoal-vpcnet-mac") else { return };
+        let router = vpcnet.router_ns("vpc-mac");
+        let mac = |port: &str| {
+            let o =
+                nsenter(&router).args(["ip", "-o", "link", "show", "dev", port]).output().unwrap();
+            let line = String::from_utf8_lossy(&o.stdout).into_owned();
+            let after = line.split("link/ether ").nth(1).unwrap_or_default().to_string();
+            after.split_whitespace().next().unwrap_or_default().to_string()
+        };
+        vpcnet
+            .attach("i-aaaaaaaaaaaaaaaaa", &net("vpc-mac", [172, 31, 0, 10], [127, 250, 0, 12]))
+            .unwrap();
+        let gateway = mac(BRIDGE);
+        assert_eq!(gateway, bridge_mac("vpc-mac"));
+        // A port with a MAC below every other: a bridge left to itself would take it.
+        let port = port_name("i-aaaaaaaaaaaaaaaaa");
+        let lowest = nsenter(&router)
+            .args(["ip", "link", "set", &port, "address", "02:00:00:00:00:01"])
+            .status()
+            .unwrap();
+        assert!(lowest.success());
+        assert_eq!(mac(BRIDGE), gateway, "a port's MAC became the gateway's");
+        vpcnet
+            .attach("i-bbbbbbbbbbbbbbbbb", &net("vpc-mac", [172, 31, 0, 11], [127, 250, 0, 13]))
+            .unwrap();
+        vpcnet.detach("i-aaaaaaaaaaaaaaaaa");
+        assert_eq!(mac(BRIDGE), gateway, "the gateway's MAC moved when a port left");
+        vpcnet.detach("i-bbbbbbbbbbbbbbbbb");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
