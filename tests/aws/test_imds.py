@@ -296,9 +296,11 @@ def test_metadata_and_ssh_survive_a_reboot_and_a_daemon_restart(daemon, tmp_path
     key.chmod(0o600)
     [iid] = launch(daemon, "--key-name", "imds-reboot-key", "--security-group-ids", ssh_group(daemon))
     ip = daemon.instance(iid)["PublicIpAddress"]
-    host_key = sh(daemon, iid, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
     ssh_ok = lambda: ssh(key, ip, "id", "-un").stdout.strip() == "ec2-user"  # noqa: E731
     wait_for("ssh", ssh_ok, timeout=20)
+    # Read once sshd answers: the first boot makes the host keys (`ssh-keygen -A`) after
+    # the instance is `running`.
+    host_key = sh(daemon, iid, "cat /etc/ssh/ssh_host_ed25519_key.pub").stdout
     # A reboot makes the instance a new namespace: the service listens in the new one; the
     # key and host keys are the first boot's (later boots only start sshd).
     boots = sh(daemon, iid, "cat /proc/1/stat").stdout.split()[21]
