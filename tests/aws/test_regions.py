@@ -243,7 +243,10 @@ def test_regions_survive_a_crash_and_restart(daemon):
     # The region was re-opened at start: its instance is re-adopted and still serves.
     got = eu.describe_instances(InstanceIds=[inst["InstanceId"]])["Reservations"][0]["Instances"][0]
     assert got["State"]["Name"] == "running"
-    assert http_get(f"http://{inst['PublicIpAddress']}:3000/health")[0] == 200
+    # Bounded: until this region's first VPC pass after the restart re-links its VPC, the
+    # public-address table may lack its instances (a known gap, in the notes).
+    wait_for("the re-adopted instance serving at its public address",
+             lambda: http_get(f"http://{inst['PublicIpAddress']}:3000/health")[0] == 200, timeout=15)
     assert "eu-west-1" in daemon.api("/_shoal/health")["regions"]
     assert vpc not in [v["VpcId"] for v in client(daemon, "ec2", "us-east-1").describe_vpcs()["Vpcs"]]
 
