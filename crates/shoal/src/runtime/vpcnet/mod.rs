@@ -65,6 +65,7 @@ fn bridge_mac(vpc_id: &str) -> String {
     let [a, b, c, d] = crate::runtime::process::fnv1a(vpc_id.as_bytes()).to_be_bytes();
     format!("02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
 }
+
 /// The instance's interface, inside its namespace.
 pub const ETH0: &str = "eth0";
 /// Sockets a VPC's dialer keeps made ahead, so a connect rarely waits for one.
@@ -430,8 +431,8 @@ impl VpcNet {
 
     /// The daemon is stopping: the host's links and routes to VPCs go, and VPCs with
     /// no instance left lose their router namespace. Running instances keep theirs (and
-    /// their VPC's), to be re-adopted.
-    /// A VPC pass that comes after (a reconcile the stop left in flight) makes nothing.
+    /// their VPC's), to be re-adopted. A VPC pass that comes after (a reconcile the stop
+    /// left in flight) makes nothing.
     pub fn release(&self) {
         let _changing = self.changes.lock().unwrap();
         self.released.store(true, std::sync::atomic::Ordering::SeqCst);
